@@ -1,0 +1,305 @@
+/* helix-application.c: the desktop application
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-app"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "helix-application.h"
+#include "helix-core.h"
+#include "helix-window.h"
+
+struct _HelixApplication
+{
+  AdwApplication  parent_instance;
+
+  char           *database_path;
+  HelixStore     *store;
+  GError         *store_error;
+  GCancellable   *cancellable;
+
+  guint           opening : 1;
+  guint           activate_pending : 1;
+};
+
+G_DEFINE_FINAL_TYPE (HelixApplication, helix_application, ADW_TYPE_APPLICATION)
+
+/* Shown instead of the main window when the store cannot be opened: the
+ * user learns what is wrong, and nothing touches the file. */
+static GtkWidget *
+create_error_window (HelixApplication *self,
+                     const GError     *error)
+{
+  g_autofree char *description = NULL;
+  GtkWidget *window;
+  GtkWidget *box;
+  GtkWidget *status_page;
+  GtkWidget *button;
+
+  window = adw_application_window_new (GTK_APPLICATION (self));
+  gtk_window_set_title (GTK_WINDOW (window), _("Helix"));
+  gtk_window_set_default_size (GTK_WINDOW (window), 600, 520);
+
+  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  gtk_box_append (GTK_BOX (box), adw_header_bar_new ());
+
+  /* The status page takes markup; the message (which names the file) is
+   * plain text. */
+  description = g_markup_escape_text (error->message, -1);
+
+  status_page = adw_status_page_new ();
+  adw_status_page_set_icon_name (ADW_STATUS_PAGE (status_page), "dialog-error-symbolic");
+  adw_status_page_set_title (ADW_STATUS_PAGE (status_page), _("Could Not Open Your Chats"));
+  adw_status_page_set_description (ADW_STATUS_PAGE (status_page), description);
+  gtk_widget_set_vexpand (status_page, TRUE);
+
+  button = gtk_button_new_with_mnemonic (_("_Quit"));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), "app.quit");
+  gtk_widget_set_halign (button, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (button, "pill");
+  adw_status_page_set_child (ADW_STATUS_PAGE (status_page), button);
+
+  gtk_box_append (GTK_BOX (box), status_page);
+  adw_application_window_set_content (ADW_APPLICATION_WINDOW (window), box);
+
+  return window;
+}
+
+static void
+present_main_window (HelixApplication *self)
+{
+  GtkWindow *window;
+
+  g_assert (HELIX_IS_APPLICATION (self));
+
+  if ((window = gtk_application_get_active_window (GTK_APPLICATION (self))))
+    {
+      gtk_window_present (window);
+      return;
+    }
+
+  if (self->store != NULL)
+    window = GTK_WINDOW (helix_window_new (GTK_APPLICATION (self), self->store));
+  else
+    window = GTK_WINDOW (create_error_window (self, self->store_error));
+
+  gtk_window_present (window);
+}
+
+static void
+on_store_opened (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(HelixApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->opening = FALSE;
+  self->store = helix_store_open_finish (result, &error);
+
+  if (self->store == NULL)
+    {
+      g_message ("Could not open the database: %s", error->message);
+      self->store_error = g_steal_pointer (&error);
+    }
+
+  if (self->activate_pending)
+    {
+      self->activate_pending = FALSE;
+      present_main_window (self);
+    }
+
+  g_application_release (G_APPLICATION (self));
+}
+
+static void
+quit_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  HelixApplication *self = HELIX_APPLICATION (user_data);
+  GList *windows;
+
+  /* Closing, rather than destroying, lets each window save its state. */
+  windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
+  for (const GList *l = windows; l != NULL; l = l->next)
+    gtk_window_close (GTK_WINDOW (l->data));
+  g_list_free (windows);
+
+  g_application_quit (G_APPLICATION (self));
+}
+
+static void
+about_action (GSimpleAction *action,
+              GVariant      *param,
+              gpointer       user_data)
+{
+  HelixApplication *self = HELIX_APPLICATION (user_data);
+  static const char *developers[] = { "The Helix developers", NULL };
+
+  adw_show_about_window (gtk_application_get_active_window (GTK_APPLICATION (self)),
+                         "application-name", _("Helix"),
+                         "application-icon", APP_ID,
+                         "version", PACKAGE_VERSION,
+                         "developer-name", _("The Helix developers"),
+                         "developers", developers,
+                         "copyright", _("© The Helix developers"),
+                         "license-type", GTK_LICENSE_GPL_3_0,
+                         "comments", _("A personal assistant that keeps your chats on your device"),
+                         "translator-credits", _("translator-credits"),
+                         NULL);
+}
+
+static const GActionEntry app_actions[] = {
+  { "quit", quit_action },
+  { "about", about_action },
+};
+
+static int
+helix_application_handle_local_options (GApplication *app,
+                                        GVariantDict *options)
+{
+  HelixApplication *self = HELIX_APPLICATION (app);
+  const char *path = NULL;
+
+  if (g_variant_dict_lookup (options, "database", "^&ay", &path) && path != NULL && path[0] != '\0')
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (path);
+
+      g_free (self->database_path);
+      self->database_path = g_file_get_path (file);
+
+      /* Another database is another instance, not a window of the running one. */
+      g_application_set_flags (app, g_application_get_flags (app) | G_APPLICATION_NON_UNIQUE);
+    }
+
+  /* Go on with the default processing. */
+  return -1;
+}
+
+static void
+helix_application_startup (GApplication *app)
+{
+  HelixApplication *self = HELIX_APPLICATION (app);
+  static const char *quit_accels[] = { "<Primary>q", NULL };
+  g_autofree char *path = NULL;
+
+  G_APPLICATION_CLASS (helix_application_parent_class)->startup (app);
+
+  gtk_window_set_default_icon_name (APP_ID);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
+                                   self);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
+
+  /* The window comes when the store is open, without blocking on the disk. */
+  path = self->database_path != NULL ? g_strdup (self->database_path)
+                                     : helix_store_dup_default_path ();
+  g_debug ("Opening %s", path);
+
+  self->opening = TRUE;
+  g_application_hold (app);
+  helix_store_open_async (path, self->cancellable, on_store_opened, g_object_ref (self));
+}
+
+static void
+helix_application_activate (GApplication *app)
+{
+  HelixApplication *self = HELIX_APPLICATION (app);
+
+  if (self->opening)
+    {
+      self->activate_pending = TRUE;
+      return;
+    }
+
+  present_main_window (self);
+}
+
+static void
+helix_application_shutdown (GApplication *app)
+{
+  HelixApplication *self = HELIX_APPLICATION (app);
+
+  g_cancellable_cancel (self->cancellable);
+
+  /* Lets the writer finish what was acknowledged. */
+  if (self->store != NULL)
+    helix_store_close (self->store);
+
+  G_APPLICATION_CLASS (helix_application_parent_class)->shutdown (app);
+}
+
+static void
+helix_application_constructed (GObject *object)
+{
+  G_OBJECT_CLASS (helix_application_parent_class)->constructed (object);
+
+  /* The resources are at one path whatever the application id (.Devel);
+   * GApplication sets its default from the id in constructed. */
+  g_application_set_resource_base_path (G_APPLICATION (object), "/ai/helix/Helix");
+}
+
+static void
+helix_application_finalize (GObject *object)
+{
+  HelixApplication *self = (HelixApplication *)object;
+
+  g_clear_pointer (&self->database_path, g_free);
+  g_clear_object (&self->store);
+  g_clear_error (&self->store_error);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (helix_application_parent_class)->finalize (object);
+}
+
+static void
+helix_application_class_init (HelixApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->constructed = helix_application_constructed;
+  object_class->finalize = helix_application_finalize;
+
+  app_class->handle_local_options = helix_application_handle_local_options;
+  app_class->startup = helix_application_startup;
+  app_class->activate = helix_application_activate;
+  app_class->shutdown = helix_application_shutdown;
+}
+
+static void
+helix_application_init (HelixApplication *self)
+{
+  static const GOptionEntry entries[] = {
+    { "database", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, NULL,
+      N_("Use the chats stored in FILE instead of the default database"), N_("FILE") },
+    { NULL }
+  };
+
+  self->cancellable = g_cancellable_new ();
+
+  g_application_add_main_option_entries (G_APPLICATION (self), entries);
+  g_application_set_option_context_summary (
+    G_APPLICATION (self), _("A personal assistant that keeps your chats on your device."));
+}
+
+/**
+ * helix_application_new:
+ * @application_id: the application id (ai.helix.Helix, or .Devel)
+ *
+ * Returns: (transfer full): a new #HelixApplication
+ */
+HelixApplication *
+helix_application_new (const char *application_id)
+{
+  g_return_val_if_fail (application_id != NULL, NULL);
+
+  return g_object_new (HELIX_TYPE_APPLICATION,
+                       "application-id", application_id,
+                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       NULL);
+}

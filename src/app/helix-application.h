@@ -1,0 +1,17 @@
+/* helix-application.h: the desktop application
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define HELIX_TYPE_APPLICATION (helix_application_get_type ())
+
+G_DECLARE_FINAL_TYPE (HelixApplication, helix_application, HELIX, APPLICATION, AdwApplication)
+
+HelixApplication *helix_application_new (const char *application_id);
+
+G_END_DECLS

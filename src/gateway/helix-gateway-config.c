@@ -1,0 +1,921 @@
+/* helix-gateway-config.c: the gateway's settings
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-gateway"
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "helix-gateway-config.h"
+
+/**
+ * HelixGatewayConfig:
+ *
+ * What the gateway listens on, where it keeps its state and how much it logs.
+ *
+ * A configuration starts from the built-in defaults; a key file
+ * (helix_gateway_config_load_file()), the environment
+ * (helix_gateway_config_apply_environment()) and the command line (the
+ * setters) are applied over it in that order, each overriding the one
+ * before. Every operation either succeeds completely or leaves the
+ * configuration untouched, and its errors name where the bad value came
+ * from: the file and line, the environment variable, or the option.
+ */
+struct _HelixGatewayConfig
+{
+  char          *path;
+  char          *listen;
+  char          *listen_host;
+  char          *state_dir;
+  guint16        listen_port;
+  HelixLogLevel  log_level;
+};
+
+#define CONFIG_GROUP "gateway"
+
+typedef gboolean (*ConfigSetter) (HelixGatewayConfig  *self,
+                                  const char          *value,
+                                  GError             **error);
+
+static gboolean set_state_dir_from_file (HelixGatewayConfig  *self,
+                                         const char          *value,
+                                         GError             **error);
+
+/* Every setting, with its key in the [gateway] group and its environment
+ * variable. */
+static const struct {
+  const char   *key;
+  const char   *variable;
+  ConfigSetter  file_setter;
+  ConfigSetter  setter;
+} settings[] = {
+  { "listen", "HELIX_LISTEN", helix_gateway_config_set_listen, helix_gateway_config_set_listen },
+  { "state-dir", "HELIX_STATE_DIR", set_state_dir_from_file, helix_gateway_config_set_state_dir },
+  { "log-level", "HELIX_LOG_LEVEL", helix_gateway_config_set_log_level_name,
+    helix_gateway_config_set_log_level_name },
+};
+
+typedef struct
+{
+  char  *key;
+  guint  line;
+} KeyLocation;
+
+G_DEFINE_QUARK (helix-gateway-config-error-quark, helix_gateway_config_error)
+
+G_DEFINE_BOXED_TYPE (HelixGatewayConfig, helix_gateway_config,
+                     helix_gateway_config_copy, helix_gateway_config_free)
+
+/**
+ * helix_gateway_config_new:
+ *
+ * Creates a configuration holding the built-in defaults: listen on
+ * 127.0.0.1:8080, keep state in `$XDG_STATE_HOME/helix`, log at info level.
+ *
+ * Returns: (transfer full): a new configuration
+ */
+HelixGatewayConfig *
+helix_gateway_config_new (void)
+{
+  HelixGatewayConfig *self = g_new0 (HelixGatewayConfig, 1);
+  gboolean ok;
+
+  ok = helix_gateway_config_set_listen (self, HELIX_GATEWAY_DEFAULT_LISTEN, NULL);
+  g_assert (ok);
+
+  self->state_dir = g_build_filename (g_get_user_state_dir (), "helix", NULL);
+  self->log_level = HELIX_GATEWAY_DEFAULT_LOG_LEVEL;
+
+  return self;
+}
+
+/**
+ * helix_gateway_config_copy:
+ * @self: a configuration
+ *
+ * Returns: (transfer full): a copy of @self
+ */
+HelixGatewayConfig *
+helix_gateway_config_copy (const HelixGatewayConfig *self)
+{
+  HelixGatewayConfig *copy;
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  copy = g_new0 (HelixGatewayConfig, 1);
+  copy->path = g_strdup (self->path);
+  copy->listen = g_strdup (self->listen);
+  copy->listen_host = g_strdup (self->listen_host);
+  copy->listen_port = self->listen_port;
+  copy->state_dir = g_strdup (self->state_dir);
+  copy->log_level = self->log_level;
+
+  return copy;
+}
+
+/**
+ * helix_gateway_config_free:
+ * @self: (nullable): a configuration
+ *
+ * Frees @self.
+ */
+void
+helix_gateway_config_free (HelixGatewayConfig *self)
+{
+  if (self == NULL)
+    return;
+
+  g_free (self->path);
+  g_free (self->listen);
+  g_free (self->listen_host);
+  g_free (self->state_dir);
+  g_free (self);
+}
+
+/* Moves the contents of @from into @self; @from keeps the old contents. */
+static void
+config_swap (HelixGatewayConfig *self,
+             HelixGatewayConfig *from)
+{
+  HelixGatewayConfig tmp = *self;
+
+  *self = *from;
+  *from = tmp;
+}
+
+static gboolean
+parse_port (const char *text,
+            guint16    *port)
+{
+  guint value = 0;
+  gsize len = strlen (text);
+
+  if (len == 0 || len > 5)
+    return FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (!g_ascii_isdigit (text[i]))
+        return FALSE;
+      value = value * 10 + (guint) (text[i] - '0');
+    }
+
+  if (value > G_MAXUINT16)
+    return FALSE;
+
+  *port = (guint16) value;
+  return TRUE;
+}
+
+static void
+set_not_addr_port (GError     **error,
+                   const char  *text)
+{
+  g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+               _("“%s” is not ADDR:PORT (for example 127.0.0.1:8080)"), text);
+}
+
+/**
+ * helix_gateway_config_set_listen:
+ * @self: a configuration
+ * @listen: where to listen, as `ADDR:PORT`
+ * @error: return location for a #GError
+ *
+ * Sets the address and port to listen on. @listen is an IPv4 address and a
+ * port (`127.0.0.1:8080`) or an IPv6 address in brackets and a port
+ * (`[::1]:8080`). Port 0 picks a free port when the gateway starts. Host
+ * names are not accepted: resolving them would make the address depend on
+ * DNS at start-up.
+ *
+ * Returns: %TRUE if @listen was valid; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_listen (HelixGatewayConfig  *self,
+                                 const char          *listen,
+                                 GError             **error)
+{
+  g_autoptr(GInetAddress) address = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *canonical = NULL;
+  const char *port_text;
+  GSocketFamily family;
+  guint16 port;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (listen != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (listen[0] == '[')
+    {
+      const char *close = strchr (listen, ']');
+
+      if (close == NULL || close[1] != ':')
+        {
+          set_not_addr_port (error, listen);
+          return FALSE;
+        }
+
+      host = g_strndup (listen + 1, close - listen - 1);
+      port_text = close + 2;
+      family = G_SOCKET_FAMILY_IPV6;
+    }
+  else
+    {
+      const char *colon = strrchr (listen, ':');
+
+      if (colon == NULL)
+        {
+          set_not_addr_port (error, listen);
+          return FALSE;
+        }
+
+      if (memchr (listen, ':', colon - listen) != NULL)
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("“%s” is not ADDR:PORT: write an IPv6 address in brackets, "
+                         "for example [::1]:8080"),
+                       listen);
+          return FALSE;
+        }
+
+      host = g_strndup (listen, colon - listen);
+      port_text = colon + 1;
+      family = G_SOCKET_FAMILY_IPV4;
+    }
+
+  if (host[0] == '\0')
+    {
+      set_not_addr_port (error, listen);
+      return FALSE;
+    }
+
+  address = g_inet_address_new_from_string (host);
+  if (address == NULL || g_inet_address_get_family (address) != family)
+    {
+      if (family == G_SOCKET_FAMILY_IPV6)
+        g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                     _("“%s” is not ADDR:PORT: “%s” is not an IPv6 address "
+                       "(for example [::1]:8080)"),
+                     listen, host);
+      else
+        g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                     _("“%s” is not ADDR:PORT: “%s” is not an IPv4 address; host names are "
+                       "not accepted (for example 127.0.0.1:8080)"),
+                     listen, host);
+      return FALSE;
+    }
+
+  if (!parse_port (port_text, &port))
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                   _("“%s” is not ADDR:PORT: the port “%s” is not a number from 0 to 65535 "
+                     "(0 picks a free port)"),
+                   listen, port_text);
+      return FALSE;
+    }
+
+  canonical = g_inet_address_to_string (address);
+
+  g_free (self->listen);
+  if (family == G_SOCKET_FAMILY_IPV6)
+    self->listen = g_strdup_printf ("[%s]:%u", canonical, port);
+  else
+    self->listen = g_strdup_printf ("%s:%u", canonical, port);
+
+  g_free (self->listen_host);
+  self->listen_host = g_steal_pointer (&canonical);
+  self->listen_port = port;
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_set_state_dir:
+ * @self: a configuration
+ * @state_dir: a directory; a relative path is taken from the current directory
+ * @error: return location for a #GError
+ *
+ * Sets the directory for the database and other state. It need not exist
+ * yet: the gateway creates it (readable by its user only) when it starts.
+ *
+ * Returns: %TRUE if @state_dir was valid; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_state_dir (HelixGatewayConfig  *self,
+                                    const char          *state_dir,
+                                    GError             **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (state_dir != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (state_dir[0] == '\0')
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_CONFIG_ERROR,
+                           HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                           _("the state directory must not be empty"));
+      return FALSE;
+    }
+
+  g_free (self->state_dir);
+  self->state_dir = g_canonicalize_filename (state_dir, NULL);
+
+  return TRUE;
+}
+
+/* In a file, a relative path would depend on the directory the service was
+ * started from: refuse it. */
+static gboolean
+set_state_dir_from_file (HelixGatewayConfig  *self,
+                         const char          *value,
+                         GError             **error)
+{
+  if (value[0] != '\0' && !g_path_is_absolute (value))
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                   _("“%s” is not an absolute path (for example /var/lib/helix)"), value);
+      return FALSE;
+    }
+
+  return helix_gateway_config_set_state_dir (self, value, error);
+}
+
+/**
+ * helix_gateway_config_set_log_level_name:
+ * @self: a configuration
+ * @name: `error`, `warning`, `info` or `debug`
+ * @error: return location for a #GError
+ *
+ * Sets the log level by name.
+ *
+ * Returns: %TRUE if @name was a level; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_log_level_name (HelixGatewayConfig  *self,
+                                         const char          *name,
+                                         GError             **error)
+{
+  HelixLogLevel level;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!helix_log_level_from_string (name, &level))
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                   _("“%s” is not a log level; use error, warning, info or debug"), name);
+      return FALSE;
+    }
+
+  self->log_level = level;
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_set_log_level:
+ * @self: a configuration
+ * @level: a level
+ *
+ * Sets the log level.
+ */
+void
+helix_gateway_config_set_log_level (HelixGatewayConfig *self,
+                                    HelixLogLevel       level)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (level <= HELIX_LOG_LEVEL_DEBUG);
+
+  self->log_level = level;
+}
+
+/* Levenshtein distance, for "did you mean" hints on misspelt keys. */
+static guint
+edit_distance (const char *a,
+               const char *b)
+{
+  gsize len_a = strlen (a);
+  gsize len_b = strlen (b);
+  g_autofree guint *row = g_new (guint, len_b + 1);
+
+  for (gsize j = 0; j <= len_b; j++)
+    row[j] = j;
+
+  for (gsize i = 1; i <= len_a; i++)
+    {
+      guint diagonal = row[0];
+
+      row[0] = i;
+      for (gsize j = 1; j <= len_b; j++)
+        {
+          guint above = row[j];
+          guint cost = a[i - 1] == b[j - 1] ? 0 : 1;
+
+          row[j] = MIN (MIN (row[j] + 1, row[j - 1] + 1), diagonal + cost);
+          diagonal = above;
+        }
+    }
+
+  return row[len_b];
+}
+
+static int
+find_setting (const char *key)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
+    {
+      if (g_str_equal (settings[i].key, key))
+        return i;
+    }
+
+  return -1;
+}
+
+static void
+set_unknown_key (GError     **error,
+                 const char  *origin,
+                 guint        line,
+                 const char  *key)
+{
+  const char *nearest = NULL;
+  guint best = 3;
+
+  for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
+    {
+      guint distance = edit_distance (key, settings[i].key);
+
+      if (distance < best)
+        {
+          best = distance;
+          nearest = settings[i].key;
+        }
+    }
+
+  if (nearest != NULL)
+    g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
+                 _("%s:%u: unknown key “%s” in group “%s”; did you mean “%s”?"),
+                 origin, line, key, CONFIG_GROUP, nearest);
+  else
+    g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
+                 _("%s:%u: unknown key “%s” in group “%s”; the known keys are listen, "
+                   "state-dir and log-level"),
+                 origin, line, key, CONFIG_GROUP);
+}
+
+/* GKeyFile parses the file but does not say on which line a key is, nor
+ * complain about unknown groups and keys. This pass follows the same line
+ * rules as GKeyFile (leading whitespace ignored, `#` comments, `[group]`
+ * headers, `key=value` pairs, CRLF accepted), checks the names, and records
+ * the line of every key for later error messages. */
+static gboolean
+scan_key_file (const char  *origin,
+               const char  *data,
+               gsize        length,
+               GArray      *locations,
+               GError     **error)
+{
+  const char *p = data;
+  const char *end = data + length;
+  gboolean in_group = FALSE;
+  guint line_no = 0;
+
+  while (p < end)
+    {
+      const char *eol = memchr (p, '\n', end - p);
+      g_autofree char *line = NULL;
+      const char *s;
+      const char *eq;
+      gsize line_len;
+
+      if (eol == NULL)
+        eol = end;
+
+      line_no++;
+      line_len = eol - p;
+      if (line_len > 0 && p[line_len - 1] == '\r')
+        line_len--;
+
+      if (!g_utf8_validate (p, line_len, NULL))
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+                       _("%s:%u: this line is not valid UTF-8 text"), origin, line_no);
+          return FALSE;
+        }
+
+      line = g_strndup (p, line_len);
+      p = eol < end ? eol + 1 : end;
+
+      for (s = line; g_ascii_isspace (*s); s++)
+        ;
+
+      if (*s == '\0' || *s == '#')
+        continue;
+
+      if (*s == '[')
+        {
+          const char *close = strchr (s, ']');
+          const char *after = NULL;
+          g_autofree char *group = NULL;
+
+          if (close != NULL)
+            for (after = close + 1; *after == ' ' || *after == '\t'; after++)
+              ;
+
+          if (close == NULL || *after != '\0')
+            {
+              g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+                           _("%s:%u: “%s” is not a group header; write it as [%s]"),
+                           origin, line_no, s, CONFIG_GROUP);
+              return FALSE;
+            }
+
+          group = g_strndup (s + 1, close - s - 1);
+          if (!g_str_equal (group, CONFIG_GROUP))
+            {
+              g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                           HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
+                           _("%s:%u: unknown group “[%s]”; the only group is [%s]"),
+                           origin, line_no, group, CONFIG_GROUP);
+              return FALSE;
+            }
+
+          in_group = TRUE;
+          continue;
+        }
+
+      eq = strchr (s, '=');
+      if (eq == NULL || eq == s)
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+                       _("%s:%u: “%s” is not a “key=value” line, a “[group]” header or a "
+                         "“#” comment"),
+                       origin, line_no, s);
+          return FALSE;
+        }
+
+      {
+        const char *key_end = eq;
+        g_autofree char *key = NULL;
+        KeyLocation location;
+
+        while (key_end > s && g_ascii_isspace (key_end[-1]))
+          key_end--;
+        key = g_strndup (s, key_end - s);
+
+        if (!in_group)
+          {
+            g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+                         _("%s:%u: key “%s” comes before any group; put it after a [%s] line"),
+                         origin, line_no, key, CONFIG_GROUP);
+            return FALSE;
+          }
+
+        if (find_setting (key) < 0)
+          {
+            set_unknown_key (error, origin, line_no, key);
+            return FALSE;
+          }
+
+        for (guint i = 0; i < locations->len; i++)
+          {
+            const KeyLocation *seen = &g_array_index (locations, KeyLocation, i);
+
+            if (g_str_equal (seen->key, key))
+              {
+                g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                             HELIX_GATEWAY_CONFIG_ERROR_DUPLICATE_KEY,
+                             _("%s:%u: key “%s” in group “%s” is already set on line %u; "
+                               "keep only one"),
+                             origin, line_no, key, CONFIG_GROUP, seen->line);
+                return FALSE;
+              }
+          }
+
+        location.key = g_steal_pointer (&key);
+        location.line = line_no;
+        g_array_append_val (locations, location);
+      }
+    }
+
+  return TRUE;
+}
+
+static void
+clear_key_location (gpointer data)
+{
+  KeyLocation *location = data;
+
+  g_clear_pointer (&location->key, g_free);
+}
+
+/**
+ * helix_gateway_config_load_data:
+ * @self: a configuration
+ * @data: the text of a key file
+ * @length: the length of @data in bytes
+ * @origin: what to call the text in error messages, usually its file name
+ * @error: return location for a #GError
+ *
+ * Applies the settings of a key file over @self. The file has one group,
+ * `[gateway]`, with the keys `listen`, `state-dir` and `log-level`; any
+ * other group or key is an error, so that a typo is never silently ignored.
+ * Errors start with `ORIGIN:LINE:` and name the key. Trailing whitespace in
+ * values and a leading byte order mark are ignored.
+ *
+ * Returns: %TRUE on success; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_load_data (HelixGatewayConfig  *self,
+                                const char          *data,
+                                gsize                length,
+                                const char          *origin,
+                                GError             **error)
+{
+  g_autoptr(GArray) locations = g_array_new (FALSE, FALSE, sizeof (KeyLocation));
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_autoptr(HelixGatewayConfig) updated = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+  g_return_val_if_fail (origin != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_array_set_clear_func (locations, clear_key_location);
+
+  /* Some editors start UTF-8 files with a byte order mark. */
+  if (length >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    {
+      data += 3;
+      length -= 3;
+    }
+
+  if (!scan_key_file (origin, data, length, locations, error))
+    return FALSE;
+
+  /* The scan accepted the file, so GKeyFile should too; if it does not,
+   * at least say which file it is about. */
+  if (length > 0 && !g_key_file_load_from_data (key_file, data, length, G_KEY_FILE_NONE,
+                                                &local_error))
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+                   "%s: %s", origin, local_error->message);
+      return FALSE;
+    }
+
+  updated = helix_gateway_config_copy (self);
+
+  for (guint i = 0; i < locations->len; i++)
+    {
+      const KeyLocation *location = &g_array_index (locations, KeyLocation, i);
+      int setting = find_setting (location->key);
+      g_autofree char *value = NULL;
+
+      g_assert (setting >= 0);
+
+      /* For a bad escape sequence GKeyFile sets the error yet returns a value. */
+      value = g_key_file_get_string (key_file, CONFIG_GROUP, location->key, &local_error);
+      /* GKeyFile keeps trailing whitespace, which no value here can mean. */
+      if (local_error == NULL && value != NULL)
+        settings[setting].file_setter (updated, g_strchomp (value), &local_error);
+
+      if (local_error != NULL)
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                       local_error->domain == HELIX_GATEWAY_CONFIG_ERROR
+                         ? local_error->code
+                         : HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s:%u: key “%s” in group “%s”: %s"),
+                       origin, location->line, location->key, CONFIG_GROUP,
+                       local_error->message);
+          return FALSE;
+        }
+    }
+
+  config_swap (self, updated);
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_load_file:
+ * @self: a configuration
+ * @path: the path of a key file
+ * @error: return location for a #GError
+ *
+ * Reads @path and applies it as helix_gateway_config_load_data() does.
+ * A file that does not exist is an error
+ * (%HELIX_GATEWAY_CONFIG_ERROR_NOT_FOUND).
+ *
+ * Returns: %TRUE on success; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_load_file (HelixGatewayConfig  *self,
+                                const char          *path,
+                                GError             **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* Read at start-up, before the main loop runs. */
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_NOT_FOUND,
+                     _("%s: the configuration file does not exist; check the path, or "
+                       "copy gateway.conf.example there"),
+                     path);
+      else
+        g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_READ,
+                     _("%s: could not read the configuration file: %s"),
+                     path, local_error->message);
+      return FALSE;
+    }
+
+  if (!helix_gateway_config_load_data (self, contents, length, path, error))
+    return FALSE;
+
+  g_free (self->path);
+  self->path = g_strdup (path);
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_apply_environment:
+ * @self: a configuration
+ * @envp: (nullable) (array zero-terminated=1): an environment, as from
+ *   g_get_environ(); %NULL for the environment of the process
+ * @error: return location for a #GError
+ *
+ * Applies `HELIX_LISTEN`, `HELIX_STATE_DIR` and `HELIX_LOG_LEVEL` over
+ * @self. A variable that is unset or empty changes nothing.
+ *
+ * Returns: %TRUE on success; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_apply_environment (HelixGatewayConfig  *self,
+                                        const char * const  *envp,
+                                        GError             **error)
+{
+  g_auto(GStrv) own_environ = NULL;
+  g_autoptr(HelixGatewayConfig) updated = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (envp == NULL)
+    envp = (const char * const *) (own_environ = g_get_environ ());
+
+  updated = helix_gateway_config_copy (self);
+
+  for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
+    {
+      const char *value = g_environ_getenv ((char **) envp, settings[i].variable);
+      g_autoptr(GError) local_error = NULL;
+
+      if (value == NULL || value[0] == '\0')
+        continue;
+
+      if (!settings[i].setter (updated, value, &local_error))
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, local_error->code,
+                       _("environment variable %s: %s"),
+                       settings[i].variable, local_error->message);
+          return FALSE;
+        }
+    }
+
+  config_swap (self, updated);
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_get_path:
+ * @self: a configuration
+ *
+ * Returns: (nullable): the file @self was last loaded from, if any
+ */
+const char *
+helix_gateway_config_get_path (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->path;
+}
+
+/**
+ * helix_gateway_config_get_listen:
+ * @self: a configuration
+ *
+ * Returns: where to listen, as `ADDR:PORT` in canonical form
+ */
+const char *
+helix_gateway_config_get_listen (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->listen;
+}
+
+/**
+ * helix_gateway_config_get_listen_host:
+ * @self: a configuration
+ *
+ * Returns: the address to listen on, without brackets
+ */
+const char *
+helix_gateway_config_get_listen_host (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->listen_host;
+}
+
+/**
+ * helix_gateway_config_get_listen_port:
+ * @self: a configuration
+ *
+ * Returns: the port to listen on; 0 for a free one
+ */
+guint16
+helix_gateway_config_get_listen_port (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+
+  return self->listen_port;
+}
+
+/**
+ * helix_gateway_config_dup_listen_address:
+ * @self: a configuration
+ *
+ * Returns: (transfer full): the socket address to listen on
+ */
+GSocketAddress *
+helix_gateway_config_dup_listen_address (const HelixGatewayConfig *self)
+{
+  g_autoptr(GInetAddress) address = NULL;
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  address = g_inet_address_new_from_string (self->listen_host);
+  g_assert (address != NULL);
+
+  return g_inet_socket_address_new (address, self->listen_port);
+}
+
+/**
+ * helix_gateway_config_get_state_dir:
+ * @self: a configuration
+ *
+ * Returns: the directory for the database and other state
+ */
+const char *
+helix_gateway_config_get_state_dir (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->state_dir;
+}
+
+/**
+ * helix_gateway_config_dup_database_path:
+ * @self: a configuration
+ *
+ * Returns: (transfer full): the path of the gateway's database,
+ *   `gateway.db` in the state directory
+ */
+char *
+helix_gateway_config_dup_database_path (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return g_build_filename (self->state_dir, "gateway.db", NULL);
+}
+
+/**
+ * helix_gateway_config_get_log_level:
+ * @self: a configuration
+ *
+ * Returns: the least severe messages to log
+ */
+HelixLogLevel
+helix_gateway_config_get_log_level (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, HELIX_GATEWAY_DEFAULT_LOG_LEVEL);
+
+  return self->log_level;
+}

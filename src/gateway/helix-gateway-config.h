@@ -1,0 +1,89 @@
+/* helix-gateway-config.h: the gateway's settings
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "helix-log.h"
+
+G_BEGIN_DECLS
+
+/* Where the gateway looks for its configuration when --config is not given.
+ * A missing file there is not an error: the built-in defaults apply. */
+#define HELIX_GATEWAY_SYSTEM_CONFIG_PATH "/etc/helix/gateway.conf"
+
+#define HELIX_GATEWAY_DEFAULT_LISTEN    "127.0.0.1:8080"
+#define HELIX_GATEWAY_DEFAULT_LOG_LEVEL HELIX_LOG_LEVEL_INFO
+
+#define HELIX_GATEWAY_CONFIG_ERROR (helix_gateway_config_error_quark ())
+
+/**
+ * HelixGatewayConfigError:
+ * @HELIX_GATEWAY_CONFIG_ERROR_NOT_FOUND: the configuration file does not exist
+ * @HELIX_GATEWAY_CONFIG_ERROR_READ: the configuration file could not be read
+ * @HELIX_GATEWAY_CONFIG_ERROR_SYNTAX: a line is not a group header, a key or a comment
+ * @HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP: a group other than `[gateway]`
+ * @HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY: a key the gateway does not know (a typo?)
+ * @HELIX_GATEWAY_CONFIG_ERROR_DUPLICATE_KEY: a key is set twice
+ * @HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE: a value is malformed or out of range
+ */
+typedef enum
+{
+  HELIX_GATEWAY_CONFIG_ERROR_NOT_FOUND,
+  HELIX_GATEWAY_CONFIG_ERROR_READ,
+  HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+  HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
+  HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
+  HELIX_GATEWAY_CONFIG_ERROR_DUPLICATE_KEY,
+  HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+} HelixGatewayConfigError;
+
+#define HELIX_TYPE_GATEWAY_CONFIG (helix_gateway_config_get_type ())
+
+typedef struct _HelixGatewayConfig HelixGatewayConfig;
+
+GQuark              helix_gateway_config_error_quark       (void);
+GType               helix_gateway_config_get_type          (void) G_GNUC_CONST;
+
+HelixGatewayConfig *helix_gateway_config_new               (void);
+HelixGatewayConfig *helix_gateway_config_copy              (const HelixGatewayConfig *self);
+void                helix_gateway_config_free              (HelixGatewayConfig       *self);
+
+gboolean            helix_gateway_config_load_file         (HelixGatewayConfig       *self,
+                                                            const char               *path,
+                                                            GError                  **error);
+gboolean            helix_gateway_config_load_data         (HelixGatewayConfig       *self,
+                                                            const char               *data,
+                                                            gsize                     length,
+                                                            const char               *origin,
+                                                            GError                  **error);
+gboolean            helix_gateway_config_apply_environment (HelixGatewayConfig       *self,
+                                                            const char * const       *envp,
+                                                            GError                  **error);
+
+gboolean            helix_gateway_config_set_listen        (HelixGatewayConfig       *self,
+                                                            const char               *listen,
+                                                            GError                  **error);
+gboolean            helix_gateway_config_set_state_dir     (HelixGatewayConfig       *self,
+                                                            const char               *state_dir,
+                                                            GError                  **error);
+gboolean            helix_gateway_config_set_log_level_name (HelixGatewayConfig      *self,
+                                                            const char               *name,
+                                                            GError                  **error);
+void                helix_gateway_config_set_log_level     (HelixGatewayConfig       *self,
+                                                            HelixLogLevel             level);
+
+const char         *helix_gateway_config_get_path          (const HelixGatewayConfig *self);
+const char         *helix_gateway_config_get_listen        (const HelixGatewayConfig *self);
+const char         *helix_gateway_config_get_listen_host   (const HelixGatewayConfig *self);
+guint16             helix_gateway_config_get_listen_port   (const HelixGatewayConfig *self);
+GSocketAddress     *helix_gateway_config_dup_listen_address (const HelixGatewayConfig *self);
+const char         *helix_gateway_config_get_state_dir     (const HelixGatewayConfig *self);
+char               *helix_gateway_config_dup_database_path (const HelixGatewayConfig *self);
+HelixLogLevel       helix_gateway_config_get_log_level     (const HelixGatewayConfig *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewayConfig, helix_gateway_config_free)
+
+G_END_DECLS

@@ -1,0 +1,934 @@
+/* helix-gateway.c: the headless gateway (helix --headless)
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-gateway"
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "helix-gateway-private.h"
+
+/**
+ * HelixGateway:
+ *
+ * The server of `helix --headless`: it owns the configuration, the
+ * gateway's #HelixStore (`gateway.db` in the state directory) and a
+ * #SoupServer that answers HTTP requests.
+ *
+ * helix_gateway_start() opens the store and starts listening;
+ * helix_gateway_shutdown_async() stops accepting connections, lets the
+ * requests in flight finish (for at most
+ * %HELIX_GATEWAY_DRAIN_TIMEOUT_SECONDS), then closes everything.
+ */
+struct _HelixGateway
+{
+  GObject             parent_instance;
+
+  HelixGatewayConfig *config;
+  HelixStore         *store;
+  SoupServer         *server;
+  char               *uri;
+  gint64              started_us;
+
+  /* HelixRequest of every message between request-started and its end. */
+  GHashTable         *requests;
+
+  /* A shutdown in progress. */
+  GTask              *shutdown;
+  gulong              cancelled_id;
+  guint               drain_timeout_id;
+  guint               drain_check_id;
+  gboolean            stopping;
+};
+
+/* What the gateway knows about one request, attached to its message. */
+typedef struct
+{
+  HelixGateway      *gateway; /* (nullable) (unowned): cleared when the gateway goes */
+  SoupServerMessage *msg;     /* (unowned): the request lives as long as its message */
+  gint64             started_us;
+  char               id[HELIX_REQUEST_ID_MAX_LEN + 1];
+  guint              got_headers : 1;
+  guint              admitted : 1;
+  guint              finished : 1;
+} HelixRequest;
+
+enum {
+  PROP_0,
+  PROP_CONFIG,
+  PROP_STORE,
+  PROP_URI,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (HelixGateway, helix_gateway, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (helix-gateway-error-quark, helix_gateway_error)
+
+static GQuark
+helix_request_quark (void)
+{
+  static GQuark quark;
+
+  if G_UNLIKELY (quark == 0)
+    quark = g_quark_from_static_string ("helix-gateway-request");
+
+  return quark;
+}
+
+static void schedule_drain_check (HelixGateway *self);
+
+static HelixRequest *
+get_request (SoupServerMessage *msg)
+{
+  return g_object_get_qdata (G_OBJECT (msg), helix_request_quark ());
+}
+
+/* Called when the message is finalized. */
+static void
+helix_request_free (gpointer data)
+{
+  HelixRequest *request = data;
+
+  /* A message can go without request-finished or request-aborted, for
+   * example when a client closes an idle keep-alive connection. */
+  if (request->gateway != NULL && !request->finished)
+    {
+      g_hash_table_remove (request->gateway->requests, request);
+      if (request->gateway->stopping)
+        schedule_drain_check (request->gateway);
+    }
+
+  g_free (request);
+}
+
+static void
+make_request_id (char *id)
+{
+  /* Request ids only correlate log lines and responses; they are not
+   * secrets, so GLib's PRNG (seeded from /dev/urandom) is good enough. */
+  g_snprintf (id, HELIX_REQUEST_ID_MAX_LEN + 1, "%08x%08x%08x%08x",
+              g_random_int (), g_random_int (), g_random_int (), g_random_int ());
+}
+
+gboolean
+_helix_gateway_request_id_is_valid (const char *id)
+{
+  gsize length;
+
+  if (id == NULL)
+    return FALSE;
+
+  length = strlen (id);
+  if (length == 0 || length > HELIX_REQUEST_ID_MAX_LEN)
+    return FALSE;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      if (!g_ascii_isalnum (id[i]) && id[i] != '-' && id[i] != '_')
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+static void
+on_got_headers (HelixGateway      *self,
+                SoupServerMessage *msg)
+{
+  HelixRequest *request = get_request (msg);
+  SoupMessageHeaders *request_headers = soup_server_message_get_request_headers (msg);
+  const char *incoming;
+
+  if (request == NULL)
+    return;
+
+  request->got_headers = TRUE;
+  /* Requests whose headers arrived before a shutdown began may finish. */
+  request->admitted = !self->stopping;
+
+  incoming = soup_message_headers_get_one (request_headers, "X-Request-Id");
+  if (_helix_gateway_request_id_is_valid (incoming))
+    {
+      g_strlcpy (request->id, incoming, sizeof request->id);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "X-Request-Id", request->id);
+    }
+
+  /* No route reads a request body yet: drop it as it arrives instead of
+   * collecting it in memory. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+}
+
+/* libsoup clears the response headers after a 1xx response (such as the
+ * "100 Continue" of a client that sent "Expect: 100-continue"), which comes
+ * between the request headers and its body: put the id back for the final
+ * response. The route handler has run by now, but nothing is written yet. */
+static void
+on_got_body (SoupServerMessage *msg)
+{
+  HelixRequest *request = get_request (msg);
+
+  if (request != NULL)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "X-Request-Id", request->id);
+}
+
+static void
+on_request_started (HelixGateway      *self,
+                    SoupServerMessage *msg,
+                    SoupServer        *server)
+{
+  HelixRequest *request = g_new0 (HelixRequest, 1);
+
+  request->gateway = self;
+  request->msg = msg;
+  request->started_us = g_get_monotonic_time ();
+  make_request_id (request->id);
+
+  g_object_set_qdata_full (G_OBJECT (msg), helix_request_quark (), request, helix_request_free);
+  g_hash_table_add (self->requests, request);
+
+  /* Set now so that even the responses libsoup makes itself (400 for a
+   * malformed request) carry one. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "X-Request-Id", request->id);
+
+  g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_got_headers), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), NULL);
+}
+
+static void
+finish_request (HelixGateway      *self,
+                SoupServerMessage *msg,
+                gboolean           aborted)
+{
+  HelixRequest *request = get_request (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *method = soup_server_message_get_method (msg);
+  const char *path = uri != NULL ? g_uri_get_path (uri) : NULL;
+  guint status = soup_server_message_get_status (msg);
+  double duration_ms;
+
+  if (request == NULL || request->finished)
+    return;
+
+  request->finished = TRUE;
+  g_hash_table_remove (self->requests, request);
+
+  /* The query string is left out: it may carry secrets. */
+  duration_ms = (g_get_monotonic_time () - request->started_us) / 1000.0;
+  if (aborted && status != SOUP_STATUS_INTERNAL_SERVER_ERROR)
+    g_info ("%s %s aborted after %.1f ms request-id=%s",
+            method ? method : "-", path ? path : "-", duration_ms, request->id);
+  else
+    g_info ("%s %s %u %.1f ms request-id=%s",
+            method ? method : "-", path ? path : "-", status, duration_ms, request->id);
+
+  if (self->stopping)
+    schedule_drain_check (self);
+}
+
+static void
+on_request_finished (HelixGateway      *self,
+                     SoupServerMessage *msg,
+                     SoupServer        *server)
+{
+  finish_request (self, msg, FALSE);
+}
+
+static void
+on_request_aborted (HelixGateway      *self,
+                    SoupServerMessage *msg,
+                    SoupServer        *server)
+{
+  finish_request (self, msg, TRUE);
+}
+
+/* Requests the gateway is working on. A message whose headers have not
+ * arrived is an idle keep-alive connection waiting for its next request,
+ * not work in flight. */
+static guint
+count_busy (HelixGateway *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+  guint busy = 0;
+
+  g_hash_table_iter_init (&iter, self->requests);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      HelixRequest *request = key;
+
+      if (request->got_headers)
+        busy++;
+    }
+
+  return busy;
+}
+
+static void
+log_abandoned_requests (HelixGateway *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->requests);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      HelixRequest *request = key;
+      GUri *uri = soup_server_message_get_uri (request->msg);
+      const char *method = soup_server_message_get_method (request->msg);
+
+      if (!request->got_headers)
+        continue;
+
+      g_warning ("%s %s abandoned after %.1f ms request-id=%s",
+                 method ? method : "-", uri ? g_uri_get_path (uri) : "-",
+                 (g_get_monotonic_time () - request->started_us) / 1000.0, request->id);
+    }
+}
+
+static void
+detach_requests (HelixGateway *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->requests);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      HelixRequest *request = key;
+
+      request->gateway = NULL;
+      g_hash_table_iter_remove (&iter);
+    }
+}
+
+static void
+stop_serving (HelixGateway *self)
+{
+  if (self->server != NULL)
+    {
+      /* Closes the idle keep-alive connections, and those of requests a
+       * forced shutdown abandons. */
+      soup_server_disconnect (self->server);
+      g_signal_handlers_disconnect_by_data (self->server, self);
+      g_clear_object (&self->server);
+    }
+
+  detach_requests (self);
+
+  if (self->store != NULL)
+    {
+      helix_store_close (self->store);
+      g_clear_object (&self->store);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STORE]);
+    }
+}
+
+static void
+finish_shutdown (HelixGateway      *self,
+                 HelixGatewayError  reason)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->shutdown);
+  guint abandoned = count_busy (self);
+
+  g_assert (task != NULL);
+
+  g_clear_handle_id (&self->drain_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->drain_check_id, g_source_remove);
+  if (self->cancelled_id != 0)
+    {
+      g_cancellable_disconnect (g_task_get_cancellable (task), self->cancelled_id);
+      self->cancelled_id = 0;
+    }
+
+  log_abandoned_requests (self);
+  stop_serving (self);
+
+  if (abandoned == 0)
+    g_task_return_boolean (task, TRUE);
+  else if (reason == HELIX_GATEWAY_ERROR_DRAIN_TIMEOUT)
+    g_task_return_new_error (task, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DRAIN_TIMEOUT,
+                             g_dngettext (GETTEXT_PACKAGE,
+                                          "Gave up after %u s waiting for %u request in flight",
+                                          "Gave up after %u s waiting for %u requests in flight",
+                                          abandoned),
+                             HELIX_GATEWAY_DRAIN_TIMEOUT_SECONDS, abandoned);
+  else
+    g_task_return_new_error (task, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_CANCELLED,
+                             g_dngettext (GETTEXT_PACKAGE,
+                                          "Stopped without waiting for %u request in flight",
+                                          "Stopped without waiting for %u requests in flight",
+                                          abandoned),
+                             abandoned);
+}
+
+static gboolean
+drain_check_cb (gpointer data)
+{
+  HelixGateway *self = data;
+
+  self->drain_check_id = 0;
+
+  if (self->shutdown == NULL)
+    return G_SOURCE_REMOVE;
+
+  if (count_busy (self) == 0)
+    finish_shutdown (self, HELIX_GATEWAY_ERROR_FAILED);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Checks from an idle callback rather than from inside libsoup's signal
+ * emissions, where disconnecting the server would pull the connection out
+ * from under the code that emitted them. */
+static void
+schedule_drain_check (HelixGateway *self)
+{
+  if (self->drain_check_id == 0)
+    self->drain_check_id = g_idle_add (drain_check_cb, self);
+}
+
+static gboolean
+drain_timeout_cb (gpointer data)
+{
+  HelixGateway *self = data;
+
+  self->drain_timeout_id = 0;
+  finish_shutdown (self, HELIX_GATEWAY_ERROR_DRAIN_TIMEOUT);
+
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+force_stop_cb (gpointer data)
+{
+  HelixGateway *self = data;
+
+  if (self->shutdown != NULL)
+    finish_shutdown (self, HELIX_GATEWAY_ERROR_CANCELLED);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* May run in another thread, and g_cancellable_disconnect() must not run
+ * inside it: finish from the main context. */
+static void
+on_shutdown_cancelled (GCancellable *cancellable,
+                       HelixGateway *self)
+{
+  g_idle_add_full (G_PRIORITY_DEFAULT, force_stop_cb, g_object_ref (self), g_object_unref);
+}
+
+static void
+stop_listening (HelixGateway *self)
+{
+  GSList *listeners = soup_server_get_listeners (self->server);
+
+  /* soup_server_disconnect() would also close the connections of the
+   * requests in flight. Closing only the listening sockets refuses new
+   * connections; libsoup's accept watch sees the socket closed and goes. */
+  for (const GSList *l = listeners; l != NULL; l = l->next)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!g_socket_close (l->data, &error))
+        g_warning ("Could not close a listening socket: %s", error->message);
+    }
+
+  g_slist_free (listeners);
+}
+
+static void
+helix_gateway_dispose (GObject *object)
+{
+  HelixGateway *self = (HelixGateway *) object;
+
+  g_clear_handle_id (&self->drain_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->drain_check_id, g_source_remove);
+
+  if (self->server != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->server, self);
+      soup_server_disconnect (self->server);
+      g_clear_object (&self->server);
+    }
+
+  detach_requests (self);
+
+  if (self->store != NULL)
+    {
+      helix_store_close (self->store);
+      g_clear_object (&self->store);
+    }
+
+  G_OBJECT_CLASS (helix_gateway_parent_class)->dispose (object);
+}
+
+static void
+helix_gateway_finalize (GObject *object)
+{
+  HelixGateway *self = (HelixGateway *) object;
+
+  g_clear_pointer (&self->config, helix_gateway_config_free);
+  g_clear_pointer (&self->uri, g_free);
+  g_clear_pointer (&self->requests, g_hash_table_unref);
+
+  G_OBJECT_CLASS (helix_gateway_parent_class)->finalize (object);
+}
+
+static void
+helix_gateway_constructed (GObject *object)
+{
+  HelixGateway *self = (HelixGateway *) object;
+
+  G_OBJECT_CLASS (helix_gateway_parent_class)->constructed (object);
+
+  if (self->config == NULL)
+    self->config = helix_gateway_config_new ();
+}
+
+static void
+helix_gateway_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  HelixGateway *self = HELIX_GATEWAY (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      g_value_set_boxed (value, self->config);
+      break;
+
+    case PROP_STORE:
+      g_value_set_object (value, self->store);
+      break;
+
+    case PROP_URI:
+      g_value_set_string (value, self->uri);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+helix_gateway_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  HelixGateway *self = HELIX_GATEWAY (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      self->config = g_value_dup_boxed (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+helix_gateway_class_init (HelixGatewayClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = helix_gateway_constructed;
+  object_class->dispose = helix_gateway_dispose;
+  object_class->finalize = helix_gateway_finalize;
+  object_class->get_property = helix_gateway_get_property;
+  object_class->set_property = helix_gateway_set_property;
+
+  /**
+   * HelixGateway:config:
+   *
+   * The configuration the gateway was made with (a copy).
+   */
+  properties[PROP_CONFIG] =
+    g_param_spec_boxed ("config", NULL, NULL,
+                        HELIX_TYPE_GATEWAY_CONFIG,
+                        (G_PARAM_READWRITE |
+                         G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_STATIC_STRINGS));
+
+  /**
+   * HelixGateway:store:
+   *
+   * The gateway's database, while it is started.
+   */
+  properties[PROP_STORE] =
+    g_param_spec_object ("store", NULL, NULL,
+                         HELIX_TYPE_STORE,
+                         (G_PARAM_READABLE |
+                          G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS));
+
+  /**
+   * HelixGateway:uri:
+   *
+   * The base URI the gateway answers on, with the port it really got
+   * (`http://127.0.0.1:8080`), once it is listening.
+   */
+  properties[PROP_URI] =
+    g_param_spec_string ("uri", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READABLE |
+                          G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+helix_gateway_init (HelixGateway *self)
+{
+  self->requests = g_hash_table_new (NULL, NULL);
+}
+
+/**
+ * helix_gateway_new:
+ * @config: (nullable): the configuration; %NULL for the defaults
+ *
+ * Creates a gateway. It does nothing until helix_gateway_start().
+ *
+ * Returns: (transfer full): a new gateway
+ */
+HelixGateway *
+helix_gateway_new (const HelixGatewayConfig *config)
+{
+  return g_object_new (HELIX_TYPE_GATEWAY,
+                       "config", config,
+                       NULL);
+}
+
+/**
+ * helix_gateway_get_config:
+ * @self: a gateway
+ *
+ * Returns: (transfer none): the configuration
+ */
+const HelixGatewayConfig *
+helix_gateway_get_config (HelixGateway *self)
+{
+  g_return_val_if_fail (HELIX_IS_GATEWAY (self), NULL);
+
+  return self->config;
+}
+
+/**
+ * helix_gateway_get_store:
+ * @self: a gateway
+ *
+ * Returns: (transfer none) (nullable): the database, while the gateway is started
+ */
+HelixStore *
+helix_gateway_get_store (HelixGateway *self)
+{
+  g_return_val_if_fail (HELIX_IS_GATEWAY (self), NULL);
+
+  return self->store;
+}
+
+/**
+ * helix_gateway_get_uri:
+ * @self: a gateway
+ *
+ * Returns: (nullable): the base URI, such as `http://127.0.0.1:8080`, once listening
+ */
+const char *
+helix_gateway_get_uri (HelixGateway *self)
+{
+  g_return_val_if_fail (HELIX_IS_GATEWAY (self), NULL);
+
+  return self->uri;
+}
+
+/**
+ * helix_gateway_get_n_requests_in_flight:
+ * @self: a gateway
+ *
+ * Returns: the number of requests whose headers have arrived and whose
+ *   response is not yet sent
+ */
+guint
+helix_gateway_get_n_requests_in_flight (HelixGateway *self)
+{
+  g_return_val_if_fail (HELIX_IS_GATEWAY (self), 0);
+
+  return count_busy (self);
+}
+
+gint64
+_helix_gateway_get_uptime_seconds (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return (g_get_monotonic_time () - self->started_us) / G_USEC_PER_SEC;
+}
+
+/* Answers @msg with 503 if it arrived during a shutdown. Returns whether
+ * the handler should go on. */
+gboolean
+_helix_gateway_admit (HelixGateway      *self,
+                      SoupServerMessage *msg)
+{
+  HelixRequest *request = get_request (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  if (!self->stopping)
+    return TRUE;
+
+  /* Whatever the answer, no further request on this connection. */
+  soup_message_headers_replace (headers, "Connection", "close");
+
+  if (request != NULL && request->admitted)
+    return TRUE;
+
+  soup_message_headers_replace (headers, "Retry-After", "5");
+  _helix_gateway_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "shutting_down",
+                                _("The gateway is shutting down. Try again in a moment."));
+
+  return FALSE;
+}
+
+/* The base URI with the port the server really got. soup_server_get_uris()
+ * would tell the same, but libsoup 3.2 never frees the address it caches
+ * for that; ask the listening socket instead. */
+static char *
+dup_listening_uri (SoupServer  *server,
+                   GError     **error)
+{
+  GSList *listeners = soup_server_get_listeners (server);
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autofree char *host = NULL;
+  GInetSocketAddress *inet;
+  guint16 port;
+
+  g_assert (listeners != NULL);
+  address = g_socket_get_local_address (listeners->data, error);
+  g_slist_free (listeners);
+  if (address == NULL)
+    return NULL;
+
+  inet = G_INET_SOCKET_ADDRESS (address);
+  host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+  port = g_inet_socket_address_get_port (inet);
+
+  if (g_inet_address_get_family (g_inet_socket_address_get_address (inet)) == G_SOCKET_FAMILY_IPV6)
+    return g_strdup_printf ("http://[%s]:%u", host, port);
+
+  return g_strdup_printf ("http://%s:%u", host, port);
+}
+
+/**
+ * helix_gateway_start:
+ * @self: a gateway
+ * @error: return location for a #GError
+ *
+ * Creates the state directory (mode 0700) if needed, opens the database and
+ * starts listening, then logs `listening on http://ADDR:PORT` at info level
+ * with the port it really got.
+ *
+ * This blocks while the database opens (and migrates): it is meant to run
+ * once at start-up, before the main loop serves anything.
+ *
+ * Returns: %TRUE if the gateway is listening
+ */
+gboolean
+helix_gateway_start (HelixGateway  *self,
+                     GError       **error)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(SoupServer) server = NULL;
+  g_autoptr(HelixStore) store = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *db_path = NULL;
+  g_autofree char *uri = NULL;
+  const char *state_dir;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_return_val_if_fail (self->server == NULL, FALSE);
+  g_return_val_if_fail (!self->stopping, FALSE);
+
+  state_dir = helix_gateway_config_get_state_dir (self->config);
+  if (g_mkdir_with_parents (state_dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_STATE_DIR,
+                   _("Could not create the state directory “%s”: %s. Check that the "
+                     "gateway’s user may write there, or choose another directory with "
+                     "--state-dir."),
+                   state_dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  db_path = helix_gateway_config_dup_database_path (self->config);
+  store = helix_store_open (db_path, &local_error);
+  if (store == NULL)
+    {
+      g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
+                   _("Could not open the database “%s”: %s"), db_path, local_error->message);
+      return FALSE;
+    }
+
+  server = soup_server_new ("server-header", "helix/" PACKAGE_VERSION, NULL);
+  g_signal_connect_object (server, "request-started", G_CALLBACK (on_request_started), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (server, "request-finished", G_CALLBACK (on_request_finished), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (server, "request-aborted", G_CALLBACK (on_request_aborted), self,
+                           G_CONNECT_SWAPPED);
+  _helix_gateway_add_routes (self, server);
+
+  address = helix_gateway_config_dup_listen_address (self->config);
+  if (!soup_server_listen (server, address, 0, &local_error))
+    {
+      g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_LISTEN,
+                   _("Could not listen on %s: %s. If another program uses this address, "
+                     "stop it or choose another address with --listen."),
+                   helix_gateway_config_get_listen (self->config), local_error->message);
+      g_signal_handlers_disconnect_by_data (server, self);
+      helix_store_close (store);
+      return FALSE;
+    }
+
+  uri = dup_listening_uri (server, &local_error);
+  if (uri == NULL)
+    {
+      g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_LISTEN,
+                   _("Could not find the port the gateway listens on: %s"), local_error->message);
+      soup_server_disconnect (server);
+      g_signal_handlers_disconnect_by_data (server, self);
+      helix_store_close (store);
+      return FALSE;
+    }
+
+  self->uri = g_steal_pointer (&uri);
+  self->started_us = g_get_monotonic_time ();
+  self->store = g_steal_pointer (&store);
+  self->server = g_steal_pointer (&server);
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STORE]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_URI]);
+
+  g_info ("database %s (schema version %u)", db_path,
+          helix_store_get_schema_version (self->store));
+  g_info ("listening on %s", self->uri);
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_shutdown_async:
+ * @self: a gateway
+ * @cancellable: (nullable): cancel to stop waiting for requests in flight
+ * @callback: called when the gateway has stopped
+ * @user_data: data for @callback
+ *
+ * Stops the gateway gracefully: it stops accepting connections at once,
+ * answers requests that arrive on open connections with 503, waits until
+ * the requests in flight are answered (at most
+ * %HELIX_GATEWAY_DRAIN_TIMEOUT_SECONDS), then closes all connections and
+ * the database.
+ *
+ * Cancelling @cancellable stops waiting and closes everything at once.
+ */
+void
+helix_gateway_shutdown_async (HelixGateway        *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  guint busy;
+
+  g_return_if_fail (HELIX_IS_GATEWAY (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_gateway_shutdown_async);
+  /* Cancelling means "stop waiting", not "fail": the result says what the
+   * shutdown cut off. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (self->shutdown != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("The gateway is already shutting down"));
+      return;
+    }
+
+  self->stopping = TRUE;
+
+  if (self->server == NULL)
+    {
+      stop_serving (self);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  self->shutdown = g_steal_pointer (&task);
+  stop_listening (self);
+
+  busy = count_busy (self);
+  if (busy > 0)
+    g_info (g_dngettext (GETTEXT_PACKAGE,
+                         "shutting down: waiting for %u request in flight (at most %u s)",
+                         "shutting down: waiting for %u requests in flight (at most %u s)",
+                         busy),
+            busy, HELIX_GATEWAY_DRAIN_TIMEOUT_SECONDS);
+  else
+    g_info ("shutting down: no requests in flight");
+
+  self->drain_timeout_id = g_timeout_add (HELIX_GATEWAY_DRAIN_TIMEOUT_SECONDS * 1000,
+                                          drain_timeout_cb, self);
+  if (cancellable != NULL)
+    self->cancelled_id = g_cancellable_connect (cancellable,
+                                                G_CALLBACK (on_shutdown_cancelled),
+                                                self, NULL);
+  schedule_drain_check (self);
+}
+
+/**
+ * helix_gateway_shutdown_finish:
+ * @self: a gateway
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if every request in flight was answered before the
+ *   gateway stopped; %FALSE if some were cut off
+ *   (%HELIX_GATEWAY_ERROR_DRAIN_TIMEOUT, %HELIX_GATEWAY_ERROR_CANCELLED).
+ *   Either way the gateway has stopped.
+ */
+gboolean
+helix_gateway_shutdown_finish (HelixGateway  *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_GATEWAY (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_gateway_shutdown_async,
+                        FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

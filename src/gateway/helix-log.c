@@ -1,0 +1,327 @@
+/* helix-log.c: how the gateway writes its log
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-gateway"
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helix-log.h"
+
+/* The name systemd shows for our lines when stderr is a plain pipe. */
+#define LOG_IDENTIFIER "helix-gateway"
+
+static int       current_level = HELIX_LOG_LEVEL_INFO; /* (atomic) */
+static char    **debug_domains;
+static gboolean  debug_all;
+static gboolean  to_journal;
+
+/**
+ * helix_log_level_from_string:
+ * @text: (nullable): a level name: `error`, `warning`, `info` or `debug`
+ * @level: (out): where to store the level
+ *
+ * Returns: %TRUE if @text named a level
+ */
+gboolean
+helix_log_level_from_string (const char    *text,
+                             HelixLogLevel *level)
+{
+  static const struct {
+    const char    *name;
+    HelixLogLevel  level;
+  } names[] = {
+    { "error", HELIX_LOG_LEVEL_ERROR },
+    { "warning", HELIX_LOG_LEVEL_WARNING },
+    { "info", HELIX_LOG_LEVEL_INFO },
+    { "debug", HELIX_LOG_LEVEL_DEBUG },
+  };
+
+  g_return_val_if_fail (level != NULL, FALSE);
+
+  if (text == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      if (g_str_equal (text, names[i].name))
+        {
+          *level = names[i].level;
+          return TRUE;
+        }
+    }
+
+  return FALSE;
+}
+
+/**
+ * helix_log_level_to_string:
+ * @level: a level
+ *
+ * Returns: the name of @level, as written in the configuration file
+ */
+const char *
+helix_log_level_to_string (HelixLogLevel level)
+{
+  switch (level)
+    {
+    case HELIX_LOG_LEVEL_ERROR:
+      return "error";
+    case HELIX_LOG_LEVEL_WARNING:
+      return "warning";
+    case HELIX_LOG_LEVEL_INFO:
+      return "info";
+    case HELIX_LOG_LEVEL_DEBUG:
+      return "debug";
+    default:
+      g_return_val_if_reached (NULL);
+    }
+}
+
+/* Syslog priorities, the same GLib's journald writer uses, so that a message
+ * has the same priority whichever way it reaches the journal. */
+static int
+level_to_priority (GLogLevelFlags   log_level,
+                   const char     **label)
+{
+  if (log_level & G_LOG_LEVEL_ERROR)
+    {
+      *label = "ERROR";
+      return 3;
+    }
+  if (log_level & G_LOG_LEVEL_CRITICAL)
+    {
+      *label = "CRITICAL";
+      return 4;
+    }
+  if (log_level & G_LOG_LEVEL_WARNING)
+    {
+      *label = "WARNING";
+      return 4;
+    }
+  if (log_level & G_LOG_LEVEL_MESSAGE)
+    {
+      *label = "MESSAGE";
+      return 5;
+    }
+  if (log_level & G_LOG_LEVEL_INFO)
+    {
+      *label = "INFO";
+      return 6;
+    }
+
+  *label = "DEBUG";
+  return 7;
+}
+
+static gboolean
+debug_enabled_for (const char *log_domain)
+{
+  if (debug_all)
+    return TRUE;
+  if (debug_domains == NULL || log_domain == NULL)
+    return FALSE;
+
+  return g_strv_contains ((const char * const *) debug_domains, log_domain);
+}
+
+static gboolean
+should_drop (GLogLevelFlags  log_level,
+             const char     *log_domain)
+{
+  HelixLogLevel threshold = g_atomic_int_get (&current_level);
+
+  if (log_level & (G_LOG_FLAG_FATAL | G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+    return FALSE;
+  if (log_level & G_LOG_LEVEL_WARNING)
+    return threshold < HELIX_LOG_LEVEL_WARNING;
+  if (log_level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO))
+    return threshold < HELIX_LOG_LEVEL_INFO;
+
+  return threshold < HELIX_LOG_LEVEL_DEBUG && !debug_enabled_for (log_domain);
+}
+
+/**
+ * helix_log_format_line:
+ * @log_level: the level of the message
+ * @log_domain: (nullable): the domain of the message
+ * @message: (nullable): the message
+ *
+ * Formats one message as one line for stderr, in the form the journal
+ * understands when stderr is connected to it as a stream:
+ * `<N>helix-gateway[domain]: LEVEL: message`, where `<N>` is the syslog
+ * priority. Control characters in @message are escaped so that a message
+ * never spans lines.
+ *
+ * Returns: (transfer full): the line, ending in a newline
+ */
+char *
+helix_log_format_line (GLogLevelFlags  log_level,
+                       const char     *log_domain,
+                       const char     *message)
+{
+  GString *line = g_string_new (NULL);
+  const char *label;
+  int priority;
+
+  priority = level_to_priority (log_level, &label);
+
+  g_string_append_printf (line, "<%d>%s", priority, LOG_IDENTIFIER);
+  if (log_domain != NULL && log_domain[0] != '\0')
+    g_string_append_printf (line, "[%s]", log_domain);
+  g_string_append_printf (line, ": %s: ", label);
+
+  if (message == NULL)
+    message = "(NULL) message";
+
+  for (const char *p = message; *p != '\0'; p++)
+    {
+      guchar c = (guchar) *p;
+
+      if (c == '\n')
+        g_string_append (line, "\\n");
+      else if (c == '\r')
+        g_string_append (line, "\\r");
+      else if (c == '\t')
+        g_string_append_c (line, '\t');
+      else if (c < 0x20 || c == 0x7f)
+        g_string_append_printf (line, "\\x%02x", c);
+      else
+        g_string_append_c (line, (char) c);
+    }
+
+  g_string_append_c (line, '\n');
+
+  return g_string_free (line, FALSE);
+}
+
+static void
+write_all (int         fd,
+           const char *data,
+           gsize       length)
+{
+  while (length > 0)
+    {
+      gssize written = write (fd, data, length);
+
+      if (written < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          /* Nowhere left to report this. */
+          return;
+        }
+
+      data += written;
+      length -= written;
+    }
+}
+
+static GLogWriterOutput
+helix_log_writer (GLogLevelFlags   log_level,
+                  const GLogField *fields,
+                  gsize            n_fields,
+                  gpointer         user_data)
+{
+  g_autofree char *domain_copy = NULL;
+  g_autofree char *message_copy = NULL;
+  g_autofree char *line = NULL;
+  const char *domain = NULL;
+  const char *message = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      const char *value = fields[i].value;
+
+      if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
+        {
+          if (fields[i].length >= 0)
+            value = domain_copy = g_strndup (value, fields[i].length);
+          domain = value;
+        }
+      else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+        {
+          if (fields[i].length >= 0)
+            value = message_copy = g_strndup (value, fields[i].length);
+          message = value;
+        }
+    }
+
+  if (should_drop (log_level, domain))
+    return G_LOG_WRITER_HANDLED;
+
+  if (to_journal &&
+      g_log_writer_journald (log_level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
+    return G_LOG_WRITER_HANDLED;
+
+  /* Also the fallback when the journal socket refused the message: stderr is
+   * then still connected to the journal as a stream, which parses the <N>
+   * prefix (unlike g_log_writer_default(), this keeps info messages). */
+  line = helix_log_format_line (log_level, domain, message);
+  write_all (STDERR_FILENO, line, strlen (line));
+
+  return G_LOG_WRITER_HANDLED;
+}
+
+/**
+ * helix_log_set_level:
+ * @level: the least severe messages to write
+ *
+ * Changes the level; takes effect at once, also for other threads.
+ */
+void
+helix_log_set_level (HelixLogLevel level)
+{
+  g_return_if_fail (level <= HELIX_LOG_LEVEL_DEBUG);
+
+  g_atomic_int_set (&current_level, level);
+}
+
+/**
+ * helix_log_get_level:
+ *
+ * Returns: the current level
+ */
+HelixLogLevel
+helix_log_get_level (void)
+{
+  return g_atomic_int_get (&current_level);
+}
+
+/**
+ * helix_log_install:
+ * @level: the least severe messages to write
+ *
+ * Makes the gateway's writer the GLib log writer of the process: messages
+ * go to the journal when stderr is connected to it, else one line each to
+ * stderr (see helix_log_format_line()). Call it before anything logs; later
+ * calls only change the level.
+ */
+void
+helix_log_install (HelixLogLevel level)
+{
+  static gsize installed = 0;
+
+  helix_log_set_level (level);
+
+  if (g_once_init_enter (&installed))
+    {
+      const char *debug = g_getenv ("G_MESSAGES_DEBUG");
+
+      if (debug != NULL)
+        {
+          debug_domains = g_strsplit_set (debug, " ,", -1);
+          debug_all = g_strv_contains ((const char * const *) debug_domains, "all");
+        }
+
+      to_journal = g_log_writer_is_journald (fileno (stderr));
+      g_log_set_writer_func (helix_log_writer, NULL, NULL);
+
+      g_once_init_leave (&installed, 1);
+    }
+}

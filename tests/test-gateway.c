@@ -1,0 +1,1278 @@
+/* test-gateway.c: the headless gateway, its configuration and its log
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "helix-gateway.h"
+#include "helix-test-util.h"
+
+/* Generous: on a loaded machine the gateway may take a while to start. A
+ * timeout fails the test; nothing waits on a fixed sleep. */
+#define WAIT_TIMEOUT_S 20
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void
+test_config_defaults (void)
+{
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autofree char *state_dir = g_build_filename (g_get_user_state_dir (), "helix", NULL);
+  g_autofree char *db_path = g_build_filename (state_dir, "gateway.db", NULL);
+  g_autofree char *config_db_path = NULL;
+
+  g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "127.0.0.1:8080");
+  g_assert_cmpstr (helix_gateway_config_get_listen_host (config), ==, "127.0.0.1");
+  g_assert_cmpuint (helix_gateway_config_get_listen_port (config), ==, 8080);
+  g_assert_cmpstr (helix_gateway_config_get_state_dir (config), ==, state_dir);
+  g_assert_cmpint (helix_gateway_config_get_log_level (config), ==, HELIX_LOG_LEVEL_INFO);
+  g_assert_null (helix_gateway_config_get_path (config));
+
+  config_db_path = helix_gateway_config_dup_database_path (config);
+  g_assert_cmpstr (config_db_path, ==, db_path);
+}
+
+static void
+test_config_good_file (void)
+{
+  static const char data[] =
+    "\xef\xbb\xbf# Helix gateway, with a byte order mark and CRLF line ends\r\n"
+    "\r\n"
+    "  # an indented comment\r\n"
+    "[gateway]\r\n"
+    "listen = 0.0.0.0:9000\r\n"
+    "state-dir=/srv/helix\r\n"
+    "log-level=debug \t\r\n";
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (helix_gateway_config_load_data (config, data, strlen (data), "good.conf", &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "0.0.0.0:9000");
+  g_assert_cmpuint (helix_gateway_config_get_listen_port (config), ==, 9000);
+  g_assert_cmpstr (helix_gateway_config_get_state_dir (config), ==, "/srv/helix");
+  g_assert_cmpint (helix_gateway_config_get_log_level (config), ==, HELIX_LOG_LEVEL_DEBUG);
+
+  /* An empty file, and a file with only the group, change nothing. */
+  g_assert_true (helix_gateway_config_load_data (config, "", 0, "empty.conf", &error));
+  g_assert_no_error (error);
+  g_assert_true (helix_gateway_config_load_data (config, "[gateway]\n", 10, "group.conf", &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "0.0.0.0:9000");
+}
+
+/* The example shipped in data/ must load as it is. */
+static void
+test_config_example (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "data",
+                                                 "gateway.conf.example", NULL);
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("data/gateway.conf.example is missing");
+      return;
+    }
+
+  g_assert_true (helix_gateway_config_load_file (config, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_gateway_config_get_path (config), ==, path);
+  g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "127.0.0.1:8080");
+}
+
+typedef struct
+{
+  const char *name;
+  const char *data;
+  int         code;
+  const char *expected[4];
+} BadConfig;
+
+/* Every error names the file, the line and the key. */
+static const BadConfig bad_configs[] = {
+  { "bad-listen",
+    "# Helix gateway\n# line 2\n\n[gateway]\nlisten=not-an-address\n",
+    HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+    { "bad.conf:5:", "“listen”", "“gateway”", "“not-an-address” is not ADDR:PORT" } },
+  { "unknown-key",
+    "[gateway]\nlisen=127.0.0.1:8080\n",
+    HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
+    { "bad.conf:2:", "unknown key “lisen”", "did you mean “listen”" } },
+  { "unknown-key-far",
+    "[gateway]\nport=8080\n",
+    HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
+    { "bad.conf:2:", "“port”", "listen, state-dir and log-level" } },
+  { "unknown-group",
+    "[gateway]\nlisten=127.0.0.1:8080\n[gatway]\n",
+    HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
+    { "bad.conf:3:", "“[gatway]”" } },
+  { "syntax",
+    "[gateway]\nlisten=127.0.0.1:8080\nthis is not a key file\n",
+    HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+    { "bad.conf:3:", "“this is not a key file”" } },
+  { "bad-group-header",
+    "[gateway\n",
+    HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+    { "bad.conf:1:", "[gateway]" } },
+  { "key-before-group",
+    "listen=127.0.0.1:8080\n[gateway]\n",
+    HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+    { "bad.conf:1:", "“listen”", "before any group" } },
+  { "duplicate-key",
+    "[gateway]\nlisten=127.0.0.1:8080\n\nlisten=127.0.0.1:9090\n",
+    HELIX_GATEWAY_CONFIG_ERROR_DUPLICATE_KEY,
+    { "bad.conf:4:", "“listen”", "line 2" } },
+  { "bad-log-level",
+    "[gateway]\nlisten=127.0.0.1:8080\nlog-level=loud\n",
+    HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+    { "bad.conf:3:", "“log-level”", "“loud”", "error, warning, info or debug" } },
+  { "relative-state-dir",
+    "[gateway]\nstate-dir=var/lib/helix\n",
+    HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+    { "bad.conf:2:", "“state-dir”", "absolute path" } },
+  { "empty-state-dir",
+    "[gateway]\nstate-dir=\n",
+    HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+    { "bad.conf:2:", "“state-dir”", "empty" } },
+  { "bad-escape",
+    "[gateway]\nstate-dir=/srv/\\q\n",
+    HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+    { "bad.conf:2:", "“state-dir”" } },
+  { "not-utf8",
+    "[gateway]\nstate-dir=/srv/\xff\n",
+    HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
+    { "bad.conf:2:", "UTF-8" } },
+};
+
+static void
+test_config_bad_file (gconstpointer data)
+{
+  const BadConfig *bad = data;
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (helix_gateway_config_load_data (config, bad->data, strlen (bad->data),
+                                                  "/etc/helix/bad.conf", &error));
+  g_assert_error (error, HELIX_GATEWAY_CONFIG_ERROR, bad->code);
+  g_test_message ("%s", error->message);
+
+  g_assert_true (g_str_has_prefix (error->message, "/etc/helix/bad.conf:"));
+  for (guint i = 0; i < G_N_ELEMENTS (bad->expected) && bad->expected[i] != NULL; i++)
+    g_assert_nonnull (strstr (error->message, bad->expected[i]));
+
+  /* A failed load changes nothing. */
+  g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "127.0.0.1:8080");
+  g_assert_cmpint (helix_gateway_config_get_log_level (config), ==, HELIX_LOG_LEVEL_INFO);
+}
+
+static void
+test_config_missing_file (void)
+{
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("helix-gateway-XXXXXX", &error);
+  g_autofree char *path = NULL;
+
+  g_assert_no_error (error);
+  path = g_build_filename (dir, "missing.conf", NULL);
+
+  g_assert_false (helix_gateway_config_load_file (config, path, &error));
+  g_assert_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, path));
+
+  helix_test_rm_rf (dir);
+}
+
+static void
+test_config_listen (void)
+{
+  static const struct {
+    const char *text;
+    const char *canonical;
+    const char *host;
+    guint       port;
+  } good[] = {
+    { "127.0.0.1:8080", "127.0.0.1:8080", "127.0.0.1", 8080 },
+    { "0.0.0.0:0", "0.0.0.0:0", "0.0.0.0", 0 },
+    { "10.1.2.3:65535", "10.1.2.3:65535", "10.1.2.3", 65535 },
+    { "[::1]:8080", "[::1]:8080", "::1", 8080 },
+    { "[::]:0", "[::]:0", "::", 0 },
+    { "[2001:DB8:0:0::1]:443", "[2001:db8::1]:443", "2001:db8::1", 443 },
+    { "[::ffff:127.0.0.1]:80", "[::ffff:127.0.0.1]:80", "::ffff:127.0.0.1", 80 },
+  };
+  static const char * const bad[] = {
+    "", "foo", "not-an-address", "127.0.0.1", "127.0.0.1:", ":8080", "127.0.0.1:65536",
+    "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:80a", "127.0.0.1:123456", "256.0.0.1:80",
+    "localhost:8080", " 127.0.0.1:80", "127.0.0.1 :80", "::1:8080", "::1", "[::1]8080",
+    "[::1]", "[::1:8080", "[]:80", "[127.0.0.1]:80", "[::1]:", "[fe80::1%eth0]:80",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+      g_autoptr(GSocketAddress) address = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *host = NULL;
+
+      g_assert_true (helix_gateway_config_set_listen (config, good[i].text, &error));
+      g_assert_no_error (error);
+      g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, good[i].canonical);
+      g_assert_cmpstr (helix_gateway_config_get_listen_host (config), ==, good[i].host);
+      g_assert_cmpuint (helix_gateway_config_get_listen_port (config), ==, good[i].port);
+
+      address = helix_gateway_config_dup_listen_address (config);
+      g_assert_true (G_IS_INET_SOCKET_ADDRESS (address));
+      g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)), ==,
+                        good[i].port);
+      host = g_inet_address_to_string (
+        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+      g_assert_cmpstr (host, ==, good[i].host);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("listen “%s”", bad[i]);
+      g_assert_false (helix_gateway_config_set_listen (config, bad[i], &error));
+      g_assert_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE);
+      g_assert_nonnull (strstr (error->message, "ADDR:PORT"));
+      g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "127.0.0.1:8080");
+    }
+}
+
+/* Defaults < file < environment < command line. */
+static void
+test_config_precedence (void)
+{
+  static const char file[] =
+    "[gateway]\n"
+    "listen=127.0.0.1:1111\n"
+    "state-dir=/srv/from-file\n"
+    "log-level=warning\n";
+  const char * const env[] = {
+    "HOME=/nowhere",
+    "HELIX_LISTEN=[::1]:2222",
+    "HELIX_LOG_LEVEL=debug",
+    "HELIX_STATE_DIR=",
+    NULL
+  };
+  const char * const bad_env[] = { "HELIX_LOG_LEVEL=loud", "HELIX_LISTEN=127.0.0.1:3", NULL };
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (helix_gateway_config_load_data (config, file, strlen (file), "file", &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "127.0.0.1:1111");
+
+  g_assert_true (helix_gateway_config_apply_environment (config, env, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "[::1]:2222");
+  g_assert_cmpint (helix_gateway_config_get_log_level (config), ==, HELIX_LOG_LEVEL_DEBUG);
+  /* Empty means unset. */
+  g_assert_cmpstr (helix_gateway_config_get_state_dir (config), ==, "/srv/from-file");
+
+  /* A bad variable is named, and nothing of that environment applies. */
+  g_assert_false (helix_gateway_config_apply_environment (config, bad_env, &error));
+  g_assert_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "HELIX_LOG_LEVEL"));
+  g_assert_nonnull (strstr (error->message, "loud"));
+  g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "[::1]:2222");
+  g_clear_error (&error);
+
+  /* The command line (the setters) comes last. */
+  g_assert_true (helix_gateway_config_set_listen (config, "127.0.0.1:4444", &error));
+  g_assert_true (helix_gateway_config_set_state_dir (config, "/srv/from-option/", &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_gateway_config_get_listen (config), ==, "127.0.0.1:4444");
+  g_assert_cmpstr (helix_gateway_config_get_state_dir (config), ==, "/srv/from-option");
+}
+
+static void
+test_config_copy (void)
+{
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(HelixGatewayConfig) copy = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (helix_gateway_config_set_listen (config, "[::1]:0", &error));
+  helix_gateway_config_set_log_level (config, HELIX_LOG_LEVEL_ERROR);
+  copy = g_boxed_copy (HELIX_TYPE_GATEWAY_CONFIG, config);
+
+  g_assert_cmpstr (helix_gateway_config_get_listen (copy), ==, "[::1]:0");
+  g_assert_cmpint (helix_gateway_config_get_log_level (copy), ==, HELIX_LOG_LEVEL_ERROR);
+  g_assert_cmpstr (helix_gateway_config_get_state_dir (copy), ==,
+                   helix_gateway_config_get_state_dir (config));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Log                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static void
+test_log_format (void)
+{
+  static const struct {
+    GLogLevelFlags  level;
+    const char     *domain;
+    const char     *message;
+    const char     *line;
+  } cases[] = {
+    { G_LOG_LEVEL_ERROR, "helix-gateway", "boom", "<3>helix-gateway[helix-gateway]: ERROR: boom\n" },
+    { G_LOG_LEVEL_CRITICAL, "GLib", "oops", "<4>helix-gateway[GLib]: CRITICAL: oops\n" },
+    { G_LOG_LEVEL_WARNING, "helix-gateway", "careful", "<4>helix-gateway[helix-gateway]: WARNING: careful\n" },
+    { G_LOG_LEVEL_MESSAGE, NULL, "note", "<5>helix-gateway: MESSAGE: note\n" },
+    { G_LOG_LEVEL_INFO, "helix-gateway", "listening on http://127.0.0.1:1",
+      "<6>helix-gateway[helix-gateway]: INFO: listening on http://127.0.0.1:1\n" },
+    { G_LOG_LEVEL_DEBUG, "libsoup", "two\nlines\x1b[31m", "<7>helix-gateway[libsoup]: DEBUG: two\\nlines\\x1b[31m\n" },
+  };
+  HelixLogLevel level;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *line = helix_log_format_line (cases[i].level, cases[i].domain,
+                                                     cases[i].message);
+
+      g_assert_cmpstr (line, ==, cases[i].line);
+    }
+
+  g_assert_true (helix_log_level_from_string ("warning", &level));
+  g_assert_cmpint (level, ==, HELIX_LOG_LEVEL_WARNING);
+  g_assert_cmpstr (helix_log_level_to_string (HELIX_LOG_LEVEL_DEBUG), ==, "debug");
+  g_assert_false (helix_log_level_from_string ("WARNING", &level));
+  g_assert_false (helix_log_level_from_string (NULL, &level));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The real gateway, in a child process                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  GSubprocess      *process;
+  GDataInputStream *stderr_stream;
+  GCancellable     *cancellable;
+  GString          *log;          /* everything it wrote to stderr so far */
+  gboolean          stderr_done;
+  gboolean          exited;
+  guint             port;
+} Gateway;
+
+/* If the test aborts, the gateway must not outlive it. */
+static void
+kill_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocessLauncher *
+make_launcher (void)
+{
+  GSubprocessLauncher *launcher;
+
+  /* stdout is silenced: it carries this test's TAP output. */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, kill_with_parent, NULL, NULL);
+
+  /* Whatever the developer's shell has must not change the outcome. */
+  g_subprocess_launcher_unsetenv (launcher, "HELIX_LISTEN");
+  g_subprocess_launcher_unsetenv (launcher, "HELIX_STATE_DIR");
+  g_subprocess_launcher_unsetenv (launcher, "HELIX_LOG_LEVEL");
+  g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
+
+  return launcher;
+}
+
+static GPtrArray *
+make_argv (const char * const *args)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("HELIX_BINARY"));
+  g_ptr_array_add (argv, (gpointer) "--headless");
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  return argv;
+}
+
+static gboolean
+have_binary (void)
+{
+  const char *binary = g_getenv ("HELIX_BINARY");
+
+  if (binary == NULL || !g_file_test (binary, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("HELIX_BINARY does not name the helix executable; run through meson test");
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static void read_next_line (Gateway *gw);
+
+static void
+stderr_line_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  Gateway *gw;
+
+  line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return; /* @user_data may be gone */
+
+  gw = user_data;
+  if (line == NULL)
+    {
+      gw->stderr_done = TRUE;
+      return;
+    }
+
+  g_test_message ("gateway: %s", line);
+  g_string_append (gw->log, line);
+  g_string_append_c (gw->log, '\n');
+  read_next_line (gw);
+}
+
+static void
+read_next_line (Gateway *gw)
+{
+  g_data_input_stream_read_line_async (gw->stderr_stream, G_PRIORITY_DEFAULT, gw->cancellable,
+                                       stderr_line_cb, gw);
+}
+
+static Gateway *
+gateway_spawn (const char * const *args)
+{
+  g_autoptr(GSubprocessLauncher) launcher = make_launcher ();
+  g_autoptr(GPtrArray) argv = make_argv (args);
+  g_autoptr(GError) error = NULL;
+  Gateway *gw = g_new0 (Gateway, 1);
+
+  gw->log = g_string_new (NULL);
+  gw->cancellable = g_cancellable_new ();
+  gw->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
+                                              &error);
+  g_assert_no_error (error);
+
+  gw->stderr_stream = g_data_input_stream_new (g_subprocess_get_stderr_pipe (gw->process));
+  read_next_line (gw);
+
+  return gw;
+}
+
+static gboolean
+gateway_logged (Gateway    *gw,
+                const char *needle)
+{
+  return strstr (gw->log->str, needle) != NULL;
+}
+
+static void
+gateway_wait_for_log (Gateway    *gw,
+                      const char *needle)
+{
+  helix_test_wait_for (gateway_logged (gw, needle) || gw->stderr_done, WAIT_TIMEOUT_S, needle);
+
+  if (!gateway_logged (gw, needle))
+    g_error ("The gateway closed stderr before logging “%s”. It logged:\n%s",
+             needle, gw->log->str);
+}
+
+static guint
+gateway_wait_listening (Gateway *gw)
+{
+  g_autoptr(GRegex) regex = NULL;
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *port = NULL;
+
+  gateway_wait_for_log (gw, "listening on http://127.0.0.1:");
+
+  regex = g_regex_new ("^<6>helix-gateway\\[helix-gateway\\]: INFO: listening on "
+                       "http://127\\.0\\.0\\.1:([0-9]+)$",
+                       G_REGEX_MULTILINE, 0, NULL);
+  g_assert_true (g_regex_match (regex, gw->log->str, 0, &match));
+  port = g_match_info_fetch (match, 1);
+  gw->port = (guint) g_ascii_strtoull (port, NULL, 10);
+  g_assert_cmpuint (gw->port, >, 0);
+  g_assert_cmpuint (gw->port, <, 65536);
+
+  return gw->port;
+}
+
+static void
+wait_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  gboolean *done = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *done = TRUE;
+}
+
+/* Waits for the gateway to exit, and asserts that it exited with 0. */
+static void
+gateway_wait_exit_ok (Gateway *gw)
+{
+  gboolean done = FALSE;
+
+  g_subprocess_wait_async (gw->process, NULL, wait_cb, &done);
+  helix_test_wait_for (done, WAIT_TIMEOUT_S, "the gateway to exit");
+  gw->exited = TRUE;
+  helix_test_wait_for (gw->stderr_done, WAIT_TIMEOUT_S, "the end of the gateway's stderr");
+
+  g_assert_true (g_subprocess_get_if_exited (gw->process));
+  g_assert_cmpint (g_subprocess_get_exit_status (gw->process), ==, 0);
+}
+
+static void
+gateway_free (Gateway *gw)
+{
+  if (!gw->exited)
+    {
+      g_subprocess_force_exit (gw->process);
+      g_subprocess_wait (gw->process, NULL, NULL);
+    }
+
+  g_cancellable_cancel (gw->cancellable);
+  g_clear_object (&gw->stderr_stream);
+  g_clear_object (&gw->process);
+  g_clear_object (&gw->cancellable);
+  g_string_free (gw->log, TRUE);
+  g_free (gw);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Gateway, gateway_free)
+
+/* A temporary directory with an empty configuration file, so that a
+ * /etc/helix/gateway.conf on the machine running the tests does not count. */
+typedef struct
+{
+  char *dir;
+  char *state_dir;
+  char *config;
+} Scratch;
+
+static void
+scratch_setup (Scratch       *s,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  s->dir = g_dir_make_tmp ("helix-gateway-XXXXXX", &error);
+  g_assert_no_error (error);
+  s->state_dir = g_build_filename (s->dir, "state", NULL);
+  s->config = g_build_filename (s->dir, "gateway.conf", NULL);
+  g_file_set_contents (s->config, "", 0, &error);
+  g_assert_no_error (error);
+}
+
+static void
+scratch_teardown (Scratch       *s,
+                  gconstpointer  data)
+{
+  helix_test_rm_rf (s->dir);
+  g_free (s->dir);
+  g_free (s->state_dir);
+  g_free (s->config);
+}
+
+static Gateway *
+scratch_spawn_gateway (Scratch *s)
+{
+  const char * const args[] = {
+    "--config", s->config,
+    "--listen", "127.0.0.1:0",
+    "--state-dir", s->state_dir,
+    NULL
+  };
+
+  return gateway_spawn (args);
+}
+
+typedef struct
+{
+  GBytes  *body;
+  GError  *error;
+  gboolean done;
+} HttpResult;
+
+static void
+send_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  HttpResult *r = user_data;
+
+  r->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &r->error);
+  r->done = TRUE;
+}
+
+/* Sends a request with a real SoupSession and spins until the answer. */
+static SoupMessage *
+http (SoupSession  *session,
+      const char   *method,
+      guint         port,
+      const char   *path,
+      const char   *request_id,
+      GBytes      **body)
+{
+  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", port, path);
+  SoupMessage *msg = soup_message_new (method, uri);
+  HttpResult r = { 0 };
+
+  g_assert_nonnull (msg);
+  if (request_id != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "X-Request-Id",
+                                  request_id);
+
+  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &r);
+  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, uri);
+  g_assert_no_error (r.error);
+
+  *body = r.body;
+  return msg;
+}
+
+static JsonObject *
+parse_object (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  gsize size;
+  const char *data = g_bytes_get_data (body, &size);
+  JsonNode *root;
+
+  json_parser_load_from_data (parser, data, size, &error);
+  g_assert_no_error (error);
+  root = json_parser_get_root (parser);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (root));
+
+  return json_object_ref (json_node_get_object (root));
+}
+
+static const char *
+response_header (SoupMessage *msg,
+                 const char  *name)
+{
+  return soup_message_headers_get_one (soup_message_get_response_headers (msg), name);
+}
+
+static void
+assert_generated_request_id (const char *id)
+{
+  g_assert_nonnull (id);
+  g_assert_cmpuint (strlen (id), ==, 32);
+  for (const char *p = id; *p != '\0'; p++)
+    g_assert_true (g_ascii_isxdigit (*p));
+}
+
+static void
+assert_error_body (SoupMessage *msg,
+                   GBytes      *body,
+                   const char  *code)
+{
+  g_autoptr(JsonObject) object = NULL;
+  JsonObject *error;
+
+  g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
+                                                          NULL), ==, "application/json");
+  object = parse_object (body);
+  error = json_object_get_object_member (object, "error");
+  g_assert_nonnull (error);
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
+  g_assert_cmpstr (json_object_get_string_member (error, "message"), !=, "");
+}
+
+static void
+test_health (Scratch       *s,
+             gconstpointer  data)
+{
+  g_autoptr(Gateway) gw = NULL;
+  g_autoptr(SoupSession) session = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonObject) object = NULL;
+  g_autofree char *db_path = NULL;
+  g_autofree char *long_id = NULL;
+  JsonObject *database;
+  JsonNode *uptime;
+  GStatBuf st;
+  guint port;
+
+  if (!have_binary ())
+    return;
+
+  gw = scratch_spawn_gateway (s);
+  port = gateway_wait_listening (gw);
+  session = soup_session_new ();
+
+  /* GET /health */
+  msg = http (session, "GET", port, "/health", NULL, &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+  g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
+                                                          NULL), ==, "application/json");
+  assert_generated_request_id (response_header (msg, "X-Request-Id"));
+
+  object = parse_object (body);
+  g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "ok");
+  g_assert_cmpstr (json_object_get_string_member (object, "version"), ==, PACKAGE_VERSION);
+  uptime = json_object_get_member (object, "uptime_s");
+  g_assert_nonnull (uptime);
+  g_assert_true (JSON_NODE_HOLDS_VALUE (uptime));
+  g_assert_true (json_node_get_value_type (uptime) == G_TYPE_INT64 ||
+                 json_node_get_value_type (uptime) == G_TYPE_DOUBLE);
+  g_assert_cmpfloat (json_node_get_double (uptime), >=, 0);
+  database = json_object_get_object_member (object, "database");
+  g_assert_nonnull (database);
+  g_assert_true (json_object_get_boolean_member (database, "ok"));
+  g_assert_cmpint (json_object_get_int_member (database, "schema_version"), ==,
+                   helix_store_get_latest_schema_version ());
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+  g_clear_pointer (&object, json_object_unref);
+
+  /* A sane X-Request-Id is echoed and logged with the request. */
+  msg = http (session, "GET", port, "/health", "test-request_1", &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+  g_assert_cmpstr (response_header (msg, "X-Request-Id"), ==, "test-request_1");
+  gateway_wait_for_log (gw, "GET /health 200 ");
+  gateway_wait_for_log (gw, "request-id=test-request_1\n");
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  /* Others are replaced. */
+  msg = http (session, "GET", port, "/health", "no spaces allowed", &body);
+  assert_generated_request_id (response_header (msg, "X-Request-Id"));
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  long_id = g_strnfill (65, 'a');
+  msg = http (session, "GET", port, "/health", long_id, &body);
+  assert_generated_request_id (response_header (msg, "X-Request-Id"));
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  /* HEAD gets the headers only. */
+  msg = http (session, "HEAD", port, "/health", NULL, &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+  g_assert_cmpuint (g_bytes_get_size (body), ==, 0);
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  /* Unknown paths. */
+  msg = http (session, "GET", port, "/no/such/thing", NULL, &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_NOT_FOUND);
+  assert_generated_request_id (response_header (msg, "X-Request-Id"));
+  assert_error_body (msg, body, "not_found");
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  msg = http (session, "GET", port, "/health/more", NULL, &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_NOT_FOUND);
+  assert_error_body (msg, body, "not_found");
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  /* Other methods. */
+  msg = http (session, "POST", port, "/health", NULL, &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_METHOD_NOT_ALLOWED);
+  g_assert_cmpstr (response_header (msg, "Allow"), ==, "GET, HEAD");
+  assert_generated_request_id (response_header (msg, "X-Request-Id"));
+  assert_error_body (msg, body, "method_not_allowed");
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  /* The session keeps its idle keep-alive connection open on purpose: it
+   * must not hold up the shutdown. */
+  g_subprocess_send_signal (gw->process, SIGTERM);
+  gateway_wait_exit_ok (gw);
+  g_assert_true (gateway_logged (gw, "shutting down: no requests in flight"));
+  g_assert_true (gateway_logged (gw, ": INFO: stopped\n"));
+
+  /* The database is where the state directory says, and only its user may
+   * look into that directory. */
+  db_path = g_build_filename (s->state_dir, "gateway.db", NULL);
+  g_assert_true (g_file_test (db_path, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpint (g_stat (s->state_dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+}
+
+static void
+test_sigint (Scratch       *s,
+             gconstpointer  data)
+{
+  g_autoptr(Gateway) gw = NULL;
+  g_autoptr(SoupSession) session = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) body = NULL;
+  guint port;
+
+  if (!have_binary ())
+    return;
+
+  gw = scratch_spawn_gateway (s);
+  port = gateway_wait_listening (gw);
+
+  session = soup_session_new ();
+  msg = http (session, "GET", port, "/health", NULL, &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+
+  g_subprocess_send_signal (gw->process, SIGINT);
+  gateway_wait_exit_ok (gw);
+  g_assert_true (gateway_logged (gw, "received SIGINT"));
+}
+
+/* A raw HTTP/1.1 client, to hold a request half-sent. */
+typedef struct
+{
+  GSocketConnection *connection;
+  GInputStream      *input;
+  GOutputStream     *output;
+  GString           *received;
+  gboolean           eof;
+  gboolean           reading;
+  char               buffer[4096];
+} RawClient;
+
+static RawClient *
+raw_client_connect (guint port)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  RawClient *raw = g_new0 (RawClient, 1);
+
+  /* A connection to loopback completes in the kernel; blocking is fine. */
+  raw->connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  raw->input = g_io_stream_get_input_stream (G_IO_STREAM (raw->connection));
+  raw->output = g_io_stream_get_output_stream (G_IO_STREAM (raw->connection));
+  raw->received = g_string_new (NULL);
+
+  return raw;
+}
+
+static void
+raw_client_free (RawClient *raw)
+{
+  g_clear_object (&raw->connection);
+  g_string_free (raw->received, TRUE);
+  g_free (raw);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RawClient, raw_client_free)
+
+static void
+raw_client_send (RawClient  *raw,
+                 const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_write_all (raw->output, text, strlen (text), NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+raw_read_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  RawClient *raw = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  if (n > 0)
+    g_string_append_len (raw->received, raw->buffer, n);
+  else
+    raw->eof = TRUE; /* end of stream, or the connection was reset */
+
+  raw->reading = FALSE;
+}
+
+/* Reads until @needle has arrived, or until the end of the stream if
+ * @needle is %NULL. */
+static void
+raw_client_read_until (RawClient  *raw,
+                       const char *needle)
+{
+  while (!raw->eof && (needle == NULL || strstr (raw->received->str, needle) == NULL))
+    {
+      raw->reading = TRUE;
+      g_input_stream_read_async (raw->input, raw->buffer, sizeof raw->buffer,
+                                 G_PRIORITY_DEFAULT, NULL, raw_read_cb, raw);
+      helix_test_wait_for (!raw->reading, WAIT_TIMEOUT_S,
+                           needle != NULL ? needle : "the end of the response");
+    }
+}
+
+/* Sends the headers of a request and waits for "100 Continue": from then on
+ * the gateway has the request in flight, and waits for its body. */
+static RawClient *
+start_request_in_flight (guint port)
+{
+  RawClient *raw = raw_client_connect (port);
+
+  raw_client_send (raw,
+                   "POST /health HTTP/1.1\r\n"
+                   "Host: 127.0.0.1\r\n"
+                   "X-Request-Id: in-flight-1\r\n"
+                   "Content-Type: text/plain\r\n"
+                   "Content-Length: 5\r\n"
+                   "Expect: 100-continue\r\n"
+                   "\r\n");
+  raw_client_read_until (raw, "\r\n\r\n");
+  g_assert_true (g_str_has_prefix (raw->received->str, "HTTP/1.1 100 Continue\r\n"));
+  g_string_truncate (raw->received, 0);
+
+  return raw;
+}
+
+/* SIGTERM lets a request in flight finish before the gateway exits. */
+static void
+test_sigterm_in_flight (Scratch       *s,
+                        gconstpointer  data)
+{
+  g_autoptr(Gateway) gw = NULL;
+  g_autoptr(RawClient) raw = NULL;
+  g_autofree char *response = NULL;
+
+  if (!have_binary ())
+    return;
+
+  gw = scratch_spawn_gateway (s);
+  raw = start_request_in_flight (gateway_wait_listening (gw));
+
+  g_subprocess_send_signal (gw->process, SIGTERM);
+  gateway_wait_for_log (gw, "shutting down: waiting for 1 request in flight");
+
+  /* The gateway has stopped listening but is still waiting for us. */
+  g_assert_false (gw->stderr_done);
+  {
+    g_autoptr(GSocketClient) client = g_socket_client_new ();
+    g_autoptr(GSocketConnection) refused = NULL;
+    g_autoptr(GError) error = NULL;
+
+    refused = g_socket_client_connect_to_host (client, "127.0.0.1", gw->port, NULL, &error);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  }
+
+  raw_client_send (raw, "hello");
+  raw_client_read_until (raw, NULL);
+
+  response = g_ascii_strdown (raw->received->str, -1);
+  g_test_message ("response: %s", raw->received->str);
+  g_assert_true (g_str_has_prefix (response, "http/1.1 405 "));
+  g_assert_nonnull (strstr (response, "\r\nx-request-id: in-flight-1\r\n"));
+  g_assert_nonnull (strstr (response, "\r\nconnection: close\r\n"));
+  g_assert_nonnull (strstr (response, "\"method_not_allowed\""));
+
+  gateway_wait_exit_ok (gw);
+  g_assert_true (gateway_logged (gw, "POST /health 405 "));
+  g_assert_true (gateway_logged (gw, ": INFO: stopped\n"));
+}
+
+/* A second signal stops the gateway without waiting any longer. */
+static void
+test_second_signal (Scratch       *s,
+                    gconstpointer  data)
+{
+  g_autoptr(Gateway) gw = NULL;
+  g_autoptr(RawClient) raw = NULL;
+
+  if (!have_binary ())
+    return;
+
+  gw = scratch_spawn_gateway (s);
+  raw = start_request_in_flight (gateway_wait_listening (gw));
+
+  g_subprocess_send_signal (gw->process, SIGTERM);
+  gateway_wait_for_log (gw, "shutting down: waiting for 1 request in flight");
+  g_subprocess_send_signal (gw->process, SIGINT);
+
+  gateway_wait_exit_ok (gw);
+  g_assert_true (gateway_logged (gw, "received SIGINT again: stopping now"));
+  g_assert_true (gateway_logged (gw, "Stopped without waiting for 1 request in flight"));
+
+  /* The request was cut off: the connection closes without an answer. */
+  raw_client_read_until (raw, NULL);
+  g_assert_cmpstr (raw->received->str, ==, "");
+}
+
+/* A request that never completes does not hold the shutdown up for more
+ * than HELIX_GATEWAY_DRAIN_TIMEOUT_SECONDS. (This test takes that long.) */
+static void
+test_drain_timeout (Scratch       *s,
+                    gconstpointer  data)
+{
+  g_autoptr(Gateway) gw = NULL;
+  g_autoptr(RawClient) raw = NULL;
+  g_autofree char *gave_up = NULL;
+
+  if (!have_binary ())
+    return;
+
+  gw = scratch_spawn_gateway (s);
+  raw = start_request_in_flight (gateway_wait_listening (gw));
+
+  g_subprocess_send_signal (gw->process, SIGTERM);
+  gateway_wait_for_log (gw, "shutting down: waiting for 1 request in flight");
+
+  /* The body never comes. */
+  gave_up = g_strdup_printf ("WARNING: Gave up after %u s waiting for 1 request in flight",
+                             HELIX_GATEWAY_DRAIN_TIMEOUT_SECONDS);
+  gateway_wait_for_log (gw, gave_up);
+  gateway_wait_exit_ok (gw);
+
+  raw_client_read_until (raw, NULL);
+  g_assert_cmpstr (raw->received->str, ==, "");
+}
+
+typedef struct
+{
+  GSubprocess *process;
+  char        *stderr_text;
+  GError      *error;
+  gboolean     done;
+} RunResult;
+
+static void
+communicate_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  RunResult *r = user_data;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, NULL, &r->stderr_text,
+                                        &r->error);
+  r->done = TRUE;
+}
+
+/* Runs the gateway with @args (and @env, "NAME=VALUE" pairs), expecting it
+ * to refuse to start; returns what it wrote to stderr. */
+static char *
+run_failing_gateway (const char * const *args,
+                     const char * const *env)
+{
+  g_autoptr(GSubprocessLauncher) launcher = make_launcher ();
+  g_autoptr(GPtrArray) argv = make_argv (args);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  RunResult r = { 0 };
+
+  for (guint i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      g_auto(GStrv) pair = g_strsplit (env[i], "=", 2);
+
+      g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+    }
+
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, communicate_cb, &r);
+  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, "the gateway to refuse to start");
+  g_assert_no_error (r.error);
+  g_test_message ("stderr: %s", r.stderr_text);
+
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 1);
+  g_assert_true (g_str_has_prefix (r.stderr_text, "helix: "));
+  g_assert_null (strstr (r.stderr_text, "listening on"));
+
+  return r.stderr_text;
+}
+
+typedef struct
+{
+  const char *contents;
+  const char *expected[3];
+} BadConfigRun;
+
+static const BadConfigRun bad_config_runs[] = {
+  { "# Helix gateway\n# line 2\n\n[gateway]\nlisten=not-an-address\nlog-level=info\n",
+    { ":5:", "listen", "not-an-address" } },
+  { "[gateway]\nlisen=127.0.0.1:8080\n",
+    { ":2:", "lisen" } },
+  { "[gateway]\nlisten=127.0.0.1:8080\nthis is not a key file\n",
+    { ":3:" } },
+  { "[gateway]\n\n\nlog-level=loud\n",
+    { ":4:", "log-level", "loud" } },
+};
+
+static void
+test_bad_config (Scratch       *s,
+                 gconstpointer  data)
+{
+  if (!have_binary ())
+    return;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad_config_runs); i++)
+    {
+      const char * const args[] = {
+        "--config", s->config, "--listen", "127.0.0.1:0", "--state-dir", s->state_dir, NULL
+      };
+      const BadConfigRun *bad = &bad_config_runs[i];
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = NULL;
+
+      g_file_set_contents (s->config, bad->contents, -1, &error);
+      g_assert_no_error (error);
+
+      text = run_failing_gateway (args, NULL);
+      g_assert_nonnull (strstr (text, s->config));
+      for (guint j = 0; j < G_N_ELEMENTS (bad->expected) && bad->expected[j] != NULL; j++)
+        g_assert_nonnull (strstr (text, bad->expected[j]));
+
+      /* It stopped before touching anything. */
+      g_assert_false (g_file_test (s->state_dir, G_FILE_TEST_EXISTS));
+    }
+}
+
+static void
+test_bad_config_missing (Scratch       *s,
+                         gconstpointer  data)
+{
+  g_autofree char *missing = NULL;
+  g_autofree char *text = NULL;
+
+  if (!have_binary ())
+    return;
+
+  missing = g_build_filename (s->dir, "missing.conf", NULL);
+  {
+    const char * const args[] = { "--config", missing, "--state-dir", s->state_dir, NULL };
+
+    text = run_failing_gateway (args, NULL);
+  }
+  g_assert_nonnull (strstr (text, missing));
+}
+
+static void
+test_bad_options (Scratch       *s,
+                  gconstpointer  data)
+{
+  const char * const bad_listen[] = {
+    "--config", s->config, "--listen", "localhost", "--state-dir", s->state_dir, NULL
+  };
+  const char * const good_args[] = {
+    "--config", s->config, "--listen", "127.0.0.1:0", "--state-dir", s->state_dir, NULL
+  };
+  const char * const bad_env[] = { "HELIX_LOG_LEVEL=loud", NULL };
+  const char * const extra_args[] = { "--config", s->config, "surplus", NULL };
+  g_autofree char *text = NULL;
+
+  if (!have_binary ())
+    return;
+
+  text = run_failing_gateway (bad_listen, NULL);
+  g_assert_nonnull (strstr (text, "--listen"));
+  g_assert_nonnull (strstr (text, "localhost"));
+  g_clear_pointer (&text, g_free);
+
+  text = run_failing_gateway (good_args, bad_env);
+  g_assert_nonnull (strstr (text, "HELIX_LOG_LEVEL"));
+  g_assert_nonnull (strstr (text, "loud"));
+  g_clear_pointer (&text, g_free);
+
+  text = run_failing_gateway (extra_args, NULL);
+  g_assert_nonnull (strstr (text, "surplus"));
+
+  g_assert_false (g_file_test (s->state_dir, G_FILE_TEST_EXISTS));
+}
+
+/* The gateway cannot listen where another one already does. */
+static void
+test_address_in_use (Scratch       *s,
+                     gconstpointer  data)
+{
+  g_autoptr(Gateway) gw = NULL;
+  g_autofree char *listen = NULL;
+  g_autofree char *other_state = NULL;
+  g_autofree char *text = NULL;
+
+  if (!have_binary ())
+    return;
+
+  gw = scratch_spawn_gateway (s);
+  listen = g_strdup_printf ("127.0.0.1:%u", gateway_wait_listening (gw));
+  other_state = g_build_filename (s->dir, "other-state", NULL);
+
+  {
+    const char * const args[] = {
+      "--config", s->config, "--listen", listen, "--state-dir", other_state, NULL
+    };
+
+    text = run_failing_gateway (args, NULL);
+  }
+  g_assert_nonnull (strstr (text, listen));
+  g_assert_nonnull (strstr (text, "--listen"));
+
+  g_subprocess_send_signal (gw->process, SIGTERM);
+  gateway_wait_exit_ok (gw);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/helix/gateway/config/defaults", test_config_defaults);
+  g_test_add_func ("/helix/gateway/config/good-file", test_config_good_file);
+  g_test_add_func ("/helix/gateway/config/example", test_config_example);
+  g_test_add_func ("/helix/gateway/config/missing-file", test_config_missing_file);
+  g_test_add_func ("/helix/gateway/config/listen", test_config_listen);
+  g_test_add_func ("/helix/gateway/config/precedence", test_config_precedence);
+  g_test_add_func ("/helix/gateway/config/copy", test_config_copy);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_configs); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/helix/gateway/config/bad/%s", bad_configs[i].name);
+
+      g_test_add_data_func (path, &bad_configs[i], test_config_bad_file);
+    }
+  g_test_add_func ("/helix/gateway/log/format", test_log_format);
+
+  g_test_add ("/helix/gateway/health", Scratch, NULL,
+              scratch_setup, test_health, scratch_teardown);
+  g_test_add ("/helix/gateway/sigint", Scratch, NULL,
+              scratch_setup, test_sigint, scratch_teardown);
+  g_test_add ("/helix/gateway/sigterm-inflight", Scratch, NULL,
+              scratch_setup, test_sigterm_in_flight, scratch_teardown);
+  g_test_add ("/helix/gateway/second-signal", Scratch, NULL,
+              scratch_setup, test_second_signal, scratch_teardown);
+  g_test_add ("/helix/gateway/drain-timeout", Scratch, NULL,
+              scratch_setup, test_drain_timeout, scratch_teardown);
+  g_test_add ("/helix/gateway/bad-config", Scratch, NULL,
+              scratch_setup, test_bad_config, scratch_teardown);
+  g_test_add ("/helix/gateway/bad-config/missing", Scratch, NULL,
+              scratch_setup, test_bad_config_missing, scratch_teardown);
+  g_test_add ("/helix/gateway/bad-options", Scratch, NULL,
+              scratch_setup, test_bad_options, scratch_teardown);
+  g_test_add ("/helix/gateway/address-in-use", Scratch, NULL,
+              scratch_setup, test_address_in_use, scratch_teardown);
+
+  return g_test_run ();
+}
