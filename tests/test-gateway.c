@@ -600,16 +600,24 @@ scratch_teardown (Scratch       *s,
 }
 
 static Gateway *
-scratch_spawn_gateway (Scratch *s)
+scratch_spawn_gateway_at_level (Scratch    *s,
+                                const char *log_level)
 {
   const char * const args[] = {
     "--config", s->config,
     "--listen", "127.0.0.1:0",
     "--state-dir", s->state_dir,
+    "--log-level", log_level,
     NULL
   };
 
   return gateway_spawn (args);
+}
+
+static Gateway *
+scratch_spawn_gateway (Scratch *s)
+{
+  return scratch_spawn_gateway_at_level (s, "info");
 }
 
 typedef struct
@@ -706,6 +714,105 @@ assert_error_body (SoupMessage *msg,
   g_assert_cmpstr (json_object_get_string_member (error, "message"), !=, "");
 }
 
+/* A raw HTTP/1.1 client, to hold a request half-sent. */
+typedef struct
+{
+  GSocketConnection *connection;
+  GInputStream      *input;
+  GOutputStream     *output;
+  GString           *received;
+  gboolean           eof;
+  gboolean           reading;
+  char               buffer[4096];
+} RawClient;
+
+static RawClient *
+raw_client_connect (guint port)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  RawClient *raw = g_new0 (RawClient, 1);
+
+  /* A connection to loopback completes in the kernel; blocking is fine. */
+  raw->connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  raw->input = g_io_stream_get_input_stream (G_IO_STREAM (raw->connection));
+  raw->output = g_io_stream_get_output_stream (G_IO_STREAM (raw->connection));
+  raw->received = g_string_new (NULL);
+
+  return raw;
+}
+
+static void
+raw_client_free (RawClient *raw)
+{
+  g_clear_object (&raw->connection);
+  g_string_free (raw->received, TRUE);
+  g_free (raw);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RawClient, raw_client_free)
+
+/* Waits until the gateway has taken the connection (it logs that at debug
+ * level). */
+static void
+raw_client_wait_accepted (RawClient *raw,
+                          Gateway   *gw)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autofree char *line = NULL;
+
+  address = g_socket_connection_get_local_address (raw->connection, NULL);
+  g_assert_nonnull (address);
+  line = g_strdup_printf ("DEBUG: connection from 127.0.0.1:%u\n",
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+  gateway_wait_for_log (gw, line);
+}
+
+static void
+raw_client_send (RawClient  *raw,
+                 const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_write_all (raw->output, text, strlen (text), NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+raw_read_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  RawClient *raw = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  if (n > 0)
+    g_string_append_len (raw->received, raw->buffer, n);
+  else
+    raw->eof = TRUE; /* end of stream, or the connection was reset */
+
+  raw->reading = FALSE;
+}
+
+/* Reads until @needle has arrived, or until the end of the stream if
+ * @needle is %NULL. */
+static void
+raw_client_read_until (RawClient  *raw,
+                       const char *needle)
+{
+  while (!raw->eof && (needle == NULL || strstr (raw->received->str, needle) == NULL))
+    {
+      raw->reading = TRUE;
+      g_input_stream_read_async (raw->input, raw->buffer, sizeof raw->buffer,
+                                 G_PRIORITY_DEFAULT, NULL, raw_read_cb, raw);
+      helix_test_wait_for (!raw->reading, WAIT_TIMEOUT_S,
+                           needle != NULL ? needle : "the end of the response");
+    }
+}
+
 static void
 test_health (Scratch       *s,
              gconstpointer  data)
@@ -715,6 +822,7 @@ test_health (Scratch       *s,
   g_autoptr(SoupMessage) msg = NULL;
   g_autoptr(GBytes) body = NULL;
   g_autoptr(JsonObject) object = NULL;
+  g_autoptr(RawClient) idle = NULL;
   g_autofree char *db_path = NULL;
   g_autofree char *long_id = NULL;
   JsonObject *database;
@@ -735,6 +843,8 @@ test_health (Scratch       *s,
   g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
                                                           NULL), ==, "application/json");
   assert_generated_request_id (response_header (msg, "X-Request-Id"));
+  g_assert_cmpstr (response_header (msg, "Cache-Control"), ==, "no-store");
+  g_assert_cmpstr (response_header (msg, "Connection"), ==, "close");
 
   object = parse_object (body);
   g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "ok");
@@ -805,12 +915,16 @@ test_health (Scratch       *s,
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
 
-  /* The session keeps its idle keep-alive connection open on purpose: it
-   * must not hold up the shutdown. */
+  /* A client that connected but sent nothing yet has no request in flight:
+   * it must not hold the shutdown up. */
+  idle = raw_client_connect (port);
+
   g_subprocess_send_signal (gw->process, SIGTERM);
   gateway_wait_exit_ok (gw);
   g_assert_true (gateway_logged (gw, "shutting down: no requests in flight"));
   g_assert_true (gateway_logged (gw, ": INFO: stopped\n"));
+  raw_client_read_until (idle, NULL);
+  g_assert_cmpstr (idle->received->str, ==, "");
 
   /* The database is where the state directory says, and only its user may
    * look into that directory. */
@@ -818,6 +932,81 @@ test_health (Scratch       *s,
   g_assert_true (g_file_test (db_path, G_FILE_TEST_IS_REGULAR));
   g_assert_cmpint (g_stat (s->state_dir, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+}
+
+static void
+shutdown_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  gboolean *clean = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *clean = helix_gateway_shutdown_finish (HELIX_GATEWAY (source), result, &error);
+  g_assert_no_error (error);
+}
+
+/* In this process: a database that does not answer makes /health say 503. */
+static void
+test_health_degraded (Scratch       *s,
+                      gconstpointer  data)
+{
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(HelixGateway) gateway = NULL;
+  g_autoptr(SoupSession) session = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *database;
+  gboolean clean = FALSE;
+  guint port;
+
+  g_assert_true (helix_gateway_config_set_listen (config, "127.0.0.1:0", &error));
+  g_assert_true (helix_gateway_config_set_state_dir (config, s->state_dir, &error));
+  g_assert_no_error (error);
+
+  gateway = helix_gateway_new (config);
+  g_assert_null (helix_gateway_get_uri (gateway));
+  g_assert_true (helix_gateway_start (gateway, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (helix_gateway_get_store (gateway));
+
+  uri = g_uri_parse (helix_gateway_get_uri (gateway), G_URI_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_uri_get_host (uri), ==, "127.0.0.1");
+  port = g_uri_get_port (uri);
+  g_assert_cmpuint (port, >, 0);
+
+  session = soup_session_new ();
+  msg = http (session, "GET", port, "/health", NULL, &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  helix_store_close (helix_gateway_get_store (gateway));
+
+  g_test_expect_message ("helix-gateway", G_LOG_LEVEL_WARNING,
+                         "Health check: the database does not answer: *");
+  msg = http (session, "GET", port, "/health", NULL, &body);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_SERVICE_UNAVAILABLE);
+
+  object = parse_object (body);
+  g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "degraded");
+  g_assert_cmpstr (json_object_get_string_member (object, "version"), ==, PACKAGE_VERSION);
+  database = json_object_get_object_member (object, "database");
+  g_assert_false (json_object_get_boolean_member (database, "ok"));
+  g_assert_cmpstr (json_object_get_string_member (database, "error"), !=, "");
+  g_assert_false (json_object_has_member (database, "schema_version"));
+
+  helix_gateway_shutdown_async (gateway, NULL, shutdown_cb, &clean);
+  helix_test_wait_for (clean, WAIT_TIMEOUT_S, "the gateway to shut down");
+  g_assert_null (helix_gateway_get_store (gateway));
+
+  g_clear_object (&session);
+  g_assert_finalize_object (g_steal_pointer (&gateway));
 }
 
 static void
@@ -843,89 +1032,6 @@ test_sigint (Scratch       *s,
   g_subprocess_send_signal (gw->process, SIGINT);
   gateway_wait_exit_ok (gw);
   g_assert_true (gateway_logged (gw, "received SIGINT"));
-}
-
-/* A raw HTTP/1.1 client, to hold a request half-sent. */
-typedef struct
-{
-  GSocketConnection *connection;
-  GInputStream      *input;
-  GOutputStream     *output;
-  GString           *received;
-  gboolean           eof;
-  gboolean           reading;
-  char               buffer[4096];
-} RawClient;
-
-static RawClient *
-raw_client_connect (guint port)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GError) error = NULL;
-  RawClient *raw = g_new0 (RawClient, 1);
-
-  /* A connection to loopback completes in the kernel; blocking is fine. */
-  raw->connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
-  g_assert_no_error (error);
-  raw->input = g_io_stream_get_input_stream (G_IO_STREAM (raw->connection));
-  raw->output = g_io_stream_get_output_stream (G_IO_STREAM (raw->connection));
-  raw->received = g_string_new (NULL);
-
-  return raw;
-}
-
-static void
-raw_client_free (RawClient *raw)
-{
-  g_clear_object (&raw->connection);
-  g_string_free (raw->received, TRUE);
-  g_free (raw);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RawClient, raw_client_free)
-
-static void
-raw_client_send (RawClient  *raw,
-                 const char *text)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_output_stream_write_all (raw->output, text, strlen (text), NULL, NULL, &error);
-  g_assert_no_error (error);
-}
-
-static void
-raw_read_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  RawClient *raw = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize n;
-
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-  if (n > 0)
-    g_string_append_len (raw->received, raw->buffer, n);
-  else
-    raw->eof = TRUE; /* end of stream, or the connection was reset */
-
-  raw->reading = FALSE;
-}
-
-/* Reads until @needle has arrived, or until the end of the stream if
- * @needle is %NULL. */
-static void
-raw_client_read_until (RawClient  *raw,
-                       const char *needle)
-{
-  while (!raw->eof && (needle == NULL || strstr (raw->received->str, needle) == NULL))
-    {
-      raw->reading = TRUE;
-      g_input_stream_read_async (raw->input, raw->buffer, sizeof raw->buffer,
-                                 G_PRIORITY_DEFAULT, NULL, raw_read_cb, raw);
-      helix_test_wait_for (!raw->reading, WAIT_TIMEOUT_S,
-                           needle != NULL ? needle : "the end of the response");
-    }
 }
 
 /* Sends the headers of a request and waits for "100 Continue": from then on
@@ -957,16 +1063,31 @@ test_sigterm_in_flight (Scratch       *s,
 {
   g_autoptr(Gateway) gw = NULL;
   g_autoptr(RawClient) raw = NULL;
+  g_autoptr(RawClient) late = NULL;
   g_autofree char *response = NULL;
 
   if (!have_binary ())
     return;
 
-  gw = scratch_spawn_gateway (s);
+  gw = scratch_spawn_gateway_at_level (s, "debug");
   raw = start_request_in_flight (gateway_wait_listening (gw));
+  /* A client that connected before the shutdown but sends its request
+   * after it started. */
+  late = raw_client_connect (gw->port);
+  raw_client_wait_accepted (late, gw);
 
   g_subprocess_send_signal (gw->process, SIGTERM);
   gateway_wait_for_log (gw, "shutting down: waiting for 1 request in flight");
+
+  /* It is answered 503 at once. */
+  raw_client_send (late, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  raw_client_read_until (late, NULL);
+  g_test_message ("late response: %s", late->received->str);
+  response = g_ascii_strdown (late->received->str, -1);
+  g_assert_true (g_str_has_prefix (response, "http/1.1 503 "));
+  g_assert_nonnull (strstr (response, "\r\nretry-after: 5\r\n"));
+  g_assert_nonnull (strstr (response, "\"shutting_down\""));
+  g_clear_pointer (&response, g_free);
 
   /* The gateway has stopped listening but is still waiting for us. */
   g_assert_false (gw->stderr_done);
@@ -1257,6 +1378,8 @@ main (int   argc,
 
   g_test_add ("/helix/gateway/health", Scratch, NULL,
               scratch_setup, test_health, scratch_teardown);
+  g_test_add ("/helix/gateway/health-degraded", Scratch, NULL,
+              scratch_setup, test_health_degraded, scratch_teardown);
   g_test_add ("/helix/gateway/sigint", Scratch, NULL,
               scratch_setup, test_sigint, scratch_teardown);
   g_test_add ("/helix/gateway/sigterm-inflight", Scratch, NULL,

@@ -219,8 +219,10 @@ list_sessions_cb (GObject      *object,
   g_ptr_array_extend_and_steal (self->items, g_steal_pointer (&sessions));
   g_clear_object (&self->cancellable);
 
-  set_loading (self, FALSE);
+  /* Announce the items before the end of loading, so that whoever reacts to
+   * notify::loading finds views that already know the new items. */
   items_changed (self, 0, old_len, self->items->len);
+  set_loading (self, FALSE);
 
   if (self->reload_needed)
     helix_session_list_reload (self);

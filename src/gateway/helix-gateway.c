@@ -8,7 +8,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include <gio/gnetworking.h>
 #include <glib/gi18n.h>
 
 #include "helix-gateway-private.h"
@@ -24,6 +26,15 @@
  * helix_gateway_shutdown_async() stops accepting connections, lets the
  * requests in flight finish (for at most
  * %HELIX_GATEWAY_DRAIN_TIMEOUT_SECONDS), then closes everything.
+ *
+ * The gateway accepts connections itself (a #GSocketService) and hands
+ * them to the server with soup_server_accept_iostream() rather than using
+ * soup_server_listen(): the listener of libsoup 3.2 (Debian 12) leaks the
+ * #GSocket of every connection it accepts, which a long-running server
+ * cannot afford, and has no way to stop accepting without also closing the
+ * connections in flight. The price is that libsoup then closes each
+ * connection after its response (no HTTP keep-alive); responses say so
+ * with `Connection: close`. WebSocket connections are not affected.
  */
 struct _HelixGateway
 {
@@ -32,6 +43,7 @@ struct _HelixGateway
   HelixGatewayConfig *config;
   HelixStore         *store;
   SoupServer         *server;
+  GSocketService     *listener;
   char               *uri;
   gint64              started_us;
 
@@ -98,7 +110,7 @@ helix_request_free (gpointer data)
   HelixRequest *request = data;
 
   /* A message can go without request-finished or request-aborted, for
-   * example when a client closes an idle keep-alive connection. */
+   * example when a client connects and goes without sending a request. */
   if (request->gateway != NULL && !request->finished)
     {
       g_hash_table_remove (request->gateway->requests, request);
@@ -140,6 +152,18 @@ _helix_gateway_request_id_is_valid (const char *id)
 }
 
 static void
+set_response_headers (SoupServerMessage *msg,
+                      HelixRequest      *request)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  soup_message_headers_replace (headers, "X-Request-Id", request->id);
+  /* libsoup closes connections that were not accepted by its own
+   * listener after each response (see above): tell the client. */
+  soup_message_headers_replace (headers, "Connection", "close");
+}
+
+static void
 on_got_headers (HelixGateway      *self,
                 SoupServerMessage *msg)
 {
@@ -158,8 +182,7 @@ on_got_headers (HelixGateway      *self,
   if (_helix_gateway_request_id_is_valid (incoming))
     {
       g_strlcpy (request->id, incoming, sizeof request->id);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "X-Request-Id", request->id);
+      set_response_headers (msg, request);
     }
 
   /* No route reads a request body yet: drop it as it arrives instead of
@@ -177,8 +200,7 @@ on_got_body (SoupServerMessage *msg)
   HelixRequest *request = get_request (msg);
 
   if (request != NULL)
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "X-Request-Id", request->id);
+    set_response_headers (msg, request);
 }
 
 static void
@@ -197,9 +219,8 @@ on_request_started (HelixGateway      *self,
   g_hash_table_add (self->requests, request);
 
   /* Set now so that even the responses libsoup makes itself (400 for a
-   * malformed request) carry one. */
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "X-Request-Id", request->id);
+   * malformed request) carry them. */
+  set_response_headers (msg, request);
 
   g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_got_headers), self,
                            G_CONNECT_SWAPPED);
@@ -254,8 +275,8 @@ on_request_aborted (HelixGateway      *self,
 }
 
 /* Requests the gateway is working on. A message whose headers have not
- * arrived is an idle keep-alive connection waiting for its next request,
- * not work in flight. */
+ * arrived is a connection whose client has not sent a request (yet), not
+ * work in flight. */
 static guint
 count_busy (HelixGateway *self)
 {
@@ -314,12 +335,26 @@ detach_requests (HelixGateway *self)
 }
 
 static void
+stop_listening (HelixGateway *self)
+{
+  if (self->listener == NULL)
+    return;
+
+  g_signal_handlers_disconnect_by_data (self->listener, self);
+  g_socket_service_stop (self->listener);
+  g_socket_listener_close (G_SOCKET_LISTENER (self->listener));
+  g_clear_object (&self->listener);
+}
+
+static void
 stop_serving (HelixGateway *self)
 {
+  stop_listening (self);
+
   if (self->server != NULL)
     {
-      /* Closes the idle keep-alive connections, and those of requests a
-       * forced shutdown abandons. */
+      /* Closes the connections still open: clients that have not sent a
+       * request, and the requests a forced shutdown abandons. */
       soup_server_disconnect (self->server);
       g_signal_handlers_disconnect_by_data (self->server, self);
       g_clear_object (&self->server);
@@ -431,31 +466,14 @@ on_shutdown_cancelled (GCancellable *cancellable,
 }
 
 static void
-stop_listening (HelixGateway *self)
-{
-  GSList *listeners = soup_server_get_listeners (self->server);
-
-  /* soup_server_disconnect() would also close the connections of the
-   * requests in flight. Closing only the listening sockets refuses new
-   * connections; libsoup's accept watch sees the socket closed and goes. */
-  for (const GSList *l = listeners; l != NULL; l = l->next)
-    {
-      g_autoptr(GError) error = NULL;
-
-      if (!g_socket_close (l->data, &error))
-        g_warning ("Could not close a listening socket: %s", error->message);
-    }
-
-  g_slist_free (listeners);
-}
-
-static void
 helix_gateway_dispose (GObject *object)
 {
   HelixGateway *self = (HelixGateway *) object;
 
   g_clear_handle_id (&self->drain_timeout_id, g_source_remove);
   g_clear_handle_id (&self->drain_check_id, g_source_remove);
+
+  stop_listening (self);
 
   if (self->server != NULL)
     {
@@ -696,9 +714,6 @@ _helix_gateway_admit (HelixGateway      *self,
   if (!self->stopping)
     return TRUE;
 
-  /* Whatever the answer, no further request on this connection. */
-  soup_message_headers_replace (headers, "Connection", "close");
-
   if (request != NULL && request->admitted)
     return TRUE;
 
@@ -709,33 +724,82 @@ _helix_gateway_admit (HelixGateway      *self,
   return FALSE;
 }
 
-/* The base URI with the port the server really got. soup_server_get_uris()
- * would tell the same, but libsoup 3.2 never frees the address it caches
- * for that; ask the listening socket instead. */
-static char *
-dup_listening_uri (SoupServer  *server,
-                   GError     **error)
+static gboolean
+on_incoming (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source_object,
+             HelixGateway      *self)
 {
-  GSList *listeners = soup_server_get_listeners (server);
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocketAddress) remote = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *peer = NULL;
+
+  local = g_socket_connection_get_local_address (connection, &error);
+  if (local != NULL)
+    remote = g_socket_connection_get_remote_address (connection, &error);
+  if (remote == NULL)
+    {
+      /* The client went away before we got to it. */
+      g_debug ("Dropping a connection: %s", error->message);
+      return TRUE;
+    }
+
+  peer = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));
+  g_debug ("connection from %s", peer);
+
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
+
+  if (!soup_server_accept_iostream (self->server, G_IO_STREAM (connection), local, remote, &error))
+    g_warning ("Could not take a connection: %s", error->message);
+
+  return TRUE;
+}
+
+static GSocket *
+listening_socket_new (GSocketAddress  *address,
+                      GError         **error)
+{
+  g_autoptr(GSocket) listen_socket = NULL;
+
+  listen_socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                                G_SOCKET_PROTOCOL_TCP, error);
+  if (listen_socket == NULL)
+    return NULL;
+
+  /* GLib's default backlog (10) is small for a server. */
+  g_socket_set_listen_backlog (listen_socket, SOMAXCONN);
+
+  if (!g_socket_bind (listen_socket, address, TRUE, error) ||
+      !g_socket_listen (listen_socket, error))
+    return NULL;
+
+  return g_steal_pointer (&listen_socket);
+}
+
+/* The base URI, with the port the socket really got (for port 0). */
+static char *
+dup_socket_uri (GSocket  *listen_socket,
+                GError  **error)
+{
   g_autoptr(GSocketAddress) address = NULL;
   g_autofree char *host = NULL;
   GInetSocketAddress *inet;
-  guint16 port;
+  GInetAddress *inet_address;
 
-  g_assert (listeners != NULL);
-  address = g_socket_get_local_address (listeners->data, error);
-  g_slist_free (listeners);
+  address = g_socket_get_local_address (listen_socket, error);
   if (address == NULL)
     return NULL;
 
   inet = G_INET_SOCKET_ADDRESS (address);
-  host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
-  port = g_inet_socket_address_get_port (inet);
+  inet_address = g_inet_socket_address_get_address (inet);
+  host = g_inet_address_to_string (inet_address);
 
-  if (g_inet_address_get_family (g_inet_socket_address_get_address (inet)) == G_SOCKET_FAMILY_IPV6)
-    return g_strdup_printf ("http://[%s]:%u", host, port);
+  if (g_inet_address_get_family (inet_address) == G_SOCKET_FAMILY_IPV6)
+    return g_strdup_printf ("http://[%s]:%u", host, g_inet_socket_address_get_port (inet));
 
-  return g_strdup_printf ("http://%s:%u", host, port);
+  return g_strdup_printf ("http://%s:%u", host, g_inet_socket_address_get_port (inet));
 }
 
 /**
@@ -760,6 +824,8 @@ helix_gateway_start (HelixGateway  *self,
   g_autoptr(SoupServer) server = NULL;
   g_autoptr(HelixStore) store = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GSocketService) listener = NULL;
+  g_autoptr(GSocket) listen_socket = NULL;
   g_autofree char *db_path = NULL;
   g_autofree char *uri = NULL;
   const char *state_dir;
@@ -801,7 +867,10 @@ helix_gateway_start (HelixGateway  *self,
   _helix_gateway_add_routes (self, server);
 
   address = helix_gateway_config_dup_listen_address (self->config);
-  if (!soup_server_listen (server, address, 0, &local_error))
+  listen_socket = listening_socket_new (address, &local_error);
+  if (listen_socket != NULL)
+    uri = dup_socket_uri (listen_socket, &local_error);
+  if (uri == NULL)
     {
       g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_LISTEN,
                    _("Could not listen on %s: %s. If another program uses this address, "
@@ -812,18 +881,20 @@ helix_gateway_start (HelixGateway  *self,
       return FALSE;
     }
 
-  uri = dup_listening_uri (server, &local_error);
-  if (uri == NULL)
+  listener = g_socket_service_new ();
+  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (listener), listen_socket, NULL, &local_error))
     {
       g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_LISTEN,
-                   _("Could not find the port the gateway listens on: %s"), local_error->message);
-      soup_server_disconnect (server);
+                   _("Could not listen on %s: %s"),
+                   helix_gateway_config_get_listen (self->config), local_error->message);
       g_signal_handlers_disconnect_by_data (server, self);
       helix_store_close (store);
       return FALSE;
     }
+  g_signal_connect_object (listener, "incoming", G_CALLBACK (on_incoming), self, 0);
 
   self->uri = g_steal_pointer (&uri);
+  self->listener = g_steal_pointer (&listener);
   self->started_us = g_get_monotonic_time ();
   self->store = g_steal_pointer (&store);
   self->server = g_steal_pointer (&server);
