@@ -897,7 +897,7 @@ helix_store_import_messages (HelixStore             *self,
     {
       if (!validate_new_message (&messages[i], error))
         {
-          g_prefix_error (error, _("Message %" G_GSIZE_FORMAT ": "), i + 1);
+          g_prefix_error (error, _("Message %lu: "), (gulong) (i + 1));
           return FALSE;
         }
     }

@@ -145,8 +145,8 @@ _helix_store_check_text (const char  *text,
   if (len > max_bytes)
     {
       g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_INVALID,
-                   _("The %s is too long (%" G_GSIZE_FORMAT " bytes; at most %" G_GSIZE_FORMAT ")"),
-                   what, len, max_bytes);
+                   _("The %s is too long (%lu bytes; at most %lu)"),
+                   what, (gulong) len, (gulong) max_bytes);
       return FALSE;
     }
 
@@ -458,10 +458,9 @@ inspect_database (sqlite3     *db,
   if (user_version > latest)
     {
       g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_TOO_NEW,
-                   _("“%s” was written by a newer version of Helix (schema %" G_GINT64_FORMAT
-                     "; this version knows up to %u). Update Helix to open it; "
-                     "the file has not been changed."),
-                   path, user_version, latest);
+                   _("“%s” was written by a newer version of Helix (schema %d; this version "
+                     "knows up to %u). Update Helix to open it; the file has not been changed."),
+                   path, (int) MIN (user_version, G_MAXINT), latest);
       return FALSE;
     }
 
