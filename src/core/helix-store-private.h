@@ -31,11 +31,16 @@ struct _HelixStore
   sqlite3_stmt  *insert_message_stmt;
   sqlite3_stmt  *bump_session_stmt;
   sqlite3_stmt  *index_messages_stmt;
+  sqlite3_stmt  *begin_stmt;
+  sqlite3_stmt  *commit_stmt;
+  sqlite3_stmt  *rollback_stmt;
+  sqlite3_stmt  *writer_session_stmt;
   GThreadPool   *write_pool;
 
   GMutex         reader_mutex;
   sqlite3       *reader;
   sqlite3_stmt  *page_stmt;
+  sqlite3_stmt  *reader_session_stmt;
 
   GMutex         pool_mutex;
   GPtrArray     *idle_readers;
@@ -105,6 +110,8 @@ void          _helix_store_set_error        (GError        **error,
                                              sqlite3        *db,
                                              int             rc,
                                              const char     *what);
+gboolean      _helix_store_checkpoint       (HelixStore     *self,
+                                             GError        **error);
 char         *_helix_store_fts_query        (const char     *text,
                                              gboolean        prefix_last);
 

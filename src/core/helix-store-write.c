@@ -33,6 +33,48 @@ bind_text_or_null (sqlite3_stmt *stmt,
 
 /* Writes {{{1 */
 
+/* BEGIN IMMEDIATE, COMMIT and ROLLBACK as prepared statements: parsing them again for
+ * every write cost more than the rest of a small append. */
+static int
+step_cached (HelixStore    *self,
+             sqlite3_stmt **stmt,
+             const char    *sql)
+{
+  int rc;
+
+  if (*stmt == NULL)
+    {
+      rc = sqlite3_prepare_v3 (self->writer, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL);
+      if (rc != SQLITE_OK)
+        return rc;
+    }
+
+  rc = sqlite3_step (*stmt);
+  sqlite3_reset (*stmt);
+
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int
+writer_begin (HelixStore *self)
+{
+  return step_cached (self, &self->begin_stmt, "BEGIN IMMEDIATE");
+}
+
+static int
+writer_commit (HelixStore *self)
+{
+  return step_cached (self, &self->commit_stmt, "COMMIT");
+}
+
+static void
+writer_rollback (HelixStore *self)
+{
+  if (!sqlite3_get_autocommit (self->writer))
+    step_cached (self, &self->rollback_stmt, "ROLLBACK");
+}
+
+
 typedef enum
 {
   WRITE_CREATE_SESSION,
@@ -434,7 +476,7 @@ run_write (HelixStore  *self,
       goto out;
     }
 
-  rc = sqlite3_exec (self->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  rc = writer_begin (self);
   if (rc != SQLITE_OK)
     {
       _helix_store_set_error (error, self->writer, rc, _("Could not start saving"));
@@ -465,7 +507,7 @@ run_write (HelixStore  *self,
 
   if (ok)
     {
-      rc = sqlite3_exec (self->writer, "COMMIT", NULL, NULL, NULL);
+      rc = writer_commit (self);
       if (rc != SQLITE_OK)
         {
           _helix_store_set_error (error, self->writer, rc, _("Could not save"));
@@ -475,7 +517,7 @@ run_write (HelixStore  *self,
 
   if (!ok)
     {
-      sqlite3_exec (self->writer, "ROLLBACK", NULL, NULL, NULL);
+      writer_rollback (self);
       g_ptr_array_set_size (op->changed, 0);
     }
   else
@@ -526,7 +568,7 @@ write_thread (GTask        *task,
 /* The writer thread: runs queued writes one at a time, in the order they were queued. */
 void
 _helix_store_write_pool_func (gpointer data,
-                 gpointer user_data)
+                              gpointer user_data)
 {
   g_autoptr(GTask) task = data;
 
@@ -904,7 +946,7 @@ helix_store_import_messages (HelixStore             *self,
 
   g_mutex_lock (&self->writer_mutex);
 
-  rc = sqlite3_exec (self->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  rc = writer_begin (self);
   ok = rc == SQLITE_OK;
   if (!ok)
     _helix_store_set_error (error, self->writer, rc, _("Could not start the import"));
@@ -913,13 +955,13 @@ helix_store_import_messages (HelixStore             *self,
   session = ok ? _helix_store_load_session (self, self->writer, session_id, error) : NULL;
   ok = session != NULL;
 
-  if (ok && (rc = sqlite3_exec (self->writer, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+  if (ok && (rc = writer_commit (self)) != SQLITE_OK)
     {
       _helix_store_set_error (error, self->writer, rc, _("Could not finish the import"));
       ok = FALSE;
     }
   if (!ok)
-    sqlite3_exec (self->writer, "ROLLBACK", NULL, NULL, NULL);
+    writer_rollback (self);
 
   g_mutex_unlock (&self->writer_mutex);
 

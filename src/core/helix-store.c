@@ -100,7 +100,7 @@ _helix_store_set_error (GError     **error,
 
 gboolean
 _helix_store_check_open (HelixStore  *self,
-            GError     **error)
+                         GError     **error)
 {
   if (self->closed)
     {
@@ -114,8 +114,8 @@ _helix_store_check_open (HelixStore  *self,
 
 gboolean
 _helix_store_check_id (const char  *id,
-          const char  *what,
-          GError     **error)
+                       const char  *what,
+                       GError     **error)
 {
   if (!helix_uuid_is_valid (id))
     {
@@ -129,9 +129,9 @@ _helix_store_check_id (const char  *id,
 
 gboolean
 _helix_store_check_text (const char  *text,
-            gsize        max_bytes,
-            const char  *what,
-            GError     **error)
+                         gsize        max_bytes,
+                         const char  *what,
+                         GError     **error)
 {
   gsize len = text ? strlen (text) : 0;
 
@@ -174,9 +174,9 @@ exec (sqlite3     *db,
 
 sqlite3_stmt *
 _helix_store_prepare (sqlite3     *db,
-         const char  *sql,
-         gboolean     persistent,
-         GError     **error)
+                      const char  *sql,
+                      gboolean     persistent,
+                      GError     **error)
 {
   sqlite3_stmt *stmt = NULL;
   int rc = sqlite3_prepare_v3 (db, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0,
@@ -240,7 +240,7 @@ open_reader (HelixStore  *self,
 /* Hands out a read connection for a worker thread; give it back with release_reader(). */
 sqlite3 *
 _helix_store_acquire_reader (HelixStore  *self,
-                GError     **error)
+                             GError     **error)
 {
   sqlite3 *db = NULL;
 
@@ -254,7 +254,7 @@ _helix_store_acquire_reader (HelixStore  *self,
 
 void
 _helix_store_release_reader (HelixStore *self,
-                sqlite3    *db)
+                             sqlite3    *db)
 {
   g_mutex_lock (&self->pool_mutex);
   if (!self->closed && self->idle_readers->len < MAX_IDLE_READERS)
@@ -331,6 +331,26 @@ wal_hook_cb (gpointer     user_data,
     g_thread_pool_push (self->checkpoint_pool, GINT_TO_POINTER (1), NULL);
 
   return SQLITE_OK;
+}
+
+/* Checkpoints the whole WAL and truncates it, on the writer connection; blocks until
+ * done. For tests, benchmarks and tools: the store itself checkpoints in the
+ * background. */
+gboolean
+_helix_store_checkpoint (HelixStore  *self,
+                         GError     **error)
+{
+  int rc;
+
+  g_mutex_lock (&self->writer_mutex);
+  rc = self->writer ? sqlite3_wal_checkpoint_v2 (self->writer, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                                 NULL, NULL)
+                    : SQLITE_MISUSE;
+  if (rc != SQLITE_OK)
+    _helix_store_set_error (error, self->writer, rc, _("Could not checkpoint the database"));
+  g_mutex_unlock (&self->writer_mutex);
+
+  return rc == SQLITE_OK;
 }
 
 /* Opening {{{1 */
@@ -614,11 +634,16 @@ close_connections (HelixStore *self)
   g_clear_pointer (&self->insert_message_stmt, sqlite3_finalize);
   g_clear_pointer (&self->bump_session_stmt, sqlite3_finalize);
   g_clear_pointer (&self->index_messages_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->begin_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->commit_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->rollback_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->writer_session_stmt, sqlite3_finalize);
   g_clear_pointer (&self->writer, sqlite3_close);
   g_mutex_unlock (&self->writer_mutex);
 
   g_mutex_lock (&self->reader_mutex);
   g_clear_pointer (&self->page_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->reader_session_stmt, sqlite3_finalize);
   g_clear_pointer (&self->reader, sqlite3_close);
   g_mutex_unlock (&self->reader_mutex);
 
@@ -885,7 +910,7 @@ helix_store_check (HelixStore  *self,
 
 HelixSession *
 _helix_store_session_from_row (sqlite3_stmt *stmt,
-                  int           first)
+                               int           first)
 {
   HelixSession *session = _helix_session_new ();
 
@@ -911,7 +936,7 @@ ref_string_or_null (const unsigned char *text)
 
 HelixMessage *
 _helix_store_message_from_row (sqlite3_stmt *stmt,
-                  const char   *session_id)
+                               const char   *session_id)
 {
   HelixMessage *message = _helix_message_new ();
   HelixMessageRole role = HELIX_MESSAGE_ROLE_USER;
@@ -938,30 +963,37 @@ _helix_store_message_from_row (sqlite3_stmt *stmt,
   return message;
 }
 
+/* Reads one session on @db, which must be the writer or the reader connection, with
+ * the caller holding that connection's mutex. */
 HelixSession *
 _helix_store_load_session (HelixStore  *self,
-              sqlite3     *db,
-              const char  *session_id,
-              GError     **error)
+                           sqlite3     *db,
+                           const char  *session_id,
+                           GError     **error)
 {
-  sqlite3_stmt *stmt;
+  sqlite3_stmt **stmt;
   HelixSession *session = NULL;
   int rc;
 
-  stmt = _helix_store_prepare (db, "SELECT " SESSION_COLUMNS " FROM sessions s WHERE s.uuid = ?", FALSE, error);
-  if (stmt == NULL)
+  g_assert (db == self->writer || db == self->reader);
+
+  stmt = db == self->writer ? &self->writer_session_stmt : &self->reader_session_stmt;
+  if (*stmt == NULL)
+    *stmt = _helix_store_prepare (db, "SELECT " SESSION_COLUMNS " FROM sessions s WHERE s.uuid = ?",
+                                  TRUE, error);
+  if (*stmt == NULL)
     return NULL;
 
-  sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_STATIC);
-  rc = sqlite3_step (stmt);
+  sqlite3_bind_text (*stmt, 1, session_id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (*stmt);
   if (rc == SQLITE_ROW)
-    session = _helix_store_session_from_row (stmt, 0);
+    session = _helix_store_session_from_row (*stmt, 0);
   else if (rc == SQLITE_DONE)
     g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_FOUND,
                  _("The chat %s does not exist"), session_id);
   else
     _helix_store_set_error (error, db, rc, _("Could not read the chat"));
-  sqlite3_finalize (stmt);
+  sqlite3_reset (*stmt);
 
   return session;
 }
@@ -1002,7 +1034,7 @@ emit_changes_cb (gpointer data)
  * changes before g_task_return_*() has them emitted before the caller's callback runs. */
 void
 _helix_store_emit_changes (HelixStore *self,
-              GPtrArray  *objects)
+                           GPtrArray  *objects)
 {
   Emission *emission = g_new0 (Emission, 1);
   g_autoptr(GSource) source = NULL;

@@ -18,6 +18,11 @@ CREATE VIRTUAL TABLE messages_fts USING fts5 (
   tokenize = 'unicode61 remove_diacritics 2'
 );
 
+-- Merge segments when 16 (not 4) of a level have accumulated: every single append adds
+-- a small segment, and merging less often keeps the slowest appends fast. Searches stay
+-- well under a millisecond with the extra segments.
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
+
 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
   INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
 END;
