@@ -45,26 +45,34 @@ helix_test_timeout_cb (gpointer user_data)
     g_source_remove (_timeout_id); \
   } G_STMT_END
 
-/* Drops the last reference to @object and checks that it is finalized. A GTask worker
- * thread may hold a reference for a moment after its callback ran, so this waits for
- * that (at most five seconds) instead of asserting at once. */
+/* Waits (at most five seconds) until the weak pointer at @weak_location is cleared. */
 static inline void
-helix_test_assert_finalized (gpointer object)
+helix_test_wait_finalized (gpointer *weak_location)
 {
-  gpointer weak = object;
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
-  g_object_add_weak_pointer (G_OBJECT (object), &weak);
-  g_object_unref (object);
-
-  while (weak != NULL && g_get_monotonic_time () < deadline)
+  while (g_atomic_pointer_get (weak_location) != NULL && g_get_monotonic_time () < deadline)
     {
       g_main_context_iteration (NULL, FALSE);
       g_thread_yield ();
     }
 
-  if (weak != NULL)
-    g_error ("%s %p was not finalized: a reference leaked", G_OBJECT_TYPE_NAME (weak), weak);
+  if (*weak_location != NULL)
+    g_error ("%s %p was not finalized: a reference leaked",
+             G_OBJECT_TYPE_NAME (*weak_location), *weak_location);
+}
+
+/* Drops the last reference to @object and checks that it is finalized. A GTask worker
+ * thread may hold a reference for a moment after its callback ran, so this waits for
+ * that instead of asserting at once. */
+static inline void
+helix_test_assert_finalized (gpointer object)
+{
+  gpointer weak = object;
+
+  g_object_add_weak_pointer (G_OBJECT (object), &weak);
+  g_object_unref (object);
+  helix_test_wait_finalized (&weak);
 }
 
 G_END_DECLS

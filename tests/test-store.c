@@ -745,6 +745,67 @@ test_store_async_writes (Fixture       *f,
   g_clear_object (&state.message);
 }
 
+typedef struct
+{
+  guint   n_done;
+  guint   n_failed;
+} PendingState;
+
+static void
+pending_append_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  PendingState *state = user_data;
+  g_autoptr(HelixMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = helix_store_append_message_finish (HELIX_STORE (object), result, &error);
+  g_assert_no_error (error);
+  state->n_done++;
+}
+
+/* The last reference to a store may go away while writes are queued, and may then be
+ * dropped on the writer thread itself: every write must still land, and the store
+ * must close without deadlocking. */
+static void
+test_store_unref_with_pending_writes (Fixture       *f,
+                                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HelixSession) session = helix_store_create_session (f->store, "Pending", &error);
+  g_autoptr(HelixStore) again = NULL;
+  g_autofree char *session_id = g_strdup (helix_session_get_id (session));
+  PendingState state = { 0 };
+  const guint n = 50;
+
+  for (guint round = 0; round < 5; round++)
+    {
+      HelixStore *store = f->store ? f->store : (f->store = helix_store_open (f->path, &error));
+      gpointer weak = store;
+
+      g_assert_no_error (error);
+      g_object_add_weak_pointer (G_OBJECT (store), &weak);
+      state.n_done = 0;
+      for (guint i = 0; i < n; i++)
+        {
+          HelixNewMessage nm = HELIX_NEW_MESSAGE_INIT (HELIX_MESSAGE_ROLE_USER, "queued");
+
+          helix_store_append_message_async (store, session_id, &nm, NULL, pending_append_cb, &state);
+        }
+
+      /* Our reference goes now; the queued writes keep the store alive. */
+      g_clear_object (&f->store);
+      helix_test_wait_for (state.n_done == n, 20, "queued writes");
+      helix_test_wait_finalized (&weak);
+    }
+
+  again = helix_store_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (helix_store_count_messages (again, session_id, &error), ==, 5 * n);
+  g_assert_cmpuint (state.n_failed, ==, 0);
+}
+
 static void
 open_cb (GObject      *object,
          GAsyncResult *result,
@@ -808,6 +869,7 @@ main (int   argc,
   ADD ("/helix/store/search-sessions-async", test_store_search_sessions_async, TRUE);
   ADD ("/helix/store/async-writes", test_store_async_writes, TRUE);
   ADD ("/helix/store/open-async", test_store_open_async, FALSE);
+  ADD ("/helix/store/unref-with-pending-writes", test_store_unref_with_pending_writes, TRUE);
   ADD ("/helix/store/closed", test_store_closed, TRUE);
 
 #undef ADD

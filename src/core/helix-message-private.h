@@ -8,8 +8,9 @@
 
 G_BEGIN_DECLS
 
-/* Kept small: a paged list model holds many of these. Strings that repeat across
- * messages (session id, model, provider) are interned GRefStrings. */
+/* Kept small: a paged list model holds many of these. The session id is a GRefString
+ * shared by the messages of one page. (Not an interned one: GLib 2.74's interning races
+ * when threads release and look up the same string.) */
 struct _HelixMessage
 {
   GObject  parent_instance;
@@ -18,8 +19,8 @@ struct _HelixMessage
   char    *id;
   char    *session_id;   /* GRefString */
   char    *content;
-  char    *model;        /* GRefString, nullable */
-  char    *provider;     /* GRefString, nullable */
+  char    *model;        /* nullable */
+  char    *provider;     /* nullable */
   char    *metadata;     /* nullable */
   char    *hlc;
   guint64  position;

@@ -40,8 +40,8 @@ helix_message_finalize (GObject *object)
   g_clear_pointer (&self->id, g_free);
   g_clear_pointer (&self->session_id, g_ref_string_release);
   g_clear_pointer (&self->content, g_free);
-  g_clear_pointer (&self->model, g_ref_string_release);
-  g_clear_pointer (&self->provider, g_ref_string_release);
+  g_clear_pointer (&self->model, g_free);
+  g_clear_pointer (&self->provider, g_free);
   g_clear_pointer (&self->metadata, g_free);
   g_clear_pointer (&self->hlc, g_free);
 

@@ -89,13 +89,15 @@ void          _helix_store_release_reader   (HelixStore     *self,
 HelixSession *_helix_store_session_from_row (sqlite3_stmt   *stmt,
                                              int             first);
 HelixMessage *_helix_store_message_from_row (sqlite3_stmt   *stmt,
-                                             const char     *session_id);
+                                             GRefString     *session_id);
 HelixSession *_helix_store_load_session     (HelixStore     *self,
                                              sqlite3        *db,
                                              const char     *session_id,
                                              GError        **error);
 void          _helix_store_emit_changes     (HelixStore     *self,
                                              GPtrArray      *objects);
+extern GPrivate _helix_store_in_writer_thread;
+
 void          _helix_store_write_pool_func  (gpointer        data,
                                              gpointer        user_data);
 

@@ -178,7 +178,11 @@ helix_store_get_message (HelixStore  *self,
       sqlite3_bind_text (stmt, 1, message_id, -1, SQLITE_STATIC);
       rc = sqlite3_step (stmt);
       if (rc == SQLITE_ROW)
-        message = _helix_store_message_from_row (stmt, (const char *) sqlite3_column_text (stmt, 14));
+        {
+          g_autoptr(GRefString) session_ref = g_ref_string_new ((const char *) sqlite3_column_text (stmt, 14));
+
+          message = _helix_store_message_from_row (stmt, session_ref);
+        }
       else if (rc == SQLITE_DONE)
         g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_FOUND,
                      _("The message %s does not exist"), message_id);
@@ -238,7 +242,7 @@ helix_store_get_messages (HelixStore  *self,
     return NULL;
 
   messages = g_ptr_array_new_full (n_messages, g_object_unref);
-  session_ref = g_ref_string_new_intern (session_id);
+  session_ref = g_ref_string_new (session_id);
 
   g_mutex_lock (&self->reader_mutex);
 
@@ -358,7 +362,11 @@ search_messages (sqlite3     *db,
   sqlite3_bind_text (stmt, 1, fts_query, -1, SQLITE_STATIC);
   sqlite3_bind_int (stmt, 2, (int) limit);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (messages, _helix_store_message_from_row (stmt, (const char *) sqlite3_column_text (stmt, 14)));
+    {
+      g_autoptr(GRefString) session_ref = g_ref_string_new ((const char *) sqlite3_column_text (stmt, 14));
+
+      g_ptr_array_add (messages, _helix_store_message_from_row (stmt, session_ref));
+    }
   sqlite3_finalize (stmt);
 
   if (rc != SQLITE_DONE)

@@ -323,6 +323,7 @@ insert_messages (HelixStore            *self,
   gint64 last_created = 0;
   gint64 first_rowid = 0;
   gint64 last_rowid = 0;
+  g_autoptr(GRefString) session_ref = created ? g_ref_string_new (session_id) : NULL;
   int rc;
 
   if (!ensure_append_statements (self, error))
@@ -406,14 +407,14 @@ insert_messages (HelixStore            *self,
 
           message->rowid = last_rowid;
           message->id = g_strdup (id);
-          message->session_id = g_ref_string_new_intern (session_id);
+          message->session_id = g_ref_string_acquire (session_ref);
           message->position = (guint64) position;
           message->role = m->role;
           message->content = g_strdup (m->content);
           message->created_us = created_us;
           message->status = m->status;
-          message->model = m->model ? g_ref_string_new_intern (m->model) : NULL;
-          message->provider = m->provider ? g_ref_string_new_intern (m->provider) : NULL;
+          message->model = g_strdup (m->model);
+          message->provider = g_strdup (m->provider);
           message->tokens_in = m->tokens_in;
           message->tokens_out = m->tokens_out;
           message->cost = m->cost;
@@ -570,10 +571,16 @@ void
 _helix_store_write_pool_func (gpointer data,
                               gpointer user_data)
 {
-  g_autoptr(GTask) task = data;
+  GTask *task = data;
 
   write_thread (task, g_task_get_source_object (task), g_task_get_task_data (task),
                 g_task_get_cancellable (task));
+
+  /* Dropping the task may drop the last reference to the store, which then closes
+   * itself on this thread: see helix_store_close(). */
+  g_private_set (&_helix_store_in_writer_thread, GINT_TO_POINTER (TRUE));
+  g_object_unref (task);
+  g_private_set (&_helix_store_in_writer_thread, NULL);
 }
 
 /* Queues @op on the writer thread. The signals are emitted before @callback runs,

@@ -42,6 +42,9 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+/* Set on the writer thread, so that a store finalized there does not wait for it. */
+GPrivate _helix_store_in_writer_thread;
+
 
 
 /* Errors {{{1 */
@@ -667,9 +670,12 @@ helix_store_close (HelixStore *self)
   if (self->closed)
     return;
 
-  /* Queued writes hold references to the store, so they all run before this returns. */
+  /* Queued writes hold references to the store, so they all run before this returns.
+   * When the last reference goes away with the last write, this runs on the writer
+   * thread itself, which must not wait for itself: its queue is empty by then. */
   if (self->write_pool != NULL)
-    g_thread_pool_free (g_steal_pointer (&self->write_pool), FALSE, TRUE);
+    g_thread_pool_free (g_steal_pointer (&self->write_pool), FALSE,
+                        g_private_get (&_helix_store_in_writer_thread) == NULL);
 
   if (self->checkpoint_pool != NULL)
     g_thread_pool_free (g_steal_pointer (&self->checkpoint_pool), FALSE, TRUE);
@@ -928,15 +934,9 @@ _helix_store_session_from_row (sqlite3_stmt *stmt,
   return session;
 }
 
-static char *
-ref_string_or_null (const unsigned char *text)
-{
-  return text ? g_ref_string_new_intern ((const char *) text) : NULL;
-}
-
 HelixMessage *
 _helix_store_message_from_row (sqlite3_stmt *stmt,
-                               const char   *session_id)
+                               GRefString   *session_id)
 {
   HelixMessage *message = _helix_message_new ();
   HelixMessageRole role = HELIX_MESSAGE_ROLE_USER;
@@ -944,7 +944,7 @@ _helix_store_message_from_row (sqlite3_stmt *stmt,
 
   message->rowid = sqlite3_column_int64 (stmt, 0);
   message->id = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
-  message->session_id = g_ref_string_new_intern (session_id);
+  message->session_id = g_ref_string_acquire (session_id);
   message->position = (guint64) sqlite3_column_int64 (stmt, 2);
   helix_message_role_from_string ((const char *) sqlite3_column_text (stmt, 3), &role);
   message->role = role;
@@ -952,8 +952,8 @@ _helix_store_message_from_row (sqlite3_stmt *stmt,
   message->created_us = sqlite3_column_int64 (stmt, 5);
   helix_message_status_from_string ((const char *) sqlite3_column_text (stmt, 6), &status);
   message->status = status;
-  message->model = ref_string_or_null (sqlite3_column_text (stmt, 7));
-  message->provider = ref_string_or_null (sqlite3_column_text (stmt, 8));
+  message->model = g_strdup ((const char *) sqlite3_column_text (stmt, 7));
+  message->provider = g_strdup ((const char *) sqlite3_column_text (stmt, 8));
   message->tokens_in = sqlite3_column_type (stmt, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64 (stmt, 9);
   message->tokens_out = sqlite3_column_type (stmt, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64 (stmt, 10);
   message->cost = sqlite3_column_type (stmt, 11) == SQLITE_NULL ? -1.0 : sqlite3_column_double (stmt, 11);

@@ -19,7 +19,6 @@ CREATE TABLE sessions (
   n_messages  INTEGER NOT NULL DEFAULT 0
 );
 
-CREATE INDEX sessions_by_activity ON sessions (deleted, archived, pinned, updated_us);
 
 -- Messages are append-only: position is the message's place in its session, 0-based,
 -- so that a view can fetch any page with one index lookup.
