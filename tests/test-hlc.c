@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <string.h>
 
 #include "helix-hlc.h"
 #include "helix-uuid.h"
@@ -97,6 +98,20 @@ test_hlc_text (void)
   g_autofree char *text = helix_hlc_to_string (&hlc);
 
   g_assert_cmpstr (text, ==, "1763769600000:42:laptop-7f3a");
+
+  /* The allocation-free form writes the same text, at the extremes too. */
+  {
+    HelixHlc big = { .wall_ms = G_MAXINT64, .counter = G_MAXUINT32, .device = "" };
+    HelixHlc zero = { .wall_ms = 0, .counter = 0, .device = "d" };
+    char buf[HELIX_HLC_STRING_MAX];
+
+    memset (big.device, 'x', HELIX_HLC_DEVICE_MAX);
+    big.device[HELIX_HLC_DEVICE_MAX] = '\0';
+    g_assert_cmpuint (helix_hlc_format (&big, buf), ==, 19 + 1 + 10 + 1 + HELIX_HLC_DEVICE_MAX);
+    g_assert_true (g_str_has_prefix (buf, "9223372036854775807:4294967295:xxxx"));
+    g_assert_cmpuint (helix_hlc_format (&zero, buf), ==, 5);
+    g_assert_cmpstr (buf, ==, "0:0:d");
+  }
   g_assert_true (helix_hlc_parse (text, &parsed, NULL));
   g_assert_cmpint (helix_hlc_compare (&hlc, &parsed), ==, 0);
 

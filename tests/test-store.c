@@ -598,6 +598,75 @@ test_store_search (Fixture       *f,
   exec_sql (f->path, "INSERT INTO sessions_fts (sessions_fts, rank) VALUES ('integrity-check', 1)");
 }
 
+static gint64
+fts_count (const char *path,
+           const char *word)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '%s'", word);
+
+  return query_int (path, sql);
+}
+
+/* Single appends are indexed in batches and before every search: a search always finds
+ * a message appended a moment ago, and the index never holds a row twice or misses one. */
+static void
+test_store_deferred_index (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HelixSession) s = helix_store_create_session (f->store, "Batches", &error);
+  g_autoptr(GPtrArray) hits = NULL;
+  gint64 deadline;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      HelixNewMessage nm = HELIX_NEW_MESSAGE_INIT (HELIX_MESSAGE_ROLE_USER, "walrus tusk");
+      g_autoptr(HelixMessage) m = helix_store_append_message (f->store, helix_session_get_id (s), &nm, &error);
+
+      g_assert_no_error (error);
+    }
+
+  /* Not in the index yet, but a search finds all three. */
+  g_assert_cmpint (fts_count (f->path, "walrus"), ==, 0);
+  hits = helix_store_search_messages (f->store, "walrus", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (hits->len, ==, 3);
+  g_assert_cmpint (fts_count (f->path, "walrus"), ==, 3);
+
+  /* A message that is not yet indexed can be deleted and edited without harm. */
+  {
+    HelixNewMessage nm = HELIX_NEW_MESSAGE_INIT (HELIX_MESSAGE_ROLE_USER, "narwhal horn");
+    g_autoptr(HelixMessage) m = helix_store_append_message (f->store, helix_session_get_id (s), &nm, &error);
+    g_autofree char *sql = g_strdup_printf ("UPDATE messages SET content = 'beluga' WHERE uuid = '%s'",
+                                            helix_message_get_id (m));
+
+    exec_sql (f->path, sql);
+    g_clear_pointer (&hits, g_ptr_array_unref);
+    hits = helix_store_search_messages (f->store, "beluga", 10, &error);
+    g_assert_cmpuint (hits->len, ==, 1);
+    g_clear_pointer (&hits, g_ptr_array_unref);
+    hits = helix_store_search_messages (f->store, "narwhal", 10, &error);
+    g_assert_cmpuint (hits->len, ==, 0);
+  }
+
+  /* A batch's worth of appends is indexed in the background, without a search. */
+  for (guint i = 0; i < 256; i++)
+    {
+      HelixNewMessage nm = HELIX_NEW_MESSAGE_INIT (HELIX_MESSAGE_ROLE_USER, "orca pod");
+      g_autoptr(HelixMessage) m = helix_store_append_message (f->store, helix_session_get_id (s), &nm, &error);
+
+      g_assert_no_error (error);
+    }
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (fts_count (f->path, "orca") < 256 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpint (fts_count (f->path, "orca"), ==, 256);
+
+  exec_sql (f->path, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  g_assert_cmpint (query_int (f->path, "SELECT CAST (value AS INTEGER) FROM store_meta WHERE key = 'fts-indexed-upto'"),
+                   ==, query_int (f->path, "SELECT max (id) FROM messages"));
+}
+
 typedef struct
 {
   GListModel *hits;
@@ -866,6 +935,7 @@ main (int   argc,
   ADD ("/helix/store/import", test_store_import, TRUE);
   ADD ("/helix/store/search", test_store_search, TRUE);
   g_test_add_func ("/helix/store/fts-query", test_store_fts_query);
+  ADD ("/helix/store/deferred-index", test_store_deferred_index, TRUE);
   ADD ("/helix/store/search-sessions-async", test_store_search_sessions_async, TRUE);
   ADD ("/helix/store/async-writes", test_store_async_writes, TRUE);
   ADD ("/helix/store/open-async", test_store_open_async, FALSE);

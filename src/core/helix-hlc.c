@@ -206,12 +206,67 @@ helix_hlc_compare (const HelixHlc *a,
   return strcmp (a->device, b->device);
 }
 
+static gsize
+format_decimal (guint64  value,
+                char    *out)
+{
+  char digits[20];
+  gsize n = 0;
+
+  do
+    {
+      digits[n++] = (char) ('0' + value % 10);
+      value /= 10;
+    }
+  while (value != 0);
+
+  for (gsize i = 0; i < n; i++)
+    out[i] = digits[n - 1 - i];
+
+  return n;
+}
+
+/**
+ * helix_hlc_format:
+ * @hlc: a timestamp
+ * @buf: where to write its text form, NUL-terminated
+ *
+ * Like helix_hlc_to_string() without an allocation: the store stamps every row it
+ * writes, and printf was a measurable share of a bulk import.
+ *
+ * Returns: the length written, without the NUL
+ */
+gsize
+helix_hlc_format (const HelixHlc *hlc,
+                  char            buf[HELIX_HLC_STRING_MAX])
+{
+  gsize n = 0;
+  gsize device_len;
+
+  g_return_val_if_fail (hlc != NULL, 0);
+
+  n += format_decimal ((guint64) MAX (hlc->wall_ms, 0), buf + n);
+  buf[n++] = ':';
+  n += format_decimal (hlc->counter, buf + n);
+  buf[n++] = ':';
+  device_len = strnlen (hlc->device, HELIX_HLC_DEVICE_MAX);
+  memcpy (buf + n, hlc->device, device_len);
+  n += device_len;
+  buf[n] = '\0';
+
+  return n;
+}
+
 char *
 helix_hlc_to_string (const HelixHlc *hlc)
 {
+  char buf[HELIX_HLC_STRING_MAX];
+
   g_return_val_if_fail (hlc != NULL, NULL);
 
-  return g_strdup_printf ("%" G_GINT64_FORMAT ":%u:%s", hlc->wall_ms, hlc->counter, hlc->device);
+  helix_hlc_format (hlc, buf);
+
+  return g_strdup (buf);
 }
 
 gboolean

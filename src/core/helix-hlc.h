@@ -27,6 +27,9 @@ typedef struct
   char    device[HELIX_HLC_DEVICE_MAX + 1];
 } HelixHlc;
 
+/* Longest text form: 20 digits, ':', 10 digits, ':', the device, and a NUL. */
+#define HELIX_HLC_STRING_MAX (20 + 1 + 10 + 1 + HELIX_HLC_DEVICE_MAX + 1)
+
 typedef struct _HelixHlcClock HelixHlcClock;
 
 /**
@@ -52,6 +55,8 @@ gboolean       helix_hlc_clock_receive       (HelixHlcClock     *clock,
 int            helix_hlc_compare             (const HelixHlc    *a,
                                               const HelixHlc    *b);
 char          *helix_hlc_to_string           (const HelixHlc    *hlc);
+gsize          helix_hlc_format              (const HelixHlc    *hlc,
+                                              char               buf[HELIX_HLC_STRING_MAX]);
 gboolean       helix_hlc_parse               (const char        *str,
                                               HelixHlc          *out,
                                               GError           **error);

@@ -31,6 +31,9 @@ struct _HelixStore
   sqlite3_stmt  *insert_message_stmt;
   sqlite3_stmt  *bump_session_stmt;
   sqlite3_stmt  *index_messages_stmt;
+  sqlite3_stmt  *index_watermark_stmt;
+  sqlite3_stmt  *set_watermark_stmt;
+  guint          n_unindexed;
   sqlite3_stmt  *begin_stmt;
   sqlite3_stmt  *commit_stmt;
   sqlite3_stmt  *rollback_stmt;
@@ -113,6 +116,8 @@ void          _helix_store_set_error        (GError        **error,
                                              int             rc,
                                              const char     *what);
 gboolean      _helix_store_checkpoint       (HelixStore     *self,
+                                             GError        **error);
+gboolean      _helix_store_flush_index      (HelixStore     *self,
                                              GError        **error);
 char         *_helix_store_fts_query        (const char     *text,
                                              gboolean        prefix_last);

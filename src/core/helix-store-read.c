@@ -409,6 +409,9 @@ helix_store_search_messages (HelixStore  *self,
   if (fts_query == NULL)
     return g_ptr_array_new_with_free_func (g_object_unref);
 
+  if (!_helix_store_flush_index (self, error))
+    return NULL;
+
   if (!(db = _helix_store_acquire_reader (self, error)))
     return NULL;
   ret = search_messages (db, fts_query, MIN (limit, MAX_SEARCH_LIMIT), error);
@@ -526,7 +529,7 @@ search_thread (GTask        *task,
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  if (!_helix_store_check_open (self, &error) || !(db = _helix_store_acquire_reader (self, &error)))
+  if (!_helix_store_flush_index (self, &error) || !(db = _helix_store_acquire_reader (self, &error)))
     {
       g_task_return_error (task, error);
       return;

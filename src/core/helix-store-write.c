@@ -10,6 +10,10 @@
  */
 #define G_LOG_DOMAIN "helix-store"
 
+/* Messages appended one at a time are indexed for search in batches of this many (and
+ * before any search): one small FTS segment per batch instead of one per message. */
+#define INDEX_BATCH 256
+
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -81,6 +85,7 @@ typedef enum
   WRITE_RENAME_SESSION,
   WRITE_SET_FLAG,
   WRITE_APPEND_MESSAGE,
+  WRITE_INDEX,
 } WriteKind;
 
 typedef struct
@@ -295,25 +300,88 @@ ensure_append_statements (HelixStore  *self,
   if (self->bump_session_stmt == NULL)
     return FALSE;
 
-  /* One statement indexes a whole batch: see migrations/0002-search.sql for why this
-   * is not a trigger. */
-  self->index_messages_stmt =
-    _helix_store_prepare (self->writer,
-             "INSERT INTO messages_fts (rowid, content) "
-             "SELECT id, content FROM messages WHERE id BETWEEN ? AND ?",
-             TRUE, error);
+  return TRUE;
+}
 
-  return self->index_messages_stmt != NULL;
+/* Indexes every message after the watermark, in the open transaction. See
+ * migrations/0002-search.sql for why this is not a trigger. */
+static gboolean
+index_pending_locked (HelixStore  *self,
+                      GError     **error)
+{
+  gint64 watermark = 0;
+  gint64 max_id = 0;
+  int rc;
+
+  if (self->index_watermark_stmt == NULL)
+    {
+      self->index_watermark_stmt =
+        _helix_store_prepare (self->writer,
+                              "SELECT (SELECT CAST (value AS INTEGER) FROM store_meta "
+                              "        WHERE key = 'fts-indexed-upto'), "
+                              "       (SELECT coalesce (max (id), 0) FROM messages)",
+                              TRUE, error);
+      self->index_messages_stmt =
+        _helix_store_prepare (self->writer,
+                              "INSERT INTO messages_fts (rowid, content) "
+                              "SELECT id, content FROM messages WHERE id > ?1 AND id <= ?2",
+                              TRUE, error);
+      self->set_watermark_stmt =
+        _helix_store_prepare (self->writer,
+                              "INSERT OR REPLACE INTO store_meta (key, value) "
+                              "VALUES ('fts-indexed-upto', ?1)",
+                              TRUE, error);
+      if (self->index_watermark_stmt == NULL || self->index_messages_stmt == NULL ||
+          self->set_watermark_stmt == NULL)
+        return FALSE;
+    }
+
+  rc = sqlite3_step (self->index_watermark_stmt);
+  if (rc == SQLITE_ROW)
+    {
+      watermark = sqlite3_column_int64 (self->index_watermark_stmt, 0);
+      max_id = sqlite3_column_int64 (self->index_watermark_stmt, 1);
+      rc = SQLITE_OK;
+    }
+  sqlite3_reset (self->index_watermark_stmt);
+
+  if (rc == SQLITE_OK && max_id > watermark)
+    {
+      sqlite3_bind_int64 (self->index_messages_stmt, 1, watermark);
+      sqlite3_bind_int64 (self->index_messages_stmt, 2, max_id);
+      rc = sqlite3_step (self->index_messages_stmt);
+      sqlite3_reset (self->index_messages_stmt);
+
+      if (rc == SQLITE_DONE)
+        {
+          sqlite3_bind_int64 (self->set_watermark_stmt, 1, max_id);
+          rc = sqlite3_step (self->set_watermark_stmt);
+          sqlite3_reset (self->set_watermark_stmt);
+        }
+      if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    }
+
+  if (rc != SQLITE_OK)
+    {
+      _helix_store_set_error (error, self->writer, rc, _("Could not index messages for search"));
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 /* Inserts @n_messages into the session in the open transaction. When @created is not
- * %NULL it receives a HelixMessage for each row. */
+ * %NULL it receives a HelixMessage for each row. With @index_now, the messages (and any
+ * still waiting) are indexed for search in the same transaction; otherwise they wait
+ * for the next batch. */
 static gboolean
 insert_messages (HelixStore            *self,
                  const char            *session_id,
                  const HelixNewMessage *messages,
                  gsize                  n_messages,
                  GPtrArray             *created,
+                 gboolean               index_now,
                  GError               **error)
 {
   sqlite3_stmt *stmt;
@@ -321,7 +389,6 @@ insert_messages (HelixStore            *self,
   gint64 position;
   gint64 now = g_get_real_time ();
   gint64 last_created = 0;
-  gint64 first_rowid = 0;
   gint64 last_rowid = 0;
   g_autoptr(GRefString) session_ref = created ? g_ref_string_new (session_id) : NULL;
   int rc;
@@ -351,8 +418,12 @@ insert_messages (HelixStore            *self,
     {
       const HelixNewMessage *m = &messages[i];
       char id[HELIX_UUID_STRING_LEN + 1];
-      g_autofree char *hlc = next_hlc (self);
+      char hlc[HELIX_HLC_STRING_MAX];
+      HelixHlc stamp;
       gint64 created_us = m->created_us > 0 ? m->created_us : now;
+
+      helix_hlc_clock_now (self->clock, &stamp);
+      helix_hlc_format (&stamp, hlc);
 
       if (m->id != NULL)
         memcpy (id, m->id, sizeof id);
@@ -398,8 +469,6 @@ insert_messages (HelixStore            *self,
         }
 
       last_rowid = sqlite3_last_insert_rowid (self->writer);
-      if (i == 0)
-        first_rowid = last_rowid;
 
       if (created != NULL)
         {
@@ -419,7 +488,7 @@ insert_messages (HelixStore            *self,
           message->tokens_out = m->tokens_out;
           message->cost = m->cost;
           message->metadata = g_strdup (m->metadata);
-          message->hlc = g_steal_pointer (&hlc);
+          message->hlc = g_strdup (hlc);
           g_ptr_array_add (created, message);
         }
 
@@ -427,19 +496,8 @@ insert_messages (HelixStore            *self,
       position++;
     }
 
-  if (n_messages > 0)
-    {
-      stmt = self->index_messages_stmt;
-      sqlite3_bind_int64 (stmt, 1, first_rowid);
-      sqlite3_bind_int64 (stmt, 2, last_rowid);
-      rc = sqlite3_step (stmt);
-      sqlite3_reset (stmt);
-      if (rc != SQLITE_DONE)
-        {
-          _helix_store_set_error (error, self->writer, rc, _("Could not index the message for search"));
-          return FALSE;
-        }
-    }
+  if (index_now && !index_pending_locked (self, error))
+    return FALSE;
 
   stmt = self->bump_session_stmt;
   sqlite3_bind_int64 (stmt, 1, position);
@@ -457,6 +515,21 @@ insert_messages (HelixStore            *self,
   return TRUE;
 }
 
+static void queue_write (HelixStore          *self,
+                         WriteOp             *op,
+                         gpointer             source_tag,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data);
+
+/* Indexes the messages appended one by one since the last batch, on the writer thread
+ * after the writes already queued. */
+static void
+queue_index (HelixStore *self)
+{
+  queue_write (self, write_op_new (WRITE_INDEX), queue_index, NULL, NULL, NULL);
+}
+
 /* Runs @op in one transaction on the writer connection. On success op->changed holds
  * the committed objects, the primary result first. */
 static gboolean
@@ -465,6 +538,7 @@ run_write (HelixStore  *self,
            GError     **error)
 {
   g_autoptr(HelixSession) session = NULL;
+  gboolean schedule_index = FALSE;
   gboolean ok = FALSE;
   int rc;
 
@@ -496,14 +570,18 @@ run_write (HelixStore  *self,
       break;
 
     case WRITE_APPEND_MESSAGE:
-      ok = insert_messages (self, op->session_id, &op->message, 1, op->changed, error);
+      ok = insert_messages (self, op->session_id, &op->message, 1, op->changed, FALSE, error);
+      break;
+
+    case WRITE_INDEX:
+      ok = index_pending_locked (self, error);
       break;
 
     default:
       g_assert_not_reached ();
     }
 
-  if (ok)
+  if (ok && op->session_id != NULL)
     ok = (session = _helix_store_load_session (self, self->writer, op->session_id, error)) != NULL;
 
   if (ok)
@@ -521,15 +599,42 @@ run_write (HelixStore  *self,
       writer_rollback (self);
       g_ptr_array_set_size (op->changed, 0);
     }
+  else if (op->kind == WRITE_INDEX)
+    {
+      self->n_unindexed = 0;
+    }
   else
     {
       g_ptr_array_add (op->changed, g_steal_pointer (&session));
+      if (op->kind == WRITE_APPEND_MESSAGE && ++self->n_unindexed % INDEX_BATCH == 0)
+        schedule_index = TRUE;
     }
 
 out:
   g_mutex_unlock (&self->writer_mutex);
 
+  if (schedule_index)
+    queue_index (self);
+
   return ok;
+}
+
+/**
+ * _helix_store_flush_index:
+ *
+ * Indexes every message not yet in the search index, now, on the calling thread.
+ * Searches call it first, so that they find the message sent a moment ago.
+ */
+gboolean
+_helix_store_flush_index (HelixStore  *self,
+                          GError     **error)
+{
+  g_autoptr(WriteOp) op = write_op_new (WRITE_INDEX);
+
+  if (!_helix_store_check_open (self, error))
+    return FALSE;
+
+  return run_write (self, op, error);
 }
 
 static gpointer
@@ -557,6 +662,11 @@ write_thread (GTask        *task,
 
   if (run_write (self, op, &error))
     {
+      if (op->changed->len == 0)
+        {
+          g_task_return_pointer (task, NULL, NULL);
+          return;
+        }
       _helix_store_emit_changes (self, op->changed);
       g_task_return_pointer (task, g_object_ref (g_ptr_array_index (op->changed, 0)), g_object_unref);
     }
@@ -604,6 +714,14 @@ queue_write (HelixStore          *self,
   if (!_helix_store_check_open (self, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* helix_store_close() takes the pool away before it marks the store closed. */
+  if (self->write_pool == NULL)
+    {
+      g_task_return_new_error (task, HELIX_STORE_ERROR, HELIX_STORE_ERROR_CLOSED,
+                               "%s", _("The store was closed"));
       return;
     }
 
@@ -958,7 +1076,7 @@ helix_store_import_messages (HelixStore             *self,
   if (!ok)
     _helix_store_set_error (error, self->writer, rc, _("Could not start the import"));
 
-  ok = ok && insert_messages (self, session_id, messages, n_messages, NULL, error);
+  ok = ok && insert_messages (self, session_id, messages, n_messages, NULL, TRUE, error);
   session = ok ? _helix_store_load_session (self, self->writer, session_id, error) : NULL;
   ok = session != NULL;
 
@@ -969,6 +1087,8 @@ helix_store_import_messages (HelixStore             *self,
     }
   if (!ok)
     writer_rollback (self);
+  else
+    self->n_unindexed = 0;
 
   g_mutex_unlock (&self->writer_mutex);
 

@@ -615,6 +615,10 @@ helix_store_initialize (HelixStore  *self,
   if (self->reader == NULL)
     return FALSE;
 
+  /* Messages a crash left out of the search index go in now. */
+  if (!_helix_store_flush_index (self, error))
+    return FALSE;
+
   self->checkpoint_pool = g_thread_pool_new (checkpoint_pool_func, self, 1, FALSE, error);
   if (self->checkpoint_pool == NULL)
     return FALSE;
@@ -637,6 +641,8 @@ close_connections (HelixStore *self)
   g_clear_pointer (&self->insert_message_stmt, sqlite3_finalize);
   g_clear_pointer (&self->bump_session_stmt, sqlite3_finalize);
   g_clear_pointer (&self->index_messages_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->index_watermark_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->set_watermark_stmt, sqlite3_finalize);
   g_clear_pointer (&self->begin_stmt, sqlite3_finalize);
   g_clear_pointer (&self->commit_stmt, sqlite3_finalize);
   g_clear_pointer (&self->rollback_stmt, sqlite3_finalize);
@@ -676,6 +682,15 @@ helix_store_close (HelixStore *self)
   if (self->write_pool != NULL)
     g_thread_pool_free (g_steal_pointer (&self->write_pool), FALSE,
                         g_private_get (&_helix_store_in_writer_thread) == NULL);
+
+  /* Leave the search index complete on disk, for the next start and for other tools. */
+  if (self->writer != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!_helix_store_flush_index (self, &error))
+        g_warning ("Could not index the last messages for search: %s", error->message);
+    }
 
   if (self->checkpoint_pool != NULL)
     g_thread_pool_free (g_steal_pointer (&self->checkpoint_pool), FALSE, TRUE);

@@ -4,12 +4,16 @@
 -- Both indexes are external-content FTS5 tables: they hold only the index, the text
 -- stays in its table.
 --
--- New messages are indexed by the store's own write path, with one
---   INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE …
--- per transaction. A per-row AFTER INSERT trigger would run inside each statement's
--- savepoint, and FTS5 flushes its in-memory buffer to a new segment at every savepoint:
--- bulk imports were ten times slower that way. Deletes and edits are rare and use
--- triggers, so every write path keeps the index in step with them.
+-- Messages are indexed by the store's own write path, not by a per-row trigger: a
+-- trigger runs inside each statement's savepoint, and FTS5 flushes its buffer to a new
+-- segment at every savepoint, which made bulk imports ten times slower. The store
+-- indexes in batches, with one
+--   INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id > ?
+-- per batch: an import indexes what it wrote before it commits; single messages are
+-- indexed a few dozen at a time, and always before a search runs. Every message whose
+-- id is at most store_meta's 'fts-indexed-upto' is in the index; the ones after it are
+-- not yet. Deletes and edits are rare and use triggers, which touch the index only for
+-- rows it holds.
 
 CREATE VIRTUAL TABLE messages_fts USING fts5 (
   content,
@@ -23,11 +27,15 @@ CREATE VIRTUAL TABLE messages_fts USING fts5 (
 -- well under a millisecond with the extra segments.
 INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
 
-CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN old.id <= (SELECT CAST (value AS INTEGER) FROM store_meta WHERE key = 'fts-indexed-upto')
+BEGIN
   INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
 END;
 
-CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages
+WHEN old.id <= (SELECT CAST (value AS INTEGER) FROM store_meta WHERE key = 'fts-indexed-upto')
+BEGIN
   INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
   INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
 END;
@@ -55,3 +63,5 @@ END;
 -- Index whatever schema 1 already held.
 INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 INSERT INTO sessions_fts (sessions_fts) VALUES ('rebuild');
+INSERT OR REPLACE INTO store_meta (key, value)
+  VALUES ('fts-indexed-upto', (SELECT coalesce (max (id), 0) FROM messages));
