@@ -55,7 +55,6 @@ struct _HelixStore
   guint          closed : 1;
 };
 
-#define BUSY_TIMEOUT_MS    5000
 #define MAX_IDLE_READERS   4
 #define MAX_SEARCH_LIMIT   1000
 #define MAX_QUERY_TERMS    16
@@ -80,10 +79,6 @@ gboolean      _helix_store_check_id         (const char     *id,
 gboolean      _helix_store_check_text       (const char     *text,
                                              gsize           max_bytes,
                                              const char     *what,
-                                             GError        **error);
-sqlite3_stmt *_helix_store_prepare          (sqlite3        *db,
-                                             const char     *sql,
-                                             gboolean        persistent,
                                              GError        **error);
 sqlite3      *_helix_store_acquire_reader   (HelixStore     *self,
                                              GError        **error);
@@ -111,10 +106,6 @@ gboolean      _helix_store_migrate          (sqlite3        *db,
 gboolean      _helix_store_create_at_version (const char    *path,
                                               guint          version,
                                               GError       **error);
-void          _helix_store_set_error        (GError        **error,
-                                             sqlite3        *db,
-                                             int             rc,
-                                             const char     *what);
 gboolean      _helix_store_checkpoint       (HelixStore     *self,
                                              GError        **error);
 gboolean      _helix_store_flush_index      (HelixStore     *self,

@@ -16,6 +16,7 @@
 #include "helix-message-private.h"
 #include "helix-search-hit-private.h"
 #include "helix-session-private.h"
+#include "helix-db.h"
 #include "helix-store-private.h"
 
 /* Reads {{{1 */
@@ -54,7 +55,7 @@ list_sessions (HelixStore  *self,
   sqlite3_stmt *stmt;
   int rc;
 
-  stmt = _helix_store_prepare (db,
+  stmt = helix_db_prepare (db,
                   "SELECT " SESSION_COLUMNS " FROM sessions s "
                   "WHERE s.deleted = 0 AND (?1 OR s.archived = 0) "
                   "ORDER BY s.pinned DESC, s.updated_us DESC, s.id DESC",
@@ -69,7 +70,7 @@ list_sessions (HelixStore  *self,
 
   if (rc != SQLITE_DONE)
     {
-      _helix_store_set_error (error, db, rc, _("Could not list the chats"));
+      helix_db_set_error (error, db, rc, _("Could not list the chats"));
       return NULL;
     }
 
@@ -169,7 +170,7 @@ helix_store_get_message (HelixStore  *self,
     return NULL;
 
   g_mutex_lock (&self->reader_mutex);
-  stmt = _helix_store_prepare (self->reader,
+  stmt = helix_db_prepare (self->reader,
                   "SELECT " MESSAGE_COLUMNS ", s.uuid FROM messages m "
                   "JOIN sessions s ON s.id = m.session WHERE m.uuid = ?",
                   FALSE, error);
@@ -187,7 +188,7 @@ helix_store_get_message (HelixStore  *self,
         g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_FOUND,
                      _("The message %s does not exist"), message_id);
       else
-        _helix_store_set_error (error, self->reader, rc, _("Could not read the message"));
+        helix_db_set_error (error, self->reader, rc, _("Could not read the message"));
       sqlite3_finalize (stmt);
     }
   g_mutex_unlock (&self->reader_mutex);
@@ -247,7 +248,7 @@ helix_store_get_messages (HelixStore  *self,
   g_mutex_lock (&self->reader_mutex);
 
   if (self->page_stmt == NULL)
-    self->page_stmt = _helix_store_prepare (self->reader,
+    self->page_stmt = helix_db_prepare (self->reader,
                                "SELECT " MESSAGE_COLUMNS " FROM messages m "
                                "WHERE m.session = (SELECT id FROM sessions WHERE uuid = ?1) "
                                "AND m.position >= ?2 AND m.position < ?2 + ?3 "
@@ -267,7 +268,7 @@ helix_store_get_messages (HelixStore  *self,
   sqlite3_reset (self->page_stmt);
 
   if (rc != SQLITE_DONE)
-    _helix_store_set_error (error, self->reader, rc, _("Could not read the messages"));
+    helix_db_set_error (error, self->reader, rc, _("Could not read the messages"));
 
   g_mutex_unlock (&self->reader_mutex);
 
@@ -349,7 +350,7 @@ search_messages (sqlite3     *db,
 
   /* The FTS table drives the join in descending rowid order, which FTS5 produces
    * without sorting; rowids grow with time, so the first rows are the newest hits. */
-  stmt = _helix_store_prepare (db,
+  stmt = helix_db_prepare (db,
                   "SELECT " MESSAGE_COLUMNS ", s.uuid FROM messages_fts f "
                   "CROSS JOIN messages m ON m.id = f.rowid "
                   "CROSS JOIN sessions s ON s.id = m.session "
@@ -371,7 +372,7 @@ search_messages (sqlite3     *db,
 
   if (rc != SQLITE_DONE)
     {
-      _helix_store_set_error (error, db, rc, _("Could not search"));
+      helix_db_set_error (error, db, rc, _("Could not search"));
       return NULL;
     }
 
@@ -433,7 +434,7 @@ search_sessions (HelixStore  *self,
   int rc;
 
   /* Titles first: a chat whose title matches is what the user most likely wants. */
-  stmt = _helix_store_prepare (db,
+  stmt = helix_db_prepare (db,
                   "SELECT " SESSION_COLUMNS " FROM sessions_fts f "
                   "CROSS JOIN sessions s ON s.id = f.rowid "
                   "WHERE sessions_fts MATCH ?1 AND s.deleted = 0 "
@@ -456,7 +457,7 @@ search_sessions (HelixStore  *self,
     goto failed;
 
   /* Then the newest matching message of each other session. */
-  stmt = _helix_store_prepare (db,
+  stmt = helix_db_prepare (db,
                   "SELECT m.uuid, snippet(messages_fts, 0, '', '', '…', 12), " SESSION_COLUMNS " "
                   "FROM messages_fts f "
                   "CROSS JOIN messages m ON m.id = f.rowid "
@@ -490,7 +491,7 @@ search_sessions (HelixStore  *self,
   return g_steal_pointer (&hits);
 
 failed:
-  _helix_store_set_error (error, db, rc, _("Could not search"));
+  helix_db_set_error (error, db, rc, _("Could not search"));
   return NULL;
 }
 

@@ -21,6 +21,7 @@
 
 #include "helix-message-private.h"
 #include "helix-session-private.h"
+#include "helix-db.h"
 #include "helix-store-private.h"
 #include "helix-uuid.h"
 
@@ -189,7 +190,7 @@ write_create_session (HelixStore  *self,
   gint64 now = g_get_real_time ();
   int rc;
 
-  stmt = _helix_store_prepare (self->writer,
+  stmt = helix_db_prepare (self->writer,
                   "INSERT INTO sessions (uuid, title, created_us, updated_us, hlc) "
                   "VALUES (?, ?, ?, ?, ?)",
                   FALSE, error);
@@ -207,7 +208,7 @@ write_create_session (HelixStore  *self,
 
   if (rc != SQLITE_DONE)
     {
-      _helix_store_set_error (error, self->writer, rc, _("Could not create the chat"));
+      helix_db_set_error (error, self->writer, rc, _("Could not create the chat"));
       return FALSE;
     }
 
@@ -233,7 +234,7 @@ write_update_session (HelixStore  *self,
 
   if (op->kind == WRITE_RENAME_SESSION)
     {
-      stmt = _helix_store_prepare (self->writer,
+      stmt = helix_db_prepare (self->writer,
                       "UPDATE sessions SET title = ?1, updated_us = max (updated_us, ?2), hlc = ?3 "
                       "WHERE uuid = ?4",
                       FALSE, error);
@@ -242,7 +243,7 @@ write_update_session (HelixStore  *self,
     }
   else
     {
-      stmt = _helix_store_prepare (self->writer, flag_sql[op->flag], FALSE, error);
+      stmt = helix_db_prepare (self->writer, flag_sql[op->flag], FALSE, error);
       if (stmt != NULL)
         sqlite3_bind_int (stmt, 1, op->value ? 1 : 0);
     }
@@ -258,7 +259,7 @@ write_update_session (HelixStore  *self,
 
   if (rc != SQLITE_DONE)
     {
-      _helix_store_set_error (error, self->writer, rc, _("Could not change the chat"));
+      helix_db_set_error (error, self->writer, rc, _("Could not change the chat"));
       return FALSE;
     }
 
@@ -280,12 +281,12 @@ ensure_append_statements (HelixStore  *self,
     return TRUE;
 
   self->find_session_stmt =
-    _helix_store_prepare (self->writer, "SELECT id, n_messages FROM sessions WHERE uuid = ?", TRUE, error);
+    helix_db_prepare (self->writer, "SELECT id, n_messages FROM sessions WHERE uuid = ?", TRUE, error);
   if (self->find_session_stmt == NULL)
     return FALSE;
 
   self->insert_message_stmt =
-    _helix_store_prepare (self->writer,
+    helix_db_prepare (self->writer,
              "INSERT INTO messages (uuid, session, position, role, content, created_us, status, "
              "model, provider, tokens_in, tokens_out, cost, metadata, hlc) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -294,7 +295,7 @@ ensure_append_statements (HelixStore  *self,
     return FALSE;
 
   self->bump_session_stmt =
-    _helix_store_prepare (self->writer,
+    helix_db_prepare (self->writer,
              "UPDATE sessions SET n_messages = ?, updated_us = max (updated_us, ?) WHERE id = ?",
              TRUE, error);
   if (self->bump_session_stmt == NULL)
@@ -316,18 +317,18 @@ index_pending_locked (HelixStore  *self,
   if (self->index_watermark_stmt == NULL)
     {
       self->index_watermark_stmt =
-        _helix_store_prepare (self->writer,
+        helix_db_prepare (self->writer,
                               "SELECT (SELECT CAST (value AS INTEGER) FROM store_meta "
                               "        WHERE key = 'fts-indexed-upto'), "
                               "       (SELECT coalesce (max (id), 0) FROM messages)",
                               TRUE, error);
       self->index_messages_stmt =
-        _helix_store_prepare (self->writer,
+        helix_db_prepare (self->writer,
                               "INSERT INTO messages_fts (rowid, content) "
                               "SELECT id, content FROM messages WHERE id > ?1 AND id <= ?2",
                               TRUE, error);
       self->set_watermark_stmt =
-        _helix_store_prepare (self->writer,
+        helix_db_prepare (self->writer,
                               "INSERT OR REPLACE INTO store_meta (key, value) "
                               "VALUES ('fts-indexed-upto', ?1)",
                               TRUE, error);
@@ -364,7 +365,7 @@ index_pending_locked (HelixStore  *self,
 
   if (rc != SQLITE_OK)
     {
-      _helix_store_set_error (error, self->writer, rc, _("Could not index messages for search"));
+      helix_db_set_error (error, self->writer, rc, _("Could not index messages for search"));
       return FALSE;
     }
 
@@ -405,7 +406,7 @@ insert_messages (HelixStore            *self,
         g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_FOUND,
                      _("The chat %s does not exist"), session_id);
       else
-        _helix_store_set_error (error, self->writer, rc, _("Could not read the chat"));
+        helix_db_set_error (error, self->writer, rc, _("Could not read the chat"));
       sqlite3_reset (stmt);
       return FALSE;
     }
@@ -464,7 +465,7 @@ insert_messages (HelixStore            *self,
             g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_INVALID,
                          _("A message with the id %s already exists"), id);
           else
-            _helix_store_set_error (error, self->writer, rc, _("Could not save the message"));
+            helix_db_set_error (error, self->writer, rc, _("Could not save the message"));
           return FALSE;
         }
 
@@ -508,7 +509,7 @@ insert_messages (HelixStore            *self,
 
   if (rc != SQLITE_DONE)
     {
-      _helix_store_set_error (error, self->writer, rc, _("Could not save the message"));
+      helix_db_set_error (error, self->writer, rc, _("Could not save the message"));
       return FALSE;
     }
 
@@ -554,7 +555,7 @@ run_write (HelixStore  *self,
   rc = writer_begin (self);
   if (rc != SQLITE_OK)
     {
-      _helix_store_set_error (error, self->writer, rc, _("Could not start saving"));
+      helix_db_set_error (error, self->writer, rc, _("Could not start saving"));
       goto out;
     }
 
@@ -589,7 +590,7 @@ run_write (HelixStore  *self,
       rc = writer_commit (self);
       if (rc != SQLITE_OK)
         {
-          _helix_store_set_error (error, self->writer, rc, _("Could not save"));
+          helix_db_set_error (error, self->writer, rc, _("Could not save"));
           ok = FALSE;
         }
     }
@@ -1074,7 +1075,7 @@ helix_store_import_messages (HelixStore             *self,
   rc = writer_begin (self);
   ok = rc == SQLITE_OK;
   if (!ok)
-    _helix_store_set_error (error, self->writer, rc, _("Could not start the import"));
+    helix_db_set_error (error, self->writer, rc, _("Could not start the import"));
 
   ok = ok && insert_messages (self, session_id, messages, n_messages, NULL, TRUE, error);
   session = ok ? _helix_store_load_session (self, self->writer, session_id, error) : NULL;
@@ -1082,7 +1083,7 @@ helix_store_import_messages (HelixStore             *self,
 
   if (ok && (rc = writer_commit (self)) != SQLITE_OK)
     {
-      _helix_store_set_error (error, self->writer, rc, _("Could not finish the import"));
+      helix_db_set_error (error, self->writer, rc, _("Could not finish the import"));
       ok = FALSE;
     }
   if (!ok)

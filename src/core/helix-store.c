@@ -23,6 +23,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "helix-db.h"
 #include "helix-hlc.h"
 #include "helix-message-private.h"
 #include "helix-search-hit-private.h"
@@ -49,57 +50,6 @@ GPrivate _helix_store_in_writer_thread;
 
 /* Errors {{{1 */
 
-void
-_helix_store_set_error (GError     **error,
-                        sqlite3     *db,
-                        int          rc,
-                        const char  *what)
-{
-  HelixStoreError code;
-  const char *detail = db ? sqlite3_errmsg (db) : sqlite3_errstr (rc);
-
-  switch (rc & 0xff)
-    {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      code = HELIX_STORE_ERROR_BUSY;
-      detail = _("another program is using the database; close it and try again");
-      break;
-
-    case SQLITE_FULL:
-      code = HELIX_STORE_ERROR_FULL;
-      detail = _("the disk is full; free some space and try again");
-      break;
-
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_CANTOPEN:
-      code = HELIX_STORE_ERROR_READ_ONLY;
-      break;
-
-    case SQLITE_CORRUPT:
-      code = HELIX_STORE_ERROR_CORRUPT;
-      detail = _("the database file is damaged; restore it from a backup");
-      break;
-
-    case SQLITE_NOTADB:
-      code = HELIX_STORE_ERROR_NOT_A_DATABASE;
-      detail = _("the file is not a database");
-      break;
-
-    case SQLITE_CONSTRAINT:
-    case SQLITE_TOOBIG:
-    case SQLITE_MISMATCH:
-      code = HELIX_STORE_ERROR_INVALID;
-      break;
-
-    default:
-      code = HELIX_STORE_ERROR_FAILED;
-      break;
-    }
-
-  g_set_error (error, HELIX_STORE_ERROR, code, "%s: %s", what, detail);
-}
 
 gboolean
 _helix_store_check_open (HelixStore  *self,
@@ -158,79 +108,19 @@ _helix_store_check_text (const char  *text,
 
 /* Connections {{{1 */
 
-static gboolean
-exec (sqlite3     *db,
-      const char  *sql,
-      const char  *what,
-      GError     **error)
-{
-  int rc = sqlite3_exec (db, sql, NULL, NULL, NULL);
 
-  if (rc != SQLITE_OK)
-    {
-      _helix_store_set_error (error, db, rc, what);
-      return FALSE;
-    }
 
-  return TRUE;
-}
-
-sqlite3_stmt *
-_helix_store_prepare (sqlite3     *db,
-                      const char  *sql,
-                      gboolean     persistent,
-                      GError     **error)
-{
-  sqlite3_stmt *stmt = NULL;
-  int rc = sqlite3_prepare_v3 (db, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0,
-                               &stmt, NULL);
-
-  if (rc != SQLITE_OK)
-    {
-      _helix_store_set_error (error, db, rc, _("Could not prepare a database query"));
-      return NULL;
-    }
-
-  return stmt;
-}
-
-static sqlite3 *
-open_connection (const char  *path,
-                 gboolean     read_only,
-                 GError     **error)
-{
-  sqlite3 *db = NULL;
-  int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-  int rc;
-
-  flags |= read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-
-  rc = sqlite3_open_v2 (path, &db, flags, NULL);
-  if (rc != SQLITE_OK)
-    {
-      g_autofree char *what = g_strdup_printf (_("Could not open “%s”"), path);
-
-      _helix_store_set_error (error, db, rc, what);
-      sqlite3_close (db);
-      return NULL;
-    }
-
-  sqlite3_extended_result_codes (db, 1);
-  sqlite3_busy_timeout (db, BUSY_TIMEOUT_MS);
-
-  return db;
-}
 
 static sqlite3 *
 open_reader (HelixStore  *self,
              GError     **error)
 {
-  sqlite3 *db = open_connection (self->path, TRUE, error);
+  sqlite3 *db = helix_db_open (self->path, TRUE, error);
 
   if (db == NULL)
     return NULL;
 
-  if (!exec (db, "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384",
+  if (!helix_db_exec (db, "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384",
              _("Could not set up a read connection"), error))
     {
       sqlite3_close (db);
@@ -271,10 +161,6 @@ _helix_store_release_reader (HelixStore *self,
     sqlite3_close (db);
 }
 
-static gboolean query_int       (sqlite3      *db,
-                                 const char   *sql,
-                                 gint64       *value,
-                                 GError      **error);
 
 /* Checkpoints {{{1
  *
@@ -302,9 +188,9 @@ checkpoint_pool_func (gpointer data,
 
       /* A connection learns that the file is in WAL mode only when it first reads it;
        * until then a checkpoint is a no-op. */
-      self->checkpointer = open_connection (self->path, FALSE, &error);
+      self->checkpointer = helix_db_open (self->path, FALSE, &error);
       if (self->checkpointer == NULL ||
-          !query_int (self->checkpointer, "SELECT count(*) FROM sqlite_schema", &n_objects, &error))
+          !helix_db_query_int (self->checkpointer, "SELECT count(*) FROM sqlite_schema", &n_objects, &error))
         {
           g_warning ("Could not open a connection for checkpoints: %s", error->message);
           g_clear_pointer (&self->checkpointer, sqlite3_close);
@@ -350,7 +236,7 @@ _helix_store_checkpoint (HelixStore  *self,
                                                  NULL, NULL)
                     : SQLITE_MISUSE;
   if (rc != SQLITE_OK)
-    _helix_store_set_error (error, self->writer, rc, _("Could not checkpoint the database"));
+    helix_db_set_error (error, self->writer, rc, _("Could not checkpoint the database"));
   g_mutex_unlock (&self->writer_mutex);
 
   return rc == SQLITE_OK;
@@ -411,42 +297,6 @@ is_sqlite_file (const char  *path,
   return TRUE;
 }
 
-static gboolean
-query_int (sqlite3     *db,
-           const char  *sql,
-           gint64      *value,
-           GError     **error)
-{
-  sqlite3_stmt *stmt = NULL;
-  int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
-
-  if (rc == SQLITE_OK)
-    {
-      rc = sqlite3_step (stmt);
-      if (rc == SQLITE_ROW)
-        {
-          *value = sqlite3_column_int64 (stmt, 0);
-          rc = SQLITE_OK;
-        }
-      else if (rc == SQLITE_DONE)
-        {
-          *value = 0;
-          rc = SQLITE_OK;
-        }
-    }
-
-  if (rc != SQLITE_OK)
-    rc = sqlite3_errcode (db);
-  sqlite3_finalize (stmt);
-
-  if (rc != SQLITE_OK)
-    {
-      _helix_store_set_error (error, db, rc, _("Could not read the database"));
-      return FALSE;
-    }
-
-  return TRUE;
-}
 
 /* Reads what the file says about itself without writing a byte to it. */
 static gboolean
@@ -460,9 +310,9 @@ inspect_database (sqlite3     *db,
   gint64 n_objects = 0;
   guint latest = helix_store_get_latest_schema_version ();
 
-  if (!query_int (db, "PRAGMA application_id", &application_id, error) ||
-      !query_int (db, "PRAGMA user_version", &user_version, error) ||
-      !query_int (db, "SELECT count(*) FROM sqlite_schema", &n_objects, error))
+  if (!helix_db_query_int (db, "PRAGMA application_id", &application_id, error) ||
+      !helix_db_query_int (db, "PRAGMA user_version", &user_version, error) ||
+      !helix_db_query_int (db, "SELECT count(*) FROM sqlite_schema", &n_objects, error))
     {
       g_prefix_error (error, _("Could not open “%s”: "), path);
       return FALSE;
@@ -500,7 +350,7 @@ load_device_id (sqlite3  *db,
   g_autofree char *device_id = NULL;
   int rc;
 
-  stmt = _helix_store_prepare (db, "SELECT value FROM store_meta WHERE key = 'device-id'", FALSE, error);
+  stmt = helix_db_prepare (db, "SELECT value FROM store_meta WHERE key = 'device-id'", FALSE, error);
   if (stmt == NULL)
     return NULL;
   if (sqlite3_step (stmt) == SQLITE_ROW)
@@ -513,7 +363,7 @@ load_device_id (sqlite3  *db,
   g_clear_pointer (&device_id, g_free);
   device_id = g_uuid_string_random ();
 
-  stmt = _helix_store_prepare (db, "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('device-id', ?)",
+  stmt = helix_db_prepare (db, "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('device-id', ?)",
                   FALSE, error);
   if (stmt == NULL)
     return NULL;
@@ -522,7 +372,7 @@ load_device_id (sqlite3  *db,
   sqlite3_finalize (stmt);
   if (rc != SQLITE_DONE)
     {
-      _helix_store_set_error (error, db, rc, _("Could not save the device id"));
+      helix_db_set_error (error, db, rc, _("Could not save the device id"));
       return NULL;
     }
 
@@ -550,7 +400,7 @@ open_and_check (const char  *path,
       return NULL;
     }
 
-  db = open_connection (path, FALSE, error);
+  db = helix_db_open (path, FALSE, error);
   if (db == NULL)
     return NULL;
 
@@ -575,7 +425,7 @@ _helix_store_create_at_version (const char  *path,
   if (db == NULL)
     return FALSE;
 
-  ret = exec (db, "PRAGMA journal_mode = WAL", _("Could not set up the database"), error) &&
+  ret = helix_db_exec (db, "PRAGMA journal_mode = WAL", _("Could not set up the database"), error) &&
         _helix_store_migrate (db, version, error);
   sqlite3_close (db);
 
@@ -593,7 +443,7 @@ helix_store_initialize (HelixStore  *self,
     return FALSE;
 
   /* Only now, knowing the file is ours and not too new, may we write to it. */
-  if (!exec (self->writer,
+  if (!helix_db_exec (self->writer,
              "PRAGMA journal_mode = WAL;"
              "PRAGMA synchronous = FULL;"
              "PRAGMA foreign_keys = ON;"
@@ -622,7 +472,7 @@ helix_store_initialize (HelixStore  *self,
   self->checkpoint_pool = g_thread_pool_new (checkpoint_pool_func, self, 1, FALSE, error);
   if (self->checkpoint_pool == NULL)
     return FALSE;
-  if (!exec (self->writer, "PRAGMA wal_autocheckpoint = 0", _("Could not set up the database"), error))
+  if (!helix_db_exec (self->writer, "PRAGMA wal_autocheckpoint = 0", _("Could not set up the database"), error))
     return FALSE;
   sqlite3_wal_hook (self->writer, wal_hook_cb, self);
 
@@ -921,7 +771,7 @@ helix_store_check (HelixStore  *self,
     return FALSE;
 
   g_mutex_lock (&self->reader_mutex);
-  ret = query_int (self->reader, "SELECT count(*) FROM sqlite_schema", &n, error);
+  ret = helix_db_query_int (self->reader, "SELECT count(*) FROM sqlite_schema", &n, error);
   g_mutex_unlock (&self->reader_mutex);
 
   return ret;
@@ -994,7 +844,7 @@ _helix_store_load_session (HelixStore  *self,
 
   stmt = db == self->writer ? &self->writer_session_stmt : &self->reader_session_stmt;
   if (*stmt == NULL)
-    *stmt = _helix_store_prepare (db, "SELECT " SESSION_COLUMNS " FROM sessions s WHERE s.uuid = ?",
+    *stmt = helix_db_prepare (db, "SELECT " SESSION_COLUMNS " FROM sessions s WHERE s.uuid = ?",
                                   TRUE, error);
   if (*stmt == NULL)
     return NULL;
@@ -1007,7 +857,7 @@ _helix_store_load_session (HelixStore  *self,
     g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_FOUND,
                  _("The chat %s does not exist"), session_id);
   else
-    _helix_store_set_error (error, db, rc, _("Could not read the chat"));
+    helix_db_set_error (error, db, rc, _("Could not read the chat"));
   sqlite3_reset (*stmt);
 
   return session;

@@ -1,0 +1,350 @@
+/* helix-db.c: small SQLite helpers shared by every Helix database
+ *
+ * Connections, statements, errors that say what failed and what to do, and numbered
+ * migrations compiled into a GResource, each applied in its own transaction together
+ * with the new PRAGMA user_version, so a crash leaves a database at a version it fully
+ * has. The desktop store and the gateway's database both use these.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-db"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "helix-db.h"
+#include "helix-error.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+void
+helix_db_set_error (GError     **error,
+                    sqlite3     *db,
+                    int          rc,
+                    const char  *what)
+{
+  HelixStoreError code;
+  const char *detail = db ? sqlite3_errmsg (db) : sqlite3_errstr (rc);
+
+  switch (rc & 0xff)
+    {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      code = HELIX_STORE_ERROR_BUSY;
+      detail = _("another program is using the database; close it and try again");
+      break;
+
+    case SQLITE_FULL:
+      code = HELIX_STORE_ERROR_FULL;
+      detail = _("the disk is full; free some space and try again");
+      break;
+
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+      code = HELIX_STORE_ERROR_READ_ONLY;
+      break;
+
+    case SQLITE_CORRUPT:
+      code = HELIX_STORE_ERROR_CORRUPT;
+      detail = _("the database file is damaged; restore it from a backup");
+      break;
+
+    case SQLITE_NOTADB:
+      code = HELIX_STORE_ERROR_NOT_A_DATABASE;
+      detail = _("the file is not a database");
+      break;
+
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+      code = HELIX_STORE_ERROR_INVALID;
+      break;
+
+    default:
+      code = HELIX_STORE_ERROR_FAILED;
+      break;
+    }
+
+  g_set_error (error, HELIX_STORE_ERROR, code, "%s: %s", what, detail);
+}
+
+gboolean
+helix_db_exec (sqlite3     *db,
+               const char  *sql,
+               const char  *what,
+               GError     **error)
+{
+  int rc = sqlite3_exec (db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      helix_db_set_error (error, db, rc, what);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+sqlite3_stmt *
+helix_db_prepare (sqlite3     *db,
+                  const char  *sql,
+                  gboolean     persistent,
+                  GError     **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v3 (db, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0,
+                               &stmt, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      helix_db_set_error (error, db, rc, _("Could not prepare a database query"));
+      return NULL;
+    }
+
+  return stmt;
+}
+
+sqlite3 *
+helix_db_open (const char  *path,
+               gboolean     read_only,
+               GError     **error)
+{
+  sqlite3 *db = NULL;
+  int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  int rc;
+
+  flags |= read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+
+  rc = sqlite3_open_v2 (path, &db, flags, NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_autofree char *what = g_strdup_printf (_("Could not open “%s”"), path);
+
+      helix_db_set_error (error, db, rc, what);
+      sqlite3_close (db);
+      return NULL;
+    }
+
+  sqlite3_extended_result_codes (db, 1);
+  sqlite3_busy_timeout (db, BUSY_TIMEOUT_MS);
+
+  return db;
+}
+
+gboolean
+helix_db_query_int (sqlite3     *db,
+                    const char  *sql,
+                    gint64      *value,
+                    GError     **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
+
+  if (rc == SQLITE_OK)
+    {
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        {
+          *value = sqlite3_column_int64 (stmt, 0);
+          rc = SQLITE_OK;
+        }
+      else if (rc == SQLITE_DONE)
+        {
+          *value = 0;
+          rc = SQLITE_OK;
+        }
+    }
+
+  if (rc != SQLITE_OK)
+    rc = sqlite3_errcode (db);
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_OK)
+    {
+      helix_db_set_error (error, db, rc, _("Could not read the database"));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static int
+compare_uint (gconstpointer a,
+              gconstpointer b)
+{
+  guint x = *(const guint *)a;
+  guint y = *(const guint *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+static guint
+migration_version (const char *name)
+{
+  guint64 v;
+  char *end = NULL;
+
+  if (!g_ascii_isdigit (name[0]))
+    return 0;
+
+  v = g_ascii_strtoull (name, &end, 10);
+  if (end == NULL || *end != '-' || v == 0 || v > G_MAXINT)
+    return 0;
+
+  return (guint) v;
+}
+
+static char *
+migration_name (GResource  *resource,
+                const char *dir,
+                guint       version)
+{
+  g_auto(GStrv) children = g_resource_enumerate_children (resource, dir,
+                                                          G_RESOURCE_LOOKUP_FLAGS_NONE,
+                                                          NULL);
+
+  for (guint i = 0; children && children[i]; i++)
+    {
+      if (migration_version (children[i]) == version)
+        return g_strdup (children[i]);
+    }
+
+  return NULL;
+}
+
+/**
+ * helix_db_list_migrations:
+ * @resource: the GResource that holds the migrations
+ * @dir: the folder of numbered `NNNN-name.sql` files in it
+ * @versions: (out) (optional): the versions, sorted
+ *
+ * Returns: how many migrations there are
+ */
+guint
+helix_db_list_migrations (GResource   *resource,
+                          const char  *dir,
+                          guint      **versions)
+{
+  g_auto(GStrv) children = NULL;
+  g_autoptr(GArray) array = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  children = g_resource_enumerate_children (resource, dir, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  for (guint i = 0; children && children[i]; i++)
+    {
+      guint v = migration_version (children[i]);
+
+      g_assert (v > 0);
+      g_array_append_val (array, v);
+    }
+
+  g_array_sort (array, compare_uint);
+
+  /* Versions must be 1, 2, 3, … with no gaps: a gap is a packaging bug. */
+  for (guint i = 0; i < array->len; i++)
+    g_assert (g_array_index (array, guint, i) == i + 1);
+
+  if (versions != NULL)
+    *versions = (guint *) g_array_free (g_steal_pointer (&array), FALSE);
+
+  return children ? g_strv_length (children) : 0;
+}
+
+static int
+get_user_version (sqlite3 *db)
+{
+  sqlite3_stmt *stmt = NULL;
+  int version = -1;
+
+  if (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+
+  return version;
+}
+
+static gboolean
+apply_one (sqlite3     *db,
+           GResource   *resource,
+           const char  *dir,
+           guint        version,
+           GError     **error)
+{
+  g_autofree char *name = migration_name (resource, dir, version);
+  g_autofree char *path = g_strconcat (dir, "/", name, NULL);
+  g_autofree char *set_version = g_strdup_printf ("PRAGMA user_version = %u", version);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *sql = NULL;
+  char *errmsg = NULL;
+  int rc;
+
+  bytes = g_resource_lookup_data (resource, path, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  if (bytes == NULL)
+    return FALSE;
+  sql = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+
+  rc = sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    {
+      helix_db_set_error (error, db, rc, _("Could not start upgrading the database"));
+      return FALSE;
+    }
+
+  rc = sqlite3_exec (db, sql, NULL, NULL, &errmsg);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec (db, set_version, NULL, NULL, &errmsg);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec (db, "COMMIT", NULL, NULL, &errmsg);
+
+  if (rc != SQLITE_OK)
+    {
+      g_autofree char *what = g_strdup_printf (_("Could not upgrade the database to schema %u (%s)"),
+                                               version, name);
+
+      sqlite3_free (errmsg);
+      helix_db_set_error (error, db, rc, what);
+      sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+
+  g_debug ("Applied migration %s", name);
+
+  return TRUE;
+}
+
+/**
+ * helix_db_migrate:
+ * @db: a writable connection
+ * @resource: the GResource that holds the migrations
+ * @dir: the folder of numbered `NNNN-name.sql` files in it
+ * @target_version: the schema version to reach
+ * @error: a location for a #GError
+ *
+ * Applies every migration after the database's user_version up to @target_version,
+ * each in one transaction together with the new user_version.
+ */
+gboolean
+helix_db_migrate (sqlite3     *db,
+                  GResource   *resource,
+                  const char  *dir,
+                  guint        target_version,
+                  GError     **error)
+{
+  int current = get_user_version (db);
+
+  if (current < 0)
+    {
+      helix_db_set_error (error, db, sqlite3_errcode (db), _("Could not read the schema version"));
+      return FALSE;
+    }
+
+  for (guint v = (guint) current + 1; v <= target_version; v++)
+    {
+      if (!apply_one (db, resource, dir, v, error))
+        return FALSE;
+    }
+
+  return TRUE;
+}
