@@ -7,6 +7,7 @@
 #include "helix-enums.h"
 #include "helix-error.h"
 #include "helix-hlc.h"
+#include "helix-json.h"
 #include "helix-message.h"
 #include "helix-message-list.h"
 #include "helix-search-hit.h"
