@@ -1,0 +1,16 @@
+/* helix-sync-json.h: checks run on untrusted JSON text before json-glib sees it
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+gboolean helix_json_validate    (const char  *text,
+                                 gsize        len,
+                                 guint        max_depth,
+                                 GError     **error);
+
+G_END_DECLS
