@@ -854,7 +854,7 @@ test_health (Scratch       *s,
   g_assert_nonnull (database);
   g_assert_true (json_object_get_boolean_member (database, "ok"));
   g_assert_cmpint (json_object_get_int_member (database, "schema_version"), ==,
-                   helix_store_get_latest_schema_version ());
+                   helix_gateway_db_get_latest_schema_version ());
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
   g_clear_pointer (&object, json_object_unref);
@@ -966,7 +966,7 @@ test_health_degraded (Scratch       *s,
   g_assert_null (helix_gateway_get_uri (gateway));
   g_assert_true (helix_gateway_start (gateway, &error));
   g_assert_no_error (error);
-  g_assert_nonnull (helix_gateway_get_store (gateway));
+  g_assert_nonnull (helix_gateway_get_db (gateway));
 
   uri = g_uri_parse (helix_gateway_get_uri (gateway), G_URI_FLAGS_NONE, &error);
   g_assert_no_error (error);
@@ -980,7 +980,7 @@ test_health_degraded (Scratch       *s,
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
 
-  helix_store_close (helix_gateway_get_store (gateway));
+  helix_gateway_db_close (helix_gateway_get_db (gateway));
 
   g_test_expect_message ("helix-gateway", G_LOG_LEVEL_WARNING,
                          "Health check: the database does not answer: *");
@@ -998,7 +998,7 @@ test_health_degraded (Scratch       *s,
 
   helix_gateway_shutdown_async (gateway, NULL, shutdown_cb, &clean);
   helix_test_wait_for (clean, WAIT_TIMEOUT_S, "the gateway to shut down");
-  g_assert_null (helix_gateway_get_store (gateway));
+  g_assert_null (helix_gateway_get_db (gateway));
 
   g_clear_object (&session);
   g_assert_finalize_object (g_steal_pointer (&gateway));

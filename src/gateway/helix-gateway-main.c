@@ -11,7 +11,7 @@
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 
-#include "helix-gateway.h"
+#include "helix-gateway-private.h"
 
 typedef struct
 {
@@ -146,9 +146,14 @@ helix_gateway_main (int    argc,
   g_autofree char *listen = NULL;
   g_autofree char *state_dir = NULL;
   g_autofree char *log_level = NULL;
+  g_autofree char *add_user = NULL;
+  g_autofree char *disable_user = NULL;
+  g_autofree char *enable_user = NULL;
   g_auto(GStrv) args = NULL;
   gboolean headless = FALSE;
   gboolean version = FALSE;
+  HelixGatewayUserCommand users = { 0 };
+  guint n_user_commands;
   MainState state = { 0 };
   guint sigterm_id;
   guint sigint_id;
@@ -167,6 +172,16 @@ helix_gateway_main (int    argc,
       N_("Log messages of LEVEL and above: error, warning, info or debug"), N_("LEVEL") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
       N_("Show the version and exit"), NULL },
+    { "add-user", 0, 0, G_OPTION_ARG_STRING, &add_user,
+      N_("Add a user and exit; the password is read from standard input"), N_("NAME") },
+    { "admin", 0, 0, G_OPTION_ARG_NONE, &users.admin,
+      N_("With --add-user: make the user an administrator"), NULL },
+    { "list-users", 0, 0, G_OPTION_ARG_NONE, &users.list_users,
+      N_("List the users and exit"), NULL },
+    { "disable-user", 0, 0, G_OPTION_ARG_STRING, &disable_user,
+      N_("Disable a user, log out all their devices, and exit"), N_("NAME") },
+    { "enable-user", 0, 0, G_OPTION_ARG_STRING, &enable_user,
+      N_("Enable a disabled user and exit"), N_("NAME") },
     { NULL }
   };
 
@@ -202,6 +217,25 @@ helix_gateway_main (int    argc,
       return 0;
     }
 
+  users.add_user = add_user;
+  users.disable_user = disable_user;
+  users.enable_user = enable_user;
+  n_user_commands = (users.add_user != NULL) + users.list_users +
+                    (users.disable_user != NULL) + (users.enable_user != NULL);
+  if (n_user_commands > 1)
+    {
+      g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           _("--add-user, --list-users, --disable-user and --enable-user "
+                             "cannot be combined; give one at a time"));
+      return fail (error);
+    }
+  if (users.admin && users.add_user == NULL)
+    {
+      g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           _("--admin only goes with --add-user NAME"));
+      return fail (error);
+    }
+
   config = build_config (config_path, listen, state_dir, log_level, &error);
   if (config == NULL)
     return fail (error);
@@ -209,6 +243,10 @@ helix_gateway_main (int    argc,
   helix_log_install (helix_gateway_config_get_log_level (config));
   if (helix_gateway_config_get_path (config) != NULL)
     g_debug ("configuration from %s", helix_gateway_config_get_path (config));
+
+  /* Account commands change the database and exit, without serving. */
+  if (n_user_commands > 0)
+    return _helix_gateway_users_main (config, &users);
 
   loop = g_main_loop_new (NULL, FALSE);
   cancellable = g_cancellable_new ();

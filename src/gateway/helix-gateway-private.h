@@ -8,11 +8,40 @@
 #include <libsoup/soup.h>
 
 #include "helix-gateway.h"
+#include "helix-rate-limit.h"
 
 G_BEGIN_DECLS
 
 /* The longest X-Request-Id the gateway takes over from a client. */
 #define HELIX_REQUEST_ID_MAX_LEN 64
+
+/* The largest request body an API route accepts, and how deeply its JSON may nest. */
+#define HELIX_GATEWAY_MAX_BODY_BYTES (16 * 1024)
+#define HELIX_GATEWAY_MAX_JSON_DEPTH 16
+
+/* Failed logins allowed per account and per client address within the window. Fixed
+ * for now; the configuration file does not offer them yet. */
+#define HELIX_GATEWAY_LOGIN_MAX_FAILURES 5
+#define HELIX_GATEWAY_LOGIN_WINDOW_S     (15 * 60)
+
+/* Password checks (argon2id: 64 MiB each) running at once; more logins get 503. */
+#define HELIX_GATEWAY_LOGINS_IN_FLIGHT_MAX 4
+
+/* An account command of the command line (see helix-gateway-users.c). */
+typedef struct
+{
+  char     *add_user;
+  gboolean  admin;
+  gboolean  list_users;
+  char     *disable_user;
+  char     *enable_user;
+} HelixGatewayUserCommand;
+
+typedef struct
+{
+  HelixRateLimit *limit;     /* keys "user:NAME" and "addr:ADDRESS" */
+  guint           in_flight; /* password checks running */
+} HelixGatewayLogins;
 
 gboolean _helix_gateway_admit               (HelixGateway      *self,
                                              SoupServerMessage *msg);
@@ -27,5 +56,16 @@ void     _helix_gateway_respond_error       (SoupServerMessage *msg,
                                              const char        *code,
                                              const char        *message);
 gboolean _helix_gateway_request_id_is_valid (const char        *id);
+gboolean _helix_gateway_check_method        (SoupServerMessage  *msg,
+                                             const char * const *allowed);
+void     _helix_gateway_respond_not_found   (SoupServerMessage *msg,
+                                             const char        *path);
+GByteArray *_helix_gateway_get_request_body (SoupServerMessage *msg,
+                                             gboolean          *too_large);
+HelixGatewayLogins *_helix_gateway_get_logins (HelixGateway    *self);
+int      _helix_gateway_users_main          (const HelixGatewayConfig      *config,
+                                             const HelixGatewayUserCommand *command);
+void     _helix_gateway_add_api_routes      (HelixGateway      *self,
+                                             SoupServer        *server);
 
 G_END_DECLS

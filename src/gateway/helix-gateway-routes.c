@@ -23,7 +23,8 @@ _helix_gateway_respond_json (SoupServerMessage *msg,
   g_assert (root != NULL);
 
   body = json_to_string (root, FALSE);
-  soup_server_message_set_status (msg, status, NULL);
+  /* libsoup 3.2 knows no phrase for 429 (RFC 6585). */
+  soup_server_message_set_status (msg, status, status == 429 ? "Too Many Requests" : NULL);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
                                     body, strlen (body));
 }
@@ -53,8 +54,8 @@ _helix_gateway_respond_error (SoupServerMessage *msg,
   _helix_gateway_respond_json (msg, status, root);
 }
 
-static void
-respond_not_found (SoupServerMessage *msg,
+void
+_helix_gateway_respond_not_found (SoupServerMessage *msg,
                    const char        *path)
 {
   g_autofree char *message = NULL;
@@ -65,9 +66,9 @@ respond_not_found (SoupServerMessage *msg,
 
 /* Returns whether @msg uses one of @allowed (a NULL-terminated list of
  * methods); if not, answers 405 with an Allow header. */
-static gboolean
-check_method (SoupServerMessage  *msg,
-              const char * const *allowed)
+gboolean
+_helix_gateway_check_method (SoupServerMessage  *msg,
+                             const char * const *allowed)
 {
   const char *method = soup_server_message_get_method (msg);
   g_autofree char *allow = NULL;
@@ -90,9 +91,9 @@ check_method (SoupServerMessage  *msg,
 /* GET /health: whether the gateway and its database answer.
  *
  * This runs on the main loop and queries the database synchronously. That
- * is acceptable here: helix_store_check() is one trivial query on a local
- * SQLite file (no table scan), much cheaper than the HTTP parsing around
- * it. Anything heavier must go through the store's async API. */
+ * is acceptable here: helix_gateway_db_check() is one trivial query on a
+ * local SQLite file (no table scan), much cheaper than the HTTP parsing
+ * around it. Anything slow must run in a worker thread. */
 static void
 health_cb (SoupServer        *server,
            SoupServerMessage *msg,
@@ -105,7 +106,7 @@ health_cb (SoupServer        *server,
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = NULL;
-  HelixStore *store;
+  HelixGatewayDb *db;
   gboolean database_ok;
 
   if (!_helix_gateway_admit (self, msg))
@@ -114,16 +115,16 @@ health_cb (SoupServer        *server,
   /* The handler for /health also gets /health/anything. */
   if (!g_str_equal (path, "/health"))
     {
-      respond_not_found (msg, path);
+      _helix_gateway_respond_not_found (msg, path);
       return;
     }
 
-  if (!check_method (msg, allowed))
+  if (!_helix_gateway_check_method (msg, allowed))
     return;
 
-  store = helix_gateway_get_store (self);
-  if (store != NULL)
-    database_ok = helix_store_check (store, &error);
+  db = helix_gateway_get_db (self);
+  if (db != NULL)
+    database_ok = helix_gateway_db_check (db, &error);
   else
     {
       g_set_error_literal (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
@@ -149,7 +150,7 @@ health_cb (SoupServer        *server,
   if (database_ok)
     {
       json_builder_set_member_name (builder, "schema_version");
-      json_builder_add_int_value (builder, helix_store_get_schema_version (store));
+      json_builder_add_int_value (builder, helix_gateway_db_get_schema_version (db));
     }
   else
     {
@@ -181,7 +182,7 @@ default_cb (SoupServer        *server,
   if (!_helix_gateway_admit (self, msg))
     return;
 
-  respond_not_found (msg, path);
+  _helix_gateway_respond_not_found (msg, path);
 }
 
 void
@@ -194,4 +195,5 @@ _helix_gateway_add_routes (HelixGateway *self,
   /* The server does not outlive the gateway: no references needed. */
   soup_server_add_handler (server, NULL, default_cb, self, NULL);
   soup_server_add_handler (server, "/health", health_cb, self, NULL);
+  _helix_gateway_add_api_routes (self, server);
 }

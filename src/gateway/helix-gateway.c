@@ -12,17 +12,19 @@
 
 #include <gio/gnetworking.h>
 #include <glib/gi18n.h>
+#include <sodium.h>
 
 #include "helix-gateway-private.h"
+#include "helix-password.h"
 
 /**
  * HelixGateway:
  *
  * The server of `helix --headless`: it owns the configuration, the
- * gateway's #HelixStore (`gateway.db` in the state directory) and a
+ * gateway's #HelixGatewayDb (`gateway.db` in the state directory) and a
  * #SoupServer that answers HTTP requests.
  *
- * helix_gateway_start() opens the store and starts listening;
+ * helix_gateway_start() opens the database and starts listening;
  * helix_gateway_shutdown_async() stops accepting connections, lets the
  * requests in flight finish (for at most
  * %HELIX_GATEWAY_DRAIN_TIMEOUT_SECONDS), then closes everything.
@@ -41,7 +43,7 @@ struct _HelixGateway
   GObject             parent_instance;
 
   HelixGatewayConfig *config;
-  HelixStore         *store;
+  HelixGatewayDb     *db;
   SoupServer         *server;
   GSocketService     *listener;
   char               *uri;
@@ -49,6 +51,9 @@ struct _HelixGateway
 
   /* HelixRequest of every message between request-started and its end. */
   GHashTable         *requests;
+
+  /* Failed logins per account and per client address. */
+  HelixGatewayLogins  logins;
 
   /* A shutdown in progress. */
   GTask              *shutdown;
@@ -65,7 +70,9 @@ typedef struct
   SoupServerMessage *msg;     /* (unowned): the request lives as long as its message */
   gint64             started_us;
   char               id[HELIX_REQUEST_ID_MAX_LEN + 1];
+  GByteArray        *body;    /* (nullable): the request body of an API route */
   guint              got_headers : 1;
+  guint              body_too_large : 1;
   guint              admitted : 1;
   guint              finished : 1;
 } HelixRequest;
@@ -73,7 +80,7 @@ typedef struct
 enum {
   PROP_0,
   PROP_CONFIG,
-  PROP_STORE,
+  PROP_DB,
   PROP_URI,
   N_PROPS
 };
@@ -118,6 +125,12 @@ helix_request_free (gpointer data)
         schedule_drain_check (request->gateway);
     }
 
+  if (request->body != NULL)
+    {
+      /* It may hold a password. */
+      sodium_memzero (request->body->data, request->body->len);
+      g_byte_array_unref (request->body);
+    }
   g_free (request);
 }
 
@@ -164,12 +177,56 @@ set_response_headers (SoupServerMessage *msg,
 }
 
 static void
+on_got_chunk (SoupServerMessage *msg,
+              GBytes            *chunk)
+{
+  HelixRequest *request = get_request (msg);
+  gsize size;
+  gconstpointer data = g_bytes_get_data (chunk, &size);
+
+  if (request == NULL || request->body == NULL || request->body_too_large)
+    return;
+
+  if (size > HELIX_GATEWAY_MAX_BODY_BYTES - request->body->len)
+    {
+      /* The rest is read and dropped; the route answers 413. */
+      request->body_too_large = TRUE;
+      sodium_memzero (request->body->data, request->body->len);
+      g_byte_array_set_size (request->body, 0);
+      return;
+    }
+
+  g_byte_array_append (request->body, data, size);
+}
+
+/**
+ * _helix_gateway_get_request_body:
+ * @msg: a request to an API route (under `/api/`)
+ * @too_large: (out): whether the body was larger than HELIX_GATEWAY_MAX_BODY_BYTES
+ *
+ * Returns: (transfer none): the request body (empty when too large)
+ */
+GByteArray *
+_helix_gateway_get_request_body (SoupServerMessage *msg,
+                                 gboolean          *too_large)
+{
+  HelixRequest *request = get_request (msg);
+
+  g_assert (request != NULL && request->body != NULL);
+
+  *too_large = request->body_too_large;
+
+  return request->body;
+}
+
+static void
 on_got_headers (HelixGateway      *self,
                 SoupServerMessage *msg)
 {
   HelixRequest *request = get_request (msg);
   SoupMessageHeaders *request_headers = soup_server_message_get_request_headers (msg);
   const char *incoming;
+  GUri *uri;
 
   if (request == NULL)
     return;
@@ -185,9 +242,17 @@ on_got_headers (HelixGateway      *self,
       set_response_headers (msg, request);
     }
 
-  /* No route reads a request body yet: drop it as it arrives instead of
-   * collecting it in memory. */
+  /* Bodies are never collected by libsoup, which has no size limit: the API
+   * routes get theirs through on_got_chunk(), up to
+   * HELIX_GATEWAY_MAX_BODY_BYTES; everything else is dropped as it arrives. */
   soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+
+  uri = soup_server_message_get_uri (msg);
+  if (uri != NULL && g_str_has_prefix (g_uri_get_path (uri), "/api/"))
+    {
+      request->body = g_byte_array_new ();
+      g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
+    }
 }
 
 /* libsoup clears the response headers after a 1xx response (such as the
@@ -362,11 +427,11 @@ stop_serving (HelixGateway *self)
 
   detach_requests (self);
 
-  if (self->store != NULL)
+  if (self->db != NULL)
     {
-      helix_store_close (self->store);
-      g_clear_object (&self->store);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STORE]);
+      helix_gateway_db_close (self->db);
+      g_clear_object (&self->db);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DB]);
     }
 }
 
@@ -484,10 +549,10 @@ helix_gateway_dispose (GObject *object)
 
   detach_requests (self);
 
-  if (self->store != NULL)
+  if (self->db != NULL)
     {
-      helix_store_close (self->store);
-      g_clear_object (&self->store);
+      helix_gateway_db_close (self->db);
+      g_clear_object (&self->db);
     }
 
   G_OBJECT_CLASS (helix_gateway_parent_class)->dispose (object);
@@ -501,6 +566,7 @@ helix_gateway_finalize (GObject *object)
   g_clear_pointer (&self->config, helix_gateway_config_free);
   g_clear_pointer (&self->uri, g_free);
   g_clear_pointer (&self->requests, g_hash_table_unref);
+  g_clear_pointer (&self->logins.limit, helix_rate_limit_free);
 
   G_OBJECT_CLASS (helix_gateway_parent_class)->finalize (object);
 }
@@ -530,8 +596,8 @@ helix_gateway_get_property (GObject    *object,
       g_value_set_boxed (value, self->config);
       break;
 
-    case PROP_STORE:
-      g_value_set_object (value, self->store);
+    case PROP_DB:
+      g_value_set_object (value, self->db);
       break;
 
     case PROP_URI:
@@ -586,13 +652,13 @@ helix_gateway_class_init (HelixGatewayClass *klass)
                          G_PARAM_STATIC_STRINGS));
 
   /**
-   * HelixGateway:store:
+   * HelixGateway:db:
    *
    * The gateway's database, while it is started.
    */
-  properties[PROP_STORE] =
-    g_param_spec_object ("store", NULL, NULL,
-                         HELIX_TYPE_STORE,
+  properties[PROP_DB] =
+    g_param_spec_object ("db", NULL, NULL,
+                         HELIX_TYPE_GATEWAY_DB,
                          (G_PARAM_READABLE |
                           G_PARAM_EXPLICIT_NOTIFY |
                           G_PARAM_STATIC_STRINGS));
@@ -617,6 +683,8 @@ static void
 helix_gateway_init (HelixGateway *self)
 {
   self->requests = g_hash_table_new (NULL, NULL);
+  self->logins.limit = helix_rate_limit_new (HELIX_GATEWAY_LOGIN_MAX_FAILURES,
+                                             HELIX_GATEWAY_LOGIN_WINDOW_S * G_USEC_PER_SEC);
 }
 
 /**
@@ -650,17 +718,25 @@ helix_gateway_get_config (HelixGateway *self)
 }
 
 /**
- * helix_gateway_get_store:
+ * helix_gateway_get_db:
  * @self: a gateway
  *
  * Returns: (transfer none) (nullable): the database, while the gateway is started
  */
-HelixStore *
-helix_gateway_get_store (HelixGateway *self)
+HelixGatewayDb *
+helix_gateway_get_db (HelixGateway *self)
 {
   g_return_val_if_fail (HELIX_IS_GATEWAY (self), NULL);
 
-  return self->store;
+  return self->db;
+}
+
+HelixGatewayLogins *
+_helix_gateway_get_logins (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return &self->logins;
 }
 
 /**
@@ -822,7 +898,7 @@ helix_gateway_start (HelixGateway  *self,
 {
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(SoupServer) server = NULL;
-  g_autoptr(HelixStore) store = NULL;
+  g_autoptr(HelixGatewayDb) db = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GSocketService) listener = NULL;
   g_autoptr(GSocket) listen_socket = NULL;
@@ -848,9 +924,13 @@ helix_gateway_start (HelixGateway  *self,
       return FALSE;
     }
 
+  if (!helix_password_init (error))
+    return FALSE;
+  helix_password_prepare ();
+
   db_path = helix_gateway_config_dup_database_path (self->config);
-  store = helix_store_open (db_path, &local_error);
-  if (store == NULL)
+  db = helix_gateway_db_open (db_path, &local_error);
+  if (db == NULL)
     {
       g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
                    _("Could not open the database “%s”: %s"), db_path, local_error->message);
@@ -877,7 +957,7 @@ helix_gateway_start (HelixGateway  *self,
                      "stop it or choose another address with --listen."),
                    helix_gateway_config_get_listen (self->config), local_error->message);
       g_signal_handlers_disconnect_by_data (server, self);
-      helix_store_close (store);
+      helix_gateway_db_close (db);
       return FALSE;
     }
 
@@ -888,7 +968,7 @@ helix_gateway_start (HelixGateway  *self,
                    _("Could not listen on %s: %s"),
                    helix_gateway_config_get_listen (self->config), local_error->message);
       g_signal_handlers_disconnect_by_data (server, self);
-      helix_store_close (store);
+      helix_gateway_db_close (db);
       return FALSE;
     }
   g_signal_connect_object (listener, "incoming", G_CALLBACK (on_incoming), self, 0);
@@ -896,14 +976,14 @@ helix_gateway_start (HelixGateway  *self,
   self->uri = g_steal_pointer (&uri);
   self->listener = g_steal_pointer (&listener);
   self->started_us = g_get_monotonic_time ();
-  self->store = g_steal_pointer (&store);
+  self->db = g_steal_pointer (&db);
   self->server = g_steal_pointer (&server);
 
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STORE]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DB]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_URI]);
 
   g_info ("database %s (schema version %u)", db_path,
-          helix_store_get_schema_version (self->store));
+          helix_gateway_db_get_schema_version (self->db));
   g_info ("listening on %s", self->uri);
 
   return TRUE;

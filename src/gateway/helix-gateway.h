@@ -7,7 +7,7 @@
 #include <gio/gio.h>
 
 #include "helix-gateway-config.h"
-#include "helix-store.h"
+#include "helix-gateway-db.h"
 
 G_BEGIN_DECLS
 
@@ -44,7 +44,7 @@ GQuark                    helix_gateway_error_quark              (void);
 HelixGateway             *helix_gateway_new                      (const HelixGatewayConfig  *config);
 
 const HelixGatewayConfig *helix_gateway_get_config               (HelixGateway              *self);
-HelixStore               *helix_gateway_get_store                (HelixGateway              *self);
+HelixGatewayDb           *helix_gateway_get_db                   (HelixGateway              *self);
 const char               *helix_gateway_get_uri                  (HelixGateway              *self);
 guint                     helix_gateway_get_n_requests_in_flight (HelixGateway              *self);
 

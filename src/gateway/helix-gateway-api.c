@@ -1,0 +1,750 @@
+/* helix-gateway-api.c: the accounts API (/api/v1/auth/…, /api/v1/devices)
+ *
+ *   POST   /api/v1/auth/login       {"username","password","device"} → a token
+ *   POST   /api/v1/auth/logout      revokes the caller's device and its token
+ *   GET    /api/v1/devices          the caller's devices
+ *   DELETE /api/v1/devices/{uuid}   revokes one of the caller's devices
+ *
+ * Every route but login needs `Authorization: Bearer <token>`. Request bodies
+ * are JSON (Content-Type: application/json), at most
+ * HELIX_GATEWAY_MAX_BODY_BYTES, checked by helix_json_check_text() before
+ * json-glib sees them. Errors are {"error":{"code":"…","message":"…"}}.
+ *
+ * Database work here runs synchronously on the main loop: each query is a
+ * lookup or update through an index (see helix-gateway-db.c). Password
+ * checks, which are slow on purpose, run in a worker thread.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-gateway"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <sodium.h>
+
+#include "helix-gateway-private.h"
+#include "helix-json.h"
+#include "helix-password.h"
+#include "helix-uuid.h"
+
+#define LOGIN_PATH   "/api/v1/auth/login"
+#define LOGOUT_PATH  "/api/v1/auth/logout"
+#define DEVICES_PATH "/api/v1/devices"
+
+/* libsoup 3.2 has no name for 429 (RFC 6585). */
+#define STATUS_TOO_MANY_REQUESTS 429
+
+/* How often devices.last_seen_us is written for a device that keeps talking. */
+#define LAST_SEEN_PERIOD_US (60 * G_USEC_PER_SEC)
+
+static void
+set_no_store (SoupServerMessage *msg)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Cache-Control", "no-store");
+}
+
+static void
+respond_no_content (SoupServerMessage *msg)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+static void
+respond_internal_error (SoupServerMessage *msg,
+                        const GError      *error)
+{
+  g_warning ("%s %s: %s", soup_server_message_get_method (msg),
+             g_uri_get_path (soup_server_message_get_uri (msg)), error->message);
+  _helix_gateway_respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                                _("The gateway could not do this because of an internal "
+                                  "error. Try again later; if it persists, tell the "
+                                  "gateway’s administrator."));
+}
+
+static void
+respond_unavailable (SoupServerMessage *msg)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", "5");
+  _helix_gateway_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                                _("The gateway’s database is closed. Try again in a moment."));
+}
+
+static void
+set_retry_after (SoupServerMessage *msg,
+                 gint64             retry_after_us)
+{
+  gint64 seconds = MAX (1, (retry_after_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+  g_autofree char *value = g_strdup_printf ("%" G_GINT64_FORMAT, seconds);
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", value);
+}
+
+/* Request bodies {{{1 */
+
+/* Reads the request body as a JSON object. On any problem, answers (415, 413
+ * or 400) and returns %NULL. */
+static JsonObject *
+read_json_object (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *content_type;
+  GByteArray *body;
+  gboolean too_large = FALSE;
+  JsonNode *root;
+
+  content_type = soup_message_headers_get_content_type (headers, NULL);
+  if (content_type == NULL || g_ascii_strcasecmp (content_type, "application/json") != 0)
+    {
+      _helix_gateway_respond_error (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+                                    "unsupported_media_type",
+                                    _("The request body must be JSON, sent with "
+                                      "“Content-Type: application/json”."));
+      return NULL;
+    }
+
+  body = _helix_gateway_get_request_body (msg, &too_large);
+  if (too_large || body->len > HELIX_GATEWAY_MAX_BODY_BYTES)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("The request body is too large: send at most %u bytes."),
+                         (guint) HELIX_GATEWAY_MAX_BODY_BYTES);
+
+      _helix_gateway_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                                    message);
+      return NULL;
+    }
+
+  if (body->len == 0)
+    {
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
+                                    _("The request body is empty; it must be a JSON object."));
+      return NULL;
+    }
+
+  if (!helix_json_check_text ((const char *) body->data, body->len,
+                              HELIX_GATEWAY_MAX_BODY_BYTES, HELIX_GATEWAY_MAX_JSON_DEPTH,
+                              &error))
+    {
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
+                                    error->message);
+      return NULL;
+    }
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, (const char *) body->data, body->len, &error))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("The request body is not valid JSON: %s"), error->message);
+
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json", message);
+      return NULL;
+    }
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
+                                    _("The request body must be a JSON object."));
+      return NULL;
+    }
+
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* Returns the string member @name of @object, or %NULL if it is missing or
+ * not a string. */
+static const char *
+get_string_member (JsonObject *object,
+                   const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+
+  return json_node_get_string (node);
+}
+
+/* Authentication {{{1 */
+
+static void
+respond_unauthorized (SoupServerMessage *msg,
+                      gboolean           token_given)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  if (token_given)
+    {
+      soup_message_headers_replace (headers, "WWW-Authenticate",
+                                    "Bearer realm=\"helix\", error=\"invalid_token\"");
+      _helix_gateway_respond_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid_token",
+                                    _("The access token is not valid: it was revoked, its "
+                                      "device was logged out, or its user was disabled. "
+                                      "Log in again."));
+    }
+  else
+    {
+      soup_message_headers_replace (headers, "WWW-Authenticate", "Bearer realm=\"helix\"");
+      _helix_gateway_respond_error (msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+                                    _("This needs an access token: log in at "
+                                      LOGIN_PATH " and send “Authorization: Bearer "
+                                      "<token>”."));
+    }
+}
+
+/* Finds who the request's bearer token speaks for. If it has none or an
+ * invalid one, answers 401 and returns %FALSE. */
+static gboolean
+authenticate (HelixGateway      *self,
+              SoupServerMessage *msg,
+              HelixGatewayAuth  *auth)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  HelixGatewayDb *db = helix_gateway_get_db (self);
+  g_autoptr(GError) error = NULL;
+  const char *value;
+  guint8 hash[HELIX_GATEWAY_TOKEN_HASH_LEN];
+  gint64 now_us;
+
+  value = soup_message_headers_get_one (headers, "Authorization");
+  if (value == NULL || g_ascii_strncasecmp (value, "Bearer ", 7) != 0)
+    {
+      respond_unauthorized (msg, FALSE);
+      return FALSE;
+    }
+
+  value += 7;
+  while (*value == ' ')
+    value++;
+
+  /* A lookup by hash: the hash of a wrong token reveals nothing about a
+   * right one, so no constant-time comparison is needed. */
+  if (!helix_token_hash (value, hash))
+    {
+      respond_unauthorized (msg, TRUE);
+      return FALSE;
+    }
+
+  if (db == NULL)
+    {
+      respond_unavailable (msg);
+      return FALSE;
+    }
+
+  if (!helix_gateway_db_authenticate (db, hash, auth, &error))
+    {
+      if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE))
+        respond_unauthorized (msg, TRUE);
+      else
+        respond_internal_error (msg, error);
+      return FALSE;
+    }
+
+  now_us = g_get_real_time ();
+  if (now_us - auth->last_seen_us >= LAST_SEEN_PERIOD_US)
+    {
+      if (!helix_gateway_db_touch_device (db, auth->device_id, now_us, &error))
+        g_warning ("Could not note when device %s was last seen: %s",
+                   auth->device_uuid, error->message);
+      else
+        auth->last_seen_us = now_us;
+    }
+
+  return TRUE;
+}
+
+/* POST /api/v1/auth/login {{{1 */
+
+typedef struct
+{
+  HelixGateway      *gateway;
+  SoupServerMessage *msg;
+  gint64             user_id;
+  gboolean           may_login;
+  char              *user_name;
+  char              *device_name;
+  char              *user_key;
+  char              *address_key;
+  gboolean           disconnected;
+} Login;
+
+static void
+login_free (Login *login)
+{
+  g_signal_handlers_disconnect_by_data (login->msg, login);
+  g_clear_object (&login->msg);
+  g_clear_object (&login->gateway);
+  g_free (login->user_name);
+  g_free (login->device_name);
+  g_free (login->user_key);
+  g_free (login->address_key);
+  g_free (login);
+}
+
+static void
+on_login_disconnected (SoupServerMessage *msg,
+                       Login             *login)
+{
+  login->disconnected = TRUE;
+}
+
+static void
+respond_login_failed (SoupServerMessage *msg)
+{
+  /* The same answer for an unknown user, a wrong password and a disabled
+   * user: the API does not reveal which names exist. */
+  _helix_gateway_respond_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid_credentials",
+                                _("The user name or the password is wrong, or the account "
+                                  "is disabled."));
+}
+
+static void
+login_succeeded (Login *login)
+{
+  HelixGatewayDb *db = helix_gateway_get_db (login->gateway);
+  HelixGatewayLogins *logins = _helix_gateway_get_logins (login->gateway);
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *device = NULL;
+  char token[HELIX_TOKEN_LEN + 1];
+  guint8 hash[HELIX_GATEWAY_TOKEN_HASH_LEN];
+
+  if (db == NULL)
+    {
+      respond_unavailable (login->msg);
+      return;
+    }
+
+  helix_token_new (token, hash);
+  device = helix_gateway_db_add_device (db, login->user_id, login->device_name, hash, &error);
+  if (device == NULL)
+    {
+      sodium_memzero (token, sizeof token);
+      if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER))
+        respond_login_failed (login->msg); /* disabled meanwhile */
+      else
+        respond_internal_error (login->msg, error);
+      return;
+    }
+
+  /* Good logins do not count against the address; the account starts over. */
+  helix_rate_limit_refund (logins->limit, login->address_key);
+  helix_rate_limit_reset (logins->limit, login->user_key);
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "token");
+  json_builder_add_string_value (builder, token);
+  json_builder_set_member_name (builder, "device");
+  json_builder_add_string_value (builder, device);
+  json_builder_set_member_name (builder, "user");
+  json_builder_add_string_value (builder, login->user_name);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  sodium_memzero (token, sizeof token);
+
+  g_info ("login: user %s on new device %s", login->user_name, device);
+  _helix_gateway_respond_json (login->msg, SOUP_STATUS_OK, root);
+}
+
+static void
+login_verified_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Login *login = user_data;
+  HelixGatewayLogins *logins = _helix_gateway_get_logins (login->gateway);
+  HelixGatewayDb *db = helix_gateway_get_db (login->gateway);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *new_hash = NULL;
+  gboolean ok;
+
+  g_assert (logins->in_flight > 0);
+  logins->in_flight--;
+
+  ok = helix_password_verify_finish (result, &new_hash, &error);
+
+  if (login->disconnected)
+    {
+      g_debug ("login: the client went away during the password check");
+      login_free (login);
+      return;
+    }
+
+  if (ok && login->may_login && new_hash != NULL && db != NULL)
+    {
+      g_autoptr(GError) rehash_error = NULL;
+
+      if (helix_gateway_db_set_password_hash (db, login->user_id, new_hash, &rehash_error))
+        g_info ("login: stored a new password hash for user %s (hash parameters changed)",
+                login->user_name);
+      else
+        g_warning ("Could not store a new password hash for user %s: %s",
+                   login->user_name, rehash_error->message);
+    }
+
+  if (error != NULL)
+    respond_internal_error (login->msg, error);
+  else if (ok && login->may_login)
+    login_succeeded (login);
+  else
+    {
+      g_info ("login: refused from %s", soup_server_message_get_remote_host (login->msg));
+      respond_login_failed (login->msg);
+    }
+
+  set_no_store (login->msg);
+  soup_server_message_unpause (login->msg);
+  login_free (login);
+}
+
+static void
+login_cb (SoupServer        *server,
+          SoupServerMessage *msg,
+          const char        *path,
+          GHashTable        *query,
+          gpointer           user_data)
+{
+  static const char * const allowed[] = { "POST", NULL };
+  HelixGateway *self = user_data;
+  HelixGatewayLogins *logins = _helix_gateway_get_logins (self);
+  HelixGatewayDb *db = helix_gateway_get_db (self);
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(HelixGatewayUser) user = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *user_key = NULL;
+  g_autofree char *address_key = NULL;
+  const char *username;
+  const char *password;
+  const char *device;
+  const char *address;
+  gint64 retry_after_us = 0;
+  gint64 now_us;
+  Login *login;
+
+  if (!_helix_gateway_admit (self, msg))
+    return;
+
+  if (!g_str_equal (path, LOGIN_PATH))
+    {
+      _helix_gateway_respond_not_found (msg, path);
+      return;
+    }
+
+  if (!_helix_gateway_check_method (msg, allowed))
+    return;
+
+  set_no_store (msg);
+
+  object = read_json_object (msg);
+  if (object == NULL)
+    return;
+
+  username = get_string_member (object, "username");
+  password = get_string_member (object, "password");
+  device = get_string_member (object, "device");
+  if (username == NULL || password == NULL || device == NULL)
+    {
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
+                                    _("A login needs the strings “username”, “password” "
+                                      "and “device”."));
+      return;
+    }
+
+  if (*device == '\0' || strlen (device) > HELIX_GATEWAY_DEVICE_NAME_MAX)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("The device name must be 1 to %d bytes long."),
+                         HELIX_GATEWAY_DEVICE_NAME_MAX);
+
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request", message);
+      return;
+    }
+
+  if (strlen (password) > HELIX_PASSWORD_MAX_BYTES)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("The password is too long (at most %d bytes)."),
+                         HELIX_PASSWORD_MAX_BYTES);
+
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request", message);
+      return;
+    }
+
+  if (db == NULL)
+    {
+      respond_unavailable (msg);
+      return;
+    }
+
+  /* Charged before the check, so that attempts running at the same time
+   * count; refunded when the login succeeds. */
+  address = soup_server_message_get_remote_host (msg);
+  address_key = g_strconcat ("addr:", address ? address : "?", NULL);
+  user_key = g_strconcat ("user:", username, NULL);
+  now_us = g_get_monotonic_time ();
+  if (!helix_rate_limit_charge (logins->limit, address_key, now_us, &retry_after_us))
+    {
+      g_info ("login: too many failed logins from %s", address);
+      set_retry_after (msg, retry_after_us);
+      _helix_gateway_respond_error (msg, STATUS_TOO_MANY_REQUESTS, "too_many_attempts",
+                                    _("Too many failed logins. Wait before trying again "
+                                      "(see Retry-After)."));
+      return;
+    }
+  if (!helix_rate_limit_charge (logins->limit, user_key, now_us, &retry_after_us))
+    {
+      helix_rate_limit_refund (logins->limit, address_key);
+      g_info ("login: too many failed logins for one account, from %s", address);
+      set_retry_after (msg, retry_after_us);
+      _helix_gateway_respond_error (msg, STATUS_TOO_MANY_REQUESTS, "too_many_attempts",
+                                    _("Too many failed logins. Wait before trying again "
+                                      "(see Retry-After)."));
+      return;
+    }
+
+  if (logins->in_flight >= HELIX_GATEWAY_LOGINS_IN_FLIGHT_MAX)
+    {
+      helix_rate_limit_refund (logins->limit, address_key);
+      helix_rate_limit_refund (logins->limit, user_key);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Retry-After", "1");
+      _helix_gateway_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "busy",
+                                    _("The gateway is busy with other logins. Try again in "
+                                      "a moment."));
+      return;
+    }
+
+  /* An indexed lookup (users.name is UNIQUE): fine on the main loop. */
+  if (helix_gateway_user_name_is_valid (username))
+    user = helix_gateway_db_lookup_user (db, username, &error);
+  if (user == NULL && error != NULL &&
+      !g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER))
+    {
+      helix_rate_limit_refund (logins->limit, address_key);
+      helix_rate_limit_refund (logins->limit, user_key);
+      respond_internal_error (msg, error);
+      return;
+    }
+
+  login = g_new0 (Login, 1);
+  login->gateway = g_object_ref (self);
+  login->msg = g_object_ref (msg);
+  login->user_id = user != NULL ? user->id : 0;
+  login->may_login = user != NULL && !user->disabled;
+  login->user_name = g_strdup (username);
+  login->device_name = g_strdup (device);
+  login->user_key = g_steal_pointer (&user_key);
+  login->address_key = g_steal_pointer (&address_key);
+  g_signal_connect (msg, "disconnected", G_CALLBACK (on_login_disconnected), login);
+
+  logins->in_flight++;
+  soup_server_message_pause (msg);
+  /* argon2id takes a few hundred milliseconds: a worker thread does it. An
+   * unknown user is checked against a dummy hash, taking as long. */
+  helix_password_verify_async (user != NULL ? user->password_hash : NULL, password, NULL,
+                               login_verified_cb, login);
+}
+
+/* POST /api/v1/auth/logout {{{1 */
+
+static void
+logout_cb (SoupServer        *server,
+           SoupServerMessage *msg,
+           const char        *path,
+           GHashTable        *query,
+           gpointer           user_data)
+{
+  static const char * const allowed[] = { "POST", NULL };
+  HelixGateway *self = user_data;
+  g_auto(HelixGatewayAuth) auth = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  if (!_helix_gateway_admit (self, msg))
+    return;
+
+  if (!g_str_equal (path, LOGOUT_PATH))
+    {
+      _helix_gateway_respond_not_found (msg, path);
+      return;
+    }
+
+  if (!_helix_gateway_check_method (msg, allowed))
+    return;
+
+  set_no_store (msg);
+
+  if (!authenticate (self, msg, &auth))
+    return;
+
+  /* Indexed updates of one device and its tokens. */
+  if (!helix_gateway_db_revoke_device (helix_gateway_get_db (self), auth.user_id,
+                                       auth.device_uuid, &error))
+    {
+      respond_internal_error (msg, error);
+      return;
+    }
+
+  g_info ("logout: user %s, device %s", auth.user_name, auth.device_uuid);
+  respond_no_content (msg);
+}
+
+/* /api/v1/devices {{{1 */
+
+static void
+add_time_member (JsonBuilder *builder,
+                 const char  *name,
+                 gint64       time_us)
+{
+  g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (time_us / G_USEC_PER_SEC);
+  g_autofree char *text = time != NULL ? g_date_time_format_iso8601 (time) : NULL;
+
+  json_builder_set_member_name (builder, name);
+  if (text != NULL)
+    json_builder_add_string_value (builder, text);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+list_devices (HelixGateway      *self,
+              SoupServerMessage *msg,
+              HelixGatewayAuth  *auth)
+{
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* One user's devices, through the devices_user index. */
+  devices = helix_gateway_db_list_devices (helix_gateway_get_db (self), auth->user_id, &error);
+  if (devices == NULL)
+    {
+      respond_internal_error (msg, error);
+      return;
+    }
+
+  builder = json_builder_new ();
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < devices->len; i++)
+    {
+      HelixGatewayDevice *device = g_ptr_array_index (devices, i);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "id");
+      json_builder_add_string_value (builder, device->uuid);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, device->name);
+      add_time_member (builder, "created", device->created_us);
+      add_time_member (builder, "last_seen", device->last_seen_us);
+      json_builder_set_member_name (builder, "current");
+      json_builder_add_boolean_value (builder, device->id == auth->device_id);
+      json_builder_set_member_name (builder, "revoked");
+      json_builder_add_boolean_value (builder, device->revoked_us != 0);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+
+  root = json_builder_get_root (builder);
+  _helix_gateway_respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+static void
+revoke_device (HelixGateway      *self,
+               SoupServerMessage *msg,
+               HelixGatewayAuth  *auth,
+               const char        *id)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Canonical lower-case UUIDs only, as the gateway hands them out. */
+  if (!helix_uuid_is_valid (id))
+    {
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_id",
+                                    _("This is not a device id: device ids are UUIDs, as "
+                                      "listed by GET " DEVICES_PATH "."));
+      return;
+    }
+
+  if (!helix_gateway_db_revoke_device (helix_gateway_get_db (self), auth->user_id, id, &error))
+    {
+      /* Another user's device is "not found" too: never 403, which would
+       * tell that it exists. */
+      if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE))
+        _helix_gateway_respond_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+                                      _("You have no device with this id."));
+      else
+        respond_internal_error (msg, error);
+      return;
+    }
+
+  g_info ("devices: user %s revoked device %s", auth->user_name, id);
+  respond_no_content (msg);
+}
+
+static void
+devices_cb (SoupServer        *server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  static const char * const list_allowed[] = { "GET", "HEAD", NULL };
+  static const char * const item_allowed[] = { "DELETE", NULL };
+  HelixGateway *self = user_data;
+  g_auto(HelixGatewayAuth) auth = { 0 };
+  const char *id = NULL;
+
+  if (!_helix_gateway_admit (self, msg))
+    return;
+
+  if (g_str_has_prefix (path, DEVICES_PATH "/"))
+    {
+      id = path + strlen (DEVICES_PATH "/");
+      if (*id == '\0' || strchr (id, '/') != NULL)
+        {
+          _helix_gateway_respond_not_found (msg, path);
+          return;
+        }
+    }
+  else if (!g_str_equal (path, DEVICES_PATH))
+    {
+      _helix_gateway_respond_not_found (msg, path);
+      return;
+    }
+
+  if (!_helix_gateway_check_method (msg, id != NULL ? item_allowed : list_allowed))
+    return;
+
+  set_no_store (msg);
+
+  if (!authenticate (self, msg, &auth))
+    return;
+
+  if (id == NULL)
+    list_devices (self, msg, &auth);
+  else
+    revoke_device (self, msg, &auth, id);
+}
+
+void
+_helix_gateway_add_api_routes (HelixGateway *self,
+                               SoupServer   *server)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+  g_assert (SOUP_IS_SERVER (server));
+
+  soup_server_add_handler (server, LOGIN_PATH, login_cb, self, NULL);
+  soup_server_add_handler (server, LOGOUT_PATH, logout_cb, self, NULL);
+  soup_server_add_handler (server, DEVICES_PATH, devices_cb, self, NULL);
+}

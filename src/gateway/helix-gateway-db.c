@@ -1,0 +1,1043 @@
+/* helix-gateway-db.c: the gateway's database (accounts, devices, tokens)
+ *
+ * One SQLite file, `<state-dir>/gateway.db`, with its own numbered migrations
+ * (src/gateway/migrations/, compiled into the gateway's GResource). It is opened
+ * only after checking, without writing a byte, that it is a gateway database
+ * that this version understands.
+ *
+ * The gateway uses one connection, from the main thread only. Every query
+ * here is a lookup or update through an index (a primary key or a UNIQUE
+ * column) or a scan of one user's devices, so it is cheap enough to run on
+ * the main loop; writes commit with synchronous=FULL (one fsync). Slow work,
+ * such as password hashing, never happens here.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-gateway"
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "helix-db.h"
+#include "helix-gateway-db.h"
+#include "helix-gateway-resources.h"
+#include "helix-uuid.h"
+
+#define MIGRATIONS_PATH "/ai/helix/Helix/gateway/migrations"
+
+/* The desktop store's application id ('HLX1'): earlier gateways kept one as
+ * their gateway.db. */
+#define DESKTOP_STORE_APPLICATION_ID 1212962865
+
+struct _HelixGatewayDb
+{
+  GObject  parent_instance;
+
+  char    *path;
+  sqlite3 *db;
+  guint    schema_version;
+};
+
+G_DEFINE_FINAL_TYPE (HelixGatewayDb, helix_gateway_db, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (helix-gateway-db-error-quark, helix_gateway_db_error)
+
+void
+helix_gateway_user_free (HelixGatewayUser *user)
+{
+  if (user == NULL)
+    return;
+
+  g_free (user->name);
+  if (user->password_hash != NULL)
+    {
+      /* Not a secret by itself, but there is no reason to leave it about. */
+      memset (user->password_hash, 0, strlen (user->password_hash));
+      g_free (user->password_hash);
+    }
+  g_free (user);
+}
+
+void
+helix_gateway_device_free (HelixGatewayDevice *device)
+{
+  if (device == NULL)
+    return;
+
+  g_free (device->uuid);
+  g_free (device->name);
+  g_free (device);
+}
+
+void
+helix_gateway_auth_clear (HelixGatewayAuth *auth)
+{
+  g_clear_pointer (&auth->user_name, g_free);
+  g_clear_pointer (&auth->device_uuid, g_free);
+  memset (auth, 0, sizeof *auth);
+}
+
+/**
+ * helix_gateway_user_name_is_valid:
+ * @name: (nullable): a user name
+ *
+ * Returns: whether @name is 1 to 64 characters of `A–Z a–z 0–9 . _ -`
+ */
+gboolean
+helix_gateway_user_name_is_valid (const char *name)
+{
+  gsize len;
+
+  if (name == NULL)
+    return FALSE;
+
+  len = strlen (name);
+  if (len == 0 || len > HELIX_GATEWAY_USER_NAME_MAX)
+    return FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (!g_ascii_isalnum (name[i]) && name[i] != '.' && name[i] != '_' && name[i] != '-')
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Opening {{{1 */
+
+static gboolean
+check_header (const char  *path,
+              gboolean    *exists,
+              GError     **error)
+{
+  static const char magic[16] = "SQLite format 3";
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileInputStream) stream = NULL;
+  g_autoptr(GError) local_error = NULL;
+  char header[16];
+  gsize n_read = 0;
+
+  stream = g_file_read (file, NULL, &local_error);
+  if (stream == NULL)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          *exists = FALSE;
+          return TRUE;
+        }
+
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
+                   _("Could not read “%s”: %s"), path, local_error->message);
+      return FALSE;
+    }
+
+  *exists = TRUE;
+
+  if (!g_input_stream_read_all (G_INPUT_STREAM (stream), header, sizeof header, &n_read,
+                                NULL, &local_error))
+    {
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
+                   _("Could not read “%s”: %s"), path, local_error->message);
+      return FALSE;
+    }
+
+  /* An empty file is what a crash during the very first start leaves. */
+  if (n_read != 0 && (n_read < sizeof header || memcmp (header, magic, sizeof magic) != 0))
+    {
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE,
+                   _("“%s” is not a Helix gateway database (it is not an SQLite file). "
+                     "Helix has not changed it; move it away or choose another state "
+                     "directory."),
+                   path);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Reads what the file says about itself without writing to it. */
+static gboolean
+inspect_database (sqlite3     *db,
+                  const char  *path,
+                  guint       *version,
+                  GError     **error)
+{
+  gint64 application_id = 0;
+  gint64 user_version = 0;
+  gint64 n_objects = 0;
+  guint latest = helix_gateway_db_get_latest_schema_version ();
+
+  if (!helix_db_query_int (db, "PRAGMA application_id", &application_id, error) ||
+      !helix_db_query_int (db, "PRAGMA user_version", &user_version, error) ||
+      !helix_db_query_int (db, "SELECT count(*) FROM sqlite_schema", &n_objects, error))
+    {
+      g_prefix_error (error, _("Could not open “%s”: "), path);
+      return FALSE;
+    }
+
+  if (application_id == DESKTOP_STORE_APPLICATION_ID)
+    {
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE,
+                   _("“%s” is a Helix desktop database, not a gateway database (earlier "
+                     "development versions of the gateway made one; it holds no accounts). "
+                     "Helix has not changed it; move it away and start the gateway again."),
+                   path);
+      return FALSE;
+    }
+
+  if (application_id != HELIX_GATEWAY_DB_APPLICATION_ID &&
+      (application_id != 0 || user_version != 0 || n_objects != 0))
+    {
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE,
+                   _("“%s” is an SQLite database of another program, not a Helix gateway "
+                     "database. Helix has not changed it; choose another state directory."),
+                   path);
+      return FALSE;
+    }
+
+  if (user_version > latest)
+    {
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_TOO_NEW,
+                   _("“%s” was written by a newer version of the Helix gateway (schema %d; "
+                     "this version knows up to %u). Update Helix to open it; the file has "
+                     "not been changed."),
+                   path, (int) MIN (user_version, G_MAXINT), latest);
+      return FALSE;
+    }
+
+  *version = (guint) user_version;
+
+  return TRUE;
+}
+
+static gboolean
+helix_gateway_db_initialize (HelixGatewayDb  *self,
+                             GError         **error)
+{
+  gboolean exists = FALSE;
+  guint version = 0;
+  guint latest = helix_gateway_db_get_latest_schema_version ();
+
+  if (!check_header (self->path, &exists, error))
+    return FALSE;
+
+  self->db = helix_db_open (self->path, FALSE, error);
+  if (self->db == NULL)
+    return FALSE;
+
+  if (!inspect_database (self->db, self->path, &version, error))
+    return FALSE;
+
+  /* Only now, knowing the file is ours and not too new, may we write to it. */
+  if (!helix_db_exec (self->db,
+                      "PRAGMA journal_mode = WAL;"
+                      "PRAGMA synchronous = FULL;"
+                      "PRAGMA foreign_keys = ON;"
+                      "PRAGMA temp_store = MEMORY;",
+                      _("Could not set up the database"), error))
+    return FALSE;
+
+  if (version < latest &&
+      !helix_db_migrate (self->db, helix_gateway_get_resource (), MIGRATIONS_PATH, latest, error))
+    return FALSE;
+
+  self->schema_version = latest;
+
+  return TRUE;
+}
+
+/* GObject {{{1 */
+
+static void
+helix_gateway_db_dispose (GObject *object)
+{
+  helix_gateway_db_close (HELIX_GATEWAY_DB (object));
+
+  G_OBJECT_CLASS (helix_gateway_db_parent_class)->dispose (object);
+}
+
+static void
+helix_gateway_db_finalize (GObject *object)
+{
+  HelixGatewayDb *self = (HelixGatewayDb *) object;
+
+  g_clear_pointer (&self->path, g_free);
+
+  G_OBJECT_CLASS (helix_gateway_db_parent_class)->finalize (object);
+}
+
+static void
+helix_gateway_db_class_init (HelixGatewayDbClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = helix_gateway_db_dispose;
+  object_class->finalize = helix_gateway_db_finalize;
+}
+
+static void
+helix_gateway_db_init (HelixGatewayDb *self)
+{
+}
+
+/* Public API {{{1 */
+
+/**
+ * helix_gateway_db_get_latest_schema_version:
+ *
+ * Returns: the schema version this gateway writes
+ */
+guint
+helix_gateway_db_get_latest_schema_version (void)
+{
+  return helix_db_list_migrations (helix_gateway_get_resource (), MIGRATIONS_PATH, NULL);
+}
+
+/**
+ * helix_gateway_db_open:
+ * @path: the database file; created when missing (its folder must exist)
+ * @error: a location for a #GError
+ *
+ * Opens the gateway's database and applies pending migrations. A file that is
+ * not an SQLite database, belongs to another program, is damaged or was
+ * written by a newer gateway is refused and left exactly as it was.
+ *
+ * This blocks on disk I/O: call it at start-up, before serving.
+ *
+ * Returns: (transfer full): the database, or %NULL with @error set
+ */
+HelixGatewayDb *
+helix_gateway_db_open (const char  *path,
+                       GError     **error)
+{
+  g_autoptr(HelixGatewayDb) self = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = g_object_new (HELIX_TYPE_GATEWAY_DB, NULL);
+  self->path = g_strdup (path);
+
+  if (!helix_gateway_db_initialize (self, error))
+    {
+      helix_gateway_db_close (self);
+      return NULL;
+    }
+
+  g_debug ("Opened %s (schema %u)", self->path, self->schema_version);
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * helix_gateway_db_close:
+ * @self: a gateway database
+ *
+ * Closes the connection. Later calls fail with
+ * %HELIX_GATEWAY_DB_ERROR_CLOSED. Safe to call more than once.
+ */
+void
+helix_gateway_db_close (HelixGatewayDb *self)
+{
+  g_return_if_fail (HELIX_IS_GATEWAY_DB (self));
+
+  g_clear_pointer (&self->db, sqlite3_close);
+}
+
+const char *
+helix_gateway_db_get_path (HelixGatewayDb *self)
+{
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+
+  return self->path;
+}
+
+guint
+helix_gateway_db_get_schema_version (HelixGatewayDb *self)
+{
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), 0);
+
+  return self->schema_version;
+}
+
+static gboolean
+check_open (HelixGatewayDb  *self,
+            GError         **error)
+{
+  if (self->db == NULL)
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_CLOSED,
+                           _("The database is closed"));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Steps @stmt to its end and finalizes it. */
+static gboolean
+step_done (HelixGatewayDb  *self,
+           sqlite3_stmt    *stmt,
+           const char      *what,
+           GError         **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, self->db, rc, what);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+begin (HelixGatewayDb  *self,
+       GError         **error)
+{
+  return helix_db_exec (self->db, "BEGIN IMMEDIATE", _("Could not write to the database"), error);
+}
+
+static gboolean
+commit (HelixGatewayDb  *self,
+        gboolean         ok,
+        GError         **error)
+{
+  if (!ok)
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+
+  if (!helix_db_exec (self->db, "COMMIT", _("Could not write to the database"), error))
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_db_check:
+ * @self: a gateway database
+ * @error: a location for a #GError
+ *
+ * One trivial query, for health checks.
+ *
+ * Returns: whether the database answers
+ */
+gboolean
+helix_gateway_db_check (HelixGatewayDb  *self,
+                        GError         **error)
+{
+  gint64 version = 0;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+
+  if (!check_open (self, error))
+    return FALSE;
+
+  return helix_db_query_int (self->db, "PRAGMA user_version", &version, error);
+}
+
+/**
+ * helix_gateway_db_add_user:
+ * @self: a gateway database
+ * @name: a valid user name (see helix_gateway_user_name_is_valid())
+ * @password_hash: the argon2id string of the password
+ * @is_admin: whether the user is an administrator
+ * @error: a location for a #GError
+ *
+ * Returns: %TRUE if the user was added; %FALSE with
+ *   %HELIX_GATEWAY_DB_ERROR_USER_EXISTS if the name is taken
+ */
+gboolean
+helix_gateway_db_add_user (HelixGatewayDb  *self,
+                           const char      *name,
+                           const char      *password_hash,
+                           gboolean         is_admin,
+                           GError         **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+  g_return_val_if_fail (password_hash != NULL, FALSE);
+
+  if (!helix_gateway_user_name_is_valid (name))
+    {
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_INVALID,
+                   _("“%.64s” is not a valid user name: use 1 to 64 letters, digits, dots, "
+                     "dashes and underscores"), name ? name : "");
+      return FALSE;
+    }
+
+  if (!check_open (self, error))
+    return FALSE;
+
+  stmt = helix_db_prepare (self->db,
+                           "INSERT INTO users (name, password_hash, is_admin, created_us) "
+                           "VALUES (?, ?, ?, ?)", FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, password_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, is_admin ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 4, g_get_real_time ());
+  rc = sqlite3_step (stmt);
+  sqlite3_finalize (stmt);
+
+  if (rc == SQLITE_CONSTRAINT_UNIQUE)
+    {
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_USER_EXISTS,
+                   _("A user named “%s” exists already. Choose another name."), name);
+      return FALSE;
+    }
+
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, self->db, rc, _("Could not add the user"));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static HelixGatewayUser *
+user_from_row (sqlite3_stmt *stmt)
+{
+  HelixGatewayUser *user = g_new0 (HelixGatewayUser, 1);
+
+  user->id = sqlite3_column_int64 (stmt, 0);
+  user->name = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+  user->is_admin = sqlite3_column_int (stmt, 2) != 0;
+  user->disabled = sqlite3_column_int (stmt, 3) != 0;
+  user->created_us = sqlite3_column_int64 (stmt, 4);
+  user->n_devices = (guint) sqlite3_column_int (stmt, 5);
+
+  return user;
+}
+
+/**
+ * helix_gateway_db_lookup_user:
+ * @self: a gateway database
+ * @name: a user name
+ * @error: a location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the user with their password hash, or
+ *   %NULL with %HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER (or another error)
+ */
+HelixGatewayUser *
+helix_gateway_db_lookup_user (HelixGatewayDb  *self,
+                              const char      *name,
+                              GError         **error)
+{
+  g_autoptr(HelixGatewayUser) user = NULL;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  if (!check_open (self, error))
+    return NULL;
+
+  stmt = helix_db_prepare (self->db,
+                           "SELECT id, name, is_admin, disabled, created_us, 0, password_hash "
+                           "FROM users WHERE name = ?", FALSE, error);
+  if (stmt == NULL)
+    return NULL;
+
+  sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      user = user_from_row (stmt);
+      user->password_hash = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc == SQLITE_DONE)
+    g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER,
+                 _("There is no user named “%s”. See --list-users."), name);
+  else if (rc != SQLITE_ROW)
+    helix_db_set_error (error, self->db, rc, _("Could not read the users"));
+
+  return g_steal_pointer (&user);
+}
+
+/**
+ * helix_gateway_db_list_users:
+ * @self: a gateway database
+ * @error: a location for a #GError
+ *
+ * Returns: (transfer container) (element-type HelixGatewayUser): every user,
+ *   by name, without password hashes
+ */
+GPtrArray *
+helix_gateway_db_list_users (HelixGatewayDb  *self,
+                             GError         **error)
+{
+  g_autoptr(GPtrArray) users = NULL;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+
+  if (!check_open (self, error))
+    return NULL;
+
+  stmt = helix_db_prepare (self->db,
+                           "SELECT u.id, u.name, u.is_admin, u.disabled, u.created_us, "
+                           "       (SELECT count(*) FROM devices d "
+                           "        WHERE d.user = u.id AND d.revoked_us IS NULL) "
+                           "FROM users u ORDER BY u.name", FALSE, error);
+  if (stmt == NULL)
+    return NULL;
+
+  users = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_gateway_user_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (users, user_from_row (stmt));
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, self->db, rc, _("Could not read the users"));
+      return NULL;
+    }
+
+  return g_steal_pointer (&users);
+}
+
+/* Revokes the tokens of every device of @user_id (if @device_id is 0) or of
+ * one device. Inside a transaction. */
+static gboolean
+revoke_tokens (HelixGatewayDb  *self,
+               gint64           user_id,
+               gint64           device_id,
+               gint64           now_us,
+               GError         **error)
+{
+  sqlite3_stmt *stmt;
+
+  if (device_id != 0)
+    stmt = helix_db_prepare (self->db,
+                             "UPDATE tokens SET revoked_us = ?1 "
+                             "WHERE device = ?2 AND revoked_us IS NULL", FALSE, error);
+  else
+    stmt = helix_db_prepare (self->db,
+                             "UPDATE tokens SET revoked_us = ?1 "
+                             "WHERE revoked_us IS NULL AND device IN "
+                             "  (SELECT id FROM devices WHERE user = ?2)", FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, now_us);
+  sqlite3_bind_int64 (stmt, 2, device_id != 0 ? device_id : user_id);
+
+  return step_done (self, stmt, _("Could not revoke the tokens"), error);
+}
+
+/**
+ * helix_gateway_db_set_user_disabled:
+ * @self: a gateway database
+ * @name: a user name
+ * @disabled: whether the user may no longer log in
+ * @error: a location for a #GError
+ *
+ * Disabling a user also revokes every token of theirs, in the same
+ * transaction: their devices must log in again once they are enabled.
+ *
+ * Returns: %TRUE on success; %FALSE with %HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER
+ *   if there is no such user
+ */
+gboolean
+helix_gateway_db_set_user_disabled (HelixGatewayDb  *self,
+                                    const char      *name,
+                                    gboolean         disabled,
+                                    GError         **error)
+{
+  g_autoptr(HelixGatewayUser) user = NULL;
+  sqlite3_stmt *stmt;
+  gboolean ok;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  if (!check_open (self, error) || !begin (self, error))
+    return FALSE;
+
+  user = helix_gateway_db_lookup_user (self, name, error);
+  ok = user != NULL;
+
+  if (ok)
+    {
+      stmt = helix_db_prepare (self->db, "UPDATE users SET disabled = ? WHERE id = ?", FALSE, error);
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_int (stmt, 1, disabled ? 1 : 0);
+          sqlite3_bind_int64 (stmt, 2, user->id);
+          ok = step_done (self, stmt, _("Could not change the user"), error);
+        }
+    }
+
+  if (ok && disabled)
+    ok = revoke_tokens (self, user->id, 0, g_get_real_time (), error);
+
+  return commit (self, ok, error);
+}
+
+/**
+ * helix_gateway_db_set_password_hash:
+ * @self: a gateway database
+ * @user_id: the user's row id
+ * @password_hash: the new argon2id string
+ * @error: a location for a #GError
+ *
+ * Returns: whether the hash was stored
+ */
+gboolean
+helix_gateway_db_set_password_hash (HelixGatewayDb  *self,
+                                    gint64           user_id,
+                                    const char      *password_hash,
+                                    GError         **error)
+{
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+  g_return_val_if_fail (password_hash != NULL, FALSE);
+
+  if (!check_open (self, error))
+    return FALSE;
+
+  stmt = helix_db_prepare (self->db, "UPDATE users SET password_hash = ? WHERE id = ?",
+                           FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_text (stmt, 1, password_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, user_id);
+
+  return step_done (self, stmt, _("Could not store the password"), error);
+}
+
+/**
+ * helix_gateway_db_add_device:
+ * @self: a gateway database
+ * @user_id: the user logging in
+ * @device_name: the device's display name (at most 128 bytes of UTF-8)
+ * @token_hash: (array fixed-size=32): SHA-256 of the token issued to it
+ * @error: a location for a #GError
+ *
+ * Adds a device and its token in one transaction, unless the user was
+ * disabled (or removed) meanwhile.
+ *
+ * Returns: (transfer full): the new device's UUID, or %NULL with @error set
+ *   (%HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER if the user may not log in)
+ */
+char *
+helix_gateway_db_add_device (HelixGatewayDb  *self,
+                             gint64           user_id,
+                             const char      *device_name,
+                             const guint8    *token_hash,
+                             GError         **error)
+{
+  g_autofree char *uuid = helix_uuid_new_v7 ();
+  gint64 now_us = g_get_real_time ();
+  sqlite3_stmt *stmt;
+  gboolean ok;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+  g_return_val_if_fail (device_name != NULL, NULL);
+  g_return_val_if_fail (token_hash != NULL, NULL);
+
+  if (!check_open (self, error) || !begin (self, error))
+    return NULL;
+
+  stmt = helix_db_prepare (self->db,
+                           "INSERT INTO devices (uuid, user, name, created_us, last_seen_us) "
+                           "SELECT ?1, id, ?2, ?3, ?3 FROM users WHERE id = ?4 AND disabled = 0",
+                           FALSE, error);
+  ok = stmt != NULL;
+  if (ok)
+    {
+      sqlite3_bind_text (stmt, 1, uuid, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, device_name, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 3, now_us);
+      sqlite3_bind_int64 (stmt, 4, user_id);
+      ok = step_done (self, stmt, _("Could not add the device"), error);
+    }
+
+  if (ok && sqlite3_changes (self->db) == 0)
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER,
+                           _("The user may not log in"));
+      ok = FALSE;
+    }
+
+  if (ok)
+    {
+      gint64 device_id = sqlite3_last_insert_rowid (self->db);
+
+      stmt = helix_db_prepare (self->db,
+                               "INSERT INTO tokens (hash, device, created_us) VALUES (?, ?, ?)",
+                               FALSE, error);
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_blob (stmt, 1, token_hash, HELIX_GATEWAY_TOKEN_HASH_LEN, SQLITE_STATIC);
+          sqlite3_bind_int64 (stmt, 2, device_id);
+          sqlite3_bind_int64 (stmt, 3, now_us);
+          ok = step_done (self, stmt, _("Could not store the token"), error);
+        }
+    }
+
+  if (!commit (self, ok, error))
+    return NULL;
+
+  return g_steal_pointer (&uuid);
+}
+
+/**
+ * helix_gateway_db_authenticate:
+ * @self: a gateway database
+ * @token_hash: (array fixed-size=32): SHA-256 of the token presented
+ * @auth: (out caller-allocates): who the token speaks for
+ * @error: a location for a #GError
+ *
+ * Finds the token by its hash (the primary key). Revoked tokens, revoked
+ * devices and disabled users are not found.
+ *
+ * Returns: %TRUE if the token is valid; %FALSE with @error set otherwise
+ *   (%HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE when the token is not valid)
+ */
+gboolean
+helix_gateway_db_authenticate (HelixGatewayDb    *self,
+                               const guint8      *token_hash,
+                               HelixGatewayAuth  *auth,
+                               GError           **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+  g_return_val_if_fail (token_hash != NULL, FALSE);
+  g_return_val_if_fail (auth != NULL, FALSE);
+
+  memset (auth, 0, sizeof *auth);
+
+  if (!check_open (self, error))
+    return FALSE;
+
+  stmt = helix_db_prepare (self->db,
+                           "SELECT u.id, u.name, d.id, d.uuid, d.last_seen_us "
+                           "FROM tokens t "
+                           "JOIN devices d ON d.id = t.device "
+                           "JOIN users u ON u.id = d.user "
+                           "WHERE t.hash = ? AND t.revoked_us IS NULL "
+                           "  AND d.revoked_us IS NULL AND u.disabled = 0",
+                           FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_blob (stmt, 1, token_hash, HELIX_GATEWAY_TOKEN_HASH_LEN, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      auth->user_id = sqlite3_column_int64 (stmt, 0);
+      auth->user_name = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+      auth->device_id = sqlite3_column_int64 (stmt, 2);
+      auth->device_uuid = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
+      auth->last_seen_us = sqlite3_column_int64 (stmt, 4);
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc == SQLITE_DONE)
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE,
+                           _("The token is not valid"));
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      helix_db_set_error (error, self->db, rc, _("Could not read the tokens"));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_db_touch_device:
+ * @self: a gateway database
+ * @device_id: a device's row id
+ * @now_us: the time it was seen
+ * @error: a location for a #GError
+ *
+ * Returns: whether devices.last_seen_us was updated
+ */
+gboolean
+helix_gateway_db_touch_device (HelixGatewayDb  *self,
+                               gint64           device_id,
+                               gint64           now_us,
+                               GError         **error)
+{
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+
+  if (!check_open (self, error))
+    return FALSE;
+
+  stmt = helix_db_prepare (self->db, "UPDATE devices SET last_seen_us = ? WHERE id = ?",
+                           FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, now_us);
+  sqlite3_bind_int64 (stmt, 2, device_id);
+
+  return step_done (self, stmt, _("Could not update the device"), error);
+}
+
+/**
+ * helix_gateway_db_list_devices:
+ * @self: a gateway database
+ * @user_id: whose devices
+ * @error: a location for a #GError
+ *
+ * Returns: (transfer container) (element-type HelixGatewayDevice): the
+ *   user's devices, revoked ones included, oldest first
+ */
+GPtrArray *
+helix_gateway_db_list_devices (HelixGatewayDb  *self,
+                               gint64           user_id,
+                               GError         **error)
+{
+  g_autoptr(GPtrArray) devices = NULL;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+
+  if (!check_open (self, error))
+    return NULL;
+
+  stmt = helix_db_prepare (self->db,
+                           "SELECT id, uuid, name, created_us, last_seen_us, revoked_us "
+                           "FROM devices WHERE user = ? ORDER BY id", FALSE, error);
+  if (stmt == NULL)
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+
+  devices = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_gateway_device_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      HelixGatewayDevice *device = g_new0 (HelixGatewayDevice, 1);
+
+      device->id = sqlite3_column_int64 (stmt, 0);
+      device->uuid = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+      device->name = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+      device->created_us = sqlite3_column_int64 (stmt, 3);
+      device->last_seen_us = sqlite3_column_int64 (stmt, 4);
+      device->revoked_us = sqlite3_column_int64 (stmt, 5);
+      g_ptr_array_add (devices, device);
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, self->db, rc, _("Could not read the devices"));
+      return NULL;
+    }
+
+  return g_steal_pointer (&devices);
+}
+
+/**
+ * helix_gateway_db_revoke_device:
+ * @self: a gateway database
+ * @user_id: the user the device must belong to
+ * @device_uuid: the device's id
+ * @error: a location for a #GError
+ *
+ * Revokes a device of @user_id and all its tokens. Revoking a revoked device
+ * again succeeds. A device of another user is not found: its existence is
+ * not revealed.
+ *
+ * Returns: %TRUE on success; %FALSE with %HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE
+ *   if @user_id has no such device
+ */
+gboolean
+helix_gateway_db_revoke_device (HelixGatewayDb  *self,
+                                gint64           user_id,
+                                const char      *device_uuid,
+                                GError         **error)
+{
+  gint64 now_us = g_get_real_time ();
+  gint64 device_id = 0;
+  sqlite3_stmt *stmt;
+  gboolean ok;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+  g_return_val_if_fail (device_uuid != NULL, FALSE);
+
+  if (!check_open (self, error) || !begin (self, error))
+    return FALSE;
+
+  stmt = helix_db_prepare (self->db, "SELECT id FROM devices WHERE uuid = ? AND user = ?",
+                           FALSE, error);
+  ok = stmt != NULL;
+  if (ok)
+    {
+      sqlite3_bind_text (stmt, 1, device_uuid, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 2, user_id);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        device_id = sqlite3_column_int64 (stmt, 0);
+      sqlite3_finalize (stmt);
+
+      if (rc == SQLITE_DONE)
+        {
+          g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE,
+                               _("You have no device with this id"));
+          ok = FALSE;
+        }
+      else if (rc != SQLITE_ROW)
+        {
+          helix_db_set_error (error, self->db, rc, _("Could not read the devices"));
+          ok = FALSE;
+        }
+    }
+
+  if (ok)
+    {
+      stmt = helix_db_prepare (self->db,
+                               "UPDATE devices SET revoked_us = ? "
+                               "WHERE id = ? AND revoked_us IS NULL", FALSE, error);
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_int64 (stmt, 1, now_us);
+          sqlite3_bind_int64 (stmt, 2, device_id);
+          ok = step_done (self, stmt, _("Could not revoke the device"), error);
+        }
+    }
+
+  if (ok)
+    ok = revoke_tokens (self, user_id, device_id, now_us, error);
+
+  return commit (self, ok, error);
+}
