@@ -11,7 +11,9 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "helix-db.h"
 #include "helix-error.h"
@@ -347,4 +349,155 @@ helix_db_migrate (sqlite3     *db,
     }
 
   return TRUE;
+}
+
+/* Opening with checks */
+
+static gboolean
+is_sqlite_file (const char  *path,
+                gboolean    *exists,
+                GError     **error)
+{
+  static const char magic[16] = "SQLite format 3";
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileInputStream) stream = NULL;
+  char header[16];
+  gsize n_read = 0;
+
+  stream = g_file_read (file, NULL, &local_error);
+  if (stream == NULL)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          *exists = FALSE;
+          return TRUE;
+        }
+
+      g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_READ_ONLY,
+                   _("Could not read “%s”: %s"), path, local_error->message);
+      return FALSE;
+    }
+
+  *exists = TRUE;
+
+  if (!g_input_stream_read_all (G_INPUT_STREAM (stream), header, sizeof header, &n_read,
+                                NULL, &local_error))
+    {
+      g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_READ_ONLY,
+                   _("Could not read “%s”: %s"), path, local_error->message);
+      return FALSE;
+    }
+
+  /* An empty file is what a crash during the very first start leaves: SQLite treats
+   * it as a new database. Anything else must carry SQLite's magic. */
+  if (n_read == 0)
+    return TRUE;
+
+  if (n_read < sizeof header || memcmp (header, magic, sizeof magic) != 0)
+    {
+      g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_A_DATABASE,
+                   _("“%s” is not a Helix database (it is not an SQLite file). "
+                     "Helix has not changed it; move it away or choose another file."),
+                   path);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Reads what the file says about itself without writing a byte to it. */
+static gboolean
+inspect_database (sqlite3     *db,
+                  const char  *path,
+                  gint64       expected_application_id,
+                  guint        latest,
+                  guint       *version,
+                  GError     **error)
+{
+  gint64 application_id = 0;
+  gint64 user_version = 0;
+  gint64 n_objects = 0;
+
+  if (!helix_db_query_int (db, "PRAGMA application_id", &application_id, error) ||
+      !helix_db_query_int (db, "PRAGMA user_version", &user_version, error) ||
+      !helix_db_query_int (db, "SELECT count(*) FROM sqlite_schema", &n_objects, error))
+    {
+      g_prefix_error (error, _("Could not open “%s”: "), path);
+      return FALSE;
+    }
+
+  if (application_id != expected_application_id &&
+      (application_id != 0 || user_version != 0 || n_objects != 0))
+    {
+      g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_A_DATABASE,
+                   _("“%s” is an SQLite database of another program, not of Helix. "
+                     "Helix has not changed it; choose another file."),
+                   path);
+      return FALSE;
+    }
+
+  if (user_version > latest)
+    {
+      g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_TOO_NEW,
+                   _("“%s” was written by a newer version of Helix (schema %d; this version "
+                     "knows up to %u). Update Helix to open it; the file has not been changed."),
+                   path, (int) MIN (user_version, G_MAXINT), latest);
+      return FALSE;
+    }
+
+  *version = (guint) user_version;
+
+  return TRUE;
+}
+
+/**
+ * helix_db_open_checked:
+ * @path: the database file; created, with its folder (mode 0700), when missing
+ * @application_id: the `PRAGMA application_id` the program's databases carry
+ * @latest_version: the newest schema version the program knows
+ * @version: (out): the file's schema version (0 for a new file)
+ * @error: a location for a #GError
+ *
+ * Opens a writable connection, but only after reading, without writing a byte, that the
+ * file is SQLite, belongs to this program (or is new) and is not newer than
+ * @latest_version. Anything else is refused with a %HELIX_STORE_ERROR that says so and
+ * leaves the file as it was. The caller sets the journal mode and migrates.
+ *
+ * Returns: (transfer full): the connection, or %NULL
+ */
+sqlite3 *
+helix_db_open_checked (const char  *path,
+                       gint64       application_id,
+                       guint        latest_version,
+                       guint       *version,
+                       GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  gboolean exists = FALSE;
+  sqlite3 *db;
+
+  if (!is_sqlite_file (path, &exists, error))
+    return NULL;
+
+  if (!exists && g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_READ_ONLY,
+                   _("Could not create the folder “%s”: %s"), dir, g_strerror (saved_errno));
+      return NULL;
+    }
+
+  db = helix_db_open (path, FALSE, error);
+  if (db == NULL)
+    return NULL;
+
+  if (!inspect_database (db, path, application_id, latest_version, version, error))
+    {
+      sqlite3_close (db);
+      return NULL;
+    }
+
+  return db;
 }

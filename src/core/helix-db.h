@@ -12,6 +12,11 @@ G_BEGIN_DECLS
 sqlite3      *helix_db_open            (const char    *path,
                                         gboolean       read_only,
                                         GError       **error);
+sqlite3      *helix_db_open_checked    (const char    *path,
+                                        gint64         application_id,
+                                        guint          latest_version,
+                                        guint         *version,
+                                        GError       **error);
 gboolean      helix_db_exec            (sqlite3       *db,
                                         const char    *sql,
                                         const char    *what,
