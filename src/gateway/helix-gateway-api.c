@@ -9,6 +9,8 @@
  * are JSON (Content-Type: application/json), at most
  * HELIX_GATEWAY_MAX_BODY_BYTES, checked by helix_json_check_text() before
  * json-glib sees them. Errors are {"error":{"code":"…","message":"…"}}.
+ * The helpers for all this (_helix_gateway_authenticate() and friends) are
+ * shared with the sessions routes (helix-gateway-sessions.c).
  *
  * Database work here runs synchronously on the main loop: each query is a
  * lookup or update through an index (see helix-gateway-db.c). Password
@@ -28,6 +30,7 @@
 #include "helix-gateway-private.h"
 #include "helix-json.h"
 #include "helix-password.h"
+#include "helix-sync-json.h"
 #include "helix-uuid.h"
 
 #define LOGIN_PATH   "/api/v1/auth/login"
@@ -40,22 +43,22 @@
 /* How often devices.last_seen_us is written for a device that keeps talking. */
 #define LAST_SEEN_PERIOD_US (60 * G_USEC_PER_SEC)
 
-static void
-set_no_store (SoupServerMessage *msg)
+void
+_helix_gateway_set_no_store (SoupServerMessage *msg)
 {
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Cache-Control", "no-store");
 }
 
-static void
-respond_no_content (SoupServerMessage *msg)
+void
+_helix_gateway_respond_no_content (SoupServerMessage *msg)
 {
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
-static void
-respond_internal_error (SoupServerMessage *msg,
-                        const GError      *error)
+void
+_helix_gateway_respond_internal_error (SoupServerMessage *msg,
+                                       const GError      *error)
 {
   g_warning ("%s %s: %s", soup_server_message_get_method (msg),
              g_uri_get_path (soup_server_message_get_uri (msg)), error->message);
@@ -89,8 +92,8 @@ set_retry_after (SoupServerMessage *msg,
 
 /* Reads the request body as a JSON object. On any problem, answers (415, 413
  * or 400) and returns %NULL. */
-static JsonObject *
-read_json_object (SoupServerMessage *msg)
+JsonObject *
+_helix_gateway_read_json_object (SoupServerMessage *msg)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   g_autoptr(JsonParser) parser = NULL;
@@ -135,6 +138,18 @@ read_json_object (SoupServerMessage *msg)
     {
       _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
                                     error->message);
+      return NULL;
+    }
+
+  /* json-glib alone would take trailing text, comments and leading zeros. */
+  if (!helix_json_validate ((const char *) body->data, body->len, HELIX_GATEWAY_MAX_JSON_DEPTH,
+                            &error))
+    {
+      g_debug ("%s: %s", g_uri_get_path (soup_server_message_get_uri (msg)), error->message);
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
+                                    _("The request body is not strict JSON (RFC 8259): send "
+                                      "one object, without comments, trailing text or "
+                                      "leading zeros."));
       return NULL;
     }
 
@@ -203,10 +218,10 @@ respond_unauthorized (SoupServerMessage *msg,
 
 /* Finds who the request's bearer token speaks for. If it has none or an
  * invalid one, answers 401 and returns %FALSE. */
-static gboolean
-authenticate (HelixGateway      *self,
-              SoupServerMessage *msg,
-              HelixGatewayAuth  *auth)
+gboolean
+_helix_gateway_authenticate (HelixGateway      *self,
+                             SoupServerMessage *msg,
+                             HelixGatewayAuth  *auth)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   HelixGatewayDb *db = helix_gateway_get_db (self);
@@ -245,7 +260,7 @@ authenticate (HelixGateway      *self,
       if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE))
         respond_unauthorized (msg, TRUE);
       else
-        respond_internal_error (msg, error);
+        _helix_gateway_respond_internal_error (msg, error);
       return FALSE;
     }
 
@@ -333,7 +348,7 @@ login_succeeded (Login *login)
       if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER))
         respond_login_failed (login->msg); /* disabled meanwhile */
       else
-        respond_internal_error (login->msg, error);
+        _helix_gateway_respond_internal_error (login->msg, error);
       return;
     }
 
@@ -394,7 +409,7 @@ login_verified_cb (GObject      *source,
     }
 
   if (error != NULL)
-    respond_internal_error (login->msg, error);
+    _helix_gateway_respond_internal_error (login->msg, error);
   else if (ok && login->may_login)
     login_succeeded (login);
   else
@@ -403,7 +418,7 @@ login_verified_cb (GObject      *source,
       respond_login_failed (login->msg);
     }
 
-  set_no_store (login->msg);
+  _helix_gateway_set_no_store (login->msg);
   soup_server_message_unpause (login->msg);
   login_free (login);
 }
@@ -444,9 +459,9 @@ login_cb (SoupServer        *server,
   if (!_helix_gateway_check_method (msg, allowed))
     return;
 
-  set_no_store (msg);
+  _helix_gateway_set_no_store (msg);
 
-  object = read_json_object (msg);
+  object = _helix_gateway_read_json_object (msg);
   if (object == NULL)
     return;
 
@@ -533,7 +548,7 @@ login_cb (SoupServer        *server,
     {
       helix_rate_limit_refund (logins->limit, address_key);
       helix_rate_limit_refund (logins->limit, user_key);
-      respond_internal_error (msg, error);
+      _helix_gateway_respond_internal_error (msg, error);
       return;
     }
 
@@ -582,29 +597,29 @@ logout_cb (SoupServer        *server,
   if (!_helix_gateway_check_method (msg, allowed))
     return;
 
-  set_no_store (msg);
+  _helix_gateway_set_no_store (msg);
 
-  if (!authenticate (self, msg, &auth))
+  if (!_helix_gateway_authenticate (self, msg, &auth))
     return;
 
   /* Indexed updates of one device and its tokens. */
   if (!helix_gateway_db_revoke_device (helix_gateway_get_db (self), auth.user_id,
                                        auth.device_uuid, &error))
     {
-      respond_internal_error (msg, error);
+      _helix_gateway_respond_internal_error (msg, error);
       return;
     }
 
   g_info ("logout: user %s, device %s", auth.user_name, auth.device_uuid);
-  respond_no_content (msg);
+  _helix_gateway_respond_no_content (msg);
 }
 
 /* /api/v1/devices {{{1 */
 
-static void
-add_time_member (JsonBuilder *builder,
-                 const char  *name,
-                 gint64       time_us)
+void
+_helix_gateway_add_time_member (JsonBuilder *builder,
+                                const char  *name,
+                                gint64       time_us)
 {
   g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (time_us / G_USEC_PER_SEC);
   g_autofree char *text = time != NULL ? g_date_time_format_iso8601 (time) : NULL;
@@ -630,7 +645,7 @@ list_devices (HelixGateway      *self,
   devices = helix_gateway_db_list_devices (helix_gateway_get_db (self), auth->user_id, &error);
   if (devices == NULL)
     {
-      respond_internal_error (msg, error);
+      _helix_gateway_respond_internal_error (msg, error);
       return;
     }
 
@@ -645,8 +660,8 @@ list_devices (HelixGateway      *self,
       json_builder_add_string_value (builder, device->uuid);
       json_builder_set_member_name (builder, "name");
       json_builder_add_string_value (builder, device->name);
-      add_time_member (builder, "created", device->created_us);
-      add_time_member (builder, "last_seen", device->last_seen_us);
+      _helix_gateway_add_time_member (builder, "created", device->created_us);
+      _helix_gateway_add_time_member (builder, "last_seen", device->last_seen_us);
       json_builder_set_member_name (builder, "current");
       json_builder_add_boolean_value (builder, device->id == auth->device_id);
       json_builder_set_member_name (builder, "revoked");
@@ -684,12 +699,12 @@ revoke_device (HelixGateway      *self,
         _helix_gateway_respond_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
                                       _("You have no device with this id."));
       else
-        respond_internal_error (msg, error);
+        _helix_gateway_respond_internal_error (msg, error);
       return;
     }
 
   g_info ("devices: user %s revoked device %s", auth->user_name, id);
-  respond_no_content (msg);
+  _helix_gateway_respond_no_content (msg);
 }
 
 static void
@@ -726,9 +741,9 @@ devices_cb (SoupServer        *server,
   if (!_helix_gateway_check_method (msg, id != NULL ? item_allowed : list_allowed))
     return;
 
-  set_no_store (msg);
+  _helix_gateway_set_no_store (msg);
 
-  if (!authenticate (self, msg, &auth))
+  if (!_helix_gateway_authenticate (self, msg, &auth))
     return;
 
   if (id == NULL)

@@ -1,5 +1,7 @@
 /* helix-gateway-db.c: the gateway's database (accounts, devices, tokens)
  *
+ * The op log and synced state of the same file are in helix-gateway-sync.c.
+ *
  * One SQLite file, `<state-dir>/gateway.db`, with its own numbered migrations
  * (src/gateway/migrations/, compiled into the gateway's GResource). It is opened
  * only after checking, without writing a byte, that it is a gateway database
@@ -23,7 +25,8 @@
 #include <glib/gi18n.h>
 
 #include "helix-db.h"
-#include "helix-gateway-db.h"
+#include "helix-error.h"
+#include "helix-gateway-db-private.h"
 #include "helix-gateway-resources.h"
 #include "helix-uuid.h"
 
@@ -31,7 +34,6 @@
 
 /* The desktop store's application id ('HLX1'): earlier gateways kept one as
  * their gateway.db. */
-#define DESKTOP_STORE_APPLICATION_ID 1212962865
 
 struct _HelixGatewayDb
 {
@@ -110,128 +112,38 @@ helix_gateway_user_name_is_valid (const char *name)
 
 /* Opening {{{1 */
 
-static gboolean
-check_header (const char  *path,
-              gboolean    *exists,
-              GError     **error)
+/* helix_db_open_checked() reports in HELIX_STORE_ERROR; the gateway's callers
+ * expect its own domain. */
+static void
+propagate_open_error (GError     **error,
+                      GError      *store_error)
 {
-  static const char magic[16] = "SQLite format 3";
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileInputStream) stream = NULL;
-  g_autoptr(GError) local_error = NULL;
-  char header[16];
-  gsize n_read = 0;
+  HelixGatewayDbError code = HELIX_GATEWAY_DB_ERROR_FAILED;
 
-  stream = g_file_read (file, NULL, &local_error);
-  if (stream == NULL)
-    {
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-        {
-          *exists = FALSE;
-          return TRUE;
-        }
+  if (g_error_matches (store_error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_A_DATABASE))
+    code = HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE;
+  else if (g_error_matches (store_error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_TOO_NEW))
+    code = HELIX_GATEWAY_DB_ERROR_TOO_NEW;
 
-      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
-                   _("Could not read “%s”: %s"), path, local_error->message);
-      return FALSE;
-    }
-
-  *exists = TRUE;
-
-  if (!g_input_stream_read_all (G_INPUT_STREAM (stream), header, sizeof header, &n_read,
-                                NULL, &local_error))
-    {
-      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
-                   _("Could not read “%s”: %s"), path, local_error->message);
-      return FALSE;
-    }
-
-  /* An empty file is what a crash during the very first start leaves. */
-  if (n_read != 0 && (n_read < sizeof header || memcmp (header, magic, sizeof magic) != 0))
-    {
-      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE,
-                   _("“%s” is not a Helix gateway database (it is not an SQLite file). "
-                     "Helix has not changed it; move it away or choose another state "
-                     "directory."),
-                   path);
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
-/* Reads what the file says about itself without writing to it. */
-static gboolean
-inspect_database (sqlite3     *db,
-                  const char  *path,
-                  guint       *version,
-                  GError     **error)
-{
-  gint64 application_id = 0;
-  gint64 user_version = 0;
-  gint64 n_objects = 0;
-  guint latest = helix_gateway_db_get_latest_schema_version ();
-
-  if (!helix_db_query_int (db, "PRAGMA application_id", &application_id, error) ||
-      !helix_db_query_int (db, "PRAGMA user_version", &user_version, error) ||
-      !helix_db_query_int (db, "SELECT count(*) FROM sqlite_schema", &n_objects, error))
-    {
-      g_prefix_error (error, _("Could not open “%s”: "), path);
-      return FALSE;
-    }
-
-  if (application_id == DESKTOP_STORE_APPLICATION_ID)
-    {
-      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE,
-                   _("“%s” is a Helix desktop database, not a gateway database (earlier "
-                     "development versions of the gateway made one; it holds no accounts). "
-                     "Helix has not changed it; move it away and start the gateway again."),
-                   path);
-      return FALSE;
-    }
-
-  if (application_id != HELIX_GATEWAY_DB_APPLICATION_ID &&
-      (application_id != 0 || user_version != 0 || n_objects != 0))
-    {
-      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE,
-                   _("“%s” is an SQLite database of another program, not a Helix gateway "
-                     "database. Helix has not changed it; choose another state directory."),
-                   path);
-      return FALSE;
-    }
-
-  if (user_version > latest)
-    {
-      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_TOO_NEW,
-                   _("“%s” was written by a newer version of the Helix gateway (schema %d; "
-                     "this version knows up to %u). Update Helix to open it; the file has "
-                     "not been changed."),
-                   path, (int) MIN (user_version, G_MAXINT), latest);
-      return FALSE;
-    }
-
-  *version = (guint) user_version;
-
-  return TRUE;
+  g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, code, store_error->message);
+  g_error_free (store_error);
 }
 
 static gboolean
 helix_gateway_db_initialize (HelixGatewayDb  *self,
                              GError         **error)
 {
-  gboolean exists = FALSE;
+  GError *local_error = NULL;
   guint version = 0;
   guint latest = helix_gateway_db_get_latest_schema_version ();
 
-  if (!check_header (self->path, &exists, error))
-    return FALSE;
-
-  self->db = helix_db_open (self->path, FALSE, error);
+  self->db = helix_db_open_checked (self->path, HELIX_GATEWAY_DB_APPLICATION_ID, latest,
+                                    &version, &local_error);
   if (self->db == NULL)
-    return FALSE;
-
-  if (!inspect_database (self->db, self->path, &version, error))
-    return FALSE;
+    {
+      propagate_open_error (error, local_error);
+      return FALSE;
+    }
 
   /* Only now, knowing the file is ours and not too new, may we write to it. */
   if (!helix_db_exec (self->db,
@@ -423,6 +335,33 @@ commit (HelixGatewayDb  *self,
     }
 
   return TRUE;
+}
+
+/* For the sibling files (helix-gateway-sync.c): the connection, or %NULL
+ * with %HELIX_GATEWAY_DB_ERROR_CLOSED. */
+sqlite3 *
+_helix_gateway_db_get_handle (HelixGatewayDb  *self,
+                              GError         **error)
+{
+  g_assert (HELIX_IS_GATEWAY_DB (self));
+
+  return check_open (self, error) ? self->db : NULL;
+}
+
+gboolean
+_helix_gateway_db_begin (HelixGatewayDb  *self,
+                         GError         **error)
+{
+  return check_open (self, error) && begin (self, error);
+}
+
+/* Commits if @ok, or rolls back (and returns %FALSE) otherwise. */
+gboolean
+_helix_gateway_db_commit (HelixGatewayDb  *self,
+                          gboolean         ok,
+                          GError         **error)
+{
+  return commit (self, ok, error);
 }
 
 /**

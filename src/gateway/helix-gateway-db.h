@@ -30,6 +30,7 @@ G_BEGIN_DECLS
  * @HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER: no user has that name, or the user is disabled
  * @HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE: the user has no device with that id
  * @HELIX_GATEWAY_DB_ERROR_INVALID: a name or value is malformed
+ * @HELIX_GATEWAY_DB_ERROR_NO_SUCH_SESSION: the user has no session with that id
  */
 typedef enum
 {
@@ -41,6 +42,7 @@ typedef enum
   HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER,
   HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE,
   HELIX_GATEWAY_DB_ERROR_INVALID,
+  HELIX_GATEWAY_DB_ERROR_NO_SUCH_SESSION,
 } HelixGatewayDbError;
 
 /**

@@ -8,6 +8,7 @@
 #include <libsoup/soup.h>
 
 #include "helix-gateway.h"
+#include "helix-hlc.h"
 #include "helix-rate-limit.h"
 
 G_BEGIN_DECLS
@@ -67,5 +68,21 @@ int      _helix_gateway_users_main          (const HelixGatewayConfig      *conf
                                              const HelixGatewayUserCommand *command);
 void     _helix_gateway_add_api_routes      (HelixGateway      *self,
                                              SoupServer        *server);
+void     _helix_gateway_add_sessions_routes (HelixGateway      *self,
+                                             SoupServer        *server);
+HelixHlcClock *_helix_gateway_get_clock     (HelixGateway      *self);
+
+/* Shared by the API routes (helix-gateway-api.c, helix-gateway-sessions.c). */
+void        _helix_gateway_set_no_store           (SoupServerMessage *msg);
+void        _helix_gateway_respond_no_content     (SoupServerMessage *msg);
+void        _helix_gateway_respond_internal_error (SoupServerMessage *msg,
+                                                   const GError      *error);
+JsonObject *_helix_gateway_read_json_object       (SoupServerMessage *msg);
+gboolean    _helix_gateway_authenticate           (HelixGateway      *self,
+                                                   SoupServerMessage *msg,
+                                                   HelixGatewayAuth  *auth);
+void        _helix_gateway_add_time_member        (JsonBuilder       *builder,
+                                                   const char        *name,
+                                                   gint64             time_us);
 
 G_END_DECLS

@@ -55,6 +55,9 @@ struct _HelixGateway
   /* Failed logins per account and per client address. */
   HelixGatewayLogins  logins;
 
+  /* Timestamps the ops the gateway makes itself (REST API); device "gateway". */
+  HelixHlcClock      *clock;
+
   /* A shutdown in progress. */
   GTask              *shutdown;
   gulong              cancelled_id;
@@ -567,6 +570,7 @@ helix_gateway_finalize (GObject *object)
   g_clear_pointer (&self->uri, g_free);
   g_clear_pointer (&self->requests, g_hash_table_unref);
   g_clear_pointer (&self->logins.limit, helix_rate_limit_free);
+  g_clear_pointer (&self->clock, helix_hlc_clock_free);
 
   G_OBJECT_CLASS (helix_gateway_parent_class)->finalize (object);
 }
@@ -685,6 +689,7 @@ helix_gateway_init (HelixGateway *self)
   self->requests = g_hash_table_new (NULL, NULL);
   self->logins.limit = helix_rate_limit_new (HELIX_GATEWAY_LOGIN_MAX_FAILURES,
                                              HELIX_GATEWAY_LOGIN_WINDOW_S * G_USEC_PER_SEC);
+  self->clock = helix_hlc_clock_new ("gateway");
 }
 
 /**
@@ -729,6 +734,14 @@ helix_gateway_get_db (HelixGateway *self)
   g_return_val_if_fail (HELIX_IS_GATEWAY (self), NULL);
 
   return self->db;
+}
+
+HelixHlcClock *
+_helix_gateway_get_clock (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->clock;
 }
 
 HelixGatewayLogins *

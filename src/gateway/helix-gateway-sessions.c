@@ -1,0 +1,619 @@
+/* helix-gateway-sessions.c: the synced sessions over REST (/api/v1/sessions)
+ *
+ *   GET    /api/v1/sessions                  the caller's sessions, newest first
+ *   POST   /api/v1/sessions                  {"title"?} → 201, the new session
+ *   GET    /api/v1/sessions/{id}             one session
+ *   PATCH  /api/v1/sessions/{id}             {"title"?,"pinned"?,"archived"?} → 200
+ *   DELETE /api/v1/sessions/{id}             → 204
+ *   GET    /api/v1/sessions/{id}/messages?after=SEQ&limit=1..200
+ *                                            {"messages":[…],"next":SEQ or null}
+ *
+ * Every change is made as a sync op (session.put, session.delete) timestamped
+ * by the gateway's own HLC clock (device "gateway") and stored through
+ * helix_gateway_db_apply_ops(), exactly as if a device had pushed it: the
+ * op log stays the one source of truth, and devices learn of the change
+ * when they sync. A session of another user, or a deleted one, is "not
+ * found" (404), never "forbidden", which would tell that it exists.
+ *
+ * The queries are lookups through the primary keys or a scan of one user's
+ * index range, cheap enough for the main loop (see helix-gateway-db.c).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-gateway"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "helix-gateway-private.h"
+#include "helix-gateway-sync.h"
+#include "helix-uuid.h"
+
+#define SESSIONS_PATH "/api/v1/sessions"
+
+#define MESSAGES_LIMIT_DEFAULT 50
+#define MESSAGES_LIMIT_MAX     200
+
+static void
+respond_session_not_found (SoupServerMessage *msg)
+{
+  _helix_gateway_respond_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+                                _("You have no session with this id."));
+}
+
+static void
+respond_invalid (SoupServerMessage *msg,
+                 const char        *message)
+{
+  _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request", message);
+}
+
+static JsonNode *
+session_to_json (HelixGatewaySyncSession *session)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, session->uuid);
+  json_builder_set_member_name (builder, "title");
+  json_builder_add_string_value (builder, session->title);
+  json_builder_set_member_name (builder, "pinned");
+  json_builder_add_boolean_value (builder, session->pinned);
+  json_builder_set_member_name (builder, "archived");
+  json_builder_add_boolean_value (builder, session->archived);
+  _helix_gateway_add_time_member (builder, "created", session->created_us);
+  _helix_gateway_add_time_member (builder, "updated", session->updated_us);
+  json_builder_end_object (builder);
+
+  return json_builder_get_root (builder);
+}
+
+/* Finds the caller's live session @id. If it has none (or it is deleted, or
+ * the database fails), answers and returns %NULL. */
+static HelixGatewaySyncSession *
+find_session (HelixGateway      *self,
+              SoupServerMessage *msg,
+              HelixGatewayAuth  *auth,
+              const char        *id)
+{
+  g_autoptr(HelixGatewaySyncSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+
+  session = helix_gateway_db_get_session (helix_gateway_get_db (self), auth->user_id, id, &error);
+  if (session == NULL)
+    {
+      if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_SESSION))
+        respond_session_not_found (msg);
+      else
+        _helix_gateway_respond_internal_error (msg, error);
+      return NULL;
+    }
+
+  if (session->deleted)
+    {
+      respond_session_not_found (msg);
+      return NULL;
+    }
+
+  return g_steal_pointer (&session);
+}
+
+/* Makes one op and stores it; on failure answers and returns %FALSE. The
+ * op's HLC is later than every HLC in @seen, so that it wins over them. */
+static gboolean
+apply_new_op (HelixGateway       *self,
+              SoupServerMessage  *msg,
+              HelixGatewayAuth   *auth,
+              HelixSyncOpKind     kind,
+              const char         *id,
+              JsonObject         *data,
+              const char * const *seen,
+              gsize               n_seen)
+{
+  HelixHlcClock *clock = _helix_gateway_get_clock (self);
+  g_autoptr(HelixSyncOp) op = NULL;
+  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GPtrArray) applied = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *op_id = helix_uuid_new_v7 ();
+  HelixHlc hlc;
+
+  for (gsize i = 0; i < n_seen; i++)
+    {
+      HelixHlc stored;
+
+      /* A device clock more than a day ahead is not followed; its value wins. */
+      if (seen[i] != NULL && helix_hlc_parse (seen[i], &stored, NULL))
+        helix_hlc_clock_receive (clock, &stored, &hlc, NULL);
+    }
+  helix_hlc_clock_now (clock, &hlc);
+
+  applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  op = helix_sync_op_new (kind, op_id, id, NULL, &hlc, data, &error);
+  if (op == NULL)
+    {
+      respond_invalid (msg, error->message);
+      return FALSE;
+    }
+
+  /* Made here, not pushed by a device: no device is recorded, so that every
+   * device of the user receives it. */
+  if (!helix_gateway_db_apply_ops (helix_gateway_get_db (self), auth->user_id, 0, &op, 1,
+                                   seqs, applied, &error))
+    {
+      _helix_gateway_respond_internal_error (msg, error);
+      return FALSE;
+    }
+
+  g_debug ("sessions: user %s stored %s %s as seq %lld", auth->user_name,
+           helix_sync_op_kind_to_string (kind), id, (long long) g_array_index (seqs, gint64, 0));
+
+  return TRUE;
+}
+
+/* Copies the members of @body into a session.put data object. Only
+ * "title" (and, unless @title_only, "pinned" and "archived") may be there,
+ * each of its type; otherwise answers 400 and returns %NULL. */
+static JsonObject *
+read_session_data (SoupServerMessage *msg,
+                   JsonObject        *body,
+                   gboolean           title_only)
+{
+  g_autoptr(JsonObject) data = json_object_new ();
+  g_autoptr(GList) members = json_object_get_members (body);
+
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *name = l->data;
+      JsonNode *node = json_object_get_member (body, name);
+      gboolean is_string = JSON_NODE_HOLDS_VALUE (node) &&
+                           json_node_get_value_type (node) == G_TYPE_STRING;
+      gboolean is_boolean = JSON_NODE_HOLDS_VALUE (node) &&
+                            json_node_get_value_type (node) == G_TYPE_BOOLEAN;
+
+      if (g_str_equal (name, "title"))
+        {
+          if (!is_string)
+            {
+              respond_invalid (msg, _("“title” must be a string."));
+              return NULL;
+            }
+          json_object_set_string_member (data, name, json_node_get_string (node));
+        }
+      else if (!title_only && (g_str_equal (name, "pinned") || g_str_equal (name, "archived")))
+        {
+          if (!is_boolean)
+            {
+              g_autofree char *message =
+                g_strdup_printf (_("“%s” must be true or false."), name);
+
+              respond_invalid (msg, message);
+              return NULL;
+            }
+          json_object_set_boolean_member (data, name, json_node_get_boolean (node));
+        }
+      else
+        {
+          g_autofree char *message =
+            g_strdup_printf (title_only
+                             ? _("Unknown member “%.64s”: a new session takes only “title”.")
+                             : _("Unknown member “%.64s”: a session can change only “title”, "
+                                 "“pinned” and “archived”."),
+                             name);
+
+          respond_invalid (msg, message);
+          return NULL;
+        }
+    }
+
+  return g_steal_pointer (&data);
+}
+
+/* The collection {{{1 */
+
+static void
+list_sessions (HelixGateway      *self,
+               SoupServerMessage *msg,
+               HelixGatewayAuth  *auth)
+{
+  g_autoptr(GPtrArray) sessions = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *array;
+
+  sessions = helix_gateway_db_list_sessions (helix_gateway_get_db (self), auth->user_id, &error);
+  if (sessions == NULL)
+    {
+      _helix_gateway_respond_internal_error (msg, error);
+      return;
+    }
+
+  array = json_array_sized_new (sessions->len);
+  for (guint i = 0; i < sessions->len; i++)
+    json_array_add_element (array, session_to_json (g_ptr_array_index (sessions, i)));
+
+  root = json_node_new (JSON_NODE_ARRAY);
+  json_node_take_array (root, array);
+  _helix_gateway_respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+static void
+create_session (HelixGateway      *self,
+                SoupServerMessage *msg,
+                HelixGatewayAuth  *auth)
+{
+  g_autoptr(JsonObject) body = NULL;
+  g_autoptr(JsonObject) data = NULL;
+  g_autoptr(HelixGatewaySyncSession) session = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = helix_uuid_new_v7 ();
+  g_autofree char *location = NULL;
+
+  body = _helix_gateway_read_json_object (msg);
+  if (body == NULL)
+    return;
+
+  data = read_session_data (msg, body, TRUE);
+  if (data == NULL)
+    return;
+  if (!json_object_has_member (data, "title"))
+    json_object_set_string_member (data, "title", "");
+
+  if (!apply_new_op (self, msg, auth, HELIX_SYNC_OP_SESSION_PUT, id, data, NULL, 0))
+    return;
+
+  session = helix_gateway_db_get_session (helix_gateway_get_db (self), auth->user_id, id, &error);
+  if (session == NULL)
+    {
+      _helix_gateway_respond_internal_error (msg, error);
+      return;
+    }
+
+  location = g_strconcat (SESSIONS_PATH "/", id, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location",
+                                location);
+  root = session_to_json (session);
+  _helix_gateway_respond_json (msg, SOUP_STATUS_CREATED, root);
+}
+
+/* One session {{{1 */
+
+static void
+get_session (HelixGateway      *self,
+             SoupServerMessage *msg,
+             HelixGatewayAuth  *auth,
+             const char        *id)
+{
+  g_autoptr(HelixGatewaySyncSession) session = find_session (self, msg, auth, id);
+  g_autoptr(JsonNode) root = NULL;
+
+  if (session == NULL)
+    return;
+
+  root = session_to_json (session);
+  _helix_gateway_respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+static void
+patch_session (HelixGateway      *self,
+               SoupServerMessage *msg,
+               HelixGatewayAuth  *auth,
+               const char        *id)
+{
+  g_autoptr(HelixGatewaySyncSession) session = find_session (self, msg, auth, id);
+  g_autoptr(HelixGatewaySyncSession) updated = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  g_autoptr(JsonObject) data = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *seen[3];
+
+  if (session == NULL)
+    return;
+
+  body = _helix_gateway_read_json_object (msg);
+  if (body == NULL)
+    return;
+
+  data = read_session_data (msg, body, FALSE);
+  if (data == NULL)
+    return;
+
+  if (json_object_get_size (data) == 0)
+    {
+      respond_invalid (msg, _("Nothing to change: send at least one of “title”, “pinned” "
+                              "and “archived”."));
+      return;
+    }
+
+  /* The change must win over what devices set before, even with clocks ahead. */
+  seen[0] = session->title_hlc;
+  seen[1] = session->pinned_hlc;
+  seen[2] = session->archived_hlc;
+  if (!apply_new_op (self, msg, auth, HELIX_SYNC_OP_SESSION_PUT, id, data, seen,
+                     G_N_ELEMENTS (seen)))
+    return;
+
+  updated = helix_gateway_db_get_session (helix_gateway_get_db (self), auth->user_id, id, &error);
+  if (updated == NULL)
+    {
+      _helix_gateway_respond_internal_error (msg, error);
+      return;
+    }
+
+  root = session_to_json (updated);
+  _helix_gateway_respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+static void
+delete_session (HelixGateway      *self,
+                SoupServerMessage *msg,
+                HelixGatewayAuth  *auth,
+                const char        *id)
+{
+  g_autoptr(HelixGatewaySyncSession) session = find_session (self, msg, auth, id);
+
+  if (session == NULL)
+    return;
+
+  if (!apply_new_op (self, msg, auth, HELIX_SYNC_OP_SESSION_DELETE, id, NULL, NULL, 0))
+    return;
+
+  g_info ("sessions: user %s deleted session %s", auth->user_name, id);
+  _helix_gateway_respond_no_content (msg);
+}
+
+/* Reads the query parameter @name as an integer from @min to @max. Absent:
+ * *@value is left alone. Malformed: answers 400 and returns %FALSE. */
+static gboolean
+read_query_integer (SoupServerMessage *msg,
+                    GHashTable        *query,
+                    const char        *name,
+                    gint64             min,
+                    gint64             max,
+                    gint64            *value)
+{
+  const char *text = query != NULL ? g_hash_table_lookup (query, name) : NULL;
+  guint64 parsed = 0;
+  gboolean ok;
+
+  if (text == NULL)
+    return TRUE;
+
+  /* Decimal digits only: no sign, no spaces, at most 16 of them. */
+  ok = *text != '\0' && strlen (text) <= 16;
+  for (const char *p = text; ok && *p != '\0'; p++)
+    ok = g_ascii_isdigit (*p);
+  if (ok)
+    {
+      parsed = g_ascii_strtoull (text, NULL, 10);
+      ok = parsed >= (guint64) min && parsed <= (guint64) max;
+    }
+
+  if (!ok)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("“%s” must be an integer from %lld to %lld."), name,
+                         (long long) min, (long long) max);
+
+      respond_invalid (msg, message);
+      return FALSE;
+    }
+
+  *value = (gint64) parsed;
+
+  return TRUE;
+}
+
+static void
+list_messages (HelixGateway      *self,
+               SoupServerMessage *msg,
+               HelixGatewayAuth  *auth,
+               const char        *id,
+               GHashTable        *query)
+{
+  g_autoptr(HelixGatewaySyncSession) session = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 after = 0;
+  gint64 limit = MESSAGES_LIMIT_DEFAULT;
+  gboolean more;
+  guint n;
+
+  if (query != NULL)
+    {
+      GHashTableIter iter;
+      const char *name;
+
+      g_hash_table_iter_init (&iter, query);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &name, NULL))
+        {
+          if (!g_str_equal (name, "after") && !g_str_equal (name, "limit"))
+            {
+              g_autofree char *message =
+                g_strdup_printf (_("Unknown query parameter “%.64s”: use “after” and "
+                                   "“limit”."), name);
+
+              respond_invalid (msg, message);
+              return;
+            }
+        }
+    }
+
+  if (!read_query_integer (msg, query, "after", 0, HELIX_SYNC_MAX_INT, &after) ||
+      !read_query_integer (msg, query, "limit", 1, MESSAGES_LIMIT_MAX, &limit))
+    return;
+
+  session = find_session (self, msg, auth, id);
+  if (session == NULL)
+    return;
+
+  /* One more than asked for tells whether there is a next page. */
+  messages = helix_gateway_db_list_messages (helix_gateway_get_db (self), auth->user_id, id,
+                                             after, (guint) limit + 1, &error);
+  if (messages == NULL)
+    {
+      _helix_gateway_respond_internal_error (msg, error);
+      return;
+    }
+
+  more = messages->len > (guint) limit;
+  n = MIN (messages->len, (guint) limit);
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "messages");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < n; i++)
+    {
+      HelixGatewaySyncMessage *message = g_ptr_array_index (messages, i);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "id");
+      json_builder_add_string_value (builder, message->uuid);
+      json_builder_set_member_name (builder, "seq");
+      json_builder_add_int_value (builder, message->seq);
+      json_builder_set_member_name (builder, "role");
+      json_builder_add_string_value (builder, message->role);
+      json_builder_set_member_name (builder, "content");
+      json_builder_add_string_value (builder, message->content);
+      json_builder_set_member_name (builder, "status");
+      json_builder_add_string_value (builder, message->status);
+      if (message->model != NULL)
+        {
+          json_builder_set_member_name (builder, "model");
+          json_builder_add_string_value (builder, message->model);
+        }
+      if (message->provider != NULL)
+        {
+          json_builder_set_member_name (builder, "provider");
+          json_builder_add_string_value (builder, message->provider);
+        }
+      if (message->tokens_in >= 0)
+        {
+          json_builder_set_member_name (builder, "tokens_in");
+          json_builder_add_int_value (builder, message->tokens_in);
+        }
+      if (message->tokens_out >= 0)
+        {
+          json_builder_set_member_name (builder, "tokens_out");
+          json_builder_add_int_value (builder, message->tokens_out);
+        }
+      if (message->cost >= 0)
+        {
+          json_builder_set_member_name (builder, "cost");
+          json_builder_add_double_value (builder, message->cost);
+        }
+      _helix_gateway_add_time_member (builder, "created", message->created_us);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "next");
+  if (more && n > 0)
+    json_builder_add_int_value (builder,
+                                ((HelixGatewaySyncMessage *) g_ptr_array_index (messages,
+                                                                                n - 1))->seq);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  _helix_gateway_respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+/* Routing {{{1 */
+
+static void
+sessions_cb (SoupServer        *server,
+             SoupServerMessage *msg,
+             const char        *path,
+             GHashTable        *query,
+             gpointer           user_data)
+{
+  static const char * const list_allowed[] = { "GET", "HEAD", "POST", NULL };
+  static const char * const item_allowed[] = { "GET", "HEAD", "PATCH", "DELETE", NULL };
+  static const char * const messages_allowed[] = { "GET", "HEAD", NULL };
+  HelixGateway *self = user_data;
+  g_auto(HelixGatewayAuth) auth = { 0 };
+  g_autofree char *id = NULL;
+  gboolean messages = FALSE;
+  const char *method;
+
+  if (!_helix_gateway_admit (self, msg))
+    return;
+
+  if (g_str_has_prefix (path, SESSIONS_PATH "/"))
+    {
+      const char *rest = path + strlen (SESSIONS_PATH "/");
+      const char *slash = strchr (rest, '/');
+
+      if (*rest == '\0' || slash == rest ||
+          (slash != NULL && !g_str_equal (slash, "/messages")))
+        {
+          _helix_gateway_respond_not_found (msg, path);
+          return;
+        }
+
+      messages = slash != NULL;
+      id = slash != NULL ? g_strndup (rest, (gsize) (slash - rest)) : g_strdup (rest);
+      if (*id == '\0')
+        {
+          _helix_gateway_respond_not_found (msg, path);
+          return;
+        }
+    }
+  else if (!g_str_equal (path, SESSIONS_PATH))
+    {
+      _helix_gateway_respond_not_found (msg, path);
+      return;
+    }
+
+  if (!_helix_gateway_check_method (msg, id == NULL ? list_allowed
+                                         : messages ? messages_allowed : item_allowed))
+    return;
+
+  _helix_gateway_set_no_store (msg);
+
+  if (!_helix_gateway_authenticate (self, msg, &auth))
+    return;
+
+  /* Canonical lower-case UUIDs only, as the sync protocol has them. */
+  if (id != NULL && !helix_uuid_is_valid (id))
+    {
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_id",
+                                    _("This is not a session id: session ids are lower-case "
+                                      "UUIDs, as listed by GET " SESSIONS_PATH "."));
+      return;
+    }
+
+  method = soup_server_message_get_method (msg);
+  if (id == NULL && g_str_equal (method, "POST"))
+    create_session (self, msg, &auth);
+  else if (id == NULL)
+    list_sessions (self, msg, &auth);
+  else if (messages)
+    list_messages (self, msg, &auth, id, query);
+  else if (g_str_equal (method, "PATCH"))
+    patch_session (self, msg, &auth, id);
+  else if (g_str_equal (method, "DELETE"))
+    delete_session (self, msg, &auth, id);
+  else
+    get_session (self, msg, &auth, id);
+}
+
+void
+_helix_gateway_add_sessions_routes (HelixGateway *self,
+                                    SoupServer   *server)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+  g_assert (SOUP_IS_SERVER (server));
+
+  soup_server_add_handler (server, SESSIONS_PATH, sessions_cb, self, NULL);
+}

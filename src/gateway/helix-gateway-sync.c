@@ -1,0 +1,1085 @@
+/* helix-gateway-sync.c: each user's operation log and the state it materializes
+ *
+ * helix_gateway_db_apply_ops() stores a batch of validated ops (a `push`, or
+ * one op made by the REST API) in one transaction: each new op gets the
+ * user's next seq, goes into `ops`, and is applied to `sync_sessions` and
+ * `sync_messages` as src/sync/PROTOCOL.md section 7 says:
+ *
+ * - a re-sent op (same op id, same canonical form) keeps its first seq and
+ *   changes nothing; the same op id with another canonical form fails the
+ *   whole batch with HELIX_SYNC_ERROR_OP_CONFLICT;
+ * - session fields are last-writer-wins by HLC, each with its own HLC;
+ * - `session.delete` leaves a tombstone that beats every later op for the
+ *   session. It clears the session's fields and drops its messages, so that
+ *   the state does not depend on whether a put arrived before or after it;
+ * - messages are append-only: the first `message.put` fixes session and role,
+ *   later ones replace the other members that they carry, each by its HLC. A
+ *   message for a session the user does not have (yet) is stored; it creates
+ *   no session.
+ *
+ * Every statement names the user: no user reads or changes another's rows.
+ * HLCs are stored as text and compared here with helix_hlc_compare().
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-gateway"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "helix-db.h"
+#include "helix-gateway-db-private.h"
+#include "helix-gateway-sync.h"
+
+/* An HLC as a time in µs: its wall time in ms × 1000, plus its counter (at most 999),
+ * so that the events of one millisecond keep their order in created/updated times.
+ * HLC_WALL_US() for C, SQL_HLC_WALL_US() for an HLC in text form in SQL. */
+#define HLC_WALL_US(hlc) ((hlc)->wall_ms * 1000 + MIN ((hlc)->counter, 999))
+#define SQL_HLC_REST(column) "substr (" column ", instr (" column ", ':') + 1)"
+#define SQL_HLC_WALL_US(column) \
+  "(CAST (substr (" column ", 1, instr (" column ", ':') - 1) AS INTEGER) * 1000 + " \
+  "min (999, CAST (substr (" SQL_HLC_REST (column) ", 1, " \
+  "instr (" SQL_HLC_REST (column) ", ':') - 1) AS INTEGER)))"
+
+typedef enum
+{
+  FIELD_STRING,
+  FIELD_BOOLEAN,
+  FIELD_INTEGER,
+  FIELD_NUMBER,
+} FieldType;
+
+/* A data member kept last-writer-wins, with the column of its HLC. */
+typedef struct
+{
+  const char *member;
+  const char *column;
+  const char *hlc_column;
+  FieldType   type;
+} Field;
+
+static const Field session_fields[] = {
+  { "title", "title", "title_hlc", FIELD_STRING },
+  { "pinned", "pinned", "pinned_hlc", FIELD_BOOLEAN },
+  { "archived", "archived", "archived_hlc", FIELD_BOOLEAN },
+};
+
+/* The optional members of message.put; content and status share `hlc`. */
+static const Field message_fields[] = {
+  { "model", "model", "model_hlc", FIELD_STRING },
+  { "provider", "provider", "provider_hlc", FIELD_STRING },
+  { "tokens_in", "tokens_in", "tokens_in_hlc", FIELD_INTEGER },
+  { "tokens_out", "tokens_out", "tokens_out_hlc", FIELD_INTEGER },
+  { "cost", "cost", "cost_hlc", FIELD_NUMBER },
+  { "created_us", "created_us", "created_hlc", FIELD_INTEGER },
+};
+
+/* One op being applied. */
+typedef struct
+{
+  sqlite3        *db;
+  gint64          user_id;
+  HelixSyncOp    *op;
+  const HelixHlc *hlc;
+  const char     *hlc_text;
+  gint64          wall_us;
+  gint64          seq;
+} Apply;
+
+void
+helix_gateway_sync_session_free (HelixGatewaySyncSession *session)
+{
+  if (session == NULL)
+    return;
+
+  g_free (session->uuid);
+  g_free (session->title);
+  g_free (session->title_hlc);
+  g_free (session->pinned_hlc);
+  g_free (session->archived_hlc);
+  g_free (session->deleted_hlc);
+  g_free (session);
+}
+
+void
+helix_gateway_sync_message_free (HelixGatewaySyncMessage *message)
+{
+  if (message == NULL)
+    return;
+
+  g_free (message->uuid);
+  g_free (message->session);
+  g_free (message->role);
+  g_free (message->content);
+  g_free (message->status);
+  g_free (message->model);
+  g_free (message->provider);
+  g_free (message->hlc);
+  g_free (message);
+}
+
+static char *
+dup_column (sqlite3_stmt *stmt,
+            int           column)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
+}
+
+/* Steps @stmt to its end and finalizes it. */
+static gboolean
+run (sqlite3       *db,
+     sqlite3_stmt  *stmt,
+     const char    *what,
+     GError       **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, db, rc, what);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Whether the op being applied is newer than the stored HLC @stored (text,
+ * or %NULL when the value was never set). */
+static gboolean
+is_newer (Apply      *a,
+          const char *stored)
+{
+  HelixHlc old;
+
+  if (stored == NULL)
+    return TRUE;
+
+  /* Stored HLCs were valid when stored; an unreadable one loses. */
+  if (!helix_hlc_parse (stored, &old, NULL))
+    return TRUE;
+
+  return helix_hlc_compare (a->hlc, &old) > 0;
+}
+
+/* Applying ops {{{1 */
+
+/* Sets @field of the row @uuid of @table from the op's data if the op is
+ * newer than the value there. */
+static gboolean
+apply_field (Apply        *a,
+             const char   *table,
+             const char   *uuid,
+             const Field  *field,
+             GError      **error)
+{
+  JsonObject *data = helix_sync_op_get_data (a->op);
+  JsonNode *node = json_object_get_member (data, field->member);
+  g_autofree char *select_sql = NULL;
+  g_autofree char *update_sql = NULL;
+  g_autofree char *stored = NULL;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  if (node == NULL)
+    return TRUE;
+
+  select_sql = g_strdup_printf ("SELECT %s FROM %s WHERE user = ?1 AND uuid = ?2",
+                                field->hlc_column, table);
+  stmt = helix_db_prepare (a->db, select_sql, FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, a->user_id);
+  sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    stored = dup_column (stmt, 0);
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      helix_db_set_error (error, a->db, rc, _("Could not read the synced state"));
+      return FALSE;
+    }
+
+  if (!is_newer (a, stored))
+    return TRUE;
+
+  update_sql = g_strdup_printf ("UPDATE %s SET %s = ?1, %s = ?2 WHERE user = ?3 AND uuid = ?4",
+                                table, field->column, field->hlc_column);
+  stmt = helix_db_prepare (a->db, update_sql, FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  switch (field->type)
+    {
+    case FIELD_STRING:
+      sqlite3_bind_text (stmt, 1, json_node_get_string (node), -1, SQLITE_STATIC);
+      break;
+    case FIELD_BOOLEAN:
+      sqlite3_bind_int (stmt, 1, json_node_get_boolean (node) ? 1 : 0);
+      break;
+    case FIELD_INTEGER:
+      sqlite3_bind_int64 (stmt, 1, json_node_get_int (node));
+      break;
+    case FIELD_NUMBER:
+      sqlite3_bind_double (stmt, 1, json_node_get_double (node));
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  sqlite3_bind_text (stmt, 2, a->hlc_text, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, a->user_id);
+  sqlite3_bind_text (stmt, 4, uuid, -1, SQLITE_STATIC);
+
+  return run (a->db, stmt, _("Could not store the synced state"), error);
+}
+
+/* Reads whether the user has the session @uuid and whether it is deleted. */
+static gboolean
+lookup_session (Apply       *a,
+                const char  *uuid,
+                gboolean    *exists,
+                gboolean    *deleted,
+                char       **deleted_hlc,
+                GError     **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = helix_db_prepare (a->db,
+                           "SELECT deleted, deleted_hlc FROM sync_sessions "
+                           "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, a->user_id);
+  sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  *exists = rc == SQLITE_ROW;
+  *deleted = *exists && sqlite3_column_int (stmt, 0) != 0;
+  if (deleted_hlc != NULL)
+    *deleted_hlc = *exists ? dup_column (stmt, 1) : NULL;
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, a->db, rc, _("Could not read the synced state"));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+apply_session_put (Apply   *a,
+                   GError **error)
+{
+  const char *uuid = helix_sync_op_get_id (a->op);
+  gboolean exists = FALSE;
+  gboolean deleted = FALSE;
+  sqlite3_stmt *stmt;
+
+  if (!lookup_session (a, uuid, &exists, &deleted, NULL, error))
+    return FALSE;
+
+  if (deleted)
+    return TRUE;
+
+  if (!exists)
+    /* Messages that arrived before their session count for updated_us. */
+    stmt = helix_db_prepare (a->db,
+                             "INSERT INTO sync_sessions (user, uuid, created_us, updated_us) "
+                             "VALUES (?1, ?2, ?3, max (?3, coalesce ("
+                             "  (SELECT max (" SQL_HLC_WALL_US ("hlc") ") FROM sync_messages "
+                             "   WHERE user = ?1 AND session = ?2), 0)))", FALSE, error);
+  else
+    stmt = helix_db_prepare (a->db,
+                             "UPDATE sync_sessions SET created_us = min (created_us, ?3), "
+                             "  updated_us = max (updated_us, ?3) "
+                             "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, a->user_id);
+  sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, a->wall_us);
+  if (!run (a->db, stmt, _("Could not store the session"), error))
+    return FALSE;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (session_fields); i++)
+    {
+      if (!apply_field (a, "sync_sessions", uuid, &session_fields[i], error))
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+apply_session_delete (Apply   *a,
+                      GError **error)
+{
+  const char *uuid = helix_sync_op_get_id (a->op);
+  g_autofree char *deleted_hlc = NULL;
+  gboolean exists = FALSE;
+  gboolean deleted = FALSE;
+  sqlite3_stmt *stmt;
+
+  if (!lookup_session (a, uuid, &exists, &deleted, &deleted_hlc, error))
+    return FALSE;
+
+  /* Of several deletes, the newest HLC is kept (any fixed choice converges). */
+  if (deleted && !is_newer (a, deleted_hlc))
+    return TRUE;
+
+  /* The tombstone keeps nothing but its HLC: what a put set before it must
+   * not depend on whether the put arrived first. */
+  stmt = helix_db_prepare (a->db,
+                           "INSERT INTO sync_sessions (user, uuid, deleted, deleted_hlc, "
+                           "  created_us, updated_us) "
+                           "VALUES (?1, ?2, 1, ?3, ?4, ?4) "
+                           "ON CONFLICT (user, uuid) DO UPDATE SET "
+                           "  title = '', title_hlc = NULL, pinned = 0, pinned_hlc = NULL, "
+                           "  archived = 0, archived_hlc = NULL, deleted = 1, "
+                           "  deleted_hlc = ?3, created_us = ?4, updated_us = ?4",
+                           FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, a->user_id);
+  sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, a->hlc_text, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 4, a->wall_us);
+  if (!run (a->db, stmt, _("Could not delete the session"), error))
+    return FALSE;
+
+  stmt = helix_db_prepare (a->db, "DELETE FROM sync_messages WHERE user = ?1 AND session = ?2",
+                           FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, a->user_id);
+  sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+
+  return run (a->db, stmt, _("Could not delete the session’s messages"), error);
+}
+
+static gboolean
+apply_message_put (Apply   *a,
+                   GError **error)
+{
+  const char *uuid = helix_sync_op_get_id (a->op);
+  JsonObject *data = helix_sync_op_get_data (a->op);
+  g_autofree char *session = g_strdup (helix_sync_op_get_session_id (a->op));
+  g_autofree char *stored_hlc = NULL;
+  gboolean has_created_hlc = FALSE;
+  gboolean message_exists;
+  gboolean exists = FALSE;
+  gboolean deleted = FALSE;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = helix_db_prepare (a->db,
+                           "SELECT session, hlc, created_hlc IS NOT NULL FROM sync_messages "
+                           "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, a->user_id);
+  sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  message_exists = rc == SQLITE_ROW;
+  if (message_exists)
+    {
+      /* The first put fixed the session (and the role). */
+      g_free (session);
+      session = dup_column (stmt, 0);
+      stored_hlc = dup_column (stmt, 1);
+      has_created_hlc = sqlite3_column_int (stmt, 2) != 0;
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, a->db, rc, _("Could not read the synced state"));
+      return FALSE;
+    }
+
+  if (!lookup_session (a, session, &exists, &deleted, NULL, error))
+    return FALSE;
+
+  /* A tombstone beats every message of its session. */
+  if (deleted)
+    return TRUE;
+
+  if (!message_exists)
+    {
+      stmt = helix_db_prepare (a->db,
+                               "INSERT INTO sync_messages (user, uuid, session, role, content, "
+                               "  status, created_us, hlc, seq) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", FALSE, error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, a->user_id);
+      sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 3, session, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 4, json_object_get_string_member (data, "role"), -1,
+                         SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 5, json_object_get_string_member (data, "content"), -1,
+                         SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 6, json_object_get_string_member (data, "status"), -1,
+                         SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 7, a->wall_us);
+      sqlite3_bind_text (stmt, 8, a->hlc_text, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 9, a->seq);
+      if (!run (a->db, stmt, _("Could not store the message"), error))
+        return FALSE;
+    }
+  else
+    {
+      if (is_newer (a, stored_hlc))
+        {
+          stmt = helix_db_prepare (a->db,
+                                   "UPDATE sync_messages SET content = ?3, status = ?4, hlc = ?5 "
+                                   "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+          if (stmt == NULL)
+            return FALSE;
+          sqlite3_bind_int64 (stmt, 1, a->user_id);
+          sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+          sqlite3_bind_text (stmt, 3, json_object_get_string_member (data, "content"), -1,
+                             SQLITE_STATIC);
+          sqlite3_bind_text (stmt, 4, json_object_get_string_member (data, "status"), -1,
+                             SQLITE_STATIC);
+          sqlite3_bind_text (stmt, 5, a->hlc_text, -1, SQLITE_STATIC);
+          if (!run (a->db, stmt, _("Could not store the message"), error))
+            return FALSE;
+        }
+
+      /* Until a put names created_us, it is the earliest wall time of any. */
+      if (!has_created_hlc && !json_object_has_member (data, "created_us"))
+        {
+          stmt = helix_db_prepare (a->db,
+                                   "UPDATE sync_messages SET created_us = min (created_us, ?3) "
+                                   "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+          if (stmt == NULL)
+            return FALSE;
+          sqlite3_bind_int64 (stmt, 1, a->user_id);
+          sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+          sqlite3_bind_int64 (stmt, 3, a->wall_us);
+          if (!run (a->db, stmt, _("Could not store the message"), error))
+            return FALSE;
+        }
+    }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (message_fields); i++)
+    {
+      if (!apply_field (a, "sync_messages", uuid, &message_fields[i], error))
+        return FALSE;
+    }
+
+  if (!exists)
+    return TRUE;
+
+  stmt = helix_db_prepare (a->db,
+                           "UPDATE sync_sessions SET updated_us = max (updated_us, ?3) "
+                           "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, a->user_id);
+  sqlite3_bind_text (stmt, 2, session, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, a->wall_us);
+
+  return run (a->db, stmt, _("Could not store the session"), error);
+}
+
+/* Parses the hex SHA-256 of helix_sync_op_hash(). */
+static void
+hash_to_bytes (const char *hex,
+               guint8      out[32])
+{
+  g_assert (strlen (hex) == 64);
+
+  for (guint i = 0; i < 32; i++)
+    out[i] = (guint8) ((g_ascii_xdigit_value (hex[2 * i]) << 4) |
+                       g_ascii_xdigit_value (hex[2 * i + 1]));
+}
+
+/* Looks the op up in the user's log: *@seq is its seq, or 0 when it is new.
+ * A known op id with another hash fails with OP_CONFLICT. */
+static gboolean
+find_op (sqlite3       *db,
+         gint64         user_id,
+         HelixSyncOp   *op,
+         const guint8  *hash,
+         gint64        *seq,
+         GError       **error)
+{
+  sqlite3_stmt *stmt;
+  gboolean same = FALSE;
+  int rc;
+
+  stmt = helix_db_prepare (db, "SELECT seq, hash FROM ops WHERE user = ?1 AND op = ?2", FALSE,
+                           error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+  sqlite3_bind_text (stmt, 2, helix_sync_op_get_op_id (op), -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  *seq = 0;
+  if (rc == SQLITE_ROW)
+    {
+      *seq = sqlite3_column_int64 (stmt, 0);
+      same = sqlite3_column_bytes (stmt, 1) == 32 &&
+             memcmp (sqlite3_column_blob (stmt, 1), hash, 32) == 0;
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, db, rc, _("Could not read the operation log"));
+      return FALSE;
+    }
+
+  if (rc == SQLITE_ROW && !same)
+    {
+      g_set_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_OP_CONFLICT,
+                   _("The operation %s was sent before with other content. Make a new "
+                     "operation id for this change; nothing of this batch was stored."),
+                   helix_sync_op_get_op_id (op));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+insert_op (Apply         *a,
+           gint64         device_id,
+           const guint8  *hash,
+           GError       **error)
+{
+  g_autofree char *canonical = helix_sync_op_canonical (a->op);
+  sqlite3_stmt *stmt;
+
+  stmt = helix_db_prepare (a->db,
+                           "INSERT INTO ops (user, seq, op, kind, entity, session, hlc, "
+                           "  canonical, hash, device, received_us) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, a->user_id);
+  sqlite3_bind_int64 (stmt, 2, a->seq);
+  sqlite3_bind_text (stmt, 3, helix_sync_op_get_op_id (a->op), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, helix_sync_op_kind_to_string (helix_sync_op_get_kind (a->op)), -1,
+                     SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 5, helix_sync_op_get_id (a->op), -1, SQLITE_STATIC);
+  if (helix_sync_op_get_session_id (a->op) != NULL)
+    sqlite3_bind_text (stmt, 6, helix_sync_op_get_session_id (a->op), -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (stmt, 6);
+  sqlite3_bind_text (stmt, 7, a->hlc_text, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 8, canonical, -1, SQLITE_STATIC);
+  sqlite3_bind_blob (stmt, 9, hash, 32, SQLITE_STATIC);
+  if (device_id > 0)
+    sqlite3_bind_int64 (stmt, 10, device_id);
+  else
+    sqlite3_bind_null (stmt, 10);
+  sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
+
+  return run (a->db, stmt, _("Could not store the operation"), error);
+}
+
+static gboolean
+apply_op (Apply   *a,
+          GError **error)
+{
+  switch (helix_sync_op_get_kind (a->op))
+    {
+    case HELIX_SYNC_OP_SESSION_PUT:
+      return apply_session_put (a, error);
+    case HELIX_SYNC_OP_SESSION_DELETE:
+      return apply_session_delete (a, error);
+    case HELIX_SYNC_OP_MESSAGE_PUT:
+      return apply_message_put (a, error);
+    default:
+      g_assert_not_reached ();
+    }
+
+  return FALSE;
+}
+
+static gboolean
+read_head (sqlite3  *db,
+           gint64    user_id,
+           gint64   *head,
+           GError  **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = helix_db_prepare (db, "SELECT head_seq FROM users WHERE id = ?", FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    *head = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+
+  if (rc == SQLITE_DONE)
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER,
+                           _("The user does not exist"));
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      helix_db_set_error (error, db, rc, _("Could not read the operation log"));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+apply_ops_locked (sqlite3         *db,
+                  gint64           user_id,
+                  gint64           device_id,
+                  HelixSyncOp    **ops,
+                  guint            n_ops,
+                  GArray          *seqs,
+                  GPtrArray       *applied,
+                  GError         **error)
+{
+  gint64 head = 0;
+  gint64 first_head;
+  sqlite3_stmt *stmt;
+
+  if (!read_head (db, user_id, &head, error))
+    return FALSE;
+  first_head = head;
+
+  for (guint i = 0; i < n_ops; i++)
+    {
+      g_autofree char *hash_hex = helix_sync_op_hash (ops[i]);
+      char hlc_text[HELIX_HLC_STRING_MAX];
+      guint8 hash[32];
+      gint64 seq = 0;
+      Apply a = { 0 };
+
+      hash_to_bytes (hash_hex, hash);
+      if (!find_op (db, user_id, ops[i], hash, &seq, error))
+        return FALSE;
+
+      if (seq != 0)
+        {
+          g_array_append_val (seqs, seq);
+          continue;
+        }
+
+      if (head >= HELIX_SYNC_MAX_INT)
+        {
+          g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
+                               _("The user’s operation log is full"));
+          return FALSE;
+        }
+
+      a.db = db;
+      a.user_id = user_id;
+      a.op = ops[i];
+      a.hlc = helix_sync_op_get_hlc (ops[i]);
+      helix_hlc_format (a.hlc, hlc_text);
+      a.hlc_text = hlc_text;
+      a.wall_us = HLC_WALL_US (a.hlc);
+      a.seq = ++head;
+
+      if (!insert_op (&a, device_id, hash, error) || !apply_op (&a, error))
+        return FALSE;
+
+      g_array_append_val (seqs, a.seq);
+      g_ptr_array_add (applied, helix_sync_op_dup_with_seq (ops[i], a.seq));
+    }
+
+  if (head == first_head)
+    return TRUE;
+
+  stmt = helix_db_prepare (db, "UPDATE users SET head_seq = ? WHERE id = ?", FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, head);
+  sqlite3_bind_int64 (stmt, 2, user_id);
+
+  return run (db, stmt, _("Could not store the operation"), error);
+}
+
+/**
+ * helix_gateway_db_apply_ops:
+ * @self: a gateway database
+ * @user_id: whose ops
+ * @device_id: the device that sent them, or 0 (ops the gateway made itself)
+ * @ops: (array length=n_ops): validated ops, without seq
+ * @n_ops: how many
+ * @seqs_out: (element-type gint64): receives one seq per op, in order: a new
+ *   one, or the first one of an op stored before
+ * @applied_out: (element-type HelixSyncOp): receives the ops stored now, with
+ *   their seq (the ones to fan out); re-sent ops are not in it
+ * @error: a location for a #GError
+ *
+ * Stores and applies @ops in one transaction, committed durably
+ * (synchronous=FULL) before this returns: an ack may be sent once it
+ * returns %TRUE. On failure nothing is stored and @seqs_out and @applied_out
+ * are left as they were.
+ *
+ * Returns: %TRUE on success; %FALSE with %HELIX_SYNC_ERROR_OP_CONFLICT if an
+ *   op id was stored before with other content, or another error
+ */
+gboolean
+helix_gateway_db_apply_ops (HelixGatewayDb  *self,
+                            gint64           user_id,
+                            gint64           device_id,
+                            HelixSyncOp    **ops,
+                            guint            n_ops,
+                            GArray          *seqs_out,
+                            GPtrArray       *applied_out,
+                            GError         **error)
+{
+  g_autoptr(GArray) seqs = NULL;
+  g_autoptr(GPtrArray) applied = NULL;
+  sqlite3 *db;
+  gboolean ok;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+  g_return_val_if_fail (ops != NULL || n_ops == 0, FALSE);
+  g_return_val_if_fail (seqs_out != NULL, FALSE);
+  g_return_val_if_fail (g_array_get_element_size (seqs_out) == sizeof (gint64), FALSE);
+  g_return_val_if_fail (applied_out != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL || !_helix_gateway_db_begin (self, error))
+    return FALSE;
+
+  seqs = g_array_sized_new (FALSE, FALSE, sizeof (gint64), n_ops);
+  applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+
+  ok = apply_ops_locked (db, user_id, device_id, ops, n_ops, seqs, applied, error);
+  if (!_helix_gateway_db_commit (self, ok, error))
+    return FALSE;
+
+  g_array_append_vals (seqs_out, seqs->data, seqs->len);
+  for (guint i = 0; i < applied->len; i++)
+    g_ptr_array_add (applied_out, helix_sync_op_ref (g_ptr_array_index (applied, i)));
+
+  return TRUE;
+}
+
+/* Reading {{{1 */
+
+/**
+ * helix_gateway_db_get_head:
+ * @self: a gateway database
+ * @user_id: whose log
+ * @error: a location for a #GError
+ *
+ * Returns: the user's highest seq (0 before their first op), or -1 with
+ *   @error set
+ */
+gint64
+helix_gateway_db_get_head (HelixGatewayDb  *self,
+                           gint64           user_id,
+                           GError         **error)
+{
+  gint64 head = 0;
+  sqlite3 *db;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), -1);
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL || !read_head (db, user_id, &head, error))
+    return -1;
+
+  return head;
+}
+
+/**
+ * helix_gateway_db_ops_since:
+ * @self: a gateway database
+ * @user_id: whose log
+ * @cursor: the highest seq the device has (0 for all)
+ * @limit: at most this many, 1 to %HELIX_GATEWAY_OPS_PAGE_MAX
+ * @error: a location for a #GError
+ *
+ * Returns: (transfer container) (element-type HelixSyncOp): the user's ops
+ *   with a seq above @cursor, in seq order, each carrying its seq; or %NULL
+ *   with @error set
+ */
+GPtrArray *
+helix_gateway_db_ops_since (HelixGatewayDb  *self,
+                            gint64           user_id,
+                            gint64           cursor,
+                            guint            limit,
+                            GError         **error)
+{
+  g_autoptr(GPtrArray) ops = NULL;
+  sqlite3_stmt *stmt;
+  sqlite3 *db;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+  g_return_val_if_fail (cursor >= 0, NULL);
+  g_return_val_if_fail (limit >= 1 && limit <= HELIX_GATEWAY_OPS_PAGE_MAX, NULL);
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL)
+    return NULL;
+
+  stmt = helix_db_prepare (db,
+                           "SELECT seq, canonical FROM ops WHERE user = ?1 AND seq > ?2 "
+                           "ORDER BY seq LIMIT ?3", FALSE, error);
+  if (stmt == NULL)
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+  sqlite3_bind_int64 (stmt, 2, cursor);
+  sqlite3_bind_int (stmt, 3, (int) limit);
+
+  ops = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr(HelixSyncOp) op = NULL;
+      g_autoptr(GError) local_error = NULL;
+      gint64 seq = sqlite3_column_int64 (stmt, 0);
+
+      op = helix_sync_op_new_from_data ((const char *) sqlite3_column_text (stmt, 1),
+                                        (gsize) sqlite3_column_bytes (stmt, 1), &local_error);
+      if (op == NULL)
+        {
+          sqlite3_finalize (stmt);
+          g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
+                       _("The stored operation %lld is damaged: %s"), (long long) seq,
+                       local_error->message);
+          return NULL;
+        }
+
+      g_ptr_array_add (ops, helix_sync_op_dup_with_seq (op, seq));
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, db, rc, _("Could not read the operation log"));
+      return NULL;
+    }
+
+  return g_steal_pointer (&ops);
+}
+
+#define SESSION_COLUMNS \
+  "uuid, title, title_hlc, pinned, pinned_hlc, archived, archived_hlc, deleted, " \
+  "deleted_hlc, created_us, updated_us"
+
+static HelixGatewaySyncSession *
+session_from_row (sqlite3_stmt *stmt)
+{
+  HelixGatewaySyncSession *session = g_new0 (HelixGatewaySyncSession, 1);
+
+  session->uuid = dup_column (stmt, 0);
+  session->title = dup_column (stmt, 1);
+  session->title_hlc = dup_column (stmt, 2);
+  session->pinned = sqlite3_column_int (stmt, 3) != 0;
+  session->pinned_hlc = dup_column (stmt, 4);
+  session->archived = sqlite3_column_int (stmt, 5) != 0;
+  session->archived_hlc = dup_column (stmt, 6);
+  session->deleted = sqlite3_column_int (stmt, 7) != 0;
+  session->deleted_hlc = dup_column (stmt, 8);
+  session->created_us = sqlite3_column_int64 (stmt, 9);
+  session->updated_us = sqlite3_column_int64 (stmt, 10);
+
+  return session;
+}
+
+/**
+ * helix_gateway_db_get_session:
+ * @self: a gateway database
+ * @user_id: whose session
+ * @uuid: its id
+ * @error: a location for a #GError
+ *
+ * Returns: (transfer full): the session, a tombstone included; or %NULL with
+ *   %HELIX_GATEWAY_DB_ERROR_NO_SUCH_SESSION when @user_id has none with this
+ *   id (another user's session is not found either), or another error
+ */
+HelixGatewaySyncSession *
+helix_gateway_db_get_session (HelixGatewayDb  *self,
+                              gint64           user_id,
+                              const char      *uuid,
+                              GError         **error)
+{
+  HelixGatewaySyncSession *session = NULL;
+  sqlite3_stmt *stmt;
+  sqlite3 *db;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+  g_return_val_if_fail (uuid != NULL, NULL);
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL)
+    return NULL;
+
+  stmt = helix_db_prepare (db,
+                           "SELECT " SESSION_COLUMNS " FROM sync_sessions "
+                           "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+  if (stmt == NULL)
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+  sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    session = session_from_row (stmt);
+  sqlite3_finalize (stmt);
+
+  if (rc == SQLITE_DONE)
+    g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_SESSION,
+                         _("You have no session with this id"));
+  else if (rc != SQLITE_ROW)
+    helix_db_set_error (error, db, rc, _("Could not read the sessions"));
+
+  return session;
+}
+
+/**
+ * helix_gateway_db_list_sessions:
+ * @self: a gateway database
+ * @user_id: whose sessions
+ * @error: a location for a #GError
+ *
+ * Returns: (transfer container) (element-type HelixGatewaySyncSession): the
+ *   user's sessions that are not deleted, most recently updated first
+ */
+GPtrArray *
+helix_gateway_db_list_sessions (HelixGatewayDb  *self,
+                                gint64           user_id,
+                                GError         **error)
+{
+  g_autoptr(GPtrArray) sessions = NULL;
+  sqlite3_stmt *stmt;
+  sqlite3 *db;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL)
+    return NULL;
+
+  /* Through sync_sessions_updated. */
+  stmt = helix_db_prepare (db,
+                           "SELECT " SESSION_COLUMNS " FROM sync_sessions "
+                           "WHERE user = ?1 AND deleted = 0 "
+                           "ORDER BY updated_us DESC, uuid DESC", FALSE, error);
+  if (stmt == NULL)
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+
+  sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_gateway_sync_session_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (sessions, session_from_row (stmt));
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, db, rc, _("Could not read the sessions"));
+      return NULL;
+    }
+
+  return g_steal_pointer (&sessions);
+}
+
+/**
+ * helix_gateway_db_list_messages:
+ * @self: a gateway database
+ * @user_id: whose messages
+ * @session: the session
+ * @after_seq: only messages first stored after this seq
+ * @limit: at most this many (at least 1)
+ * @error: a location for a #GError
+ *
+ * Returns: (transfer container) (element-type HelixGatewaySyncMessage): the
+ *   messages of @session, in the order they were first stored
+ */
+GPtrArray *
+helix_gateway_db_list_messages (HelixGatewayDb  *self,
+                                gint64           user_id,
+                                const char      *session,
+                                gint64           after_seq,
+                                guint            limit,
+                                GError         **error)
+{
+  g_autoptr(GPtrArray) messages = NULL;
+  sqlite3_stmt *stmt;
+  sqlite3 *db;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+  g_return_val_if_fail (session != NULL, NULL);
+  g_return_val_if_fail (limit >= 1 && limit <= G_MAXINT, NULL);
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL)
+    return NULL;
+
+  /* Through sync_messages_session. */
+  stmt = helix_db_prepare (db,
+                           "SELECT uuid, session, role, content, status, model, provider, "
+                           "  tokens_in, tokens_out, cost, created_us, hlc, seq "
+                           "FROM sync_messages WHERE user = ?1 AND session = ?2 AND seq > ?3 "
+                           "ORDER BY seq LIMIT ?4", FALSE, error);
+  if (stmt == NULL)
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+  sqlite3_bind_text (stmt, 2, session, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, after_seq);
+  sqlite3_bind_int (stmt, 4, (int) limit);
+
+  messages = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_gateway_sync_message_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      HelixGatewaySyncMessage *message = g_new0 (HelixGatewaySyncMessage, 1);
+
+      message->uuid = dup_column (stmt, 0);
+      message->session = dup_column (stmt, 1);
+      message->role = dup_column (stmt, 2);
+      message->content = dup_column (stmt, 3);
+      message->status = dup_column (stmt, 4);
+      message->model = dup_column (stmt, 5);
+      message->provider = dup_column (stmt, 6);
+      message->tokens_in = sqlite3_column_type (stmt, 7) == SQLITE_NULL
+                           ? -1 : sqlite3_column_int64 (stmt, 7);
+      message->tokens_out = sqlite3_column_type (stmt, 8) == SQLITE_NULL
+                            ? -1 : sqlite3_column_int64 (stmt, 8);
+      message->cost = sqlite3_column_type (stmt, 9) == SQLITE_NULL
+                      ? -1.0 : sqlite3_column_double (stmt, 9);
+      message->created_us = sqlite3_column_int64 (stmt, 10);
+      message->hlc = dup_column (stmt, 11);
+      message->seq = sqlite3_column_int64 (stmt, 12);
+      g_ptr_array_add (messages, message);
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, db, rc, _("Could not read the messages"));
+      return NULL;
+    }
+
+  return g_steal_pointer (&messages);
+}

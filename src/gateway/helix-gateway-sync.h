@@ -1,0 +1,117 @@
+/* helix-gateway-sync.h: each user's operation log and the state it materializes
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "helix-gateway-db.h"
+#include "helix-sync.h"
+
+G_BEGIN_DECLS
+
+/* Most ops helix_gateway_db_ops_since() returns at once (one `ops` frame). */
+#define HELIX_GATEWAY_OPS_PAGE_MAX HELIX_SYNC_MAX_OPS
+
+/**
+ * HelixGatewaySyncSession:
+ * @uuid: the session's id
+ * @title: its title ("" until one is set)
+ * @title_hlc: (nullable): the HLC of the op that set @title
+ * @pinned: whether it is pinned
+ * @pinned_hlc: (nullable): the HLC of the op that set @pinned
+ * @archived: whether it is archived
+ * @archived_hlc: (nullable): the HLC of the op that set @archived
+ * @deleted: whether it is a tombstone (its fields are then cleared)
+ * @deleted_hlc: (nullable): the HLC of the newest `session.delete`
+ * @created_us: the earliest wall time of its ops (µs since the epoch)
+ * @updated_us: the latest wall time of its ops and of its messages' ops
+ *
+ * A session as the gateway's ops have made it. Both times come from HLCs, so
+ * they do not depend on the order the ops arrived in.
+ */
+typedef struct
+{
+  char     *uuid;
+  char     *title;
+  char     *title_hlc;
+  gboolean  pinned;
+  char     *pinned_hlc;
+  gboolean  archived;
+  char     *archived_hlc;
+  gboolean  deleted;
+  char     *deleted_hlc;
+  gint64    created_us;
+  gint64    updated_us;
+} HelixGatewaySyncSession;
+
+/**
+ * HelixGatewaySyncMessage:
+ * @uuid: the message's id
+ * @session: the session it belongs to
+ * @role: `user`, `assistant`, `system` or `tool`
+ * @content: its text
+ * @status: `pending`, `streaming`, `done` or `error`
+ * @model: (nullable): the model that wrote it
+ * @provider: (nullable): the provider of @model
+ * @tokens_in: input tokens, or -1 when not known
+ * @tokens_out: output tokens, or -1 when not known
+ * @cost: what it cost, or a negative number when not known
+ * @created_us: when it was written (µs since the epoch)
+ * @hlc: the HLC of its newest content
+ * @seq: the seq of the op that first stored it
+ */
+typedef struct
+{
+  char   *uuid;
+  char   *session;
+  char   *role;
+  char   *content;
+  char   *status;
+  char   *model;
+  char   *provider;
+  gint64  tokens_in;
+  gint64  tokens_out;
+  double  cost;
+  gint64  created_us;
+  char   *hlc;
+  gint64  seq;
+} HelixGatewaySyncMessage;
+
+void                     helix_gateway_sync_session_free (HelixGatewaySyncSession *session);
+void                     helix_gateway_sync_message_free (HelixGatewaySyncMessage *message);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewaySyncSession, helix_gateway_sync_session_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewaySyncMessage, helix_gateway_sync_message_free)
+
+gboolean                 helix_gateway_db_apply_ops      (HelixGatewayDb  *self,
+                                                          gint64           user_id,
+                                                          gint64           device_id,
+                                                          HelixSyncOp    **ops,
+                                                          guint            n_ops,
+                                                          GArray          *seqs_out,
+                                                          GPtrArray       *applied_out,
+                                                          GError         **error);
+GPtrArray               *helix_gateway_db_ops_since      (HelixGatewayDb  *self,
+                                                          gint64           user_id,
+                                                          gint64           cursor,
+                                                          guint            limit,
+                                                          GError         **error);
+gint64                   helix_gateway_db_get_head       (HelixGatewayDb  *self,
+                                                          gint64           user_id,
+                                                          GError         **error);
+
+HelixGatewaySyncSession *helix_gateway_db_get_session    (HelixGatewayDb  *self,
+                                                          gint64           user_id,
+                                                          const char      *uuid,
+                                                          GError         **error);
+GPtrArray               *helix_gateway_db_list_sessions  (HelixGatewayDb  *self,
+                                                          gint64           user_id,
+                                                          GError         **error);
+GPtrArray               *helix_gateway_db_list_messages  (HelixGatewayDb  *self,
+                                                          gint64           user_id,
+                                                          const char      *session,
+                                                          gint64           after_seq,
+                                                          guint            limit,
+                                                          GError         **error);
+
+G_END_DECLS

@@ -1,0 +1,798 @@
+/* test-gateway-sync-db.c: the gateway's op log and synced state
+ *
+ * A real gateway database in a temporary directory, real users made through
+ * its API, real ops parsed from their wire form. The synced state is read
+ * back both through the API and with SQL on a second connection.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "helix-db.h"
+#include "helix-gateway-db.h"
+#include "helix-gateway-sync.h"
+#include "helix-sync.h"
+#include "helix-test-util.h"
+
+#define S1 "0190f3a2-1c00-7000-8000-0000000000a1"
+#define S2 "0190f3a2-1c00-7000-8000-0000000000a2"
+#define S3 "0190f3a2-1c00-7000-8000-0000000000a3"
+#define M1 "0190f3a2-1c00-7000-8000-0000000000b1"
+#define M2 "0190f3a2-1c00-7000-8000-0000000000b2"
+
+typedef struct
+{
+  char           *dir;
+  char           *path;
+  HelixGatewayDb *db;
+  sqlite3        *reader;
+  gint64          alice;
+  gint64          bob;
+  gint64          alice_device;
+  guint           n_users;
+} Fixture;
+
+static gint64
+add_user (Fixture    *f,
+          const char *name)
+{
+  g_autoptr(HelixGatewayUser) user = NULL;
+  g_autoptr(GError) error = NULL;
+
+  helix_gateway_db_add_user (f->db, name, "$argon2id$not-a-real-hash", FALSE, &error);
+  g_assert_no_error (error);
+  user = helix_gateway_db_lookup_user (f->db, name, &error);
+  g_assert_no_error (error);
+
+  return user->id;
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autofree char *device = NULL;
+  guint8 hash[32] = { 1, 2, 3 };
+
+  f->dir = g_dir_make_tmp ("helix-gateway-sync-db-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "gateway.db", NULL);
+  f->db = helix_gateway_db_open (f->path, &error);
+  g_assert_no_error (error);
+  f->alice = add_user (f, "alice");
+  f->bob = add_user (f, "bob");
+
+  device = helix_gateway_db_add_device (f->db, f->alice, "laptop", hash, &error);
+  g_assert_no_error (error);
+  devices = helix_gateway_db_list_devices (f->db, f->alice, &error);
+  g_assert_no_error (error);
+  f->alice_device = ((HelixGatewayDevice *) g_ptr_array_index (devices, 0))->id;
+
+  f->reader = helix_db_open (f->path, TRUE, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_clear_pointer (&f->reader, sqlite3_close);
+  helix_test_assert_finalized (g_steal_pointer (&f->db));
+  helix_test_rm_rf (f->dir);
+  g_free (f->dir);
+  g_free (f->path);
+}
+
+/* An op parsed from its wire form. @op_id is a small number made into a UUID. */
+static HelixSyncOp *
+make_op (guint       op_id,
+         const char *kind,
+         const char *id,
+         const char *session,
+         const char *hlc,
+         const char *data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *session_member = NULL;
+  g_autofree char *data_member = NULL;
+  HelixSyncOp *op;
+
+  if (session != NULL)
+    session_member = g_strdup_printf (",\"session\":\"%s\"", session);
+  if (data != NULL)
+    data_member = g_strdup_printf (",\"data\":%s", data);
+
+  text = g_strdup_printf ("{\"op\":\"0190f3a2-1c00-7000-8000-%012x\",\"type\":\"%s\","
+                          "\"id\":\"%s\"%s,\"hlc\":\"%s\"%s}",
+                          op_id, kind, id, session_member ? session_member : "", hlc,
+                          data_member ? data_member : "");
+  op = helix_sync_op_new_from_data (text, strlen (text), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (op);
+
+  return op;
+}
+
+static HelixSyncOp *
+session_put (guint       op_id,
+             const char *id,
+             const char *hlc,
+             const char *data)
+{
+  return make_op (op_id, "session.put", id, NULL, hlc, data);
+}
+
+static HelixSyncOp *
+message_put (guint       op_id,
+             const char *id,
+             const char *session,
+             const char *hlc,
+             const char *data)
+{
+  return make_op (op_id, "message.put", id, session, hlc, data);
+}
+
+/* Applies @ops as one batch; asserts success and returns the seqs. */
+static GArray *
+apply (Fixture      *f,
+       gint64        user_id,
+       HelixSyncOp **ops,
+       guint         n_ops,
+       GPtrArray   **applied_out)
+{
+  g_autoptr(GPtrArray) applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  g_autoptr(GError) error = NULL;
+  GArray *seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_assert_true (helix_gateway_db_apply_ops (f->db, user_id, user_id == f->alice ? f->alice_device : 0,
+                                             ops, n_ops, seqs, applied, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (seqs->len, ==, n_ops);
+  for (guint i = 0; i < applied->len; i++)
+    g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (applied, i)), >=, 1);
+
+  if (applied_out != NULL)
+    *applied_out = g_steal_pointer (&applied);
+
+  return seqs;
+}
+
+static gint64
+apply_one (Fixture     *f,
+           gint64       user_id,
+           HelixSyncOp *op)
+{
+  g_autoptr(GArray) seqs = apply (f, user_id, &op, 1, NULL);
+
+  return g_array_index (seqs, gint64, 0);
+}
+
+static gint64
+head (Fixture *f,
+      gint64   user_id)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 value = helix_gateway_db_get_head (f->db, user_id, &error);
+
+  g_assert_no_error (error);
+
+  return value;
+}
+
+/* Everything of @user_id's synced state but the seqs, as text. */
+static char *
+dump_state (Fixture *f,
+            gint64   user_id)
+{
+  static const char * const queries[] = {
+    "SELECT uuid, title, title_hlc, pinned, pinned_hlc, archived, archived_hlc, deleted, "
+    "  deleted_hlc, created_us, updated_us FROM sync_sessions WHERE user = ? ORDER BY uuid",
+    "SELECT uuid, session, role, content, status, model, model_hlc, provider, provider_hlc, "
+    "  tokens_in, tokens_in_hlc, tokens_out, tokens_out_hlc, cost, cost_hlc, created_us, "
+    "  created_hlc, hlc FROM sync_messages WHERE user = ? ORDER BY uuid",
+  };
+  GString *out = g_string_new (NULL);
+
+  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
+    {
+      g_autoptr(GError) error = NULL;
+      sqlite3_stmt *stmt = helix_db_prepare (f->reader, queries[q], FALSE, &error);
+      int rc;
+
+      g_assert_no_error (error);
+      sqlite3_bind_int64 (stmt, 1, user_id);
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          for (int c = 0; c < sqlite3_column_count (stmt); c++)
+            {
+              const char *text = (const char *) sqlite3_column_text (stmt, c);
+
+              g_string_append_printf (out, "%s|", text != NULL ? text : "NULL");
+            }
+          g_string_append_c (out, '\n');
+        }
+      g_assert_cmpint (rc, ==, SQLITE_DONE);
+      sqlite3_finalize (stmt);
+      g_string_append (out, "--\n");
+    }
+
+  return g_string_free (out, FALSE);
+}
+
+static HelixGatewaySyncSession *
+get_session (Fixture    *f,
+             gint64      user_id,
+             const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  HelixGatewaySyncSession *session = helix_gateway_db_get_session (f->db, user_id, uuid, &error);
+
+  g_assert_no_error (error);
+
+  return session;
+}
+
+static void
+assert_no_session (Fixture    *f,
+                   gint64      user_id,
+                   const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HelixGatewaySyncSession) session = helix_gateway_db_get_session (f->db, user_id, uuid,
+                                                                             &error);
+
+  g_assert_null (session);
+  g_assert_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_SESSION);
+}
+
+static GPtrArray *
+list_messages (Fixture    *f,
+               gint64      user_id,
+               const char *session)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *messages = helix_gateway_db_list_messages (f->db, user_id, session, 0, 1000, &error);
+
+  g_assert_no_error (error);
+
+  return messages;
+}
+
+static GPtrArray *
+ops_since (Fixture *f,
+           gint64   user_id,
+           gint64   cursor,
+           guint    limit)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *ops = helix_gateway_db_ops_since (f->db, user_id, cursor, limit, &error);
+
+  g_assert_no_error (error);
+
+  return ops;
+}
+
+/* Tests {{{1 */
+
+static void
+test_seqs (Fixture       *f,
+           gconstpointer  data)
+{
+  HelixSyncOp *a[3] = {
+    session_put (1, S1, "1000:0:laptop", "{\"title\":\"one\"}"),
+    session_put (2, S2, "1001:0:laptop", "{\"title\":\"two\"}"),
+    message_put (3, M1, S1, "1002:0:laptop",
+                 "{\"role\":\"user\",\"content\":\"hi\",\"status\":\"done\"}"),
+  };
+  HelixSyncOp *b[2] = {
+    session_put (1, S1, "1000:0:phone", "{\"title\":\"bob\"}"),
+    session_put (4, S3, "1001:0:phone", "{\"pinned\":true}"),
+  };
+  g_autoptr(HelixSyncOp) later = session_put (5, S3, "1003:0:laptop", "{\"archived\":true}");
+  g_autoptr(GPtrArray) applied = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GArray) seqs = NULL;
+  g_autoptr(GArray) bob_seqs = NULL;
+
+  g_assert_cmpint (head (f, f->alice), ==, 0);
+  g_assert_cmpint (head (f, f->bob), ==, 0);
+
+  seqs = apply (f, f->alice, a, G_N_ELEMENTS (a), &applied);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_cmpint (g_array_index (seqs, gint64, i), ==, i + 1);
+      g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (applied, i)), ==, i + 1);
+      g_assert_true (helix_sync_op_equal (g_ptr_array_index (applied, i), a[i]));
+    }
+
+  /* Bob's seqs start at 1 too, even for an op id that Alice used. */
+  bob_seqs = apply (f, f->bob, b, G_N_ELEMENTS (b), NULL);
+  g_assert_cmpint (g_array_index (bob_seqs, gint64, 0), ==, 1);
+  g_assert_cmpint (g_array_index (bob_seqs, gint64, 1), ==, 2);
+
+  g_assert_cmpint (apply_one (f, f->alice, later), ==, 4);
+  g_assert_cmpint (head (f, f->alice), ==, 4);
+  g_assert_cmpint (head (f, f->bob), ==, 2);
+
+  all = ops_since (f, f->alice, 0, HELIX_GATEWAY_OPS_PAGE_MAX);
+  g_assert_cmpuint (all->len, ==, 4);
+  for (guint i = 0; i < all->len; i++)
+    g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (all, i)), ==, i + 1);
+  g_assert_true (helix_sync_op_equal (g_ptr_array_index (all, 3), later));
+
+  for (guint i = 0; i < G_N_ELEMENTS (a); i++)
+    helix_sync_op_unref (a[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (b); i++)
+    helix_sync_op_unref (b[i]);
+}
+
+static void
+test_resend (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(HelixSyncOp) first = session_put (1, S1, "1000:0:laptop", "{\"title\":\"one\"}");
+  g_autoptr(HelixSyncOp) second = session_put (2, S1, "2000:0:laptop", "{\"title\":\"two\"}");
+  g_autoptr(HelixSyncOp) respelled = NULL;
+  g_autoptr(GPtrArray) applied = NULL;
+  g_autoptr(GPtrArray) ops = NULL;
+  g_autoptr(GArray) seqs = NULL;
+  HelixSyncOp *batch[2];
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *text =
+    "{ \"hlc\" : \"01000:00:laptop\", \"data\": {\"title\": \"\\u006fne\"}, \"type\":\"session.put\","
+    " \"id\":\"" S1 "\", \"op\":\"0190f3a2-1c00-7000-8000-000000000001\" }";
+
+  g_assert_cmpint (apply_one (f, f->alice, first), ==, 1);
+  g_assert_cmpint (apply_one (f, f->alice, second), ==, 2);
+  before = dump_state (f, f->alice);
+
+  /* The same op again, alone and in a batch: its first seq, nothing applied. */
+  g_assert_cmpint (apply_one (f, f->alice, first), ==, 1);
+
+  respelled = helix_sync_op_new_from_data (text, strlen (text), &error);
+  g_assert_no_error (error);
+  batch[0] = helix_sync_op_ref (respelled);
+  batch[1] = session_put (3, S1, "3000:0:laptop", "{\"pinned\":true}");
+  seqs = apply (f, f->alice, batch, 2, &applied);
+  g_assert_cmpint (g_array_index (seqs, gint64, 0), ==, 1);
+  g_assert_cmpint (g_array_index (seqs, gint64, 1), ==, 3);
+  g_assert_cmpuint (applied->len, ==, 1);
+  g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (applied, 0)), ==, 3);
+
+  helix_sync_op_unref (batch[0]);
+  helix_sync_op_unref (batch[1]);
+
+  after = dump_state (f, f->alice);
+  g_assert_nonnull (strstr (after, "|two|"));
+  g_assert_null (strstr (after, "|one|"));
+  g_assert_cmpstr (before, !=, after); /* pinned changed */
+
+  ops = ops_since (f, f->alice, 0, 10);
+  g_assert_cmpuint (ops->len, ==, 3);
+  g_assert_cmpint (head (f, f->alice), ==, 3);
+}
+
+static void
+test_conflict (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(HelixSyncOp) first = session_put (1, S1, "1000:0:laptop", "{\"title\":\"one\"}");
+  g_autoptr(HelixSyncOp) fresh = session_put (2, S2, "1000:1:laptop", "{\"title\":\"new\"}");
+  g_autoptr(HelixSyncOp) reused = session_put (1, S1, "1000:0:laptop", "{\"title\":\"other\"}");
+  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GPtrArray) applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  g_autoptr(GPtrArray) ops = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  HelixSyncOp *batch[2];
+
+  g_assert_cmpint (apply_one (f, f->alice, first), ==, 1);
+  before = dump_state (f, f->alice);
+
+  batch[0] = fresh;
+  batch[1] = reused;
+  g_assert_false (helix_gateway_db_apply_ops (f->db, f->alice, f->alice_device, batch, 2, seqs,
+                                              applied, &error));
+  g_assert_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_OP_CONFLICT);
+  g_assert_nonnull (strstr (error->message, helix_sync_op_get_op_id (reused)));
+  g_assert_cmpuint (seqs->len, ==, 0);
+  g_assert_cmpuint (applied->len, ==, 0);
+
+  /* Nothing of the batch stayed: not the op log, not the head, not the state. */
+  g_assert_cmpint (head (f, f->alice), ==, 1);
+  ops = ops_since (f, f->alice, 0, 10);
+  g_assert_cmpuint (ops->len, ==, 1);
+  assert_no_session (f, f->alice, S2);
+  after = dump_state (f, f->alice);
+  g_assert_cmpstr (before, ==, after);
+
+  /* The next op still gets seq 2. */
+  g_assert_cmpint (apply_one (f, f->alice, fresh), ==, 2);
+}
+
+/* Shuffles @order (Fisher–Yates with the test's random numbers). */
+static void
+shuffle (guint *order,
+         guint  n)
+{
+  for (guint i = n - 1; i > 0; i--)
+    {
+      guint j = (guint) g_test_rand_int_range (0, (gint32) i + 1);
+      guint tmp = order[i];
+
+      order[i] = order[j];
+      order[j] = tmp;
+    }
+}
+
+/* Applies @ops one by one in @n_orders random orders, each for a new user,
+ * and checks that every order ends in the same state. Returns that state and
+ * the user of the first order. */
+static char *
+apply_in_orders (Fixture      *f,
+                 HelixSyncOp **ops,
+                 guint         n_ops,
+                 guint         n_orders,
+                 gint64       *first_user)
+{
+  g_autofree guint *order = g_new (guint, n_ops);
+  char *reference = NULL;
+
+  for (guint round = 0; round < n_orders; round++)
+    {
+      g_autofree char *name = g_strdup_printf ("user%u-%u", f->n_users++, round);
+      g_autofree char *state = NULL;
+      gint64 user = add_user (f, name);
+
+      for (guint i = 0; i < n_ops; i++)
+        order[i] = i;
+      if (round > 0)
+        shuffle (order, n_ops);
+
+      for (guint i = 0; i < n_ops; i++)
+        g_assert_cmpint (apply_one (f, user, ops[order[i]]), ==, i + 1);
+
+      state = dump_state (f, user);
+      if (reference == NULL)
+        {
+          reference = g_steal_pointer (&state);
+          *first_user = user;
+        }
+      else
+        g_assert_cmpstr (state, ==, reference);
+    }
+
+  return reference;
+}
+
+static void
+test_lww (Fixture       *f,
+          gconstpointer  data)
+{
+  HelixSyncOp *ops[] = {
+    session_put (1, S1, "1000:0:dev-a", "{\"title\":\"a\"}"),
+    session_put (2, S1, "2000:0:dev-a", "{\"title\":\"b\",\"pinned\":true}"),
+    /* Same wall time and counter: the device id breaks the tie (dev-b > dev-a). */
+    session_put (3, S1, "2000:0:dev-b", "{\"title\":\"c\"}"),
+    session_put (4, S1, "1500:3:dev-c", "{\"archived\":true}"),
+    session_put (5, S1, "1500:0:dev-b", "{\"pinned\":false,\"archived\":false}"),
+    message_put (6, M1, S1, "1200:0:dev-a",
+                 "{\"role\":\"user\",\"content\":\"hi\",\"status\":\"pending\"}"),
+    message_put (7, M1, S1, "2500:0:dev-a",
+                 "{\"role\":\"user\",\"content\":\"hi there\",\"status\":\"done\",\"model\":\"m\"}"),
+    message_put (8, M1, S1, "1300:0:dev-b",
+                 "{\"role\":\"user\",\"content\":\"stale\",\"status\":\"streaming\","
+                 "\"tokens_in\":5,\"model\":\"old\"}"),
+    message_put (9, M2, S1, "1400:0:dev-c",
+                 "{\"role\":\"assistant\",\"content\":\"yo\",\"status\":\"done\","
+                 "\"created_us\":42,\"cost\":0.25}"),
+  };
+  g_autoptr(HelixGatewaySyncSession) session = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autofree char *state = NULL;
+  HelixGatewaySyncMessage *m1;
+  HelixGatewaySyncMessage *m2;
+  gint64 user = 0;
+
+  state = apply_in_orders (f, ops, G_N_ELEMENTS (ops), 200, &user);
+  g_test_message ("final state:\n%s", state);
+
+  session = get_session (f, user, S1);
+  g_assert_cmpstr (session->title, ==, "c");
+  g_assert_cmpstr (session->title_hlc, ==, "2000:0:dev-b");
+  g_assert_true (session->pinned);
+  g_assert_cmpstr (session->pinned_hlc, ==, "2000:0:dev-a");
+  g_assert_true (session->archived);
+  g_assert_cmpstr (session->archived_hlc, ==, "1500:3:dev-c");
+  g_assert_false (session->deleted);
+  g_assert_cmpint (session->created_us, ==, 1000 * 1000);
+  g_assert_cmpint (session->updated_us, ==, 2500 * 1000);
+
+  messages = list_messages (f, user, S1);
+  g_assert_cmpuint (messages->len, ==, 2);
+  m1 = g_ptr_array_index (messages, 0);
+  m2 = g_ptr_array_index (messages, 1);
+  if (g_str_equal (m1->uuid, M2))
+    {
+      HelixGatewaySyncMessage *tmp = m1;
+
+      m1 = m2;
+      m2 = tmp;
+    }
+  g_assert_cmpstr (m1->content, ==, "hi there");
+  g_assert_cmpstr (m1->status, ==, "done");
+  g_assert_cmpstr (m1->model, ==, "m");
+  g_assert_cmpint (m1->tokens_in, ==, 5); /* only the stale put had it */
+  g_assert_cmpint (m1->tokens_out, ==, -1);
+  g_assert_cmpint (m1->created_us, ==, 1200 * 1000);
+  g_assert_cmpstr (m1->hlc, ==, "2500:0:dev-a");
+  g_assert_cmpstr (m2->role, ==, "assistant");
+  g_assert_cmpint (m2->created_us, ==, 42);
+  g_assert_cmpfloat (m2->cost, ==, 0.25);
+
+  for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+    helix_sync_op_unref (ops[i]);
+}
+
+static void
+test_tombstone (Fixture       *f,
+                gconstpointer  data)
+{
+  HelixSyncOp *ops[] = {
+    session_put (1, S1, "1000:0:dev-a", "{\"title\":\"x\",\"pinned\":true}"),
+    /* Older than the puts, and still final. */
+    make_op (2, "session.delete", S1, NULL, "500:0:dev-b", NULL),
+    session_put (3, S1, "3000:0:dev-a", "{\"title\":\"y\"}"),
+    message_put (4, M1, S1, "4000:0:dev-a",
+                 "{\"role\":\"user\",\"content\":\"hi\",\"status\":\"done\"}"),
+    make_op (5, "session.delete", S1, NULL, "600:0:dev-c", NULL),
+  };
+  g_autoptr(HelixGatewaySyncSession) session = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GPtrArray) sessions = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *state = NULL;
+  gint64 user = 0;
+
+  state = apply_in_orders (f, ops, G_N_ELEMENTS (ops), 60, &user);
+
+  session = get_session (f, user, S1);
+  g_assert_true (session->deleted);
+  g_assert_cmpstr (session->deleted_hlc, ==, "600:0:dev-c");
+  g_assert_cmpstr (session->title, ==, "");
+  g_assert_false (session->pinned);
+  g_assert_null (session->title_hlc);
+
+  messages = list_messages (f, user, S1);
+  g_assert_cmpuint (messages->len, ==, 0);
+  sessions = helix_gateway_db_list_sessions (f->db, user, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sessions->len, ==, 0);
+
+  /* Ops on a tombstone are still acknowledged with a seq. */
+  g_assert_cmpint (head (f, user), ==, G_N_ELEMENTS (ops));
+
+  for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+    helix_sync_op_unref (ops[i]);
+}
+
+static void
+test_messages (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(HelixSyncOp) first = message_put (1, M1, S1, "1000:0:dev-a",
+                                              "{\"role\":\"user\",\"content\":\"a\","
+                                              "\"status\":\"pending\"}");
+  g_autoptr(HelixSyncOp) moved = message_put (2, M1, S2, "2000:0:dev-a",
+                                              "{\"role\":\"assistant\",\"content\":\"b\","
+                                              "\"status\":\"done\"}");
+  g_autoptr(HelixSyncOp) orphan = message_put (3, M2, S3, "5000:0:dev-a",
+                                               "{\"role\":\"user\",\"content\":\"early\","
+                                               "\"status\":\"done\"}");
+  g_autoptr(HelixSyncOp) s1 = session_put (4, S1, "900:0:dev-a", "{\"title\":\"one\"}");
+  g_autoptr(HelixSyncOp) s3 = session_put (5, S3, "4000:0:dev-a", "{\"title\":\"three\"}");
+  g_autoptr(HelixGatewaySyncSession) session = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GPtrArray) in_s2 = NULL;
+  g_autoptr(GPtrArray) in_s3 = NULL;
+  HelixGatewaySyncMessage *message;
+
+  apply_one (f, f->alice, s1);
+  apply_one (f, f->alice, first);
+  apply_one (f, f->alice, moved);
+
+  /* The first put fixed session and role; the rest was replaced. */
+  messages = list_messages (f, f->alice, S1);
+  g_assert_cmpuint (messages->len, ==, 1);
+  message = g_ptr_array_index (messages, 0);
+  g_assert_cmpstr (message->session, ==, S1);
+  g_assert_cmpstr (message->role, ==, "user");
+  g_assert_cmpstr (message->content, ==, "b");
+  g_assert_cmpstr (message->status, ==, "done");
+  g_assert_cmpint (message->seq, ==, 2);
+  in_s2 = list_messages (f, f->alice, S2);
+  g_assert_cmpuint (in_s2->len, ==, 0);
+  assert_no_session (f, f->alice, S2);
+
+  /* A message for a session not known yet is kept and creates nothing. */
+  apply_one (f, f->alice, orphan);
+  assert_no_session (f, f->alice, S3);
+  in_s3 = list_messages (f, f->alice, S3);
+  g_assert_cmpuint (in_s3->len, ==, 1);
+
+  /* When the session comes, the message counts for its updated time. */
+  apply_one (f, f->alice, s3);
+  session = get_session (f, f->alice, S3);
+  g_assert_cmpstr (session->title, ==, "three");
+  g_assert_cmpint (session->created_us, ==, 4000 * 1000);
+  g_assert_cmpint (session->updated_us, ==, 5000 * 1000);
+}
+
+static void
+test_ops_since (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  gint64 cursor = 0;
+  guint n_pages = 0;
+  guint n_seen = 0;
+
+  for (guint i = 0; i < 7; i++)
+    {
+      g_autofree char *hlc = g_strdup_printf ("%u:0:laptop", 1000 + i);
+      g_autofree char *title = g_strdup_printf ("{\"title\":\"t\\n%u\"}", i);
+      HelixSyncOp *op = session_put (i + 1, i % 2 ? S1 : S2, hlc, title);
+
+      g_ptr_array_add (sent, op);
+      g_assert_cmpint (apply_one (f, f->alice, op), ==, i + 1);
+    }
+
+  for (;;)
+    {
+      g_autoptr(GPtrArray) page = ops_since (f, f->alice, cursor, 3);
+
+      if (page->len == 0)
+        break;
+      g_assert_cmpuint (page->len, <=, 3);
+      n_pages++;
+      for (guint i = 0; i < page->len; i++)
+        {
+          HelixSyncOp *op = g_ptr_array_index (page, i);
+
+          g_assert_cmpint (helix_sync_op_get_seq (op), ==, cursor + 1);
+          g_assert_true (helix_sync_op_equal (op, g_ptr_array_index (sent, n_seen)));
+          cursor = helix_sync_op_get_seq (op);
+          n_seen++;
+        }
+    }
+
+  g_assert_cmpuint (n_pages, ==, 3);
+  g_assert_cmpuint (n_seen, ==, 7);
+
+  {
+    g_autoptr(GPtrArray) middle = ops_since (f, f->alice, 5, 500);
+    g_autoptr(GPtrArray) beyond = ops_since (f, f->alice, 99, 500);
+
+    g_assert_cmpuint (middle->len, ==, 2);
+    g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (middle, 0)), ==, 6);
+    g_assert_cmpuint (beyond->len, ==, 0);
+  }
+}
+
+static void
+test_isolation (Fixture       *f,
+                gconstpointer  data)
+{
+  /* The same session id and op ids for both users: their rows stay apart. */
+  g_autoptr(HelixSyncOp) alice_put = session_put (1, S1, "1000:0:laptop", "{\"title\":\"alice\"}");
+  g_autoptr(HelixSyncOp) alice_msg = message_put (2, M1, S1, "1001:0:laptop",
+                                                  "{\"role\":\"user\",\"content\":\"secret\","
+                                                  "\"status\":\"done\"}");
+  g_autoptr(HelixSyncOp) bob_put = session_put (1, S1, "9000:0:phone", "{\"title\":\"bob\"}");
+  g_autoptr(HelixSyncOp) bob_msg = message_put (2, M1, S1, "9001:0:phone",
+                                                "{\"role\":\"user\",\"content\":\"mine\","
+                                                "\"status\":\"done\"}");
+  g_autoptr(HelixSyncOp) bob_delete = make_op (3, "session.delete", S1, NULL, "9002:0:phone",
+                                               NULL);
+  g_autoptr(HelixSyncOp) bob_other = session_put (4, S2, "9003:0:phone", "{\"title\":\"b2\"}");
+  g_autoptr(HelixGatewaySyncSession) session = NULL;
+  g_autoptr(GPtrArray) alice_ops = NULL;
+  g_autoptr(GPtrArray) bob_ops = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GPtrArray) sessions = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *alice_before = NULL;
+  g_autofree char *alice_after = NULL;
+
+  apply_one (f, f->alice, alice_put);
+  apply_one (f, f->alice, alice_msg);
+  alice_before = dump_state (f, f->alice);
+
+  g_assert_cmpint (apply_one (f, f->bob, bob_put), ==, 1);
+  g_assert_cmpint (apply_one (f, f->bob, bob_msg), ==, 2);
+  g_assert_cmpint (apply_one (f, f->bob, bob_delete), ==, 3);
+  g_assert_cmpint (apply_one (f, f->bob, bob_other), ==, 4);
+
+  alice_after = dump_state (f, f->alice);
+  g_assert_cmpstr (alice_before, ==, alice_after);
+  g_assert_null (strstr (alice_after, "bob"));
+  g_assert_null (strstr (alice_after, "mine"));
+
+  session = get_session (f, f->alice, S1);
+  g_assert_cmpstr (session->title, ==, "alice");
+  g_assert_false (session->deleted);
+  messages = list_messages (f, f->alice, S1);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpstr (((HelixGatewaySyncMessage *) g_ptr_array_index (messages, 0))->content, ==,
+                   "secret");
+  assert_no_session (f, f->alice, S2);
+  sessions = helix_gateway_db_list_sessions (f->db, f->alice, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sessions->len, ==, 1);
+
+  alice_ops = ops_since (f, f->alice, 0, 500);
+  bob_ops = ops_since (f, f->bob, 0, 500);
+  g_assert_cmpuint (alice_ops->len, ==, 2);
+  g_assert_cmpuint (bob_ops->len, ==, 4);
+  for (guint i = 0; i < alice_ops->len; i++)
+    {
+      g_autofree char *canonical = helix_sync_op_canonical (g_ptr_array_index (alice_ops, i));
+
+      g_assert_null (strstr (canonical, "phone"));
+    }
+  g_assert_cmpint (head (f, f->alice), ==, 2);
+  g_assert_cmpint (head (f, f->bob), ==, 4);
+}
+
+/* An unknown user has no head and cannot store ops. */
+static void
+test_no_such_user (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(HelixSyncOp) op = session_put (1, S1, "1000:0:laptop", "{\"title\":\"x\"}");
+  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GPtrArray) applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (helix_gateway_db_get_head (f->db, 9999, &error), ==, -1);
+  g_assert_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER);
+  g_clear_error (&error);
+
+  g_assert_false (helix_gateway_db_apply_ops (f->db, 9999, 0, &op, 1, seqs, applied, &error));
+  g_assert_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER);
+  g_assert_cmpuint (seqs->len, ==, 0);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add ("/helix/gateway/sync-db/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("seqs", test_seqs);
+  ADD ("resend", test_resend);
+  ADD ("conflict", test_conflict);
+  ADD ("lww-orders", test_lww);
+  ADD ("tombstone", test_tombstone);
+  ADD ("messages", test_messages);
+  ADD ("ops-since", test_ops_since);
+  ADD ("isolation", test_isolation);
+  ADD ("no-such-user", test_no_such_user);
+
+#undef ADD
+
+  return g_test_run ();
+}
