@@ -611,6 +611,8 @@ logout_cb (SoupServer        *server,
     }
 
   g_info ("logout: user %s, device %s", auth.user_name, auth.device_uuid);
+  _helix_gateway_hub_close_device (_helix_gateway_get_hub (self), auth.user_id, auth.device_uuid,
+                                   HELIX_GATEWAY_WS_CLOSE_REVOKED, "the device logged out");
   _helix_gateway_respond_no_content (msg);
 }
 
@@ -704,6 +706,8 @@ revoke_device (HelixGateway      *self,
     }
 
   g_info ("devices: user %s revoked device %s", auth->user_name, id);
+  _helix_gateway_hub_close_device (_helix_gateway_get_hub (self), auth->user_id, id,
+                                   HELIX_GATEWAY_WS_CLOSE_REVOKED, "the device was revoked");
   _helix_gateway_respond_no_content (msg);
 }
 

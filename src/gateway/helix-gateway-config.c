@@ -34,6 +34,7 @@ struct _HelixGatewayConfig
   char          *state_dir;
   guint16        listen_port;
   HelixLogLevel  log_level;
+  char         **allowed_origins;
 };
 
 #define CONFIG_GROUP "gateway"
@@ -58,6 +59,8 @@ static const struct {
   { "state-dir", "HELIX_STATE_DIR", set_state_dir_from_file, helix_gateway_config_set_state_dir },
   { "log-level", "HELIX_LOG_LEVEL", helix_gateway_config_set_log_level_name,
     helix_gateway_config_set_log_level_name },
+  { "allowed-origins", "HELIX_ALLOWED_ORIGINS", helix_gateway_config_set_allowed_origins,
+    helix_gateway_config_set_allowed_origins },
 };
 
 typedef struct
@@ -90,6 +93,7 @@ helix_gateway_config_new (void)
 
   self->state_dir = g_build_filename (g_get_user_state_dir (), "helix", NULL);
   self->log_level = HELIX_GATEWAY_DEFAULT_LOG_LEVEL;
+  self->allowed_origins = g_new0 (char *, 1);
 
   return self;
 }
@@ -114,6 +118,7 @@ helix_gateway_config_copy (const HelixGatewayConfig *self)
   copy->listen_port = self->listen_port;
   copy->state_dir = g_strdup (self->state_dir);
   copy->log_level = self->log_level;
+  copy->allowed_origins = g_strdupv (self->allowed_origins);
 
   return copy;
 }
@@ -134,6 +139,7 @@ helix_gateway_config_free (HelixGatewayConfig *self)
   g_free (self->listen);
   g_free (self->listen_host);
   g_free (self->state_dir);
+  g_strfreev (self->allowed_origins);
   g_free (self);
 }
 
@@ -395,6 +401,85 @@ helix_gateway_config_set_log_level (HelixGatewayConfig *self,
   self->log_level = level;
 }
 
+/* An origin as browsers send it: `scheme://host` or `scheme://host:port`, with
+ * scheme http or https, and nothing else (no path, query, user or trailing
+ * slash). */
+static gboolean
+origin_is_valid (const char *origin)
+{
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return FALSE;
+
+  scheme = g_uri_get_scheme (uri);
+  if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
+    return FALSE;
+
+  return g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0' &&
+         g_uri_get_userinfo (uri) == NULL && *g_uri_get_path (uri) == '\0' &&
+         g_uri_get_query (uri) == NULL && g_uri_get_fragment (uri) == NULL;
+}
+
+/**
+ * helix_gateway_config_set_allowed_origins:
+ * @self: a configuration
+ * @origins: browser origins separated by `;`, such as
+ *   `https://helix.example.org;http://localhost:5173`; empty for none
+ * @error: return location for a #GError
+ *
+ * Sets the browser origins (the `Origin` header of a WebSocket upgrade) that
+ * may use the sync endpoint. Clients that are not browsers send no `Origin`
+ * and are not affected. By default the list is empty: every browser page is
+ * refused, which stops other sites from opening a WebSocket with a user's
+ * credentials (cross-site WebSocket hijacking). Whitespace around each origin
+ * and empty items are ignored; origins are compared without regard to case.
+ *
+ * Returns: %TRUE if every origin was valid; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_allowed_origins (HelixGatewayConfig  *self,
+                                          const char          *origins,
+                                          GError             **error)
+{
+  g_auto(GStrv) items = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (origins != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  items = g_strsplit (origins, ";", -1);
+  list = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      char *origin = g_strstrip (items[i]);
+
+      if (*origin == '\0')
+        continue;
+
+      if (!origin_is_valid (origin))
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("“%s” is not a browser origin; write it as scheme://host or "
+                         "scheme://host:port, for example https://helix.example.org"),
+                       origin);
+          return FALSE;
+        }
+
+      g_ptr_array_add (list, g_ascii_strdown (origin, -1));
+    }
+  g_ptr_array_add (list, NULL);
+
+  g_strfreev (self->allowed_origins);
+  self->allowed_origins = (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
+
+  return TRUE;
+}
+
 /* Levenshtein distance, for "did you mean" hints on misspelt keys. */
 static guint
 edit_distance (const char *a,
@@ -463,8 +548,8 @@ set_unknown_key (GError     **error,
                  origin, line, key, CONFIG_GROUP, nearest);
   else
     g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
-                 _("%s:%u: unknown key “%s” in group “%s”; the known keys are listen, "
-                   "state-dir and log-level"),
+                 _("%s:%u: unknown key “%s” in group “%s”; the known keys are "
+                   "allowed-origins, listen, state-dir and log-level"),
                  origin, line, key, CONFIG_GROUP);
 }
 
@@ -623,7 +708,8 @@ clear_key_location (gpointer data)
  * @error: return location for a #GError
  *
  * Applies the settings of a key file over @self. The file has one group,
- * `[gateway]`, with the keys `listen`, `state-dir` and `log-level`; any
+ * `[gateway]`, with the keys `listen`, `state-dir`, `log-level` and
+ * `allowed-origins`; any
  * other group or key is an error, so that a typo is never silently ignored.
  * Errors start with `ORIGIN:LINE:` and name the key. Trailing whitespace in
  * values and a leading byte order mark are ignored.
@@ -759,7 +845,8 @@ helix_gateway_config_load_file (HelixGatewayConfig  *self,
  *   g_get_environ(); %NULL for the environment of the process
  * @error: return location for a #GError
  *
- * Applies `HELIX_LISTEN`, `HELIX_STATE_DIR` and `HELIX_LOG_LEVEL` over
+ * Applies `HELIX_LISTEN`, `HELIX_STATE_DIR`, `HELIX_LOG_LEVEL` and
+ * `HELIX_ALLOWED_ORIGINS` over
  * @self. A variable that is unset or empty changes nothing.
  *
  * Returns: %TRUE on success; else @self is unchanged
@@ -918,4 +1005,42 @@ helix_gateway_config_get_log_level (const HelixGatewayConfig *self)
   g_return_val_if_fail (self != NULL, HELIX_GATEWAY_DEFAULT_LOG_LEVEL);
 
   return self->log_level;
+}
+
+/**
+ * helix_gateway_config_get_allowed_origins:
+ * @self: a configuration
+ *
+ * Returns: (transfer none) (array zero-terminated=1): the browser origins that
+ *   may open the sync WebSocket, in lower case; empty by default
+ */
+const char * const *
+helix_gateway_config_get_allowed_origins (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return (const char * const *) self->allowed_origins;
+}
+
+/**
+ * helix_gateway_config_origin_is_allowed:
+ * @self: a configuration
+ * @origin: the `Origin` header of a request
+ *
+ * Returns: whether @origin is on the allowlist (compared without regard to case)
+ */
+gboolean
+helix_gateway_config_origin_is_allowed (const HelixGatewayConfig *self,
+                                        const char               *origin)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (origin != NULL, FALSE);
+
+  for (guint i = 0; self->allowed_origins[i] != NULL; i++)
+    {
+      if (g_ascii_strcasecmp (self->allowed_origins[i], origin) == 0)
+        return TRUE;
+    }
+
+  return FALSE;
 }

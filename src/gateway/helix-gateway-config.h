@@ -72,6 +72,9 @@ gboolean            helix_gateway_config_set_state_dir     (HelixGatewayConfig  
 gboolean            helix_gateway_config_set_log_level_name (HelixGatewayConfig      *self,
                                                             const char               *name,
                                                             GError                  **error);
+gboolean            helix_gateway_config_set_allowed_origins (HelixGatewayConfig    *self,
+                                                            const char               *origins,
+                                                            GError                  **error);
 void                helix_gateway_config_set_log_level     (HelixGatewayConfig       *self,
                                                             HelixLogLevel             level);
 
@@ -83,6 +86,9 @@ GSocketAddress     *helix_gateway_config_dup_listen_address (const HelixGatewayC
 const char         *helix_gateway_config_get_state_dir     (const HelixGatewayConfig *self);
 char               *helix_gateway_config_dup_database_path (const HelixGatewayConfig *self);
 HelixLogLevel       helix_gateway_config_get_log_level     (const HelixGatewayConfig *self);
+const char * const *helix_gateway_config_get_allowed_origins (const HelixGatewayConfig *self);
+gboolean            helix_gateway_config_origin_is_allowed (const HelixGatewayConfig *self,
+                                                            const char               *origin);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewayConfig, helix_gateway_config_free)
 

@@ -38,6 +38,12 @@ typedef struct
   char     *enable_user;
 } HelixGatewayUserCommand;
 
+/* The close code of a sync WebSocket whose token was revoked (PROTOCOL.md). */
+#define HELIX_GATEWAY_WS_CLOSE_REVOKED 4001
+
+/* The open sync WebSockets of every user (helix-gateway-ws.c). */
+typedef struct _HelixGatewayHub HelixGatewayHub;
+
 typedef struct
 {
   HelixRateLimit *limit;     /* keys "user:NAME" and "addr:ADDRESS" */
@@ -71,6 +77,28 @@ void     _helix_gateway_add_api_routes      (HelixGateway      *self,
 void     _helix_gateway_add_sessions_routes (HelixGateway      *self,
                                              SoupServer        *server);
 HelixHlcClock *_helix_gateway_get_clock     (HelixGateway      *self);
+HelixGatewayHub *_helix_gateway_get_hub     (HelixGateway      *self);
+void     _helix_gateway_request_upgraded    (HelixGateway      *self,
+                                             SoupServerMessage *msg);
+
+/* The sync WebSocket (helix-gateway-ws.c). */
+void             _helix_gateway_add_sync_routes    (HelixGateway     *self,
+                                                    SoupServer       *server);
+HelixGatewayHub *_helix_gateway_hub_new            (HelixGateway     *gateway);
+void             _helix_gateway_hub_free           (HelixGatewayHub  *hub);
+void             _helix_gateway_hub_close_all      (HelixGatewayHub  *hub,
+                                                    gushort           code,
+                                                    const char       *reason);
+void             _helix_gateway_hub_disconnect_all (HelixGatewayHub  *hub);
+void             _helix_gateway_hub_close_device   (HelixGatewayHub  *hub,
+                                                    gint64            user_id,
+                                                    const char       *device_uuid,
+                                                    gushort           code,
+                                                    const char       *reason);
+void             _helix_gateway_hub_publish        (HelixGatewayHub  *hub,
+                                                    gint64            user_id,
+                                                    gpointer          from,
+                                                    GPtrArray        *applied);
 
 /* Shared by the API routes (helix-gateway-api.c, helix-gateway-sessions.c). */
 void        _helix_gateway_set_no_store           (SoupServerMessage *msg);

@@ -197,4 +197,5 @@ _helix_gateway_add_routes (HelixGateway *self,
   soup_server_add_handler (server, "/health", health_cb, self, NULL);
   _helix_gateway_add_api_routes (self, server);
   _helix_gateway_add_sessions_routes (self, server);
+  _helix_gateway_add_sync_routes (self, server);
 }

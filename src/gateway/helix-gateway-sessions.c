@@ -149,6 +149,9 @@ apply_new_op (HelixGateway       *self,
       return FALSE;
     }
 
+  /* Devices connected to the sync WebSocket get it at once. */
+  _helix_gateway_hub_publish (_helix_gateway_get_hub (self), auth->user_id, NULL, applied);
+
   g_debug ("sessions: user %s stored %s %s as seq %lld", auth->user_name,
            helix_sync_op_kind_to_string (kind), id, (long long) g_array_index (seqs, gint64, 0));
 

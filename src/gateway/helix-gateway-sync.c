@@ -513,6 +513,7 @@ find_op (sqlite3       *db,
          HelixSyncOp   *op,
          const guint8  *hash,
          gint64        *seq,
+         char         **conflict_op_id,
          GError       **error)
 {
   sqlite3_stmt *stmt;
@@ -544,6 +545,8 @@ find_op (sqlite3       *db,
 
   if (rc == SQLITE_ROW && !same)
     {
+      if (conflict_op_id != NULL)
+        *conflict_op_id = g_strdup (helix_sync_op_get_op_id (op));
       g_set_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_OP_CONFLICT,
                    _("The operation %s was sent before with other content. Make a new "
                      "operation id for this change; nothing of this batch was stored."),
@@ -653,6 +656,7 @@ apply_ops_locked (sqlite3         *db,
                   guint            n_ops,
                   GArray          *seqs,
                   GPtrArray       *applied,
+                  char           **conflict_op_id,
                   GError         **error)
 {
   gint64 head = 0;
@@ -672,7 +676,7 @@ apply_ops_locked (sqlite3         *db,
       Apply a = { 0 };
 
       hash_to_bytes (hash_hex, hash);
-      if (!find_op (db, user_id, ops[i], hash, &seq, error))
+      if (!find_op (db, user_id, ops[i], hash, &seq, conflict_op_id, error))
         return FALSE;
 
       if (seq != 0)
@@ -718,7 +722,7 @@ apply_ops_locked (sqlite3         *db,
 }
 
 /**
- * helix_gateway_db_apply_ops:
+ * helix_gateway_db_apply_ops_full:
  * @self: a gateway database
  * @user_id: whose ops
  * @device_id: the device that sent them, or 0 (ops the gateway made itself)
@@ -728,6 +732,9 @@ apply_ops_locked (sqlite3         *db,
  *   one, or the first one of an op stored before
  * @applied_out: (element-type HelixSyncOp): receives the ops stored now, with
  *   their seq (the ones to fan out); re-sent ops are not in it
+ * @conflict_op_id: (out) (optional) (nullable): on %HELIX_SYNC_ERROR_OP_CONFLICT,
+ *   the id of the op that was sent before with other content, for the `op`
+ *   member of the `error` frame
  * @error: a location for a #GError
  *
  * Stores and applies @ops in one transaction, committed durably
@@ -739,17 +746,19 @@ apply_ops_locked (sqlite3         *db,
  *   op id was stored before with other content, or another error
  */
 gboolean
-helix_gateway_db_apply_ops (HelixGatewayDb  *self,
-                            gint64           user_id,
-                            gint64           device_id,
-                            HelixSyncOp    **ops,
-                            guint            n_ops,
-                            GArray          *seqs_out,
-                            GPtrArray       *applied_out,
-                            GError         **error)
+helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
+                                 gint64           user_id,
+                                 gint64           device_id,
+                                 HelixSyncOp    **ops,
+                                 guint            n_ops,
+                                 GArray          *seqs_out,
+                                 GPtrArray       *applied_out,
+                                 char           **conflict_op_id,
+                                 GError         **error)
 {
   g_autoptr(GArray) seqs = NULL;
   g_autoptr(GPtrArray) applied = NULL;
+  g_autofree char *conflict = NULL;
   sqlite3 *db;
   gboolean ok;
 
@@ -760,6 +769,9 @@ helix_gateway_db_apply_ops (HelixGatewayDb  *self,
   g_return_val_if_fail (applied_out != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (conflict_op_id != NULL)
+    *conflict_op_id = NULL;
+
   db = _helix_gateway_db_get_handle (self, error);
   if (db == NULL || !_helix_gateway_db_begin (self, error))
     return FALSE;
@@ -767,15 +779,48 @@ helix_gateway_db_apply_ops (HelixGatewayDb  *self,
   seqs = g_array_sized_new (FALSE, FALSE, sizeof (gint64), n_ops);
   applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
 
-  ok = apply_ops_locked (db, user_id, device_id, ops, n_ops, seqs, applied, error);
+  ok = apply_ops_locked (db, user_id, device_id, ops, n_ops, seqs, applied, &conflict, error);
   if (!_helix_gateway_db_commit (self, ok, error))
-    return FALSE;
+    {
+      if (conflict_op_id != NULL)
+        *conflict_op_id = g_steal_pointer (&conflict);
+      return FALSE;
+    }
 
   g_array_append_vals (seqs_out, seqs->data, seqs->len);
   for (guint i = 0; i < applied->len; i++)
     g_ptr_array_add (applied_out, helix_sync_op_ref (g_ptr_array_index (applied, i)));
 
   return TRUE;
+}
+
+/**
+ * helix_gateway_db_apply_ops:
+ * @self: a gateway database
+ * @user_id: whose ops
+ * @device_id: the device that sent them, or 0 (ops the gateway made itself)
+ * @ops: (array length=n_ops): validated ops, without seq
+ * @n_ops: how many
+ * @seqs_out: (element-type gint64): receives one seq per op
+ * @applied_out: (element-type HelixSyncOp): receives the ops stored now
+ * @error: a location for a #GError
+ *
+ * helix_gateway_db_apply_ops_full() without the id of a conflicting op.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+helix_gateway_db_apply_ops (HelixGatewayDb  *self,
+                            gint64           user_id,
+                            gint64           device_id,
+                            HelixSyncOp    **ops,
+                            guint            n_ops,
+                            GArray          *seqs_out,
+                            GPtrArray       *applied_out,
+                            GError         **error)
+{
+  return helix_gateway_db_apply_ops_full (self, user_id, device_id, ops, n_ops, seqs_out,
+                                          applied_out, NULL, error);
 }
 
 /* Reading {{{1 */

@@ -58,6 +58,9 @@ struct _HelixGateway
   /* Timestamps the ops the gateway makes itself (REST API); device "gateway". */
   HelixHlcClock      *clock;
 
+  /* The open sync WebSockets, per user (helix-gateway-ws.c). */
+  HelixGatewayHub    *hub;
+
   /* A shutdown in progress. */
   GTask              *shutdown;
   gulong              cancelled_id;
@@ -175,8 +178,10 @@ set_response_headers (SoupServerMessage *msg,
 
   soup_message_headers_replace (headers, "X-Request-Id", request->id);
   /* libsoup closes connections that were not accepted by its own
-   * listener after each response (see above): tell the client. */
-  soup_message_headers_replace (headers, "Connection", "close");
+   * listener after each response (see above): tell the client. A
+   * WebSocket handshake (101) keeps its "Connection: Upgrade". */
+  if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
+    soup_message_headers_replace (headers, "Connection", "close");
 }
 
 static void
@@ -418,6 +423,7 @@ static void
 stop_serving (HelixGateway *self)
 {
   stop_listening (self);
+  _helix_gateway_hub_disconnect_all (self->hub);
 
   if (self->server != NULL)
     {
@@ -542,6 +548,8 @@ helix_gateway_dispose (GObject *object)
   g_clear_handle_id (&self->drain_check_id, g_source_remove);
 
   stop_listening (self);
+  if (self->hub != NULL)
+    _helix_gateway_hub_disconnect_all (self->hub);
 
   if (self->server != NULL)
     {
@@ -571,6 +579,7 @@ helix_gateway_finalize (GObject *object)
   g_clear_pointer (&self->requests, g_hash_table_unref);
   g_clear_pointer (&self->logins.limit, helix_rate_limit_free);
   g_clear_pointer (&self->clock, helix_hlc_clock_free);
+  g_clear_pointer (&self->hub, _helix_gateway_hub_free);
 
   G_OBJECT_CLASS (helix_gateway_parent_class)->finalize (object);
 }
@@ -690,6 +699,7 @@ helix_gateway_init (HelixGateway *self)
   self->logins.limit = helix_rate_limit_new (HELIX_GATEWAY_LOGIN_MAX_FAILURES,
                                              HELIX_GATEWAY_LOGIN_WINDOW_S * G_USEC_PER_SEC);
   self->clock = helix_hlc_clock_new ("gateway");
+  self->hub = _helix_gateway_hub_new (self);
 }
 
 /**
@@ -742,6 +752,26 @@ _helix_gateway_get_clock (HelixGateway *self)
   g_assert (HELIX_IS_GATEWAY (self));
 
   return self->clock;
+}
+
+HelixGatewayHub *
+_helix_gateway_get_hub (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->hub;
+}
+
+/* A WebSocket upgrade is answered (101) and the connection now belongs to
+ * the hub: libsoup emits neither request-finished nor request-aborted for
+ * it, so it is finished here, or a shutdown would wait for it forever. */
+void
+_helix_gateway_request_upgraded (HelixGateway      *self,
+                                 SoupServerMessage *msg)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  finish_request (self, msg, FALSE);
 }
 
 HelixGatewayLogins *
@@ -1053,6 +1083,10 @@ helix_gateway_shutdown_async (HelixGateway        *self,
 
   self->shutdown = g_steal_pointer (&task);
   stop_listening (self);
+  /* Sync connections are not requests in flight: they are told to go (1001)
+   * at once and reconnect elsewhere or later. */
+  _helix_gateway_hub_close_all (self->hub, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                "the gateway is shutting down");
 
   busy = count_busy (self);
   if (busy > 0)

@@ -1,0 +1,963 @@
+/* helix-gateway-ws.c: the sync WebSocket (GET /api/v1/sync)
+ *
+ * The gateway side of src/sync/PROTOCOL.md. The upgrade request carries
+ * `Authorization: Bearer <token>`; a plain handler on the same path checks
+ * it (401), the browser `Origin` (403, allowlist `allowed-origins`) and the
+ * method before libsoup answers the handshake, so that nothing is upgraded
+ * that should not be. permessage-deflate is not offered.
+ *
+ * Each open WebSocket is a SyncConn in the gateway's hub, listed under its
+ * user. A connection says `hello {cursor}`, gets `welcome {head}`, then its
+ * backlog (the user's ops above the cursor, in pages of at most 500 ops and
+ * 1 MiB, one page per main loop iteration), then `synced`. A `push` is
+ * stored (committed) before its `ack`; the ops it stored are sent at once to
+ * the user's other connections that are synced. Connections still reading
+ * their backlog are skipped: their next page reads the log, which already
+ * holds the new ops. Every connection remembers the highest seq it was sent
+ * (its cursor) and is only ever sent ops above it, so an op is neither lost
+ * nor sent twice between the backlog and the live stream. Everything runs
+ * on the main loop, and every database call here is synchronous (indexed
+ * reads and one short transaction per push), so no op can be stored between
+ * a backlog read and the moment the connection is marked synced.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-gateway"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "helix-gateway-private.h"
+#include "helix-gateway-sync.h"
+#include "helix-password.h"
+
+#define SYNC_PATH "/api/v1/sync"
+
+/* The largest WebSocket frame read at all (see sync_ws_cb()). */
+#define MAX_INCOMING_PAYLOAD_BYTES (4 * HELIX_SYNC_MAX_FRAME_BYTES)
+
+/* Consecutive refused frames after which a connection is closed (1008). */
+#define MAX_BAD_FRAMES 16
+
+/* WebSocket pings on an idle connection, in seconds (PROTOCOL.md section 6). */
+#define KEEPALIVE_INTERVAL_S 30
+
+/* How often open connections check that their token is still valid, in seconds. */
+#define RECHECK_INTERVAL_S 30
+
+/* How far ahead of the gateway's clock an op's HLC may be (PROTOCOL.md section 7). */
+#define MAX_CLOCK_AHEAD_MS (24 * 60 * 60 * G_GINT64_CONSTANT (1000))
+
+struct _HelixGatewayHub
+{
+  HelixGateway *gateway;    /* (unowned): the hub belongs to it */
+  GHashTable   *users;      /* gint64 user id → GPtrArray of open SyncConn (unowned) */
+  GPtrArray    *conns;      /* (element-type SyncConn) (owned): every connection, open or closing */
+  guint         recheck_id; /* while there are connections */
+};
+
+/* Who an accepted upgrade request speaks for, from sync_http_cb() to sync_ws_cb(). */
+typedef struct
+{
+  HelixGatewayAuth auth;
+  guint8           token_hash[HELIX_GATEWAY_TOKEN_HASH_LEN];
+} UpgradeAuth;
+
+typedef struct
+{
+  HelixGatewayHub         *hub;         /* (unowned) */
+  SoupWebsocketConnection *ws;
+  gint64                   user_id;
+  char                    *user_name;
+  gint64                   device_id;
+  char                    *device_uuid; /* the device the token was issued to */
+  guint8                   token_hash[HELIX_GATEWAY_TOKEN_HASH_LEN];
+  char                    *device;      /* the device id of `hello` */
+  gint64                   cursor;      /* the highest seq sent on this connection */
+  guint                    backlog_id;
+  guint                    bad_frames;
+  gboolean                 said_hello;
+  gboolean                 synced;
+  gboolean                 closing;
+} SyncConn;
+
+static GQuark
+upgrade_auth_quark (void)
+{
+  static GQuark quark;
+
+  if G_UNLIKELY (quark == 0)
+    quark = g_quark_from_static_string ("helix-gateway-sync-auth");
+
+  return quark;
+}
+
+static void
+upgrade_auth_free (gpointer data)
+{
+  UpgradeAuth *upgrade = data;
+
+  helix_gateway_auth_clear (&upgrade->auth);
+  g_free (upgrade);
+}
+
+/* The hub {{{1 */
+
+static void
+sync_conn_free (gpointer data)
+{
+  SyncConn *conn = data;
+
+  g_clear_handle_id (&conn->backlog_id, g_source_remove);
+  if (conn->ws != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (conn->ws, conn);
+      g_clear_object (&conn->ws);
+    }
+  g_free (conn->user_name);
+  g_free (conn->device_uuid);
+  g_free (conn->device);
+  g_free (conn);
+}
+
+HelixGatewayHub *
+_helix_gateway_hub_new (HelixGateway *gateway)
+{
+  HelixGatewayHub *hub = g_new0 (HelixGatewayHub, 1);
+
+  hub->gateway = gateway;
+  hub->users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                      (GDestroyNotify) g_ptr_array_unref);
+  hub->conns = g_ptr_array_new_with_free_func (sync_conn_free);
+
+  return hub;
+}
+
+void
+_helix_gateway_hub_free (HelixGatewayHub *hub)
+{
+  if (hub == NULL)
+    return;
+
+  _helix_gateway_hub_disconnect_all (hub);
+  g_clear_handle_id (&hub->recheck_id, g_source_remove);
+  g_hash_table_unref (hub->users);
+  g_ptr_array_unref (hub->conns);
+  g_free (hub);
+}
+
+static GPtrArray *
+get_user_conns (HelixGatewayHub *hub,
+                gint64           user_id)
+{
+  return g_hash_table_lookup (hub->users, &user_id);
+}
+
+static void close_conn (SyncConn   *conn,
+                        gushort     code,
+                        const char *reason);
+
+/* Whether the connection's token was revoked since the upgrade, also by
+ * another process (helix --headless --disable-user). A database that cannot
+ * answer now revokes nothing. */
+static gboolean
+conn_is_revoked (SyncConn *conn)
+{
+  HelixGatewayDb *db = helix_gateway_get_db (conn->hub->gateway);
+  g_auto(HelixGatewayAuth) auth = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  if (db == NULL || helix_gateway_db_authenticate (db, conn->token_hash, &auth, &error))
+    return FALSE;
+
+  return g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE);
+}
+
+/* Closes (4001) the connections whose token was revoked behind the
+ * gateway's back, even when they send nothing. */
+static gboolean
+recheck_cb (gpointer data)
+{
+  HelixGatewayHub *hub = data;
+  g_autoptr(GPtrArray) conns = g_ptr_array_new ();
+
+  if (hub->conns->len == 0)
+    {
+      hub->recheck_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+
+  g_ptr_array_extend (conns, hub->conns, NULL, NULL);
+  for (guint i = 0; i < conns->len; i++)
+    {
+      SyncConn *conn = g_ptr_array_index (conns, i);
+
+      if (!conn->closing && conn_is_revoked (conn))
+        close_conn (conn, HELIX_GATEWAY_WS_CLOSE_REVOKED, "the token was revoked");
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+hub_add (HelixGatewayHub *hub,
+         SyncConn        *conn)
+{
+  GPtrArray *list = get_user_conns (hub, conn->user_id);
+
+  if (hub->recheck_id == 0)
+    hub->recheck_id = g_timeout_add_seconds (RECHECK_INTERVAL_S, recheck_cb, hub);
+
+  if (list == NULL)
+    {
+      list = g_ptr_array_new ();
+      g_hash_table_insert (hub->users, g_memdup2 (&conn->user_id, sizeof conn->user_id), list);
+    }
+
+  g_ptr_array_add (list, conn);
+  g_ptr_array_add (hub->conns, conn);
+}
+
+/* Takes @conn off its user's list: it gets nothing more. */
+static void
+hub_unlist (HelixGatewayHub *hub,
+            SyncConn        *conn)
+{
+  GPtrArray *list = get_user_conns (hub, conn->user_id);
+
+  if (list == NULL || !g_ptr_array_remove (list, conn))
+    return;
+
+  if (list->len == 0)
+    g_hash_table_remove (hub->users, &conn->user_id);
+}
+
+static void
+close_conn (SyncConn   *conn,
+            gushort     code,
+            const char *reason)
+{
+  if (conn->closing)
+    return;
+
+  conn->closing = TRUE;
+  g_clear_handle_id (&conn->backlog_id, g_source_remove);
+  hub_unlist (conn->hub, conn);
+
+  g_debug ("sync: closing the connection of device %s of user %s: %u %s",
+           conn->device_uuid, conn->user_name, code, reason);
+  soup_websocket_connection_close (conn->ws, code, reason);
+}
+
+/**
+ * _helix_gateway_hub_close_all:
+ * @hub: the hub
+ * @code: the close code, such as 1001 when the gateway shuts down
+ * @reason: the close reason
+ *
+ * Closes every open sync connection. They leave the hub once the peer has
+ * answered (or libsoup gave up waiting for it).
+ */
+void
+_helix_gateway_hub_close_all (HelixGatewayHub *hub,
+                              gushort          code,
+                              const char      *reason)
+{
+  g_autoptr(GPtrArray) conns = g_ptr_array_new ();
+
+  /* A copy without the free function of hub->conns: close_conn() does not
+   * free, but it changes the lists. */
+  g_ptr_array_extend (conns, hub->conns, NULL, NULL);
+  for (guint i = 0; i < conns->len; i++)
+    close_conn (g_ptr_array_index (conns, i), code, reason);
+}
+
+/**
+ * _helix_gateway_hub_disconnect_all:
+ * @hub: the hub
+ *
+ * Drops every connection at once (their streams are closed), for a gateway
+ * that stops serving.
+ */
+void
+_helix_gateway_hub_disconnect_all (HelixGatewayHub *hub)
+{
+  g_hash_table_remove_all (hub->users);
+  g_ptr_array_set_size (hub->conns, 0);
+}
+
+/**
+ * _helix_gateway_hub_close_device:
+ * @hub: the hub
+ * @user_id: whose device
+ * @device_uuid: the device whose token was revoked
+ * @code: the close code (4001)
+ * @reason: the close reason
+ *
+ * Closes the sync connections of a device at once.
+ */
+void
+_helix_gateway_hub_close_device (HelixGatewayHub *hub,
+                                 gint64           user_id,
+                                 const char      *device_uuid,
+                                 gushort          code,
+                                 const char      *reason)
+{
+  GPtrArray *list = get_user_conns (hub, user_id);
+  g_autoptr(GPtrArray) victims = g_ptr_array_new ();
+
+  if (list == NULL)
+    return;
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      SyncConn *conn = g_ptr_array_index (list, i);
+
+      if (g_str_equal (conn->device_uuid, device_uuid))
+        g_ptr_array_add (victims, conn);
+    }
+
+  /* close_conn() changes the list. */
+  for (guint i = 0; i < victims->len; i++)
+    close_conn (g_ptr_array_index (victims, i), code, reason);
+}
+
+/* Sending {{{1 */
+
+static void
+send_text (SyncConn *conn,
+           char     *text)
+{
+  g_assert (text != NULL);
+
+  soup_websocket_connection_send_text (conn->ws, text);
+  g_free (text);
+}
+
+static void
+send_error_literal (SyncConn       *conn,
+                    HelixSyncError  code,
+                    const char     *message,
+                    const char     *op_id)
+{
+  send_text (conn, helix_sync_frame_build_error (helix_sync_error_to_code (code), message, op_id));
+}
+
+/* Sends `forbidden`, then closes with 1008 when @fatal. */
+static void
+send_forbidden (SyncConn   *conn,
+                const char *message,
+                gboolean    fatal)
+{
+  send_error_literal (conn, HELIX_SYNC_ERROR_FORBIDDEN, message, NULL);
+  if (fatal)
+    close_conn (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "forbidden frame");
+}
+
+/* A database failure: tell the device to come back later, and go. */
+static void
+fail_unavailable (SyncConn     *conn,
+                  const GError *error)
+{
+  g_warning ("sync: user %s, device %s: %s", conn->user_name, conn->device_uuid, error->message);
+  send_error_literal (conn, HELIX_SYNC_ERROR_UNAVAILABLE,
+                      _("The gateway cannot read or store operations now. Try again later."),
+                      NULL);
+  close_conn (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, "storage error");
+}
+
+/* Sends the ops of @ops (in seq order) whose seq is above the connection's
+ * cursor, in `ops` frames of at most HELIX_SYNC_MAX_OPS ops and
+ * HELIX_SYNC_MAX_FRAME_BYTES bytes, and moves the cursor along. */
+static void
+send_ops (SyncConn  *conn,
+          GPtrArray *ops)
+{
+  guint i = 0;
+
+  while (i < ops->len)
+    {
+      HelixSyncOp **page = (HelixSyncOp **) ops->pdata + i;
+      guint n = MIN (ops->len - i, HELIX_SYNC_MAX_OPS);
+      char *text;
+
+      if (helix_sync_op_get_seq (page[0]) <= conn->cursor)
+        {
+          i++;
+          continue;
+        }
+
+      text = helix_sync_frame_build_ops (page, n);
+      while (strlen (text) > HELIX_SYNC_MAX_FRAME_BYTES && n > 1)
+        {
+          g_free (text);
+          n = n / 2;
+          text = helix_sync_frame_build_ops (page, n);
+        }
+
+      if (strlen (text) > HELIX_SYNC_MAX_FRAME_BYTES)
+        {
+          /* A push never stores such an op (see check_push()); a peer would
+           * close on it, so it is left out rather than sent. */
+          g_warning ("sync: op %s of user %s is too large for a frame; not sent",
+                     helix_sync_op_get_op_id (page[0]), conn->user_name);
+          g_free (text);
+        }
+      else
+        send_text (conn, text);
+
+      conn->cursor = helix_sync_op_get_seq (page[n - 1]);
+      i += n;
+    }
+}
+
+/* The backlog {{{1 */
+
+/* Sends one page of the backlog, or `synced` when there is no more.
+ * Returns whether there may be more. */
+static gboolean
+backlog_step (SyncConn *conn)
+{
+  HelixGatewayDb *db = helix_gateway_get_db (conn->hub->gateway);
+  g_autoptr(GPtrArray) ops = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (db == NULL)
+    {
+      g_set_error_literal (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
+                           _("The database is closed"));
+      fail_unavailable (conn, error);
+      return FALSE;
+    }
+
+  ops = helix_gateway_db_ops_since (db, conn->user_id, conn->cursor, HELIX_GATEWAY_OPS_PAGE_MAX,
+                                    &error);
+  if (ops == NULL)
+    {
+      fail_unavailable (conn, error);
+      return FALSE;
+    }
+
+  if (ops->len > 0)
+    {
+      send_ops (conn, ops);
+      return TRUE;
+    }
+
+  conn->synced = TRUE;
+  send_text (conn, helix_sync_frame_build_synced (conn->cursor));
+  g_debug ("sync: device %s of user %s is synced at %lld", conn->device_uuid, conn->user_name,
+           (long long) conn->cursor);
+
+  return FALSE;
+}
+
+static gboolean
+backlog_cb (gpointer data)
+{
+  SyncConn *conn = data;
+
+  if (!conn->closing && backlog_step (conn))
+    return G_SOURCE_CONTINUE;
+
+  conn->backlog_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends the rest of the backlog now, for a frame that must come after it. */
+static void
+finish_backlog (SyncConn *conn)
+{
+  g_clear_handle_id (&conn->backlog_id, g_source_remove);
+
+  while (!conn->closing && !conn->synced && backlog_step (conn))
+    ;
+}
+
+/* Frames {{{1 */
+
+static void
+handle_hello (SyncConn       *conn,
+              HelixSyncFrame *frame)
+{
+  HelixGatewayDb *db = helix_gateway_get_db (conn->hub->gateway);
+  g_autoptr(GError) error = NULL;
+  gint64 head = -1;
+
+  conn->said_hello = TRUE;
+  conn->device = g_strdup (helix_sync_frame_get_device (frame));
+  conn->cursor = helix_sync_frame_get_cursor (frame);
+
+  if (db != NULL)
+    head = helix_gateway_db_get_head (db, conn->user_id, &error);
+  else
+    g_set_error_literal (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
+                         _("The database is closed"));
+  if (head < 0)
+    {
+      fail_unavailable (conn, error);
+      return;
+    }
+
+  g_info ("sync: user %s, device %s (%s) connected at cursor %lld, head %lld", conn->user_name,
+          conn->device_uuid, conn->device, (long long) conn->cursor, (long long) head);
+
+  send_text (conn, helix_sync_frame_build_welcome (conn->user_name, conn->device, head));
+
+  /* A device ahead of the log (the gateway was restored from a backup) must
+   * reconnect from 0 (PROTOCOL.md section 6); it has nothing to read here. */
+  if (conn->cursor > head)
+    {
+      conn->synced = TRUE;
+      send_text (conn, helix_sync_frame_build_synced (conn->cursor));
+      conn->cursor = head;
+      return;
+    }
+
+  conn->backlog_id = g_idle_add (backlog_cb, conn);
+}
+
+/* Refuses a push whose ops could not be delivered (an op's `ops` frame over
+ * 1 MiB: the canonical form may escape more than the push did) or whose
+ * clock is far ahead. Returns whether the push may be stored. */
+static gboolean
+check_push (SyncConn  *conn,
+            GPtrArray *ops,
+            gsize      frame_len)
+{
+  gint64 now_ms = g_get_real_time () / 1000;
+
+  for (guint i = 0; i < ops->len; i++)
+    {
+      HelixSyncOp *op = g_ptr_array_index (ops, i);
+      const HelixHlc *hlc = helix_sync_op_get_hlc (op);
+
+      if (hlc->wall_ms > now_ms + MAX_CLOCK_AHEAD_MS)
+        {
+          send_error_literal (conn, HELIX_SYNC_ERROR_BAD_OP,
+                              _("The operation’s clock is more than a day ahead of the "
+                                "gateway’s. Fix the device’s clock; nothing of this push was "
+                                "stored."),
+                              helix_sync_op_get_op_id (op));
+          return FALSE;
+        }
+
+      /* Escaping makes a text at most three times longer (\b → \u0008):
+       * only a large push can hold an op too large to deliver. */
+      if (frame_len > HELIX_SYNC_MAX_FRAME_BYTES / 3)
+        {
+          g_autoptr(HelixSyncOp) stored = helix_sync_op_dup_with_seq (op, HELIX_SYNC_MAX_INT);
+          g_autofree char *text = helix_sync_frame_build_ops (&stored, 1);
+
+          if (strlen (text) > HELIX_SYNC_MAX_FRAME_BYTES)
+            {
+              send_error_literal (conn, HELIX_SYNC_ERROR_BAD_OP,
+                                  _("The operation would not fit in a 1 MiB frame for the "
+                                    "other devices. Make its content shorter; nothing of this "
+                                    "push was stored."),
+                                  helix_sync_op_get_op_id (op));
+              return FALSE;
+            }
+        }
+    }
+
+  return TRUE;
+}
+
+static void
+handle_push (SyncConn       *conn,
+             HelixSyncFrame *frame,
+             gsize           frame_len)
+{
+  HelixGatewayDb *db = helix_gateway_get_db (conn->hub->gateway);
+  GPtrArray *ops = helix_sync_frame_get_ops (frame);
+  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GPtrArray) applied = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conflict = NULL;
+  g_autofree HelixSyncAck *acks = NULL;
+
+  g_assert (ops != NULL && ops->len > 0);
+
+  /* An ack promises that every smaller seq was sent: finish the backlog first. */
+  finish_backlog (conn);
+  if (conn->closing)
+    return;
+
+  if (!check_push (conn, ops, frame_len))
+    return;
+
+  if (db == NULL)
+    {
+      g_set_error_literal (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
+                           _("The database is closed"));
+      fail_unavailable (conn, error);
+      return;
+    }
+
+  applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  if (!helix_gateway_db_apply_ops_full (db, conn->user_id, conn->device_id,
+                                        (HelixSyncOp **) ops->pdata, ops->len, seqs, applied,
+                                        &conflict, &error))
+    {
+      if (error->domain == HELIX_SYNC_ERROR)
+        {
+          g_info ("sync: user %s, device %s: push refused: %s", conn->user_name,
+                  conn->device_uuid, error->message);
+          send_text (conn, helix_sync_frame_build_error_from_gerror (error, conflict));
+        }
+      else
+        fail_unavailable (conn, error);
+      return;
+    }
+
+  g_assert (seqs->len == ops->len);
+
+  acks = g_new0 (HelixSyncAck, ops->len);
+  for (guint i = 0; i < ops->len; i++)
+    {
+      g_strlcpy (acks[i].op, helix_sync_op_get_op_id (g_ptr_array_index (ops, i)),
+                 sizeof acks[i].op);
+      acks[i].seq = g_array_index (seqs, gint64, i);
+    }
+  send_text (conn, helix_sync_frame_build_ack (acks, ops->len));
+
+  /* The pusher has everything up to the ops it just stored. */
+  for (guint i = 0; i < applied->len; i++)
+    conn->cursor = MAX (conn->cursor, helix_sync_op_get_seq (g_ptr_array_index (applied, i)));
+
+  g_debug ("sync: user %s, device %s pushed %u ops, %u new", conn->user_name, conn->device_uuid,
+           ops->len, applied->len);
+
+  _helix_gateway_hub_publish (conn->hub, conn->user_id, conn, applied);
+}
+
+/* message.delta is relayed to the user's other devices, never stored. */
+static void
+relay_delta (SyncConn       *conn,
+             HelixSyncFrame *frame)
+{
+  GPtrArray *list = get_user_conns (conn->hub, conn->user_id);
+  g_autofree char *text = NULL;
+
+  if (list == NULL)
+    return;
+
+  text = helix_sync_frame_build_message_delta (helix_sync_frame_get_session_id (frame),
+                                               helix_sync_frame_get_message_id (frame),
+                                               helix_sync_frame_get_delta (frame),
+                                               helix_sync_frame_get_index (frame));
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      SyncConn *other = g_ptr_array_index (list, i);
+
+      if (other != conn && other->said_hello && !other->closing)
+        soup_websocket_connection_send_text (other->ws, text);
+    }
+}
+
+/**
+ * _helix_gateway_hub_publish:
+ * @hub: the hub
+ * @user_id: whose ops
+ * @from: (nullable): the SyncConn that pushed them, which is not sent them
+ * @applied: (element-type HelixSyncOp): ops just stored, with their seq, in seq order
+ *
+ * Sends newly stored ops to the user's other synced connections.
+ */
+void
+_helix_gateway_hub_publish (HelixGatewayHub *hub,
+                            gint64           user_id,
+                            gpointer         from,
+                            GPtrArray       *applied)
+{
+  GPtrArray *list = get_user_conns (hub, user_id);
+  g_autoptr(GPtrArray) targets = g_ptr_array_new ();
+
+  if (list == NULL || applied == NULL || applied->len == 0)
+    return;
+
+  /* Sending may close a connection, which changes the list. */
+  g_ptr_array_extend (targets, list, NULL, NULL);
+  for (guint i = 0; i < targets->len; i++)
+    {
+      SyncConn *conn = g_ptr_array_index (targets, i);
+
+      /* A connection in its backlog reads the new ops from the log. */
+      if (conn == from || conn->closing || !conn->synced)
+        continue;
+
+      send_ops (conn, applied);
+    }
+}
+
+static void
+handle_bad_frame (SyncConn     *conn,
+                  const GError *error,
+                  const char   *bad_op_id)
+{
+  g_debug ("sync: user %s, device %s: refused a frame: %s", conn->user_name, conn->device_uuid,
+           error->message);
+
+  send_text (conn, helix_sync_frame_build_error_from_gerror (error, bad_op_id));
+
+  if (g_error_matches (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_TOO_DEEP))
+    close_conn (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "frame nested too deep");
+  else if (++conn->bad_frames >= MAX_BAD_FRAMES)
+    close_conn (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many bad frames");
+}
+
+static void
+on_message (SoupWebsocketConnection *ws,
+            gint                     type,
+            GBytes                  *message,
+            SyncConn                *conn)
+{
+  g_autoptr(HelixSyncFrame) frame = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bad_op_id = NULL;
+  gsize len;
+  const char *text = g_bytes_get_data (message, &len);
+  HelixSyncFrameKind kind;
+
+  if (conn->closing)
+    return;
+
+  if (conn_is_revoked (conn))
+    {
+      close_conn (conn, HELIX_GATEWAY_WS_CLOSE_REVOKED, "the token was revoked");
+      return;
+    }
+
+  if (type != SOUP_WEBSOCKET_DATA_TEXT)
+    {
+      close_conn (conn, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, "only text messages are accepted");
+      return;
+    }
+
+  if (len > HELIX_SYNC_MAX_FRAME_BYTES)
+    {
+      close_conn (conn, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message over 1 MiB");
+      return;
+    }
+
+  frame = helix_sync_frame_parse_full (text, len, &bad_op_id, &error);
+  if (frame == NULL)
+    {
+      handle_bad_frame (conn, error, bad_op_id);
+      return;
+    }
+
+  conn->bad_frames = 0;
+  kind = helix_sync_frame_get_kind (frame);
+
+  if (!conn->said_hello)
+    {
+      if (kind == HELIX_SYNC_FRAME_HELLO)
+        handle_hello (conn, frame);
+      else
+        send_forbidden (conn, _("The first frame must be “hello”."), TRUE);
+      return;
+    }
+
+  switch (kind)
+    {
+    case HELIX_SYNC_FRAME_HELLO:
+      send_forbidden (conn, _("“hello” was already sent on this connection."), TRUE);
+      break;
+
+    case HELIX_SYNC_FRAME_PUSH:
+      handle_push (conn, frame, len);
+      break;
+
+    case HELIX_SYNC_FRAME_MESSAGE_DELTA:
+      relay_delta (conn, frame);
+      break;
+
+    case HELIX_SYNC_FRAME_PING:
+      send_text (conn, helix_sync_frame_build_pong (helix_sync_frame_get_ping_id (frame)));
+      break;
+
+    case HELIX_SYNC_FRAME_PONG:
+      break;
+
+    case HELIX_SYNC_FRAME_ERROR:
+      g_debug ("sync: user %s, device %s sent error %s: %s", conn->user_name, conn->device_uuid,
+               helix_sync_frame_get_error_code (frame), helix_sync_frame_get_error_message (frame));
+      break;
+
+    case HELIX_SYNC_FRAME_WELCOME:
+    case HELIX_SYNC_FRAME_OPS:
+    case HELIX_SYNC_FRAME_SYNCED:
+    case HELIX_SYNC_FRAME_ACK:
+      send_forbidden (conn, _("Only the gateway sends this frame."), FALSE);
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws,
+           SyncConn                *conn)
+{
+  HelixGatewayHub *hub = conn->hub;
+
+  g_debug ("sync: device %s of user %s disconnected (%u)", conn->device_uuid, conn->user_name,
+           soup_websocket_connection_get_close_code (ws));
+
+  hub_unlist (hub, conn);
+  /* Frees @conn. */
+  g_ptr_array_remove_fast (hub->conns, conn);
+}
+
+static void
+on_error (SoupWebsocketConnection *ws,
+          GError                  *error,
+          SyncConn                *conn)
+{
+  g_debug ("sync: device %s of user %s: %s", conn->device_uuid, conn->user_name, error->message);
+}
+
+/* Routes {{{1 */
+
+static gboolean
+is_upgrade_request (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  return soup_message_headers_header_contains (headers, "Upgrade", "websocket") &&
+         soup_message_headers_header_contains (headers, "Connection", "Upgrade");
+}
+
+/* Runs before libsoup answers the handshake: any status set here refuses it. */
+static void
+sync_http_cb (SoupServer        *server,
+              SoupServerMessage *msg,
+              const char        *path,
+              GHashTable        *query,
+              gpointer           user_data)
+{
+  static const char * const allowed[] = { "GET", NULL };
+  HelixGateway *self = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  g_auto(HelixGatewayAuth) auth = { 0 };
+  UpgradeAuth *upgrade;
+  const char *origin;
+  const char *token;
+
+  if (!_helix_gateway_admit (self, msg))
+    return;
+
+  if (!g_str_equal (path, SYNC_PATH))
+    {
+      _helix_gateway_respond_not_found (msg, path);
+      return;
+    }
+
+  if (!_helix_gateway_check_method (msg, allowed))
+    return;
+
+  _helix_gateway_set_no_store (msg);
+
+  /* Browsers send Origin; other clients do not. A page of another site must
+   * not open a socket with the user's credentials. */
+  origin = soup_message_headers_get_one (headers, "Origin");
+  if (origin != NULL &&
+      !helix_gateway_config_origin_is_allowed (helix_gateway_get_config (self), origin))
+    {
+      g_info ("sync: refused a WebSocket from origin %s", origin);
+      _helix_gateway_respond_error (msg, SOUP_STATUS_FORBIDDEN, "forbidden_origin",
+                                    _("This web page may not use the gateway. Its "
+                                      "administrator can allow it with the "
+                                      "“allowed-origins” setting."));
+      return;
+    }
+
+  if (!_helix_gateway_authenticate (self, msg, &auth))
+    return;
+
+  if (!is_upgrade_request (msg))
+    {
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "not_websocket",
+                                    _("This is the sync WebSocket: connect with a WebSocket "
+                                      "client (see PROTOCOL.md)."));
+      return;
+    }
+
+  upgrade = g_new0 (UpgradeAuth, 1);
+  upgrade->auth = auth;
+  memset (&auth, 0, sizeof auth);
+
+  /* Kept to check later that the token is still valid. The header was
+   * just accepted by _helix_gateway_authenticate(). */
+  token = soup_message_headers_get_one (headers, "Authorization") + strlen ("Bearer ");
+  while (*token == ' ')
+    token++;
+  if (!helix_token_hash (token, upgrade->token_hash))
+    g_assert_not_reached ();
+
+  g_object_set_qdata_full (G_OBJECT (msg), upgrade_auth_quark (), upgrade, upgrade_auth_free);
+}
+
+static void
+sync_ws_cb (SoupServer              *server,
+            SoupServerMessage       *msg,
+            const char              *path,
+            SoupWebsocketConnection *ws,
+            gpointer                 user_data)
+{
+  HelixGateway *self = user_data;
+  HelixGatewayHub *hub = _helix_gateway_get_hub (self);
+  UpgradeAuth *upgrade = g_object_get_qdata (G_OBJECT (msg), upgrade_auth_quark ());
+  HelixGatewayAuth *auth;
+  SyncConn *conn;
+
+  _helix_gateway_request_upgraded (self, msg);
+
+  /* sync_http_cb() answers every request it does not authenticate. */
+  g_assert (upgrade != NULL);
+  auth = &upgrade->auth;
+
+  conn = g_new0 (SyncConn, 1);
+  conn->hub = hub;
+  conn->ws = g_object_ref (ws);
+  conn->user_id = auth->user_id;
+  conn->user_name = g_strdup (auth->user_name);
+  conn->device_id = auth->device_id;
+  conn->device_uuid = g_strdup (auth->device_uuid);
+  memcpy (conn->token_hash, upgrade->token_hash, sizeof conn->token_hash);
+
+  /* libsoup drops a connection whose frame is over this limit without a
+   * close frame (the peer sees no code): it is only the hard ceiling. A
+   * message over 1 MiB below it gets a proper 1009 from on_message(). */
+  soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_BYTES);
+  soup_websocket_connection_set_keepalive_interval (ws, KEEPALIVE_INTERVAL_S);
+
+  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
+  g_signal_connect (ws, "error", G_CALLBACK (on_error), conn);
+
+  hub_add (hub, conn);
+}
+
+void
+_helix_gateway_add_sync_routes (HelixGateway *self,
+                                SoupServer   *server)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+  g_assert (SOUP_IS_SERVER (server));
+
+  /* The protocol uses no extension (PROTOCOL.md section 2). */
+  soup_server_remove_websocket_extension (server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+
+  /* The plain handler runs first and refuses what must not be upgraded. The
+   * origin check is done there too, so libsoup is given none. */
+  soup_server_add_handler (server, SYNC_PATH, sync_http_cb, self, NULL);
+  soup_server_add_websocket_handler (server, SYNC_PATH, NULL, NULL, sync_ws_cb, self, NULL);
+}
