@@ -112,7 +112,7 @@ static const BadConfig bad_configs[] = {
   { "unknown-key-far",
     "[gateway]\nport=8080\n",
     HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
-    { "bad.conf:2:", "“port”", "listen, state-dir and log-level" } },
+    { "bad.conf:2:", "“port”", "listen, log-level, maintenance" } },
   { "unknown-group",
     "[gateway]\nlisten=127.0.0.1:8080\n[gatway]\n",
     HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,

@@ -14,5 +14,6 @@
 #include "helix-session.h"
 #include "helix-session-list.h"
 #include "helix-store.h"
+#include "helix-store-sync.h"
 #include "helix-types.h"
 #include "helix-uuid.h"

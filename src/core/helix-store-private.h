@@ -8,6 +8,7 @@
 
 #include "helix-hlc.h"
 #include "helix-store.h"
+#include "helix-store-sync.h"
 
 G_BEGIN_DECLS
 
@@ -38,6 +39,7 @@ struct _HelixStore
   sqlite3_stmt  *commit_stmt;
   sqlite3_stmt  *rollback_stmt;
   sqlite3_stmt  *writer_session_stmt;
+  sqlite3_stmt  *outbox_insert_stmt;
   GThreadPool   *write_pool;
 
   GMutex         reader_mutex;
@@ -110,6 +112,18 @@ gboolean      _helix_store_checkpoint       (HelixStore     *self,
                                              GError        **error);
 gboolean      _helix_store_flush_index      (HelixStore     *self,
                                              GError        **error);
+int           _helix_store_writer_begin     (HelixStore     *self);
+int           _helix_store_writer_commit    (HelixStore     *self);
+void          _helix_store_writer_rollback  (HelixStore     *self);
+gboolean      _helix_store_enqueue          (HelixStore     *self,
+                                             const char     *kind,
+                                             const char     *entity,
+                                             const char     *session_id,
+                                             const char     *hlc,
+                                             const char     *data,
+                                             GError        **error);
+void          _helix_store_json_append_string (GString      *out,
+                                               const char   *text);
 char         *_helix_store_fts_query        (const char     *text,
                                              gboolean        prefix_last);
 

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
 #include <string.h>
 
 #include "helix-message-private.h"
@@ -77,6 +78,24 @@ writer_rollback (HelixStore *self)
 {
   if (!sqlite3_get_autocommit (self->writer))
     step_cached (self, &self->rollback_stmt, "ROLLBACK");
+}
+
+int
+_helix_store_writer_begin (HelixStore *self)
+{
+  return writer_begin (self);
+}
+
+int
+_helix_store_writer_commit (HelixStore *self)
+{
+  return writer_commit (self);
+}
+
+void
+_helix_store_writer_rollback (HelixStore *self)
+{
+  writer_rollback (self);
 }
 
 
@@ -185,14 +204,16 @@ write_create_session (HelixStore  *self,
                       WriteOp     *op,
                       GError     **error)
 {
+  g_autoptr(GString) data = NULL;
   sqlite3_stmt *stmt;
   g_autofree char *hlc = next_hlc (self);
   gint64 now = g_get_real_time ();
   int rc;
 
   stmt = helix_db_prepare (self->writer,
-                  "INSERT INTO sessions (uuid, title, created_us, updated_us, hlc) "
-                  "VALUES (?, ?, ?, ?, ?)",
+                  "INSERT INTO sessions (uuid, title, created_us, updated_us, hlc, title_hlc, "
+                  "  pinned_hlc, archived_hlc) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?5)",
                   FALSE, error);
   if (stmt == NULL)
     return FALSE;
@@ -212,7 +233,98 @@ write_create_session (HelixStore  *self,
       return FALSE;
     }
 
+  data = g_string_new ("{\"archived\":false,\"pinned\":false,\"title\":");
+  _helix_store_json_append_string (data, op->title);
+  g_string_append_c (data, '}');
+
+  return _helix_store_enqueue (self, "session.put", op->session_id, NULL, hlc, data->str, error);
+}
+
+/* Undoing a deletion is only possible while its session.delete op has not left the
+ * outbox: a tombstone the gateway has stored is final (PROTOCOL.md section 7). Dropping
+ * the pending op takes the deletion back before any other device saw it. */
+static gboolean
+undo_delete (HelixStore  *self,
+             const char  *session_id,
+             GError     **error)
+{
+  sqlite3_stmt *stmt;
+  gboolean deleted = FALSE;
+  int rc;
+
+  stmt = helix_db_prepare (self->writer, "SELECT deleted FROM sessions WHERE uuid = ?", FALSE,
+                           error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    deleted = sqlite3_column_int (stmt, 0) != 0;
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, self->writer, rc, _("Could not read the chat"));
+      return FALSE;
+    }
+  if (!deleted)
+    return TRUE;
+
+  stmt = helix_db_prepare (self->writer,
+                           "DELETE FROM outbox WHERE kind = 'session.delete' AND entity = ?",
+                           FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, self->writer, rc, _("Could not change the chat"));
+      return FALSE;
+    }
+
+  if (sqlite3_changes (self->writer) == 0)
+    {
+      g_set_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_INVALID,
+                   _("The chat %s was deleted on all your devices and cannot be restored"),
+                   session_id);
+      return FALSE;
+    }
+
   return TRUE;
+}
+
+/* Records the sync op of a rename or flag change made in the open transaction. */
+static gboolean
+enqueue_update (HelixStore  *self,
+                WriteOp     *op,
+                const char  *hlc,
+                GError     **error)
+{
+  g_autoptr(GString) data = g_string_new ("{");
+
+  if (op->kind == WRITE_RENAME_SESSION)
+    {
+      g_string_append (data, "\"title\":");
+      _helix_store_json_append_string (data, op->title);
+    }
+  else if (op->flag == HELIX_SESSION_FLAG_DELETED)
+    {
+      if (!op->value)
+        return TRUE;
+      return _helix_store_enqueue (self, "session.delete", op->session_id, NULL, hlc, NULL, error);
+    }
+  else
+    {
+      g_string_append_printf (data, "\"%s\":%s",
+                              op->flag == HELIX_SESSION_FLAG_PINNED ? "pinned" : "archived",
+                              op->value ? "true" : "false");
+    }
+  g_string_append_c (data, '}');
+
+  return _helix_store_enqueue (self, "session.put", op->session_id, NULL, hlc, data->str, error);
 }
 
 static gboolean
@@ -222,21 +334,28 @@ write_update_session (HelixStore  *self,
 {
   static const char * const flag_sql[] = {
     [HELIX_SESSION_FLAG_PINNED] =
-      "UPDATE sessions SET pinned = ?1, updated_us = max (updated_us, ?2), hlc = ?3 WHERE uuid = ?4",
+      "UPDATE sessions SET pinned = ?1, pinned_hlc = ?3, updated_us = max (updated_us, ?2), "
+      "hlc = ?3 WHERE uuid = ?4",
     [HELIX_SESSION_FLAG_ARCHIVED] =
-      "UPDATE sessions SET archived = ?1, updated_us = max (updated_us, ?2), hlc = ?3 WHERE uuid = ?4",
+      "UPDATE sessions SET archived = ?1, archived_hlc = ?3, updated_us = max (updated_us, ?2), "
+      "hlc = ?3 WHERE uuid = ?4",
     [HELIX_SESSION_FLAG_DELETED] =
-      "UPDATE sessions SET deleted = ?1, updated_us = max (updated_us, ?2), hlc = ?3 WHERE uuid = ?4",
+      "UPDATE sessions SET deleted = ?1, deleted_hlc = CASE WHEN ?1 THEN ?3 END, "
+      "updated_us = max (updated_us, ?2), hlc = ?3 WHERE uuid = ?4",
   };
   sqlite3_stmt *stmt;
   g_autofree char *hlc = next_hlc (self);
   int rc;
 
+  if (op->kind == WRITE_SET_FLAG && op->flag == HELIX_SESSION_FLAG_DELETED && !op->value &&
+      !undo_delete (self, op->session_id, error))
+    return FALSE;
+
   if (op->kind == WRITE_RENAME_SESSION)
     {
       stmt = helix_db_prepare (self->writer,
-                      "UPDATE sessions SET title = ?1, updated_us = max (updated_us, ?2), hlc = ?3 "
-                      "WHERE uuid = ?4",
+                      "UPDATE sessions SET title = ?1, title_hlc = ?3, "
+                      "updated_us = max (updated_us, ?2), hlc = ?3 WHERE uuid = ?4",
                       FALSE, error);
       if (stmt != NULL)
         sqlite3_bind_text (stmt, 1, op->title, -1, SQLITE_STATIC);
@@ -270,7 +389,7 @@ write_update_session (HelixStore  *self,
       return FALSE;
     }
 
-  return TRUE;
+  return enqueue_update (self, op, hlc, error);
 }
 
 static gboolean
@@ -288,8 +407,12 @@ ensure_append_statements (HelixStore  *self,
   self->insert_message_stmt =
     helix_db_prepare (self->writer,
              "INSERT INTO messages (uuid, session, position, role, content, created_us, status, "
-             "model, provider, tokens_in, tokens_out, cost, metadata, hlc) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             "model, provider, tokens_in, tokens_out, cost, metadata, hlc, model_hlc, "
+             "provider_hlc, tokens_in_hlc, tokens_out_hlc, cost_hlc, created_hlc) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+             "CASE WHEN ?8 IS NOT NULL THEN ?14 END, CASE WHEN ?9 IS NOT NULL THEN ?14 END, "
+             "CASE WHEN ?10 IS NOT NULL THEN ?14 END, CASE WHEN ?11 IS NOT NULL THEN ?14 END, "
+             "CASE WHEN ?12 IS NOT NULL THEN ?14 END, ?14)",
              TRUE, error);
   if (self->insert_message_stmt == NULL)
     return FALSE;
@@ -470,6 +593,9 @@ insert_messages (HelixStore            *self,
         }
 
       last_rowid = sqlite3_last_insert_rowid (self->writer);
+
+      /* No outbox row: helix_store_outbox_peek() reads a local message's message.put
+       * from the message itself, so an import does not write every byte twice. */
 
       if (created != NULL)
         {

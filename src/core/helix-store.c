@@ -374,6 +374,7 @@ close_connections (HelixStore *self)
   g_clear_pointer (&self->commit_stmt, sqlite3_finalize);
   g_clear_pointer (&self->rollback_stmt, sqlite3_finalize);
   g_clear_pointer (&self->writer_session_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->outbox_insert_stmt, sqlite3_finalize);
   g_clear_pointer (&self->writer, sqlite3_close);
   g_mutex_unlock (&self->writer_mutex);
 

@@ -274,7 +274,7 @@ _helix_gateway_authenticate (HelixGateway      *self,
         auth->last_seen_us = now_us;
     }
 
-  return TRUE;
+  return _helix_gateway_limit_user (self, msg, auth->user_name);
 }
 
 /* POST /api/v1/auth/login {{{1 */

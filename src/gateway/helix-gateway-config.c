@@ -35,6 +35,11 @@ struct _HelixGatewayConfig
   guint16        listen_port;
   HelixLogLevel  log_level;
   char         **allowed_origins;
+  double         user_rate;     /* requests per second; 0: no limit */
+  double         user_burst;
+  double         address_rate;
+  double         address_burst;
+  gboolean       maintenance;
 };
 
 #define CONFIG_GROUP "gateway"
@@ -61,6 +66,13 @@ static const struct {
     helix_gateway_config_set_log_level_name },
   { "allowed-origins", "HELIX_ALLOWED_ORIGINS", helix_gateway_config_set_allowed_origins,
     helix_gateway_config_set_allowed_origins },
+  { "rate-limit-per-user", "HELIX_RATE_LIMIT_PER_USER",
+    helix_gateway_config_set_rate_limit_per_user, helix_gateway_config_set_rate_limit_per_user },
+  { "rate-limit-per-address", "HELIX_RATE_LIMIT_PER_ADDRESS",
+    helix_gateway_config_set_rate_limit_per_address,
+    helix_gateway_config_set_rate_limit_per_address },
+  { "maintenance", "HELIX_MAINTENANCE", helix_gateway_config_set_maintenance_name,
+    helix_gateway_config_set_maintenance_name },
 };
 
 typedef struct
@@ -94,6 +106,10 @@ helix_gateway_config_new (void)
   self->state_dir = g_build_filename (g_get_user_state_dir (), "helix", NULL);
   self->log_level = HELIX_GATEWAY_DEFAULT_LOG_LEVEL;
   self->allowed_origins = g_new0 (char *, 1);
+  self->user_rate = HELIX_GATEWAY_DEFAULT_USER_RATE;
+  self->user_burst = HELIX_GATEWAY_DEFAULT_USER_BURST;
+  self->address_rate = HELIX_GATEWAY_DEFAULT_ADDRESS_RATE;
+  self->address_burst = HELIX_GATEWAY_DEFAULT_ADDRESS_BURST;
 
   return self;
 }
@@ -119,6 +135,11 @@ helix_gateway_config_copy (const HelixGatewayConfig *self)
   copy->state_dir = g_strdup (self->state_dir);
   copy->log_level = self->log_level;
   copy->allowed_origins = g_strdupv (self->allowed_origins);
+  copy->user_rate = self->user_rate;
+  copy->user_burst = self->user_burst;
+  copy->address_rate = self->address_rate;
+  copy->address_burst = self->address_burst;
+  copy->maintenance = self->maintenance;
 
   return copy;
 }
@@ -549,7 +570,8 @@ set_unknown_key (GError     **error,
   else
     g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
                  _("%s:%u: unknown key “%s” in group “%s”; the known keys are "
-                   "allowed-origins, listen, state-dir and log-level"),
+                   "allowed-origins, listen, log-level, maintenance, rate-limit-per-address, "
+                   "rate-limit-per-user and state-dir"),
                  origin, line, key, CONFIG_GROUP);
 }
 
@@ -708,8 +730,9 @@ clear_key_location (gpointer data)
  * @error: return location for a #GError
  *
  * Applies the settings of a key file over @self. The file has one group,
- * `[gateway]`, with the keys `listen`, `state-dir`, `log-level` and
- * `allowed-origins`; any
+ * `[gateway]`, with the keys `listen`, `state-dir`, `log-level`,
+ * `allowed-origins`, `rate-limit-per-user`, `rate-limit-per-address` and
+ * `maintenance`; any
  * other group or key is an error, so that a typo is never silently ignored.
  * Errors start with `ORIGIN:LINE:` and name the key. Trailing whitespace in
  * values and a leading byte order mark are ignored.
@@ -845,8 +868,9 @@ helix_gateway_config_load_file (HelixGatewayConfig  *self,
  *   g_get_environ(); %NULL for the environment of the process
  * @error: return location for a #GError
  *
- * Applies `HELIX_LISTEN`, `HELIX_STATE_DIR`, `HELIX_LOG_LEVEL` and
- * `HELIX_ALLOWED_ORIGINS` over
+ * Applies `HELIX_LISTEN`, `HELIX_STATE_DIR`, `HELIX_LOG_LEVEL`,
+ * `HELIX_ALLOWED_ORIGINS`, `HELIX_RATE_LIMIT_PER_USER`,
+ * `HELIX_RATE_LIMIT_PER_ADDRESS` and `HELIX_MAINTENANCE` over
  * @self. A variable that is unset or empty changes nothing.
  *
  * Returns: %TRUE on success; else @self is unchanged
@@ -1005,6 +1029,233 @@ helix_gateway_config_get_log_level (const HelixGatewayConfig *self)
   g_return_val_if_fail (self != NULL, HELIX_GATEWAY_DEFAULT_LOG_LEVEL);
 
   return self->log_level;
+}
+
+/* A positive number of at most 1,000,000, in the C locale. */
+static gboolean
+parse_rate (const char *text,
+            double     *value)
+{
+  char *end = NULL;
+  double number;
+
+  text = text + strspn (text, " \t");
+  if (!g_ascii_isdigit (*text))
+    return FALSE;
+
+  number = g_ascii_strtod (text, &end);
+  end = end + strspn (end, " \t");
+  if (*end != '\0' || !(number > 0) || number > 1000000)
+    return FALSE;
+
+  *value = number;
+  return TRUE;
+}
+
+/* "RATE" (burst twice the rate), "RATE,BURST" or "off". */
+static gboolean
+parse_rate_limit (const char  *text,
+                  double      *rate,
+                  double      *burst,
+                  GError     **error)
+{
+  g_auto(GStrv) parts = g_strsplit (text, ",", -1);
+  g_autofree char *trimmed = g_strstrip (g_strdup (text));
+  guint n = g_strv_length (parts);
+
+  if (g_ascii_strcasecmp (trimmed, "off") == 0)
+    {
+      *rate = 0;
+      *burst = 0;
+      return TRUE;
+    }
+
+  if ((n == 1 || n == 2) && parse_rate (parts[0], rate) &&
+      (n == 1 || parse_rate (parts[1], burst)))
+    {
+      if (n == 1)
+        *burst = MAX (1, 2 * *rate);
+      if (*burst >= 1)
+        return TRUE;
+    }
+
+  g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+               _("“%s” is not a rate limit; write requests per second and a burst, such as "
+                 "“50,100”, or “off”"), text);
+  return FALSE;
+}
+
+/**
+ * helix_gateway_config_set_rate_limit_per_user:
+ * @self: a configuration
+ * @value: `RATE,BURST` (requests per second, and how many may come at once),
+ *   `RATE` (the burst is twice the rate) or `off`
+ * @error: return location for a #GError
+ *
+ * Sets how many API requests each authenticated user may make.
+ *
+ * Returns: %TRUE if @value was valid; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_rate_limit_per_user (HelixGatewayConfig  *self,
+                                              const char          *value,
+                                              GError             **error)
+{
+  double rate = 0;
+  double burst = 0;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!parse_rate_limit (value, &rate, &burst, error))
+    return FALSE;
+
+  self->user_rate = rate;
+  self->user_burst = burst;
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_set_rate_limit_per_address:
+ * @self: a configuration
+ * @value: as for helix_gateway_config_set_rate_limit_per_user()
+ * @error: return location for a #GError
+ *
+ * Sets how many API requests each client address may make.
+ *
+ * Returns: %TRUE if @value was valid; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_rate_limit_per_address (HelixGatewayConfig  *self,
+                                                 const char          *value,
+                                                 GError             **error)
+{
+  double rate = 0;
+  double burst = 0;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!parse_rate_limit (value, &rate, &burst, error))
+    return FALSE;
+
+  self->address_rate = rate;
+  self->address_burst = burst;
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_get_rate_limit_per_user:
+ * @self: a configuration
+ * @rate: (out): requests per second
+ * @burst: (out): the size of the burst
+ *
+ * Returns: %FALSE if users are not limited
+ */
+gboolean
+helix_gateway_config_get_rate_limit_per_user (const HelixGatewayConfig *self,
+                                              double                   *rate,
+                                              double                   *burst)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  *rate = self->user_rate;
+  *burst = self->user_burst;
+
+  return self->user_rate > 0;
+}
+
+/**
+ * helix_gateway_config_get_rate_limit_per_address:
+ * @self: a configuration
+ * @rate: (out): requests per second
+ * @burst: (out): the size of the burst
+ *
+ * Returns: %FALSE if client addresses are not limited
+ */
+gboolean
+helix_gateway_config_get_rate_limit_per_address (const HelixGatewayConfig *self,
+                                                 double                   *rate,
+                                                 double                   *burst)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  *rate = self->address_rate;
+  *burst = self->address_burst;
+
+  return self->address_rate > 0;
+}
+
+/**
+ * helix_gateway_config_set_maintenance_name:
+ * @self: a configuration
+ * @value: `true` or `false` (also `yes`/`no`, `on`/`off`, `1`/`0`)
+ * @error: return location for a #GError
+ *
+ * Sets whether the gateway is in maintenance mode: it refuses every write
+ * (503) and keeps answering reads.
+ *
+ * Returns: %TRUE if @value was a boolean; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_maintenance_name (HelixGatewayConfig  *self,
+                                           const char          *value,
+                                           GError             **error)
+{
+  static const char * const yes[] = { "true", "yes", "on", "1", NULL };
+  static const char * const no[] = { "false", "no", "off", "0", NULL };
+  g_autofree char *lower = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  lower = g_ascii_strdown (value, -1);
+  g_strstrip (lower);
+  if (g_strv_contains (yes, lower))
+    self->maintenance = TRUE;
+  else if (g_strv_contains (no, lower))
+    self->maintenance = FALSE;
+  else
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                   _("“%s” is not a boolean; use true or false"), value);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_set_maintenance:
+ * @self: a configuration
+ * @maintenance: whether writes are refused
+ */
+void
+helix_gateway_config_set_maintenance (HelixGatewayConfig *self,
+                                      gboolean            maintenance)
+{
+  g_return_if_fail (self != NULL);
+
+  self->maintenance = !!maintenance;
+}
+
+/**
+ * helix_gateway_config_get_maintenance:
+ * @self: a configuration
+ *
+ * Returns: whether the gateway is in maintenance mode
+ */
+gboolean
+helix_gateway_config_get_maintenance (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  return self->maintenance;
 }
 
 /**

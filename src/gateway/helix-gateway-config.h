@@ -17,6 +17,12 @@ G_BEGIN_DECLS
 #define HELIX_GATEWAY_DEFAULT_LISTEN    "127.0.0.1:8080"
 #define HELIX_GATEWAY_DEFAULT_LOG_LEVEL HELIX_LOG_LEVEL_INFO
 
+/* API requests per second, and bursts, allowed per user and per client address. */
+#define HELIX_GATEWAY_DEFAULT_USER_RATE      50.0
+#define HELIX_GATEWAY_DEFAULT_USER_BURST     100.0
+#define HELIX_GATEWAY_DEFAULT_ADDRESS_RATE   100.0
+#define HELIX_GATEWAY_DEFAULT_ADDRESS_BURST  200.0
+
 #define HELIX_GATEWAY_CONFIG_ERROR (helix_gateway_config_error_quark ())
 
 /**
@@ -89,6 +95,24 @@ HelixLogLevel       helix_gateway_config_get_log_level     (const HelixGatewayCo
 const char * const *helix_gateway_config_get_allowed_origins (const HelixGatewayConfig *self);
 gboolean            helix_gateway_config_origin_is_allowed (const HelixGatewayConfig *self,
                                                             const char               *origin);
+gboolean            helix_gateway_config_set_rate_limit_per_user (HelixGatewayConfig *self,
+                                                            const char               *value,
+                                                            GError                  **error);
+gboolean            helix_gateway_config_set_rate_limit_per_address (HelixGatewayConfig *self,
+                                                            const char               *value,
+                                                            GError                  **error);
+gboolean            helix_gateway_config_get_rate_limit_per_user (const HelixGatewayConfig *self,
+                                                            double                   *rate,
+                                                            double                   *burst);
+gboolean            helix_gateway_config_get_rate_limit_per_address (const HelixGatewayConfig *self,
+                                                            double                   *rate,
+                                                            double                   *burst);
+gboolean            helix_gateway_config_set_maintenance_name (HelixGatewayConfig  *self,
+                                                            const char               *value,
+                                                            GError                  **error);
+void                helix_gateway_config_set_maintenance   (HelixGatewayConfig       *self,
+                                                            gboolean                  maintenance);
+gboolean            helix_gateway_config_get_maintenance   (const HelixGatewayConfig *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewayConfig, helix_gateway_config_free)
 

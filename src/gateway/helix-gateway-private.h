@@ -25,6 +25,18 @@ G_BEGIN_DECLS
 #define HELIX_GATEWAY_LOGIN_MAX_FAILURES 5
 #define HELIX_GATEWAY_LOGIN_WINDOW_S     (15 * 60)
 
+/* How many rate limit buckets each table keeps at most (users, client addresses). */
+#define HELIX_GATEWAY_RATE_LIMIT_MAX_KEYS 65536
+
+/* The Retry-After of a write refused in maintenance mode, in seconds. */
+#define HELIX_GATEWAY_MAINTENANCE_RETRY_AFTER_S 60
+
+/* Responses larger than this are gzip-compressed for clients that accept it. */
+#define HELIX_GATEWAY_GZIP_MIN_BYTES 1024
+
+/* How long browsers may cache a CORS preflight answer, in seconds. */
+#define HELIX_GATEWAY_CORS_MAX_AGE_S 600
+
 /* Password checks (argon2id: 64 MiB each) running at once; more logins get 503. */
 #define HELIX_GATEWAY_LOGINS_IN_FLIGHT_MAX 4
 
@@ -52,6 +64,16 @@ typedef struct
 
 gboolean _helix_gateway_admit               (HelixGateway      *self,
                                              SoupServerMessage *msg);
+gboolean _helix_gateway_limit_user          (HelixGateway      *self,
+                                             SoupServerMessage *msg,
+                                             const char        *user_name);
+void     _helix_gateway_respond_rate_limited (SoupServerMessage *msg,
+                                             gint64             retry_after_us);
+gboolean _helix_gateway_method_is_write     (const char        *method);
+gboolean _helix_gateway_in_maintenance      (HelixGateway      *self);
+gboolean _helix_gateway_apply_cors          (HelixGateway      *self,
+                                             SoupServerMessage *msg);
+
 gint64   _helix_gateway_get_uptime_seconds  (HelixGateway      *self);
 void     _helix_gateway_add_routes          (HelixGateway      *self,
                                              SoupServer        *server);

@@ -10,23 +10,140 @@
 
 #include <glib/gi18n.h>
 
+#include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
+
+/* Whether the client takes gzip: "gzip" in Accept-Encoding, and not with q=0. */
+static gboolean
+accepts_gzip (SoupServerMessage *msg)
+{
+  const char *value = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
+                                                     "Accept-Encoding");
+  GSList *codings;
+  gboolean found = FALSE;
+
+  if (value == NULL)
+    return FALSE;
+
+  /* Codings with q=0 are left out of the list. */
+  codings = soup_header_parse_quality_list (value, NULL);
+  for (GSList *l = codings; l != NULL && !found; l = l->next)
+    found = g_ascii_strcasecmp (l->data, "gzip") == 0;
+  soup_header_free_list (codings);
+
+  return found;
+}
+
+static GBytes *
+gzip_bytes (const char *data,
+            gsize       size)
+{
+  g_autoptr(GZlibCompressor) compressor = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, -1);
+  g_autoptr(GOutputStream) memory = g_memory_output_stream_new_resizable ();
+  g_autoptr(GOutputStream) gzip = NULL;
+  g_autoptr(GError) error = NULL;
+
+  gzip = g_converter_output_stream_new (memory, G_CONVERTER (compressor));
+  if (!g_output_stream_write_all (gzip, data, size, NULL, NULL, &error) ||
+      !g_output_stream_close (gzip, NULL, &error))
+    {
+      g_warning ("Could not compress a response: %s", error->message);
+      return NULL;
+    }
+
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (memory));
+}
 
 void
 _helix_gateway_respond_json (SoupServerMessage *msg,
                              guint              status,
                              JsonNode          *root)
 {
+  SoupMessageHeaders *headers;
+  g_autoptr(GBytes) compressed = NULL;
   char *body;
+  gsize length;
 
   g_assert (SOUP_IS_SERVER_MESSAGE (msg));
   g_assert (root != NULL);
 
+  headers = soup_server_message_get_response_headers (msg);
   body = json_to_string (root, FALSE);
+  length = strlen (body);
+
   /* libsoup 3.2 knows no phrase for 429 (RFC 6585). */
   soup_server_message_set_status (msg, status, status == 429 ? "Too Many Requests" : NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
-                                    body, strlen (body));
+
+  /* Small bodies gain nothing from compression. Whether a large one is
+   * compressed depends on Accept-Encoding: caches must know. */
+  if (length > HELIX_GATEWAY_GZIP_MIN_BYTES)
+    {
+      soup_message_headers_append (headers, "Vary", "Accept-Encoding");
+      if (accepts_gzip (msg))
+        compressed = gzip_bytes (body, length);
+    }
+
+  if (compressed != NULL)
+    {
+      g_free (body);
+      soup_message_headers_replace (headers, "Content-Encoding", "gzip");
+      soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY,
+                                        g_bytes_get_data (compressed, NULL),
+                                        g_bytes_get_size (compressed));
+    }
+  else
+    soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, body, length);
+}
+
+/**
+ * _helix_gateway_apply_cors:
+ * @self: the gateway
+ * @msg: a request to an API route
+ *
+ * Adds the CORS headers for a request whose `Origin` is in the
+ * `allowed-origins` list (the origin itself, never `*`), and answers a
+ * preflight `OPTIONS` request from such an origin. A request from any other
+ * origin gets no CORS headers, so browsers keep its page from reading the
+ * answer.
+ *
+ * Returns: %FALSE if @msg was answered (a preflight)
+ */
+gboolean
+_helix_gateway_apply_cors (HelixGateway      *self,
+                           SoupServerMessage *msg)
+{
+  SoupMessageHeaders *request_headers = soup_server_message_get_request_headers (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *origin = soup_message_headers_get_one (request_headers, "Origin");
+  const char *method = soup_server_message_get_method (msg);
+
+  /* The answer depends on Origin whether or not it is allowed. */
+  soup_message_headers_append (headers, "Vary", "Origin");
+
+  if (origin == NULL ||
+      !helix_gateway_config_origin_is_allowed (helix_gateway_get_config (self), origin))
+    return TRUE;
+
+  soup_message_headers_replace (headers, "Access-Control-Allow-Origin", origin);
+  soup_message_headers_replace (headers, "Access-Control-Allow-Credentials", "true");
+
+  if (g_str_equal (method, "OPTIONS") &&
+      soup_message_headers_get_one (request_headers, "Access-Control-Request-Method") != NULL)
+    {
+      soup_message_headers_replace (headers, "Access-Control-Allow-Methods",
+                                    "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
+      soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
+                                    "Authorization, Content-Type, X-Request-Id");
+      soup_message_headers_replace (headers, "Access-Control-Max-Age",
+                                    G_STRINGIFY (HELIX_GATEWAY_CORS_MAX_AGE_S));
+      soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+      return FALSE;
+    }
+
+  soup_message_headers_replace (headers, "Access-Control-Expose-Headers",
+                                "Retry-After, X-Request-Id");
+
+  return TRUE;
 }
 
 /* Errors are {"error":{"code":"…","message":"…"}}: a stable code for
@@ -141,6 +258,8 @@ health_cb (SoupServer        *server,
   json_builder_add_string_value (builder, database_ok ? "ok" : "degraded");
   json_builder_set_member_name (builder, "version");
   json_builder_add_string_value (builder, PACKAGE_VERSION);
+  json_builder_set_member_name (builder, "maintenance");
+  json_builder_add_boolean_value (builder, _helix_gateway_in_maintenance (self));
   json_builder_set_member_name (builder, "uptime_s");
   json_builder_add_int_value (builder, _helix_gateway_get_uptime_seconds (self));
   json_builder_set_member_name (builder, "database");
@@ -169,6 +288,39 @@ health_cb (SoupServer        *server,
                                root);
 }
 
+/* GET /metrics: Prometheus metrics. Unauthenticated: the reverse proxy must
+ * keep it from the public (data/nginx-helix.conf). */
+static void
+metrics_cb (SoupServer        *server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  static const char * const allowed[] = { "GET", "HEAD", NULL };
+  HelixGateway *self = user_data;
+  char *text;
+
+  if (!_helix_gateway_admit (self, msg))
+    return;
+
+  if (!g_str_equal (path, "/metrics"))
+    {
+      _helix_gateway_respond_not_found (msg, path);
+      return;
+    }
+
+  if (!_helix_gateway_check_method (msg, allowed))
+    return;
+
+  text = helix_gateway_metrics_render ();
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Cache-Control", "no-store");
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "text/plain; version=0.0.4; charset=utf-8",
+                                    SOUP_MEMORY_TAKE, text, strlen (text));
+}
+
 /* Everything without a route of its own. */
 static void
 default_cb (SoupServer        *server,
@@ -195,6 +347,7 @@ _helix_gateway_add_routes (HelixGateway *self,
   /* The server does not outlive the gateway: no references needed. */
   soup_server_add_handler (server, NULL, default_cb, self, NULL);
   soup_server_add_handler (server, "/health", health_cb, self, NULL);
+  soup_server_add_handler (server, "/metrics", metrics_cb, self, NULL);
   _helix_gateway_add_api_routes (self, server);
   _helix_gateway_add_sessions_routes (self, server);
   _helix_gateway_add_sync_routes (self, server);

@@ -32,6 +32,7 @@
 
 #include "helix-db.h"
 #include "helix-gateway-db-private.h"
+#include "helix-gateway-metrics.h"
 #include "helix-gateway-sync.h"
 
 /* An HLC as a time in µs: its wall time in ms × 1000, plus its counter (at most 999),
@@ -759,6 +760,7 @@ helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
   g_autoptr(GArray) seqs = NULL;
   g_autoptr(GPtrArray) applied = NULL;
   g_autofree char *conflict = NULL;
+  gint64 started_us = g_get_monotonic_time ();
   sqlite3 *db;
   gboolean ok;
 
@@ -780,7 +782,9 @@ helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
   applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
 
   ok = apply_ops_locked (db, user_id, device_id, ops, n_ops, seqs, applied, &conflict, error);
-  if (!_helix_gateway_db_commit (self, ok, error))
+  ok = _helix_gateway_db_commit (self, ok, error);
+  helix_gateway_metrics_observe_query ("apply_ops", g_get_monotonic_time () - started_us);
+  if (!ok)
     {
       if (conflict_op_id != NULL)
         *conflict_op_id = g_steal_pointer (&conflict);
@@ -790,6 +794,7 @@ helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
   g_array_append_vals (seqs_out, seqs->data, seqs->len);
   for (guint i = 0; i < applied->len; i++)
     g_ptr_array_add (applied_out, helix_sync_op_ref (g_ptr_array_index (applied, i)));
+  helix_gateway_metrics_add_ops_accepted (applied->len);
 
   return TRUE;
 }
@@ -959,11 +964,11 @@ session_from_row (sqlite3_stmt *stmt)
  *   %HELIX_GATEWAY_DB_ERROR_NO_SUCH_SESSION when @user_id has none with this
  *   id (another user's session is not found either), or another error
  */
-HelixGatewaySyncSession *
-helix_gateway_db_get_session (HelixGatewayDb  *self,
-                              gint64           user_id,
-                              const char      *uuid,
-                              GError         **error)
+static HelixGatewaySyncSession *
+get_session (HelixGatewayDb  *self,
+             gint64           user_id,
+             const char      *uuid,
+             GError         **error)
 {
   HelixGatewaySyncSession *session = NULL;
   sqlite3_stmt *stmt;
@@ -1008,10 +1013,10 @@ helix_gateway_db_get_session (HelixGatewayDb  *self,
  * Returns: (transfer container) (element-type HelixGatewaySyncSession): the
  *   user's sessions that are not deleted, most recently updated first
  */
-GPtrArray *
-helix_gateway_db_list_sessions (HelixGatewayDb  *self,
-                                gint64           user_id,
-                                GError         **error)
+static GPtrArray *
+list_sessions (HelixGatewayDb  *self,
+               gint64           user_id,
+               GError         **error)
 {
   g_autoptr(GPtrArray) sessions = NULL;
   sqlite3_stmt *stmt;
@@ -1060,13 +1065,13 @@ helix_gateway_db_list_sessions (HelixGatewayDb  *self,
  * Returns: (transfer container) (element-type HelixGatewaySyncMessage): the
  *   messages of @session, in the order they were first stored
  */
-GPtrArray *
-helix_gateway_db_list_messages (HelixGatewayDb  *self,
-                                gint64           user_id,
-                                const char      *session,
-                                gint64           after_seq,
-                                guint            limit,
-                                GError         **error)
+static GPtrArray *
+list_messages (HelixGatewayDb  *self,
+               gint64           user_id,
+               const char      *session,
+               gint64           after_seq,
+               guint            limit,
+               GError         **error)
 {
   g_autoptr(GPtrArray) messages = NULL;
   sqlite3_stmt *stmt;
@@ -1127,4 +1132,49 @@ helix_gateway_db_list_messages (HelixGatewayDb  *self,
     }
 
   return g_steal_pointer (&messages);
+}
+
+/* The public readers time their query for helix_db_query_duration_seconds. */
+
+HelixGatewaySyncSession *
+helix_gateway_db_get_session (HelixGatewayDb  *self,
+                              gint64           user_id,
+                              const char      *uuid,
+                              GError         **error)
+{
+  gint64 started_us = g_get_monotonic_time ();
+  HelixGatewaySyncSession *session = get_session (self, user_id, uuid, error);
+
+  helix_gateway_metrics_observe_query ("get_session", g_get_monotonic_time () - started_us);
+
+  return session;
+}
+
+GPtrArray *
+helix_gateway_db_list_sessions (HelixGatewayDb  *self,
+                                gint64           user_id,
+                                GError         **error)
+{
+  gint64 started_us = g_get_monotonic_time ();
+  GPtrArray *sessions = list_sessions (self, user_id, error);
+
+  helix_gateway_metrics_observe_query ("list_sessions", g_get_monotonic_time () - started_us);
+
+  return sessions;
+}
+
+GPtrArray *
+helix_gateway_db_list_messages (HelixGatewayDb  *self,
+                                gint64           user_id,
+                                const char      *session,
+                                gint64           after_seq,
+                                guint            limit,
+                                GError         **error)
+{
+  gint64 started_us = g_get_monotonic_time ();
+  GPtrArray *messages = list_messages (self, user_id, session, after_seq, limit, error);
+
+  helix_gateway_metrics_observe_query ("list_messages", g_get_monotonic_time () - started_us);
+
+  return messages;
 }

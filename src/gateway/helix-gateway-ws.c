@@ -30,6 +30,7 @@
 
 #include <glib/gi18n.h>
 
+#include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
 #include "helix-gateway-sync.h"
 #include "helix-password.h"
@@ -121,6 +122,8 @@ sync_conn_free (gpointer data)
   g_free (conn->device_uuid);
   g_free (conn->device);
   g_free (conn);
+
+  helix_gateway_metrics_websocket_closed ();
 }
 
 HelixGatewayHub *
@@ -590,6 +593,16 @@ handle_push (SyncConn       *conn,
   if (!check_push (conn, ops, frame_len))
     return;
 
+  /* The connection stays open: the device pushes again after maintenance. */
+  if (_helix_gateway_in_maintenance (conn->hub->gateway))
+    {
+      send_error_literal (conn, HELIX_SYNC_ERROR_UNAVAILABLE,
+                          _("The gateway is in maintenance and stores nothing now; nothing "
+                            "of this push was stored. Push again later."),
+                          NULL);
+      return;
+    }
+
   if (db == NULL)
     {
       g_set_error_literal (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
@@ -692,6 +705,7 @@ _helix_gateway_hub_publish (HelixGatewayHub *hub,
         continue;
 
       send_ops (conn, applied);
+      helix_gateway_metrics_add_ops_fanned_out (applied->len);
     }
 }
 
@@ -925,6 +939,7 @@ sync_ws_cb (SoupServer              *server,
   auth = &upgrade->auth;
 
   conn = g_new0 (SyncConn, 1);
+  helix_gateway_metrics_websocket_opened ();
   conn->hub = hub;
   conn->ws = g_object_ref (ws);
   conn->user_id = auth->user_id;

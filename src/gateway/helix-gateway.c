@@ -14,8 +14,10 @@
 #include <glib/gi18n.h>
 #include <sodium.h>
 
+#include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
 #include "helix-password.h"
+#include "helix-token-bucket.h"
 
 /**
  * HelixGateway:
@@ -54,6 +56,10 @@ struct _HelixGateway
 
   /* Failed logins per account and per client address. */
   HelixGatewayLogins  logins;
+
+  /* API requests per user and per client address (nullable: no limit). */
+  HelixTokenBuckets  *user_limits;
+  HelixTokenBuckets  *address_limits;
 
   /* Timestamps the ops the gateway makes itself (REST API); device "gateway". */
   HelixHlcClock      *clock;
@@ -318,6 +324,11 @@ finish_request (HelixGateway      *self,
   request->finished = TRUE;
   g_hash_table_remove (self->requests, request);
 
+  if (request->got_headers)
+    helix_gateway_metrics_observe_request (helix_gateway_metrics_route_for_path (path ? path : ""),
+                                           method, status,
+                                           g_get_monotonic_time () - request->started_us);
+
   /* The query string is left out: it may carry secrets. */
   duration_ms = (g_get_monotonic_time () - request->started_us) / 1000.0;
   if (aborted && status != SOUP_STATUS_INTERNAL_SERVER_ERROR)
@@ -578,6 +589,8 @@ helix_gateway_finalize (GObject *object)
   g_clear_pointer (&self->uri, g_free);
   g_clear_pointer (&self->requests, g_hash_table_unref);
   g_clear_pointer (&self->logins.limit, helix_rate_limit_free);
+  g_clear_pointer (&self->user_limits, helix_token_buckets_free);
+  g_clear_pointer (&self->address_limits, helix_token_buckets_free);
   g_clear_pointer (&self->clock, helix_hlc_clock_free);
   g_clear_pointer (&self->hub, _helix_gateway_hub_free);
 
@@ -588,11 +601,19 @@ static void
 helix_gateway_constructed (GObject *object)
 {
   HelixGateway *self = (HelixGateway *) object;
+  double rate;
+  double burst;
 
   G_OBJECT_CLASS (helix_gateway_parent_class)->constructed (object);
 
   if (self->config == NULL)
     self->config = helix_gateway_config_new ();
+
+  if (helix_gateway_config_get_rate_limit_per_user (self->config, &rate, &burst))
+    self->user_limits = helix_token_buckets_new (rate, burst, HELIX_GATEWAY_RATE_LIMIT_MAX_KEYS);
+  if (helix_gateway_config_get_rate_limit_per_address (self->config, &rate, &burst))
+    self->address_limits = helix_token_buckets_new (rate, burst,
+                                                    HELIX_GATEWAY_RATE_LIMIT_MAX_KEYS);
 }
 
 static void
@@ -645,6 +666,8 @@ static void
 helix_gateway_class_init (HelixGatewayClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  helix_gateway_metrics_init ();
 
   object_class->constructed = helix_gateway_constructed;
   object_class->dispose = helix_gateway_dispose;
@@ -827,20 +850,114 @@ _helix_gateway_admit (HelixGateway      *self,
 {
   HelixRequest *request = get_request (msg);
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *path = uri != NULL ? g_uri_get_path (uri) : "";
+  const char *address = soup_server_message_get_remote_host (msg);
+  gboolean api = g_str_has_prefix (path, "/api/");
+  gint64 retry_after_us;
 
   g_assert (HELIX_IS_GATEWAY (self));
 
-  if (!self->stopping)
+  if (self->stopping && (request == NULL || !request->admitted))
+    {
+      soup_message_headers_replace (headers, "Retry-After", "5");
+      _helix_gateway_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "shutting_down",
+                                    _("The gateway is shutting down. Try again in a moment."));
+      return FALSE;
+    }
+
+  if (!api)
     return TRUE;
 
-  if (request != NULL && request->admitted)
+  if (!_helix_gateway_apply_cors (self, msg))
+    return FALSE;
+
+  if (self->address_limits != NULL &&
+      !helix_token_buckets_take (self->address_limits, address != NULL ? address : "unknown",
+                                 g_get_monotonic_time (), &retry_after_us))
+    {
+      _helix_gateway_respond_rate_limited (msg, retry_after_us);
+      return FALSE;
+    }
+
+  /* Logging in and out stays possible: reading needs a token. */
+  if (helix_gateway_config_get_maintenance (self->config) &&
+      _helix_gateway_method_is_write (soup_server_message_get_method (msg)) &&
+      !g_str_has_prefix (path, "/api/v1/auth/"))
+    {
+      soup_message_headers_replace (headers, "Retry-After",
+                                    G_STRINGIFY (HELIX_GATEWAY_MAINTENANCE_RETRY_AFTER_S));
+      _helix_gateway_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "maintenance",
+                                    _("The gateway is in maintenance and takes no changes "
+                                      "now; reading still works. Try again later."));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * _helix_gateway_limit_user:
+ * @self: the gateway
+ * @msg: an authenticated API request
+ * @user_name: whose request it is
+ *
+ * Charges the request to @user_name's rate limit; if over it, answers 429.
+ *
+ * Returns: whether the request may go on
+ */
+gboolean
+_helix_gateway_limit_user (HelixGateway      *self,
+                           SoupServerMessage *msg,
+                           const char        *user_name)
+{
+  g_autofree char *key = NULL;
+  gint64 retry_after_us;
+
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  if (self->user_limits == NULL)
     return TRUE;
 
-  soup_message_headers_replace (headers, "Retry-After", "5");
-  _helix_gateway_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "shutting_down",
-                                _("The gateway is shutting down. Try again in a moment."));
+  key = g_strconcat ("user:", user_name, NULL);
+  if (helix_token_buckets_take (self->user_limits, key, g_get_monotonic_time (),
+                                &retry_after_us))
+    return TRUE;
+
+  _helix_gateway_respond_rate_limited (msg, retry_after_us);
 
   return FALSE;
+}
+
+/* Answers 429 with a Retry-After in whole seconds, at least one. */
+void
+_helix_gateway_respond_rate_limited (SoupServerMessage *msg,
+                                     gint64             retry_after_us)
+{
+  char seconds[32];
+
+  g_snprintf (seconds, sizeof seconds, "%" G_GINT64_FORMAT,
+              MAX (1, (retry_after_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", seconds);
+  _helix_gateway_respond_error (msg, 429, "rate_limited",
+                                _("Too many requests. Wait as long as the Retry-After header "
+                                  "says, then try again."));
+}
+
+gboolean
+_helix_gateway_method_is_write (const char *method)
+{
+  return g_strcmp0 (method, "POST") == 0 || g_strcmp0 (method, "PATCH") == 0 ||
+         g_strcmp0 (method, "DELETE") == 0 || g_strcmp0 (method, "PUT") == 0;
+}
+
+gboolean
+_helix_gateway_in_maintenance (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return helix_gateway_config_get_maintenance (self->config);
 }
 
 static gboolean

@@ -8,4 +8,5 @@
 #include "helix-sync-frame.h"
 #include "helix-sync-json.h"
 #include "helix-sync-op.h"
+#include "helix-sync-replica.h"
 #include "helix-sync-types.h"

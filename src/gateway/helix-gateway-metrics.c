@@ -1,0 +1,385 @@
+/* helix-gateway-metrics.c: Prometheus metrics of the gateway
+ *
+ * One registry per process, behind a mutex so that any thread may record
+ * into it. helix_gateway_metrics_render() writes the text exposition format,
+ * version 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/).
+ *
+ * Labels never hold what a client chose: requests are counted under their
+ * route pattern (`/api/v1/sessions/{id}`), and a path without a route is
+ * `other`, so the number of series stays bounded however many ids and
+ * bogus paths the gateway sees.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-gateway"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "helix-gateway-metrics.h"
+
+/* Upper bounds of the duration histograms, in seconds. */
+static const double buckets[] = {
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+
+#define N_BUCKETS G_N_ELEMENTS (buckets)
+
+typedef struct
+{
+  guint64 counts[N_BUCKETS]; /* not cumulative; render() sums them */
+  guint64 count;
+  double  sum;
+} Histogram;
+
+static GMutex lock;
+static gboolean initialized;
+static gint64 start_time_us;
+static GHashTable *requests;   /* "route\nmethod\nstatus" → guint64 * */
+static GHashTable *durations;  /* route → Histogram */
+static GHashTable *queries;    /* query name → Histogram */
+static gint64 websockets_open;
+static guint64 ops_accepted;
+static guint64 ops_fanned_out;
+
+/* Every route pattern of the gateway. */
+static const char * const routes[] = {
+  "/health",
+  "/metrics",
+  "/api/v1/auth/login",
+  "/api/v1/auth/logout",
+  "/api/v1/devices",
+  "/api/v1/devices/{id}",
+  "/api/v1/sessions",
+  "/api/v1/sessions/{id}",
+  "/api/v1/sessions/{id}/messages",
+  "/api/v1/sync",
+};
+
+/* Called with the lock held. */
+static void
+ensure_initialized (void)
+{
+  if (initialized)
+    return;
+
+  initialized = TRUE;
+  start_time_us = g_get_real_time ();
+  requests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  durations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  queries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+/**
+ * helix_gateway_metrics_init:
+ *
+ * Notes the start time of the process; called when the gateway class is made.
+ */
+void
+helix_gateway_metrics_init (void)
+{
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+  g_mutex_unlock (&lock);
+}
+
+/**
+ * helix_gateway_metrics_route_for_path:
+ * @path: the path of a request
+ *
+ * Returns: the route pattern that serves @path, or `other`
+ */
+const char *
+helix_gateway_metrics_route_for_path (const char *path)
+{
+  g_auto(GStrv) segments = NULL;
+  g_autoptr(GString) pattern = NULL;
+
+  g_return_val_if_fail (path != NULL, "other");
+
+  if (path[0] != '/' || strlen (path) > 256)
+    return "other";
+
+  /* /api/v1/sessions/X/messages → /api/v1/sessions/{id}/messages */
+  segments = g_strsplit (path + 1, "/", -1);
+  pattern = g_string_new (NULL);
+  for (guint i = 0; segments[i] != NULL; i++)
+    {
+      gboolean is_id = i == 3 &&
+                       (g_str_equal (segments[2], "sessions") ||
+                        g_str_equal (segments[2], "devices"));
+
+      g_string_append_c (pattern, '/');
+      g_string_append (pattern, is_id ? "{id}" : segments[i]);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (routes); i++)
+    {
+      if (g_str_equal (pattern->str, routes[i]))
+        return routes[i];
+    }
+
+  return "other";
+}
+
+static void
+histogram_observe (GHashTable *table,
+                   const char *key,
+                   double      seconds)
+{
+  Histogram *histogram = g_hash_table_lookup (table, key);
+
+  if (histogram == NULL)
+    {
+      histogram = g_new0 (Histogram, 1);
+      g_hash_table_insert (table, g_strdup (key), histogram);
+    }
+
+  for (guint i = 0; i < N_BUCKETS; i++)
+    {
+      if (seconds <= buckets[i])
+        {
+          histogram->counts[i]++;
+          break;
+        }
+    }
+  histogram->count++;
+  histogram->sum += seconds;
+}
+
+/* Methods are a client's choice too: only the ones the gateway knows are kept. */
+static const char *
+method_label (const char *method)
+{
+  static const char * const known[] = { "GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS", "PUT" };
+
+  for (guint i = 0; method != NULL && i < G_N_ELEMENTS (known); i++)
+    {
+      if (g_str_equal (method, known[i]))
+        return known[i];
+    }
+
+  return "other";
+}
+
+/**
+ * helix_gateway_metrics_observe_request:
+ * @route: a route pattern, from helix_gateway_metrics_route_for_path()
+ * @method: the request method
+ * @status: the response status
+ * @duration_us: how long the request took
+ *
+ * Counts a finished request.
+ */
+void
+helix_gateway_metrics_observe_request (const char *route,
+                                       const char *method,
+                                       guint       status,
+                                       gint64      duration_us)
+{
+  g_autofree char *key = NULL;
+  guint64 *count;
+
+  g_return_if_fail (route != NULL);
+
+  key = g_strdup_printf ("%s\n%s\n%u", route, method_label (method), status);
+
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+
+  count = g_hash_table_lookup (requests, key);
+  if (count == NULL)
+    {
+      count = g_new0 (guint64, 1);
+      g_hash_table_insert (requests, g_steal_pointer (&key), count);
+    }
+  (*count)++;
+
+  histogram_observe (durations, route, duration_us / (double) G_USEC_PER_SEC);
+  g_mutex_unlock (&lock);
+}
+
+/**
+ * helix_gateway_metrics_observe_query:
+ * @query: a fixed name for the query, such as `apply_ops`
+ * @duration_us: how long it took
+ */
+void
+helix_gateway_metrics_observe_query (const char *query,
+                                     gint64      duration_us)
+{
+  g_return_if_fail (query != NULL);
+
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+  histogram_observe (queries, query, duration_us / (double) G_USEC_PER_SEC);
+  g_mutex_unlock (&lock);
+}
+
+void
+helix_gateway_metrics_websocket_opened (void)
+{
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+  websockets_open++;
+  g_mutex_unlock (&lock);
+}
+
+void
+helix_gateway_metrics_websocket_closed (void)
+{
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+  if (websockets_open > 0)
+    websockets_open--;
+  g_mutex_unlock (&lock);
+}
+
+void
+helix_gateway_metrics_add_ops_accepted (guint n_ops)
+{
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+  ops_accepted += n_ops;
+  g_mutex_unlock (&lock);
+}
+
+void
+helix_gateway_metrics_add_ops_fanned_out (guint n_ops)
+{
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+  ops_fanned_out += n_ops;
+  g_mutex_unlock (&lock);
+}
+
+static void
+append_header (GString    *out,
+               const char *name,
+               const char *type,
+               const char *help)
+{
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* Sorted keys, so that the output is stable between scrapes. */
+static GPtrArray *
+sorted_keys (GHashTable *table)
+{
+  GPtrArray *keys = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (keys, key);
+
+  g_ptr_array_sort (keys, compare_strings);
+
+  return keys;
+}
+
+static void
+append_histograms (GString    *out,
+                   const char *name,
+                   const char *label,
+                   GHashTable *table)
+{
+  g_autoptr(GPtrArray) keys = sorted_keys (table);
+
+  for (guint i = 0; i < keys->len; i++)
+    {
+      const char *key = g_ptr_array_index (keys, i);
+      const Histogram *histogram = g_hash_table_lookup (table, key);
+      char number[G_ASCII_DTOSTR_BUF_SIZE];
+      guint64 cumulative = 0;
+
+      for (guint b = 0; b < N_BUCKETS; b++)
+        {
+          cumulative += histogram->counts[b];
+          g_string_append_printf (out, "%s_bucket{%s=\"%s\",le=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                                  name, label, key,
+                                  g_ascii_formatd (number, sizeof number, "%g", buckets[b]),
+                                  cumulative);
+        }
+      g_string_append_printf (out, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %" G_GUINT64_FORMAT "\n",
+                              name, label, key, histogram->count);
+      g_string_append_printf (out, "%s_sum{%s=\"%s\"} %s\n", name, label, key,
+                              g_ascii_formatd (number, sizeof number, "%.9g", histogram->sum));
+      g_string_append_printf (out, "%s_count{%s=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                              name, label, key, histogram->count);
+    }
+}
+
+/**
+ * helix_gateway_metrics_render:
+ *
+ * Returns: (transfer full): every metric, in the Prometheus text format 0.0.4
+ */
+char *
+helix_gateway_metrics_render (void)
+{
+  GString *out = g_string_new (NULL);
+  g_autoptr(GPtrArray) keys = NULL;
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+
+  append_header (out, "helix_build_info", "gauge",
+                 "The version of the gateway, as a label; always 1.");
+  g_string_append (out, "helix_build_info{version=\"" PACKAGE_VERSION "\"} 1\n");
+
+  append_header (out, "helix_process_start_time_seconds", "gauge",
+                 "When the gateway process started, in seconds since the Unix epoch.");
+  g_string_append_printf (out, "helix_process_start_time_seconds %s\n",
+                          g_ascii_formatd (number, sizeof number, "%.3f",
+                                           start_time_us / (double) G_USEC_PER_SEC));
+
+  append_header (out, "helix_http_requests_total", "counter",
+                 "HTTP requests answered, by route pattern, method and status.");
+  keys = sorted_keys (requests);
+  for (guint i = 0; i < keys->len; i++)
+    {
+      const char *key = g_ptr_array_index (keys, i);
+      g_auto(GStrv) parts = g_strsplit (key, "\n", 3);
+      const guint64 *count = g_hash_table_lookup (requests, key);
+
+      g_string_append_printf (out, "helix_http_requests_total{route=\"%s\",method=\"%s\","
+                              "status=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                              parts[0], parts[1], parts[2], *count);
+    }
+
+  append_header (out, "helix_http_request_duration_seconds", "histogram",
+                 "How long HTTP requests took, by route pattern.");
+  append_histograms (out, "helix_http_request_duration_seconds", "route", durations);
+
+  append_header (out, "helix_websockets_open", "gauge", "Sync WebSockets open now.");
+  g_string_append_printf (out, "helix_websockets_open %" G_GINT64_FORMAT "\n", websockets_open);
+
+  append_header (out, "helix_sync_ops_accepted_total", "counter",
+                 "Ops stored from pushes and REST writes (duplicates not counted).");
+  g_string_append_printf (out, "helix_sync_ops_accepted_total %" G_GUINT64_FORMAT "\n",
+                          ops_accepted);
+
+  append_header (out, "helix_sync_ops_fanned_out_total", "counter",
+                 "Ops sent to other devices of their user as they were stored.");
+  g_string_append_printf (out, "helix_sync_ops_fanned_out_total %" G_GUINT64_FORMAT "\n",
+                          ops_fanned_out);
+
+  append_header (out, "helix_db_query_duration_seconds", "histogram",
+                 "How long database queries took, by query.");
+  append_histograms (out, "helix_db_query_duration_seconds", "query", queries);
+
+  g_mutex_unlock (&lock);
+
+  return g_string_free (out, FALSE);
+}
