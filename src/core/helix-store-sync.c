@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "helix-db.h"
+#include "helix-lww.h"
 #include "helix-store-private.h"
 #include "helix-uuid.h"
 
@@ -568,39 +569,6 @@ typedef enum
   REMOTE_SESSION_DELETE,
 } RemoteKind;
 
-typedef enum
-{
-  FIELD_STRING,
-  FIELD_BOOLEAN,
-  FIELD_INTEGER,
-  FIELD_NUMBER,
-} FieldType;
-
-/* A data member kept last-writer-wins, with the column of its HLC. The SQL names
- * come from these tables only. */
-typedef struct
-{
-  const char *member;
-  const char *column;
-  const char *hlc_column;
-  FieldType   type;
-} Field;
-
-static const Field session_fields[] = {
-  { "title", "title", "title_hlc", FIELD_STRING },
-  { "pinned", "pinned", "pinned_hlc", FIELD_BOOLEAN },
-  { "archived", "archived", "archived_hlc", FIELD_BOOLEAN },
-};
-
-static const Field message_fields[] = {
-  { "model", "model", "model_hlc", FIELD_STRING },
-  { "provider", "provider", "provider_hlc", FIELD_STRING },
-  { "tokens_in", "tokens_in", "tokens_in_hlc", FIELD_INTEGER },
-  { "tokens_out", "tokens_out", "tokens_out_hlc", FIELD_INTEGER },
-  { "cost", "cost", "cost_hlc", FIELD_NUMBER },
-  { "created_us", "created_us", "created_hlc", FIELD_INTEGER },
-};
-
 /* One remote op, checked and parsed before anything is written. */
 typedef struct
 {
@@ -776,12 +744,12 @@ note_session (Apply      *a,
 
 /* Sets @field of the row @uuid of @table from the op's data if the op is newer. */
 static gboolean
-apply_field (Apply        *a,
-             const char   *table,
-             const char   *uuid,
-             const Field  *field,
-             gboolean     *changed,
-             GError      **error)
+apply_field (Apply                *a,
+             const char           *table,
+             const char           *uuid,
+             const HelixLwwField  *field,
+             gboolean             *changed,
+             GError              **error)
 {
   JsonNode *node = json_object_get_member (a->r->data, field->member);
   g_autofree char *select_sql = NULL;
@@ -819,16 +787,16 @@ apply_field (Apply        *a,
 
   switch (field->type)
     {
-    case FIELD_STRING:
+    case HELIX_LWW_STRING:
       sqlite3_bind_text (stmt, 1, json_node_get_string (node), -1, SQLITE_STATIC);
       break;
-    case FIELD_BOOLEAN:
+    case HELIX_LWW_BOOLEAN:
       sqlite3_bind_int (stmt, 1, json_node_get_boolean (node) ? 1 : 0);
       break;
-    case FIELD_INTEGER:
+    case HELIX_LWW_INTEGER:
       sqlite3_bind_int64 (stmt, 1, json_node_get_int (node));
       break;
-    case FIELD_NUMBER:
+    case HELIX_LWW_NUMBER:
       sqlite3_bind_double (stmt, 1, json_node_get_double (node));
       break;
     default:
@@ -915,9 +883,9 @@ apply_session_put (Apply   *a,
   if (!ensure_session (a, uuid, error))
     return FALSE;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (session_fields); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (helix_lww_session_fields); i++)
     {
-      if (!apply_field (a, "sessions", uuid, &session_fields[i], &changed, error))
+      if (!apply_field (a, "sessions", uuid, &helix_lww_session_fields[i], &changed, error))
         return FALSE;
     }
 
@@ -1158,9 +1126,9 @@ apply_message_put (Apply   *a,
         }
     }
 
-  for (gsize i = 0; i < G_N_ELEMENTS (message_fields); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (helix_lww_message_fields); i++)
     {
-      if (!apply_field (a, "messages", uuid, &message_fields[i], &changed, error))
+      if (!apply_field (a, "messages", uuid, &helix_lww_message_fields[i], &changed, error))
         return FALSE;
     }
 

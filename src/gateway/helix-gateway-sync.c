@@ -31,6 +31,7 @@
 #include <glib/gi18n.h>
 
 #include "helix-db.h"
+#include "helix-lww.h"
 #include "helix-gateway-db-private.h"
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-sync.h"
@@ -44,39 +45,6 @@
   "(CAST (substr (" column ", 1, instr (" column ", ':') - 1) AS INTEGER) * 1000 + " \
   "min (999, CAST (substr (" SQL_HLC_REST (column) ", 1, " \
   "instr (" SQL_HLC_REST (column) ", ':') - 1) AS INTEGER)))"
-
-typedef enum
-{
-  FIELD_STRING,
-  FIELD_BOOLEAN,
-  FIELD_INTEGER,
-  FIELD_NUMBER,
-} FieldType;
-
-/* A data member kept last-writer-wins, with the column of its HLC. */
-typedef struct
-{
-  const char *member;
-  const char *column;
-  const char *hlc_column;
-  FieldType   type;
-} Field;
-
-static const Field session_fields[] = {
-  { "title", "title", "title_hlc", FIELD_STRING },
-  { "pinned", "pinned", "pinned_hlc", FIELD_BOOLEAN },
-  { "archived", "archived", "archived_hlc", FIELD_BOOLEAN },
-};
-
-/* The optional members of message.put; content and status share `hlc`. */
-static const Field message_fields[] = {
-  { "model", "model", "model_hlc", FIELD_STRING },
-  { "provider", "provider", "provider_hlc", FIELD_STRING },
-  { "tokens_in", "tokens_in", "tokens_in_hlc", FIELD_INTEGER },
-  { "tokens_out", "tokens_out", "tokens_out_hlc", FIELD_INTEGER },
-  { "cost", "cost", "cost_hlc", FIELD_NUMBER },
-  { "created_us", "created_us", "created_hlc", FIELD_INTEGER },
-};
 
 /* One op being applied. */
 typedef struct
@@ -171,11 +139,11 @@ is_newer (Apply      *a,
 /* Sets @field of the row @uuid of @table from the op's data if the op is
  * newer than the value there. */
 static gboolean
-apply_field (Apply        *a,
-             const char   *table,
-             const char   *uuid,
-             const Field  *field,
-             GError      **error)
+apply_field (Apply                *a,
+             const char           *table,
+             const char           *uuid,
+             const HelixLwwField  *field,
+             GError              **error)
 {
   JsonObject *data = helix_sync_op_get_data (a->op);
   JsonNode *node = json_object_get_member (data, field->member);
@@ -216,16 +184,16 @@ apply_field (Apply        *a,
 
   switch (field->type)
     {
-    case FIELD_STRING:
+    case HELIX_LWW_STRING:
       sqlite3_bind_text (stmt, 1, json_node_get_string (node), -1, SQLITE_STATIC);
       break;
-    case FIELD_BOOLEAN:
+    case HELIX_LWW_BOOLEAN:
       sqlite3_bind_int (stmt, 1, json_node_get_boolean (node) ? 1 : 0);
       break;
-    case FIELD_INTEGER:
+    case HELIX_LWW_INTEGER:
       sqlite3_bind_int64 (stmt, 1, json_node_get_int (node));
       break;
-    case FIELD_NUMBER:
+    case HELIX_LWW_NUMBER:
       sqlite3_bind_double (stmt, 1, json_node_get_double (node));
       break;
     default:
@@ -310,9 +278,9 @@ apply_session_put (Apply   *a,
   if (!run (a->db, stmt, _("Could not store the session"), error))
     return FALSE;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (session_fields); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (helix_lww_session_fields); i++)
     {
-      if (!apply_field (a, "sync_sessions", uuid, &session_fields[i], error))
+      if (!apply_field (a, "sync_sessions", uuid, &helix_lww_session_fields[i], error))
         return FALSE;
     }
 
@@ -473,9 +441,9 @@ apply_message_put (Apply   *a,
         }
     }
 
-  for (gsize i = 0; i < G_N_ELEMENTS (message_fields); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (helix_lww_message_fields); i++)
     {
-      if (!apply_field (a, "sync_messages", uuid, &message_fields[i], error))
+      if (!apply_field (a, "sync_messages", uuid, &helix_lww_message_fields[i], error))
         return FALSE;
     }
 
