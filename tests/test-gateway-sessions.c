@@ -18,6 +18,7 @@
 #include "helix-password.h"
 #include "helix-test-util.h"
 #include "helix-uuid.h"
+#include "helix-test-gateway.h"
 
 #define WAIT_TIMEOUT_S 30
 
@@ -181,18 +182,7 @@ add_user (Fixture    *f,
           const char *name,
           const char *password)
 {
-  HelixGatewayDb *db = helix_gateway_get_db (f->gateway);
-  g_autoptr(HelixGatewayUser) user = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *hash = helix_password_hash (password, &error);
-
-  g_assert_no_error (error);
-  helix_gateway_db_add_user (db, name, hash, FALSE, &error);
-  g_assert_no_error (error);
-  user = helix_gateway_db_lookup_user (db, name, &error);
-  g_assert_no_error (error);
-
-  return user->id;
+  return helix_test_gateway_add_user (f->gateway, name, password);
 }
 
 static void
