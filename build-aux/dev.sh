@@ -19,10 +19,11 @@ cd "$top"
 build_deps=(
   meson ninja-build pkg-config gcc gettext
   libglib2.0-dev libglib2.0-bin libjson-glib-dev libsqlite3-dev libsoup-3.0-dev
-  libsodium-dev libgtk-4-dev libadwaita-1-dev
+  libsodium-dev libgtk-4-dev libadwaita-1-dev libsecret-1-dev
 )
 test_deps=(
   xvfb xauth dbus dbus-x11 desktop-file-utils appstream-util sqlite3
+  gnome-keyring
 )
 
 say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }

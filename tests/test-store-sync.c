@@ -416,6 +416,7 @@ apply_one (HelixStore          *store,
 #define S1 "0190f3a2-1c00-7000-8000-000000000001"
 #define M1 "0190f3a2-1c00-7000-8000-000000000011"
 #define M2 "0190f3a2-1c00-7000-8000-000000000012"
+#define M3 "0190f3a2-1c00-7000-8000-000000000013"
 
 /* Op ids are made unique per round by the caller. */
 static const HelixRemoteOp lww_ops[] = {
@@ -795,6 +796,78 @@ test_models_follow (Fixture       *f,
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (messages)), ==, 1);
 }
 
+typedef struct
+{
+  guint position;
+  guint removed;
+  guint added;
+} ItemsChanged;
+
+static void
+items_changed_cb (GListModel   *model,
+                  guint         position,
+                  guint         removed,
+                  guint         added,
+                  ItemsChanged *last)
+{
+  last->position = position;
+  last->removed = removed;
+  last->added = added;
+}
+
+/* Messages written on two devices while offline take the same order everywhere: by
+ * the HLC of their first put. One that sorts before messages already here is
+ * inserted, and the list model says what moved. */
+static void
+test_message_order (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(HelixMessageList) list = helix_message_list_new (f->store, S1);
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) error = NULL;
+  ItemsChanged changed = { 0 };
+  const HelixRemoteOp early = {
+    3, "0190f3a2-1c00-7000-8000-0000000000e3", "message.put", M2, S1, "1700000000002:0:dev-b",
+    "{\"role\":\"user\",\"content\":\"written between\",\"status\":\"done\"}"
+  };
+  const HelixRemoteOp ops[] = {
+    { 1, "0190f3a2-1c00-7000-8000-0000000000e1", "session.put", S1, NULL,
+      "1700000000000:0:dev-a", "{\"title\":\"Order\"}" },
+    { 2, "0190f3a2-1c00-7000-8000-0000000000e2", "message.put", M1, S1,
+      "1700000000001:0:dev-a", "{\"role\":\"user\",\"content\":\"oldest\",\"status\":\"done\"}" },
+    { 4, "0190f3a2-1c00-7000-8000-0000000000e4", "message.put", M3, S1,
+      "1700000000003:0:dev-a", "{\"role\":\"user\",\"content\":\"newest\",\"status\":\"done\"}" },
+  };
+
+  g_assert_true (helix_store_apply_remote (f->store, ops, G_N_ELEMENTS (ops), 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 2);
+  /* Load the page, so that the insert must drop it. */
+  g_object_unref (g_list_model_get_item (G_LIST_MODEL (list), 1));
+
+  g_signal_connect (list, "items-changed", G_CALLBACK (items_changed_cb), &changed);
+  g_assert_true (helix_store_apply_remote (f->store, &early, 1, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (changed.position, ==, 1);
+  g_assert_cmpuint (changed.removed, ==, 1);
+  g_assert_cmpuint (changed.added, ==, 2);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 3);
+
+  messages = helix_store_get_messages (f->store, S1, 0, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      const char *expected[] = { "oldest", "written between", "newest" };
+      g_autoptr(HelixMessage) item = g_list_model_get_item (G_LIST_MODEL (list), i);
+
+      g_assert_cmpstr (helix_message_get_content (g_ptr_array_index (messages, i)), ==, expected[i]);
+      g_assert_cmpuint (helix_message_get_position (g_ptr_array_index (messages, i)), ==, i);
+      g_assert_cmpstr (helix_message_get_content (item), ==, expected[i]);
+    }
+  g_signal_handlers_disconnect_by_data (list, &changed);
+}
+
 /* Convergence through a simulated gateway {{{1 */
 
 typedef struct
@@ -843,7 +916,7 @@ gateway_push (Gateway    *g,
   /* Everything stored before must reach the device before its ack. */
   gateway_pull (g, store);
 
-  text = helix_sync_replica_build_push (store, 4, &error);
+  text = helix_sync_replica_build_push (store, 4, NULL, &error);
   g_assert_no_error (error);
   if (text == NULL)
     return;
@@ -1035,6 +1108,8 @@ main (int   argc,
 #define ADD(path, func) \
   g_test_add ("/helix/store/sync/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
+  g_test_add ("/helix/store/sync/message-order", Fixture, NULL, fixture_setup, test_message_order,
+              fixture_teardown);
   g_test_add ("/helix/store/sync/migrate-backfill", Fixture, GINT_TO_POINTER (1), fixture_setup,
               test_migrate_backfill, fixture_teardown);
   ADD ("outbox/local-writes", test_outbox_local_writes);

@@ -185,6 +185,33 @@ on_message_added (HelixMessageList *self,
   if (!g_str_equal (message->session_id, self->session_id))
     return;
 
+  if (message->position < self->n_items)
+    {
+      /* A message from another device sorted before messages shown already (they
+       * were written while offline): everything from there on moved down a place. */
+      guint position = (guint) message->position;
+      guint old = self->n_items;
+
+      for (GList *l = self->pages.head; l != NULL;)
+        {
+          GList *next = l->next;
+          Page *cached = l->data;
+
+          if ((cached->index + 1) * PAGE_SIZE > position)
+            {
+              page_free (cached);
+              g_queue_delete_link (&self->pages, l);
+            }
+          l = next;
+        }
+
+      self->n_items++;
+      g_list_model_items_changed (G_LIST_MODEL (self), position, old - position,
+                                  self->n_items - position);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
+      return;
+    }
+
   /* Keep the new message in its page if that page is loaded, so the view does not
    * need to go back to the database for the row it is about to show. */
   page = lookup_page (self, message->position / PAGE_SIZE);

@@ -445,6 +445,79 @@ helix_store_get_sync_cursor (HelixStore  *self,
   return ok ? cursor : -1;
 }
 
+/**
+ * helix_store_outbox_count:
+ * @self: a #HelixStore
+ * @error: a location for a #GError
+ *
+ * Counts the local changes the gateway has not acknowledged yet: what a sync status
+ * shows as “syncing N”.
+ *
+ * Returns: the number of changes waiting, or -1 with @error
+ */
+gint64
+helix_store_outbox_count (HelixStore  *self,
+                          GError     **error)
+{
+  sqlite3_stmt *stmt;
+  gint64 count = -1;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_STORE (self), -1);
+
+  if (!lock_writer (self, error))
+    return -1;
+
+  stmt = helix_db_prepare (self->writer,
+                           "SELECT (SELECT count(*) FROM outbox) + "
+                           "       (SELECT count(*) FROM messages "
+                           "        WHERE id > (SELECT CAST (value AS INTEGER) FROM store_meta "
+                           "                    WHERE key = 'push-acked-upto') "
+                           "          AND remote = 0)", FALSE, error);
+  if (stmt != NULL)
+    {
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        count = sqlite3_column_int64 (stmt, 0);
+      else
+        helix_db_set_error (error, self->writer, rc, _("Could not read the changes waiting for sync"));
+      sqlite3_finalize (stmt);
+    }
+  g_mutex_unlock (&self->writer_mutex);
+
+  return count;
+}
+
+/**
+ * helix_store_reset_sync_cursor:
+ * @self: a #HelixStore
+ * @error: a location for a #GError
+ *
+ * Sets the sync cursor back to 0, so that the next connection asks the gateway for
+ * its whole history. For a gateway that lost history (PROTOCOL.md section 6):
+ * re-applying ops the store already has changes nothing.
+ *
+ * Returns: %TRUE once saved
+ */
+gboolean
+helix_store_reset_sync_cursor (HelixStore  *self,
+                               GError     **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (HELIX_IS_STORE (self), FALSE);
+
+  if (!lock_writer (self, error))
+    return FALSE;
+
+  ok = helix_db_exec (self->writer,
+                      "UPDATE store_meta SET value = '0' WHERE key = 'sync-cursor'",
+                      _("Could not save the sync position"), error);
+  g_mutex_unlock (&self->writer_mutex);
+
+  return ok;
+}
+
 /* Commits, or rolls back when @ok is %FALSE or the commit fails. */
 static gboolean
 finish_transaction_locked (HelixStore  *self,
@@ -952,6 +1025,77 @@ apply_session_delete (Apply   *a,
   return touch_session (a, uuid, error);
 }
 
+/* Where a new remote message goes in its session. Every replica orders a session's
+ * messages by the HLC of their first put, so that messages written on two devices while
+ * they were offline end up in the same order everywhere. A local message is always the
+ * newest (the clock is ahead of everything received), and so is a remote one almost
+ * always: the scan from the end usually stops at the first row. Messages after the new
+ * one move down a place. */
+static gboolean
+find_message_position (Apply        *a,
+                       gint64        session_rowid,
+                       gint64       *position,
+                       GError      **error)
+{
+  sqlite3_stmt *stmt;
+  gint64 insert_at = *position;
+  int rc;
+
+  stmt = helix_db_prepare (a->self->writer,
+                           "SELECT position, coalesce (created_hlc, hlc) FROM messages "
+                           "WHERE session = ? ORDER BY position DESC",
+                           FALSE, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, session_rowid);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      HelixHlc hlc;
+
+      if (!helix_hlc_parse ((const char *) sqlite3_column_text (stmt, 1), &hlc, NULL) ||
+          helix_hlc_compare (&hlc, &a->r->hlc) < 0)
+        break;
+      insert_at = sqlite3_column_int64 (stmt, 0);
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, a->self->writer, rc, _("Could not read the chat"));
+      return FALSE;
+    }
+
+  if (insert_at < *position)
+    {
+      /* Two steps through negative positions keep (session, position) unique. */
+      stmt = helix_db_prepare (a->self->writer,
+                               "UPDATE messages SET position = -position - 2 "
+                               "WHERE session = ?1 AND position >= ?2",
+                               FALSE, error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, session_rowid);
+      sqlite3_bind_int64 (stmt, 2, insert_at);
+      if (!run_stmt (a->self, stmt, _("Could not store the message"), error))
+        return FALSE;
+
+      stmt = helix_db_prepare (a->self->writer,
+                               "UPDATE messages SET position = -position - 1 "
+                               "WHERE session = ?1 AND position < 0",
+                               FALSE, error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, session_rowid);
+      if (!run_stmt (a->self, stmt, _("Could not store the message"), error))
+        return FALSE;
+    }
+
+  *position = insert_at;
+
+  return TRUE;
+}
+
 static gboolean
 insert_remote_message (Apply       *a,
                        const char  *session_id,
@@ -980,6 +1124,9 @@ insert_remote_message (Apply       *a,
       helix_db_set_error (error, a->self->writer, rc, _("Could not read the chat"));
       return FALSE;
     }
+
+  if (!find_message_position (a, session_rowid, &position, error))
+    return FALSE;
 
   /* The optional members are set below, each with its HLC. Until a put names
    * created_us, the message was created at the earliest HLC of its puts. */
@@ -1245,6 +1392,21 @@ helix_store_apply_remote (HelixStore           *self,
 
   if (ok && cursor > 0)
     ok = advance_cursor_locked (self, cursor, error);
+
+  /* With no local message waiting, move the push watermark over the remote ones, so
+   * that finding local messages to push stays a short range scan. */
+  if (ok && messages->len > 0)
+    {
+      sqlite3_stmt *stmt =
+        helix_db_prepare (self->writer,
+                          "UPDATE store_meta SET value = (SELECT max (id) FROM messages) "
+                          "WHERE key = 'push-acked-upto' AND NOT EXISTS "
+                          "  (SELECT 1 FROM messages "
+                          "   WHERE id > CAST (store_meta.value AS INTEGER) AND remote = 0)",
+                          FALSE, error);
+
+      ok = stmt != NULL && run_stmt (self, stmt, _("Could not save the sync position"), error);
+    }
 
   for (guint i = 0; ok && i < messages->len; i++)
     g_ptr_array_add (changed, g_object_ref (g_ptr_array_index (messages, i)));

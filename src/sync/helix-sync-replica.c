@@ -65,19 +65,24 @@ helix_sync_replica_op_from_entry (const HelixOutboxEntry  *entry,
  * helix_sync_replica_build_push:
  * @store: a #HelixStore
  * @max_ops: the most ops to put in the frame, 1 to %HELIX_SYNC_MAX_OPS
+ * @op_ids: (out) (optional) (transfer full): the ids of the ops in the frame, in order
  * @error: a location for a #GError
  *
  * Builds a `push` frame from the oldest outbox entries, in their order, kept under the
- * frame size limit. An entry that is not a valid op is dropped from the outbox with a
- * warning (the gateway would refuse it with `bad_op` forever).
+ * frame size limit. An entry that can never be pushed (not a valid op, or an op that
+ * alone does not fit in a frame) is dropped from the outbox with a warning when it is
+ * the oldest one: the gateway would refuse it forever. A later one ends the frame
+ * before it, so that it becomes the oldest next time: the outbox acknowledges local
+ * messages in order (helix_store_outbox_ack()).
  *
  * Returns: (transfer full) (nullable): the frame text, or %NULL when there is nothing
  *   to push (@error unset) or on error
  */
 char *
-helix_sync_replica_build_push (HelixStore  *store,
-                               guint        max_ops,
-                               GError     **error)
+helix_sync_replica_build_push (HelixStore   *store,
+                               guint         max_ops,
+                               GStrv        *op_ids,
+                               GError      **error)
 {
   g_autoptr(GPtrArray) entries = NULL;
   g_autoptr(GPtrArray) ops = NULL;
@@ -86,6 +91,9 @@ helix_sync_replica_build_push (HelixStore  *store,
 
   g_return_val_if_fail (HELIX_IS_STORE (store), NULL);
   g_return_val_if_fail (max_ops >= 1 && max_ops <= HELIX_SYNC_MAX_OPS, NULL);
+
+  if (op_ids != NULL)
+    *op_ids = NULL;
 
   entries = helix_store_outbox_peek (store, max_ops, error);
   if (entries == NULL)
@@ -99,17 +107,32 @@ helix_sync_replica_build_push (HelixStore  *store,
       g_autoptr(GError) local_error = NULL;
       g_autoptr(HelixSyncOp) op = helix_sync_replica_op_from_entry (entry, &local_error);
       g_autofree char *canonical = NULL;
+      gsize op_size;
+
+      if (op != NULL)
+        {
+          canonical = helix_sync_op_canonical (op);
+          op_size = strlen (canonical) + 1;
+          if (FRAME_OVERHEAD + op_size > HELIX_SYNC_MAX_FRAME_BYTES)
+            {
+              g_clear_pointer (&op, helix_sync_op_unref);
+              g_set_error (&local_error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_TOO_LARGE,
+                           _("The change is larger than a sync frame (%" G_GSIZE_FORMAT " bytes)"),
+                           op_size);
+            }
+        }
 
       if (op == NULL)
         {
+          if (ops->len > 0)
+            break;
           g_warning ("Dropping change %s from the sync outbox: %s", entry->op_id,
                      local_error->message);
           g_ptr_array_add (bad, entry->op_id);
           continue;
         }
 
-      canonical = helix_sync_op_canonical (op);
-      size += strlen (canonical) + 1;
+      size += op_size;
       if (ops->len > 0 && size > HELIX_SYNC_MAX_FRAME_BYTES)
         break;
       g_ptr_array_add (ops, g_steal_pointer (&op));
@@ -124,6 +147,16 @@ helix_sync_replica_build_push (HelixStore  *store,
 
   if (ops->len == 0)
     return NULL;
+
+  if (op_ids != NULL)
+    {
+      GStrvBuilder *builder = g_strv_builder_new ();
+
+      for (guint i = 0; i < ops->len; i++)
+        g_strv_builder_add (builder, helix_sync_op_get_op_id (g_ptr_array_index (ops, i)));
+      *op_ids = g_strv_builder_end (builder);
+      g_strv_builder_unref (builder);
+    }
 
   return helix_sync_frame_build_push ((HelixSyncOp * const *) ops->pdata, ops->len);
 }
@@ -182,31 +215,23 @@ helix_sync_replica_apply_ops (HelixStore          *store,
 }
 
 /**
- * helix_sync_replica_apply_frame:
+ * helix_sync_replica_apply_parsed:
  * @store: a #HelixStore
- * @text: a frame received from the gateway
- * @len: its length in bytes
+ * @frame: a frame received from the gateway
  * @error: a location for a #GError
  *
- * Parses and validates a frame and applies it: the ops of an `ops` frame go into the
- * store; the ops of an `ack` frame leave the outbox. Either moves the cursor to the
- * highest seq of the frame (PROTOCOL.md section 6). Other frames are refused with
+ * Applies a frame: the ops of an `ops` frame go into the store; the ops of an `ack`
+ * frame leave the outbox. Either moves the cursor to the highest seq of the frame
+ * (PROTOCOL.md section 6), in the same transaction. Other frames are refused with
  * %HELIX_SYNC_ERROR_FORBIDDEN: the connection handles them.
  */
 gboolean
-helix_sync_replica_apply_frame (HelixStore  *store,
-                                const char  *text,
-                                gsize        len,
-                                GError     **error)
+helix_sync_replica_apply_parsed (HelixStore      *store,
+                                 HelixSyncFrame  *frame,
+                                 GError         **error)
 {
-  g_autoptr(HelixSyncFrame) frame = NULL;
-
   g_return_val_if_fail (HELIX_IS_STORE (store), FALSE);
-  g_return_val_if_fail (text != NULL, FALSE);
-
-  frame = helix_sync_frame_parse (text, len, error);
-  if (frame == NULL)
-    return FALSE;
+  g_return_val_if_fail (frame != NULL, FALSE);
 
   switch (helix_sync_frame_get_kind (frame))
     {
@@ -248,4 +273,31 @@ helix_sync_replica_apply_frame (HelixStore  *store,
                    helix_sync_frame_kind_to_string (helix_sync_frame_get_kind (frame)));
       return FALSE;
     }
+}
+
+/**
+ * helix_sync_replica_apply_frame:
+ * @store: a #HelixStore
+ * @text: a frame received from the gateway
+ * @len: its length in bytes
+ * @error: a location for a #GError
+ *
+ * Parses and validates a frame and applies it with helix_sync_replica_apply_parsed().
+ */
+gboolean
+helix_sync_replica_apply_frame (HelixStore  *store,
+                                const char  *text,
+                                gsize        len,
+                                GError     **error)
+{
+  g_autoptr(HelixSyncFrame) frame = NULL;
+
+  g_return_val_if_fail (HELIX_IS_STORE (store), FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+
+  frame = helix_sync_frame_parse (text, len, error);
+  if (frame == NULL)
+    return FALSE;
+
+  return helix_sync_replica_apply_parsed (store, frame, error);
 }

@@ -14,11 +14,15 @@ HelixSyncOp *helix_sync_replica_op_from_entry (const HelixOutboxEntry  *entry,
                                                GError                 **error);
 char        *helix_sync_replica_build_push    (HelixStore              *store,
                                                guint                    max_ops,
+                                               GStrv                   *op_ids,
                                                GError                 **error);
 gboolean     helix_sync_replica_apply_ops     (HelixStore              *store,
                                                HelixSyncOp * const     *ops,
                                                guint                    n_ops,
                                                gint64                   cursor,
+                                               GError                 **error);
+gboolean     helix_sync_replica_apply_parsed  (HelixStore              *store,
+                                               HelixSyncFrame          *frame,
                                                GError                 **error);
 gboolean     helix_sync_replica_apply_frame   (HelixStore              *store,
                                                const char              *text,
