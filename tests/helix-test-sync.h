@@ -142,11 +142,14 @@ helix_test_wait_converged (HelixSyncClient **clients,
       if (g_get_monotonic_time () > deadline)
         {
           for (guint i = 0; i < n_clients; i++)
-            g_printerr ("client %u: state %s, %u pending, last error: %s\n", i,
-                        g_enum_to_string (HELIX_TYPE_SYNC_STATE,
-                                          helix_sync_client_get_state (clients[i])),
-                        helix_sync_client_get_pending (clients[i]),
-                        helix_sync_client_get_last_error (clients[i]));
+            {
+              g_autofree char *state = g_enum_to_string (HELIX_TYPE_SYNC_STATE,
+                                                         helix_sync_client_get_state (clients[i]));
+
+              g_printerr ("client %u: state %s, %u pending, last error: %s\n", i, state,
+                          helix_sync_client_get_pending (clients[i]),
+                          helix_sync_client_get_last_error (clients[i]));
+            }
           g_error ("The replicas did not converge within %u s", timeout_s);
         }
 

@@ -164,8 +164,8 @@ static void
 wait_state (HelixSyncClient *client,
             HelixSyncState   state)
 {
-  g_autofree char *what = g_strdup_printf ("sync state %s",
-                                           g_enum_to_string (HELIX_TYPE_SYNC_STATE, state));
+  g_autofree char *name = g_enum_to_string (HELIX_TYPE_SYNC_STATE, state);
+  g_autofree char *what = g_strdup_printf ("sync state %s", name);
 
   helix_test_wait_for (helix_sync_client_get_state (client) == state, HELIX_TEST_WAIT_S, what);
 }

@@ -11,6 +11,7 @@
 
 #include "helix-core.h"
 #include "helix-message-row.h"
+#include "helix-preferences-window.h"
 #include "helix-session-row.h"
 #include "helix-window-private.h"
 
@@ -600,6 +601,55 @@ test_scroll_to_bottom (Fixture       *fixture,
   wait_until (fixture, message_is_fully_visible, "The newest message", "the new message shown");
 }
 
+static gboolean
+sync_status_has_prefix (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  const char *text = helix_sync_status_get_text (helix_window_get_sync_status (fixture->window));
+
+  return text != NULL && g_str_has_prefix (text, data);
+}
+
+static gboolean
+sync_status_has (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  const char *text = helix_sync_status_get_text (helix_window_get_sync_status (fixture->window));
+
+  return text != NULL && strstr (text, data) != NULL;
+}
+
+/* The sidebar says what sync does: nothing while it is off; offline, when it retries
+ * and how many changes wait while the gateway cannot be reached. */
+static void
+test_sync_status (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(HelixSyncClient) client = helix_sync_client_new (fixture->store);
+  g_autoptr(HelixSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+  HelixSyncStatus *status = helix_window_get_sync_status (fixture->window);
+
+  helix_window_set_sync_client (fixture->window, client);
+  g_assert_null (helix_sync_status_get_text (status));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (status)));
+
+  /* Nothing listens on port 1 of loopback. */
+  helix_sync_client_set_backoff (client, 30000, 30000);
+  helix_sync_client_connect (client, "http://127.0.0.1:1", "not-a-real-token");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (status)));
+  wait_until (fixture, sync_status_has_prefix, "Offline · retrying in", "the offline state");
+  g_assert_nonnull (gtk_widget_get_tooltip_text (GTK_WIDGET (status)));
+
+  session = helix_store_create_session (fixture->store, "Written offline", &error);
+  g_assert_no_error (error);
+  wait_until (fixture, sync_status_has, "1 change waiting", "the pending count");
+
+  helix_sync_client_disconnect (client);
+  g_assert_null (helix_sync_status_get_text (status));
+  helix_window_set_sync_client (fixture->window, NULL);
+}
+
 static void
 test_title_from_message (void)
 {
@@ -624,6 +674,48 @@ test_title_from_message (void)
     }
 }
 
+/* The Account page, signed out: the remembered address and user name are
+ * filled in; signing in waits for a password. */
+static void
+test_preferences_account (void)
+{
+  g_autoptr(HelixAccount) account = helix_account_new ();
+  g_autoptr(GSettings) settings = g_settings_new ("ai.helix.Helix");
+  HelixPreferencesWindow *window;
+  gpointer weak;
+  gint64 deadline;
+
+  g_settings_set_string (settings, "gateway-url", "https://helix.example.org");
+  g_settings_set_string (settings, "username", "alice");
+
+  window = helix_preferences_window_new (NULL, account, settings);
+  weak = window;
+  g_object_add_weak_pointer (G_OBJECT (window), &weak);
+  gtk_window_present (GTK_WINDOW (window));
+  deadline = g_get_monotonic_time () + WAIT_TIMEOUT_SECONDS * G_USEC_PER_SEC;
+  while (!gtk_widget_get_mapped (GTK_WIDGET (window)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (window)));
+
+  g_assert_true (helix_preferences_window_get_account (window) == account);
+  g_assert_cmpstr (adw_preferences_window_get_visible_page_name (ADW_PREFERENCES_WINDOW (window)),
+                   ==, "account");
+  g_assert_false (helix_account_get_signed_in (account));
+
+  /* No password yet: the action is there but does nothing. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "preferences.sign-in", NULL);
+  g_assert_false (helix_account_get_busy (account));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  deadline = g_get_monotonic_time () + WAIT_TIMEOUT_SECONDS * G_USEC_PER_SEC;
+  while (weak != NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_null (weak);
+
+  g_settings_reset (settings, "gateway-url");
+  g_settings_reset (settings, "username");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -637,6 +729,7 @@ main (int   argc,
   g_test_add ((path), Fixture, NULL, fixture_setup, (func), fixture_teardown)
 
   g_test_add_func ("/helix/ui/title-from-message", test_title_from_message);
+  g_test_add_func ("/helix/ui/preferences-account", test_preferences_account);
   ADD ("/helix/ui/window-maps", test_window_maps);
   ADD ("/helix/ui/send-message", test_send_message);
   ADD ("/helix/ui/reopen", test_reopen);
@@ -645,6 +738,7 @@ main (int   argc,
   ADD ("/helix/ui/delete-undo", test_delete_undo);
   ADD ("/helix/ui/pin", test_pin);
   ADD ("/helix/ui/scroll-to-bottom", test_scroll_to_bottom);
+  ADD ("/helix/ui/sync-status", test_sync_status);
 
 #undef ADD
 

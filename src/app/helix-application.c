@@ -10,6 +10,7 @@
 
 #include "helix-application.h"
 #include "helix-core.h"
+#include "helix-preferences-window.h"
 #include "helix-window.h"
 
 struct _HelixApplication
@@ -20,6 +21,10 @@ struct _HelixApplication
   HelixStore     *store;
   GError         *store_error;
   GCancellable   *cancellable;
+  GSettings      *settings;
+  HelixAccount   *account;
+  HelixSyncClient *sync_client;
+  GtkWindow      *preferences;
 
   guint           opening : 1;
   guint           activate_pending : 1;
@@ -82,11 +87,53 @@ present_main_window (HelixApplication *self)
     }
 
   if (self->store != NULL)
-    window = GTK_WINDOW (helix_window_new (GTK_APPLICATION (self), self->store));
+    {
+      window = GTK_WINDOW (helix_window_new (GTK_APPLICATION (self), self->store));
+      helix_window_set_sync_client (HELIX_WINDOW (window), self->sync_client);
+    }
   else
     window = GTK_WINDOW (create_error_window (self, self->store_error));
 
   gtk_window_present (window);
+}
+
+/* Sync runs while the account is signed in and the store is open. */
+static void
+update_sync (HelixApplication *self)
+{
+  const char *token;
+
+  if (self->sync_client == NULL)
+    return;
+
+  token = helix_account_get_signed_in (self->account) ? helix_account_get_token (self->account)
+                                                      : NULL;
+  if (token == NULL)
+    helix_sync_client_disconnect (self->sync_client);
+  else
+    helix_sync_client_connect (self->sync_client, helix_account_get_gateway_uri (self->account),
+                               token);
+}
+
+static void
+on_signed_out_done (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* The gateway refused the token already: only forgetting it here matters. */
+  if (!helix_account_sign_out_finish (HELIX_ACCOUNT (object), result, &error))
+    g_debug ("Signing out after the gateway revoked the token: %s", error->message);
+}
+
+/* The gateway revoked this device (or disabled the account): forget the token, so
+ * that Preferences offers to sign in again. */
+static void
+on_sync_signed_out (HelixApplication *self)
+{
+  g_message ("The gateway signed this device out");
+  helix_account_sign_out_async (self->account, NULL, on_signed_out_done, NULL);
 }
 
 static void
@@ -104,6 +151,13 @@ on_store_opened (GObject      *object,
     {
       g_message ("Could not open the database: %s", error->message);
       self->store_error = g_steal_pointer (&error);
+    }
+  else
+    {
+      self->sync_client = helix_sync_client_new (self->store);
+      g_signal_connect_object (self->sync_client, "signed-out",
+                               G_CALLBACK (on_sync_signed_out), self, G_CONNECT_SWAPPED);
+      update_sync (self);
     }
 
   if (self->activate_pending)
@@ -153,10 +207,63 @@ about_action (GSimpleAction *action,
                          NULL);
 }
 
+static void
+preferences_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  HelixApplication *self = HELIX_APPLICATION (user_data);
+  GtkWindow *parent;
+
+  if (self->preferences == NULL)
+    {
+      parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+      g_set_weak_pointer (&self->preferences,
+                          GTK_WINDOW (helix_preferences_window_new (parent, self->account,
+                                                                    self->settings)));
+    }
+
+  gtk_window_present (self->preferences);
+}
+
 static const GActionEntry app_actions[] = {
   { "quit", quit_action },
   { "about", about_action },
+  { "preferences", preferences_action },
 };
+
+static void
+on_account_loaded (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(HelixApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!helix_account_load_finish (HELIX_ACCOUNT (object), result, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_message ("Could not load the gateway account: %s", error->message);
+      return;
+    }
+
+  g_debug ("Gateway account: %s", helix_account_get_signed_in (self->account) ? "signed in"
+                                                                               : "signed out");
+}
+
+/* The token is in the keyring; the settings say which one to look up. */
+static void
+load_account (HelixApplication *self)
+{
+  g_autofree char *gateway_url = g_settings_get_string (self->settings, "gateway-url");
+  g_autofree char *username = g_settings_get_string (self->settings, "username");
+
+  if (*gateway_url == '\0' || *username == '\0')
+    return;
+
+  helix_account_load_async (self->account, gateway_url, username, self->cancellable,
+                            on_account_loaded, g_object_ref (self));
+}
 
 static int
 helix_application_handle_local_options (GApplication *app,
@@ -185,6 +292,7 @@ helix_application_startup (GApplication *app)
 {
   HelixApplication *self = HELIX_APPLICATION (app);
   static const char *quit_accels[] = { "<Primary>q", NULL };
+  static const char *preferences_accels[] = { "<Primary>comma", NULL };
   g_autofree char *path = NULL;
 
   G_APPLICATION_CLASS (helix_application_parent_class)->startup (app);
@@ -194,6 +302,13 @@ helix_application_startup (GApplication *app)
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
                                    self);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
+                                         preferences_accels);
+
+  self->settings = g_settings_new ("ai.helix.Helix");
+  g_signal_connect_object (self->account, "notify::signed-in", G_CALLBACK (update_sync), self,
+                           G_CONNECT_SWAPPED);
+  load_account (self);
 
   /* The window comes when the store is open, without blocking on the disk. */
   path = self->database_path != NULL ? g_strdup (self->database_path)
@@ -226,6 +341,9 @@ helix_application_shutdown (GApplication *app)
 
   g_cancellable_cancel (self->cancellable);
 
+  if (self->sync_client != NULL)
+    helix_sync_client_disconnect (self->sync_client);
+
   /* Lets the writer finish what was acknowledged. */
   if (self->store != NULL)
     helix_store_close (self->store);
@@ -252,6 +370,10 @@ helix_application_finalize (GObject *object)
   g_clear_object (&self->store);
   g_clear_error (&self->store_error);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->sync_client);
+  g_clear_object (&self->account);
+  g_clear_weak_pointer (&self->preferences);
 
   G_OBJECT_CLASS (helix_application_parent_class)->finalize (object);
 }
@@ -281,6 +403,7 @@ helix_application_init (HelixApplication *self)
   };
 
   self->cancellable = g_cancellable_new ();
+  self->account = helix_account_new ();
 
   g_application_add_main_option_entries (G_APPLICATION (self), entries);
   g_application_set_option_context_summary (
@@ -302,4 +425,21 @@ helix_application_new (const char *application_id)
                        "application-id", application_id,
                        "flags", G_APPLICATION_DEFAULT_FLAGS,
                        NULL);
+}
+
+/**
+ * helix_application_get_account:
+ * @self: a #HelixApplication
+ *
+ * The gateway account of the desktop, loaded from the keyring at startup
+ * (see the gateway-url and username settings).
+ *
+ * Returns: (transfer none): the account
+ */
+HelixAccount *
+helix_application_get_account (HelixApplication *self)
+{
+  g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
+
+  return self->account;
 }

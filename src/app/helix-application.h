@@ -6,12 +6,15 @@
 
 #include <adwaita.h>
 
+#include "helix-account.h"
+
 G_BEGIN_DECLS
 
 #define HELIX_TYPE_APPLICATION (helix_application_get_type ())
 
 G_DECLARE_FINAL_TYPE (HelixApplication, helix_application, HELIX, APPLICATION, AdwApplication)
 
-HelixApplication *helix_application_new (const char *application_id);
+HelixApplication *helix_application_new         (const char       *application_id);
+HelixAccount     *helix_application_get_account (HelixApplication *self);
 
 G_END_DECLS

@@ -53,6 +53,7 @@ struct _HelixWindow
   GtkSearchEntry       *search_entry;
   GtkStack             *sidebar_stack;
   GtkSpinner           *sidebar_spinner;
+  HelixSyncStatus      *sync_status;
   GtkListView          *session_list_view;
   AdwWindowTitle       *window_title;
   GtkMenuButton        *session_menu_button;

@@ -456,10 +456,12 @@ helix_window_class_init (HelixWindowClass *klass)
    * linker from dropping them, and with them the templates. */
   (void) helix_get_resource ();
 
+  g_type_ensure (HELIX_TYPE_SYNC_STATUS);
   gtk_widget_class_set_template_from_resource (widget_class, "/ai/helix/Helix/ui/helix-window.ui");
 
   gtk_widget_class_bind_template_child (widget_class, HelixWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, HelixWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, HelixWindow, sync_status);
   gtk_widget_class_bind_template_child (widget_class, HelixWindow, search_bar);
   gtk_widget_class_bind_template_child (widget_class, HelixWindow, search_entry);
   gtk_widget_class_bind_template_child (widget_class, HelixWindow, sidebar_stack);
@@ -531,6 +533,34 @@ helix_window_new (GtkApplication *application,
                        "application", application,
                        "store", store,
                        NULL);
+}
+
+/**
+ * helix_window_set_sync_client:
+ * @self: a #HelixWindow
+ * @client: (nullable): the sync client whose state the sidebar shows
+ */
+void
+helix_window_set_sync_client (HelixWindow     *self,
+                              HelixSyncClient *client)
+{
+  g_return_if_fail (HELIX_IS_WINDOW (self));
+
+  helix_sync_status_set_client (self->sync_status, client);
+}
+
+/**
+ * helix_window_get_sync_status:
+ * @self: a #HelixWindow
+ *
+ * Returns: (transfer none): the sync status line of the sidebar
+ */
+HelixSyncStatus *
+helix_window_get_sync_status (HelixWindow *self)
+{
+  g_return_val_if_fail (HELIX_IS_WINDOW (self), NULL);
+
+  return self->sync_status;
 }
 
 /**

@@ -7,6 +7,7 @@
 #include <adwaita.h>
 
 #include "helix-store.h"
+#include "helix-sync-status.h"
 
 G_BEGIN_DECLS
 
@@ -14,8 +15,11 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (HelixWindow, helix_window, HELIX, WINDOW, AdwApplicationWindow)
 
-HelixWindow *helix_window_new       (GtkApplication *application,
-                                     HelixStore     *store);
-HelixStore  *helix_window_get_store (HelixWindow    *self);
+HelixWindow     *helix_window_new             (GtkApplication  *application,
+                                               HelixStore      *store);
+HelixStore      *helix_window_get_store       (HelixWindow     *self);
+void             helix_window_set_sync_client (HelixWindow     *self,
+                                               HelixSyncClient *client);
+HelixSyncStatus *helix_window_get_sync_status (HelixWindow     *self);
 
 G_END_DECLS

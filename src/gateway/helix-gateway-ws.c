@@ -252,7 +252,9 @@ close_conn (SyncConn   *conn,
 
   g_debug ("sync: closing the connection of device %s of user %s: %u %s",
            conn->device_uuid, conn->user_name, code, reason);
-  soup_websocket_connection_close (conn->ws, code, reason);
+  /* The device may have started closing first; then its close is answered already. */
+  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (conn->ws, code, reason);
 }
 
 /**
@@ -336,7 +338,11 @@ send_text (SyncConn *conn,
 {
   g_assert (text != NULL);
 
-  soup_websocket_connection_send_text (conn->ws, text);
+  /* The peer may be gone already (a closing handshake in progress, or a dropped
+   * network): what would be sent is lost with the connection, and the device gets it
+   * again when it reconnects. */
+  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text (conn->ws, text);
   g_free (text);
 }
 

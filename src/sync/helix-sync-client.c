@@ -115,6 +115,7 @@ struct _HelixSyncClient
   guint                    push_retry_source;
   guint                    push_retries;
   guint                    push_idle_source;
+  gboolean                 push_again;
 
   /* The worker: one job at a time, in order */
   GQueue                   jobs;
@@ -141,6 +142,7 @@ enum {
   PROP_PENDING,
   PROP_LAST_ERROR,
   PROP_RETRY_AT,
+  PROP_GATEWAY_URI,
   N_PROPS
 };
 
@@ -179,7 +181,12 @@ update_state (HelixSyncClient *self)
   if (state == self->state)
     return;
 
-  g_debug ("Sync state: %s", g_enum_to_string (HELIX_TYPE_SYNC_STATE, state));
+  if (g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN) == FALSE)
+    {
+      g_autofree char *name = g_enum_to_string (HELIX_TYPE_SYNC_STATE, state);
+
+      g_debug ("Sync state: %s", name);
+    }
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
@@ -366,7 +373,8 @@ static void
 send_text (HelixSyncClient *self,
            const char      *text)
 {
-  soup_websocket_connection_send_text (self->ws, text);
+  if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text (self->ws, text);
 }
 
 /* A protocol or storage failure on this connection: close it and try again later. */
@@ -377,7 +385,9 @@ fail_connection (HelixSyncClient *self,
 {
   g_autofree char *message = g_strdup_printf ("%s: %s", what, error->message);
 
-  g_warning ("Sync: %s", message);
+  /* Not a warning: a broken network can cause it (a frame cut or duplicated on the
+   * way); the next connection starts clean. */
+  g_message ("Sync: %s", message);
   set_last_error (self, message);
   drop_connection (self, TRUE);
 }
@@ -467,6 +477,23 @@ handle_error_frame (HelixSyncClient *self,
     }
 }
 
+static gboolean
+ack_answers_push (HelixSyncClient *self,
+                  HelixSyncFrame  *frame)
+{
+  guint n_acks = 0;
+  const HelixSyncAck *acks = helix_sync_frame_get_acks (frame, &n_acks);
+
+  if (self->push_ids == NULL || n_acks != g_strv_length (self->push_ids))
+    return FALSE;
+
+  for (guint i = 0; i < n_acks; i++)
+    if (strcmp (acks[i].op, self->push_ids[i]) != 0)
+      return FALSE;
+
+  return TRUE;
+}
+
 static void
 handle_frame (HelixSyncClient *self,
               Job             *job)
@@ -510,7 +537,9 @@ handle_frame (HelixSyncClient *self,
       break;
 
     case HELIX_SYNC_FRAME_ACK:
-      if (self->push_state == PUSH_IN_FLIGHT)
+      /* Applied already; it ends the push in flight only if it answers that push (an
+       * earlier ack may arrive twice from a network that duplicates). */
+      if (self->push_state == PUSH_IN_FLIGHT && ack_answers_push (self, frame))
         {
           self->push_state = PUSH_IDLE;
           self->push_retries = 0;
@@ -600,7 +629,11 @@ job_done (GObject      *source,
           fail_connection (self, _("Could not read the changes waiting for sync"), job->error);
         }
       else if (job->push == NULL)
-        self->push_state = PUSH_IDLE;
+        {
+          self->push_state = PUSH_IDLE;
+          if (self->push_again)
+            maybe_push (self);
+        }
       else
         {
           self->push_state = PUSH_IN_FLIGHT;
@@ -642,9 +675,13 @@ maybe_push (HelixSyncClient *self)
     {
       if (self->ws == NULL)
         queue_count (self);
+      /* A push being built may have read the outbox before this change: look again
+       * when it is done. */
+      self->push_again = TRUE;
       return;
     }
 
+  self->push_again = FALSE;
   self->push_state = PUSH_BUILDING;
   job = queue_job (self, JOB_PUSH);
   job->max_ops = CLAMP (self->push_limit, 1, PUSH_BATCH_OPS);
@@ -1046,6 +1083,9 @@ helix_sync_client_get_property (GObject    *object,
     case PROP_RETRY_AT:
       g_value_set_int64 (value, self->retry_at);
       break;
+    case PROP_GATEWAY_URI:
+      g_value_set_string (value, self->uri);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1126,6 +1166,16 @@ helix_sync_client_class_init (HelixSyncClientClass *klass)
                         0, G_MAXINT64, 0,
                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * HelixSyncClient:gateway-uri:
+   *
+   * The gateway it syncs with; %NULL when sync is off.
+   */
+  properties[PROP_GATEWAY_URI] =
+    g_param_spec_string ("gateway-uri", NULL, NULL,
+                         NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1205,6 +1255,7 @@ helix_sync_client_connect (HelixSyncClient *self,
 
   self->uri = g_steal_pointer (&uri);
   self->token = g_strdup (token);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GATEWAY_URI]);
   self->attempt = 0;
   set_last_error (self, NULL);
   start_connection (self);
@@ -1221,7 +1272,11 @@ helix_sync_client_disconnect (HelixSyncClient *self)
 {
   g_return_if_fail (HELIX_IS_SYNC_CLIENT (self));
 
-  g_clear_pointer (&self->uri, g_free);
+  if (self->uri != NULL)
+    {
+      g_clear_pointer (&self->uri, g_free);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GATEWAY_URI]);
+    }
   if (self->token != NULL)
     memset (self->token, 0, strlen (self->token));
   g_clear_pointer (&self->token, g_free);
@@ -1234,6 +1289,20 @@ helix_sync_client_get_store (HelixSyncClient *self)
   g_return_val_if_fail (HELIX_IS_SYNC_CLIENT (self), NULL);
 
   return self->store;
+}
+
+/**
+ * helix_sync_client_get_gateway_uri:
+ * @self: a #HelixSyncClient
+ *
+ * Returns: (nullable): the gateway it syncs with, or %NULL when it was not told to
+ */
+const char *
+helix_sync_client_get_gateway_uri (HelixSyncClient *self)
+{
+  g_return_val_if_fail (HELIX_IS_SYNC_CLIENT (self), NULL);
+
+  return self->uri;
 }
 
 HelixSyncState

@@ -50,6 +50,7 @@ void             helix_sync_client_connect        (HelixSyncClient  *self,
 void             helix_sync_client_disconnect     (HelixSyncClient  *self);
 
 HelixStore      *helix_sync_client_get_store      (HelixSyncClient  *self);
+const char      *helix_sync_client_get_gateway_uri (HelixSyncClient *self);
 HelixSyncState   helix_sync_client_get_state      (HelixSyncClient  *self);
 guint            helix_sync_client_get_pending    (HelixSyncClient  *self);
 const char      *helix_sync_client_get_last_error (HelixSyncClient  *self);

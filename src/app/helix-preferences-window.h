@@ -1,0 +1,23 @@
+/* helix-preferences-window.h: the preferences window (Account, …)
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+
+#include "helix-account.h"
+
+G_BEGIN_DECLS
+
+#define HELIX_TYPE_PREFERENCES_WINDOW (helix_preferences_window_get_type ())
+
+G_DECLARE_FINAL_TYPE (HelixPreferencesWindow, helix_preferences_window, HELIX, PREFERENCES_WINDOW,
+                      AdwPreferencesWindow)
+
+HelixPreferencesWindow *helix_preferences_window_new         (GtkWindow              *transient_for,
+                                                              HelixAccount           *account,
+                                                              GSettings              *settings);
+HelixAccount           *helix_preferences_window_get_account (HelixPreferencesWindow *self);
+
+G_END_DECLS

@@ -1,0 +1,1386 @@
+/* helix-account.c: the desktop's gateway account and its device token
+ *
+ * Signing in sends the user name and password once to
+ * POST /api/v1/auth/login; the gateway answers with a device token, which
+ * goes into the user's keyring (libsecret) and nowhere else: not the logs,
+ * not GSettings, not the database. If the keyring cannot take it (no Secret
+ * Service, a locked collection, a dismissed prompt), the token is revoked on
+ * the gateway again and the sign-in fails: there is no plaintext fallback.
+ * Signing out revokes the token (POST /api/v1/auth/logout) and removes it
+ * from the keyring, even when the gateway cannot be reached.
+ *
+ * Everything here is asynchronous (libsoup, libsecret); nothing blocks the
+ * main loop. Bodies of requests and answers are never logged.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-account"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+#include <libsecret/secret.h>
+#include <libsoup/soup.h>
+
+#include "helix-account.h"
+
+#define LOGIN_PATH  "api/v1/auth/login"
+#define LOGOUT_PATH "api/v1/auth/logout"
+
+/* The gateway's limits (HELIX_GATEWAY_DEVICE_NAME_MAX, HELIX_PASSWORD_MAX_BYTES). */
+#define DEVICE_NAME_MAX   128
+#define PASSWORD_MAX      1024
+#define TOKEN_MAX         512
+#define ANSWER_MAX        (64 * 1024)
+#define TIMEOUT_SECONDS   30
+
+/* libsoup 3.2 has no name for 429 (RFC 6585). */
+#define STATUS_TOO_MANY_REQUESTS 429
+
+struct _HelixAccount
+{
+  GObject      parent_instance;
+
+  SoupSession *session;
+  char        *gateway_uri;
+  char        *username;
+  char        *token;
+
+  guint        busy : 1;
+};
+
+G_DEFINE_FINAL_TYPE (HelixAccount, helix_account, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (helix-account-error-quark, helix_account_error)
+
+enum {
+  PROP_0,
+  PROP_GATEWAY_URI,
+  PROP_USERNAME,
+  PROP_SIGNED_IN,
+  PROP_BUSY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static const SecretSchema *
+get_schema (void)
+{
+  static const SecretSchema schema = {
+    HELIX_ACCOUNT_SECRET_SCHEMA_NAME, SECRET_SCHEMA_NONE,
+    {
+      { "gateway", SECRET_SCHEMA_ATTRIBUTE_STRING },
+      { "username", SECRET_SCHEMA_ATTRIBUTE_STRING },
+      { NULL, 0 },
+    }
+  };
+
+  return &schema;
+}
+
+/* Wipes a string that held a secret, then frees it. */
+static void
+free_secret (char *secret)
+{
+  if (secret != NULL)
+    secret_password_free (secret);
+}
+
+static void
+free_secret_bytes (gpointer data)
+{
+  free_secret (data);
+}
+
+static void
+set_busy (HelixAccount *self,
+          gboolean      busy)
+{
+  if (self->busy == !!busy)
+    return;
+
+  self->busy = !!busy;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+}
+
+/* g_set_str() is GLib 2.76. */
+static gboolean
+replace_str (char       **location,
+             const char  *value)
+{
+  if (g_strcmp0 (*location, value) == 0)
+    return FALSE;
+
+  g_free (*location);
+  *location = g_strdup (value);
+
+  return TRUE;
+}
+
+static void
+set_identity (HelixAccount *self,
+              const char   *gateway_uri,
+              const char   *username)
+{
+  if (replace_str (&self->gateway_uri, gateway_uri))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GATEWAY_URI]);
+  if (replace_str (&self->username, username))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USERNAME]);
+}
+
+/* Takes @token (wiped when replaced). */
+static void
+set_token (HelixAccount *self,
+           char         *token)
+{
+  gboolean was_signed_in = self->token != NULL;
+
+  free_secret (self->token);
+  self->token = token;
+
+  if (was_signed_in != (token != NULL))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIGNED_IN]);
+}
+
+/* Addresses {{{1 */
+
+/**
+ * helix_account_normalize_uri:
+ * @gateway_uri: what the user typed, like `https://helix.example.org`
+ * @error: where to put the error
+ *
+ * Checks a gateway address: http or https, a host, no user name or
+ * password in it, no query or fragment. A path (a gateway behind a reverse
+ * proxy under a prefix) is kept, without its trailing slash.
+ *
+ * Returns: (transfer full): the normalized address, or %NULL
+ */
+char *
+helix_account_normalize_uri (const char  *gateway_uri,
+                             GError     **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autofree char *stripped = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *lower_scheme = NULL;
+  const char *scheme;
+  const char *host;
+  gsize len;
+  int port;
+
+  g_return_val_if_fail (gateway_uri != NULL, NULL);
+
+  stripped = g_strstrip (g_strdup (gateway_uri));
+  if (*stripped == '\0')
+    {
+      g_set_error_literal (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                           _("Enter the address of your Helix gateway, like "
+                             "“https://helix.example.org”."));
+      return NULL;
+    }
+
+  uri = g_uri_parse (stripped, G_URI_FLAGS_ENCODED_PATH, NULL);
+  scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
+  host = uri != NULL ? g_uri_get_host (uri) : NULL;
+  if (uri == NULL || host == NULL || *host == '\0' ||
+      (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0))
+    {
+      g_set_error_literal (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                           _("The gateway address must start with “https://” or “http://” "
+                             "and name a host, like “https://helix.example.org”."));
+      return NULL;
+    }
+
+  if (g_uri_get_userinfo (uri) != NULL)
+    {
+      g_set_error_literal (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                           _("The gateway address must not contain a user name or password. "
+                             "Enter them in their own fields."));
+      return NULL;
+    }
+
+  if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL)
+    {
+      g_set_error_literal (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                           _("The gateway address must not contain “?” or “#”."));
+      return NULL;
+    }
+
+  path = g_strdup (g_uri_get_path (uri));
+  len = strlen (path);
+  while (len > 0 && path[len - 1] == '/')
+    path[--len] = '\0';
+
+  /* One spelling per gateway: it is the keyring attribute. */
+  lower_scheme = g_ascii_strdown (scheme, -1);
+  port = g_uri_get_port (uri);
+  if ((port == 80 && g_str_equal (lower_scheme, "http")) ||
+      (port == 443 && g_str_equal (lower_scheme, "https")))
+    port = -1;
+
+  return g_uri_join (G_URI_FLAGS_ENCODED_PATH, lower_scheme, NULL, host, port, path, NULL, NULL);
+}
+
+/* @base/@path, for a normalized @base. */
+static char *
+build_endpoint (const char *base,
+                const char *path)
+{
+  return g_strconcat (base, "/", path, NULL);
+}
+
+static char *
+dup_host (const char *gateway_uri)
+{
+  g_autoptr(GUri) uri = g_uri_parse (gateway_uri, G_URI_FLAGS_NONE, NULL);
+
+  return g_strdup (uri != NULL ? g_uri_get_host (uri) : gateway_uri);
+}
+
+/* Answers {{{1 */
+
+/* The "message" of a gateway error body, if there is one. */
+static char *
+dup_error_message (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonObject *object;
+  JsonNode *member;
+  gsize len = 0;
+  const char *data;
+
+  if (body == NULL)
+    return NULL;
+
+  data = g_bytes_get_data (body, &len);
+  if (len == 0 || len > ANSWER_MAX || !json_parser_load_from_data (parser, data, len, NULL))
+    return NULL;
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+
+  member = json_object_get_member (json_node_get_object (root), "error");
+  if (member == NULL || !JSON_NODE_HOLDS_OBJECT (member))
+    return NULL;
+
+  object = json_node_get_object (member);
+  member = json_object_get_member (object, "message");
+  if (member == NULL || json_node_get_value_type (member) != G_TYPE_STRING)
+    return NULL;
+
+  return g_utf8_make_valid (json_node_get_string (member), -1);
+}
+
+/* Whether @token can go into an Authorization header as it is. */
+static gboolean
+token_is_valid (const char *token)
+{
+  gsize len = strlen (token);
+
+  if (len == 0 || len > TOKEN_MAX)
+    return FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (!g_ascii_isalnum (token[i]) && strchr ("-._~+/=", token[i]) == NULL)
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* The token of a login answer, or %NULL. */
+static char *
+read_token (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonNode *member;
+  gsize len = 0;
+  const char *data;
+
+  data = g_bytes_get_data (body, &len);
+  if (len == 0 || len > ANSWER_MAX || !json_parser_load_from_data (parser, data, len, NULL))
+    return NULL;
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+
+  member = json_object_get_member (json_node_get_object (root), "token");
+  if (member == NULL || json_node_get_value_type (member) != G_TYPE_STRING ||
+      !token_is_valid (json_node_get_string (member)))
+    return NULL;
+
+  return g_strdup (json_node_get_string (member));
+}
+
+/* Seconds from a Retry-After header (delta-seconds or an HTTP date), or 0. */
+static guint64
+parse_retry_after (SoupMessage *msg)
+{
+  const char *value = soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                    "Retry-After");
+  guint64 seconds = 0;
+
+  if (value == NULL)
+    return 0;
+
+  if (g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT32, &seconds, NULL))
+    return seconds;
+  else
+    {
+      g_autoptr(GDateTime) when = soup_date_time_new_from_http_string (value);
+      g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+
+      if (when != NULL && g_date_time_compare (when, now) > 0)
+        return (guint64) (g_date_time_difference (when, now) / G_USEC_PER_SEC) + 1;
+    }
+
+  return 0;
+}
+
+static void
+set_rate_limited_error (GError      **error,
+                        SoupMessage  *msg)
+{
+  guint64 seconds = parse_retry_after (msg);
+
+  if (seconds == 0)
+    g_set_error_literal (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_RATE_LIMITED,
+                         _("Too many failed sign-ins. Wait a while, then try again."));
+  else if (seconds < 120)
+    g_set_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_RATE_LIMITED,
+                 ngettext ("Too many failed sign-ins. Try again in %u second.",
+                           "Too many failed sign-ins. Try again in %u seconds.",
+                           (gulong) seconds),
+                 (guint) seconds);
+  else
+    {
+      guint minutes = (guint) MIN ((seconds + 59) / 60, G_MAXUINT);
+
+      g_set_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_RATE_LIMITED,
+                   ngettext ("Too many failed sign-ins. Try again in %u minute.",
+                             "Too many failed sign-ins. Try again in %u minutes.",
+                             minutes),
+                   minutes);
+    }
+}
+
+/* Turns a failed exchange (a transport @error, or an answer that is not 2xx)
+ * into an account error. */
+static GError *
+translate_failure (const char  *gateway_uri,
+                   SoupMessage *msg,
+                   GBytes      *body,
+                   GError      *transport_error)
+{
+  g_autofree char *host = dup_host (gateway_uri);
+  g_autofree char *message = NULL;
+  GError *error = NULL;
+  guint status;
+
+  if (transport_error != NULL)
+    {
+      if (g_error_matches (transport_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return g_error_copy (transport_error);
+
+      return g_error_new (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_NETWORK,
+                          _("Could not reach the gateway at %s: %s. Check the address and "
+                            "your network connection."),
+                          host, transport_error->message);
+    }
+
+  status = soup_message_get_status (msg);
+  message = dup_error_message (body);
+
+  if (status == SOUP_STATUS_UNAUTHORIZED)
+    return g_error_new_literal (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_AUTH,
+                                _("The user name or the password is wrong, or the account is "
+                                  "disabled. Check them and try again."));
+
+  if (status == STATUS_TOO_MANY_REQUESTS)
+    {
+      set_rate_limited_error (&error, msg);
+      return error;
+    }
+
+  if (status == SOUP_STATUS_SERVICE_UNAVAILABLE)
+    return g_error_new (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_UNAVAILABLE,
+                        _("The gateway at %s is busy or down for maintenance. Try again in a "
+                          "moment."),
+                        host);
+
+  if (SOUP_STATUS_IS_REDIRECTION (status))
+    {
+      const char *location = soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                           "Location");
+      g_autofree char *valid = g_utf8_make_valid (location != NULL ? location : "", -1);
+
+      /* Credentials are never sent on to another address on their own. */
+      return g_error_new (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL,
+                          _("The gateway at %s redirects to “%s”. Check the gateway address; "
+                            "it may have to start with “https://”."),
+                          host, valid);
+    }
+
+  if (status == SOUP_STATUS_NOT_FOUND)
+    return g_error_new (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL,
+                        _("%s does not look like a Helix gateway (it has no sign-in page). "
+                          "Check the address."),
+                        host);
+
+  if (message != NULL)
+    return g_error_new (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL,
+                        _("The gateway at %s refused the request (HTTP %u): %s"),
+                        host, status, message);
+
+  return g_error_new (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL,
+                      _("The gateway at %s gave an unexpected answer (HTTP %u). Check the "
+                        "address, or try again later."),
+                      host, status);
+}
+
+static SoupMessage *
+new_logout_message (const char *gateway_uri,
+                    const char *token)
+{
+  g_autofree char *endpoint = build_endpoint (gateway_uri, LOGOUT_PATH);
+  g_autofree char *authorization = g_strconcat ("Bearer ", token, NULL);
+  SoupMessage *msg = soup_message_new (SOUP_METHOD_POST, endpoint);
+
+  g_assert (msg != NULL);
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                authorization);
+  memset (authorization, 0, strlen (authorization));
+
+  return msg;
+}
+
+/* Whether a logout answer means that the token no longer works: revoked now,
+ * or (401) revoked before. */
+static gboolean
+logout_succeeded (SoupMessage *msg)
+{
+  guint status = soup_message_get_status (msg);
+
+  return SOUP_STATUS_IS_SUCCESSFUL (status) || status == SOUP_STATUS_UNAUTHORIZED;
+}
+
+/* Sign in {{{1 */
+
+typedef struct
+{
+  char        *gateway_uri;
+  char        *username;
+  char        *token;
+  SoupMessage *msg;
+  GError      *error;
+} SignIn;
+
+static void
+sign_in_free (SignIn *sign_in)
+{
+  g_free (sign_in->gateway_uri);
+  g_free (sign_in->username);
+  free_secret (sign_in->token);
+  g_clear_object (&sign_in->msg);
+  g_clear_error (&sign_in->error);
+  g_free (sign_in);
+}
+
+static void
+sign_in_revoked_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HelixAccount *self = g_task_get_source_object (task);
+  SignIn *sign_in = g_task_get_task_data (task);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  GError *failure = g_steal_pointer (&sign_in->error);
+
+  body = soup_session_send_and_read_finish (SOUP_SESSION (object), result, &error);
+
+  if (error == NULL && logout_succeeded (sign_in->msg))
+    g_debug ("Revoked the token that could not be stored");
+  else if (failure->domain == HELIX_ACCOUNT_ERROR)
+    {
+      g_autofree char *host = dup_host (sign_in->gateway_uri);
+      g_autofree char *message = NULL;
+
+      g_debug ("Could not revoke the token that could not be stored: %s",
+               error != NULL ? error->message : soup_message_get_reason_phrase (sign_in->msg));
+      message = g_strdup_printf (_("%s The gateway at %s could not be told to forget the new "
+                                   "device: remove it from your devices on the gateway."),
+                                 failure->message, host);
+      g_free (failure->message);
+      failure->message = g_steal_pointer (&message);
+    }
+
+  set_busy (self, FALSE);
+  g_task_return_error (task, failure);
+}
+
+/* Revokes the token of @task's sign-in, then fails the task with @error. */
+static void
+sign_in_fail_and_revoke (GTask  *task,
+                         GError *error)
+{
+  HelixAccount *self = g_task_get_source_object (task);
+  SignIn *sign_in = g_task_get_task_data (task);
+
+  g_assert (sign_in->error == NULL);
+  sign_in->error = error;
+
+  g_clear_object (&sign_in->msg);
+  sign_in->msg = new_logout_message (sign_in->gateway_uri, sign_in->token);
+  free_secret (g_steal_pointer (&sign_in->token));
+
+  /* Not cancellable: a token that could not be stored must not stay valid. */
+  soup_session_send_and_read_async (self->session, sign_in->msg, G_PRIORITY_DEFAULT, NULL,
+                                    sign_in_revoked_cb, task);
+}
+
+static void
+sign_in_stored_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HelixAccount *self = g_task_get_source_object (task);
+  SignIn *sign_in = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!secret_password_store_finish (result, &error))
+    {
+      GError *failure;
+
+      g_debug ("Could not store the device token: %s", error->message);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        failure = g_steal_pointer (&error);
+      else
+        failure = g_error_new (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_KEYRING,
+                               _("The keyring is not available, so Helix did not sign in. "
+                                 "Nothing was stored. Make sure the keyring (for example GNOME "
+                                 "Keyring) is running and unlocked, then try again. (%s)"),
+                               error->message);
+
+      sign_in_fail_and_revoke (g_steal_pointer (&task), failure);
+      return;
+    }
+
+  g_debug ("Signed in as %s on %s", sign_in->username, sign_in->gateway_uri);
+
+  set_identity (self, sign_in->gateway_uri, sign_in->username);
+  set_token (self, g_steal_pointer (&sign_in->token));
+  set_busy (self, FALSE);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+sign_in_logged_in_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HelixAccount *self = g_task_get_source_object (task);
+  SignIn *sign_in = g_task_get_task_data (task);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *label = NULL;
+  GCancellable *cancellable;
+
+  body = soup_session_send_and_read_finish (SOUP_SESSION (object), result, &error);
+
+  if (error != NULL || soup_message_get_status (sign_in->msg) != SOUP_STATUS_OK)
+    {
+      set_busy (self, FALSE);
+      g_task_return_error (task, translate_failure (sign_in->gateway_uri, sign_in->msg, body,
+                                                    error));
+      return;
+    }
+
+  sign_in->token = read_token (body);
+  if (sign_in->token == NULL)
+    {
+      g_autofree char *bad_host = dup_host (sign_in->gateway_uri);
+
+      set_busy (self, FALSE);
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL,
+                               _("The gateway at %s accepted the sign-in but sent no usable "
+                                 "device token. Check that the address is a Helix gateway."),
+                               bad_host);
+      return;
+    }
+
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      sign_in_fail_and_revoke (g_steal_pointer (&task),
+                               g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                    _("The sign-in was cancelled.")));
+      return;
+    }
+
+  host = dup_host (sign_in->gateway_uri);
+  /* Translators: the label of the keyring item; the first %s is a user
+   * name, the second a host name. */
+  label = g_strdup_printf (_("Helix device token for %s on %s"), sign_in->username, host);
+
+  cancellable = g_task_get_cancellable (task);
+  secret_password_store (get_schema (), SECRET_COLLECTION_DEFAULT, label, sign_in->token,
+                         cancellable, sign_in_stored_cb,
+                         g_steal_pointer (&task),
+                         "gateway", sign_in->gateway_uri,
+                         "username", sign_in->username,
+                         NULL);
+}
+
+static GBytes *
+build_login_body (const char *username,
+                  const char *password,
+                  const char *device_name)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  char *data;
+  gsize len = 0;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "username");
+  json_builder_add_string_value (builder, username);
+  json_builder_set_member_name (builder, "password");
+  json_builder_add_string_value (builder, password);
+  json_builder_set_member_name (builder, "device");
+  json_builder_add_string_value (builder, device_name);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  data = json_generator_to_data (generator, &len);
+
+  /* The body is wiped when libsoup is done with it. */
+  return g_bytes_new_with_free_func (data, len, free_secret_bytes, data);
+}
+
+/* The host name, cut to what the gateway takes, at a character boundary. */
+static char *
+dup_default_device_name (void)
+{
+  g_autofree char *name = g_utf8_make_valid (g_get_host_name (), -1);
+  const char *end;
+
+  if (strlen (name) <= DEVICE_NAME_MAX)
+    return g_steal_pointer (&name);
+
+  end = g_utf8_find_prev_char (name, name + DEVICE_NAME_MAX + 1);
+  return g_strndup (name, end - name);
+}
+
+/**
+ * helix_account_sign_in_async:
+ * @self: a #HelixAccount
+ * @gateway_uri: the gateway's address (http or https)
+ * @username: the user name on the gateway
+ * @password: the password; not kept
+ * @device_name: (nullable): how the gateway lists this device; the host name if %NULL
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: for @callback
+ *
+ * Signs in on the gateway and stores the device token in the default keyring
+ * collection. A token that cannot be stored, or that arrives after
+ * @cancellable was cancelled, is revoked on the gateway again.
+ */
+void
+helix_account_sign_in_async (HelixAccount        *self,
+                             const char          *gateway_uri,
+                             const char          *username,
+                             const char          *password,
+                             const char          *device_name,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *endpoint = NULL;
+  g_autofree char *default_device = NULL;
+  SignIn *sign_in;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+  g_return_if_fail (gateway_uri != NULL);
+  g_return_if_fail (username != NULL);
+  g_return_if_fail (password != NULL);
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_sign_in_async);
+  /* Cancelling after the token was stored does not undo the sign-in; before
+   * that, the callbacks return G_IO_ERROR_CANCELLED themselves. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (self->busy)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("The account is busy. Wait a moment, then try again."));
+      return;
+    }
+
+  if (self->token != NULL)
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("Already signed in. Sign out first."));
+      return;
+    }
+
+  sign_in = g_new0 (SignIn, 1);
+  g_task_set_task_data (task, sign_in, (GDestroyNotify) sign_in_free);
+
+  sign_in->gateway_uri = helix_account_normalize_uri (gateway_uri, &error);
+  if (sign_in->gateway_uri == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  sign_in->username = g_strstrip (g_strdup (username));
+  if (*sign_in->username == '\0' || !g_utf8_validate (sign_in->username, -1, NULL))
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("Enter your user name on the gateway."));
+      return;
+    }
+
+  if (*password == '\0' || strlen (password) > PASSWORD_MAX ||
+      !g_utf8_validate (password, -1, NULL))
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("Enter your password on the gateway."));
+      return;
+    }
+
+  if (device_name == NULL || *device_name == '\0')
+    device_name = default_device = dup_default_device_name ();
+  if (strlen (device_name) > DEVICE_NAME_MAX || !g_utf8_validate (device_name, -1, NULL))
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("The device name must be valid text of at most %d bytes."),
+                               DEVICE_NAME_MAX);
+      return;
+    }
+
+  endpoint = build_endpoint (sign_in->gateway_uri, LOGIN_PATH);
+  sign_in->msg = soup_message_new (SOUP_METHOD_POST, endpoint);
+  g_assert (sign_in->msg != NULL);
+  /* The password goes to this address and no other. */
+  soup_message_add_flags (sign_in->msg, SOUP_MESSAGE_NO_REDIRECT);
+
+  body = build_login_body (sign_in->username, password, device_name);
+  soup_message_set_request_body_from_bytes (sign_in->msg, "application/json", body);
+
+  g_debug ("Signing in as %s on %s", sign_in->username, sign_in->gateway_uri);
+
+  set_busy (self, TRUE);
+  soup_session_send_and_read_async (self->session, sign_in->msg, G_PRIORITY_DEFAULT,
+                                    cancellable, sign_in_logged_in_cb, g_steal_pointer (&task));
+}
+
+/**
+ * helix_account_sign_in_finish:
+ * @self: a #HelixAccount
+ * @result: the result
+ * @error: where to put the error (%HELIX_ACCOUNT_ERROR)
+ *
+ * Returns: whether the account is signed in, with the token in the keyring
+ */
+gboolean
+helix_account_sign_in_finish (HelixAccount  *self,
+                              GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_sign_in_async,
+                        FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Load {{{1 */
+
+/* Through secret_service_search() rather than secret_password_lookup(): the
+ * latter leaks a D-Bus reply for every item it finds in libsecret 0.20. */
+
+typedef struct
+{
+  char          *gateway_uri;
+  char          *username;
+  SecretService *service;
+} Load;
+
+static void
+load_free (Load *load)
+{
+  g_free (load->gateway_uri);
+  g_free (load->username);
+  g_clear_object (&load->service);
+  g_free (load);
+}
+
+/* Takes @task and @error. */
+static void
+load_fail (GTask  *owned_task,
+           GError *error)
+{
+  g_autoptr(GTask) task = owned_task;
+  HelixAccount *self = g_task_get_source_object (task);
+
+  set_busy (self, FALSE);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_task_return_error (task, error);
+  else
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_KEYRING,
+                               _("Could not read the device token from the keyring: %s. "
+                                 "Unlock the keyring, or sign in again."),
+                               error->message);
+      g_error_free (error);
+    }
+}
+
+static void
+load_searched_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HelixAccount *self = g_task_get_source_object (task);
+  Load *load = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  GList *items;
+  char *token = NULL;
+
+  items = secret_service_search_finish (SECRET_SERVICE (object), result, &error);
+  if (error != NULL)
+    {
+      load_fail (g_steal_pointer (&task), g_steal_pointer (&error));
+      return;
+    }
+
+  if (items != NULL)
+    {
+      SecretValue *value = secret_item_get_secret (items->data);
+
+      g_list_free_full (items, g_object_unref);
+
+      /* Found, but still locked: the unlock prompt was dismissed. */
+      if (value == NULL)
+        {
+          load_fail (g_steal_pointer (&task),
+                     g_error_new_literal (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_KEYRING,
+                                          _("The keyring is locked")));
+          return;
+        }
+
+      token = secret_value_unref_to_password (value, NULL);
+      if (token != NULL && !token_is_valid (token))
+        {
+          g_debug ("The keyring item for %s on %s is not a device token; ignoring it",
+                   load->username, load->gateway_uri);
+          g_clear_pointer (&token, free_secret);
+        }
+    }
+
+  if (token != NULL)
+    g_debug ("Found a device token for %s on %s", load->username, load->gateway_uri);
+  else
+    g_debug ("Found no device token for %s on %s", load->username, load->gateway_uri);
+
+  set_busy (self, FALSE);
+  set_identity (self, load->gateway_uri, load->username);
+  set_token (self, token);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+load_got_service_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Load *load = g_task_get_task_data (task);
+  g_autoptr(GHashTable) attributes = NULL;
+  g_autoptr(GError) error = NULL;
+  GCancellable *cancellable;
+
+  load->service = secret_service_get_finish (result, &error);
+  if (load->service == NULL)
+    {
+      load_fail (g_steal_pointer (&task), g_steal_pointer (&error));
+      return;
+    }
+
+  attributes = secret_attributes_build (get_schema (),
+                                        "gateway", load->gateway_uri,
+                                        "username", load->username,
+                                        NULL);
+  cancellable = g_task_get_cancellable (task);
+  secret_service_search (load->service, get_schema (), attributes,
+                         SECRET_SEARCH_UNLOCK | SECRET_SEARCH_LOAD_SECRETS,
+                         cancellable, load_searched_cb, g_steal_pointer (&task));
+}
+
+/**
+ * helix_account_load_async:
+ * @self: a #HelixAccount
+ * @gateway_uri: the gateway's address
+ * @username: the user name on the gateway
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: for @callback
+ *
+ * Looks up the device token of @username on @gateway_uri in the keyring.
+ * The account is signed in afterwards if there is one. Forgets the token in
+ * memory of another account (without signing that one out).
+ */
+void
+helix_account_load_async (HelixAccount        *self,
+                          const char          *gateway_uri,
+                          const char          *username,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  Load *load;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+  g_return_if_fail (gateway_uri != NULL);
+  g_return_if_fail (username != NULL);
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_load_async);
+
+  if (self->busy)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("The account is busy. Wait a moment, then try again."));
+      return;
+    }
+
+  load = g_new0 (Load, 1);
+  g_task_set_task_data (task, load, (GDestroyNotify) load_free);
+
+  load->gateway_uri = helix_account_normalize_uri (gateway_uri, &error);
+  if (load->gateway_uri == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  load->username = g_strstrip (g_strdup (username));
+  if (*load->username == '\0')
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("Enter your user name on the gateway."));
+      return;
+    }
+
+  set_busy (self, TRUE);
+  secret_service_get (SECRET_SERVICE_OPEN_SESSION, cancellable, load_got_service_cb,
+                      g_steal_pointer (&task));
+}
+
+/**
+ * helix_account_load_finish:
+ * @self: a #HelixAccount
+ * @result: the result
+ * @error: where to put the error
+ *
+ * Returns: whether the keyring could be read; #HelixAccount:signed-in tells
+ *   whether it held a token
+ */
+gboolean
+helix_account_load_finish (HelixAccount  *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_load_async,
+                        FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Sign out {{{1 */
+
+typedef struct
+{
+  SoupMessage *msg;
+  GError      *revoke_error;
+} SignOut;
+
+static void
+sign_out_free (SignOut *sign_out)
+{
+  g_clear_object (&sign_out->msg);
+  g_clear_error (&sign_out->revoke_error);
+  g_free (sign_out);
+}
+
+static void
+sign_out_cleared_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HelixAccount *self = g_task_get_source_object (task);
+  SignOut *sign_out = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  secret_password_clear_finish (result, &error);
+
+  set_token (self, NULL);
+  set_busy (self, FALSE);
+
+  if (error != NULL)
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_KEYRING,
+                               _("Signed out, but the device token could not be removed from "
+                                 "the keyring: %s. Remove the item “%s” with the Passwords and "
+                                 "Keys application."),
+                               error->message, HELIX_ACCOUNT_SECRET_SCHEMA_NAME);
+      return;
+    }
+
+  if (sign_out->revoke_error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&sign_out->revoke_error));
+      return;
+    }
+
+  g_debug ("Signed out of %s", self->gateway_uri);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+sign_out_revoked_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HelixAccount *self = g_task_get_source_object (task);
+  SignOut *sign_out = g_task_get_task_data (task);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+
+  body = soup_session_send_and_read_finish (SOUP_SESSION (object), result, &error);
+
+  if (error != NULL || !logout_succeeded (sign_out->msg))
+    {
+      g_autofree char *host = dup_host (self->gateway_uri);
+      g_autofree char *detail = NULL;
+
+      if (error != NULL)
+        detail = g_strdup (error->message);
+      else
+        detail = g_strdup_printf ("HTTP %u", soup_message_get_status (sign_out->msg));
+
+      g_debug ("Could not revoke the device token: %s", detail);
+      sign_out->revoke_error =
+        g_error_new (HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_NOT_REVOKED,
+                     _("Signed out on this device, but the gateway at %s could not be told "
+                       "to revoke the device token (%s). Remove this device from your devices "
+                       "on the gateway."),
+                     host, detail);
+    }
+
+  /* The local copy goes whatever the gateway said. */
+  secret_password_clear (get_schema (), NULL, sign_out_cleared_cb, g_steal_pointer (&task),
+                         "gateway", self->gateway_uri,
+                         "username", self->username,
+                         NULL);
+}
+
+/**
+ * helix_account_sign_out_async:
+ * @self: a #HelixAccount
+ * @cancellable: (nullable): a #GCancellable; it stops waiting for the
+ *   gateway, but the token is removed from this device anyway
+ * @callback: called when done
+ * @user_data: for @callback
+ *
+ * Revokes the device token on the gateway, then removes it from the keyring
+ * and from memory. If the gateway cannot be reached, the token is still
+ * removed here and the result is %HELIX_ACCOUNT_ERROR_NOT_REVOKED.
+ */
+void
+helix_account_sign_out_async (HelixAccount        *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  SignOut *sign_out;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_sign_out_async);
+  /* The token is gone from this device even when the wait was cancelled. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (self->busy)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("The account is busy. Wait a moment, then try again."));
+      return;
+    }
+
+  if (self->token == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  sign_out = g_new0 (SignOut, 1);
+  g_task_set_task_data (task, sign_out, (GDestroyNotify) sign_out_free);
+  sign_out->msg = new_logout_message (self->gateway_uri, self->token);
+
+  set_busy (self, TRUE);
+  soup_session_send_and_read_async (self->session, sign_out->msg, G_PRIORITY_DEFAULT,
+                                    cancellable, sign_out_revoked_cb, g_steal_pointer (&task));
+}
+
+/**
+ * helix_account_sign_out_finish:
+ * @self: a #HelixAccount
+ * @result: the result
+ * @error: where to put the error
+ *
+ * The account is signed out afterwards even on failure.
+ *
+ * Returns: whether the token was revoked and removed from the keyring
+ */
+gboolean
+helix_account_sign_out_finish (HelixAccount  *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_sign_out_async,
+                        FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* GObject {{{1 */
+
+/**
+ * helix_account_get_gateway_uri:
+ * @self: a #HelixAccount
+ *
+ * Returns: (nullable): the normalized gateway address of the last sign-in or load
+ */
+const char *
+helix_account_get_gateway_uri (HelixAccount *self)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
+
+  return self->gateway_uri;
+}
+
+/**
+ * helix_account_get_username:
+ * @self: a #HelixAccount
+ *
+ * Returns: (nullable): the user name of the last sign-in or load
+ */
+const char *
+helix_account_get_username (HelixAccount *self)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
+
+  return self->username;
+}
+
+gboolean
+helix_account_get_signed_in (HelixAccount *self)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
+
+  return self->token != NULL;
+}
+
+gboolean
+helix_account_get_busy (HelixAccount *self)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
+
+  return self->busy;
+}
+
+/**
+ * helix_account_get_token:
+ * @self: a #HelixAccount
+ *
+ * The device token, for `Authorization: Bearer`. It lives in memory and in
+ * the keyring only: never log it or write it anywhere.
+ *
+ * Returns: (nullable): the token, or %NULL when signed out
+ */
+const char *
+helix_account_get_token (HelixAccount *self)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
+
+  return self->token;
+}
+
+/**
+ * helix_account_new:
+ *
+ * Returns: (transfer full): a signed-out #HelixAccount; load it with
+ *   helix_account_load_async()
+ */
+HelixAccount *
+helix_account_new (void)
+{
+  return g_object_new (HELIX_TYPE_ACCOUNT, NULL);
+}
+
+static void
+helix_account_dispose (GObject *object)
+{
+  HelixAccount *self = (HelixAccount *)object;
+
+  if (self->session != NULL)
+    soup_session_abort (self->session);
+  g_clear_object (&self->session);
+
+  G_OBJECT_CLASS (helix_account_parent_class)->dispose (object);
+}
+
+static void
+helix_account_finalize (GObject *object)
+{
+  HelixAccount *self = (HelixAccount *)object;
+
+  g_clear_pointer (&self->gateway_uri, g_free);
+  g_clear_pointer (&self->username, g_free);
+  g_clear_pointer (&self->token, free_secret);
+
+  G_OBJECT_CLASS (helix_account_parent_class)->finalize (object);
+}
+
+static void
+helix_account_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  HelixAccount *self = HELIX_ACCOUNT (object);
+
+  switch (prop_id)
+    {
+    case PROP_GATEWAY_URI:
+      g_value_set_string (value, self->gateway_uri);
+      break;
+
+    case PROP_USERNAME:
+      g_value_set_string (value, self->username);
+      break;
+
+    case PROP_SIGNED_IN:
+      g_value_set_boolean (value, self->token != NULL);
+      break;
+
+    case PROP_BUSY:
+      g_value_set_boolean (value, self->busy);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+helix_account_class_init (HelixAccountClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = helix_account_dispose;
+  object_class->finalize = helix_account_finalize;
+  object_class->get_property = helix_account_get_property;
+
+  /**
+   * HelixAccount:gateway-uri:
+   *
+   * The normalized gateway address of the last sign-in or load.
+   */
+  properties[PROP_GATEWAY_URI] =
+    g_param_spec_string ("gateway-uri", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * HelixAccount:username:
+   *
+   * The user name of the last sign-in or load.
+   */
+  properties[PROP_USERNAME] =
+    g_param_spec_string ("username", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * HelixAccount:signed-in:
+   *
+   * Whether there is a device token.
+   */
+  properties[PROP_SIGNED_IN] =
+    g_param_spec_boolean ("signed-in", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * HelixAccount:busy:
+   *
+   * Whether a sign-in, sign-out or load is under way.
+   */
+  properties[PROP_BUSY] =
+    g_param_spec_boolean ("busy", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+helix_account_init (HelixAccount *self)
+{
+  g_autofree char *user_agent = g_strdup_printf ("Helix/%s", PACKAGE_VERSION);
+
+  self->session = soup_session_new_with_options ("timeout", TIMEOUT_SECONDS,
+                                                 "user-agent", user_agent,
+                                                 NULL);
+}

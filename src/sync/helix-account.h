@@ -1,0 +1,91 @@
+/* helix-account.h: the desktop's gateway account and its device token
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define HELIX_ACCOUNT_ERROR (helix_account_error_quark ())
+
+/**
+ * HelixAccountError:
+ * @HELIX_ACCOUNT_ERROR_INVALID: the gateway address, user name, password or
+ *   device name cannot be used
+ * @HELIX_ACCOUNT_ERROR_KEYRING: the keyring is missing, locked, or refused
+ *   (for a sign-in: nothing was stored and the new token was revoked)
+ * @HELIX_ACCOUNT_ERROR_AUTH: the gateway refused the user name or password
+ * @HELIX_ACCOUNT_ERROR_RATE_LIMITED: too many failed sign-ins; the message says
+ *   how long to wait
+ * @HELIX_ACCOUNT_ERROR_NETWORK: the gateway could not be reached
+ * @HELIX_ACCOUNT_ERROR_PROTOCOL: the gateway answered something unexpected
+ * @HELIX_ACCOUNT_ERROR_UNAVAILABLE: the gateway is busy or down for a while
+ * @HELIX_ACCOUNT_ERROR_NOT_REVOKED: a sign-out removed the token from this
+ *   device, but the gateway could not be told to revoke it
+ */
+typedef enum
+{
+  HELIX_ACCOUNT_ERROR_INVALID,
+  HELIX_ACCOUNT_ERROR_KEYRING,
+  HELIX_ACCOUNT_ERROR_AUTH,
+  HELIX_ACCOUNT_ERROR_RATE_LIMITED,
+  HELIX_ACCOUNT_ERROR_NETWORK,
+  HELIX_ACCOUNT_ERROR_PROTOCOL,
+  HELIX_ACCOUNT_ERROR_UNAVAILABLE,
+  HELIX_ACCOUNT_ERROR_NOT_REVOKED,
+} HelixAccountError;
+
+/* The libsecret schema of the device tokens, with the attributes "gateway"
+ * (the normalized gateway address) and "username". */
+#define HELIX_ACCOUNT_SECRET_SCHEMA_NAME "ai.helix.Helix.DeviceToken"
+
+#define HELIX_TYPE_ACCOUNT (helix_account_get_type ())
+
+G_DECLARE_FINAL_TYPE (HelixAccount, helix_account, HELIX, ACCOUNT, GObject)
+
+GQuark        helix_account_error_quark     (void);
+
+HelixAccount *helix_account_new             (void);
+
+const char   *helix_account_get_gateway_uri (HelixAccount         *self);
+const char   *helix_account_get_username    (HelixAccount         *self);
+gboolean      helix_account_get_signed_in   (HelixAccount         *self);
+gboolean      helix_account_get_busy        (HelixAccount         *self);
+const char   *helix_account_get_token       (HelixAccount         *self);
+
+char         *helix_account_normalize_uri   (const char           *gateway_uri,
+                                             GError              **error);
+
+void          helix_account_sign_in_async   (HelixAccount         *self,
+                                             const char           *gateway_uri,
+                                             const char           *username,
+                                             const char           *password,
+                                             const char           *device_name,
+                                             GCancellable         *cancellable,
+                                             GAsyncReadyCallback   callback,
+                                             gpointer              user_data);
+gboolean      helix_account_sign_in_finish  (HelixAccount         *self,
+                                             GAsyncResult         *result,
+                                             GError              **error);
+
+void          helix_account_load_async      (HelixAccount         *self,
+                                             const char           *gateway_uri,
+                                             const char           *username,
+                                             GCancellable         *cancellable,
+                                             GAsyncReadyCallback   callback,
+                                             gpointer              user_data);
+gboolean      helix_account_load_finish     (HelixAccount         *self,
+                                             GAsyncResult         *result,
+                                             GError              **error);
+
+void          helix_account_sign_out_async  (HelixAccount         *self,
+                                             GCancellable         *cancellable,
+                                             GAsyncReadyCallback   callback,
+                                             gpointer              user_data);
+gboolean      helix_account_sign_out_finish (HelixAccount         *self,
+                                             GAsyncResult         *result,
+                                             GError              **error);
+
+G_END_DECLS
