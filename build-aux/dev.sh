@@ -23,6 +23,7 @@ build_deps=(
 )
 test_deps=(
   xvfb xauth dbus dbus-x11 desktop-file-utils appstream-util sqlite3
+  glib-networking openssl
   gnome-keyring
 )
 
@@ -75,7 +76,8 @@ case "$cmd" in
     for arg in "$@"; do [ "$arg" = "--headless" ] && headless=1; done
     if [ $headless = 1 ]; then
       install_deps meson ninja-build pkg-config gcc gettext libglib2.0-dev libglib2.0-bin \
-                   libjson-glib-dev libsqlite3-dev libsoup-3.0-dev libsodium-dev
+                   libjson-glib-dev libsqlite3-dev libsoup-3.0-dev libsodium-dev \
+                   glib-networking
       configure _build-gateway -Dgui=false
       ninja -C _build-gateway
       exec _build-gateway/src/helix "$@"

@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "helix-gateway-config.h"
 
@@ -40,6 +42,8 @@ struct _HelixGatewayConfig
   double         address_rate;
   double         address_burst;
   gboolean       maintenance;
+  char          *tls_certificate; /* (nullable): PEM file */
+  char          *tls_key;         /* (nullable): PEM file */
 };
 
 #define CONFIG_GROUP "gateway"
@@ -49,6 +53,12 @@ typedef gboolean (*ConfigSetter) (HelixGatewayConfig  *self,
                                   GError             **error);
 
 static gboolean set_state_dir_from_file (HelixGatewayConfig  *self,
+                                         const char          *value,
+                                         GError             **error);
+static gboolean set_tls_certificate_from_file (HelixGatewayConfig  *self,
+                                               const char          *value,
+                                               GError             **error);
+static gboolean set_tls_key_from_file   (HelixGatewayConfig  *self,
                                          const char          *value,
                                          GError             **error);
 
@@ -73,6 +83,9 @@ static const struct {
     helix_gateway_config_set_rate_limit_per_address },
   { "maintenance", "HELIX_MAINTENANCE", helix_gateway_config_set_maintenance_name,
     helix_gateway_config_set_maintenance_name },
+  { "tls-certificate", "HELIX_TLS_CERTIFICATE", set_tls_certificate_from_file,
+    helix_gateway_config_set_tls_certificate },
+  { "tls-key", "HELIX_TLS_KEY", set_tls_key_from_file, helix_gateway_config_set_tls_key },
 };
 
 typedef struct
@@ -140,6 +153,8 @@ helix_gateway_config_copy (const HelixGatewayConfig *self)
   copy->address_rate = self->address_rate;
   copy->address_burst = self->address_burst;
   copy->maintenance = self->maintenance;
+  copy->tls_certificate = g_strdup (self->tls_certificate);
+  copy->tls_key = g_strdup (self->tls_key);
 
   return copy;
 }
@@ -161,6 +176,8 @@ helix_gateway_config_free (HelixGatewayConfig *self)
   g_free (self->listen_host);
   g_free (self->state_dir);
   g_strfreev (self->allowed_origins);
+  g_free (self->tls_certificate);
+  g_free (self->tls_key);
   g_free (self);
 }
 
@@ -571,7 +588,7 @@ set_unknown_key (GError     **error,
     g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
                  _("%s:%u: unknown key “%s” in group “%s”; the known keys are "
                    "allowed-origins, listen, log-level, maintenance, rate-limit-per-address, "
-                   "rate-limit-per-user and state-dir"),
+                   "rate-limit-per-user, state-dir, tls-certificate and tls-key"),
                  origin, line, key, CONFIG_GROUP);
 }
 
@@ -870,8 +887,8 @@ helix_gateway_config_load_file (HelixGatewayConfig  *self,
  *
  * Applies `HELIX_LISTEN`, `HELIX_STATE_DIR`, `HELIX_LOG_LEVEL`,
  * `HELIX_ALLOWED_ORIGINS`, `HELIX_RATE_LIMIT_PER_USER`,
- * `HELIX_RATE_LIMIT_PER_ADDRESS` and `HELIX_MAINTENANCE` over
- * @self. A variable that is unset or empty changes nothing.
+ * `HELIX_RATE_LIMIT_PER_ADDRESS`, `HELIX_MAINTENANCE`, `HELIX_TLS_CERTIFICATE`
+ * and `HELIX_TLS_KEY` over @self. A variable that is unset or empty changes nothing.
  *
  * Returns: %TRUE on success; else @self is unchanged
  */
@@ -1294,4 +1311,225 @@ helix_gateway_config_origin_is_allowed (const HelixGatewayConfig *self,
     }
 
   return FALSE;
+}
+
+/* TLS {{{1 */
+
+static gboolean
+set_tls_path (char       **field,
+              const char  *path,
+              gboolean     from_file,
+              GError     **error)
+{
+  /* Empty: no TLS (in a file; an empty variable changes nothing). */
+  if (path[0] == '\0')
+    {
+      g_clear_pointer (field, g_free);
+      return TRUE;
+    }
+
+  /* In a file, a relative path would depend on the directory the service
+   * was started from. */
+  if (from_file && !g_path_is_absolute (path))
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                   _("“%s” is not an absolute path (for example /etc/helix/tls/gateway.pem)"),
+                   path);
+      return FALSE;
+    }
+
+  g_free (*field);
+  *field = g_canonicalize_filename (path, NULL);
+
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_set_tls_certificate:
+ * @self: a configuration
+ * @path: a PEM file with the server certificate (and any intermediate
+ *   certificates after it); empty for no TLS
+ * @error: return location for a #GError
+ *
+ * Sets the certificate the gateway serves HTTPS and WSS with. It needs the
+ * private key too (helix_gateway_config_set_tls_key()); the files are read
+ * when the gateway starts (helix_gateway_config_load_tls()).
+ *
+ * Returns: %TRUE if @path was valid; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_tls_certificate (HelixGatewayConfig  *self,
+                                          const char          *path,
+                                          GError             **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return set_tls_path (&self->tls_certificate, path, FALSE, error);
+}
+
+/**
+ * helix_gateway_config_set_tls_key:
+ * @self: a configuration
+ * @path: a PEM file with the private key of the TLS certificate; empty for
+ *   no TLS
+ * @error: return location for a #GError
+ *
+ * Sets the private key of the TLS certificate. The file must not be
+ * readable by every user: helix_gateway_config_load_tls() refuses it then.
+ *
+ * Returns: %TRUE if @path was valid; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_tls_key (HelixGatewayConfig  *self,
+                                  const char          *path,
+                                  GError             **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return set_tls_path (&self->tls_key, path, FALSE, error);
+}
+
+static gboolean
+set_tls_certificate_from_file (HelixGatewayConfig  *self,
+                               const char          *value,
+                               GError             **error)
+{
+  return set_tls_path (&self->tls_certificate, value, TRUE, error);
+}
+
+static gboolean
+set_tls_key_from_file (HelixGatewayConfig  *self,
+                       const char          *value,
+                       GError             **error)
+{
+  return set_tls_path (&self->tls_key, value, TRUE, error);
+}
+
+/**
+ * helix_gateway_config_get_tls_certificate:
+ * @self: a configuration
+ *
+ * Returns: (nullable): the TLS certificate file, if any
+ */
+const char *
+helix_gateway_config_get_tls_certificate (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->tls_certificate;
+}
+
+/**
+ * helix_gateway_config_get_tls_key:
+ * @self: a configuration
+ *
+ * Returns: (nullable): the TLS private key file, if any
+ */
+const char *
+helix_gateway_config_get_tls_key (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->tls_key;
+}
+
+/**
+ * helix_gateway_config_load_tls:
+ * @self: a configuration
+ * @certificate: (out) (transfer full) (optional): the certificate with its
+ *   private key, or %NULL when TLS is not configured
+ * @error: return location for a #GError
+ *
+ * Checks the TLS settings and loads the certificate and key. Neither
+ * `tls-certificate` nor `tls-key` set: no TLS, and %TRUE with
+ * *@certificate %NULL. Both set: the key file must not be readable by every
+ * user (a private key other users can read is no longer private), GLib must
+ * have a TLS backend (the glib-networking package), and the files must
+ * hold a certificate and its key in PEM format. Only one of them set is an
+ * error. This reads files: call it at start-up, not from the main loop.
+ *
+ * Returns: %FALSE with @error set (%HELIX_GATEWAY_CONFIG_ERROR_TLS) if
+ *   TLS is configured but cannot be used
+ */
+gboolean
+helix_gateway_config_load_tls (const HelixGatewayConfig  *self,
+                               GTlsCertificate          **certificate,
+                               GError                   **error)
+{
+  g_autoptr(GTlsCertificate) loaded = NULL;
+  g_autoptr(GError) local_error = NULL;
+  struct stat st;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (certificate != NULL)
+    *certificate = NULL;
+
+  if (self->tls_certificate == NULL && self->tls_key == NULL)
+    return TRUE;
+
+  if (self->tls_certificate == NULL || self->tls_key == NULL)
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_TLS,
+                   self->tls_key == NULL
+                   ? _("TLS: “tls-certificate” (HELIX_TLS_CERTIFICATE) is set to “%s” but "
+                       "“tls-key” (HELIX_TLS_KEY) is not; set both for HTTPS, or neither "
+                       "for plain HTTP")
+                   : _("TLS: “tls-key” (HELIX_TLS_KEY) is set to “%s” but "
+                       "“tls-certificate” (HELIX_TLS_CERTIFICATE) is not; set both for "
+                       "HTTPS, or neither for plain HTTP"),
+                   self->tls_key == NULL ? self->tls_certificate : self->tls_key);
+      return FALSE;
+    }
+
+  if (g_stat (self->tls_key, &st) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_TLS,
+                   _("TLS: cannot read the key file “%s” (tls-key): %s"),
+                   self->tls_key, g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0)
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_TLS,
+                   _("TLS: the key file “%s” (tls-key) can be read or written by every user "
+                     "(mode %03o); make it private, for example with “chmod 600 %s” (or "
+                     "640 and a group the gateway’s user is in)"),
+                   self->tls_key, (guint) (st.st_mode & 0777), self->tls_key);
+      return FALSE;
+    }
+
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_TLS,
+                           _("TLS is configured (tls-certificate, tls-key) but GLib has no TLS "
+                             "backend: install the glib-networking package, or remove the "
+                             "TLS settings to serve plain HTTP"));
+      return FALSE;
+    }
+
+  loaded = g_tls_certificate_new_from_files (self->tls_certificate, self->tls_key,
+                                             &local_error);
+  if (loaded == NULL)
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_TLS,
+                   _("TLS: cannot load the certificate “%s” (tls-certificate) with the key "
+                     "“%s” (tls-key): %s. Both must be PEM files, the key unencrypted and "
+                     "matching the certificate."),
+                   self->tls_certificate, self->tls_key, local_error->message);
+      return FALSE;
+    }
+
+  if (certificate != NULL)
+    *certificate = g_steal_pointer (&loaded);
+
+  return TRUE;
 }

@@ -34,6 +34,8 @@ G_BEGIN_DECLS
  * @HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY: a key the gateway does not know (a typo?)
  * @HELIX_GATEWAY_CONFIG_ERROR_DUPLICATE_KEY: a key is set twice
  * @HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE: a value is malformed or out of range
+ * @HELIX_GATEWAY_CONFIG_ERROR_TLS: the TLS settings are incomplete, or their files
+ *   cannot be used
  */
 typedef enum
 {
@@ -44,6 +46,7 @@ typedef enum
   HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
   HELIX_GATEWAY_CONFIG_ERROR_DUPLICATE_KEY,
   HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+  HELIX_GATEWAY_CONFIG_ERROR_TLS,
 } HelixGatewayConfigError;
 
 #define HELIX_TYPE_GATEWAY_CONFIG (helix_gateway_config_get_type ())
@@ -113,6 +116,17 @@ gboolean            helix_gateway_config_set_maintenance_name (HelixGatewayConfi
 void                helix_gateway_config_set_maintenance   (HelixGatewayConfig       *self,
                                                             gboolean                  maintenance);
 gboolean            helix_gateway_config_get_maintenance   (const HelixGatewayConfig *self);
+gboolean            helix_gateway_config_set_tls_certificate (HelixGatewayConfig     *self,
+                                                            const char               *path,
+                                                            GError                  **error);
+gboolean            helix_gateway_config_set_tls_key       (HelixGatewayConfig       *self,
+                                                            const char               *path,
+                                                            GError                  **error);
+const char         *helix_gateway_config_get_tls_certificate (const HelixGatewayConfig *self);
+const char         *helix_gateway_config_get_tls_key       (const HelixGatewayConfig *self);
+gboolean            helix_gateway_config_load_tls          (const HelixGatewayConfig *self,
+                                                            GTlsCertificate         **certificate,
+                                                            GError                  **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewayConfig, helix_gateway_config_free)
 

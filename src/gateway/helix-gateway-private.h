@@ -62,6 +62,15 @@ typedef struct
   guint           in_flight; /* password checks running */
 } HelixGatewayLogins;
 
+/* A route: its pattern ("{id}" for a path segment) and its Allow header. */
+typedef struct
+{
+  const char *pattern;
+  const char *methods;
+} HelixGatewayRoute;
+
+const HelixGatewayRoute *_helix_gateway_get_routes (guint *n_routes);
+
 gboolean _helix_gateway_admit               (HelixGateway      *self,
                                              SoupServerMessage *msg);
 gboolean _helix_gateway_limit_user          (HelixGateway      *self,

@@ -337,6 +337,38 @@ default_cb (SoupServer        *server,
   _helix_gateway_respond_not_found (msg, path);
 }
 
+/* Every route of the gateway, with the methods it answers (its Allow header).
+ * The handlers registered in _helix_gateway_add_routes() serve exactly these.
+ * tests/test-gateway-isolation.c tries each route and method with another
+ * user's ids and token, and fails for a registered handler or an allowed
+ * method that has no entry here: a new route must be added here. */
+static const HelixGatewayRoute routes[] = {
+  { "/health", "GET, HEAD" },
+  { "/metrics", "GET, HEAD" },
+  { "/api/v1/auth/login", "POST" },
+  { "/api/v1/auth/logout", "POST" },
+  { "/api/v1/devices", "GET, HEAD" },
+  { "/api/v1/devices/{id}", "DELETE" },
+  { "/api/v1/sessions", "GET, HEAD, POST" },
+  { "/api/v1/sessions/{id}", "GET, HEAD, PATCH, DELETE" },
+  { "/api/v1/sessions/{id}/messages", "GET, HEAD" },
+  { "/api/v1/sync", "GET" },
+};
+
+/**
+ * _helix_gateway_get_routes:
+ * @n_routes: (out): the number of routes
+ *
+ * Returns: (array length=n_routes) (transfer none): every route of the gateway
+ */
+const HelixGatewayRoute *
+_helix_gateway_get_routes (guint *n_routes)
+{
+  *n_routes = G_N_ELEMENTS (routes);
+
+  return routes;
+}
+
 void
 _helix_gateway_add_routes (HelixGateway *self,
                            SoupServer   *server)

@@ -39,7 +39,34 @@
  * connections in flight. The price is that libsoup then closes each
  * connection after its response (no HTTP keep-alive); responses say so
  * with `Connection: close`. WebSocket connections are not affected.
+ *
+ * With `tls-certificate` and `tls-key` set, every accepted connection is
+ * first wrapped in a #GTlsServerConnection whose handshake must finish
+ * within %HELIX_GATEWAY_TLS_HANDSHAKE_TIMEOUT_S seconds; only then is it
+ * handed to the server. At most %HELIX_GATEWAY_TLS_HANDSHAKES_MAX
+ * handshakes run at once: a client that connects and sends nothing cannot
+ * pin connections for long, nor many of them. libsoup sees the
+ * #GTlsConnection: request URIs (soup_server_message_get_uri()) are
+ * `https://…`.
  */
+
+/* How long a client has to complete the TLS handshake, in seconds. */
+#define HELIX_GATEWAY_TLS_HANDSHAKE_TIMEOUT_S 10
+
+/* TLS handshakes in progress at most; connections beyond are closed at once. */
+#define HELIX_GATEWAY_TLS_HANDSHAKES_MAX 256
+
+/* One TLS handshake in progress (see on_incoming()). */
+typedef struct
+{
+  HelixGateway     *gateway;    /* (nullable) (unowned): cleared when the gateway stops */
+  GIOStream        *tls;        /* the GTlsServerConnection */
+  GSocketAddress   *local;
+  GSocketAddress   *remote;
+  GCancellable     *cancellable;
+  guint             timeout_id;
+} TlsHandshake;
+
 struct _HelixGateway
 {
   GObject             parent_instance;
@@ -49,6 +76,11 @@ struct _HelixGateway
   SoupServer         *server;
   GSocketService     *listener;
   char               *uri;
+
+  /* (nullable): the certificate and key, when serving HTTPS. */
+  GTlsCertificate    *tls_certificate;
+  /* TLS handshakes in progress (TlsHandshake). */
+  GPtrArray          *handshakes;
   gint64              started_us;
 
   /* HelixRequest of every message between request-started and its end. */
@@ -419,8 +451,40 @@ detach_requests (HelixGateway *self)
 }
 
 static void
+tls_handshake_free (TlsHandshake *hs)
+{
+  g_clear_handle_id (&hs->timeout_id, g_source_remove);
+  g_clear_object (&hs->tls);
+  g_clear_object (&hs->local);
+  g_clear_object (&hs->remote);
+  g_clear_object (&hs->cancellable);
+  g_free (hs);
+}
+
+/* Cancels the TLS handshakes in progress; their callbacks find no gateway
+ * and free them. */
+static void
+cancel_handshakes (HelixGateway *self)
+{
+  if (self->handshakes == NULL)
+    return;
+
+  for (guint i = 0; i < self->handshakes->len; i++)
+    {
+      TlsHandshake *hs = g_ptr_array_index (self->handshakes, i);
+
+      hs->gateway = NULL;
+      g_clear_handle_id (&hs->timeout_id, g_source_remove);
+      g_cancellable_cancel (hs->cancellable);
+    }
+  g_ptr_array_set_size (self->handshakes, 0);
+}
+
+static void
 stop_listening (HelixGateway *self)
 {
+  cancel_handshakes (self);
+
   if (self->listener == NULL)
     return;
 
@@ -593,6 +657,8 @@ helix_gateway_finalize (GObject *object)
   g_clear_pointer (&self->address_limits, helix_token_buckets_free);
   g_clear_pointer (&self->clock, helix_hlc_clock_free);
   g_clear_pointer (&self->hub, _helix_gateway_hub_free);
+  g_clear_object (&self->tls_certificate);
+  g_clear_pointer (&self->handshakes, g_ptr_array_unref);
 
   G_OBJECT_CLASS (helix_gateway_parent_class)->finalize (object);
 }
@@ -703,7 +769,7 @@ helix_gateway_class_init (HelixGatewayClass *klass)
    * HelixGateway:uri:
    *
    * The base URI the gateway answers on, with the port it really got
-   * (`http://127.0.0.1:8080`), once it is listening.
+   * (`http://127.0.0.1:8080`, or `https://…` with TLS), once it is listening.
    */
   properties[PROP_URI] =
     g_param_spec_string ("uri", NULL, NULL,
@@ -723,6 +789,7 @@ helix_gateway_init (HelixGateway *self)
                                              HELIX_GATEWAY_LOGIN_WINDOW_S * G_USEC_PER_SEC);
   self->clock = helix_hlc_clock_new ("gateway");
   self->hub = _helix_gateway_hub_new (self);
+  self->handshakes = g_ptr_array_new ();
 }
 
 /**
@@ -961,6 +1028,105 @@ _helix_gateway_in_maintenance (HelixGateway *self)
 }
 
 static gboolean
+tls_handshake_timeout_cb (gpointer data)
+{
+  TlsHandshake *hs = data;
+
+  hs->timeout_id = 0;
+  g_debug ("A client did not complete the TLS handshake within %u s",
+           HELIX_GATEWAY_TLS_HANDSHAKE_TIMEOUT_S);
+  g_cancellable_cancel (hs->cancellable);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+tls_handshake_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  TlsHandshake *hs = user_data;
+  HelixGateway *self = hs->gateway;
+  g_autoptr(GError) error = NULL;
+
+  g_clear_handle_id (&hs->timeout_id, g_source_remove);
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+    {
+      /* A plain HTTP request, a client that does not trust the certificate,
+       * one that sent nothing in time: the client's business, not a fault. */
+      g_debug ("TLS handshake failed: %s", error->message);
+      if (self != NULL)
+        g_ptr_array_remove_fast (self->handshakes, hs);
+      g_io_stream_close_async (hs->tls, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+      tls_handshake_free (hs);
+      return;
+    }
+
+  if (self == NULL || self->server == NULL || self->stopping)
+    {
+      if (self != NULL)
+        g_ptr_array_remove_fast (self->handshakes, hs);
+      g_io_stream_close_async (hs->tls, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+      tls_handshake_free (hs);
+      return;
+    }
+
+  g_ptr_array_remove_fast (self->handshakes, hs);
+  if (!soup_server_accept_iostream (self->server, hs->tls, hs->local, hs->remote, &error))
+    g_warning ("Could not take a connection: %s", error->message);
+  tls_handshake_free (hs);
+}
+
+/* Wraps @connection in TLS; the handshake runs asynchronously, and the
+ * connection goes to the server once it completes in time. */
+static void
+start_tls_handshake (HelixGateway      *self,
+                     GSocketConnection *connection,
+                     GSocketAddress    *local,
+                     GSocketAddress    *remote)
+{
+  g_autoptr(GError) error = NULL;
+  GIOStream *tls;
+  TlsHandshake *hs;
+
+  if (self->handshakes->len >= HELIX_GATEWAY_TLS_HANDSHAKES_MAX)
+    {
+      g_debug ("Dropping a connection: %u TLS handshakes in progress", self->handshakes->len);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return;
+    }
+
+  tls = g_tls_server_connection_new (G_IO_STREAM (connection), self->tls_certificate, &error);
+  if (tls == NULL)
+    {
+      g_warning ("Could not start TLS on a connection: %s", error->message);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return;
+    }
+
+  g_object_set (tls,
+                "authentication-mode", G_TLS_AUTHENTICATION_NONE,
+                /* HTTP delimits its own messages: a client may close
+                 * without a TLS close_notify. */
+                "require-close-notify", FALSE,
+                NULL);
+
+  hs = g_new0 (TlsHandshake, 1);
+  hs->gateway = self;
+  hs->tls = tls;
+  hs->local = g_object_ref (local);
+  hs->remote = g_object_ref (remote);
+  hs->cancellable = g_cancellable_new ();
+  hs->timeout_id = g_timeout_add_seconds (HELIX_GATEWAY_TLS_HANDSHAKE_TIMEOUT_S,
+                                          tls_handshake_timeout_cb, hs);
+  g_ptr_array_add (self->handshakes, hs);
+
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, hs->cancellable,
+                                    tls_handshake_cb, hs);
+}
+
+static gboolean
 on_incoming (GSocketService    *service,
              GSocketConnection *connection,
              GObject           *source_object,
@@ -986,6 +1152,12 @@ on_incoming (GSocketService    *service,
 
   g_socket_set_option (g_socket_connection_get_socket (connection),
                        IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
+
+  if (self->tls_certificate != NULL)
+    {
+      start_tls_handshake (self, connection, local, remote);
+      return TRUE;
+    }
 
   if (!soup_server_accept_iostream (self->server, G_IO_STREAM (connection), local, remote, &error))
     g_warning ("Could not take a connection: %s", error->message);
@@ -1016,8 +1188,9 @@ listening_socket_new (GSocketAddress  *address,
 
 /* The base URI, with the port the socket really got (for port 0). */
 static char *
-dup_socket_uri (GSocket  *listen_socket,
-                GError  **error)
+dup_socket_uri (GSocket     *listen_socket,
+                const char  *scheme,
+                GError     **error)
 {
   g_autoptr(GSocketAddress) address = NULL;
   g_autofree char *host = NULL;
@@ -1033,9 +1206,9 @@ dup_socket_uri (GSocket  *listen_socket,
   host = g_inet_address_to_string (inet_address);
 
   if (g_inet_address_get_family (inet_address) == G_SOCKET_FAMILY_IPV6)
-    return g_strdup_printf ("http://[%s]:%u", host, g_inet_socket_address_get_port (inet));
+    return g_strdup_printf ("%s://[%s]:%u", scheme, host, g_inet_socket_address_get_port (inet));
 
-  return g_strdup_printf ("http://%s:%u", host, g_inet_socket_address_get_port (inet));
+  return g_strdup_printf ("%s://%s:%u", scheme, host, g_inet_socket_address_get_port (inet));
 }
 
 /**
@@ -1043,9 +1216,10 @@ dup_socket_uri (GSocket  *listen_socket,
  * @self: a gateway
  * @error: return location for a #GError
  *
- * Creates the state directory (mode 0700) if needed, opens the database and
- * starts listening, then logs `listening on http://ADDR:PORT` at info level
- * with the port it really got.
+ * Checks and loads the TLS certificate and key if configured, creates the
+ * state directory (mode 0700) if needed, opens the database and starts
+ * listening, then logs `listening on http://ADDR:PORT` (`https://` with TLS)
+ * at info level with the port it really got.
  *
  * This blocks while the database opens (and migrates): it is meant to run
  * once at start-up, before the main loop serves anything.
@@ -1062,6 +1236,7 @@ helix_gateway_start (HelixGateway  *self,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GSocketService) listener = NULL;
   g_autoptr(GSocket) listen_socket = NULL;
+  g_autoptr(GTlsCertificate) tls_certificate = NULL;
   g_autofree char *db_path = NULL;
   g_autofree char *uri = NULL;
   const char *state_dir;
@@ -1070,6 +1245,14 @@ helix_gateway_start (HelixGateway  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   g_return_val_if_fail (self->server == NULL, FALSE);
   g_return_val_if_fail (!self->stopping, FALSE);
+
+  /* Before anything is created: a TLS mistake must not leave a half-started gateway. */
+  if (!helix_gateway_config_load_tls (self->config, &tls_certificate, &local_error))
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_TLS,
+                           local_error->message);
+      return FALSE;
+    }
 
   state_dir = helix_gateway_config_get_state_dir (self->config);
   if (g_mkdir_with_parents (state_dir, 0700) != 0)
@@ -1109,7 +1292,8 @@ helix_gateway_start (HelixGateway  *self,
   address = helix_gateway_config_dup_listen_address (self->config);
   listen_socket = listening_socket_new (address, &local_error);
   if (listen_socket != NULL)
-    uri = dup_socket_uri (listen_socket, &local_error);
+    uri = dup_socket_uri (listen_socket, tls_certificate != NULL ? "https" : "http",
+                          &local_error);
   if (uri == NULL)
     {
       g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_LISTEN,
@@ -1134,6 +1318,7 @@ helix_gateway_start (HelixGateway  *self,
   g_signal_connect_object (listener, "incoming", G_CALLBACK (on_incoming), self, 0);
 
   self->uri = g_steal_pointer (&uri);
+  self->tls_certificate = g_steal_pointer (&tls_certificate);
   self->listener = g_steal_pointer (&listener);
   self->started_us = g_get_monotonic_time ();
   self->db = g_steal_pointer (&db);

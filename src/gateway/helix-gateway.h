@@ -24,6 +24,8 @@ G_BEGIN_DECLS
  * @HELIX_GATEWAY_ERROR_LISTEN: the gateway could not listen on its address
  * @HELIX_GATEWAY_ERROR_DRAIN_TIMEOUT: a shutdown gave up waiting for requests in flight
  * @HELIX_GATEWAY_ERROR_CANCELLED: a shutdown was told to stop waiting for requests in flight
+ * @HELIX_GATEWAY_ERROR_TLS: TLS is configured but cannot be used (see
+ *   helix_gateway_config_load_tls())
  */
 typedef enum
 {
@@ -33,6 +35,7 @@ typedef enum
   HELIX_GATEWAY_ERROR_LISTEN,
   HELIX_GATEWAY_ERROR_DRAIN_TIMEOUT,
   HELIX_GATEWAY_ERROR_CANCELLED,
+  HELIX_GATEWAY_ERROR_TLS,
 } HelixGatewayError;
 
 #define HELIX_TYPE_GATEWAY (helix_gateway_get_type ())
