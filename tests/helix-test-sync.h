@@ -97,6 +97,23 @@ helix_test_count_rows (HelixStore *store,
   return count;
 }
 
+static inline void
+helix_test_flag_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+/* Runs the main loop for @ms milliseconds. */
+static inline void
+helix_test_spin_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add_once (ms, helix_test_flag_cb, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
 static inline gboolean
 helix_test_client_idle (HelixSyncClient *client)
 {
@@ -153,9 +170,7 @@ helix_test_wait_converged (HelixSyncClient **clients,
           g_error ("The replicas did not converge within %u s", timeout_s);
         }
 
-      g_main_context_iteration (NULL, FALSE);
-      if (!g_main_context_pending (NULL))
-        g_usleep (1000);
+      helix_test_spin_for (1);
     }
 }
 
