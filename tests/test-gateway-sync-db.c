@@ -420,6 +420,68 @@ test_conflict (Fixture       *f,
   g_assert_cmpint (apply_one (f, f->alice, fresh), ==, 2);
 }
 
+/* Group commit: pushes of several users in one transaction, each all or
+ * nothing on its own; later pushes see the earlier ones. */
+static void
+test_pushes (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(HelixSyncOp) first = session_put (1, S1, "1000:0:laptop", "{\"title\":\"one\"}");
+  g_autoptr(HelixSyncOp) second = session_put (2, S2, "1000:1:laptop", "{\"title\":\"two\"}");
+  g_autoptr(HelixSyncOp) fresh = session_put (3, S3, "1000:2:laptop", "{\"title\":\"new\"}");
+  g_autoptr(HelixSyncOp) reused = session_put (1, S1, "1000:0:laptop", "{\"title\":\"other\"}");
+  g_autoptr(HelixSyncOp) for_bob = session_put (4, S1, "1000:0:phone", "{\"title\":\"bob\"}");
+  g_autoptr(GPtrArray) ops = NULL;
+  g_autoptr(GError) error = NULL;
+  HelixSyncOp *conflicting[2] = { fresh, reused };
+  HelixGatewayPush pushes[4] = {
+    { .user_id = f->alice, .device_id = f->alice_device, .ops = &first, .n_ops = 1 },
+    { .user_id = f->alice, .device_id = f->alice_device, .ops = conflicting, .n_ops = 2 },
+    { .user_id = f->bob, .ops = &for_bob, .n_ops = 1 },
+    { .user_id = f->alice, .device_id = f->alice_device, .ops = &second, .n_ops = 1 },
+  };
+
+  g_assert_true (helix_gateway_db_apply_pushes (f->db, pushes, G_N_ELEMENTS (pushes), &error));
+  g_assert_no_error (error);
+
+  /* Alice's first push: seq 1. */
+  g_assert_no_error (pushes[0].error);
+  g_assert_cmpuint (pushes[0].seqs->len, ==, 1);
+  g_assert_cmpint (g_array_index (pushes[0].seqs, gint64, 0), ==, 1);
+  g_assert_cmpuint (pushes[0].applied->len, ==, 1);
+
+  /* The second reuses the first op's id with other content: refused whole. */
+  g_assert_error (pushes[1].error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_OP_CONFLICT);
+  g_assert_cmpstr (pushes[1].conflict_op_id, ==, helix_sync_op_get_op_id (reused));
+  g_assert_null (pushes[1].seqs);
+  g_assert_null (pushes[1].applied);
+
+  /* Bob's log is his own; Alice's next push gets the next seq, as if the
+   * refused one had never come. */
+  g_assert_no_error (pushes[2].error);
+  g_assert_cmpint (g_array_index (pushes[2].seqs, gint64, 0), ==, 1);
+  g_assert_no_error (pushes[3].error);
+  g_assert_cmpint (g_array_index (pushes[3].seqs, gint64, 0), ==, 2);
+  g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (pushes[3].applied, 0)), ==, 2);
+
+  for (guint i = 0; i < G_N_ELEMENTS (pushes); i++)
+    helix_gateway_push_clear (&pushes[i]);
+
+  g_assert_cmpint (head (f, f->alice), ==, 2);
+  g_assert_cmpint (head (f, f->bob), ==, 1);
+  ops = ops_since (f, f->alice, 0, 10);
+  g_assert_cmpuint (ops->len, ==, 2);
+  assert_no_session (f, f->alice, S3);
+
+  /* The same op again in a later batch: its first seq, nothing new. */
+  pushes[0] = (HelixGatewayPush) { .user_id = f->alice, .ops = &second, .n_ops = 1 };
+  g_assert_true (helix_gateway_db_apply_pushes (f->db, pushes, 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_array_index (pushes[0].seqs, gint64, 0), ==, 2);
+  g_assert_cmpuint (pushes[0].applied->len, ==, 0);
+  helix_gateway_push_clear (&pushes[0]);
+}
+
 /* Shuffles @order (Fisher–Yates with the test's random numbers). */
 static void
 shuffle (guint *order,
@@ -785,6 +847,7 @@ main (int    argc,
   ADD ("seqs", test_seqs);
   ADD ("resend", test_resend);
   ADD ("conflict", test_conflict);
+  ADD ("pushes", test_pushes);
   ADD ("lww-orders", test_lww);
   ADD ("tombstone", test_tombstone);
   ADD ("messages", test_messages);

@@ -770,6 +770,103 @@ test_push_fanout (Fixture       *f,
     }
 }
 
+/* Reads frames of @c until it has seen @want_acks acks and @want_ops live ops,
+ * checking that seqs only ever increase on the connection; records each op
+ * id's seq in @seqs (op id → seq). */
+static void
+client_collect (Client     *c,
+                guint       want_acks,
+                guint       want_ops,
+                GHashTable *seqs)
+{
+  guint n_acks = 0;
+  guint n_ops = 0;
+  gint64 last = 0;
+
+  while (n_acks < want_acks || n_ops < want_ops)
+    {
+      g_autoptr(HelixSyncFrame) frame = client_next (c);
+
+      if (helix_sync_frame_get_kind (frame) == HELIX_SYNC_FRAME_ACK)
+        {
+          guint n;
+          const HelixSyncAck *acks = helix_sync_frame_get_acks (frame, &n);
+
+          for (guint i = 0; i < n; i++, n_acks++)
+            {
+              g_assert_cmpint (acks[i].seq, >, last);
+              last = acks[i].seq;
+              g_hash_table_insert (seqs, g_strdup (acks[i].op), GINT_TO_POINTER (acks[i].seq));
+            }
+        }
+      else
+        {
+          GPtrArray *ops;
+
+          g_assert_cmpint (helix_sync_frame_get_kind (frame), ==, HELIX_SYNC_FRAME_OPS);
+          ops = helix_sync_frame_get_ops (frame);
+          for (guint i = 0; i < ops->len; i++, n_ops++)
+            {
+              HelixSyncOp *op = g_ptr_array_index (ops, i);
+              gint64 seq = helix_sync_op_get_seq (op);
+              gpointer known;
+
+              g_assert_cmpint (seq, >, last);
+              last = seq;
+              /* Every device sees an op under the seq its pusher was acked with. */
+              if (g_hash_table_lookup_extended (seqs, helix_sync_op_get_op_id (op), NULL, &known))
+                g_assert_cmpint (GPOINTER_TO_INT (known), ==, seq);
+              else
+                g_hash_table_insert (seqs, g_strdup (helix_sync_op_get_op_id (op)),
+                                     GINT_TO_POINTER (seq));
+            }
+        }
+    }
+}
+
+/* Pushes of several connections that arrive together are stored by one
+ * commit: each pusher gets its ack, the others the ops, every connection in
+ * increasing seq order, and the log has each op once. */
+static void
+test_group_commit (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(Client) a = client_connect (f, f->alice_a.token);
+  g_autoptr(Client) b = client_connect (f, f->alice_b.token);
+  g_autoptr(Client) c = client_connect (f, f->alice_a.token);
+  g_autoptr(GHashTable) seqs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
+  const char *pushers[] = { "dev-a", "dev-b", "dev-a", "dev-b", "dev-a" };
+
+  client_sync_empty (a, "dev-a");
+  client_sync_empty (b, "dev-b");
+  client_sync_empty (c, "dev-c");
+
+  /* Sent without waiting: they reach the gateway in the same few reads. */
+  for (guint i = 0; i < G_N_ELEMENTS (pushers); i++)
+    {
+      g_autofree char *id = helix_uuid_new_v7 ();
+      g_autofree char *title = g_strdup_printf ("Batch %u", i);
+      char *op = op_json (id, pushers[i], title);
+      char *push = push_json (&op, 1);
+
+      client_send (g_str_equal (pushers[i], "dev-a") ? a : b, push);
+      g_ptr_array_add (strings, op);
+      g_ptr_array_add (strings, push);
+    }
+
+  client_collect (a, 3, 2, seqs);
+  client_collect (b, 2, 3, seqs);
+  client_collect (c, 0, 5, seqs);
+
+  /* Five ops, five different seqs, all stored. */
+  g_assert_cmpuint (g_hash_table_size (seqs), ==, 5);
+  g_assert_cmpint (head (f, f->alice), ==, 5);
+  client_ping_pong (a, "a-done");
+  client_ping_pong (b, "b-done");
+  client_ping_pong (c, "c-done");
+}
+
 static void
 test_backlog_cursor (Fixture       *f,
                      gconstpointer  data)
@@ -1248,6 +1345,7 @@ main (int    argc,
   ADD ("hello-empty", test_hello_empty);
   ADD ("before-hello", test_before_hello);
   ADD ("push-fanout", test_push_fanout);
+  ADD ("group-commit", test_group_commit);
   ADD ("backlog-cursor", test_backlog_cursor);
   ADD ("backlog-pages", test_backlog_pages);
   ADD ("backlog-large-ops", test_backlog_large_ops);

@@ -445,6 +445,25 @@ helix_store_get_sync_cursor (HelixStore  *self,
   return ok ? cursor : -1;
 }
 
+/* Commits, or rolls back when @ok is %FALSE or the commit fails. */
+static gboolean
+finish_transaction_locked (HelixStore  *self,
+                           gboolean     ok,
+                           GError     **error)
+{
+  int rc;
+
+  if (ok && (rc = _helix_store_writer_commit (self)) != SQLITE_OK)
+    {
+      helix_db_set_error (error, self->writer, rc, _("Could not save"));
+      ok = FALSE;
+    }
+  if (!ok)
+    _helix_store_writer_rollback (self);
+
+  return ok;
+}
+
 /**
  * helix_store_outbox_count:
  * @self: a #HelixStore
@@ -518,24 +537,91 @@ helix_store_reset_sync_cursor (HelixStore  *self,
   return ok;
 }
 
-/* Commits, or rolls back when @ok is %FALSE or the commit fails. */
-static gboolean
-finish_transaction_locked (HelixStore  *self,
-                           gboolean     ok,
-                           GError     **error)
+/**
+ * helix_store_check_sync_identity:
+ * @self: a #HelixStore
+ * @identity: which account on which gateway this store syncs with, such as
+ *   `https://helix.example.org alice`
+ * @changed: (out): set to %TRUE when the store synced with another one before
+ * @error: a location for a #GError
+ *
+ * Remembers whom the store syncs with. A store that synced with another gateway or
+ * account before has its cursor set back to 0 in the same transaction: cursors of one
+ * gateway mean nothing to another. Changes already acknowledged by the old one are not
+ * pushed again.
+ *
+ * Returns: %TRUE once checked and saved
+ */
+gboolean
+helix_store_check_sync_identity (HelixStore  *self,
+                                 const char  *identity,
+                                 gboolean    *changed,
+                                 GError     **error)
 {
+  g_autofree char *stored = NULL;
+  sqlite3_stmt *stmt;
+  gboolean ok;
   int rc;
 
-  if (ok && (rc = _helix_store_writer_commit (self)) != SQLITE_OK)
-    {
-      helix_db_set_error (error, self->writer, rc, _("Could not save"));
-      ok = FALSE;
-    }
+  g_return_val_if_fail (HELIX_IS_STORE (self), FALSE);
+  g_return_val_if_fail (identity != NULL, FALSE);
+  g_return_val_if_fail (changed != NULL, FALSE);
+
+  *changed = FALSE;
+  if (!lock_writer (self, error))
+    return FALSE;
+
+  rc = _helix_store_writer_begin (self);
+  ok = rc == SQLITE_OK;
   if (!ok)
-    _helix_store_writer_rollback (self);
+    helix_db_set_error (error, self->writer, rc, _("Could not start saving"));
+
+  if (ok && (ok = (stmt = helix_db_prepare (self->writer,
+                                            "SELECT value FROM store_meta WHERE key = 'sync-identity'",
+                                            FALSE, error)) != NULL))
+    {
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        stored = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+      sqlite3_finalize (stmt);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        {
+          helix_db_set_error (error, self->writer, rc, _("Could not read the sync position"));
+          ok = FALSE;
+        }
+    }
+
+  if (ok && g_strcmp0 (stored, identity) != 0)
+    {
+      *changed = stored != NULL;
+      ok = (stmt = helix_db_prepare (self->writer,
+                                     "INSERT OR REPLACE INTO store_meta (key, value) "
+                                     "VALUES ('sync-identity', ?)", FALSE, error)) != NULL;
+      if (ok)
+        {
+          sqlite3_bind_text (stmt, 1, identity, -1, SQLITE_STATIC);
+          rc = sqlite3_step (stmt);
+          sqlite3_finalize (stmt);
+          if (rc != SQLITE_DONE)
+            {
+              helix_db_set_error (error, self->writer, rc, _("Could not save the sync position"));
+              ok = FALSE;
+            }
+        }
+      if (ok && *changed)
+        ok = helix_db_exec (self->writer,
+                            "UPDATE store_meta SET value = '0' WHERE key = 'sync-cursor'",
+                            _("Could not save the sync position"), error);
+    }
+
+  ok = finish_transaction_locked (self, ok, error);
+  g_mutex_unlock (&self->writer_mutex);
+  if (!ok)
+    *changed = FALSE;
 
   return ok;
 }
+
 
 /**
  * helix_store_outbox_ack:

@@ -79,6 +79,10 @@ gboolean          helix_store_reset_sync_cursor (HelixStore             *self,
                                                 GError                 **error);
 gint64            helix_store_outbox_count     (HelixStore              *self,
                                                 GError                 **error);
+gboolean          helix_store_check_sync_identity (HelixStore           *self,
+                                                const char              *identity,
+                                                gboolean                *changed,
+                                                GError                 **error);
 gboolean          helix_store_apply_remote     (HelixStore              *self,
                                                 const HelixRemoteOp     *ops,
                                                 guint                    n_ops,

@@ -17,5 +17,9 @@ gboolean  _helix_gateway_db_begin      (HelixGatewayDb  *self,
 gboolean  _helix_gateway_db_commit     (HelixGatewayDb  *self,
                                         gboolean         ok,
                                         GError         **error);
+sqlite3_stmt *_helix_gateway_db_prepare (HelixGatewayDb  *self,
+                                         const char      *sql,
+                                         GError         **error);
+void      _helix_gateway_db_release    (sqlite3_stmt    *stmt);
 
 G_END_DECLS

@@ -37,11 +37,16 @@
 
 struct _HelixGatewayDb
 {
-  GObject  parent_instance;
+  GObject     parent_instance;
 
-  char    *path;
-  sqlite3 *db;
-  guint    schema_version;
+  char       *path;
+  sqlite3    *db;
+  guint       schema_version;
+
+  /* SQL text → its prepared sqlite3_stmt, kept while the connection is open:
+   * parsing and planning a query costs more than running one of these
+   * indexed lookups (see _helix_gateway_db_prepare()). */
+  GHashTable *statements;
 };
 
 G_DEFINE_FINAL_TYPE (HelixGatewayDb, helix_gateway_db, G_TYPE_OBJECT)
@@ -179,6 +184,7 @@ helix_gateway_db_finalize (GObject *object)
   HelixGatewayDb *self = (HelixGatewayDb *) object;
 
   g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->statements, g_hash_table_unref);
 
   G_OBJECT_CLASS (helix_gateway_db_parent_class)->finalize (object);
 }
@@ -195,6 +201,8 @@ helix_gateway_db_class_init (HelixGatewayDbClass *klass)
 static void
 helix_gateway_db_init (HelixGatewayDb *self)
 {
+  self->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                            (GDestroyNotify) sqlite3_finalize);
 }
 
 /* Public API {{{1 */
@@ -258,6 +266,8 @@ helix_gateway_db_close (HelixGatewayDb *self)
 {
   g_return_if_fail (HELIX_IS_GATEWAY_DB (self));
 
+  /* The statements go first: sqlite3_close() refuses a connection that has some. */
+  g_hash_table_remove_all (self->statements);
   g_clear_pointer (&self->db, sqlite3_close);
 }
 
@@ -337,6 +347,47 @@ commit (HelixGatewayDb  *self,
   return TRUE;
 }
 
+/* For this file and its siblings: the prepared statement for @sql, from a
+ * cache that keeps every distinct text (so only a fixed set of queries, never
+ * text with values in it), with no bindings. Give it back with
+ * _helix_gateway_db_release() (never
+ * sqlite3_finalize()) once done with it, and before @sql is prepared again:
+ * a statement left half-stepped would keep its read transaction open. */
+sqlite3_stmt *
+_helix_gateway_db_prepare (HelixGatewayDb  *self,
+                           const char      *sql,
+                           GError         **error)
+{
+  sqlite3_stmt *stmt;
+
+  g_assert (HELIX_IS_GATEWAY_DB (self));
+
+  if (!check_open (self, error))
+    return NULL;
+
+  stmt = g_hash_table_lookup (self->statements, sql);
+  if (stmt != NULL)
+    {
+      /* Two users at once would share one cursor. */
+      g_assert (!sqlite3_stmt_busy (stmt));
+      return stmt;
+    }
+
+  stmt = helix_db_prepare (self->db, sql, TRUE, error);
+  if (stmt != NULL)
+    g_hash_table_insert (self->statements, g_strdup (sql), stmt);
+
+  return stmt;
+}
+
+/* Resets a statement of _helix_gateway_db_prepare() for its next use. */
+void
+_helix_gateway_db_release (sqlite3_stmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
 /* For the sibling files (helix-gateway-sync.c): the connection, or %NULL
  * with %HELIX_GATEWAY_DB_ERROR_CLOSED. */
 sqlite3 *
@@ -377,14 +428,25 @@ gboolean
 helix_gateway_db_check (HelixGatewayDb  *self,
                         GError         **error)
 {
-  gint64 version = 0;
+  sqlite3_stmt *stmt;
+  int rc;
 
   g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
 
-  if (!check_open (self, error))
+  /* Asked by every health check: the statement is kept. */
+  stmt = _helix_gateway_db_prepare (self, "PRAGMA user_version", error);
+  if (stmt == NULL)
     return FALSE;
 
-  return helix_db_query_int (self->db, "PRAGMA user_version", &version, error);
+  rc = sqlite3_step (stmt);
+  _helix_gateway_db_release (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      helix_db_set_error (error, self->db, rc, _("Could not read the database"));
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 /**
@@ -778,14 +840,15 @@ helix_gateway_db_authenticate (HelixGatewayDb    *self,
   if (!check_open (self, error))
     return FALSE;
 
-  stmt = helix_db_prepare (self->db,
-                           "SELECT u.id, u.name, d.id, d.uuid, d.last_seen_us "
-                           "FROM tokens t "
-                           "JOIN devices d ON d.id = t.device "
-                           "JOIN users u ON u.id = d.user "
-                           "WHERE t.hash = ? AND t.revoked_us IS NULL "
-                           "  AND d.revoked_us IS NULL AND u.disabled = 0",
-                           FALSE, error);
+  /* Every request and every sync frame asks: the statement is kept. */
+  stmt = _helix_gateway_db_prepare (self,
+                                    "SELECT u.id, u.name, d.id, d.uuid, d.last_seen_us "
+                                    "FROM tokens t "
+                                    "JOIN devices d ON d.id = t.device "
+                                    "JOIN users u ON u.id = d.user "
+                                    "WHERE t.hash = ? AND t.revoked_us IS NULL "
+                                    "  AND d.revoked_us IS NULL AND u.disabled = 0",
+                                    error);
   if (stmt == NULL)
     return FALSE;
 
@@ -799,7 +862,7 @@ helix_gateway_db_authenticate (HelixGatewayDb    *self,
       auth->device_uuid = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
       auth->last_seen_us = sqlite3_column_int64 (stmt, 4);
     }
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
 
   if (rc == SQLITE_DONE)
     {

@@ -49,6 +49,7 @@
 /* One op being applied. */
 typedef struct
 {
+  HelixGatewayDb *self;
   sqlite3        *db;
   gint64          user_id;
   HelixSyncOp    *op;
@@ -106,7 +107,7 @@ run (sqlite3       *db,
 {
   int rc = sqlite3_step (stmt);
 
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
   if (rc != SQLITE_DONE)
     {
       helix_db_set_error (error, db, rc, what);
@@ -158,7 +159,7 @@ apply_field (Apply                *a,
 
   select_sql = g_strdup_printf ("SELECT %s FROM %s WHERE user = ?1 AND uuid = ?2",
                                 field->hlc_column, table);
-  stmt = helix_db_prepare (a->db, select_sql, FALSE, error);
+  stmt = _helix_gateway_db_prepare (a->self, select_sql, error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, a->user_id);
@@ -166,7 +167,7 @@ apply_field (Apply                *a,
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     stored = dup_column (stmt, 0);
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
   if (rc != SQLITE_ROW)
     {
       helix_db_set_error (error, a->db, rc, _("Could not read the synced state"));
@@ -178,7 +179,7 @@ apply_field (Apply                *a,
 
   update_sql = g_strdup_printf ("UPDATE %s SET %s = ?1, %s = ?2 WHERE user = ?3 AND uuid = ?4",
                                 table, field->column, field->hlc_column);
-  stmt = helix_db_prepare (a->db, update_sql, FALSE, error);
+  stmt = _helix_gateway_db_prepare (a->self, update_sql, error);
   if (stmt == NULL)
     return FALSE;
 
@@ -218,9 +219,9 @@ lookup_session (Apply       *a,
   sqlite3_stmt *stmt;
   int rc;
 
-  stmt = helix_db_prepare (a->db,
-                           "SELECT deleted, deleted_hlc FROM sync_sessions "
-                           "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+  stmt = _helix_gateway_db_prepare (a->self,
+                                    "SELECT deleted, deleted_hlc FROM sync_sessions "
+                                    "WHERE user = ?1 AND uuid = ?2", error);
   if (stmt == NULL)
     return FALSE;
 
@@ -231,7 +232,7 @@ lookup_session (Apply       *a,
   *deleted = *exists && sqlite3_column_int (stmt, 0) != 0;
   if (deleted_hlc != NULL)
     *deleted_hlc = *exists ? dup_column (stmt, 1) : NULL;
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
 
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
@@ -259,16 +260,19 @@ apply_session_put (Apply   *a,
 
   if (!exists)
     /* Messages that arrived before their session count for updated_us. */
-    stmt = helix_db_prepare (a->db,
-                             "INSERT INTO sync_sessions (user, uuid, created_us, updated_us) "
-                             "VALUES (?1, ?2, ?3, max (?3, coalesce ("
-                             "  (SELECT max (" SQL_HLC_WALL_US ("hlc") ") FROM sync_messages "
-                             "   WHERE user = ?1 AND session = ?2), 0)))", FALSE, error);
+    stmt = _helix_gateway_db_prepare (a->self,
+                                      "INSERT INTO sync_sessions "
+                                      "  (user, uuid, created_us, updated_us) "
+                                      "VALUES (?1, ?2, ?3, max (?3, coalesce ("
+                                      "  (SELECT max (" SQL_HLC_WALL_US ("hlc") ") "
+                                      "   FROM sync_messages "
+                                      "   WHERE user = ?1 AND session = ?2), 0)))", error);
   else
-    stmt = helix_db_prepare (a->db,
-                             "UPDATE sync_sessions SET created_us = min (created_us, ?3), "
-                             "  updated_us = max (updated_us, ?3) "
-                             "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+    stmt = _helix_gateway_db_prepare (a->self,
+                                      "UPDATE sync_sessions "
+                                      "SET created_us = min (created_us, ?3), "
+                                      "  updated_us = max (updated_us, ?3) "
+                                      "WHERE user = ?1 AND uuid = ?2", error);
   if (stmt == NULL)
     return FALSE;
 
@@ -306,15 +310,15 @@ apply_session_delete (Apply   *a,
 
   /* The tombstone keeps nothing but its HLC: what a put set before it must
    * not depend on whether the put arrived first. */
-  stmt = helix_db_prepare (a->db,
-                           "INSERT INTO sync_sessions (user, uuid, deleted, deleted_hlc, "
-                           "  created_us, updated_us) "
-                           "VALUES (?1, ?2, 1, ?3, ?4, ?4) "
-                           "ON CONFLICT (user, uuid) DO UPDATE SET "
-                           "  title = '', title_hlc = NULL, pinned = 0, pinned_hlc = NULL, "
-                           "  archived = 0, archived_hlc = NULL, deleted = 1, "
-                           "  deleted_hlc = ?3, created_us = ?4, updated_us = ?4",
-                           FALSE, error);
+  stmt = _helix_gateway_db_prepare (a->self,
+                                    "INSERT INTO sync_sessions (user, uuid, deleted, deleted_hlc, "
+                                    "  created_us, updated_us) "
+                                    "VALUES (?1, ?2, 1, ?3, ?4, ?4) "
+                                    "ON CONFLICT (user, uuid) DO UPDATE SET "
+                                    "  title = '', title_hlc = NULL, "
+                                    "  pinned = 0, pinned_hlc = NULL, "
+                                    "  archived = 0, archived_hlc = NULL, deleted = 1, "
+                                    "  deleted_hlc = ?3, created_us = ?4, updated_us = ?4", error);
   if (stmt == NULL)
     return FALSE;
 
@@ -325,8 +329,9 @@ apply_session_delete (Apply   *a,
   if (!run (a->db, stmt, _("Could not delete the session"), error))
     return FALSE;
 
-  stmt = helix_db_prepare (a->db, "DELETE FROM sync_messages WHERE user = ?1 AND session = ?2",
-                           FALSE, error);
+  stmt = _helix_gateway_db_prepare (a->self,
+                                    "DELETE FROM sync_messages WHERE user = ?1 AND session = ?2",
+                                    error);
   if (stmt == NULL)
     return FALSE;
 
@@ -351,9 +356,10 @@ apply_message_put (Apply   *a,
   sqlite3_stmt *stmt;
   int rc;
 
-  stmt = helix_db_prepare (a->db,
-                           "SELECT session, hlc, created_hlc IS NOT NULL FROM sync_messages "
-                           "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+  stmt = _helix_gateway_db_prepare (a->self,
+                                    "SELECT session, hlc, created_hlc IS NOT NULL "
+                                    "FROM sync_messages "
+                                    "WHERE user = ?1 AND uuid = ?2", error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, a->user_id);
@@ -368,7 +374,7 @@ apply_message_put (Apply   *a,
       stored_hlc = dup_column (stmt, 1);
       has_created_hlc = sqlite3_column_int (stmt, 2) != 0;
     }
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
       helix_db_set_error (error, a->db, rc, _("Could not read the synced state"));
@@ -384,10 +390,10 @@ apply_message_put (Apply   *a,
 
   if (!message_exists)
     {
-      stmt = helix_db_prepare (a->db,
-                               "INSERT INTO sync_messages (user, uuid, session, role, content, "
-                               "  status, created_us, hlc, seq) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", FALSE, error);
+      stmt = _helix_gateway_db_prepare (a->self,
+                                        "INSERT INTO sync_messages (user, uuid, session, "
+                                        "  role, content, status, created_us, hlc, seq) "
+                                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", error);
       if (stmt == NULL)
         return FALSE;
       sqlite3_bind_int64 (stmt, 1, a->user_id);
@@ -409,9 +415,10 @@ apply_message_put (Apply   *a,
     {
       if (is_newer (a, stored_hlc))
         {
-          stmt = helix_db_prepare (a->db,
-                                   "UPDATE sync_messages SET content = ?3, status = ?4, hlc = ?5 "
-                                   "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+          stmt = _helix_gateway_db_prepare (a->self,
+                                            "UPDATE sync_messages "
+                                            "SET content = ?3, status = ?4, hlc = ?5 "
+                                            "WHERE user = ?1 AND uuid = ?2", error);
           if (stmt == NULL)
             return FALSE;
           sqlite3_bind_int64 (stmt, 1, a->user_id);
@@ -428,9 +435,10 @@ apply_message_put (Apply   *a,
       /* Until a put names created_us, it is the earliest wall time of any. */
       if (!has_created_hlc && !json_object_has_member (data, "created_us"))
         {
-          stmt = helix_db_prepare (a->db,
-                                   "UPDATE sync_messages SET created_us = min (created_us, ?3) "
-                                   "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+          stmt = _helix_gateway_db_prepare (a->self,
+                                            "UPDATE sync_messages "
+                                            "SET created_us = min (created_us, ?3) "
+                                            "WHERE user = ?1 AND uuid = ?2", error);
           if (stmt == NULL)
             return FALSE;
           sqlite3_bind_int64 (stmt, 1, a->user_id);
@@ -450,9 +458,9 @@ apply_message_put (Apply   *a,
   if (!exists)
     return TRUE;
 
-  stmt = helix_db_prepare (a->db,
-                           "UPDATE sync_sessions SET updated_us = max (updated_us, ?3) "
-                           "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+  stmt = _helix_gateway_db_prepare (a->self,
+                                    "UPDATE sync_sessions SET updated_us = max (updated_us, ?3) "
+                                    "WHERE user = ?1 AND uuid = ?2", error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, a->user_id);
@@ -462,35 +470,38 @@ apply_message_put (Apply   *a,
   return run (a->db, stmt, _("Could not store the session"), error);
 }
 
-/* Parses the hex SHA-256 of helix_sync_op_hash(). */
+/* The raw SHA-256 of an op's canonical form: helix_sync_op_hash() without
+ * the hex, and without making the canonical form a second time. */
 static void
-hash_to_bytes (const char *hex,
-               guint8      out[32])
+canonical_hash (const char *canonical,
+                guint8      out[32])
 {
-  g_assert (strlen (hex) == 64);
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize len = 32;
 
-  for (guint i = 0; i < 32; i++)
-    out[i] = (guint8) ((g_ascii_xdigit_value (hex[2 * i]) << 4) |
-                       g_ascii_xdigit_value (hex[2 * i + 1]));
+  g_checksum_update (checksum, (const guchar *) canonical, -1);
+  g_checksum_get_digest (checksum, out, &len);
+  g_assert (len == 32);
 }
 
 /* Looks the op up in the user's log: *@seq is its seq, or 0 when it is new.
  * A known op id with another hash fails with OP_CONFLICT. */
 static gboolean
-find_op (sqlite3       *db,
-         gint64         user_id,
-         HelixSyncOp   *op,
-         const guint8  *hash,
-         gint64        *seq,
-         char         **conflict_op_id,
-         GError       **error)
+find_op (HelixGatewayDb  *self,
+         sqlite3         *db,
+         gint64           user_id,
+         HelixSyncOp     *op,
+         const guint8    *hash,
+         gint64          *seq,
+         char           **conflict_op_id,
+         GError         **error)
 {
   sqlite3_stmt *stmt;
   gboolean same = FALSE;
   int rc;
 
-  stmt = helix_db_prepare (db, "SELECT seq, hash FROM ops WHERE user = ?1 AND op = ?2", FALSE,
-                           error);
+  stmt = _helix_gateway_db_prepare (self, "SELECT seq, hash FROM ops WHERE user = ?1 AND op = ?2",
+                                    error);
   if (stmt == NULL)
     return FALSE;
 
@@ -504,7 +515,7 @@ find_op (sqlite3       *db,
       same = sqlite3_column_bytes (stmt, 1) == 32 &&
              memcmp (sqlite3_column_blob (stmt, 1), hash, 32) == 0;
     }
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
 
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
@@ -529,16 +540,16 @@ find_op (sqlite3       *db,
 static gboolean
 insert_op (Apply         *a,
            gint64         device_id,
+           const char    *canonical,
            const guint8  *hash,
            GError       **error)
 {
-  g_autofree char *canonical = helix_sync_op_canonical (a->op);
   sqlite3_stmt *stmt;
 
-  stmt = helix_db_prepare (a->db,
-                           "INSERT INTO ops (user, seq, op, kind, entity, session, hlc, "
-                           "  canonical, hash, device, received_us) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", FALSE, error);
+  stmt = _helix_gateway_db_prepare (a->self,
+                                    "INSERT INTO ops (user, seq, op, kind, entity, session, hlc, "
+                                    "  canonical, hash, device, received_us) "
+                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
   if (stmt == NULL)
     return FALSE;
 
@@ -584,15 +595,16 @@ apply_op (Apply   *a,
 }
 
 static gboolean
-read_head (sqlite3  *db,
-           gint64    user_id,
-           gint64   *head,
-           GError  **error)
+read_head (HelixGatewayDb  *self,
+           sqlite3         *db,
+           gint64           user_id,
+           gint64          *head,
+           GError         **error)
 {
   sqlite3_stmt *stmt;
   int rc;
 
-  stmt = helix_db_prepare (db, "SELECT head_seq FROM users WHERE id = ?", FALSE, error);
+  stmt = _helix_gateway_db_prepare (self, "SELECT head_seq FROM users WHERE id = ?", error);
   if (stmt == NULL)
     return FALSE;
 
@@ -600,7 +612,7 @@ read_head (sqlite3  *db,
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     *head = sqlite3_column_int64 (stmt, 0);
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
 
   if (rc == SQLITE_DONE)
     {
@@ -618,7 +630,8 @@ read_head (sqlite3  *db,
 }
 
 static gboolean
-apply_ops_locked (sqlite3         *db,
+apply_ops_locked (HelixGatewayDb  *self,
+                  sqlite3         *db,
                   gint64           user_id,
                   gint64           device_id,
                   HelixSyncOp    **ops,
@@ -632,20 +645,20 @@ apply_ops_locked (sqlite3         *db,
   gint64 first_head;
   sqlite3_stmt *stmt;
 
-  if (!read_head (db, user_id, &head, error))
+  if (!read_head (self, db, user_id, &head, error))
     return FALSE;
   first_head = head;
 
   for (guint i = 0; i < n_ops; i++)
     {
-      g_autofree char *hash_hex = helix_sync_op_hash (ops[i]);
+      g_autofree char *canonical = helix_sync_op_canonical (ops[i]);
       char hlc_text[HELIX_HLC_STRING_MAX];
       guint8 hash[32];
       gint64 seq = 0;
       Apply a = { 0 };
 
-      hash_to_bytes (hash_hex, hash);
-      if (!find_op (db, user_id, ops[i], hash, &seq, conflict_op_id, error))
+      canonical_hash (canonical, hash);
+      if (!find_op (self, db, user_id, ops[i], hash, &seq, conflict_op_id, error))
         return FALSE;
 
       if (seq != 0)
@@ -661,6 +674,7 @@ apply_ops_locked (sqlite3         *db,
           return FALSE;
         }
 
+      a.self = self;
       a.db = db;
       a.user_id = user_id;
       a.op = ops[i];
@@ -670,7 +684,7 @@ apply_ops_locked (sqlite3         *db,
       a.wall_us = HLC_WALL_US (a.hlc);
       a.seq = ++head;
 
-      if (!insert_op (&a, device_id, hash, error) || !apply_op (&a, error))
+      if (!insert_op (&a, device_id, canonical, hash, error) || !apply_op (&a, error))
         return FALSE;
 
       g_array_append_val (seqs, a.seq);
@@ -680,7 +694,7 @@ apply_ops_locked (sqlite3         *db,
   if (head == first_head)
     return TRUE;
 
-  stmt = helix_db_prepare (db, "UPDATE users SET head_seq = ? WHERE id = ?", FALSE, error);
+  stmt = _helix_gateway_db_prepare (self, "UPDATE users SET head_seq = ? WHERE id = ?", error);
   if (stmt == NULL)
     return FALSE;
 
@@ -749,7 +763,7 @@ helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
   seqs = g_array_sized_new (FALSE, FALSE, sizeof (gint64), n_ops);
   applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
 
-  ok = apply_ops_locked (db, user_id, device_id, ops, n_ops, seqs, applied, &conflict, error);
+  ok = apply_ops_locked (self, db, user_id, device_id, ops, n_ops, seqs, applied, &conflict, error);
   ok = _helix_gateway_db_commit (self, ok, error);
   helix_gateway_metrics_observe_query ("apply_ops", g_get_monotonic_time () - started_us);
   if (!ok)
@@ -765,6 +779,126 @@ helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
   helix_gateway_metrics_add_ops_accepted (applied->len);
 
   return TRUE;
+}
+
+/**
+ * helix_gateway_push_clear:
+ * @push: a push of helix_gateway_db_apply_pushes()
+ *
+ * Frees what helix_gateway_db_apply_pushes() set in @push.
+ */
+void
+helix_gateway_push_clear (HelixGatewayPush *push)
+{
+  g_clear_pointer (&push->seqs, g_array_unref);
+  g_clear_pointer (&push->applied, g_ptr_array_unref);
+  g_clear_pointer (&push->conflict_op_id, g_free);
+  g_clear_error (&push->error);
+}
+
+/* Runs a statement without result rows through the statement cache. */
+static gboolean
+exec_cached (HelixGatewayDb  *self,
+             sqlite3         *db,
+             const char      *sql,
+             GError         **error)
+{
+  sqlite3_stmt *stmt = _helix_gateway_db_prepare (self, sql, error);
+
+  return stmt != NULL && run (db, stmt, _("Could not write to the database"), error);
+}
+
+/**
+ * helix_gateway_db_apply_pushes:
+ * @self: a gateway database
+ * @pushes: (array length=n_pushes): the pushes, in the order they arrived
+ * @n_pushes: how many
+ * @error: a location for a #GError
+ *
+ * Group commit: stores and applies several pushes, of any users, in one
+ * transaction committed durably (synchronous=FULL, one fsync for all) before
+ * this returns. Each push is all or nothing on its own, as with
+ * helix_gateway_db_apply_ops_full(): a push refused by the protocol
+ * (%HELIX_SYNC_ERROR, such as an op conflict) or by its user's state
+ * (%HELIX_GATEWAY_DB_ERROR, such as a full log) gets its @error and stores
+ * nothing, while the others are stored. Pushes see the ones before them (a
+ * user's seqs follow the order of @pushes; an op id repeated in a later push
+ * is acknowledged with the first one's seq).
+ *
+ * Returns: %TRUE if the transaction was committed: then each push has either
+ *   its seqs and applied ops or an error; %FALSE with @error if nothing at
+ *   all was stored (the database failed)
+ */
+gboolean
+helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
+                               HelixGatewayPush  *pushes,
+                               guint              n_pushes,
+                               GError           **error)
+{
+  gint64 started_us = g_get_monotonic_time ();
+  guint n_applied = 0;
+  sqlite3 *db;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+  g_return_val_if_fail (pushes != NULL || n_pushes == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL || !exec_cached (self, db, "BEGIN IMMEDIATE", error))
+    return FALSE;
+
+  for (guint i = 0; ok && i < n_pushes; i++)
+    {
+      HelixGatewayPush *push = &pushes[i];
+      g_autoptr(GArray) seqs = g_array_sized_new (FALSE, FALSE, sizeof (gint64), push->n_ops);
+      g_autoptr(GPtrArray) applied =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+
+      g_assert (push->seqs == NULL && push->applied == NULL && push->error == NULL);
+
+      ok = exec_cached (self, db, "SAVEPOINT push", error);
+      if (!ok)
+        break;
+
+      if (apply_ops_locked (self, db, push->user_id, push->device_id, push->ops, push->n_ops,
+                            seqs, applied, &push->conflict_op_id, &push->error))
+        {
+          ok = exec_cached (self, db, "RELEASE push", error);
+          push->seqs = g_steal_pointer (&seqs);
+          push->applied = g_steal_pointer (&applied);
+          n_applied += push->applied->len;
+          continue;
+        }
+
+      ok = exec_cached (self, db, "ROLLBACK TO push", error) &&
+           exec_cached (self, db, "RELEASE push", error);
+
+      /* Refused by the protocol (HELIX_SYNC_ERROR) or by this user's state
+       * (HELIX_GATEWAY_DB_ERROR, such as a full log): this push only. A storage
+       * failure is not this push's fault: nothing of the batch is kept. */
+      if (ok && push->error->domain != HELIX_SYNC_ERROR &&
+          push->error->domain != HELIX_GATEWAY_DB_ERROR)
+        {
+          g_propagate_error (error, g_steal_pointer (&push->error));
+          ok = FALSE;
+        }
+    }
+
+  if (ok)
+    ok = exec_cached (self, db, "COMMIT", error);
+  if (!ok)
+    {
+      sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+      for (guint i = 0; i < n_pushes; i++)
+        helix_gateway_push_clear (&pushes[i]);
+    }
+
+  helix_gateway_metrics_observe_query ("apply_ops", g_get_monotonic_time () - started_us);
+  if (ok)
+    helix_gateway_metrics_add_ops_accepted (n_applied);
+
+  return ok;
 }
 
 /**
@@ -818,7 +952,7 @@ helix_gateway_db_get_head (HelixGatewayDb  *self,
   g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), -1);
 
   db = _helix_gateway_db_get_handle (self, error);
-  if (db == NULL || !read_head (db, user_id, &head, error))
+  if (db == NULL || !read_head (self, db, user_id, &head, error))
     return -1;
 
   return head;
@@ -856,9 +990,9 @@ helix_gateway_db_ops_since (HelixGatewayDb  *self,
   if (db == NULL)
     return NULL;
 
-  stmt = helix_db_prepare (db,
-                           "SELECT seq, canonical FROM ops WHERE user = ?1 AND seq > ?2 "
-                           "ORDER BY seq LIMIT ?3", FALSE, error);
+  stmt = _helix_gateway_db_prepare (self,
+                                    "SELECT seq, canonical FROM ops WHERE user = ?1 AND seq > ?2 "
+                                    "ORDER BY seq LIMIT ?3", error);
   if (stmt == NULL)
     return NULL;
 
@@ -877,7 +1011,7 @@ helix_gateway_db_ops_since (HelixGatewayDb  *self,
                                         (gsize) sqlite3_column_bytes (stmt, 1), &local_error);
       if (op == NULL)
         {
-          sqlite3_finalize (stmt);
+          _helix_gateway_db_release (stmt);
           g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
                        _("The stored operation %lld is damaged: %s"), (long long) seq,
                        local_error->message);
@@ -886,7 +1020,7 @@ helix_gateway_db_ops_since (HelixGatewayDb  *self,
 
       g_ptr_array_add (ops, helix_sync_op_dup_with_seq (op, seq));
     }
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
 
   if (rc != SQLITE_DONE)
     {
@@ -950,9 +1084,9 @@ get_session (HelixGatewayDb  *self,
   if (db == NULL)
     return NULL;
 
-  stmt = helix_db_prepare (db,
-                           "SELECT " SESSION_COLUMNS " FROM sync_sessions "
-                           "WHERE user = ?1 AND uuid = ?2", FALSE, error);
+  stmt = _helix_gateway_db_prepare (self,
+                                    "SELECT " SESSION_COLUMNS " FROM sync_sessions "
+                                    "WHERE user = ?1 AND uuid = ?2", error);
   if (stmt == NULL)
     return NULL;
 
@@ -961,7 +1095,7 @@ get_session (HelixGatewayDb  *self,
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     session = session_from_row (stmt);
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
 
   if (rc == SQLITE_DONE)
     g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_SESSION,
@@ -998,10 +1132,10 @@ list_sessions (HelixGatewayDb  *self,
     return NULL;
 
   /* Through sync_sessions_updated. */
-  stmt = helix_db_prepare (db,
-                           "SELECT " SESSION_COLUMNS " FROM sync_sessions "
-                           "WHERE user = ?1 AND deleted = 0 "
-                           "ORDER BY updated_us DESC, uuid DESC", FALSE, error);
+  stmt = _helix_gateway_db_prepare (self,
+                                    "SELECT " SESSION_COLUMNS " FROM sync_sessions "
+                                    "WHERE user = ?1 AND deleted = 0 "
+                                    "ORDER BY updated_us DESC, uuid DESC", error);
   if (stmt == NULL)
     return NULL;
 
@@ -1010,7 +1144,7 @@ list_sessions (HelixGatewayDb  *self,
   sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_gateway_sync_session_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (sessions, session_from_row (stmt));
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
 
   if (rc != SQLITE_DONE)
     {
@@ -1055,11 +1189,12 @@ list_messages (HelixGatewayDb  *self,
     return NULL;
 
   /* Through sync_messages_session. */
-  stmt = helix_db_prepare (db,
-                           "SELECT uuid, session, role, content, status, model, provider, "
-                           "  tokens_in, tokens_out, cost, created_us, hlc, seq "
-                           "FROM sync_messages WHERE user = ?1 AND session = ?2 AND seq > ?3 "
-                           "ORDER BY seq LIMIT ?4", FALSE, error);
+  stmt = _helix_gateway_db_prepare (self,
+                                    "SELECT uuid, session, role, content, status, model, provider, "
+                                    "  tokens_in, tokens_out, cost, created_us, hlc, seq "
+                                    "FROM sync_messages WHERE user = ?1 AND session = ?2 AND seq > "
+                                    "?3 "
+                                    "ORDER BY seq LIMIT ?4", error);
   if (stmt == NULL)
     return NULL;
 
@@ -1091,7 +1226,7 @@ list_messages (HelixGatewayDb  *self,
       message->seq = sqlite3_column_int64 (stmt, 12);
       g_ptr_array_add (messages, message);
     }
-  sqlite3_finalize (stmt);
+  _helix_gateway_db_release (stmt);
 
   if (rc != SQLITE_DONE)
     {

@@ -83,6 +83,35 @@ void                     helix_gateway_sync_message_free (HelixGatewaySyncMessag
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewaySyncSession, helix_gateway_sync_session_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewaySyncMessage, helix_gateway_sync_message_free)
 
+/**
+ * HelixGatewayPush:
+ * @user_id: whose ops
+ * @device_id: the device that sent them, or 0
+ * @ops: (array length=n_ops): validated ops, without seq
+ * @n_ops: how many
+ * @seqs: (element-type gint64) (nullable): set on success: one seq per op
+ * @applied: (element-type HelixSyncOp) (nullable): set on success: the ops
+ *   stored now, with their seq
+ * @conflict_op_id: (nullable): set with an %HELIX_SYNC_ERROR_OP_CONFLICT error
+ * @error: (nullable): set when this push was refused
+ *
+ * One push of helix_gateway_db_apply_pushes(): the caller fills the first four
+ * members, the function the others. Free them with helix_gateway_push_clear().
+ */
+typedef struct
+{
+  gint64         user_id;
+  gint64         device_id;
+  HelixSyncOp  **ops;
+  guint          n_ops;
+  GArray        *seqs;
+  GPtrArray     *applied;
+  char          *conflict_op_id;
+  GError        *error;
+} HelixGatewayPush;
+
+void                     helix_gateway_push_clear        (HelixGatewayPush *push);
+
 gboolean                 helix_gateway_db_apply_ops      (HelixGatewayDb  *self,
                                                           gint64           user_id,
                                                           gint64           device_id,
@@ -100,6 +129,10 @@ gboolean                 helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
                                                           GPtrArray       *applied_out,
                                                           char           **conflict_op_id,
                                                           GError         **error);
+gboolean                 helix_gateway_db_apply_pushes   (HelixGatewayDb   *self,
+                                                          HelixGatewayPush *pushes,
+                                                          guint             n_pushes,
+                                                          GError          **error);
 GPtrArray               *helix_gateway_db_ops_since      (HelixGatewayDb  *self,
                                                           gint64           user_id,
                                                           gint64           cursor,

@@ -17,8 +17,10 @@
  * (its cursor) and is only ever sent ops above it, so an op is neither lost
  * nor sent twice between the backlog and the live stream. Everything runs
  * on the main loop, and every database call here is synchronous (indexed
- * reads and one short transaction per push), so no op can be stored between
- * a backlog read and the moment the connection is marked synced.
+ * reads, and one short transaction for all the pushes that arrived during a
+ * main loop iteration: a group commit, one fsync for all, see
+ * flush_pushes_cb()), so no op can be stored between a backlog read and the
+ * moment the connection is marked synced.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -58,6 +60,8 @@ struct _HelixGatewayHub
   GHashTable   *users;      /* gint64 user id → GPtrArray of open SyncConn (unowned) */
   GPtrArray    *conns;      /* (element-type SyncConn) (owned): every connection, open or closing */
   guint         recheck_id; /* while there are connections */
+  GPtrArray    *pending;    /* (element-type PendingPush) (owned): pushes for the next commit */
+  guint         flush_id;   /* while there are pending pushes */
 };
 
 /* Who an accepted upgrade request speaks for, from sync_http_cb() to sync_ws_cb(). */
@@ -79,11 +83,28 @@ typedef struct
   char                    *device;      /* the device id of `hello` */
   gint64                   cursor;      /* the highest seq sent on this connection */
   guint                    backlog_id;
+  guint                    n_pending;   /* its pushes waiting in hub->pending */
   guint                    bad_frames;
   gboolean                 said_hello;
   gboolean                 synced;
   gboolean                 closing;
 } SyncConn;
+
+/* A push waiting for the next group commit (see flush_pushes_cb()). */
+typedef struct
+{
+  SyncConn  *conn; /* (nullable): %NULL once the connection is gone */
+  GPtrArray *ops;  /* (element-type HelixSyncOp): the push's ops */
+} PendingPush;
+
+static void
+pending_push_free (gpointer data)
+{
+  PendingPush *pending = data;
+
+  g_ptr_array_unref (pending->ops);
+  g_free (pending);
+}
 
 static GQuark
 upgrade_auth_quark (void)
@@ -113,6 +134,20 @@ sync_conn_free (gpointer data)
   SyncConn *conn = data;
 
   g_clear_handle_id (&conn->backlog_id, g_source_remove);
+
+  /* Its pushes waiting for a commit are dropped: never acknowledged, the
+   * device pushes them again. */
+  for (guint i = 0; conn->n_pending > 0 && i < conn->hub->pending->len; i++)
+    {
+      PendingPush *pending = g_ptr_array_index (conn->hub->pending, i);
+
+      if (pending->conn == conn)
+        {
+          pending->conn = NULL;
+          conn->n_pending--;
+        }
+    }
+
   if (conn->ws != NULL)
     {
       g_signal_handlers_disconnect_by_data (conn->ws, conn);
@@ -135,6 +170,7 @@ _helix_gateway_hub_new (HelixGateway *gateway)
   hub->users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                       (GDestroyNotify) g_ptr_array_unref);
   hub->conns = g_ptr_array_new_with_free_func (sync_conn_free);
+  hub->pending = g_ptr_array_new_with_free_func (pending_push_free);
 
   return hub;
 }
@@ -147,8 +183,10 @@ _helix_gateway_hub_free (HelixGatewayHub *hub)
 
   _helix_gateway_hub_disconnect_all (hub);
   g_clear_handle_id (&hub->recheck_id, g_source_remove);
+  g_clear_handle_id (&hub->flush_id, g_source_remove);
   g_hash_table_unref (hub->users);
   g_ptr_array_unref (hub->conns);
+  g_ptr_array_unref (hub->pending);
   g_free (hub);
 }
 
@@ -331,6 +369,16 @@ _helix_gateway_hub_close_device (HelixGatewayHub *hub,
 }
 
 /* Sending {{{1 */
+
+/* Sends @text, which other connections may be sent too, unless the socket
+ * is closing already (see send_text()). */
+static void
+send_shared_text (SyncConn   *conn,
+                  const char *text)
+{
+  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text (conn->ws, text);
+}
 
 static void
 send_text (SyncConn *conn,
@@ -576,18 +624,134 @@ check_push (SyncConn  *conn,
   return TRUE;
 }
 
+/* What becomes of a push once its group commit is done: an ack and the
+ * fan-out, or the error. @batch_error: why the whole commit failed, if it did. */
+static void
+finish_push (SyncConn         *conn,
+             HelixGatewayPush *push,
+             const GError     *batch_error)
+{
+  g_autofree HelixSyncAck *acks = NULL;
+
+  if (batch_error != NULL || push->error != NULL)
+    {
+      if (conn->closing)
+        return;
+
+      if (batch_error == NULL && push->error->domain == HELIX_SYNC_ERROR)
+        {
+          g_info ("sync: user %s, device %s: push refused: %s", conn->user_name,
+                  conn->device_uuid, push->error->message);
+          send_text (conn, helix_sync_frame_build_error_from_gerror (push->error,
+                                                                     push->conflict_op_id));
+        }
+      else
+        fail_unavailable (conn, batch_error != NULL ? batch_error : push->error);
+      return;
+    }
+
+  g_assert (push->seqs->len == push->n_ops);
+
+  /* Stored even if the connection went meanwhile: the others get the ops. */
+  if (!conn->closing)
+    {
+      acks = g_new0 (HelixSyncAck, push->n_ops);
+      for (guint i = 0; i < push->n_ops; i++)
+        {
+          g_strlcpy (acks[i].op, helix_sync_op_get_op_id (push->ops[i]), sizeof acks[i].op);
+          acks[i].seq = g_array_index (push->seqs, gint64, i);
+        }
+      send_text (conn, helix_sync_frame_build_ack (acks, push->n_ops));
+
+      /* The pusher has everything up to the ops it just stored. */
+      for (guint i = 0; i < push->applied->len; i++)
+        conn->cursor = MAX (conn->cursor,
+                            helix_sync_op_get_seq (g_ptr_array_index (push->applied, i)));
+    }
+
+  g_debug ("sync: user %s, device %s pushed %u ops, %u new", conn->user_name, conn->device_uuid,
+           push->n_ops, push->applied->len);
+
+  _helix_gateway_hub_publish (conn->hub, conn->user_id, conn, push->applied);
+}
+
+/* Group commit: the pushes that arrived since the last one, from every
+ * connection, are stored in one transaction with one fsync, and only then
+ * acknowledged and fanned out, in the order they arrived. Every seq is
+ * therefore still sent in increasing order on each connection: the pushes
+ * are finished one after the other, each after the ones stored before it. */
+static gboolean
+flush_pushes_cb (gpointer data)
+{
+  HelixGatewayHub *hub = data;
+  HelixGatewayDb *db = helix_gateway_get_db (hub->gateway);
+  g_autoptr(GPtrArray) batch = g_steal_pointer (&hub->pending);
+  g_autofree HelixGatewayPush *pushes = NULL;
+  g_autofree SyncConn **conns = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean stored;
+  guint n_ops = 0;
+  guint n = 0;
+
+  /* All of them: what one iteration read is bounded by the sockets' buffers,
+   * and whatever waited would only pile up behind the next reads. */
+  hub->flush_id = 0;
+  hub->pending = g_ptr_array_new_with_free_func (pending_push_free);
+
+  pushes = g_new0 (HelixGatewayPush, batch->len);
+  conns = g_new0 (SyncConn *, batch->len);
+  for (guint i = 0; i < batch->len; i++)
+    {
+      PendingPush *pending = g_ptr_array_index (batch, i);
+      SyncConn *conn = pending->conn;
+
+      if (conn == NULL)
+        continue;
+      conn->n_pending--;
+
+      /* A connection closed meanwhile gets no ack: the device pushes again. */
+      if (conn->closing)
+        continue;
+
+      conns[n] = conn;
+      pushes[n].user_id = conn->user_id;
+      pushes[n].device_id = conn->device_id;
+      pushes[n].ops = (HelixSyncOp **) pending->ops->pdata;
+      pushes[n].n_ops = pending->ops->len;
+      n_ops += pending->ops->len;
+      n++;
+    }
+
+  if (n == 0)
+    return G_SOURCE_REMOVE;
+
+  g_debug ("sync: one commit for %u pushes, %u ops", n, n_ops);
+  if (db != NULL)
+    stored = helix_gateway_db_apply_pushes (db, pushes, n, &error);
+  else
+    {
+      g_set_error_literal (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
+                           _("The database is closed"));
+      stored = FALSE;
+    }
+
+  for (guint i = 0; i < n; i++)
+    {
+      finish_push (conns[i], &pushes[i], stored ? NULL : error);
+      helix_gateway_push_clear (&pushes[i]);
+    }
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 handle_push (SyncConn       *conn,
              HelixSyncFrame *frame,
              gsize           frame_len)
 {
-  HelixGatewayDb *db = helix_gateway_get_db (conn->hub->gateway);
+  HelixGatewayHub *hub = conn->hub;
   GPtrArray *ops = helix_sync_frame_get_ops (frame);
-  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr(GPtrArray) applied = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *conflict = NULL;
-  g_autofree HelixSyncAck *acks = NULL;
+  PendingPush *pending;
 
   g_assert (ops != NULL && ops->len > 0);
 
@@ -600,7 +764,7 @@ handle_push (SyncConn       *conn,
     return;
 
   /* The connection stays open: the device pushes again after maintenance. */
-  if (_helix_gateway_in_maintenance (conn->hub->gateway))
+  if (_helix_gateway_in_maintenance (hub->gateway))
     {
       send_error_literal (conn, HELIX_SYNC_ERROR_UNAVAILABLE,
                           _("The gateway is in maintenance and stores nothing now; nothing "
@@ -609,49 +773,15 @@ handle_push (SyncConn       *conn,
       return;
     }
 
-  if (db == NULL)
-    {
-      g_set_error_literal (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
-                           _("The database is closed"));
-      fail_unavailable (conn, error);
-      return;
-    }
-
-  applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
-  if (!helix_gateway_db_apply_ops_full (db, conn->user_id, conn->device_id,
-                                        (HelixSyncOp **) ops->pdata, ops->len, seqs, applied,
-                                        &conflict, &error))
-    {
-      if (error->domain == HELIX_SYNC_ERROR)
-        {
-          g_info ("sync: user %s, device %s: push refused: %s", conn->user_name,
-                  conn->device_uuid, error->message);
-          send_text (conn, helix_sync_frame_build_error_from_gerror (error, conflict));
-        }
-      else
-        fail_unavailable (conn, error);
-      return;
-    }
-
-  g_assert (seqs->len == ops->len);
-
-  acks = g_new0 (HelixSyncAck, ops->len);
-  for (guint i = 0; i < ops->len; i++)
-    {
-      g_strlcpy (acks[i].op, helix_sync_op_get_op_id (g_ptr_array_index (ops, i)),
-                 sizeof acks[i].op);
-      acks[i].seq = g_array_index (seqs, gint64, i);
-    }
-  send_text (conn, helix_sync_frame_build_ack (acks, ops->len));
-
-  /* The pusher has everything up to the ops it just stored. */
-  for (guint i = 0; i < applied->len; i++)
-    conn->cursor = MAX (conn->cursor, helix_sync_op_get_seq (g_ptr_array_index (applied, i)));
-
-  g_debug ("sync: user %s, device %s pushed %u ops, %u new", conn->user_name, conn->device_uuid,
-           ops->len, applied->len);
-
-  _helix_gateway_hub_publish (conn->hub, conn->user_id, conn, applied);
+  /* Stored with the other pushes of this main loop iteration (flush_pushes_cb()).
+   * The idle runs at the priority of the sockets: busy sockets cannot starve it. */
+  pending = g_new0 (PendingPush, 1);
+  pending->conn = conn;
+  pending->ops = g_ptr_array_ref (ops);
+  conn->n_pending++;
+  g_ptr_array_add (hub->pending, pending);
+  if (hub->flush_id == 0)
+    hub->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pushes_cb, hub, NULL);
 }
 
 /* message.delta is relayed to the user's other devices, never stored. */
@@ -675,7 +805,7 @@ relay_delta (SyncConn       *conn,
       SyncConn *other = g_ptr_array_index (list, i);
 
       if (other != conn && other->said_hello && !other->closing)
-        soup_websocket_connection_send_text (other->ws, text);
+        send_shared_text (other, text);
     }
 }
 
@@ -696,9 +826,19 @@ _helix_gateway_hub_publish (HelixGatewayHub *hub,
 {
   GPtrArray *list = get_user_conns (hub, user_id);
   g_autoptr(GPtrArray) targets = g_ptr_array_new ();
+  g_autofree char *text = NULL;
+  gboolean share;
+  gint64 first_seq;
+  gint64 last_seq;
 
   if (list == NULL || applied == NULL || applied->len == 0)
     return;
+
+  /* One `ops` frame of all of @applied, built once for every connection
+   * that has none of them yet (all of them, but in a race with a backlog). */
+  first_seq = helix_sync_op_get_seq (g_ptr_array_index (applied, 0));
+  last_seq = helix_sync_op_get_seq (g_ptr_array_index (applied, applied->len - 1));
+  share = applied->len <= HELIX_SYNC_MAX_OPS;
 
   /* Sending may close a connection, which changes the list. */
   g_ptr_array_extend (targets, list, NULL, NULL);
@@ -710,7 +850,24 @@ _helix_gateway_hub_publish (HelixGatewayHub *hub,
       if (conn == from || conn->closing || !conn->synced)
         continue;
 
-      send_ops (conn, applied);
+      if (share && conn->cursor < first_seq && text == NULL)
+        {
+          text = helix_sync_frame_build_ops ((HelixSyncOp **) applied->pdata, applied->len);
+          /* Too large for one frame: send_ops() makes pages. */
+          if (strlen (text) > HELIX_SYNC_MAX_FRAME_BYTES)
+            {
+              share = FALSE;
+              g_clear_pointer (&text, g_free);
+            }
+        }
+
+      if (share && conn->cursor < first_seq)
+        {
+          send_shared_text (conn, text);
+          conn->cursor = last_seq;
+        }
+      else
+        send_ops (conn, applied);
       helix_gateway_metrics_add_ops_fanned_out (applied->len);
     }
 }

@@ -58,6 +58,9 @@ typedef struct
   GBytes         *text;
   guint           max_ops;
   char           *op_id;
+  char           *gateway_uri;
+  const gint     *current_generation;
+  gboolean        identity_changed;
   /* Out */
   HelixSyncFrame *frame;
   char           *push;
@@ -89,7 +92,7 @@ struct _HelixSyncClient
 
   /* The connection. @generation changes with each attempt; results of work done for
    * an older one do not act on a newer one. */
-  guint                    generation;
+  gint                     generation; /* (atomic): read by the worker */
   GCancellable            *connect_cancellable;
   SoupWebsocketConnection *ws;
   gboolean                 welcomed;
@@ -235,6 +238,7 @@ job_free (Job *job)
   g_clear_object (&job->store);
   g_clear_pointer (&job->text, g_bytes_unref);
   g_clear_pointer (&job->op_id, g_free);
+  g_clear_pointer (&job->gateway_uri, g_free);
   g_clear_pointer (&job->frame, helix_sync_frame_unref);
   g_clear_pointer (&job->push, g_free);
   g_clear_pointer (&job->push_ids, g_strfreev);
@@ -276,8 +280,22 @@ job_thread (GTask        *task,
           {
             HelixSyncFrameKind kind = helix_sync_frame_get_kind (job->frame);
 
-            if (kind == HELIX_SYNC_FRAME_OPS || kind == HELIX_SYNC_FRAME_ACK)
+            /* After a `welcome` that showed the store was synced with another
+             * gateway or account, the frames of that connection are not applied: its
+             * cursor was wrong. The client reconnects from 0. */
+            if (job->generation != (guint) g_atomic_int_get (job->current_generation))
+              ;
+            else if (kind == HELIX_SYNC_FRAME_OPS || kind == HELIX_SYNC_FRAME_ACK)
               ok = helix_sync_replica_apply_parsed (job->store, job->frame, &job->error);
+            else if (kind == HELIX_SYNC_FRAME_WELCOME)
+              {
+                g_autofree char *identity =
+                  g_strdup_printf ("%s %s", job->gateway_uri,
+                                   helix_sync_frame_get_user (job->frame));
+
+                ok = helix_store_check_sync_identity (job->store, identity,
+                                                      &job->identity_changed, &job->error);
+              }
           }
       }
       break;
@@ -341,8 +359,10 @@ queue_job (HelixSyncClient *self,
   Job *job = g_new0 (Job, 1);
 
   job->kind = kind;
-  job->generation = self->generation;
+  job->generation = (guint) self->generation;
+  job->current_generation = &self->generation;
   job->store = g_object_ref (self->store);
+  job->gateway_uri = g_strdup (self->uri);
   g_queue_push_tail (&self->jobs, job);
 
   return job;
@@ -365,7 +385,7 @@ static gboolean
 is_current (HelixSyncClient *self,
             guint            generation)
 {
-  return self->ws != NULL && generation == self->generation &&
+  return self->ws != NULL && generation == (guint) self->generation &&
          soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN;
 }
 
@@ -509,6 +529,15 @@ handle_frame (HelixSyncClient *self,
                                                          HELIX_SYNC_ERROR_FORBIDDEN,
                                                          _("A second “welcome”"));
           fail_connection (self, _("The gateway broke the sync protocol"), error);
+          return;
+        }
+      if (job->identity_changed)
+        {
+          /* The hello carried the cursor of another gateway or account. */
+          g_message ("Sync: this device synced with another gateway or account before; "
+                     "syncing from the start");
+          self->attempt = 0;
+          drop_connection (self, TRUE);
           return;
         }
       if (helix_sync_frame_get_head (frame) < self->hello_cursor)
@@ -827,7 +856,7 @@ static void
 drop_connection (HelixSyncClient *self,
                  gboolean         reconnect)
 {
-  self->generation++;
+  g_atomic_int_inc (&self->generation);
 
   if (self->connect_cancellable != NULL)
     {
@@ -888,7 +917,7 @@ connect_cb (GObject      *source,
 
   ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
 
-  if (data->generation != self->generation)
+  if (data->generation != (guint) self->generation)
     {
       /* Cancelled, or superseded by disconnect/connect. */
       if (ws != NULL)
@@ -967,7 +996,8 @@ start_connection (HelixSyncClient *self)
   soup_message_headers_replace (soup_message_get_request_headers (data->msg),
                                 "Authorization", authorization);
 
-  data->generation = ++self->generation;
+  g_atomic_int_inc (&self->generation);
+  data->generation = (guint) self->generation;
   self->connect_cancellable = g_cancellable_new ();
   soup_session_websocket_connect_async (self->session, data->msg, NULL, NULL,
                                         G_PRIORITY_DEFAULT, self->connect_cancellable,

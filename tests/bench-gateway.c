@@ -1,0 +1,1257 @@
+/* bench-gateway.c: load benchmarks of the real gateway on loopback
+ *
+ * Starts `$HELIX_BINARY --headless` as a child process with a fresh state
+ * directory, adds users (--add-user), logs their devices in over REST and
+ * drives it with libsoup WebSocket clients and plain HTTP/1.1 clients. Prints
+ * lines `BENCH <name> <value> <unit>`; run with `meson test -C <build> --benchmark`.
+ *
+ *   sync_fanout_p99_ms        1,000 WebSocket clients (100 users × 10 devices) push
+ *                             10,000 ops/s in all; the time from sending a push to each
+ *                             of the user's 9 other devices receiving the op, p99
+ *   sync_fanout_p50_ms        the same, median (for context)
+ *   sync_fanout_ops_per_s     ops acknowledged per second during that phase
+ *   sync_fanout_rate_msgs_per_s  ops delivered per second during that phase
+ *   sync_fanout_errors        error frames, unexpected closes, seqs out of order on a
+ *                             connection, and pushes not acknowledged or deliveries
+ *                             missing once everything sent had up to 2 minutes to arrive
+ *   sync_fanout_drain_s       how long the gateway took, after the fixed-rate phase, to
+ *                             acknowledge and deliver everything (its backlog if it was
+ *                             slower than the rate)
+ *   sync_fanout_msgs_per_s    delivered ops per second when every client keeps
+ *                             HELIX_BENCH_WINDOW pushes in flight (saturation)
+ *   sync_flood_ops_per_s      ops acknowledged per second in that saturation phase
+ *   gateway_rss_kib           the gateway's VmRSS at the end of the fan-out phases
+ *   gateway_cpu_s             the gateway's user+system CPU seconds during the
+ *                             fixed-rate phase (sync_fanout_seconds long)
+ *   gateway_runqueue_wait_s   how long its main thread waited for a CPU then (other
+ *                             processes, the load generator included, had the cores)
+ *   ws_idle_bytes_per_conn    gateway RSS growth over the idle synced connections / N
+ *   http_health_rps, http_health_p99_ms       GET /health, a new connection each time
+ *   http_sessions_rps, http_sessions_p99_ms   GET /api/v1/sessions with a token
+ *
+ * The gateway closes HTTP connections after each response (no keep-alive), so
+ * the HTTP clients are plain blocking sockets, one connection per request, in
+ * HELIX_BENCH_HTTP_THREADS threads: a libsoup client costs more CPU per request
+ * than the server on a two-core machine and would measure itself.
+ *
+ * Environment (defaults are the figures of issue 3):
+ *   HELIX_BENCH_USERS (100), HELIX_BENCH_DEVICES (10 per user), HELIX_BENCH_CLIENTS
+ *   (sets USERS = CLIENTS / DEVICES), HELIX_BENCH_RATE (10000 ops/s),
+ *   HELIX_BENCH_SECONDS (10, the measured fixed-rate window), HELIX_BENCH_WINDOW (4),
+ *   HELIX_BENCH_THREADS (2 WebSocket client threads), HELIX_BENCH_HTTP_THREADS (4),
+ *   HELIX_BENCH_HTTP_SECONDS (4). HELIX_BENCH_KEEP=1 keeps the state directory.
+ *   HELIX_BENCH_SHARED_TOKENS=1 logs in once per user (the slow argon2 check) and
+ *   lets its devices share that token, for quicker runs; the load is the same.
+ *
+ * Rate limits are turned off for the gateway (HELIX_RATE_LIMIT_PER_USER=off,
+ * HELIX_RATE_LIMIT_PER_ADDRESS=off): a load test is not abuse.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-bench"
+#define _GNU_SOURCE /* memmem() */
+
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#define PASSWORD "correct horse battery staple"
+#define LOGINS_IN_FLIGHT 4
+#define WARMUP_US (2 * G_USEC_PER_SEC)
+#define DRAIN_US (1 * G_USEC_PER_SEC)
+#define DRAIN_MAX_US (120 * G_USEC_PER_SEC)
+
+typedef enum
+{
+  PHASE_CONNECT,
+  PHASE_IDLE,
+  PHASE_RATE,
+  PHASE_DRAIN,
+  PHASE_CHECK,
+  PHASE_FLOOD,
+  PHASE_STOP,
+} Phase;
+
+/* Settings {{{1 */
+
+static guint n_users = 100;
+static guint n_devices = 10;
+static guint rate = 10000;
+static guint rate_seconds = 10;
+static guint window = 4;
+static guint n_threads = 2;
+static guint http_threads = 4;
+static guint http_seconds = 4;
+static gboolean shared_tokens = FALSE;
+
+static guint
+env_uint (const char *name,
+          guint       fallback)
+{
+  const char *value = g_getenv (name);
+  guint64 n;
+
+  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 1, G_MAXUINT, &n, NULL))
+    return fallback;
+
+  return (guint) n;
+}
+
+/* Shared state: written by the main thread, read by the client threads. */
+static struct sockaddr_in gateway_addr;
+static char *gateway_base;            /* http://127.0.0.1:PORT */
+static gint phase = PHASE_CONNECT;    /* atomic */
+static gint64 rate_from_us;           /* atomic: ops sent from then on are measured */
+static gint64 rate_until_us;          /* atomic: … until then */
+
+static gint64
+atomic_get64 (const gint64 *p)
+{
+  return __atomic_load_n (p, __ATOMIC_ACQUIRE);
+}
+
+static void
+atomic_set64 (gint64 *p,
+              gint64  v)
+{
+  __atomic_store_n (p, v, __ATOMIC_RELEASE);
+}
+
+static void
+atomic_add64 (guint64 *p,
+              guint64  v)
+{
+  __atomic_fetch_add (p, v, __ATOMIC_RELAXED);
+}
+
+static guint64
+atomic_read_u64 (const guint64 *p)
+{
+  return __atomic_load_n (p, __ATOMIC_RELAXED);
+}
+
+/* The gateway process {{{1 */
+
+typedef struct
+{
+  GSubprocess *process;
+  char        *state_dir;
+  char        *log_path;
+} Gateway;
+
+static const char *
+helix_binary (void)
+{
+  const char *binary = g_getenv ("HELIX_BINARY");
+
+  if (binary == NULL)
+    g_error ("Set HELIX_BINARY to the helix executable (meson test does).");
+
+  return binary;
+}
+
+static void
+add_users (Gateway *gw)
+{
+  g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; i < n_users; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("bench%u", i);
+      g_autoptr(GError) error = NULL;
+      GSubprocess *proc;
+      GOutputStream *in;
+
+      proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE,
+                               &error, helix_binary (), "--headless", "--state-dir",
+                               gw->state_dir, "--add-user", name, NULL);
+      g_assert_no_error (error);
+      in = g_subprocess_get_stdin_pipe (proc);
+      g_output_stream_write_all (in, PASSWORD "\n", strlen (PASSWORD "\n"), NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_output_stream_close (in, NULL, NULL);
+      g_ptr_array_add (procs, proc);
+
+      /* A few at a time (each hashes a password), the first alone: it makes the
+       * database. */
+      if (i == 0 || procs->len == 4 || i + 1 == n_users)
+        {
+          for (guint j = 0; j < procs->len; j++)
+            {
+              g_subprocess_wait_check (g_ptr_array_index (procs, j), NULL, &error);
+              g_assert_no_error (error);
+            }
+          g_ptr_array_set_size (procs, 0);
+        }
+    }
+}
+
+/* In the child: the gateway goes when the benchmark does, even on a crash. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static void
+gateway_start (Gateway *gw)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline;
+
+  gw->state_dir = g_dir_make_tmp ("helix-bench-gateway-XXXXXX", &error);
+  g_assert_no_error (error);
+  gw->log_path = g_build_filename (gw->state_dir, "gateway.log", NULL);
+
+  add_users (gw);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_setenv (launcher, "HELIX_RATE_LIMIT_PER_USER", "off", TRUE);
+  g_subprocess_launcher_setenv (launcher, "HELIX_RATE_LIMIT_PER_ADDRESS", "off", TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
+  g_subprocess_launcher_unsetenv (launcher, "MALLOC_CHECK_");
+  g_subprocess_launcher_set_stderr_file_path (launcher, gw->log_path);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  gw->process = g_subprocess_launcher_spawn (launcher, &error, helix_binary (), "--headless",
+                                             "--listen", "127.0.0.1:0", "--state-dir",
+                                             gw->state_dir, "--log-level", "info", NULL);
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (gateway_base == NULL)
+    {
+      g_autofree char *log = NULL;
+      const char *found;
+
+      if (g_get_monotonic_time () > deadline)
+        g_error ("The gateway did not start; see %s", gw->log_path);
+
+      g_usleep (20000);
+      if (!g_file_get_contents (gw->log_path, &log, NULL, NULL))
+        continue;
+      found = strstr (log, "listening on http://");
+      if (found != NULL && strchr (found, '\n') != NULL)
+        {
+          const char *url = found + strlen ("listening on ");
+          guint port;
+
+          gateway_base = g_strndup (url, strchr (url, '\n') - url);
+          port = atoi (strrchr (gateway_base, ':') + 1);
+          memset (&gateway_addr, 0, sizeof gateway_addr);
+          gateway_addr.sin_family = AF_INET;
+          gateway_addr.sin_port = htons (port);
+          inet_pton (AF_INET, "127.0.0.1", &gateway_addr.sin_addr);
+        }
+    }
+}
+
+static void
+exited_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  gboolean *done = data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *done = TRUE;
+}
+
+static void
+gateway_stop (Gateway *gw)
+{
+  gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  gboolean done = FALSE;
+
+  g_subprocess_send_signal (gw->process, SIGTERM);
+  g_subprocess_wait_async (gw->process, NULL, exited_cb, &done);
+  while (!done)
+    {
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_printerr ("bench: the gateway did not stop; killing it\n");
+          g_subprocess_force_exit (gw->process);
+          deadline = G_MAXINT64;
+        }
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10000);
+    }
+
+  if (g_getenv ("HELIX_BENCH_KEEP") == NULL)
+    {
+      g_autoptr(GDir) dir = g_dir_open (gw->state_dir, 0, NULL);
+      const char *name;
+
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (gw->state_dir, name, NULL);
+          g_unlink (path);
+        }
+      g_rmdir (gw->state_dir);
+    }
+  else
+    g_printerr ("state directory kept: %s\n", gw->state_dir);
+
+  g_clear_object (&gw->process);
+  g_free (gw->state_dir);
+  g_free (gw->log_path);
+}
+
+/* /proc/PID/status VmRSS in KiB. */
+static gint64
+gateway_rss_kib (Gateway *gw)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status",
+                                           g_subprocess_get_identifier (gw->process));
+  g_autofree char *text = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (line = strstr (text, "VmRSS:")) == NULL)
+    return -1;
+
+  return g_ascii_strtoll (line + strlen ("VmRSS:"), NULL, 10);
+}
+
+/* utime + stime from /proc/PID/stat, in seconds. */
+static double
+gateway_cpu_s (Gateway *gw)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat",
+                                           g_subprocess_get_identifier (gw->process));
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after;
+
+  /* The command name (field 2) may hold spaces: count from its ')'. */
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (after = strrchr (text, ')')) == NULL)
+    return -1;
+
+  fields = g_strsplit (after + 2, " ", 0);
+  if (g_strv_length (fields) < 13)
+    return -1;
+
+  /* Fields 14 and 15 of the file: 12 and 13 after the ')' counting from 1. */
+  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) /
+         sysconf (_SC_CLK_TCK);
+}
+
+/* Seconds the gateway's main thread was runnable but waiting for a CPU
+ * (/proc/PID/schedstat): how much other processes took from it. */
+static double
+gateway_runqueue_s (Gateway *gw)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/schedstat",
+                                           g_subprocess_get_identifier (gw->process));
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return -1;
+  fields = g_strsplit (text, " ", 0);
+  if (g_strv_length (fields) < 2)
+    return -1;
+
+  return g_ascii_strtod (fields[1], NULL) / 1e9;
+}
+
+/* Plain HTTP/1.1 over a blocking socket {{{1 */
+
+/* One request on a new connection; reads the response until the gateway
+ * closes. Returns the status (0 on a transport failure) and the body in @body. */
+static guint
+http_request (const char *method,
+              const char *path,
+              const char *token,
+              const char *body,
+              GString    *response)
+{
+  char head[1024];
+  char buf[16384];
+  struct timeval timeout = { 30, 0 };
+  int one = 1;
+  gsize head_len;
+  guint status = 0;
+  ssize_t n;
+  int fd;
+
+  g_string_truncate (response, 0);
+
+  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+
+  if (connect (fd, (struct sockaddr *) &gateway_addr, sizeof gateway_addr) != 0)
+    {
+      close (fd);
+      return 0;
+    }
+
+  head_len = g_snprintf (head, sizeof head,
+                         "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s%s%s\r\n",
+                         method, path,
+                         token != NULL ? "Authorization: Bearer " : "",
+                         token != NULL ? token : "", token != NULL ? "\r\n" : "",
+                         body != NULL ? "Content-Type: application/json\r\n" : "",
+                         body != NULL ? "Content-Length: " : "");
+  if (body != NULL)
+    head_len += g_snprintf (head + head_len - 2, sizeof head - head_len + 2, "%zu\r\n\r\n%s",
+                            strlen (body), body) - 2;
+
+  if (send (fd, head, head_len, MSG_NOSIGNAL) != (ssize_t) head_len)
+    {
+      close (fd);
+      return 0;
+    }
+
+  while ((n = recv (fd, buf, sizeof buf, 0)) > 0)
+    g_string_append_len (response, buf, n);
+  close (fd);
+
+  if (n < 0 || sscanf (response->str, "HTTP/1.1 %u", &status) != 1)
+    return 0;
+
+  {
+    const char *end = strstr (response->str, "\r\n\r\n");
+
+    if (end == NULL)
+      return 0;
+    g_string_erase (response, 0, end + 4 - response->str);
+  }
+
+  return status;
+}
+
+/* Devices and logins {{{1 */
+
+typedef struct
+{
+  guint  user;
+  guint  index;
+  char  *name;    /* the hello device id, also the login's device name */
+  char  *token;
+} Device;
+
+static Device *devices;        /* n_users × n_devices */
+static char **user_sessions;   /* a session id per user, for message.put */
+static guint next_login;       /* atomic */
+
+static char *
+json_get_string (const char *text,
+                 const char *member)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (!json_parser_load_from_data (parser, text, -1, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (!JSON_NODE_HOLDS_OBJECT (root) ||
+      !json_object_has_member (json_node_get_object (root), member))
+    return NULL;
+
+  return g_strdup (json_object_get_string_member (json_node_get_object (root), member));
+}
+
+static gpointer
+login_thread (gpointer data)
+{
+  g_autoptr(GString) response = g_string_new (NULL);
+  guint total = n_users * n_devices;
+  guint i;
+
+  while ((i = g_atomic_int_add (&next_login, 1)) < total)
+    {
+      Device *d = &devices[i];
+      g_autofree char *body = NULL;
+      guint status = 0;
+
+      /* A quick run: one login per user, its devices share the token. */
+      if (shared_tokens && d->index > 0)
+        continue;
+
+      body = g_strdup_printf ("{\"username\":\"bench%u\",\"password\":\"%s\",\"device\":\"%s\"}",
+                              d->user, PASSWORD, d->name);
+
+      for (guint attempt = 0; attempt < 50 && status != 200; attempt++)
+        {
+          status = http_request ("POST", "/api/v1/auth/login", NULL, body, response);
+          if (status == 503 || status == 429)
+            g_usleep (50000);
+        }
+      if (status != 200)
+        g_error ("Login of %s failed: %u %s", d->name, status, response->str);
+
+      d->token = json_get_string (response->str, "token");
+      g_assert (d->token != NULL);
+    }
+
+  return NULL;
+}
+
+static void
+login_all (void)
+{
+  GThread *threads[LOGINS_IN_FLIGHT];
+  g_autoptr(GString) response = g_string_new (NULL);
+
+  devices = g_new0 (Device, n_users * n_devices);
+  for (guint u = 0; u < n_users; u++)
+    for (guint k = 0; k < n_devices; k++)
+      {
+        Device *d = &devices[u * n_devices + k];
+
+        d->user = u;
+        d->index = k;
+        d->name = g_strdup_printf ("bench-u%u-d%u", u, k);
+      }
+
+  for (guint i = 0; i < LOGINS_IN_FLIGHT; i++)
+    threads[i] = g_thread_new ("login", login_thread, NULL);
+  for (guint i = 0; i < LOGINS_IN_FLIGHT; i++)
+    g_thread_join (threads[i]);
+  for (guint i = 0; shared_tokens && i < n_users * n_devices; i++)
+    if (devices[i].index > 0)
+      devices[i].token = g_strdup (devices[i - devices[i].index].token);
+
+  /* One session per user, made over REST, for the messages pushed. */
+  user_sessions = g_new0 (char *, n_users);
+  for (guint u = 0; u < n_users; u++)
+    {
+      guint status = http_request ("POST", "/api/v1/sessions", devices[u * n_devices].token,
+                                   "{\"title\":\"Bench\"}", response);
+
+      if (status != 201)
+        g_error ("Could not make a session: %u %s", status, response->str);
+      user_sessions[u] = json_get_string (response->str, "id");
+      g_assert (user_sessions[u] != NULL);
+    }
+}
+
+/* WebSocket clients {{{1 */
+
+typedef struct _Worker Worker;
+
+typedef struct
+{
+  Worker                  *worker;
+  Device                  *device;
+  SoupWebsocketConnection *ws;
+  gint64                   last_seq;
+  guint64                  counter;   /* HLC counter */
+  guint                    in_flight;
+  gboolean                 synced;
+  gboolean                 closed;
+} Client;
+
+struct _Worker
+{
+  GThread      *thread;
+  GMainContext *context;
+  GMainLoop    *loop;
+  SoupSession  *session;
+  Client       *clients;
+  guint         n_clients;
+  guint         next_client;       /* round robin of the fixed rate */
+  double        rate;              /* this worker's share, ops/s */
+  gint64        rate_started_us;
+  guint64       rate_sent;
+  gboolean      flood_started;
+  gboolean      drain_checked;
+  gboolean      stopping;
+
+  /* Counters the main thread reads while running (atomic). */
+  guint64       connected;
+  guint64       synced;
+  guint64       sent;
+  guint64       acked;
+  guint64       delivered;
+  guint64       errors;
+
+  /* Read after the thread has ended. */
+  GArray       *latencies_us;      /* guint32, of ops sent in the measured window */
+  guint64       window_delivered;  /* deliveries of ops sent in the measured window */
+  guint64       window_sent;
+  guint         n_closed;
+  guint         error_frames_printed;
+};
+
+static guint
+count_substr (const char *text,
+              gsize       len,
+              const char *needle)
+{
+  gsize needle_len = strlen (needle);
+  const char *end = text + len;
+  guint n = 0;
+
+  for (const char *p = memmem (text, len, needle, needle_len); p != NULL;
+       p = memmem (p + needle_len, end - p - needle_len, needle, needle_len))
+    n++;
+
+  return n;
+}
+
+/* Checks that every "seq":N of a frame is above the connection's last one. */
+static gboolean
+check_seqs (Client     *c,
+            const char *text,
+            gsize       len)
+{
+  const char *end = text + len;
+  gboolean ok = TRUE;
+
+  for (const char *p = memmem (text, len, "\"seq\":", 6); p != NULL;
+       p = memmem (p + 6, end - p - 6, "\"seq\":", 6))
+    {
+      gint64 seq = g_ascii_strtoll (p + 6, NULL, 10);
+
+      if (seq <= c->last_seq)
+        ok = FALSE;
+      c->last_seq = MAX (c->last_seq, seq);
+    }
+
+  return ok;
+}
+
+static void
+send_push (Client *c)
+{
+  char op_id[37];
+  char msg_id[37];
+  char text[768];
+  gint64 now_us = g_get_monotonic_time ();
+  g_autofree char *a = g_uuid_string_random ();
+  g_autofree char *b = g_uuid_string_random ();
+
+  g_strlcpy (op_id, a, sizeof op_id);
+  g_strlcpy (msg_id, b, sizeof msg_id);
+  g_snprintf (text, sizeof text,
+              "{\"type\":\"push\",\"ops\":[{\"op\":\"%s\",\"type\":\"message.put\",\"id\":\"%s\","
+              "\"session\":\"%s\",\"hlc\":\"%" G_GINT64_FORMAT ":%" G_GUINT64_FORMAT ":%s\","
+              "\"data\":{\"role\":\"user\",\"content\":\"bench @T%" G_GINT64_FORMAT "@\","
+              "\"status\":\"done\"}}]}",
+              op_id, msg_id, user_sessions[c->device->user], g_get_real_time () / 1000,
+              c->counter++, c->device->name, now_us);
+
+  c->in_flight++;
+  atomic_add64 (&c->worker->sent, 1);
+  if (now_us >= atomic_get64 (&rate_from_us) && now_us < atomic_get64 (&rate_until_us))
+    atomic_add64 (&c->worker->window_sent, 1);
+  soup_websocket_connection_send_text (c->ws, text);
+}
+
+/* The send time of an op, from its content "bench @T<us>@". */
+static void
+record_deliveries (Client     *c,
+                   const char *text,
+                   gsize       len,
+                   gint64      now_us)
+{
+  Worker *w = c->worker;
+  const char *end = text + len;
+  gint64 from = atomic_get64 (&rate_from_us);
+  gint64 until = atomic_get64 (&rate_until_us);
+  guint n = 0;
+
+  for (const char *p = memmem (text, len, "@T", 2); p != NULL;
+       p = memmem (p + 2, end - p - 2, "@T", 2))
+    {
+      gint64 sent_us = g_ascii_strtoll (p + 2, NULL, 10);
+
+      n++;
+      if (sent_us >= from && sent_us < until)
+        {
+          guint32 latency = (guint32) MIN (now_us - sent_us, G_MAXUINT32);
+
+          g_array_append_val (w->latencies_us, latency);
+          atomic_add64 (&w->window_delivered, 1);
+        }
+    }
+
+  atomic_add64 (&w->delivered, n);
+}
+
+static void
+client_error (Client     *c,
+              const char *what,
+              const char *text)
+{
+  Worker *w = c->worker;
+
+  atomic_add64 (&w->errors, 1);
+  if (w->error_frames_printed++ < 5)
+    g_printerr ("bench: %s: %s: %.300s\n", c->device->name, what, text != NULL ? text : "");
+}
+
+static void
+on_ws_message (SoupWebsocketConnection *ws,
+               gint                     type,
+               GBytes                  *message,
+               Client                  *c)
+{
+  Worker *w = c->worker;
+  gsize len;
+  const char *text = g_bytes_get_data (message, &len);
+  gint64 now_us = g_get_monotonic_time ();
+  /* The frame's type is its first member (the gateway builds it so). */
+  const char *type_at = memmem (text, MIN (len, 40), "\"type\":\"", 8);
+  const char *kind = type_at != NULL ? type_at + 8 : "";
+
+  if (g_str_has_prefix (kind, "ops\""))
+    {
+      if (!check_seqs (c, text, len))
+        client_error (c, "seq out of order", text);
+      record_deliveries (c, text, len, now_us);
+    }
+  else if (g_str_has_prefix (kind, "ack\""))
+    {
+      guint n = count_substr (text, len, "\"seq\":");
+
+      if (!check_seqs (c, text, len))
+        client_error (c, "ack seq out of order", text);
+      c->in_flight -= MIN (c->in_flight, n);
+      atomic_add64 (&w->acked, n);
+      if (g_atomic_int_get (&phase) == PHASE_FLOOD)
+        while (c->in_flight < window)
+          send_push (c);
+    }
+  else if (g_str_has_prefix (kind, "welcome\""))
+    ;
+  else if (g_str_has_prefix (kind, "synced\""))
+    {
+      c->synced = TRUE;
+      c->last_seq = MAX (c->last_seq, 0);
+      atomic_add64 (&w->synced, 1);
+    }
+  else if (g_str_has_prefix (kind, "error\""))
+    client_error (c, "error frame", text);
+  else if (g_str_has_prefix (kind, "ping\"") || g_str_has_prefix (kind, "pong\""))
+    ;
+  else
+    client_error (c, "unexpected frame", text);
+}
+
+static void
+on_ws_closed (SoupWebsocketConnection *ws,
+              Client                  *c)
+{
+  c->closed = TRUE;
+  c->worker->n_closed++;
+  if (!c->worker->stopping)
+    client_error (c, "closed", soup_websocket_connection_get_close_data (ws));
+  if (c->worker->stopping && c->worker->n_closed == c->worker->n_clients)
+    g_main_loop_quit (c->worker->loop);
+}
+
+static void
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Client *c = data;
+  g_autoptr(GError) error = NULL;
+  char hello[160];
+
+  c->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  if (c->ws == NULL)
+    {
+      c->closed = TRUE;
+      c->worker->n_closed++;
+      client_error (c, "could not connect", error->message);
+      return;
+    }
+
+  g_signal_connect (c->ws, "message", G_CALLBACK (on_ws_message), c);
+  g_signal_connect (c->ws, "closed", G_CALLBACK (on_ws_closed), c);
+  atomic_add64 (&c->worker->connected, 1);
+
+  g_snprintf (hello, sizeof hello, "{\"type\":\"hello\",\"cursor\":0,\"device\":\"%s\"}",
+              c->device->name);
+  soup_websocket_connection_send_text (c->ws, hello);
+}
+
+static void
+client_connect (Client *c)
+{
+  g_autofree char *uri = g_strconcat (gateway_base, "/api/v1/sync", NULL);
+  g_autofree char *auth = g_strconcat ("Bearer ", c->device->token, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+  soup_session_websocket_connect_async (c->worker->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
+                                        NULL, connected_cb, c);
+}
+
+static void
+worker_stop (Worker *w)
+{
+  w->stopping = TRUE;
+  if (w->n_closed == w->n_clients)
+    {
+      g_main_loop_quit (w->loop);
+      return;
+    }
+
+  for (guint i = 0; i < w->n_clients; i++)
+    {
+      Client *c = &w->clients[i];
+
+      if (!c->closed && c->ws != NULL &&
+          soup_websocket_connection_get_state (c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (c->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    }
+}
+
+/* Every millisecond: sends the pushes that are due at the fixed rate. */
+static gboolean
+tick_cb (gpointer data)
+{
+  Worker *w = data;
+  Phase p = g_atomic_int_get (&phase);
+  gint64 now_us = g_get_monotonic_time ();
+
+  if (p == PHASE_RATE)
+    {
+      guint64 due;
+
+      if (w->rate_started_us == 0)
+        w->rate_started_us = now_us;
+
+      due = (guint64) (w->rate * (now_us - w->rate_started_us) / G_USEC_PER_SEC);
+      for (guint tries = 0; w->rate_sent < due && tries < w->n_clients; tries++)
+        {
+          Client *c = &w->clients[w->next_client];
+
+          w->next_client = (w->next_client + 1) % w->n_clients;
+          if (c->closed || !c->synced)
+            continue;
+          send_push (c);
+          w->rate_sent++;
+        }
+      /* Behind by more than a round of clients: the gateway is slower than the rate;
+       * the backlog is kept and sent as fast as it goes (open loop). */
+    }
+  else if (p == PHASE_CHECK && !w->drain_checked)
+    {
+      /* Everything sent at the fixed rate has had time to be acknowledged. */
+      w->drain_checked = TRUE;
+      for (guint i = 0; i < w->n_clients; i++)
+        if (w->clients[i].in_flight > 0)
+          client_error (&w->clients[i], "pushes not acknowledged", NULL);
+    }
+  else if (p == PHASE_FLOOD && !w->flood_started)
+    {
+      w->flood_started = TRUE;
+      for (guint i = 0; i < w->n_clients; i++)
+        {
+          Client *c = &w->clients[i];
+
+          if (!c->closed && c->synced)
+            while (c->in_flight < window)
+              send_push (c);
+        }
+    }
+  else if (p == PHASE_STOP && !w->stopping)
+    worker_stop (w);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  Worker *w = data;
+  g_autoptr(GSource) tick = NULL;
+
+  g_main_context_push_thread_default (w->context);
+
+  w->session = soup_session_new_with_options ("max-conns", 65536, "max-conns-per-host", 65536,
+                                              "timeout", 60, NULL);
+  for (guint i = 0; i < w->n_clients; i++)
+    client_connect (&w->clients[i]);
+
+  tick = g_timeout_source_new (1);
+  g_source_set_callback (tick, tick_cb, w, NULL);
+  g_source_attach (tick, w->context);
+
+  g_main_loop_run (w->loop);
+
+  g_source_destroy (tick);
+  for (guint i = 0; i < w->n_clients; i++)
+    {
+      if (w->clients[i].ws != NULL)
+        g_signal_handlers_disconnect_by_data (w->clients[i].ws, &w->clients[i]);
+      g_clear_object (&w->clients[i].ws);
+    }
+  g_clear_object (&w->session);
+  while (g_main_context_iteration (w->context, FALSE))
+    ;
+  g_main_context_pop_thread_default (w->context);
+
+  return NULL;
+}
+
+/* The phases {{{1 */
+
+static Worker *workers;
+
+static guint64
+sum_counter (gsize offset)
+{
+  guint64 total = 0;
+
+  for (guint i = 0; i < n_threads; i++)
+    total += atomic_read_u64 ((const guint64 *) ((const char *) &workers[i] + offset));
+
+  return total;
+}
+
+#define SUM(member) sum_counter (G_STRUCT_OFFSET (Worker, member))
+
+static int
+compare_u32 (gconstpointer a,
+             gconstpointer b)
+{
+  guint32 x = *(const guint32 *) a;
+  guint32 y = *(const guint32 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static double
+percentile_ms (GArray *values,
+               double  p)
+{
+  gsize i;
+
+  if (values->len == 0)
+    return -1;
+
+  i = MIN (values->len - 1, (gsize) (p * values->len));
+  return g_array_index (values, guint32, i) / 1000.0;
+}
+
+static void
+wait_until (const char *what,
+            gsize       offset,
+            guint64     target,
+            guint       seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (sum_counter (offset) < target)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("Timed out waiting for %s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT,
+                 what, sum_counter (offset), target);
+      g_usleep (10000);
+    }
+}
+
+static void
+bench_sync (Gateway *gw)
+{
+  guint total = n_users * n_devices;
+  g_autoptr(GArray) latencies = g_array_new (FALSE, FALSE, sizeof (guint32));
+  gint64 rss_before, rss_idle;
+  guint64 acked0, acked1, delivered0, delivered1, errors_rate;
+  guint64 window_sent = 0, window_delivered = 0;
+  gint64 t0, t1;
+  double cpu0, cpu1;
+  double runq0, runq1;
+  guint64 missing;
+
+  /* Let the logins' memory settle before the baseline. */
+  g_usleep (500000);
+  rss_before = gateway_rss_kib (gw);
+
+  workers = g_new0 (Worker, n_threads);
+  for (guint i = 0; i < n_threads; i++)
+    {
+      Worker *w = &workers[i];
+
+      w->context = g_main_context_new ();
+      w->loop = g_main_loop_new (w->context, FALSE);
+      w->latencies_us = g_array_new (FALSE, FALSE, sizeof (guint32));
+      w->rate = (double) rate / n_threads;
+    }
+
+  /* All the devices of a user in one thread; users spread over the threads. */
+  for (guint i = 0; i < n_threads; i++)
+    {
+      Worker *w = &workers[i];
+      guint n = 0;
+
+      w->clients = g_new0 (Client, total);
+      for (guint u = i; u < n_users; u += n_threads)
+        for (guint k = 0; k < n_devices; k++)
+          {
+            Client *c = &w->clients[n++];
+
+            c->worker = w;
+            c->device = &devices[u * n_devices + k];
+          }
+      w->n_clients = n;
+    }
+
+  atomic_set64 (&rate_from_us, G_MAXINT64);
+  atomic_set64 (&rate_until_us, G_MAXINT64);
+  for (guint i = 0; i < n_threads; i++)
+    workers[i].thread = g_thread_new ("ws-client", worker_thread, &workers[i]);
+
+  wait_until ("the WebSockets to open", G_STRUCT_OFFSET (Worker, connected), total, 120);
+  wait_until ("the WebSockets to sync", G_STRUCT_OFFSET (Worker, synced), total, 120);
+  g_atomic_int_set (&phase, PHASE_IDLE);
+  g_usleep (1000000);
+  rss_idle = gateway_rss_kib (gw);
+  g_print ("BENCH ws_idle_bytes_per_conn %.0f bytes\n",
+           (double) (rss_idle - rss_before) * 1024 / total);
+
+  /* Fixed rate: warm up, then measure. */
+  t0 = g_get_monotonic_time ();
+  atomic_set64 (&rate_from_us, t0 + WARMUP_US);
+  atomic_set64 (&rate_until_us, t0 + WARMUP_US + rate_seconds * G_USEC_PER_SEC);
+  g_atomic_int_set (&phase, PHASE_RATE);
+  g_usleep (WARMUP_US);
+  acked0 = SUM (acked);
+  delivered0 = SUM (delivered);
+  cpu0 = gateway_cpu_s (gw);
+  runq0 = gateway_runqueue_s (gw);
+  t0 = g_get_monotonic_time ();
+  g_usleep (rate_seconds * G_USEC_PER_SEC);
+  acked1 = SUM (acked);
+  delivered1 = SUM (delivered);
+  cpu1 = gateway_cpu_s (gw);
+  runq1 = gateway_runqueue_s (gw);
+  t1 = g_get_monotonic_time ();
+  g_atomic_int_set (&phase, PHASE_DRAIN);
+
+  /* Everything sent is acknowledged and delivered, late or not: what is
+   * still missing after the drain is an error, what came late is latency. */
+  {
+    gint64 drain_start = g_get_monotonic_time ();
+    gint64 deadline = drain_start + DRAIN_MAX_US;
+
+    while (g_get_monotonic_time () < deadline &&
+           (SUM (acked) < SUM (sent) ||
+            SUM (window_delivered) < SUM (window_sent) * (n_devices - 1)))
+      g_usleep (50000);
+    g_print ("BENCH sync_fanout_drain_s %.1f s\n",
+             (g_get_monotonic_time () - drain_start) / (double) G_USEC_PER_SEC);
+    g_usleep (DRAIN_US);
+  }
+  g_atomic_int_set (&phase, PHASE_CHECK);
+  g_usleep (100000);
+  errors_rate = SUM (errors);
+
+  g_print ("BENCH sync_fanout_ops_per_s %.0f ops/s\n",
+           (acked1 - acked0) * (double) G_USEC_PER_SEC / (t1 - t0));
+  g_print ("BENCH sync_fanout_rate_msgs_per_s %.0f msgs/s\n",
+           (delivered1 - delivered0) * (double) G_USEC_PER_SEC / (t1 - t0));
+  g_print ("BENCH gateway_cpu_s %.2f s\n", cpu1 - cpu0);
+  g_print ("BENCH gateway_runqueue_wait_s %.2f s\n", runq1 - runq0);
+  g_print ("BENCH sync_fanout_seconds %.1f s\n", (t1 - t0) / (double) G_USEC_PER_SEC);
+
+  /* Saturation: every client keeps `window` pushes in flight. */
+  g_atomic_int_set (&phase, PHASE_FLOOD);
+  g_usleep (WARMUP_US);
+  acked0 = SUM (acked);
+  delivered0 = SUM (delivered);
+  t0 = g_get_monotonic_time ();
+  g_usleep (5 * G_USEC_PER_SEC);
+  acked1 = SUM (acked);
+  delivered1 = SUM (delivered);
+  t1 = g_get_monotonic_time ();
+  g_print ("BENCH sync_fanout_msgs_per_s %.0f msgs/s\n",
+           (delivered1 - delivered0) * (double) G_USEC_PER_SEC / (t1 - t0));
+  g_print ("BENCH sync_flood_ops_per_s %.0f ops/s\n",
+           (acked1 - acked0) * (double) G_USEC_PER_SEC / (t1 - t0));
+  g_print ("BENCH gateway_rss_kib %" G_GINT64_FORMAT " KiB\n", gateway_rss_kib (gw));
+
+  g_atomic_int_set (&phase, PHASE_STOP);
+  for (guint i = 0; i < n_threads; i++)
+    {
+      Worker *w = &workers[i];
+
+      g_thread_join (w->thread);
+      g_array_append_vals (latencies, w->latencies_us->data, w->latencies_us->len);
+      window_sent += w->window_sent;
+      window_delivered += w->window_delivered;
+    }
+
+  /* Every op sent in the window reaches the user's other devices. */
+  missing = window_sent * (n_devices - 1) > window_delivered ?
+            window_sent * (n_devices - 1) - window_delivered : 0;
+  if (missing > 0)
+    g_printerr ("bench: %" G_GUINT64_FORMAT " deliveries missing of %" G_GUINT64_FORMAT "\n",
+                missing, window_sent * (n_devices - 1));
+
+  g_array_sort (latencies, compare_u32);
+  g_print ("BENCH sync_fanout_p50_ms %.2f ms\n", percentile_ms (latencies, 0.50));
+  g_print ("BENCH sync_fanout_p99_ms %.2f ms\n", percentile_ms (latencies, 0.99));
+  g_print ("BENCH sync_fanout_errors %" G_GUINT64_FORMAT " errors\n", errors_rate + missing);
+
+  for (guint i = 0; i < n_threads; i++)
+    {
+      Worker *w = &workers[i];
+
+      g_main_loop_unref (w->loop);
+      g_main_context_unref (w->context);
+      g_array_unref (w->latencies_us);
+      g_free (w->clients);
+    }
+  g_clear_pointer (&workers, g_free);
+}
+
+/* HTTP {{{1 */
+
+typedef struct
+{
+  const char *path;
+  const char *token;
+  gint64      until_us;
+  GArray     *latencies_us;
+  guint       ok;
+  guint       failed;
+} HttpRun;
+
+static gpointer
+http_thread (gpointer data)
+{
+  HttpRun *run = data;
+  g_autoptr(GString) response = g_string_new (NULL);
+
+  while (g_get_monotonic_time () < run->until_us)
+    {
+      gint64 started = g_get_monotonic_time ();
+      guint status = http_request ("GET", run->path, run->token, NULL, response);
+      guint32 latency = (guint32) (g_get_monotonic_time () - started);
+
+      if (status == 200)
+        {
+          run->ok++;
+          g_array_append_val (run->latencies_us, latency);
+        }
+      else if (run->failed++ < 3)
+        g_printerr ("bench: GET %s: %u %.200s\n", run->path, status, response->str);
+    }
+
+  return NULL;
+}
+
+static void
+bench_http (const char *name,
+            const char *path,
+            const char *token)
+{
+  g_autofree HttpRun *runs = g_new0 (HttpRun, http_threads);
+  g_autofree GThread **threads = g_new0 (GThread *, http_threads);
+  g_autoptr(GArray) latencies = g_array_new (FALSE, FALSE, sizeof (guint32));
+  gint64 started = g_get_monotonic_time ();
+  gint64 until = started + http_seconds * G_USEC_PER_SEC;
+  guint ok = 0, failed = 0;
+
+  for (guint i = 0; i < http_threads; i++)
+    {
+      runs[i].path = path;
+      runs[i].token = token;
+      runs[i].until_us = until;
+      runs[i].latencies_us = g_array_new (FALSE, FALSE, sizeof (guint32));
+      threads[i] = g_thread_new ("http-client", http_thread, &runs[i]);
+    }
+  for (guint i = 0; i < http_threads; i++)
+    {
+      g_thread_join (threads[i]);
+      g_array_append_vals (latencies, runs[i].latencies_us->data, runs[i].latencies_us->len);
+      g_array_unref (runs[i].latencies_us);
+      ok += runs[i].ok;
+      failed += runs[i].failed;
+    }
+
+  g_array_sort (latencies, compare_u32);
+  g_print ("BENCH http_%s_rps %.0f requests/s\n", name,
+           ok * (double) G_USEC_PER_SEC / (g_get_monotonic_time () - started));
+  g_print ("BENCH http_%s_p99_ms %.2f ms\n", name, percentile_ms (latencies, 0.99));
+  g_print ("BENCH http_%s_errors %u errors\n", name, failed);
+}
+
+/* main {{{1 */
+
+int
+main (int   argc,
+      char *argv[])
+{
+  Gateway gw = { 0 };
+  gint64 started;
+
+  n_devices = MAX (2, env_uint ("HELIX_BENCH_DEVICES", n_devices));
+  n_users = env_uint ("HELIX_BENCH_USERS", n_users);
+  if (g_getenv ("HELIX_BENCH_CLIENTS") != NULL)
+    n_users = MAX (1, env_uint ("HELIX_BENCH_CLIENTS", 1000) / n_devices);
+  rate = env_uint ("HELIX_BENCH_RATE", rate);
+  rate_seconds = env_uint ("HELIX_BENCH_SECONDS", rate_seconds);
+  window = env_uint ("HELIX_BENCH_WINDOW", window);
+  n_threads = MIN (env_uint ("HELIX_BENCH_THREADS", n_threads), n_users);
+  http_threads = env_uint ("HELIX_BENCH_HTTP_THREADS", http_threads);
+  http_seconds = env_uint ("HELIX_BENCH_HTTP_SECONDS", http_seconds);
+  shared_tokens = g_strcmp0 (g_getenv ("HELIX_BENCH_SHARED_TOKENS"), "1") == 0;
+
+  /* Enough descriptors for the WebSockets. */
+  {
+    struct rlimit limit;
+
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+      {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+      }
+  }
+
+  g_printerr ("bench: %u users x %u devices, %u ops/s for %u s, window %u, %u client "
+              "threads\n", n_users, n_devices, rate, rate_seconds, window, n_threads);
+
+  started = g_get_monotonic_time ();
+  gateway_start (&gw);
+  login_all ();
+  g_printerr ("bench: gateway (pid %s) at %s, %u devices logged in after %.1f s\n",
+              g_subprocess_get_identifier (gw.process), gateway_base, n_users * n_devices,
+              (g_get_monotonic_time () - started) / 1e6);
+
+  bench_sync (&gw);
+
+  bench_http ("health", "/health", NULL);
+  bench_http ("sessions", "/api/v1/sessions", devices[0].token);
+
+  gateway_stop (&gw);
+  g_printerr ("bench: done in %.1f s\n", (g_get_monotonic_time () - started) / 1e6);
+
+  for (guint i = 0; i < n_users * n_devices; i++)
+    {
+      g_free (devices[i].name);
+      g_free (devices[i].token);
+    }
+  g_free (devices);
+  for (guint u = 0; u < n_users; u++)
+    g_free (user_sessions[u]);
+  g_free (user_sessions);
+  g_free (gateway_base);
+
+  return 0;
+}
