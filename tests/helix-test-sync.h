@@ -4,13 +4,11 @@
  */
 #pragma once
 
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
 #include <sqlite3.h>
-#include <string.h>
 
 #include "helix-store.h"
 #include "helix-sync-client.h"
+#include "helix-test-http.h"
 #include "helix-test-util.h"
 
 G_BEGIN_DECLS
@@ -172,82 +170,6 @@ helix_test_wait_converged (HelixSyncClient **clients,
 
       helix_test_spin_for (1);
     }
-}
-
-typedef struct
-{
-  GBytes   *body;
-  GError   *error;
-  gboolean  done;
-} HelixTestHttp;
-
-static inline void
-helix_test_http_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  HelixTestHttp *r = user_data;
-
-  r->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
-}
-
-/* Sends a request while the main loop spins (the gateway may run in this process),
- * checks the status and returns the body. */
-static inline GBytes *
-helix_test_http (const char *base_uri,
-                 const char *method,
-                 const char *path,
-                 const char *token,
-                 const char *body,
-                 guint       status)
-{
-  g_autoptr(SoupSession) session = soup_session_new ();
-  g_autofree char *uri = g_strconcat (base_uri, path, NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new (method, uri);
-  HelixTestHttp r = { 0 };
-
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", value);
-    }
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, helix_test_http_cb, &r);
-  helix_test_wait_for (r.done, HELIX_TEST_WAIT_S, uri);
-  g_assert_no_error (r.error);
-  g_assert_cmpuint (soup_message_get_status (msg), ==, status);
-
-  return r.body;
-}
-
-/* Logs a device in over the REST API; returns its token. */
-static inline char *
-helix_test_login (const char *base_uri,
-                  const char *username,
-                  const char *password,
-                  const char *device)
-{
-  g_autofree char *body = g_strdup_printf ("{\"username\":\"%s\",\"password\":\"%s\","
-                                           "\"device\":\"%s\"}", username, password, device);
-  g_autoptr(GBytes) response = helix_test_http (base_uri, SOUP_METHOD_POST, "/api/v1/auth/login",
-                                                NULL, body, SOUP_STATUS_OK);
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-
-  json_parser_load_from_data (parser, g_bytes_get_data (response, NULL),
-                              g_bytes_get_size (response), &error);
-  g_assert_no_error (error);
-
-  return g_strdup (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
-                                                  "token"));
 }
 
 G_END_DECLS

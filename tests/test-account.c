@@ -30,6 +30,7 @@
 #include "helix-account.h"
 #include "helix-gateway.h"
 #include "helix-test-gateway.h"
+#include "helix-test-http.h"
 #include "helix-test-util.h"
 
 #define WAIT_TIMEOUT_S 60
@@ -350,21 +351,13 @@ static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(HelixGatewayConfig) config = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *state_dir = NULL;
 
   f->dir = g_dir_make_tmp ("helix-account-gateway-XXXXXX", &error);
   g_assert_no_error (error);
-  state_dir = g_build_filename (f->dir, "state", NULL);
-
-  g_assert_true (helix_gateway_config_set_listen (config, "127.0.0.1:0", &error));
-  g_assert_true (helix_gateway_config_set_state_dir (config, state_dir, &error));
-  g_assert_no_error (error);
-
-  f->gateway = helix_gateway_new (config);
-  g_assert_true (helix_gateway_start (f->gateway, &error));
-  g_assert_no_error (error);
+  config = helix_test_gateway_config_new (f->dir);
+  f->gateway = helix_test_gateway_start (config);
 
   /* Normalized, as HelixAccount stores it: no trailing slash. */
   f->uri = helix_account_normalize_uri (helix_gateway_get_uri (f->gateway), &error);
@@ -374,28 +367,12 @@ fixture_setup (Fixture       *f,
 }
 
 static void
-shutdown_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  gboolean *done = user_data;
-  g_autoptr(GError) error = NULL;
-
-  helix_gateway_shutdown_finish (HELIX_GATEWAY (source), result, &error);
-  g_assert_no_error (error);
-  *done = TRUE;
-}
-
-static void
 gateway_stop (Fixture *f)
 {
-  gboolean done = FALSE;
-
   if (f->stopped)
     return;
 
-  helix_gateway_shutdown_async (f->gateway, NULL, shutdown_cb, &done);
-  helix_test_wait_for (done, WAIT_TIMEOUT_S, "the gateway to shut down");
+  helix_test_gateway_shutdown (f->gateway);
   f->stopped = TRUE;
 }
 
@@ -412,40 +389,15 @@ fixture_teardown (Fixture       *f,
   g_free (f->uri);
 }
 
-typedef struct
-{
-  GBytes   *body;
-  GError   *error;
-  gboolean  done;
-} HttpResult;
-
-static void
-send_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  HttpResult *r = user_data;
-
-  r->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
-}
-
 /* The status of GET /api/v1/sessions with @token. */
 static guint
 get_sessions_status (Fixture    *f,
                      const char *token)
 {
-  g_autofree char *uri = g_strconcat (f->uri, "/api/v1/sessions", NULL);
-  g_autofree char *authorization = g_strconcat ("Bearer ", token, NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
-  HttpResult r = { 0 };
-
-  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-                                authorization);
-  soup_session_send_and_read_async (f->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &r);
-  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, "GET /api/v1/sessions");
-  g_assert_no_error (r.error);
-  g_bytes_unref (r.body);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(SoupMessage) msg = helix_test_http_send (f->session, f->uri, "GET",
+                                                     "/api/v1/sessions", token, NULL, NULL, -1,
+                                                     &body);
 
   return soup_message_get_status (msg);
 }

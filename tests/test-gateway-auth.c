@@ -20,6 +20,7 @@
 
 #include "helix-gateway.h"
 #include "helix-gateway-db.h"
+#include "helix-test-http.h"
 #include "helix-test-util.h"
 
 /* Generous: on a loaded machine the gateway may take a while to start. A
@@ -357,24 +358,6 @@ gateway_stop (Scratch *s)
 /* HTTP                                                                     */
 /* ------------------------------------------------------------------------ */
 
-typedef struct
-{
-  GBytes   *body;
-  GError   *error;
-  gboolean  done;
-} HttpResult;
-
-static void
-send_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  HttpResult *r = user_data;
-
-  r->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
-}
-
 /* Sends a request and spins until the answer. @content_type and @body may
  * be %NULL; @token, when not %NULL, goes in an Authorization header. */
 static SoupMessage *
@@ -387,33 +370,10 @@ http (Scratch     *s,
       gssize       body_len,
       GBytes     **response)
 {
-  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", s->port, path);
-  SoupMessage *msg = soup_message_new (method, uri);
-  HttpResult r = { 0 };
+  g_autofree char *base_uri = g_strdup_printf ("http://127.0.0.1:%u", s->port);
 
-  g_assert_nonnull (msg);
-
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-                                    value);
-    }
-
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, body_len >= 0 ? (gsize) body_len : strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, content_type, bytes);
-    }
-
-  soup_session_send_and_read_async (s->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &r);
-  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, uri);
-  g_assert_no_error (r.error);
-
-  *response = r.body;
-  return msg;
+  return helix_test_http_send (s->session, base_uri, method, path, token, content_type, body,
+                               body_len, response);
 }
 
 static const char *
@@ -423,60 +383,14 @@ response_header (SoupMessage *msg,
   return soup_message_headers_get_one (soup_message_get_response_headers (msg), name);
 }
 
-static JsonNode *
-parse_json (GBytes *body)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-  gsize size;
-  const char *data = g_bytes_get_data (body, &size);
-
-  json_parser_load_from_data (parser, data, size, &error);
-  g_assert_no_error (error);
-
-  return json_node_copy (json_parser_get_root (parser));
-}
-
 static void
 assert_error_body (SoupMessage *msg,
                    GBytes      *body,
                    guint        status,
                    const char  *code)
 {
-  g_autoptr(JsonNode) root = NULL;
-  JsonObject *error;
-
   g_assert_cmpuint (soup_message_get_status (msg), ==, status);
-  g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
-                                                          NULL), ==, "application/json");
-  root = parse_json (body);
-  g_assert_true (JSON_NODE_HOLDS_OBJECT (root));
-  error = json_object_get_object_member (json_node_get_object (root), "error");
-  g_assert_nonnull (error);
-  if (code != NULL)
-    g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
-  g_assert_cmpstr (json_object_get_string_member (error, "message"), !=, "");
-}
-
-static char *
-login_body (const char *username,
-            const char *password,
-            const char *device)
-{
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "username");
-  json_builder_add_string_value (builder, username);
-  json_builder_set_member_name (builder, "password");
-  json_builder_add_string_value (builder, password);
-  json_builder_set_member_name (builder, "device");
-  json_builder_add_string_value (builder, device);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-
-  return json_to_string (root, FALSE);
+  helix_test_http_assert_error (msg, body, code);
 }
 
 /* POST /api/v1/auth/login; returns the response, with its status. */
@@ -487,7 +401,7 @@ login_raw (Scratch     *s,
            const char  *device,
            GBytes     **response)
 {
-  g_autofree char *body = login_body (username, password, device);
+  g_autofree char *body = helix_test_login_body (username, password, device);
 
   return http (s, "POST", "/api/v1/auth/login", NULL, "application/json", body, -1, response);
 }
@@ -510,7 +424,7 @@ login (Scratch     *s,
   g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
   g_assert_cmpstr (response_header (msg, "Cache-Control"), ==, "no-store");
 
-  root = parse_json (response);
+  root = helix_test_http_parse_json (response);
   object = json_node_get_object (root);
   token = json_object_get_string_member (object, "token");
   g_assert_cmpuint (strlen (token), ==, 43);
@@ -536,7 +450,7 @@ list_devices (Scratch    *s,
 
   msg = http (s, "GET", "/api/v1/devices", token, NULL, NULL, 0, &response);
   g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
-  root = parse_json (response);
+  root = helix_test_http_parse_json (response);
   g_assert_true (JSON_NODE_HOLDS_ARRAY (root));
 
   return json_array_ref (json_node_get_array (root));
@@ -1035,7 +949,7 @@ test_bad_bodies (Scratch       *s,
 
   /* A device name over 128 bytes. */
   long_device = g_strnfill (129, 'd');
-  long_device_body = login_body ("alice", "alice password", long_device);
+  long_device_body = helix_test_login_body ("alice", "alice password", long_device);
   msg = http (s, "POST", "/api/v1/auth/login", NULL, "application/json", long_device_body, -1,
               &response);
   assert_error_body (msg, response, SOUP_STATUS_BAD_REQUEST, "invalid_request");

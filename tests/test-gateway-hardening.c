@@ -19,19 +19,12 @@
 #include "helix-test-util.h"
 #include "helix-uuid.h"
 #include "helix-test-gateway.h"
+#include "helix-test-http.h"
 
 #define WAIT_TIMEOUT_S 30
 
 #define SESSIONS "/api/v1/sessions"
 #define ALLOWED_ORIGIN "https://app.example.org"
-
-/* What a test changes in the configuration before the gateway starts. */
-typedef struct
-{
-  const char *rate_limit_per_user;
-  const char *rate_limit_per_address;
-  gboolean    maintenance;
-} Setup;
 
 typedef struct
 {
@@ -39,27 +32,10 @@ typedef struct
   HelixGateway *gateway;
   SoupSession  *session;
   guint         port;
+  char         *uri;
   char         *alice_token;
   char         *bob_token;
 } Fixture;
-
-typedef struct
-{
-  GBytes   *body;
-  GError   *error;
-  gboolean  done;
-} HttpResult;
-
-static void
-send_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  HttpResult *r = user_data;
-
-  r->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
-}
 
 /* Sends a request through @session and spins until the answer. @headers are
  * name, value pairs, %NULL-terminated. */
@@ -73,21 +49,10 @@ http_on (Fixture     *f,
          GBytes     **response,
          ...)
 {
-  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", f->port, path);
-  SoupMessage *msg = soup_message_new (method, uri);
-  HttpResult r = { 0 };
+  g_autoptr(SoupMessage) msg = helix_test_http_message_new (f->uri, method, path, token,
+                                                            "application/json", body, -1);
   const char *name;
   va_list args;
-
-  g_assert_nonnull (msg);
-
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-                                    value);
-    }
 
   va_start (args, response);
   while ((name = va_arg (args, const char *)) != NULL)
@@ -98,171 +63,68 @@ http_on (Fixture     *f,
     }
   va_end (args);
 
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &r);
-  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, uri);
-  g_assert_no_error (r.error);
-
-  *response = r.body;
-  return msg;
+  *response = helix_test_http_send_message (session, msg, NULL);
+  return g_steal_pointer (&msg);
 }
 
 #define http(f, method, path, token, body, response, ...) \
   http_on ((f), (f)->session, (method), (path), (token), (body), (response), __VA_ARGS__)
 
-static JsonNode *
-parse_json (GBytes *body)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-  gsize size;
-  const char *data = g_bytes_get_data (body, &size);
-
-  json_parser_load_from_data (parser, data, size, &error);
-  g_assert_no_error (error);
-
-  return json_node_copy (json_parser_get_root (parser));
-}
-
-static void
-assert_status (SoupMessage *msg,
-               GBytes      *body,
-               guint        status)
-{
-  if (soup_message_get_status (msg) != status)
-    g_error ("%s answered %u, not %u: %.*s", g_uri_get_path (soup_message_get_uri (msg)),
-             soup_message_get_status (msg), status, (int) g_bytes_get_size (body),
-             (const char *) g_bytes_get_data (body, NULL));
-}
-
 static void
 assert_error_code (GBytes     *body,
                    const char *code)
 {
-  g_autoptr(JsonNode) root = parse_json (body);
+  g_autoptr(JsonNode) root = helix_test_http_parse_json (body);
   JsonObject *error = json_object_get_object_member (json_node_get_object (root), "error");
 
   g_assert_nonnull (error);
   g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
 }
 
-/* A Retry-After of whole seconds, at least one. */
-static void
-assert_retry_after (SoupMessage *msg)
-{
-  const char *value = soup_message_headers_get_one (soup_message_get_response_headers (msg),
-                                                    "Retry-After");
-  guint64 seconds = 0;
-
-  g_assert_nonnull (value);
-  g_assert_true (g_ascii_string_to_unsigned (value, 10, 1, G_MAXUINT32, &seconds, NULL));
-  g_assert_cmpuint (seconds, >=, 1);
-}
-
-static char *
-login (Fixture    *f,
-       const char *username,
-       const char *password)
-{
-  g_autofree char *body = g_strdup_printf ("{\"username\":\"%s\",\"password\":\"%s\","
-                                           "\"device\":\"test\"}", username, password);
-  g_autoptr(SoupMessage) msg = NULL;
-  g_autoptr(GBytes) response = NULL;
-  g_autoptr(JsonNode) root = NULL;
-
-  msg = http (f, "POST", "/api/v1/auth/login", NULL, body, &response, NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
-  root = parse_json (response);
-
-  return g_strdup (json_object_get_string_member (json_node_get_object (root), "token"));
-}
-
-static void
-add_user (Fixture    *f,
-          const char *name,
-          const char *password)
-{
-  helix_test_gateway_add_user (f->gateway, name, password);
-}
-
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  const Setup *setup = data;
-  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  const HelixTestGatewaySetup *setup = data;
+  g_autoptr(HelixGatewayConfig) config = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GUri) uri = NULL;
-  g_autofree char *state_dir = NULL;
 
   f->dir = g_dir_make_tmp ("helix-gateway-hardening-XXXXXX", &error);
   g_assert_no_error (error);
-  state_dir = g_build_filename (f->dir, "state", NULL);
+  config = helix_test_gateway_config_new (f->dir);
 
-  g_assert_true (helix_gateway_config_set_listen (config, "127.0.0.1:0", &error));
-  g_assert_true (helix_gateway_config_set_state_dir (config, state_dir, &error));
   g_assert_true (helix_gateway_config_set_allowed_origins (config, ALLOWED_ORIGIN, &error));
-  /* Logins come from one address: generous unless a test says otherwise. */
-  g_assert_true (helix_gateway_config_set_rate_limit_per_address (
-                   config, setup != NULL && setup->rate_limit_per_address != NULL
-                             ? setup->rate_limit_per_address : "off", &error));
-  g_assert_true (helix_gateway_config_set_rate_limit_per_user (
-                   config, setup != NULL && setup->rate_limit_per_user != NULL
-                             ? setup->rate_limit_per_user : "off", &error));
   g_assert_no_error (error);
-  helix_gateway_config_set_maintenance (config, setup != NULL && setup->maintenance);
+  helix_test_gateway_config_apply (config, setup);
 
-  f->gateway = helix_gateway_new (config);
-  g_assert_true (helix_gateway_start (f->gateway, &error));
-  g_assert_no_error (error);
-
-  uri = g_uri_parse (helix_gateway_get_uri (f->gateway), G_URI_FLAGS_NONE, &error);
-  g_assert_no_error (error);
-  f->port = (guint) g_uri_get_port (uri);
+  f->gateway = helix_test_gateway_start (config);
+  f->port = helix_test_gateway_get_port (f->gateway);
+  f->uri = g_strdup_printf ("http://127.0.0.1:%u", f->port);
   f->session = soup_session_new ();
   soup_session_remove_feature_by_type (f->session, SOUP_TYPE_CONTENT_DECODER);
 
-  add_user (f, "alice", "correct horse alice");
-  add_user (f, "bob", "battery staple bob");
+  helix_test_gateway_add_user (f->gateway, "alice", "correct horse alice");
+  helix_test_gateway_add_user (f->gateway, "bob", "battery staple bob");
   if (setup == NULL || setup->rate_limit_per_address == NULL)
     {
-      f->alice_token = login (f, "alice", "correct horse alice");
-      f->bob_token = login (f, "bob", "battery staple bob");
+      f->alice_token = helix_test_login (f->session, f->uri, "alice", "correct horse alice",
+                                         "test", NULL);
+      f->bob_token = helix_test_login (f->session, f->uri, "bob", "battery staple bob", "test",
+                                       NULL);
     }
-}
-
-static void
-shutdown_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  gboolean *done = user_data;
-  g_autoptr(GError) error = NULL;
-
-  helix_gateway_shutdown_finish (HELIX_GATEWAY (source), result, &error);
-  g_assert_no_error (error);
-  *done = TRUE;
 }
 
 static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
-  gboolean done = FALSE;
-
   g_clear_object (&f->session);
-  helix_gateway_shutdown_async (f->gateway, NULL, shutdown_cb, &done);
-  helix_test_wait_for (done, WAIT_TIMEOUT_S, "the gateway to shut down");
+  helix_test_gateway_shutdown (f->gateway);
   g_clear_object (&f->gateway);
 
   helix_test_rm_rf (f->dir);
   g_free (f->dir);
+  g_free (f->uri);
   g_free (f->alice_token);
   g_free (f->bob_token);
 }
@@ -277,8 +139,8 @@ create_session (Fixture    *f,
   g_autoptr(JsonNode) root = NULL;
 
   msg = http (f, "POST", SESSIONS, f->alice_token, body, &response, NULL);
-  assert_status (msg, response, SOUP_STATUS_CREATED);
-  root = parse_json (response);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_CREATED);
+  root = helix_test_http_parse_json (response);
 
   return g_strdup (json_object_get_string_member (json_node_get_object (root), "id"));
 }
@@ -293,7 +155,7 @@ scrape (Fixture *f)
   const char *type;
 
   msg = http (f, "GET", "/metrics", NULL, NULL, &response, NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
   type = soup_message_headers_get_one (soup_message_get_response_headers (msg), "Content-Type");
   g_assert_nonnull (type);
   g_assert_true (g_str_has_prefix (type, "text/plain; version=0.0.4"));
@@ -404,16 +266,16 @@ test_metrics (Fixture       *f,
       g_autoptr(GBytes) response = NULL;
 
       msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response, NULL);
-      assert_status (msg, response, SOUP_STATUS_OK);
+      helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
       g_clear_object (&msg);
       g_clear_pointer (&response, g_bytes_unref);
       msg = http (f, "GET", item, f->alice_token, NULL, &response, NULL);
-      assert_status (msg, response, SOUP_STATUS_OK);
+      helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
       g_clear_object (&msg);
       g_clear_pointer (&response, g_bytes_unref);
       msg = http (f, "GET", "/no/such/thing/0190f3a2-1c00-7000-8000-00000000dead", NULL, NULL,
                   &response, NULL);
-      assert_status (msg, response, SOUP_STATUS_NOT_FOUND);
+      helix_test_http_assert_status (msg, response, SOUP_STATUS_NOT_FOUND);
     }
 
   before = scrape (f);
@@ -440,7 +302,7 @@ test_metrics (Fixture       *f,
     g_autoptr(GBytes) response = NULL;
 
     msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response, NULL);
-    assert_status (msg, response, SOUP_STATUS_OK);
+    helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
   }
 
   after = scrape (f);
@@ -450,8 +312,8 @@ test_metrics (Fixture       *f,
 
 /* Rate limits {{{1 */
 
-static const Setup address_limit = { .rate_limit_per_address = "0.1,3" };
-static const Setup user_limit = { .rate_limit_per_user = "0.1,2" };
+static const HelixTestGatewaySetup address_limit = { .rate_limit_per_address = "0.1,3" };
+static const HelixTestGatewaySetup user_limit = { .rate_limit_per_user = "0.1,2" };
 
 static void
 test_rate_limit_address (Fixture       *f,
@@ -467,14 +329,14 @@ test_rate_limit_address (Fixture       *f,
       g_clear_object (&msg);
       g_clear_pointer (&response, g_bytes_unref);
       msg = http (f, "GET", SESSIONS, NULL, NULL, &response, NULL);
-      assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
+      helix_test_http_assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
     }
 
   g_clear_object (&msg);
   g_clear_pointer (&response, g_bytes_unref);
   msg = http (f, "GET", SESSIONS, NULL, NULL, &response, NULL);
-  assert_status (msg, response, 429);
-  assert_retry_after (msg);
+  helix_test_http_assert_status (msg, response, 429);
+  helix_test_http_assert_retry_after (msg);
   assert_error_code (response, "rate_limited");
 
   /* /health and /metrics are not API requests. */
@@ -483,7 +345,7 @@ test_rate_limit_address (Fixture       *f,
       g_clear_object (&msg);
       g_clear_pointer (&response, g_bytes_unref);
       msg = http (f, "GET", "/health", NULL, NULL, &response, NULL);
-      assert_status (msg, response, SOUP_STATUS_OK);
+      helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
     }
 
   /* Another client address has its own bucket. */
@@ -492,7 +354,7 @@ test_rate_limit_address (Fixture       *f,
   g_clear_object (&msg);
   g_clear_pointer (&response, g_bytes_unref);
   msg = http_on (f, other, "GET", SESSIONS, NULL, NULL, &response, NULL);
-  assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
 }
 
 static void
@@ -507,26 +369,26 @@ test_rate_limit_user (Fixture       *f,
       g_clear_object (&msg);
       g_clear_pointer (&response, g_bytes_unref);
       msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response, NULL);
-      assert_status (msg, response, SOUP_STATUS_OK);
+      helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
     }
 
   g_clear_object (&msg);
   g_clear_pointer (&response, g_bytes_unref);
   msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response, NULL);
-  assert_status (msg, response, 429);
-  assert_retry_after (msg);
+  helix_test_http_assert_status (msg, response, 429);
+  helix_test_http_assert_retry_after (msg);
   assert_error_code (response, "rate_limited");
 
   /* Bob, from the same address, is not affected. */
   g_clear_object (&msg);
   g_clear_pointer (&response, g_bytes_unref);
   msg = http (f, "GET", SESSIONS, f->bob_token, NULL, &response, NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
 }
 
 /* Maintenance {{{1 */
 
-static const Setup maintenance = { .maintenance = TRUE };
+static const HelixTestGatewaySetup maintenance = { .maintenance = TRUE };
 
 static void
 test_maintenance (Fixture       *f,
@@ -547,48 +409,35 @@ test_maintenance (Fixture       *f,
       g_clear_pointer (&response, g_bytes_unref);
       msg = http (f, writes[i][0], writes[i][1], f->alice_token, "{\"title\":\"No\"}",
                   &response, NULL);
-      assert_status (msg, response, SOUP_STATUS_SERVICE_UNAVAILABLE);
-      assert_retry_after (msg);
+      helix_test_http_assert_status (msg, response, SOUP_STATUS_SERVICE_UNAVAILABLE);
+      helix_test_http_assert_retry_after (msg);
       assert_error_code (response, "maintenance");
     }
 
   g_clear_object (&msg);
   g_clear_pointer (&response, g_bytes_unref);
   msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response, NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
 
   g_clear_object (&msg);
   g_clear_pointer (&response, g_bytes_unref);
   msg = http (f, "GET", "/metrics", NULL, NULL, &response, NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
 
   g_clear_object (&msg);
   g_clear_pointer (&response, g_bytes_unref);
   msg = http (f, "GET", "/health", NULL, NULL, &response, NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
-  root = parse_json (response);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
+  root = helix_test_http_parse_json (response);
   g_assert_true (json_object_get_boolean_member (json_node_get_object (root), "maintenance"));
 }
 
 typedef struct
 {
   SoupWebsocketConnection *ws;
-  GError                  *error;
   GQueue                   frames;
-  gboolean                 done;
   gboolean                 closed;
 } WsClient;
-
-static void
-ws_connect_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  WsClient *c = user_data;
-
-  c->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &c->error);
-  c->done = TRUE;
-}
 
 static void
 on_ws_message (SoupWebsocketConnection *ws,
@@ -646,10 +495,7 @@ test_maintenance_push (Fixture       *f,
   WsClient c = { 0 };
 
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", bearer);
-  soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        ws_connect_cb, &c);
-  helix_test_wait_for (c.done, WAIT_TIMEOUT_S, "the WebSocket handshake");
-  g_assert_no_error (c.error);
+  c.ws = helix_test_ws_connect (f->session, msg, NULL, NULL);
   g_signal_connect (c.ws, "message", G_CALLBACK (on_ws_message), &c);
   g_signal_connect (c.ws, "closed", G_CALLBACK (on_ws_closed), &c);
 
@@ -690,8 +536,8 @@ test_health_not_in_maintenance (Fixture       *f,
   g_autoptr(JsonNode) root = NULL;
 
   msg = http (f, "GET", "/health", NULL, NULL, &response, NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
-  root = parse_json (response);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
+  root = helix_test_http_parse_json (response);
   g_assert_false (json_object_get_boolean_member (json_node_get_object (root), "maintenance"));
 }
 
@@ -717,7 +563,7 @@ test_cors (Fixture       *f,
   g_autoptr(GBytes) response = NULL;
 
   msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response, "Origin", ALLOWED_ORIGIN, NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
   headers = soup_message_get_response_headers (msg);
   g_assert_cmpstr (soup_message_headers_get_one (headers, "Access-Control-Allow-Origin"), ==,
                    ALLOWED_ORIGIN);
@@ -730,7 +576,7 @@ test_cors (Fixture       *f,
   g_clear_pointer (&response, g_bytes_unref);
   msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response,
               "Origin", "https://evil.example.com", NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
   headers = soup_message_get_response_headers (msg);
   g_assert_null (soup_message_headers_get_one (headers, "Access-Control-Allow-Origin"));
   g_assert_null (soup_message_headers_get_one (headers, "Access-Control-Allow-Credentials"));
@@ -796,7 +642,7 @@ test_gzip (Fixture       *f,
   /* A small answer is not compressed. */
   msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response,
               "Accept-Encoding", "gzip", NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
   g_assert_cmpuint (g_bytes_get_size (response), <, 1024);
   g_assert_null (soup_message_headers_get_one (soup_message_get_response_headers (msg),
                                                "Content-Encoding"));
@@ -809,7 +655,7 @@ test_gzip (Fixture       *f,
     }
 
   plain = http (f, "GET", SESSIONS, f->alice_token, NULL, &plain_body, NULL);
-  assert_status (plain, plain_body, SOUP_STATUS_OK);
+  helix_test_http_assert_status (plain, plain_body, SOUP_STATUS_OK);
   g_assert_cmpuint (g_bytes_get_size (plain_body), >, 1024);
   g_assert_null (soup_message_headers_get_one (soup_message_get_response_headers (plain),
                                                "Content-Encoding"));
@@ -819,7 +665,7 @@ test_gzip (Fixture       *f,
   g_clear_pointer (&response, g_bytes_unref);
   msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response,
               "Accept-Encoding", "gzip, deflate", NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
   headers = soup_message_get_response_headers (msg);
   g_assert_cmpstr (soup_message_headers_get_one (headers, "Content-Encoding"), ==, "gzip");
   g_assert_true (header_list_has (msg, "Vary", "Accept-Encoding"));
@@ -833,7 +679,7 @@ test_gzip (Fixture       *f,
   g_clear_pointer (&response, g_bytes_unref);
   msg = http (f, "GET", SESSIONS, f->alice_token, NULL, &response,
               "Accept-Encoding", "gzip;q=0, identity", NULL);
-  assert_status (msg, response, SOUP_STATUS_OK);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
   g_assert_null (soup_message_headers_get_one (soup_message_get_response_headers (msg),
                                                "Content-Encoding"));
 }

@@ -39,6 +39,7 @@
 #include "helix-gateway-sync.h"
 #include "helix-sync-frame.h"
 #include "helix-test-gateway.h"
+#include "helix-test-http.h"
 #include "helix-test-util.h"
 #include "helix-uuid.h"
 
@@ -111,14 +112,6 @@ typedef struct
   char *device; /* the device's UUID */
 } Login;
 
-/* What a test changes in the configuration before the gateway starts. */
-typedef struct
-{
-  const char *rate_limit_per_user;
-  const char *rate_limit_per_address;
-  gboolean    maintenance;
-} Setup;
-
 typedef struct
 {
   char         *dir;
@@ -126,6 +119,7 @@ typedef struct
   HelixGateway *gateway;
   SoupSession  *session;
   guint         port;
+  char         *uri;          /* http://127.0.0.1:port */
 
   gint64        alice;
   gint64        bob;
@@ -158,24 +152,6 @@ typedef struct
 
 /* HTTP {{{1 */
 
-typedef struct
-{
-  GBytes   *body;
-  GError   *error;
-  gboolean  done;
-} HttpResult;
-
-static void
-send_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  HttpResult *r = user_data;
-
-  r->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
-}
-
 /* Sends a request with a body of @len bytes (-1: a string) and @content_type,
  * waits for the answer and returns the message; *@response gets the body. */
 static SoupMessage *
@@ -189,35 +165,14 @@ http_full (Fixture     *f,
            gssize       len,
            GBytes     **response)
 {
-  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", f->port, path);
-  SoupMessage *msg = soup_message_new (method, uri);
-  HttpResult r = { 0 };
+  g_autoptr(SoupMessage) msg = helix_test_http_message_new (f->uri, method, path, token,
+                                                            content_type, body, len);
 
-  g_assert_nonnull (msg);
-
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-                                    value);
-    }
   if (origin != NULL)
     soup_message_headers_replace (soup_message_get_request_headers (msg), "Origin", origin);
 
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, len < 0 ? strlen (body) : (gsize) len);
-
-      soup_message_set_request_body_from_bytes (msg, content_type, bytes);
-    }
-
-  soup_session_send_and_read_async (f->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &r);
-  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, uri);
-  g_assert_no_error (r.error);
-
-  *response = r.body;
-  return msg;
+  *response = helix_test_http_send_message (f->session, msg, NULL);
+  return g_steal_pointer (&msg);
 }
 
 static SoupMessage *
@@ -229,32 +184,6 @@ http (Fixture     *f,
       GBytes     **response)
 {
   return http_full (f, method, path, token, NULL, "application/json", body, -1, response);
-}
-
-static JsonNode *
-parse_json (GBytes *body)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-  gsize size;
-  const char *data = g_bytes_get_data (body, &size);
-
-  json_parser_load_from_data (parser, data, size, &error);
-  g_assert_no_error (error);
-
-  return json_node_copy (json_parser_get_root (parser));
-}
-
-static void
-assert_status (SoupMessage *msg,
-               GBytes      *body,
-               guint        status)
-{
-  if (soup_message_get_status (msg) != status)
-    g_error ("%s %s answered %u, not %u: %.*s", soup_message_get_method (msg),
-             g_uri_get_path (soup_message_get_uri (msg)), soup_message_get_status (msg), status,
-             (int) MIN (g_bytes_get_size (body), 400),
-             (const char *) g_bytes_get_data (body, NULL));
 }
 
 /* An error answer is {"error":{"code":…,"message":…}} and nothing else. */
@@ -273,7 +202,7 @@ assert_error_body (SoupMessage *msg,
 
   g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
                                                           NULL), ==, "application/json");
-  root = parse_json (body);
+  root = helix_test_http_parse_json (body);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (root));
   object = json_node_get_object (root);
   g_assert_cmpuint (json_object_get_size (object), ==, 1);
@@ -300,22 +229,9 @@ expect (Fixture    *f,
   g_autoptr(GBytes) response = NULL;
   g_autoptr(SoupMessage) msg = http (f, method, path, token, body, &response);
 
-  assert_status (msg, response, status);
+  helix_test_http_assert_status (msg, response, status);
   if (status >= 400)
     assert_error_body (msg, response, code);
-}
-
-/* A Retry-After of whole seconds, at least one. */
-static void
-assert_retry_after (SoupMessage *msg)
-{
-  const char *value = soup_message_headers_get_one (soup_message_get_response_headers (msg),
-                                                    "Retry-After");
-  guint64 seconds = 0;
-
-  g_assert_nonnull (value);
-  g_assert_true (g_ascii_string_to_unsigned (value, 10, 1, G_MAXUINT32, &seconds, NULL));
-  g_assert_cmpuint (seconds, >=, 1);
 }
 
 static void
@@ -325,19 +241,8 @@ login (Fixture    *f,
        const char *device_name,
        Login      *out)
 {
-  g_autofree char *body = g_strdup_printf ("{\"username\":\"%s\",\"password\":\"%s\","
-                                           "\"device\":\"%s\"}", username, password,
-                                           device_name);
-  g_autoptr(GBytes) response = NULL;
-  g_autoptr(SoupMessage) msg = http (f, "POST", "/api/v1/auth/login", NULL, body, &response);
-  g_autoptr(JsonNode) root = NULL;
-  JsonObject *object;
-
-  assert_status (msg, response, SOUP_STATUS_OK);
-  root = parse_json (response);
-  object = json_node_get_object (root);
-  out->token = g_strdup (json_object_get_string_member (object, "token"));
-  out->device = g_strdup (json_object_get_string_member (object, "device"));
+  out->token = helix_test_login (f->session, f->uri, username, password, device_name,
+                                 &out->device);
   g_assert_true (helix_uuid_is_valid (out->device));
 }
 
@@ -514,37 +419,22 @@ static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  const Setup *setup = data;
-  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  const HelixTestGatewaySetup *setup = data;
+  g_autoptr(HelixGatewayConfig) config = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GUri) uri = NULL;
-  g_autofree char *state_dir = NULL;
 
   f->dir = g_dir_make_tmp ("helix-gateway-isolation-XXXXXX", &error);
   g_assert_no_error (error);
-  state_dir = g_build_filename (f->dir, "state", NULL);
+  config = helix_test_gateway_config_new (f->dir);
 
-  g_assert_true (helix_gateway_config_set_listen (config, "127.0.0.1:0", &error));
-  g_assert_true (helix_gateway_config_set_state_dir (config, state_dir, &error));
   g_assert_true (helix_gateway_config_set_allowed_origins (config, GOOD_ORIGIN, &error));
-  /* The matrices make many requests from one address in a moment. */
-  g_assert_true (helix_gateway_config_set_rate_limit_per_user (config,
-                   setup != NULL && setup->rate_limit_per_user != NULL
-                   ? setup->rate_limit_per_user : "off", &error));
-  g_assert_true (helix_gateway_config_set_rate_limit_per_address (config,
-                   setup != NULL && setup->rate_limit_per_address != NULL
-                   ? setup->rate_limit_per_address : "off", &error));
   g_assert_no_error (error);
-  helix_gateway_config_set_maintenance (config, setup != NULL && setup->maintenance);
+  helix_test_gateway_config_apply (config, setup);
 
-  f->gateway = helix_gateway_new (config);
-  g_assert_true (helix_gateway_start (f->gateway, &error));
-  g_assert_no_error (error);
+  f->gateway = helix_test_gateway_start (config);
   f->db_path = helix_gateway_config_dup_database_path (config);
-
-  uri = g_uri_parse (helix_gateway_get_uri (f->gateway), G_URI_FLAGS_NONE, &error);
-  g_assert_no_error (error);
-  f->port = (guint) g_uri_get_port (uri);
+  f->port = helix_test_gateway_get_port (f->gateway);
+  f->uri = g_strdup_printf ("http://127.0.0.1:%u", f->port);
   f->session = soup_session_new ();
 
   f->alice = helix_test_gateway_add_user (f->gateway, "alice", ALICE_PASSWORD);
@@ -561,32 +451,17 @@ fixture_setup (Fixture       *f,
 }
 
 static void
-shutdown_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  gboolean *done = user_data;
-  g_autoptr(GError) error = NULL;
-
-  helix_gateway_shutdown_finish (HELIX_GATEWAY (source), result, &error);
-  g_assert_no_error (error);
-  *done = TRUE;
-}
-
-static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
-  gboolean done = FALSE;
-
   g_clear_object (&f->session);
-  helix_gateway_shutdown_async (f->gateway, NULL, shutdown_cb, &done);
-  helix_test_wait_for (done, WAIT_TIMEOUT_S, "the gateway to shut down");
+  helix_test_gateway_shutdown (f->gateway);
   helix_test_assert_finalized (g_steal_pointer (&f->gateway));
 
   helix_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->db_path);
+  g_free (f->uri);
   login_clear (&f->alice_a);
   login_clear (&f->alice_b);
   login_clear (&f->alice_c);
@@ -631,24 +506,6 @@ on_client_closed (SoupWebsocketConnection *ws,
   c->close_code = soup_websocket_connection_get_close_code (ws);
 }
 
-typedef struct
-{
-  SoupWebsocketConnection *ws;
-  GError                  *error;
-  gboolean                 done;
-} ConnectResult;
-
-static void
-connect_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  ConnectResult *r = user_data;
-
-  r->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
-}
-
 /* Opens the sync WebSocket; returns %NULL and the HTTP status when refused. */
 static Client *
 try_connect (Fixture    *f,
@@ -656,33 +513,24 @@ try_connect (Fixture    *f,
              const char *origin,
              guint      *status)
 {
-  g_autofree char *uri = g_strdup_printf ("ws://127.0.0.1:%u" SYNC_PATH, f->port);
-  g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
-  ConnectResult r = { 0 };
+  g_autofree char *base_uri = g_strdup_printf ("ws://127.0.0.1:%u", f->port);
+  g_autoptr(SoupMessage) msg = helix_test_http_message_new (base_uri, "GET", SYNC_PATH, token,
+                                                            NULL, NULL, -1);
+  g_autoptr(GError) error = NULL;
+  SoupWebsocketConnection *ws;
   Client *c;
 
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-                                    value);
-    }
-
-  soup_session_websocket_connect_async (f->session, msg, origin, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        connect_cb, &r);
-  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, "the WebSocket handshake");
+  ws = helix_test_ws_connect (f->session, msg, origin, &error);
   *status = soup_message_get_status (msg);
 
-  if (r.ws == NULL)
+  if (ws == NULL)
     {
-      g_assert_nonnull (r.error);
-      g_error_free (r.error);
+      g_assert_nonnull (error);
       return NULL;
     }
 
   c = g_new0 (Client, 1);
-  c->ws = r.ws;
+  c->ws = ws;
   soup_websocket_connection_set_max_incoming_payload_size (c->ws, 4 * 1024 * 1024);
   g_signal_connect (c->ws, "message", G_CALLBACK (on_client_message), c);
   g_signal_connect (c->ws, "closed", G_CALLBACK (on_client_closed), c);
@@ -1058,7 +906,7 @@ test_route_table (Fixture       *f,
       /* PUT is allowed nowhere. */
       g_assert_null (strstr (routes[i].methods, "PUT"));
       msg = http (f, "PUT", path, f->bob_c.token, "{}", &response);
-      assert_status (msg, response, SOUP_STATUS_METHOD_NOT_ALLOWED);
+      helix_test_http_assert_status (msg, response, SOUP_STATUS_METHOD_NOT_ALLOWED);
       assert_error_body (msg, response, "method_not_allowed");
       g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg),
                                                      "Allow"), ==, routes[i].methods);
@@ -1260,20 +1108,20 @@ test_rest_matrix (Fixture       *f,
           /* Without a token, and with alice's revoked one. */
           all_before = dump_state (f, 0);
           msg = http (f, c->method, path, NULL, body, &response);
-          assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
+          helix_test_http_assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
           assert_error_body (msg, response, "unauthorized");
           g_clear_object (&msg);
           g_clear_pointer (&response, g_bytes_unref);
 
           msg = http (f, c->method, path, f->alice_old.token, body, &response);
-          assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
+          helix_test_http_assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
           assert_error_body (msg, response, "invalid_token");
           g_clear_object (&msg);
           g_clear_pointer (&response, g_bytes_unref);
 
           /* Alice's device id is not a token. */
           msg = http (f, c->method, path, f->alice_a.device, body, &response);
-          assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
+          helix_test_http_assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
           assert_error_body (msg, response, "invalid_token");
 
           after = dump_state (f, 0);
@@ -1287,7 +1135,7 @@ test_rest_matrix (Fixture       *f,
         g_autoptr(GBytes) response = NULL;
         g_autoptr(SoupMessage) msg = http (f, c->method, path, token, body, &response);
 
-        assert_status (msg, response, c->status);
+        helix_test_http_assert_status (msg, response, c->status);
         if (c->status >= 400)
           assert_error_body (msg, response, c->code);
         else if (c->status != 204)
@@ -1492,8 +1340,8 @@ test_ws_matrix (Fixture       *f,
     g_autoptr(SoupMessage) msg = http (f, "GET", path, f->alice_a.token, NULL, &response);
     g_autoptr(JsonNode) root = NULL;
 
-    assert_status (msg, response, 200);
-    root = parse_json (response);
+    helix_test_http_assert_status (msg, response, 200);
+    root = helix_test_http_parse_json (response);
     g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "title"), ==,
                      "Alice's secrets");
     g_assert_false (json_object_get_boolean_member (json_node_get_object (root), "pinned"));
@@ -1731,7 +1579,7 @@ test_bad_rest_bodies (Fixture       *f,
           g_test_message ("bad body %s: %s %s", b->name, targets[t][0], targets[t][1]);
           msg = http_full (f, targets[t][0], targets[t][1], t == 2 ? NULL : f->bob_c.token, NULL,
                            b->content_type, body, (gssize) len, &response);
-          assert_status (msg, response, status);
+          helix_test_http_assert_status (msg, response, status);
           assert_error_body (msg, response, code);
           n_requests++;
 
@@ -1952,7 +1800,7 @@ test_foreign_origin (Fixture       *f,
     g_autoptr(SoupMessage) msg = http_full (f, "GET", SYNC_PATH, f->bob_c.token, FOREIGN_ORIGIN,
                                             NULL, NULL, -1, &response);
 
-    assert_status (msg, response, SOUP_STATUS_FORBIDDEN);
+    helix_test_http_assert_status (msg, response, SOUP_STATUS_FORBIDDEN);
     assert_error_body (msg, response, "forbidden_origin");
   }
 
@@ -1976,8 +1824,8 @@ test_foreign_origin (Fixture       *f,
 
 /* Rate limit {{{1 */
 
-static const Setup user_limit = { .rate_limit_per_user = "0.01,3" };
-static const Setup address_limit = { .rate_limit_per_address = "0.01,12" };
+static const HelixTestGatewaySetup user_limit = { .rate_limit_per_user = "0.01,3" };
+static const HelixTestGatewaySetup address_limit = { .rate_limit_per_address = "0.01,12" };
 
 static void
 assert_rate_limited (Fixture    *f,
@@ -1986,9 +1834,9 @@ assert_rate_limited (Fixture    *f,
   g_autoptr(GBytes) response = NULL;
   g_autoptr(SoupMessage) msg = http (f, "GET", "/api/v1/sessions", token, NULL, &response);
 
-  assert_status (msg, response, 429);
+  helix_test_http_assert_status (msg, response, 429);
   assert_error_body (msg, response, "rate_limited");
-  assert_retry_after (msg);
+  helix_test_http_assert_retry_after (msg);
 }
 
 static void
@@ -2010,8 +1858,8 @@ test_rate_limit_user (Fixture       *f,
     g_autoptr(SoupMessage) msg = http (f, "POST", "/api/v1/sessions", f->bob_c.token,
                                        "{\"title\":\"over\"}", &response);
 
-    assert_status (msg, response, 429);
-    assert_retry_after (msg);
+    helix_test_http_assert_status (msg, response, 429);
+    helix_test_http_assert_retry_after (msg);
   }
   after = dump_state (f, 0);
   g_assert_cmpstr (after, ==, before);
@@ -2036,8 +1884,8 @@ test_rate_limit_address (Fixture       *f,
                                        "{\"username\":\"bob\",\"password\":\"" BOB_PASSWORD "\","
                                        "\"device\":\"x\"}", &response);
 
-    assert_status (msg, response, 429);
-    assert_retry_after (msg);
+    helix_test_http_assert_status (msg, response, 429);
+    helix_test_http_assert_retry_after (msg);
   }
   /* /health is not limited. */
   expect (f, "GET", "/health", NULL, NULL, 200, NULL);
@@ -2045,7 +1893,7 @@ test_rate_limit_address (Fixture       *f,
 
 /* 503 {{{1 */
 
-static const Setup maintenance = { .maintenance = TRUE };
+static const HelixTestGatewaySetup maintenance = { .maintenance = TRUE };
 
 /* In maintenance every write is 503 with Retry-After, nothing is stored,
  * and reads go on. */
@@ -2068,9 +1916,9 @@ test_unavailable (Fixture       *f,
       g_autoptr(SoupMessage) msg = http (f, writes[i][0], writes[i][1], f->bob_c.token,
                                          writes[i][2], &response);
 
-      assert_status (msg, response, SOUP_STATUS_SERVICE_UNAVAILABLE);
+      helix_test_http_assert_status (msg, response, SOUP_STATUS_SERVICE_UNAVAILABLE);
       assert_error_body (msg, response, "maintenance");
-      assert_retry_after (msg);
+      helix_test_http_assert_retry_after (msg);
     }
 
   after = dump_state (f, 0);

@@ -19,8 +19,7 @@
 #include "helix-test-util.h"
 #include "helix-uuid.h"
 #include "helix-test-gateway.h"
-
-#define WAIT_TIMEOUT_S 30
+#include "helix-test-http.h"
 
 #define SESSIONS "/api/v1/sessions"
 #define UNKNOWN_ID "0190f3a2-1c00-7000-8000-00000000dead"
@@ -31,68 +30,12 @@ typedef struct
   HelixGateway *gateway;
   SoupSession  *session;
   guint         port;
+  char         *uri;
   gint64        alice;
   gint64        bob;
   char         *alice_token;
   char         *bob_token;
 } Fixture;
-
-typedef struct
-{
-  GBytes   *body;
-  GError   *error;
-  gboolean  done;
-} HttpResult;
-
-static void
-send_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  HttpResult *r = user_data;
-
-  r->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
-}
-
-/* Sends a request and spins until the answer. @body is JSON when not %NULL. */
-static SoupMessage *
-http_full (Fixture     *f,
-           const char  *method,
-           const char  *path,
-           const char  *token,
-           const char  *content_type,
-           const char  *body,
-           GBytes     **response)
-{
-  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", f->port, path);
-  SoupMessage *msg = soup_message_new (method, uri);
-  HttpResult r = { 0 };
-
-  g_assert_nonnull (msg);
-
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-                                    value);
-    }
-
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, content_type, bytes);
-    }
-
-  soup_session_send_and_read_async (f->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &r);
-  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, uri);
-  g_assert_no_error (r.error);
-
-  *response = r.body;
-  return msg;
-}
 
 static SoupMessage *
 http (Fixture     *f,
@@ -102,21 +45,8 @@ http (Fixture     *f,
       const char  *body,
       GBytes     **response)
 {
-  return http_full (f, method, path, token, "application/json", body, response);
-}
-
-static JsonNode *
-parse_json (GBytes *body)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-  gsize size;
-  const char *data = g_bytes_get_data (body, &size);
-
-  json_parser_load_from_data (parser, data, size, &error);
-  g_assert_no_error (error);
-
-  return json_node_copy (json_parser_get_root (parser));
+  return helix_test_http_send (f->session, f->uri, method, path, token, "application/json", body,
+                               -1, response);
 }
 
 /* Sends a request that must answer @status; returns the JSON body, if any. */
@@ -128,19 +58,7 @@ request (Fixture    *f,
          const char *body,
          guint       status)
 {
-  g_autoptr(SoupMessage) msg = NULL;
-  g_autoptr(GBytes) response = NULL;
-
-  msg = http (f, method, path, token, body, &response);
-  if (soup_message_get_status (msg) != status)
-    g_error ("%s %s answered %u, not %u: %.*s", method, path, soup_message_get_status (msg),
-             status, (int) g_bytes_get_size (response),
-             (const char *) g_bytes_get_data (response, NULL));
-
-  if (g_bytes_get_size (response) == 0)
-    return NULL;
-
-  return parse_json (response);
+  return helix_test_http_json (f->session, f->uri, method, path, token, body, status);
 }
 
 /* A request that must fail with @status and the error @code. */
@@ -164,85 +82,40 @@ request_error (Fixture    *f,
   g_assert_cmpstr (json_object_get_string_member (error, "message"), !=, "");
 }
 
-static char *
-login (Fixture    *f,
-       const char *username,
-       const char *password)
-{
-  g_autofree char *body = g_strdup_printf ("{\"username\":\"%s\",\"password\":\"%s\","
-                                           "\"device\":\"test\"}", username, password);
-  g_autoptr(JsonNode) root = request (f, "POST", "/api/v1/auth/login", NULL, body,
-                                      SOUP_STATUS_OK);
-
-  return g_strdup (json_object_get_string_member (json_node_get_object (root), "token"));
-}
-
-static gint64
-add_user (Fixture    *f,
-          const char *name,
-          const char *password)
-{
-  return helix_test_gateway_add_user (f->gateway, name, password);
-}
-
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(HelixGatewayConfig) config = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GUri) uri = NULL;
-  g_autofree char *state_dir = NULL;
 
   f->dir = g_dir_make_tmp ("helix-gateway-sessions-XXXXXX", &error);
   g_assert_no_error (error);
-  state_dir = g_build_filename (f->dir, "state", NULL);
+  config = helix_test_gateway_config_new (f->dir);
 
-  g_assert_true (helix_gateway_config_set_listen (config, "127.0.0.1:0", &error));
-  g_assert_true (helix_gateway_config_set_state_dir (config, state_dir, &error));
-  g_assert_no_error (error);
-
-  f->gateway = helix_gateway_new (config);
-  g_assert_true (helix_gateway_start (f->gateway, &error));
-  g_assert_no_error (error);
-
-  uri = g_uri_parse (helix_gateway_get_uri (f->gateway), G_URI_FLAGS_NONE, &error);
-  g_assert_no_error (error);
-  f->port = (guint) g_uri_get_port (uri);
+  f->gateway = helix_test_gateway_start (config);
+  f->port = helix_test_gateway_get_port (f->gateway);
+  f->uri = g_strdup_printf ("http://127.0.0.1:%u", f->port);
   f->session = soup_session_new ();
 
-  f->alice = add_user (f, "alice", "correct horse alice");
-  f->bob = add_user (f, "bob", "battery staple bob");
-  f->alice_token = login (f, "alice", "correct horse alice");
-  f->bob_token = login (f, "bob", "battery staple bob");
-}
-
-static void
-shutdown_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  gboolean *done = user_data;
-  g_autoptr(GError) error = NULL;
-
-  helix_gateway_shutdown_finish (HELIX_GATEWAY (source), result, &error);
-  g_assert_no_error (error);
-  *done = TRUE;
+  f->alice = helix_test_gateway_add_user (f->gateway, "alice", "correct horse alice");
+  f->bob = helix_test_gateway_add_user (f->gateway, "bob", "battery staple bob");
+  f->alice_token = helix_test_login (f->session, f->uri, "alice", "correct horse alice", "test",
+                                     NULL);
+  f->bob_token = helix_test_login (f->session, f->uri, "bob", "battery staple bob", "test", NULL);
 }
 
 static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
-  gboolean done = FALSE;
-
   g_clear_object (&f->session);
-  helix_gateway_shutdown_async (f->gateway, NULL, shutdown_cb, &done);
-  helix_test_wait_for (done, WAIT_TIMEOUT_S, "the gateway to shut down");
+  helix_test_gateway_shutdown (f->gateway);
   g_clear_object (&f->gateway);
 
   helix_test_rm_rf (f->dir);
   g_free (f->dir);
+  g_free (f->uri);
   g_free (f->alice_token);
   g_free (f->bob_token);
 }
@@ -275,7 +148,7 @@ create_session (Fixture    *f,
 
   msg = http (f, "POST", SESSIONS, token, body, &response);
   g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_CREATED);
-  root = parse_json (response);
+  root = helix_test_http_parse_json (response);
   object = json_node_get_object (root);
   id = json_object_get_string_member (object, "id");
   g_assert_true (helix_uuid_is_valid (id));
@@ -653,8 +526,8 @@ test_bad_input (Fixture       *f,
                  "too_large");
 
   /* Not JSON by its type. */
-  msg = http_full (f, "POST", SESSIONS, f->alice_token, "text/plain", "{\"title\":\"x\"}",
-                   &response);
+  msg = helix_test_http_send (f->session, f->uri, "POST", SESSIONS, f->alice_token, "text/plain",
+                              "{\"title\":\"x\"}", -1, &response);
   g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE);
   g_clear_object (&msg);
   g_clear_pointer (&response, g_bytes_unref);

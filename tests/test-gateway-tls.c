@@ -18,10 +18,10 @@
 #include "helix-gateway.h"
 #include "helix-sync-frame.h"
 #include "helix-test-gateway.h"
+#include "helix-test-http.h"
 #include "helix-test-util.h"
 
 #define WAIT_TIMEOUT_S 30
-
 
 typedef struct
 {
@@ -75,20 +75,6 @@ make_certificate (Fixture *f)
   return TRUE;
 }
 
-static HelixGatewayConfig *
-make_config (Fixture *f)
-{
-  HelixGatewayConfig *config = helix_gateway_config_new ();
-  g_autofree char *state_dir = g_build_filename (f->dir, "state", NULL);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (helix_gateway_config_set_listen (config, "127.0.0.1:0", &error));
-  g_assert_true (helix_gateway_config_set_state_dir (config, state_dir, &error));
-  g_assert_no_error (error);
-
-  return config;
-}
-
 /* Trusts exactly the test's certificate. */
 static gboolean
 on_accept_certificate (SoupMessage          *msg,
@@ -113,19 +99,6 @@ fixture_setup (Fixture       *f,
 }
 
 static void
-shutdown_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  gboolean *done = user_data;
-  g_autoptr(GError) error = NULL;
-
-  helix_gateway_shutdown_finish (HELIX_GATEWAY (source), result, &error);
-  g_assert_no_error (error);
-  *done = TRUE;
-}
-
-static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
@@ -133,10 +106,7 @@ fixture_teardown (Fixture       *f,
 
   if (f->gateway != NULL)
     {
-      gboolean done = FALSE;
-
-      helix_gateway_shutdown_async (f->gateway, NULL, shutdown_cb, &done);
-      helix_test_wait_for (done, WAIT_TIMEOUT_S, "the gateway to shut down");
+      helix_test_gateway_shutdown (f->gateway);
       helix_test_assert_finalized (g_steal_pointer (&f->gateway));
     }
 
@@ -150,40 +120,16 @@ fixture_teardown (Fixture       *f,
 static void
 start_tls_gateway (Fixture *f)
 {
-  g_autoptr(HelixGatewayConfig) config = make_config (f);
+  g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GUri) uri = NULL;
 
   g_assert_true (helix_gateway_config_set_tls_certificate (config, f->cert_path, &error));
   g_assert_true (helix_gateway_config_set_tls_key (config, f->key_path, &error));
   g_assert_no_error (error);
 
-  f->gateway = helix_gateway_new (config);
-  g_assert_true (helix_gateway_start (f->gateway, &error));
-  g_assert_no_error (error);
-
-  uri = g_uri_parse (helix_gateway_get_uri (f->gateway), G_URI_FLAGS_NONE, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (g_uri_get_scheme (uri), ==, "https");
-  f->port = (guint) g_uri_get_port (uri);
-}
-
-typedef struct
-{
-  GBytes   *body;
-  GError   *error;
-  gboolean  done;
-} HttpResult;
-
-static void
-send_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  HttpResult *r = user_data;
-
-  r->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
+  f->gateway = helix_test_gateway_start (config);
+  g_assert_true (g_str_has_prefix (helix_gateway_get_uri (f->gateway), "https://"));
+  f->port = helix_test_gateway_get_port (f->gateway);
 }
 
 /* Sends a request to @scheme://127.0.0.1:port@path; returns the error, if any. */
@@ -196,31 +142,23 @@ request (Fixture     *f,
          guint       *status,
          GBytes     **response)
 {
-  g_autofree char *uri = g_strdup_printf ("%s://127.0.0.1:%u%s", scheme, f->port, path);
-  g_autoptr(SoupMessage) msg = soup_message_new (method, uri);
-  HttpResult r = { 0 };
+  g_autofree char *base_uri = g_strdup_printf ("%s://127.0.0.1:%u", scheme, f->port);
+  g_autoptr(SoupMessage) msg = helix_test_http_message_new (base_uri, method, path, NULL,
+                                                            "application/json", body, -1);
+  g_autoptr(GBytes) answer = NULL;
+  GError *error = NULL;
 
   g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_accept_certificate), f);
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  soup_session_send_and_read_async (f->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &r);
-  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, uri);
+  answer = helix_test_http_send_message (f->session, msg, &error);
   *status = soup_message_get_status (msg);
   if (response != NULL)
-    *response = r.body;
-  else
-    g_clear_pointer (&r.body, g_bytes_unref);
+    *response = g_steal_pointer (&answer);
 
-  if (r.error == NULL && g_str_equal (scheme, "https"))
+  if (error == NULL && g_str_equal (scheme, "https"))
     g_assert_true (g_tls_certificate_is_same (soup_message_get_tls_peer_certificate (msg),
                                               f->cert));
 
-  return r.error;
+  return error;
 }
 
 static void
@@ -240,24 +178,6 @@ assert_health (Fixture *f)
   g_assert_no_error (error);
   root = json_node_get_object (json_parser_get_root (parser));
   g_assert_cmpstr (json_object_get_string_member (root, "status"), ==, "ok");
-}
-
-typedef struct
-{
-  SoupWebsocketConnection *ws;
-  GError                  *error;
-  gboolean                 done;
-} ConnectResult;
-
-static void
-connect_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  ConnectResult *r = user_data;
-
-  r->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
 }
 
 static void
@@ -282,7 +202,7 @@ test_https_and_wss (Fixture       *f,
   g_autoptr(HelixSyncFrame) welcome = NULL;
   g_autoptr(GBytes) frame = NULL;
   GQueue frames = G_QUEUE_INIT;
-  ConnectResult r = { 0 };
+  SoupWebsocketConnection *ws;
   guint status = 0;
   const char *token;
 
@@ -311,15 +231,12 @@ test_https_and_wss (Fixture       *f,
   soup_message_headers_replace (soup_message_get_request_headers (upgrade), "Authorization",
                                 bearer);
   g_signal_connect (upgrade, "accept-certificate", G_CALLBACK (on_accept_certificate), f);
-  soup_session_websocket_connect_async (f->session, upgrade, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        connect_cb, &r);
-  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, "the WebSocket handshake");
-  g_assert_no_error (r.error);
+  ws = helix_test_ws_connect (f->session, upgrade, NULL, NULL);
   g_assert_true (g_tls_certificate_is_same (soup_message_get_tls_peer_certificate (upgrade),
                                             f->cert));
 
-  g_signal_connect (r.ws, "message", G_CALLBACK (on_ws_message), &frames);
-  soup_websocket_connection_send_text (r.ws,
+  g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), &frames);
+  soup_websocket_connection_send_text (ws,
                                        "{\"type\":\"hello\",\"cursor\":0,\"device\":\"dev-a\"}");
   helix_test_wait_for (frames.length > 0, WAIT_TIMEOUT_S, "welcome");
   frame = g_queue_pop_head (&frames);
@@ -329,9 +246,9 @@ test_https_and_wss (Fixture       *f,
   g_assert_cmpint (helix_sync_frame_get_kind (welcome), ==, HELIX_SYNC_FRAME_WELCOME);
   g_assert_cmpstr (helix_sync_frame_get_user (welcome), ==, "alice");
 
-  g_signal_handlers_disconnect_by_data (r.ws, &frames);
-  soup_websocket_connection_close (r.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-  g_object_unref (r.ws);
+  g_signal_handlers_disconnect_by_data (ws, &frames);
+  soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  g_object_unref (ws);
   g_queue_clear_full (&frames, (GDestroyNotify) g_bytes_unref);
 }
 
@@ -364,14 +281,13 @@ test_bad_clients (Fixture       *f,
   /* A client that trusts nothing it was not told to. */
   {
     g_autoptr(SoupMessage) msg = NULL;
-    HttpResult r = { 0 };
+    g_autoptr(GBytes) answer = NULL;
 
     uri = g_strdup_printf ("https://127.0.0.1:%u/health", f->port);
     msg = soup_message_new ("GET", uri);
-    soup_session_send_and_read_async (strict, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &r);
-    helix_test_wait_for (r.done, WAIT_TIMEOUT_S, uri);
-    g_assert_error (r.error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
-    g_clear_error (&r.error);
+    answer = helix_test_http_send_message (strict, msg, &error);
+    g_assert_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+    g_clear_error (&error);
   }
   assert_health (f);
 
@@ -456,13 +372,13 @@ test_config (Fixture       *f,
 
   /* One without the other. */
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
 
     g_assert_true (helix_gateway_config_set_tls_certificate (config, f->cert_path, NULL));
     expect_start_error (f, config, "tls-key", f->cert_path);
   }
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
 
     g_assert_true (helix_gateway_config_set_tls_key (config, f->key_path, NULL));
     expect_start_error (f, config, "tls-certificate", f->key_path);
@@ -470,7 +386,7 @@ test_config (Fixture       *f,
 
   /* A key every user can read is refused. */
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
 
     g_assert_cmpint (g_chmod (f->key_path, 0644), ==, 0);
     g_assert_true (helix_gateway_config_set_tls_certificate (config, f->cert_path, NULL));
@@ -481,21 +397,21 @@ test_config (Fixture       *f,
 
   /* Missing files, and a key that is not a key. */
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
 
     g_assert_true (helix_gateway_config_set_tls_certificate (config, f->cert_path, NULL));
     g_assert_true (helix_gateway_config_set_tls_key (config, missing, NULL));
     expect_start_error (f, config, missing, NULL);
   }
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
 
     g_assert_true (helix_gateway_config_set_tls_certificate (config, missing, NULL));
     g_assert_true (helix_gateway_config_set_tls_key (config, f->key_path, NULL));
     expect_start_error (f, config, missing, NULL);
   }
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
 
     g_assert_true (helix_gateway_config_set_tls_certificate (config, f->cert_path, NULL));
     g_assert_true (helix_gateway_config_set_tls_key (config, f->cert_path, NULL));
@@ -506,7 +422,7 @@ test_config (Fixture       *f,
 
   /* In a file: absolute paths only; an empty value means no TLS. */
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
     const char *text = "[gateway]\ntls-certificate=cert.pem\n";
 
     g_assert_false (helix_gateway_config_load_data (config, text, strlen (text), "tls.conf",
@@ -517,7 +433,7 @@ test_config (Fixture       *f,
     g_clear_error (&error);
   }
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
     g_autoptr(GTlsCertificate) loaded = NULL;
 
     conf_data = g_strdup_printf ("[gateway]\ntls-certificate=%s\ntls-key=%s\n", f->cert_path,
@@ -532,7 +448,7 @@ test_config (Fixture       *f,
     g_assert_true (g_tls_certificate_is_same (loaded, f->cert));
   }
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
     g_autoptr(GTlsCertificate) loaded = NULL;
     const char *text = "[gateway]\ntls-certificate=\ntls-key=\n";
 
@@ -546,7 +462,7 @@ test_config (Fixture       *f,
 
   /* The environment, over the file. */
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
     g_auto(GStrv) env = NULL;
 
     env = g_environ_setenv (NULL, "HELIX_TLS_CERTIFICATE", f->cert_path, TRUE);
@@ -560,15 +476,11 @@ test_config (Fixture       *f,
 
   /* Nothing configured: plain HTTP, as before. */
   {
-    g_autoptr(HelixGatewayConfig) config = make_config (f);
-    g_autoptr(HelixGateway) gateway = helix_gateway_new (config);
-    gboolean done = FALSE;
+    g_autoptr(HelixGatewayConfig) config = helix_test_gateway_config_new (f->dir);
+    g_autoptr(HelixGateway) gateway = helix_test_gateway_start (config);
 
-    g_assert_true (helix_gateway_start (gateway, &error));
-    g_assert_no_error (error);
     g_assert_true (g_str_has_prefix (helix_gateway_get_uri (gateway), "http://"));
-    helix_gateway_shutdown_async (gateway, NULL, shutdown_cb, &done);
-    helix_test_wait_for (done, WAIT_TIMEOUT_S, "the gateway to shut down");
+    helix_test_gateway_shutdown (gateway);
   }
 }
 

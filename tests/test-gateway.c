@@ -14,6 +14,7 @@
 #include <libsoup/soup.h>
 
 #include "helix-gateway.h"
+#include "helix-test-http.h"
 #include "helix-test-util.h"
 
 /* Generous: on a loaded machine the gateway may take a while to start. A
@@ -615,24 +616,6 @@ scratch_spawn_gateway (Scratch *s)
   return scratch_spawn_gateway_at_level (s, "info");
 }
 
-typedef struct
-{
-  GBytes  *body;
-  GError  *error;
-  gboolean done;
-} HttpResult;
-
-static void
-send_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  HttpResult *r = user_data;
-
-  r->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &r->error);
-  r->done = TRUE;
-}
-
 /* Sends a request with a real SoupSession and spins until the answer. */
 static SoupMessage *
 http (SoupSession  *session,
@@ -642,35 +625,23 @@ http (SoupSession  *session,
       const char   *request_id,
       GBytes      **body)
 {
-  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", port, path);
-  SoupMessage *msg = soup_message_new (method, uri);
-  HttpResult r = { 0 };
+  g_autofree char *base_uri = g_strdup_printf ("http://127.0.0.1:%u", port);
+  g_autoptr(SoupMessage) msg = helix_test_http_message_new (base_uri, method, path, NULL, NULL,
+                                                            NULL, -1);
 
-  g_assert_nonnull (msg);
   if (request_id != NULL)
     soup_message_headers_replace (soup_message_get_request_headers (msg), "X-Request-Id",
                                   request_id);
 
-  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &r);
-  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, uri);
-  g_assert_no_error (r.error);
-
-  *body = r.body;
-  return msg;
+  *body = helix_test_http_send_message (session, msg, NULL);
+  return g_steal_pointer (&msg);
 }
 
 static JsonObject *
 parse_object (GBytes *body)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-  gsize size;
-  const char *data = g_bytes_get_data (body, &size);
-  JsonNode *root;
+  g_autoptr(JsonNode) root = helix_test_http_parse_json (body);
 
-  json_parser_load_from_data (parser, data, size, &error);
-  g_assert_no_error (error);
-  root = json_parser_get_root (parser);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (root));
 
   return json_object_ref (json_node_get_object (root));
@@ -690,23 +661,6 @@ assert_generated_request_id (const char *id)
   g_assert_cmpuint (strlen (id), ==, 32);
   for (const char *p = id; *p != '\0'; p++)
     g_assert_true (g_ascii_isxdigit (*p));
-}
-
-static void
-assert_error_body (SoupMessage *msg,
-                   GBytes      *body,
-                   const char  *code)
-{
-  g_autoptr(JsonObject) object = NULL;
-  JsonObject *error;
-
-  g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
-                                                          NULL), ==, "application/json");
-  object = parse_object (body);
-  error = json_object_get_object_member (object, "error");
-  g_assert_nonnull (error);
-  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
-  g_assert_cmpstr (json_object_get_string_member (error, "message"), !=, "");
 }
 
 /* A raw HTTP/1.1 client, to hold a request half-sent. */
@@ -891,13 +845,13 @@ test_health (Scratch       *s,
   msg = http (session, "GET", port, "/no/such/thing", NULL, &body);
   g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_NOT_FOUND);
   assert_generated_request_id (response_header (msg, "X-Request-Id"));
-  assert_error_body (msg, body, "not_found");
+  helix_test_http_assert_error (msg, body, "not_found");
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
 
   msg = http (session, "GET", port, "/health/more", NULL, &body);
   g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_NOT_FOUND);
-  assert_error_body (msg, body, "not_found");
+  helix_test_http_assert_error (msg, body, "not_found");
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
 
@@ -906,7 +860,7 @@ test_health (Scratch       *s,
   g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_METHOD_NOT_ALLOWED);
   g_assert_cmpstr (response_header (msg, "Allow"), ==, "GET, HEAD");
   assert_generated_request_id (response_header (msg, "X-Request-Id"));
-  assert_error_body (msg, body, "method_not_allowed");
+  helix_test_http_assert_error (msg, body, "method_not_allowed");
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
 

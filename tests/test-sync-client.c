@@ -40,39 +40,18 @@ start_gateway (const char *listen,
 {
   g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
   g_autoptr(GError) error = NULL;
-  HelixGateway *gateway;
 
   g_assert_true (helix_gateway_config_set_listen (config, listen, &error));
   g_assert_true (helix_gateway_config_set_state_dir (config, state_dir, &error));
   g_assert_no_error (error);
 
-  gateway = helix_gateway_new (config);
-  g_assert_true (helix_gateway_start (gateway, &error));
-  g_assert_no_error (error);
-
-  return gateway;
-}
-
-static void
-shutdown_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  gboolean *done = user_data;
-  g_autoptr(GError) error = NULL;
-
-  helix_gateway_shutdown_finish (HELIX_GATEWAY (source), result, &error);
-  g_assert_no_error (error);
-  *done = TRUE;
+  return helix_test_gateway_start (config);
 }
 
 static void
 stop_gateway (Fixture *f)
 {
-  gboolean done = FALSE;
-
-  helix_gateway_shutdown_async (f->gateway, NULL, shutdown_cb, &done);
-  helix_test_wait_for (done, HELIX_TEST_WAIT_S, "the gateway to stop");
+  helix_test_gateway_shutdown (f->gateway);
   g_clear_object (&f->gateway);
 }
 
@@ -88,7 +67,7 @@ device_init (Fixture    *f,
   g_assert_no_error (error);
   device->client = helix_sync_client_new (device->store);
   helix_sync_client_set_backoff (device->client, 20, 200);
-  device->token = helix_test_login (f->uri, "alice", PASSWORD, name);
+  device->token = helix_test_login (NULL, f->uri, "alice", PASSWORD, name, NULL);
 }
 
 static void
@@ -435,7 +414,7 @@ test_revoked (Fixture       *f,
   wait_state (f->a.client, HELIX_SYNC_STATE_UP_TO_DATE);
   g_signal_connect (f->a.client, "signed-out", G_CALLBACK (on_signed_out), &signed_out);
 
-  body = helix_test_http (f->uri, SOUP_METHOD_POST, "/api/v1/auth/logout", f->a.token, NULL,
+  body = helix_test_http (NULL, f->uri, SOUP_METHOD_POST, "/api/v1/auth/logout", f->a.token, NULL,
                           SOUP_STATUS_NO_CONTENT);
   helix_test_wait_for (signed_out, HELIX_TEST_WAIT_S, "signed-out");
   g_assert_cmpint (helix_sync_client_get_state (f->a.client), ==, HELIX_SYNC_STATE_OFFLINE);
@@ -531,6 +510,51 @@ test_gateway_behind (Fixture       *f,
   g_assert_cmpint (helix_test_count_rows (f->b.store, "SELECT count(*) FROM messages"), ==, 2);
 }
 
+/* A device that synced with one gateway signs in to another: the cursor of the first
+ * means nothing there, so it syncs the second one's history from the start. */
+static void
+test_switch_gateway (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *other_dir = g_build_filename (f->dir, "other", NULL);
+  g_autoptr(HelixGateway) other = start_gateway ("127.0.0.1:0", other_dir);
+  const char *other_uri = helix_gateway_get_uri (other);
+  g_autofree char *a_token = NULL;
+  g_autoptr(GError) error = NULL;
+  Device c = { 0 };
+
+  device_connect (f, &f->a);
+  for (guint i = 0; i < 5; i++)
+    g_object_unref (create_session (&f->a, "On the first gateway"));
+  helix_test_wait_for (helix_test_client_idle (f->a.client), HELIX_TEST_WAIT_S, "A to sync");
+  g_assert_cmpint (helix_store_get_sync_cursor (f->a.store, &error), ==, 5);
+
+  /* Another device fills the second gateway with 8 changes. */
+  helix_test_gateway_add_user (other, "alice", PASSWORD);
+  {
+    g_autofree char *path = g_build_filename (f->dir, "c.db", NULL);
+
+    c.store = helix_store_open (path, &error);
+    g_assert_no_error (error);
+    c.client = helix_sync_client_new (c.store);
+    c.token = helix_test_login (NULL, other_uri, "alice", PASSWORD, "c", NULL);
+  }
+  helix_sync_client_connect (c.client, other_uri, c.token);
+  for (guint i = 0; i < 8; i++)
+    g_object_unref (create_session (&c, "On the second gateway"));
+  helix_test_wait_for (helix_test_client_idle (c.client), HELIX_TEST_WAIT_S, "C to sync");
+
+  a_token = helix_test_login (NULL, other_uri, "alice", PASSWORD, "laptop", NULL);
+  helix_sync_client_connect (f->a.client, other_uri, a_token);
+  helix_test_wait_for (helix_test_client_idle (f->a.client) &&
+                       helix_test_count_rows (f->a.store, "SELECT count(*) FROM sessions") == 13,
+                       HELIX_TEST_WAIT_S, "A to get the second gateway's history");
+  g_assert_cmpint (helix_store_get_sync_cursor (f->a.store, &error), ==, 8);
+
+  device_clear (&c);
+  helix_test_gateway_shutdown (other);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -542,6 +566,8 @@ main (int   argc,
               test_offline_convergence, fixture_teardown);
   g_test_add ("/sync-client/revoked", Fixture, NULL, fixture_setup, test_revoked, fixture_teardown);
   g_test_add ("/sync-client/reconnect", Fixture, NULL, fixture_setup, test_reconnect,
+              fixture_teardown);
+  g_test_add ("/sync-client/switch-gateway", Fixture, NULL, fixture_setup, test_switch_gateway,
               fixture_teardown);
   g_test_add ("/sync-client/gateway-behind", Fixture, NULL, fixture_setup, test_gateway_behind,
               fixture_teardown);

@@ -612,7 +612,7 @@ device_init (Device     *device,
    * seconds; the production defaults are 1 to 60 s and 30 s / 90 s. */
   helix_sync_client_set_backoff (device->client, 20, 500);
   helix_sync_client_set_keepalive (device->client, 200, 1000);
-  device->token = helix_test_login (gateway_uri, "alice", PASSWORD, name);
+  device->token = helix_test_login (NULL, gateway_uri, "alice", PASSWORD, name, NULL);
   device->sessions = g_ptr_array_new_with_free_func (g_free);
 }
 

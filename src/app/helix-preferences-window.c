@@ -86,16 +86,15 @@ update_state (HelixPreferencesWindow *self)
 
   if (signed_in)
     {
-      const char *gateway_uri = helix_account_get_gateway_uri (self->account);
-      g_autoptr(GUri) uri = g_uri_parse (gateway_uri, G_URI_FLAGS_NONE, NULL);
+      g_autofree char *host = helix_account_dup_gateway_host (self->account);
       g_autofree char *title = NULL;
 
       /* Translators: the first %s is a user name, the second a host name. */
       title = g_strdup_printf (_("Signed in as %s on %s"),
-                               helix_account_get_username (self->account),
-                               uri != NULL ? g_uri_get_host (uri) : gateway_uri);
+                               helix_account_get_username (self->account), host);
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->status_row), title);
-      adw_action_row_set_subtitle (self->status_row, gateway_uri);
+      adw_action_row_set_subtitle (self->status_row,
+                                   helix_account_get_gateway_uri (self->account));
     }
 
   gtk_widget_set_sensitive (GTK_WIDGET (self->sign_in_group), !busy);

@@ -225,14 +225,22 @@ helix_account_normalize_uri (const char  *gateway_uri,
   return g_uri_join (G_URI_FLAGS_ENCODED_PATH, lower_scheme, NULL, host, port, path, NULL, NULL);
 }
 
-/* @base/@path, for a normalized @base. */
-static char *
-build_endpoint (const char *base,
-                const char *path)
+/* A POST to @gateway_uri/@path (for a normalized @gateway_uri) that is not
+ * redirected: what it carries goes to this address and no other. */
+static SoupMessage *
+new_post_message (const char *gateway_uri,
+                  const char *path)
 {
-  return g_strconcat (base, "/", path, NULL);
+  g_autofree char *endpoint = g_strconcat (gateway_uri, "/", path, NULL);
+  SoupMessage *msg = soup_message_new (SOUP_METHOD_POST, endpoint);
+
+  g_assert (msg != NULL);
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+
+  return msg;
 }
 
+/* The host name of @gateway_uri, or @gateway_uri itself if it has none. */
 static char *
 dup_host (const char *gateway_uri)
 {
@@ -243,14 +251,13 @@ dup_host (const char *gateway_uri)
 
 /* Answers {{{1 */
 
-/* The "message" of a gateway error body, if there is one. */
-static char *
-dup_error_message (GBytes *body)
+/* The root object of a JSON answer no larger than ANSWER_MAX, or %NULL;
+ * @parser holds it. */
+static JsonObject *
+parse_answer (JsonParser *parser,
+              GBytes     *body)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   JsonNode *root;
-  JsonObject *object;
-  JsonNode *member;
   gsize len = 0;
   const char *data;
 
@@ -265,16 +272,37 @@ dup_error_message (GBytes *body)
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return NULL;
 
-  member = json_object_get_member (json_node_get_object (root), "error");
-  if (member == NULL || !JSON_NODE_HOLDS_OBJECT (member))
-    return NULL;
+  return json_node_get_object (root);
+}
 
-  object = json_node_get_object (member);
-  member = json_object_get_member (object, "message");
+/* The string member @name of @object (which may be %NULL), or %NULL. */
+static const char *
+get_string_member (JsonObject *object,
+                   const char *name)
+{
+  JsonNode *member = object != NULL ? json_object_get_member (object, name) : NULL;
+
   if (member == NULL || json_node_get_value_type (member) != G_TYPE_STRING)
     return NULL;
 
-  return g_utf8_make_valid (json_node_get_string (member), -1);
+  return json_node_get_string (member);
+}
+
+/* The "message" of a gateway error body, if there is one. */
+static char *
+dup_error_message (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *object = parse_answer (parser, body);
+  JsonNode *member = object != NULL ? json_object_get_member (object, "error") : NULL;
+  const char *message;
+
+  if (member == NULL || !JSON_NODE_HOLDS_OBJECT (member))
+    return NULL;
+
+  message = get_string_member (json_node_get_object (member), "message");
+
+  return message != NULL ? g_utf8_make_valid (message, -1) : NULL;
 }
 
 /* Whether @token can go into an Authorization header as it is. */
@@ -300,25 +328,12 @@ static char *
 read_token (GBytes *body)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root;
-  JsonNode *member;
-  gsize len = 0;
-  const char *data;
+  const char *token = get_string_member (parse_answer (parser, body), "token");
 
-  data = g_bytes_get_data (body, &len);
-  if (len == 0 || len > ANSWER_MAX || !json_parser_load_from_data (parser, data, len, NULL))
+  if (token == NULL || !token_is_valid (token))
     return NULL;
 
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return NULL;
-
-  member = json_object_get_member (json_node_get_object (root), "token");
-  if (member == NULL || json_node_get_value_type (member) != G_TYPE_STRING ||
-      !token_is_valid (json_node_get_string (member)))
-    return NULL;
-
-  return g_strdup (json_node_get_string (member));
+  return g_strdup (token);
 }
 
 /* Seconds from a Retry-After header (delta-seconds or an HTTP date), or 0. */
@@ -447,31 +462,113 @@ translate_failure (const char  *gateway_uri,
                       host, status);
 }
 
+/* Sends POST /api/v1/auth/logout with @token to @gateway_uri, calling
+ * @callback with @user_data; returns the message, for logout_finish(). */
 static SoupMessage *
-new_logout_message (const char *gateway_uri,
-                    const char *token)
+send_logout (HelixAccount        *self,
+             const char          *gateway_uri,
+             const char          *token,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
 {
-  g_autofree char *endpoint = build_endpoint (gateway_uri, LOGOUT_PATH);
   g_autofree char *authorization = g_strconcat ("Bearer ", token, NULL);
-  SoupMessage *msg = soup_message_new (SOUP_METHOD_POST, endpoint);
+  SoupMessage *msg = new_post_message (gateway_uri, LOGOUT_PATH);
 
-  g_assert (msg != NULL);
-  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
                                 authorization);
   memset (authorization, 0, strlen (authorization));
 
+  soup_session_send_and_read_async (self->session, msg, G_PRIORITY_DEFAULT, cancellable,
+                                    callback, user_data);
+
   return msg;
 }
 
-/* Whether a logout answer means that the token no longer works: revoked now,
- * or (401) revoked before. */
+/* Whether the logout of send_logout() means that the token no longer works:
+ * revoked now, or (401) revoked before. A transport error goes to @error. */
 static gboolean
-logout_succeeded (SoupMessage *msg)
+logout_finish (GObject       *session,
+               GAsyncResult  *result,
+               SoupMessage   *msg,
+               GError       **error)
 {
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (session), result,
+                                                               error);
   guint status = soup_message_get_status (msg);
 
-  return SOUP_STATUS_IS_SUCCESSFUL (status) || status == SOUP_STATUS_UNAUTHORIZED;
+  return body != NULL &&
+         (SOUP_STATUS_IS_SUCCESSFUL (status) || status == SOUP_STATUS_UNAUTHORIZED);
+}
+
+/* Tasks {{{1 */
+
+/* A task for an operation of @self, or %NULL, with the task failed, while
+ * another operation is under way. */
+static GTask *
+start_task (HelixAccount        *self,
+            GCancellable        *cancellable,
+            gboolean             check_cancellable,
+            gpointer             source_tag,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_check_cancellable (task, check_cancellable);
+
+  if (self->busy)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("The account is busy. Wait a moment, then try again."));
+      return NULL;
+    }
+
+  return g_steal_pointer (&task);
+}
+
+/* The end of every operation: its boolean result. */
+static gboolean
+finish_task (HelixAccount  *self,
+             GAsyncResult  *result,
+             gpointer       source_tag,
+             GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* The normalized @gateway_uri and the trimmed @username of a request, or
+ * %FALSE with @task failed. */
+static gboolean
+read_identity (GTask       *task,
+               const char  *gateway_uri,
+               const char  *username,
+               char       **out_gateway_uri,
+               char       **out_username)
+{
+  g_autoptr(GError) error = NULL;
+
+  *out_gateway_uri = helix_account_normalize_uri (gateway_uri, &error);
+  if (*out_gateway_uri == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return FALSE;
+    }
+
+  *out_username = g_strstrip (g_strdup (username));
+  if (**out_username == '\0')
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("Enter your user name on the gateway."));
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 /* Sign in {{{1 */
@@ -504,13 +601,10 @@ sign_in_revoked_cb (GObject      *object,
   g_autoptr(GTask) task = user_data;
   HelixAccount *self = g_task_get_source_object (task);
   SignIn *sign_in = g_task_get_task_data (task);
-  g_autoptr(GBytes) body = NULL;
   g_autoptr(GError) error = NULL;
   GError *failure = g_steal_pointer (&sign_in->error);
 
-  body = soup_session_send_and_read_finish (SOUP_SESSION (object), result, &error);
-
-  if (error == NULL && logout_succeeded (sign_in->msg))
+  if (logout_finish (object, result, sign_in->msg, &error))
     g_debug ("Revoked the token that could not be stored");
   else if (failure->domain == HELIX_ACCOUNT_ERROR)
     {
@@ -542,12 +636,10 @@ sign_in_fail_and_revoke (GTask  *task,
   sign_in->error = error;
 
   g_clear_object (&sign_in->msg);
-  sign_in->msg = new_logout_message (sign_in->gateway_uri, sign_in->token);
-  free_secret (g_steal_pointer (&sign_in->token));
-
   /* Not cancellable: a token that could not be stored must not stay valid. */
-  soup_session_send_and_read_async (self->session, sign_in->msg, G_PRIORITY_DEFAULT, NULL,
-                                    sign_in_revoked_cb, task);
+  sign_in->msg = send_logout (self, sign_in->gateway_uri, sign_in->token, NULL,
+                              sign_in_revoked_cb, task);
+  free_secret (g_steal_pointer (&sign_in->token));
 }
 
 static void
@@ -715,8 +807,6 @@ helix_account_sign_in_async (HelixAccount        *self,
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *endpoint = NULL;
   g_autofree char *default_device = NULL;
   SignIn *sign_in;
 
@@ -726,18 +816,11 @@ helix_account_sign_in_async (HelixAccount        *self,
   g_return_if_fail (password != NULL);
   g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, helix_account_sign_in_async);
   /* Cancelling after the token was stored does not undo the sign-in; before
    * that, the callbacks return G_IO_ERROR_CANCELLED themselves. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  if (self->busy)
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
-                               _("The account is busy. Wait a moment, then try again."));
-      return;
-    }
+  task = start_task (self, cancellable, FALSE, helix_account_sign_in_async, callback, user_data);
+  if (task == NULL)
+    return;
 
   if (self->token != NULL)
     {
@@ -749,15 +832,10 @@ helix_account_sign_in_async (HelixAccount        *self,
   sign_in = g_new0 (SignIn, 1);
   g_task_set_task_data (task, sign_in, (GDestroyNotify) sign_in_free);
 
-  sign_in->gateway_uri = helix_account_normalize_uri (gateway_uri, &error);
-  if (sign_in->gateway_uri == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
+  if (!read_identity (task, gateway_uri, username, &sign_in->gateway_uri, &sign_in->username))
+    return;
 
-  sign_in->username = g_strstrip (g_strdup (username));
-  if (*sign_in->username == '\0' || !g_utf8_validate (sign_in->username, -1, NULL))
+  if (!g_utf8_validate (sign_in->username, -1, NULL))
     {
       g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
                                _("Enter your user name on the gateway."));
@@ -782,11 +860,7 @@ helix_account_sign_in_async (HelixAccount        *self,
       return;
     }
 
-  endpoint = build_endpoint (sign_in->gateway_uri, LOGIN_PATH);
-  sign_in->msg = soup_message_new (SOUP_METHOD_POST, endpoint);
-  g_assert (sign_in->msg != NULL);
-  /* The password goes to this address and no other. */
-  soup_message_add_flags (sign_in->msg, SOUP_MESSAGE_NO_REDIRECT);
+  sign_in->msg = new_post_message (sign_in->gateway_uri, LOGIN_PATH);
 
   body = build_login_body (sign_in->username, password, device_name);
   soup_message_set_request_body_from_bytes (sign_in->msg, "application/json", body);
@@ -811,12 +885,7 @@ helix_account_sign_in_finish (HelixAccount  *self,
                               GAsyncResult  *result,
                               GError       **error)
 {
-  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_sign_in_async,
-                        FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return finish_task (self, result, helix_account_sign_in_async, error);
 }
 
 /* Load {{{1 */
@@ -966,7 +1035,6 @@ helix_account_load_async (HelixAccount        *self,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(GError) error = NULL;
   Load *load;
 
   g_return_if_fail (HELIX_IS_ACCOUNT (self));
@@ -974,33 +1042,15 @@ helix_account_load_async (HelixAccount        *self,
   g_return_if_fail (username != NULL);
   g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, helix_account_load_async);
-
-  if (self->busy)
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
-                               _("The account is busy. Wait a moment, then try again."));
-      return;
-    }
+  task = start_task (self, cancellable, TRUE, helix_account_load_async, callback, user_data);
+  if (task == NULL)
+    return;
 
   load = g_new0 (Load, 1);
   g_task_set_task_data (task, load, (GDestroyNotify) load_free);
 
-  load->gateway_uri = helix_account_normalize_uri (gateway_uri, &error);
-  if (load->gateway_uri == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  load->username = g_strstrip (g_strdup (username));
-  if (*load->username == '\0')
-    {
-      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
-                               _("Enter your user name on the gateway."));
-      return;
-    }
+  if (!read_identity (task, gateway_uri, username, &load->gateway_uri, &load->username))
+    return;
 
   set_busy (self, TRUE);
   secret_service_get (SECRET_SERVICE_OPEN_SESSION, cancellable, load_got_service_cb,
@@ -1021,12 +1071,7 @@ helix_account_load_finish (HelixAccount  *self,
                            GAsyncResult  *result,
                            GError       **error)
 {
-  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_load_async,
-                        FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return finish_task (self, result, helix_account_load_async, error);
 }
 
 /* Sign out {{{1 */
@@ -1088,12 +1133,9 @@ sign_out_revoked_cb (GObject      *object,
   g_autoptr(GTask) task = user_data;
   HelixAccount *self = g_task_get_source_object (task);
   SignOut *sign_out = g_task_get_task_data (task);
-  g_autoptr(GBytes) body = NULL;
   g_autoptr(GError) error = NULL;
 
-  body = soup_session_send_and_read_finish (SOUP_SESSION (object), result, &error);
-
-  if (error != NULL || !logout_succeeded (sign_out->msg))
+  if (!logout_finish (object, result, sign_out->msg, &error))
     {
       g_autofree char *host = dup_host (self->gateway_uri);
       g_autofree char *detail = NULL;
@@ -1143,17 +1185,10 @@ helix_account_sign_out_async (HelixAccount        *self,
   g_return_if_fail (HELIX_IS_ACCOUNT (self));
   g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, helix_account_sign_out_async);
   /* The token is gone from this device even when the wait was cancelled. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  if (self->busy)
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
-                               _("The account is busy. Wait a moment, then try again."));
-      return;
-    }
+  task = start_task (self, cancellable, FALSE, helix_account_sign_out_async, callback, user_data);
+  if (task == NULL)
+    return;
 
   if (self->token == NULL)
     {
@@ -1163,11 +1198,10 @@ helix_account_sign_out_async (HelixAccount        *self,
 
   sign_out = g_new0 (SignOut, 1);
   g_task_set_task_data (task, sign_out, (GDestroyNotify) sign_out_free);
-  sign_out->msg = new_logout_message (self->gateway_uri, self->token);
 
   set_busy (self, TRUE);
-  soup_session_send_and_read_async (self->session, sign_out->msg, G_PRIORITY_DEFAULT,
-                                    cancellable, sign_out_revoked_cb, g_steal_pointer (&task));
+  sign_out->msg = send_logout (self, self->gateway_uri, self->token, cancellable,
+                               sign_out_revoked_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -1185,12 +1219,7 @@ helix_account_sign_out_finish (HelixAccount  *self,
                                GAsyncResult  *result,
                                GError       **error)
 {
-  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_sign_out_async,
-                        FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return finish_task (self, result, helix_account_sign_out_async, error);
 }
 
 /* GObject {{{1 */
@@ -1207,6 +1236,24 @@ helix_account_get_gateway_uri (HelixAccount *self)
   g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
 
   return self->gateway_uri;
+}
+
+/**
+ * helix_account_dup_gateway_host:
+ * @self: a #HelixAccount
+ *
+ * The host name of #HelixAccount:gateway-uri, as the account names the
+ * gateway in its messages.
+ *
+ * Returns: (nullable) (transfer full): the host name, or %NULL without a
+ *   gateway address
+ */
+char *
+helix_account_dup_gateway_host (HelixAccount *self)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
+
+  return self->gateway_uri != NULL ? dup_host (self->gateway_uri) : NULL;
 }
 
 /**

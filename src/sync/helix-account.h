@@ -50,6 +50,7 @@ GQuark        helix_account_error_quark     (void);
 HelixAccount *helix_account_new             (void);
 
 const char   *helix_account_get_gateway_uri (HelixAccount         *self);
+char         *helix_account_dup_gateway_host (HelixAccount        *self);
 const char   *helix_account_get_username    (HelixAccount         *self);
 gboolean      helix_account_get_signed_in   (HelixAccount         *self);
 gboolean      helix_account_get_busy        (HelixAccount         *self);
