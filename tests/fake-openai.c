@@ -1,0 +1,329 @@
+/* fake-openai.c: a loopback server that speaks the OpenAI chat completions wire format
+ *
+ * A SoupServer on 127.0.0.1 and an ephemeral port. It accepts connections itself
+ * (like the gateway: the listener of libsoup 3.2 leaks every accepted socket) and
+ * answers POST /v1/chat/completions with what the test asked for: an event stream
+ * written chunk by chunk (HTTP chunked encoding), then a proper end, a cut
+ * connection, or silence until the client goes away; or an error status with a
+ * JSON body and an optional Retry-After.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fake-openai.h"
+
+struct _FakeOpenai
+{
+  SoupServer         *server;
+  GSocketService     *service;
+  char               *base_url;
+
+  /* The next answers. */
+  guint               status;
+  char               *retry_after;
+  char               *content_type;
+  char               *body;
+  char              **chunks;
+  FakeEnd             end;
+
+  /* What was asked. */
+  guint               n_requests;
+  char               *last_body;
+  SoupMessageHeaders *last_headers;
+
+  GHashTable         *connections;  /* client port → GSocketConnection */
+  GSource            *watch;
+  gboolean            client_closed;
+};
+
+typedef struct
+{
+  FakeOpenai        *self;
+  SoupServerMessage *msg;
+  GSocket           *socket;
+  guint              n_chunks;
+  guint              n_written;
+} Answer;
+
+static gboolean
+watch_cb (GSocket      *socket,
+          GIOCondition  condition,
+          gpointer      user_data)
+{
+  FakeOpenai *self = user_data;
+  char c;
+
+  /* Readable with nothing to read: the peer closed its side. */
+  if ((condition & (G_IO_HUP | G_IO_ERR)) != 0 ||
+      recv (g_socket_get_fd (socket), &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+    {
+      self->client_closed = TRUE;
+      g_clear_pointer (&self->watch, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+watch_socket (FakeOpenai *self,
+              GSocket    *socket)
+{
+  if (self->watch != NULL)
+    {
+      g_source_destroy (self->watch);
+      g_clear_pointer (&self->watch, g_source_unref);
+    }
+
+  self->watch = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (self->watch, (GSourceFunc) (void (*) (void)) watch_cb, self, NULL);
+  g_source_attach (self->watch, NULL);
+}
+
+static void
+wrote_headers_cb (SoupServerMessage *msg,
+                  Answer            *answer)
+{
+  if (answer->self->end == FAKE_END_HOLD && answer->n_chunks == 0)
+    watch_socket (answer->self, answer->socket);
+}
+
+static void
+wrote_chunk_cb (SoupServerMessage *msg,
+                Answer            *answer)
+{
+  if (++answer->n_written < answer->n_chunks)
+    return;
+
+  switch (answer->self->end)
+    {
+    case FAKE_END_CUT:
+      g_socket_shutdown (answer->socket, FALSE, TRUE, NULL);
+      break;
+
+    case FAKE_END_HOLD:
+      watch_socket (answer->self, answer->socket);
+      break;
+
+    case FAKE_END_FINISH:
+    default:
+      break;
+    }
+}
+
+/* The socket of a request, found by the client's port (the server was given
+ * streams, so it knows no GSocket). */
+static GSocket *
+connection_socket (FakeOpenai        *self,
+                   SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  guint port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote));
+  GSocketConnection *connection = g_hash_table_lookup (self->connections, GUINT_TO_POINTER (port));
+
+  g_assert (connection != NULL);
+  return g_socket_connection_get_socket (connection);
+}
+
+static void
+handle_completions (SoupServer        *server,
+                    SoupServerMessage *msg,
+                    const char        *path,
+                    GHashTable        *query,
+                    gpointer           user_data)
+{
+  FakeOpenai *self = user_data;
+  SoupMessageHeaders *response_headers = soup_server_message_get_response_headers (msg);
+  SoupMessageBody *request_body = soup_server_message_get_request_body (msg);
+  g_autoptr(GBytes) flat = soup_message_body_flatten (request_body);
+  SoupMessageHeadersIter iter;
+  const char *name;
+  const char *value;
+  Answer *answer;
+
+  self->n_requests++;
+  g_free (self->last_body);
+  self->last_body = g_strndup (g_bytes_get_data (flat, NULL), g_bytes_get_size (flat));
+  g_clear_pointer (&self->last_headers, soup_message_headers_unref);
+  self->last_headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
+  soup_message_headers_iter_init (&iter, soup_server_message_get_request_headers (msg));
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    soup_message_headers_append (self->last_headers, name, value);
+
+  if (g_strcmp0 (soup_server_message_get_method (msg), "POST") != 0)
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+      return;
+    }
+
+  if (self->chunks == NULL)
+    {
+      soup_server_message_set_status (msg, self->status, NULL);
+      if (self->retry_after != NULL)
+        soup_message_headers_replace (response_headers, "Retry-After", self->retry_after);
+      soup_server_message_set_response (msg, self->content_type, SOUP_MEMORY_COPY,
+                                        self->body, strlen (self->body));
+      return;
+    }
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_set_content_type (response_headers, "text/event-stream", NULL);
+  soup_message_headers_replace (response_headers, "Cache-Control", "no-cache");
+  soup_message_headers_set_encoding (response_headers, SOUP_ENCODING_CHUNKED);
+
+  answer = g_new0 (Answer, 1);
+  answer->self = self;
+  answer->msg = msg;
+  answer->n_chunks = g_strv_length (self->chunks);
+  answer->socket = connection_socket (self, msg);
+  g_signal_connect (msg, "wrote-headers", G_CALLBACK (wrote_headers_cb), answer);
+  g_signal_connect (msg, "wrote-chunk", G_CALLBACK (wrote_chunk_cb), answer);
+  g_object_set_data_full (G_OBJECT (msg), "fake-answer", answer, g_free);
+
+  for (guint i = 0; self->chunks[i] != NULL; i++)
+    soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_COPY,
+                              self->chunks[i], strlen (self->chunks[i]));
+  if (self->end == FAKE_END_FINISH)
+    soup_message_body_complete (soup_server_message_get_response_body (msg));
+}
+
+static gboolean
+incoming_cb (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source_object,
+             gpointer           user_data)
+{
+  FakeOpenai *self = user_data;
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_hash_table_replace (self->connections,
+                        GUINT_TO_POINTER (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote))),
+                        g_object_ref (connection));
+  if (!soup_server_accept_iostream (self->server, G_IO_STREAM (connection), local, remote, &error))
+    g_error ("fake server: %s", error->message);
+
+  return TRUE;
+}
+
+FakeOpenai *
+fake_openai_new (void)
+{
+  FakeOpenai *self = g_new0 (FakeOpenai, 1);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GError) error = NULL;
+
+  self->connections = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  self->server = soup_server_new ("server-header", "fake-openai", NULL);
+  soup_server_add_handler (self->server, "/v1/chat/completions", handle_completions, self, NULL);
+
+  self->service = g_socket_service_new ();
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
+                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                      NULL, &effective, &error))
+    g_error ("fake server: %s", error->message);
+  g_signal_connect (self->service, "incoming", G_CALLBACK (incoming_cb), self);
+  g_socket_service_start (self->service);
+
+  self->base_url = g_strdup_printf ("http://127.0.0.1:%u/v1",
+                                    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+  fake_openai_respond_error (self, 500, NULL, "application/json", "{}");
+
+  return self;
+}
+
+void
+fake_openai_free (FakeOpenai *self)
+{
+  g_socket_service_stop (self->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+  g_clear_object (&self->service);
+  soup_server_disconnect (self->server);
+  g_clear_object (&self->server);
+  if (self->watch != NULL)
+    {
+      g_source_destroy (self->watch);
+      g_clear_pointer (&self->watch, g_source_unref);
+    }
+  /* Let the closed connections finish their cleanup. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_hash_table_unref (self->connections);
+  g_free (self->base_url);
+  g_free (self->retry_after);
+  g_free (self->content_type);
+  g_free (self->body);
+  g_strfreev (self->chunks);
+  g_free (self->last_body);
+  g_clear_pointer (&self->last_headers, soup_message_headers_unref);
+  g_free (self);
+}
+
+const char *
+fake_openai_get_base_url (FakeOpenai *self)
+{
+  return self->base_url;
+}
+
+/* Answers the next requests with 200 and these event stream chunks. */
+void
+fake_openai_respond_stream (FakeOpenai        *self,
+                            const char *const *chunks,
+                            FakeEnd            end)
+{
+  g_strfreev (self->chunks);
+  self->chunks = g_strdupv ((char **) chunks);
+  self->end = end;
+}
+
+/* Answers the next requests with this status and body. */
+void
+fake_openai_respond_error (FakeOpenai *self,
+                           guint       status,
+                           const char *retry_after,
+                           const char *content_type,
+                           const char *body)
+{
+  g_clear_pointer (&self->chunks, g_strfreev);
+  self->status = status;
+  g_free (self->retry_after);
+  self->retry_after = g_strdup (retry_after);
+  g_free (self->content_type);
+  self->content_type = g_strdup (content_type);
+  g_free (self->body);
+  self->body = g_strdup (body);
+}
+
+guint
+fake_openai_get_n_requests (FakeOpenai *self)
+{
+  return self->n_requests;
+}
+
+const char *
+fake_openai_get_last_body (FakeOpenai *self)
+{
+  return self->last_body;
+}
+
+const char *
+fake_openai_get_last_header (FakeOpenai *self,
+                             const char *name)
+{
+  return self->last_headers != NULL ? soup_message_headers_get_one (self->last_headers, name) : NULL;
+}
+
+/* Whether the client closed the connection of the last held answer. */
+gboolean
+fake_openai_get_client_closed (FakeOpenai *self)
+{
+  return self->client_closed;
+}

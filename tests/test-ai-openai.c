@@ -1,0 +1,696 @@
+/* test-ai-openai.c: the OpenAI-compatible provider against a loopback fake server
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake-openai.h"
+#include "helix-provider-openai.h"
+#include "helix-test-util.h"
+
+#define KEY "sk-helix-test-SECRET-0123456789"
+
+/* Sanitizer and valgrind runs are slower: their test setups set HELIX_TEST_TIME_SCALE. */
+static guint
+time_scale (void)
+{
+  const char *value = g_getenv ("HELIX_TEST_TIME_SCALE");
+  guint64 scale = 1;
+
+  if (value != NULL && !g_ascii_string_to_unsigned (value, 10, 1, 100, &scale, NULL))
+    scale = 1;
+
+  return (guint) scale;
+}
+
+typedef struct
+{
+  FakeOpenai          *fake;
+  HelixProviderOpenai *provider;
+  HelixChatRequest    *request;
+  HelixChatStream     *stream;
+  GPtrArray           *deltas;
+  guint                n_usage;
+  GCancellable        *cancel_on_delta;
+} Fixture;
+
+static void
+delta_cb (HelixChatStream *stream,
+          const char      *text,
+          Fixture         *fixture)
+{
+  g_ptr_array_add (fixture->deltas, g_strdup (text));
+  if (fixture->cancel_on_delta != NULL)
+    g_cancellable_cancel (fixture->cancel_on_delta);
+}
+
+static void
+usage_cb (HelixChatStream *stream,
+          gint64           input_tokens,
+          gint64           output_tokens,
+          Fixture         *fixture)
+{
+  fixture->n_usage++;
+}
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base_url = NULL;
+
+  fixture->fake = fake_openai_new ();
+  /* A trailing slash is allowed. */
+  base_url = g_strconcat (fake_openai_get_base_url (fixture->fake), "/", NULL);
+  fixture->provider = helix_provider_openai_new ("fake-openai", base_url, KEY, &error);
+  g_assert_no_error (error);
+  fixture->request = helix_chat_request_new ("gpt-test");
+  helix_chat_request_add_message (fixture->request, HELIX_MESSAGE_ROLE_SYSTEM, "Be brief.");
+  helix_chat_request_add_message (fixture->request, HELIX_MESSAGE_ROLE_USER, "Say h\xC3\xA9llo");
+  fixture->stream = helix_chat_stream_new ();
+  fixture->deltas = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (fixture->stream, "delta", G_CALLBACK (delta_cb), fixture);
+  g_signal_connect (fixture->stream, "usage", G_CALLBACK (usage_cb), fixture);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_clear_object (&fixture->cancel_on_delta);
+  g_ptr_array_unref (fixture->deltas);
+  helix_test_assert_finalized (g_steal_pointer (&fixture->stream));
+  helix_chat_request_unref (fixture->request);
+  helix_test_assert_finalized (g_steal_pointer (&fixture->provider));
+  fake_openai_free (fixture->fake);
+}
+
+typedef struct
+{
+  gboolean  done;
+  gboolean  ok;
+  GError   *error;
+} Result;
+
+static void
+call_cb (GObject      *object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Result *r = user_data;
+
+  r->ok = helix_provider_stream_chat_finish (HELIX_PROVIDER (object), result, &r->error);
+  r->done = TRUE;
+}
+
+/* Runs one call to its end; returns its error (or NULL). */
+static GError *
+run_call (Fixture      *fixture,
+          GCancellable *cancellable)
+{
+  Result r = { 0 };
+
+  helix_provider_stream_chat_async (HELIX_PROVIDER (fixture->provider), fixture->request,
+                                    fixture->stream, cancellable, call_cb, &r);
+  helix_test_wait_for (r.done, 60, "the chat call");
+  g_assert_true (r.ok == (r.error == NULL));
+
+  return r.error;
+}
+
+static void
+wait_client_closed (Fixture *fixture)
+{
+  helix_test_wait_for (fake_openai_get_client_closed (fixture->fake), 30,
+                       "the fake server to see the connection closed");
+}
+
+/* A full answer, split across chunks in the middle of lines and of a UTF-8 character. */
+static void
+test_stream (Fixture       *fixture,
+             gconstpointer  data)
+{
+  static const char * const chunks[] = {
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],\"usage\":null}\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"H\xC3",
+    "\xA9l\"},\"finish_reason\":null}],\"usage\":null}\r\n\r\ndata: {\"id\":\"c1\",\"choices\":[{\"index\":0,",
+    "\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}],\"usage\":null}\n\n",
+    ": keep-alive\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n",
+    "data: [DONE]\n\n",
+    NULL
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *body;
+  JsonArray *messages;
+  JsonObject *message;
+
+  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
+  helix_chat_request_set_max_tokens (fixture->request, 64);
+  helix_chat_request_set_temperature (fixture->request, 0.5);
+
+  error = run_call (fixture, NULL);
+  g_assert_no_error (error);
+
+  g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "H\xC3\xA9llo");
+  g_assert_cmpuint (fixture->deltas->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (fixture->deltas, 0), ==, "H\xC3\xA9l");
+  g_assert_cmpstr (g_ptr_array_index (fixture->deltas, 1), ==, "lo");
+  g_assert_cmpstr (helix_chat_stream_get_finish_reason (fixture->stream), ==, "stop");
+  g_assert_cmpint (helix_chat_stream_get_input_tokens (fixture->stream), ==, 9);
+  g_assert_cmpint (helix_chat_stream_get_output_tokens (fixture->stream), ==, 2);
+  g_assert_cmpuint (fixture->n_usage, ==, 1);
+  g_assert_true (helix_chat_stream_is_complete (fixture->stream));
+  g_assert_cmpuint (helix_chat_stream_get_http_status (fixture->stream), ==, 200);
+  g_assert_cmpint (helix_chat_stream_get_first_token_delay (fixture->stream), >=, 0);
+
+  /* The request on the wire. */
+  g_assert_cmpuint (fake_openai_get_n_requests (fixture->fake), ==, 1);
+  g_assert_cmpstr (fake_openai_get_last_header (fixture->fake, "Authorization"), ==, "Bearer " KEY);
+  g_assert_cmpstr (fake_openai_get_last_header (fixture->fake, "Accept"), ==, "text/event-stream");
+  g_assert_cmpstr (fake_openai_get_last_header (fixture->fake, "Content-Type"), ==, "application/json");
+  g_assert_true (json_parser_load_from_data (parser, fake_openai_get_last_body (fixture->fake), -1, NULL));
+  body = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (body, "model"), ==, "gpt-test");
+  g_assert_true (json_object_get_boolean_member (body, "stream"));
+  g_assert_true (json_object_get_boolean_member (json_object_get_object_member (body, "stream_options"),
+                                                 "include_usage"));
+  g_assert_cmpint (json_object_get_int_member (body, "max_tokens"), ==, 64);
+  g_assert_cmpfloat (json_object_get_double_member (body, "temperature"), ==, 0.5);
+  messages = json_object_get_array_member (body, "messages");
+  g_assert_cmpuint (json_array_get_length (messages), ==, 2);
+  message = json_array_get_object_element (messages, 0);
+  g_assert_cmpstr (json_object_get_string_member (message, "role"), ==, "system");
+  g_assert_cmpstr (json_object_get_string_member (message, "content"), ==, "Be brief.");
+  message = json_array_get_object_element (messages, 1);
+  g_assert_cmpstr (json_object_get_string_member (message, "role"), ==, "user");
+  g_assert_cmpstr (json_object_get_string_member (message, "content"), ==, "Say h\xC3\xA9llo");
+}
+
+/* No key (Ollama): no Authorization header; no max_tokens or temperature unless set. */
+static void
+test_no_key (Fixture       *fixture,
+             gconstpointer  data)
+{
+  static const char * const chunks[] = {
+    "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+    NULL
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *body;
+
+  helix_provider_openai_set_api_key (fixture->provider, NULL);
+  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
+
+  error = run_call (fixture, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "ok");
+  g_assert_true (helix_chat_stream_is_complete (fixture->stream));
+  /* No usage chunk: the counts stay unknown. */
+  g_assert_cmpint (helix_chat_stream_get_input_tokens (fixture->stream), ==, -1);
+  g_assert_null (fake_openai_get_last_header (fixture->fake, "Authorization"));
+  g_assert_true (json_parser_load_from_data (parser, fake_openai_get_last_body (fixture->fake), -1, NULL));
+  body = json_node_get_object (json_parser_get_root (parser));
+  g_assert_false (json_object_has_member (body, "max_tokens"));
+  g_assert_false (json_object_has_member (body, "temperature"));
+}
+
+typedef struct
+{
+  guint       status;
+  const char *retry_after;
+  const char *content_type;
+  const char *body;
+  int         code;
+  gint64      retry_min;
+  gint64      retry_max;
+  const char *says;
+} HttpCase;
+
+static void
+test_http_errors (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr(GDateTime) later = g_date_time_add_seconds (now, 120);
+  g_autofree char *date = soup_date_time_to_string (later, SOUP_DATE_HTTP);
+  const HttpCase cases[] = {
+    { 400, NULL, "application/json",
+      "{\"error\":{\"message\":\"The model `gpt-9` does not exist\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"model_not_found\"}}",
+      HELIX_PROVIDER_ERROR_BAD_REQUEST, -1, -1, "gpt-9" },
+    { 401, NULL, "application/json",
+      "{\"error\":{\"message\":\"Incorrect API key provided: " KEY ".\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}",
+      HELIX_PROVIDER_ERROR_AUTH, -1, -1, "[redacted]" },
+    { 403, NULL, "application/json", "{\"error\":{\"message\":\"Forbidden\"}}",
+      HELIX_PROVIDER_ERROR_AUTH, -1, -1, "Forbidden" },
+    { 402, NULL, "application/json",
+      "{\"error\":{\"message\":\"Insufficient Balance\",\"type\":\"unknown_error\",\"param\":null,\"code\":\"invalid_request_error\"}}",
+      HELIX_PROVIDER_ERROR_QUOTA, -1, -1, "Insufficient Balance" },
+    { 429, "7", "application/json",
+      "{\"error\":{\"message\":\"Rate limit reached for requests\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}",
+      HELIX_PROVIDER_ERROR_RATE_LIMITED, 7, 7, "7 seconds" },
+    { 429, date, "application/json", "{\"error\":{\"message\":\"slow down\"}}",
+      HELIX_PROVIDER_ERROR_RATE_LIMITED, 60, 120, "slow down" },
+    { 429, NULL, "application/json",
+      "{\"error\":{\"message\":\"You exceeded your current quota, please check your plan and billing details.\",\"type\":\"insufficient_quota\",\"code\":\"insufficient_quota\"}}",
+      HELIX_PROVIDER_ERROR_QUOTA, -1, -1, "current quota" },
+    { 500, NULL, "application/json",
+      "{\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\"}}",
+      HELIX_PROVIDER_ERROR_SERVER, -1, -1, "server had an error" },
+    { 502, NULL, "text/html", "<html><body>Bad gateway</body></html>",
+      HELIX_PROVIDER_ERROR_SERVER, -1, -1, "Bad Gateway" },
+    { 503, "30", "application/json", "{\"error\":\"server busy\"}",
+      HELIX_PROVIDER_ERROR_OVERLOADED, 30, 30, "server busy" },
+    { 529, NULL, "application/json",
+      "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+      HELIX_PROVIDER_ERROR_OVERLOADED, -1, -1, "Overloaded" },
+    { 307, NULL, "text/plain", "moved", HELIX_PROVIDER_ERROR_PROTOCOL, -1, -1, "307" },
+    { 404, NULL, "application/json", "{\"object\":\"error\",\"message\":\"no such route\",\"code\":404}",
+      HELIX_PROVIDER_ERROR_BAD_REQUEST, -1, -1, "no such route" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const HttpCase *c = &cases[i];
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("HTTP %u", c->status);
+      g_clear_object (&fixture->stream);
+      fixture->stream = helix_chat_stream_new ();
+      fake_openai_respond_error (fixture->fake, c->status, c->retry_after, c->content_type, c->body);
+
+      error = run_call (fixture, NULL);
+      g_assert_error (error, HELIX_PROVIDER_ERROR, c->code);
+      if (strstr (error->message, c->says) == NULL)
+        g_error ("HTTP %u: \"%s\" does not say \"%s\"", c->status, error->message, c->says);
+      g_assert_null (strstr (error->message, KEY));
+      g_assert_cmpuint (helix_chat_stream_get_http_status (fixture->stream), ==, c->status);
+      g_assert_cmpint (helix_chat_stream_get_retry_after (fixture->stream), >=, c->retry_min);
+      g_assert_cmpint (helix_chat_stream_get_retry_after (fixture->stream), <=, c->retry_max);
+      g_assert_false (helix_chat_stream_is_complete (fixture->stream));
+      g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "");
+    }
+}
+
+static void
+test_first_token_timeout (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  /* Headers and a comment (OpenRouter's keep-alive), then nothing. */
+  static const char * const chunks[] = { ": OPENROUTER PROCESSING\n\n", NULL };
+  g_autoptr(GError) error = NULL;
+
+  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
+  helix_chat_request_set_timeouts (fixture->request, 30000, 300, 0);
+
+  error = run_call (fixture, NULL);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_FIRST_TOKEN_TIMEOUT);
+  g_assert_false (helix_chat_stream_is_complete (fixture->stream));
+  wait_client_closed (fixture);
+}
+
+static void
+test_call_timeout (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  static const char * const chunks[] = {
+    "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n", NULL
+  };
+  g_autoptr(GError) error = NULL;
+
+  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
+  /* Long enough for the first delta to arrive, even under valgrind. */
+  helix_chat_request_set_timeouts (fixture->request, 30000, 30000, 1000 * time_scale ());
+
+  error = run_call (fixture, NULL);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CALL_TIMEOUT);
+  g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hel");
+  g_assert_false (helix_chat_stream_is_complete (fixture->stream));
+  wait_client_closed (fixture);
+}
+
+/* A TLS server that accepts TCP (the kernel does) but never answers the handshake. */
+static void
+test_connect_timeout (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(HelixProviderOpenai) provider = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr(GError) error = NULL;
+
+  listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (listener, address, TRUE, &error));
+  g_assert_true (g_socket_listen (listener, &error));
+  bound = g_socket_get_local_address (listener, &error);
+  g_assert_no_error (error);
+  url = g_strdup_printf ("https://127.0.0.1:%u/v1",
+                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+
+  g_clear_object (&fixture->provider);
+  fixture->provider = helix_provider_openai_new ("silent", url, KEY, &error);
+  g_assert_no_error (error);
+  helix_chat_request_set_timeouts (fixture->request, 300, 0, 0);
+
+  error = run_call (fixture, NULL);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CONNECT_TIMEOUT);
+  g_assert_cmpuint (helix_chat_stream_get_http_status (fixture->stream), ==, 0);
+}
+
+static void
+test_network_error (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* A port that was free a moment ago and that nobody listens on. */
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_true (g_socket_bind (socket, address, TRUE, &error));
+  bound = g_socket_get_local_address (socket, &error);
+  url = g_strdup_printf ("http://127.0.0.1:%u/v1",
+                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+
+  g_clear_object (&fixture->provider);
+  fixture->provider = helix_provider_openai_new ("nobody", url, KEY, &error);
+  g_assert_no_error (error);
+
+  error = run_call (fixture, NULL);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_NETWORK);
+  g_assert_true (helix_provider_error_is_retryable (error));
+}
+
+static const char * const partial_chunks[] = {
+  "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+  "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
+  "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\ndata: {\"choi",
+  NULL
+};
+
+/* The connection drops in the middle of the chunked body. */
+static void
+test_cut (Fixture       *fixture,
+          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fake_openai_respond_stream (fixture->fake, partial_chunks, FAKE_END_CUT);
+
+  error = run_call (fixture, NULL);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
+  g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hello");
+  g_assert_false (helix_chat_stream_is_complete (fixture->stream));
+  g_assert_true (helix_provider_error_is_retryable (error));
+}
+
+/* The body ends properly, but without [DONE]. */
+static void
+test_no_done (Fixture       *fixture,
+              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fake_openai_respond_stream (fixture->fake, partial_chunks, FAKE_END_FINISH);
+
+  error = run_call (fixture, NULL);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
+  g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hello");
+  g_assert_false (helix_chat_stream_is_complete (fixture->stream));
+}
+
+/* [DONE], then the body never ends: the answer is complete all the same. */
+static void
+test_done_then_silence (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  static const char * const chunks[] = {
+    "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: [DONE]\n\n",
+    NULL
+  };
+  g_autoptr(GError) error = NULL;
+
+  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
+  helix_chat_request_set_timeouts (fixture->request, 30000, 30000, 0);
+
+  error = run_call (fixture, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "ok");
+  g_assert_true (helix_chat_stream_is_complete (fixture->stream));
+  wait_client_closed (fixture);
+}
+
+/* Stop pressed while the answer streams: the request is aborted at once. */
+static void
+test_cancel (Fixture       *fixture,
+             gconstpointer  data)
+{
+  static const char * const chunks[] = {
+    "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n", NULL
+  };
+  g_autoptr(GError) error = NULL;
+
+  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
+  fixture->cancel_on_delta = g_cancellable_new ();
+
+  error = run_call (fixture, fixture->cancel_on_delta);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CANCELLED);
+  g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hel");
+  g_assert_false (helix_chat_stream_is_complete (fixture->stream));
+  g_assert_false (helix_provider_error_is_retryable (error));
+  wait_client_closed (fixture);
+}
+
+static void
+test_cancel_before (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_cancellable_cancel (cancellable);
+  error = run_call (fixture, cancellable);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CANCELLED);
+}
+
+typedef struct
+{
+  const char *name;
+  const char *chunk;   /* NULL: built by the test */
+  int         code;
+  const char *text;    /* what stays */
+} BadCase;
+
+/* Bad streams: each ends the call with a clean error, the text before it kept. */
+static void
+test_bad_streams (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(GString) deep = g_string_new ("data: ");
+  g_autoptr(GString) deep_content = g_string_new ("data: {\"choices\":[{\"delta\":{\"content\":\"x\",\"extra\":");
+  g_autoptr(GString) huge = g_string_new ("data: ");
+  BadCase cases[] = {
+    { "deep", NULL, HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "deep-member", NULL, HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "huge-line", NULL, HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "not-json", "data: {not json}\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "not-object", "data: [1,2]\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "content-number", "data: {\"choices\":[{\"delta\":{\"content\":5}}]}\n\n",
+      HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "choices-object", "data: {\"choices\":{}}\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "usage-string", "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":\"9\",\"completion_tokens\":2}}\n\n",
+      HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "invalid-utf8", "data: {\"choices\":[{\"delta\":{\"content\":\"\xC3\x28\"}}]}\n\n",
+      HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "lone-surrogate", "data: {\"choices\":[{\"delta\":{\"content\":\"\\ud800\"}}]}\n\n",
+      HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "stream-error", "data: {\"error\":{\"message\":\"upstream failed\",\"type\":\"server_error\"}}\n\n",
+      HELIX_PROVIDER_ERROR_SERVER, "Hel" },
+    { "stream-error-status", "data: {\"error\":{\"message\":\"Overloaded\",\"code\":529}}\n\n",
+      HELIX_PROVIDER_ERROR_OVERLOADED, "Hel" },
+  };
+
+  /* 100,000 nested arrays: json-glib 1.6 would overflow its stack. */
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (deep, '[');
+  g_string_append (deep, "\n\n");
+  cases[0].chunk = deep->str;
+  for (guint i = 0; i < 100; i++)
+    g_string_append (deep_content, "{\"a\":");
+  g_string_append (deep_content, "1\n\n");
+  cases[1].chunk = deep_content->str;
+  /* A line of 2 MiB without an end. */
+  for (guint i = 0; i < 2 * 1024 * 1024; i++)
+    g_string_append_c (huge, 'a');
+  cases[2].chunk = huge->str;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *chunks[] = {
+        "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
+        cases[i].chunk,
+        "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\ndata: [DONE]\n\n",
+        NULL
+      };
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("bad stream: %s", cases[i].name);
+      g_clear_object (&fixture->stream);
+      fixture->stream = helix_chat_stream_new ();
+      fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
+
+      error = run_call (fixture, NULL);
+      g_assert_error (error, HELIX_PROVIDER_ERROR, cases[i].code);
+      g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, cases[i].text);
+      g_assert_false (helix_chat_stream_is_complete (fixture->stream));
+    }
+}
+
+/* A 200 with a JSON body: the server ignored "stream": true. */
+static void
+test_not_streamed (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fake_openai_respond_error (fixture->fake, 200, NULL, "application/json",
+                             "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}");
+  error = run_call (fixture, NULL);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
+}
+
+static void
+test_retry_after (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_utc (2026, 11, 22, 3, 0, 0);
+
+  g_assert_cmpint (helix_provider_parse_retry_after (NULL, now), ==, -1);
+  g_assert_cmpint (helix_provider_parse_retry_after ("", now), ==, -1);
+  g_assert_cmpint (helix_provider_parse_retry_after ("7", now), ==, 7);
+  g_assert_cmpint (helix_provider_parse_retry_after (" 120 ", now), ==, 120);
+  g_assert_cmpint (helix_provider_parse_retry_after ("0", now), ==, 0);
+  g_assert_cmpint (helix_provider_parse_retry_after ("-5", now), ==, -1);
+  g_assert_cmpint (helix_provider_parse_retry_after ("1.5", now), ==, -1);
+  g_assert_cmpint (helix_provider_parse_retry_after ("99999999999999999999", now), ==, -1);
+  g_assert_cmpint (helix_provider_parse_retry_after ("soon", now), ==, -1);
+  g_assert_cmpint (helix_provider_parse_retry_after ("Sun, 22 Nov 2026 03:01:30 GMT", now), ==, 90);
+  g_assert_cmpint (helix_provider_parse_retry_after ("Sunday, 22-Nov-26 03:00:10 GMT", now), ==, 10);
+  g_assert_cmpint (helix_provider_parse_retry_after ("Sun, 22 Nov 2026 02:00:00 GMT", now), ==, 0);
+}
+
+static void
+test_bad_base_url (void)
+{
+  const char * const bad[] = { "", "api.openai.com/v1", "ftp://example.org/v1",
+                               "http:///v1", "https://user:pw@example.org/v1",
+                               "https://example.org/v1?key=x" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(HelixProviderOpenai) provider = helix_provider_openai_new ("x", bad[i], NULL, &error);
+
+      g_assert_null (provider);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+    }
+}
+
+static gboolean show_debug;
+
+/* Every log line of every test is checked for the key. */
+static GLogWriterOutput
+log_writer (GLogLevelFlags   log_level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (fields[i].length < 0 && strstr (fields[i].value, KEY) != NULL)
+        {
+          fprintf (stderr, "The API key was logged: %s\n", (const char *) fields[i].value);
+          abort ();
+        }
+    }
+
+  if ((log_level & G_LOG_LEVEL_DEBUG) != 0 && !show_debug)
+    return G_LOG_WRITER_HANDLED;
+
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+static GLogFunc test_log_handler;
+
+/* g_debug() and friends reach the handler that g_test_init() installed, not the writer. */
+static void
+log_handler (const char     *log_domain,
+             GLogLevelFlags  log_level,
+             const char     *message,
+             gpointer        user_data)
+{
+  if (message != NULL && strstr (message, KEY) != NULL)
+    {
+      fprintf (stderr, "The API key was logged: %s\n", message);
+      abort ();
+    }
+
+  if ((log_level & G_LOG_LEVEL_DEBUG) != 0 && !show_debug)
+    return;
+
+  test_log_handler (log_domain, log_level, message, user_data);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  show_debug = g_getenv ("G_MESSAGES_DEBUG") != NULL;
+  g_log_set_writer_func (log_writer, NULL, NULL);
+  g_test_init (&argc, &argv, NULL);
+  /* Produce every debug message, so that the writer sees them. */
+  g_log_set_debug_enabled (TRUE);
+  test_log_handler = g_log_set_default_handler (log_handler, NULL);
+
+#define ADD(path, func) \
+  g_test_add ("/helix/ai/openai/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+
+  ADD ("stream", test_stream);
+  ADD ("no-key", test_no_key);
+  ADD ("http-errors", test_http_errors);
+  ADD ("first-token-timeout", test_first_token_timeout);
+  ADD ("call-timeout", test_call_timeout);
+  ADD ("connect-timeout", test_connect_timeout);
+  ADD ("network-error", test_network_error);
+  ADD ("cut", test_cut);
+  ADD ("no-done", test_no_done);
+  ADD ("done-then-silence", test_done_then_silence);
+  ADD ("cancel", test_cancel);
+  ADD ("cancel-before", test_cancel_before);
+  ADD ("bad-streams", test_bad_streams);
+  ADD ("not-streamed", test_not_streamed);
+  g_test_add_func ("/helix/ai/openai/retry-after", test_retry_after);
+  g_test_add_func ("/helix/ai/openai/bad-base-url", test_bad_base_url);
+
+#undef ADD
+
+  return g_test_run ();
+}
