@@ -116,8 +116,10 @@ helix_chat_stream_class_init (HelixChatStreamClass *klass)
   /**
    * HelixChatStream:finish-reason:
    *
-   * Why the model stopped, as the provider says it ("stop", "length",
-   * "content_filter", "tool_calls"), or %NULL until it says.
+   * Why the model stopped, as the provider says it (OpenAI: "stop", "length",
+   * "content_filter", "tool_calls"; Anthropic: "end_turn", "max_tokens", …;
+   * Gemini: "STOP", "MAX_TOKENS", "SAFETY", or a prompt's block reason), or
+   * %NULL until it says.
    */
   properties[PROP_FINISH_REASON] =
     g_param_spec_string ("finish-reason", NULL, NULL, NULL,
@@ -144,7 +146,8 @@ helix_chat_stream_class_init (HelixChatStreamClass *klass)
   /**
    * HelixChatStream:complete:
    *
-   * %TRUE once the provider marked the end of the answer (`data: [DONE]`).
+   * %TRUE once the provider marked the end of the answer (OpenAI `data: [DONE]`,
+   * Anthropic `message_stop`, Gemini: the body ends after a finish reason).
    * A stream that ends otherwise, by an error, a timeout or a cancellation,
    * keeps its text but stays incomplete.
    */
@@ -174,7 +177,8 @@ helix_chat_stream_class_init (HelixChatStreamClass *klass)
    * @input_tokens: tokens of the request
    * @output_tokens: tokens of the answer
    *
-   * Emitted when the provider reports its token counts (usually once, at the end).
+   * Emitted once when the call ends, complete or not, if the provider reported
+   * token counts (-1 for a count it did not give).
    */
   signals[USAGE] =
     g_signal_new ("usage",

@@ -220,10 +220,127 @@ mentions_quota (const char *text)
 }
 
 /*
- * Maps an HTTP error answer to a provider error. @error_type, @error_code and
- * @error_message come from the provider's error body when it had one; @secret
- * (the API key) is removed from anything quoted.
+ * Which error an HTTP error answer is. @error_type, @error_code and
+ * @error_message come from the provider's error body when it had one; they
+ * tell a quota error from a rate limit.
  */
+HelixProviderError
+_helix_provider_classify_http (guint       status,
+                               const char *error_type,
+                               const char *error_code,
+                               const char *error_message)
+{
+  if (status == 401 || status == 403)
+    return HELIX_PROVIDER_ERROR_AUTH;
+
+  if (status == 402 ||
+      (status == 429 && (mentions_quota (error_type) || mentions_quota (error_code) ||
+                         mentions_quota (error_message))))
+    return HELIX_PROVIDER_ERROR_QUOTA;
+
+  if (status == 429)
+    return HELIX_PROVIDER_ERROR_RATE_LIMITED;
+
+  if (status == 503 || status == 529)
+    return HELIX_PROVIDER_ERROR_OVERLOADED;
+
+  if (status >= 500 && status <= 599)
+    return HELIX_PROVIDER_ERROR_SERVER;
+
+  if (status >= 400 && status <= 499)
+    return HELIX_PROVIDER_ERROR_BAD_REQUEST;
+
+  return HELIX_PROVIDER_ERROR_PROTOCOL;
+}
+
+/*
+ * The error @code, for an HTTP error answer (@status) or for an error the
+ * provider reported inside a stream that started well (@status 0). The
+ * provider's @error_message is quoted with @secret (the API key) removed.
+ */
+GError *
+_helix_provider_error_new (const char         *provider_name,
+                           HelixProviderError  code,
+                           guint               status,
+                           gint64              retry_after,
+                           const char         *error_message,
+                           const char         *secret)
+{
+  g_autofree char *said = NULL;
+  g_autofree char *detail = NULL;
+
+  if (error_message != NULL && *error_message != '\0')
+    said = _helix_provider_redact (error_message, secret, 300);
+  else if (status != 0)
+    said = g_strdup (soup_status_get_phrase (status));
+  else
+    said = g_strdup (_("no details"));
+
+  detail = status != 0 ? g_strdup_printf ("HTTP %u: %s", status, said) : g_steal_pointer (&said);
+
+  switch (code)
+    {
+    case HELIX_PROVIDER_ERROR_AUTH:
+      return g_error_new (HELIX_PROVIDER_ERROR, code,
+                          _("%s refused the API key (%s). Check the key in the provider’s settings."),
+                          provider_name, detail);
+
+    case HELIX_PROVIDER_ERROR_QUOTA:
+      return g_error_new (HELIX_PROVIDER_ERROR, code,
+                          _("%s says the account is out of quota or credit (%s). Add credit, or use another key or provider."),
+                          provider_name, detail);
+
+    case HELIX_PROVIDER_ERROR_RATE_LIMITED:
+      if (retry_after >= 0)
+        return g_error_new (HELIX_PROVIDER_ERROR, code,
+                            _("%s is limiting the rate of requests (%s). Try again in %d seconds."),
+                            provider_name, detail, (int) MIN (retry_after, G_MAXINT32));
+      return g_error_new (HELIX_PROVIDER_ERROR, code,
+                          _("%s is limiting the rate of requests (%s). Try again later."),
+                          provider_name, detail);
+
+    case HELIX_PROVIDER_ERROR_OVERLOADED:
+      return g_error_new (HELIX_PROVIDER_ERROR, code,
+                          _("%s is overloaded (%s). Try again later, or use another provider."),
+                          provider_name, detail);
+
+    case HELIX_PROVIDER_ERROR_SERVER:
+      if (status == 0)
+        return g_error_new (HELIX_PROVIDER_ERROR, code,
+                            _("%s reported an error while answering (%s). Try again, or use another provider."),
+                            provider_name, detail);
+      return g_error_new (HELIX_PROVIDER_ERROR, code,
+                          _("%s failed with a server error (%s). Try again later."),
+                          provider_name, detail);
+
+    case HELIX_PROVIDER_ERROR_BAD_REQUEST:
+      return g_error_new (HELIX_PROVIDER_ERROR, code,
+                          _("%s refused the request (%s). Check the model name and the provider’s address."),
+                          provider_name, detail);
+
+    case HELIX_PROVIDER_ERROR_PROTOCOL:
+      if (status != 0)
+        return g_error_new (HELIX_PROVIDER_ERROR, code,
+                            _("%s answered with an unexpected HTTP status (%s). Check the provider’s address."),
+                            provider_name, detail);
+      return g_error_new (HELIX_PROVIDER_ERROR, code,
+                          _("%s sent an answer Helix cannot read (%s). Try again, or use another provider."),
+                          provider_name, detail);
+
+    case HELIX_PROVIDER_ERROR_FAILED:
+    case HELIX_PROVIDER_ERROR_NETWORK:
+    case HELIX_PROVIDER_ERROR_CONNECT_TIMEOUT:
+    case HELIX_PROVIDER_ERROR_FIRST_TOKEN_TIMEOUT:
+    case HELIX_PROVIDER_ERROR_CALL_TIMEOUT:
+    case HELIX_PROVIDER_ERROR_CANCELLED:
+    default:
+      return g_error_new (HELIX_PROVIDER_ERROR, code,
+                          _("%s reported an error (%s). Try again, or use another provider."),
+                          provider_name, detail);
+    }
+}
+
+/* Maps an HTTP error answer to a provider error; see _helix_provider_classify_http(). */
 GError *
 _helix_provider_error_from_http (const char *provider_name,
                                  guint       status,
@@ -233,54 +350,11 @@ _helix_provider_error_from_http (const char *provider_name,
                                  const char *error_message,
                                  const char *secret)
 {
-  g_autofree char *said = NULL;
+  HelixProviderError code = _helix_provider_classify_http (status, error_type, error_code,
+                                                           error_message);
 
-  if (error_message != NULL && *error_message != '\0')
-    said = _helix_provider_redact (error_message, secret, 300);
-  else
-    said = g_strdup (soup_status_get_phrase (status));
-
-  if (status == 401 || status == 403)
-    return g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_AUTH,
-                        _("%s refused the API key (HTTP %u: %s). Check the key in the provider’s settings."),
-                        provider_name, status, said);
-
-  if (status == 402 ||
-      (status == 429 && (mentions_quota (error_type) || mentions_quota (error_code) ||
-                         mentions_quota (error_message))))
-    return g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA,
-                        _("%s says the account is out of quota or credit (HTTP %u: %s). Add credit, or use another key or provider."),
-                        provider_name, status, said);
-
-  if (status == 429)
-    {
-      if (retry_after >= 0)
-        return g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_RATE_LIMITED,
-                            _("%s is limiting the rate of requests (HTTP 429: %s). Try again in %d seconds."),
-                            provider_name, said, (int) MIN (retry_after, G_MAXINT32));
-      return g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_RATE_LIMITED,
-                          _("%s is limiting the rate of requests (HTTP 429: %s). Try again later."),
-                          provider_name, said);
-    }
-
-  if (status == 503 || status == 529)
-    return g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_OVERLOADED,
-                        _("%s is overloaded (HTTP %u: %s). Try again later, or use another provider."),
-                        provider_name, status, said);
-
-  if (status >= 500 && status <= 599)
-    return g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_SERVER,
-                        _("%s failed with a server error (HTTP %u: %s). Try again later."),
-                        provider_name, status, said);
-
-  if (status >= 400 && status <= 499)
-    return g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_BAD_REQUEST,
-                        _("%s refused the request (HTTP %u: %s). Check the model name and the provider’s address."),
-                        provider_name, status, said);
-
-  return g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL,
-                      _("%s answered with an unexpected HTTP status (%u: %s). Check the provider’s address."),
-                      provider_name, status, said);
+  return _helix_provider_error_new (provider_name, code, status, retry_after, error_message,
+                                    secret);
 }
 
 /* Maps a connection failure (resolver, socket, TLS) to a provider error. */

@@ -1,24 +1,35 @@
-/* fake-openai.c: a loopback server that speaks the OpenAI chat completions wire format
+/* fake-provider.c: a loopback server that speaks a provider's streaming wire format
  *
  * A SoupServer on 127.0.0.1 and an ephemeral port. It accepts connections itself
  * (like the gateway: the listener of libsoup 3.2 leaks every accepted socket) and
- * answers POST /v1/chat/completions with what the test asked for: an event stream
- * written chunk by chunk (HTTP chunked encoding), then a proper end, a cut
- * connection, or silence until the client goes away; or an error status with a
- * JSON body and an optional Retry-After.
+ * answers the streaming endpoint of its format with what the test asked for: an
+ * event stream written chunk by chunk (HTTP chunked encoding), then a proper end,
+ * a cut connection, or silence until the client goes away; or an error status
+ * with a body and an optional Retry-After. The tests write the events and error
+ * bodies of each format byte for byte; the fake knows each format's endpoint:
+ *
+ * - OpenAI: `POST /v1/chat/completions` (base URL `http://127.0.0.1:PORT/v1`)
+ * - Anthropic: `POST /v1/messages` (base URL `http://127.0.0.1:PORT`)
+ * - Gemini: `POST /v1beta/models/{model}:streamGenerateContent` (base URL
+ *   `http://127.0.0.1:PORT`)
+ *
+ * Any other path gets a 404, so a wrong URL fails the test.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
 #include <libsoup/soup.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "fake-openai.h"
+#include "fake-provider.h"
 
-struct _FakeOpenai
+struct _FakeProvider
 {
+  FakeFormat          format;
   SoupServer         *server;
   GSocketService     *service;
   char               *base_url;
@@ -34,6 +45,8 @@ struct _FakeOpenai
   /* What was asked. */
   guint               n_requests;
   char               *last_body;
+  char               *last_path;
+  char               *last_query;
   SoupMessageHeaders *last_headers;
 
   GHashTable         *connections;  /* client port → GSocketConnection */
@@ -43,7 +56,7 @@ struct _FakeOpenai
 
 typedef struct
 {
-  FakeOpenai        *self;
+  FakeProvider        *self;
   SoupServerMessage *msg;
   GSocket           *socket;
   guint              n_chunks;
@@ -55,7 +68,7 @@ watch_cb (GSocket      *socket,
           GIOCondition  condition,
           gpointer      user_data)
 {
-  FakeOpenai *self = user_data;
+  FakeProvider *self = user_data;
   char c;
 
   /* Readable with nothing to read: the peer closed its side. */
@@ -71,8 +84,8 @@ watch_cb (GSocket      *socket,
 }
 
 static void
-watch_socket (FakeOpenai *self,
-              GSocket    *socket)
+watch_socket (FakeProvider *self,
+              GSocket      *socket)
 {
   if (self->watch != NULL)
     {
@@ -119,7 +132,7 @@ wrote_chunk_cb (SoupServerMessage *msg,
 /* The socket of a request, found by the client's port (the server was given
  * streams, so it knows no GSocket). */
 static GSocket *
-connection_socket (FakeOpenai        *self,
+connection_socket (FakeProvider      *self,
                    SoupServerMessage *msg)
 {
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
@@ -130,14 +143,36 @@ connection_socket (FakeOpenai        *self,
   return g_socket_connection_get_socket (connection);
 }
 
-static void
-handle_completions (SoupServer        *server,
-                    SoupServerMessage *msg,
-                    const char        *path,
-                    GHashTable        *query,
-                    gpointer           user_data)
+static gboolean
+path_is_endpoint (FakeProvider *self,
+                  const char   *path)
 {
-  FakeOpenai *self = user_data;
+  switch (self->format)
+    {
+    case FAKE_FORMAT_OPENAI:
+      return g_str_equal (path, "/v1/chat/completions");
+
+    case FAKE_FORMAT_ANTHROPIC:
+      return g_str_equal (path, "/v1/messages");
+
+    case FAKE_FORMAT_GEMINI:
+      return g_str_has_prefix (path, "/v1beta/models/") &&
+             g_str_has_suffix (path, ":streamGenerateContent") &&
+             strchr (path + strlen ("/v1beta/models/"), '/') == NULL;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+handle_request (SoupServer        *server,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer           user_data)
+{
+  FakeProvider *self = user_data;
   SoupMessageHeaders *response_headers = soup_server_message_get_response_headers (msg);
   SoupMessageBody *request_body = soup_server_message_get_request_body (msg);
   g_autoptr(GBytes) flat = soup_message_body_flatten (request_body);
@@ -146,7 +181,13 @@ handle_completions (SoupServer        *server,
   const char *value;
   Answer *answer;
 
+  GUri *uri = soup_server_message_get_uri (msg);
+
   self->n_requests++;
+  g_free (self->last_path);
+  self->last_path = g_strdup (g_uri_get_path (uri));
+  g_free (self->last_query);
+  self->last_query = g_strdup (g_uri_get_query (uri));
   g_free (self->last_body);
   self->last_body = g_strndup (g_bytes_get_data (flat, NULL), g_bytes_get_size (flat));
   g_clear_pointer (&self->last_headers, soup_message_headers_unref);
@@ -158,6 +199,13 @@ handle_completions (SoupServer        *server,
   if (g_strcmp0 (soup_server_message_get_method (msg), "POST") != 0)
     {
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+      return;
+    }
+
+  if (!path_is_endpoint (self, self->last_path))
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
+      soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, "no such endpoint", 16);
       return;
     }
 
@@ -198,7 +246,7 @@ incoming_cb (GSocketService    *service,
              GObject           *source_object,
              gpointer           user_data)
 {
-  FakeOpenai *self = user_data;
+  FakeProvider *self = user_data;
   g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
   g_autoptr(GError) error = NULL;
@@ -212,18 +260,19 @@ incoming_cb (GSocketService    *service,
   return TRUE;
 }
 
-FakeOpenai *
-fake_openai_new (void)
+FakeProvider *
+fake_provider_new (FakeFormat format)
 {
-  FakeOpenai *self = g_new0 (FakeOpenai, 1);
+  FakeProvider *self = g_new0 (FakeProvider, 1);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) effective = NULL;
   g_autoptr(GError) error = NULL;
 
+  self->format = format;
   self->connections = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
-  self->server = soup_server_new ("server-header", "fake-openai", NULL);
-  soup_server_add_handler (self->server, "/v1/chat/completions", handle_completions, self, NULL);
+  self->server = soup_server_new ("server-header", "fake-provider", NULL);
+  soup_server_add_handler (self->server, NULL, handle_request, self, NULL);
 
   self->service = g_socket_service_new ();
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
@@ -233,15 +282,16 @@ fake_openai_new (void)
   g_signal_connect (self->service, "incoming", G_CALLBACK (incoming_cb), self);
   g_socket_service_start (self->service);
 
-  self->base_url = g_strdup_printf ("http://127.0.0.1:%u/v1",
-                                    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
-  fake_openai_respond_error (self, 500, NULL, "application/json", "{}");
+  self->base_url = g_strdup_printf ("http://127.0.0.1:%u%s",
+                                    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)),
+                                    format == FAKE_FORMAT_OPENAI ? "/v1" : "");
+  fake_provider_respond_error (self, 500, NULL, "application/json", "{}");
 
   return self;
 }
 
 void
-fake_openai_free (FakeOpenai *self)
+fake_provider_free (FakeProvider *self)
 {
   g_socket_service_stop (self->service);
   g_socket_listener_close (G_SOCKET_LISTENER (self->service));
@@ -263,21 +313,23 @@ fake_openai_free (FakeOpenai *self)
   g_free (self->body);
   g_strfreev (self->chunks);
   g_free (self->last_body);
+  g_free (self->last_path);
+  g_free (self->last_query);
   g_clear_pointer (&self->last_headers, soup_message_headers_unref);
   g_free (self);
 }
 
 const char *
-fake_openai_get_base_url (FakeOpenai *self)
+fake_provider_get_base_url (FakeProvider *self)
 {
   return self->base_url;
 }
 
 /* Answers the next requests with 200 and these event stream chunks. */
 void
-fake_openai_respond_stream (FakeOpenai        *self,
-                            const char *const *chunks,
-                            FakeEnd            end)
+fake_provider_respond_stream (FakeProvider      *self,
+                              const char *const *chunks,
+                              FakeEnd            end)
 {
   g_strfreev (self->chunks);
   self->chunks = g_strdupv ((char **) chunks);
@@ -286,11 +338,11 @@ fake_openai_respond_stream (FakeOpenai        *self,
 
 /* Answers the next requests with this status and body. */
 void
-fake_openai_respond_error (FakeOpenai *self,
-                           guint       status,
-                           const char *retry_after,
-                           const char *content_type,
-                           const char *body)
+fake_provider_respond_error (FakeProvider *self,
+                             guint         status,
+                             const char   *retry_after,
+                             const char   *content_type,
+                             const char   *body)
 {
   g_clear_pointer (&self->chunks, g_strfreev);
   self->status = status;
@@ -303,27 +355,119 @@ fake_openai_respond_error (FakeOpenai *self,
 }
 
 guint
-fake_openai_get_n_requests (FakeOpenai *self)
+fake_provider_get_n_requests (FakeProvider *self)
 {
   return self->n_requests;
 }
 
 const char *
-fake_openai_get_last_body (FakeOpenai *self)
+fake_provider_get_last_body (FakeProvider *self)
 {
   return self->last_body;
 }
 
+/* The path of the last request, decoded. */
 const char *
-fake_openai_get_last_header (FakeOpenai *self,
-                             const char *name)
+fake_provider_get_last_path (FakeProvider *self)
+{
+  return self->last_path;
+}
+
+/* The query of the last request, or NULL. */
+const char *
+fake_provider_get_last_query (FakeProvider *self)
+{
+  return self->last_query;
+}
+
+const char *
+fake_provider_get_last_header (FakeProvider *self,
+                               const char   *name)
 {
   return self->last_headers != NULL ? soup_message_headers_get_one (self->last_headers, name) : NULL;
 }
 
 /* Whether the client closed the connection of the last held answer. */
 gboolean
-fake_openai_get_client_closed (FakeOpenai *self)
+fake_provider_get_client_closed (FakeProvider *self)
 {
   return self->client_closed;
+}
+
+/* Test support */
+
+static char *guarded_secret;
+static gboolean show_debug;
+static GLogFunc test_log_handler;
+
+/* Every structured log line is checked for the secret. */
+static GLogWriterOutput
+guard_writer (GLogLevelFlags   log_level,
+              const GLogField *fields,
+              gsize            n_fields,
+              gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (fields[i].length < 0 && strstr (fields[i].value, guarded_secret) != NULL)
+        {
+          fprintf (stderr, "The API key was logged: %s\n", (const char *) fields[i].value);
+          abort ();
+        }
+    }
+
+  if ((log_level & G_LOG_LEVEL_DEBUG) != 0 && !show_debug)
+    return G_LOG_WRITER_HANDLED;
+
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+/* g_debug() and friends reach the handler that g_test_init() installed, not the writer. */
+static void
+guard_handler (const char     *log_domain,
+               GLogLevelFlags  log_level,
+               const char     *message,
+               gpointer        user_data)
+{
+  if (message != NULL && strstr (message, guarded_secret) != NULL)
+    {
+      fprintf (stderr, "The API key was logged: %s\n", message);
+      abort ();
+    }
+
+  if ((log_level & G_LOG_LEVEL_DEBUG) != 0 && !show_debug)
+    return;
+
+  test_log_handler (log_domain, log_level, message, user_data);
+}
+
+/*
+ * g_test_init(), with every log line of every test checked for @secret (the
+ * test aborts if one holds it) and every debug message produced, so that the
+ * check sees them; they are shown only with G_MESSAGES_DEBUG.
+ */
+void
+fake_provider_test_init (int        *argc,
+                         char     ***argv,
+                         const char *secret)
+{
+  guarded_secret = g_strdup (secret);
+  show_debug = g_getenv ("G_MESSAGES_DEBUG") != NULL;
+  g_log_set_writer_func (guard_writer, NULL, NULL);
+  g_test_init (argc, argv, NULL);
+  g_log_set_debug_enabled (TRUE);
+  test_log_handler = g_log_set_default_handler (guard_handler, NULL);
+}
+
+/* Sanitizer and valgrind runs are slower: their test setups set HELIX_TEST_TIME_SCALE. */
+guint
+fake_provider_time_scale (void)
+{
+  const char *value = g_getenv ("HELIX_TEST_TIME_SCALE");
+  guint64 scale = 1;
+
+  if (value != NULL && !g_ascii_string_to_unsigned (value, 10, 1, 100, &scale, NULL))
+    scale = 1;
+
+  return (guint) scale;
 }
