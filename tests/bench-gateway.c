@@ -22,7 +22,9 @@
  *   sync_flood_ops_per_s      ops acknowledged per second in that saturation phase
  *   gateway_rss_kib           the gateway's VmRSS at the end of the fan-out phases
  *   gateway_cpu_s             the gateway's user+system CPU seconds during the
- *                             fixed-rate phase (sync_fanout_seconds long)
+ *                             fixed-rate phase (sync_fanout_seconds long), all its
+ *                             threads (the main loop and the commit writer); divided
+ *                             by the ops acknowledged meanwhile, the CPU cost of an op
  *   gateway_runqueue_wait_s   how long its main thread waited for a CPU then (other
  *                             processes, the load generator included, had the cores)
  *   ws_idle_bytes_per_conn    gateway RSS growth over the idle synced connections / N

@@ -464,6 +464,24 @@ test_pushes (Fixture       *f,
   g_assert_cmpint (g_array_index (pushes[3].seqs, gint64, 0), ==, 2);
   g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (pushes[3].applied, 0)), ==, 2);
 
+  /* Each stored op comes with its canonical text, for the frames. */
+  for (guint i = 0; i < G_N_ELEMENTS (pushes); i++)
+    {
+      if (pushes[i].error != NULL)
+        {
+          g_assert_null (pushes[i].canonicals);
+          continue;
+        }
+      g_assert_cmpuint (pushes[i].canonicals->len, ==, pushes[i].applied->len);
+      for (guint j = 0; j < pushes[i].applied->len; j++)
+        {
+          g_autofree char *canonical =
+            helix_sync_op_canonical (g_ptr_array_index (pushes[i].applied, j));
+
+          g_assert_cmpstr (g_ptr_array_index (pushes[i].canonicals, j), ==, canonical);
+        }
+    }
+
   for (guint i = 0; i < G_N_ELEMENTS (pushes); i++)
     helix_gateway_push_clear (&pushes[i]);
 
@@ -748,6 +766,26 @@ test_ops_since (Fixture       *f,
     g_assert_cmpuint (middle->len, ==, 2);
     g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (middle, 0)), ==, 6);
     g_assert_cmpuint (beyond->len, ==, 0);
+  }
+
+  /* The backlog's form: the stored canonical texts, unparsed. */
+  {
+    g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+    g_autoptr(GPtrArray) canonicals = g_ptr_array_new_with_free_func (g_free);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (_helix_gateway_db_op_texts_since (f->db, f->alice, 4, 2, seqs, canonicals,
+                                                     &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (seqs->len, ==, 2);
+    g_assert_cmpuint (canonicals->len, ==, 2);
+    for (guint i = 0; i < seqs->len; i++)
+      {
+        g_autofree char *canonical = helix_sync_op_canonical (g_ptr_array_index (sent, 4 + i));
+
+        g_assert_cmpint (g_array_index (seqs, gint64, i), ==, 5 + i);
+        g_assert_cmpstr (g_ptr_array_index (canonicals, i), ==, canonical);
+      }
   }
 }
 

@@ -1294,8 +1294,16 @@ test_revoke (Fixture       *f,
   g_assert_cmpuint (client_wait_closed (a), ==, 4001);
 }
 
+static gboolean
+set_true_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 /* --disable-user runs in another process: the gateway finds out at the
- * device's next frame (or its periodic check) and closes with 4001. */
+ * device's first frame 2 s or more after the connection last checked its
+ * token (or at its periodic check, every 30 s) and closes with 4001. */
 static void
 test_disabled_user (Fixture       *f,
                     gconstpointer  data)
@@ -1303,6 +1311,7 @@ test_disabled_user (Fixture       *f,
   g_autoptr(Client) a = client_connect (f, f->alice_a.token);
   g_autoptr(Client) c = client_connect (f, f->bob_c.token);
   g_autoptr(GError) error = NULL;
+  gboolean waited = FALSE;
 
   client_sync_empty (a, "dev-a");
   client_sync_empty (c, "dev-c");
@@ -1310,6 +1319,10 @@ test_disabled_user (Fixture       *f,
   g_assert_true (helix_gateway_db_set_user_disabled (helix_gateway_get_db (f->gateway), "alice",
                                                      TRUE, &error));
   g_assert_no_error (error);
+
+  /* Frames within 2 s of the last check are not checked again. */
+  g_timeout_add (2100, set_true_cb, &waited);
+  helix_test_wait_for (waited, WAIT_TIMEOUT_S, "the frame recheck interval");
 
   client_send (a, "{\"type\":\"ping\",\"id\":\"disabled\"}");
   g_assert_cmpuint (client_wait_closed (a), ==, 4001);
@@ -1329,6 +1342,110 @@ test_shutdown (Fixture       *f,
   helix_gateway_shutdown_async (f->gateway, NULL, shutdown_cb, &done);
   g_assert_cmpuint (client_wait_closed (a), ==, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
   helix_test_wait_for (done, WAIT_TIMEOUT_S, "the gateway to shut down");
+}
+
+/* `ops` and `ack` frames are spliced from the ops' canonical texts: ops with
+ * every escape, number and member a device may send arrive equal to what was
+ * pushed, live and from the backlog, through the strict parser. */
+static void
+test_frames_spliced (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(Client) a = client_connect (f, f->alice_a.token);
+  g_autoptr(Client) b = client_connect (f, f->alice_b.token);
+  g_autoptr(Client) c = NULL;
+  g_autoptr(GPtrArray) pushed =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(HelixSyncFrame) ack = NULL;
+  g_autoptr(HelixSyncFrame) live = NULL;
+  g_autoptr(HelixSyncFrame) backlog = NULL;
+  g_autofree char *session = helix_uuid_new_v7 ();
+  g_autofree char *push = NULL;
+  const HelixSyncAck *acks;
+  GPtrArray *ops;
+  guint n_acks = 0;
+  gint64 wall = g_get_real_time () / 1000;
+
+  client_sync_empty (a, "dev-a");
+  client_sync_empty (b, "dev-b");
+
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *op_id = helix_uuid_new_v7 ();
+      g_autofree char *id = helix_uuid_new_v7 ();
+      g_autoptr(GError) error = NULL;
+      char *text;
+
+      switch (i)
+        {
+        case 0:
+          text = g_strdup_printf ("{ \"data\" : {\"pinned\":true,\"title\":\"q\\\"b\\\\s"
+                                  "\\/\\u00e9\\ud83d\\ude00 \u00e9\\u001f\\b\\f\","
+                                  "\"archived\":false},\"type\":"
+                                  "\"session.put\",\"hlc\":\"%" G_GINT64_FORMAT ":007:dev-a\","
+                                  "\"id\":\"%s\",\"op\":\"%s\"}", wall, session, op_id);
+          break;
+        case 1:
+          text = g_strdup_printf ("{\"op\":\"%s\",\"type\":\"message.put\",\"id\":\"%s\","
+                                  "\"session\":\"%s\",\"hlc\":\"%" G_GINT64_FORMAT ":1:dev-a\","
+                                  "\"data\":{\"role\":\"assistant\",\"content\":\"line\\nnext\\t"
+                                  "tab\\r\\u0001\\u007f\",\"status\":\"streaming\",\"model\":"
+                                  "\"m\\\"1\",\"provider\":\"\",\"tokens_in\":0,\"tokens_out\":"
+                                  "9007199254740991,\"cost\":1e-7,\"created_us\":12}}",
+                                  op_id, id, session, wall);
+          break;
+        case 2:
+          text = g_strdup_printf ("{\"op\":\"%s\",\"type\":\"message.put\",\"id\":\"%s\","
+                                  "\"session\":\"%s\",\"hlc\":\"%" G_GINT64_FORMAT ":2:dev-a\","
+                                  "\"data\":{\"role\":\"user\",\"content\":\"\",\"status\":"
+                                  "\"done\",\"cost\":3}}", op_id, id, session, wall);
+          break;
+        default:
+          text = g_strdup_printf ("{\"op\":\"%s\",\"type\":\"session.delete\",\"id\":\"%s\","
+                                  "\"hlc\":\"%" G_GINT64_FORMAT ":3:dev-a\"}", op_id, session,
+                                  wall);
+          break;
+        }
+
+      g_ptr_array_add (pushed, helix_sync_op_new_from_data (text, strlen (text), &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (texts, text);
+    }
+
+  push = push_json ((char **) texts->pdata, texts->len);
+  client_send (a, push);
+
+  ack = client_expect (a, HELIX_SYNC_FRAME_ACK);
+  acks = helix_sync_frame_get_acks (ack, &n_acks);
+  g_assert_cmpuint (n_acks, ==, pushed->len);
+
+  live = client_expect (b, HELIX_SYNC_FRAME_OPS);
+  ops = helix_sync_frame_get_ops (live);
+  g_assert_cmpuint (ops->len, ==, pushed->len);
+  for (guint i = 0; i < ops->len; i++)
+    {
+      HelixSyncOp *op = g_ptr_array_index (ops, i);
+
+      g_assert_true (helix_sync_op_equal (op, g_ptr_array_index (pushed, i)));
+      g_assert_cmpstr (acks[i].op, ==, helix_sync_op_get_op_id (op));
+      g_assert_cmpint (acks[i].seq, ==, helix_sync_op_get_seq (op));
+      g_assert_cmpint (helix_sync_op_get_seq (op), ==, i + 1);
+    }
+
+  /* The same from the log. */
+  c = client_connect (f, f->alice_a.token);
+  g_assert_cmpint (client_hello (c, 0, "dev-c"), ==, pushed->len);
+  backlog = client_expect (c, HELIX_SYNC_FRAME_OPS);
+  ops = helix_sync_frame_get_ops (backlog);
+  g_assert_cmpuint (ops->len, ==, pushed->len);
+  for (guint i = 0; i < ops->len; i++)
+    {
+      g_assert_true (helix_sync_op_equal (g_ptr_array_index (ops, i),
+                                          g_ptr_array_index (pushed, i)));
+      g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (ops, i)), ==, i + 1);
+    }
+  client_skip (c, HELIX_SYNC_FRAME_SYNCED);
 }
 
 int
@@ -1351,6 +1468,7 @@ main (int    argc,
   ADD ("backlog-large-ops", test_backlog_large_ops);
   ADD ("push-during-backlog", test_push_during_backlog);
   ADD ("rest-fanout", test_rest_fanout);
+  ADD ("frames-spliced", test_frames_spliced);
   ADD ("delta-relay", test_delta_relay);
   ADD ("op-conflict", test_op_conflict);
   ADD ("isolation", test_isolation);

@@ -773,7 +773,8 @@ test_faults (gconstpointer data)
                   proxy.n_connections, proxy.n_refused, proxy.n_black_holed, proxy.n_cut,
                   proxy.n_duplicated, proxy.n_delayed, kills, a.n_ops, b.n_ops);
   g_assert_cmpuint (kills, ==, 2);
-  g_assert_cmpuint (proxy.n_cut, >, 0);
+  /* The seed decides which faults a run meets; some connection-level ones it must. */
+  g_assert_cmpuint (proxy.n_cut + proxy.n_refused + proxy.n_black_holed, >, 0);
   g_assert_cmpuint (proxy.n_duplicated + proxy.n_delayed, >, 0);
 
   /* The faults stop: within 10 s everything converges. */

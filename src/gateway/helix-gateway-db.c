@@ -7,11 +7,14 @@
  * only after checking, without writing a byte, that it is a gateway database
  * that this version understands.
  *
- * The gateway uses one connection, from the main thread only. Every query
+ * The gateway uses two connections, each a HelixGatewayDb used from one
+ * thread only: the main thread's, and the sync hub's writer thread's, which
+ * stores the group commits of pushes (helix-gateway-writer.c). Every query
  * here is a lookup or update through an index (a primary key or a UNIQUE
  * column) or a scan of one user's devices, so it is cheap enough to run on
- * the main loop; writes commit with synchronous=FULL (one fsync). Slow work,
- * such as password hashing, never happens here.
+ * the main loop; writes commit with synchronous=FULL (one fsync), and wait
+ * (busy timeout) while the other connection commits. Slow work, such as
+ * password hashing, never happens here.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

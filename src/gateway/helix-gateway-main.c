@@ -10,6 +10,7 @@
 
 #include <glib/gi18n.h>
 #include <glib-unix.h>
+#include <sqlite3.h>
 
 #include "helix-gateway-private.h"
 
@@ -247,6 +248,11 @@ helix_gateway_main (int    argc,
   /* Account commands change the database and exit, without serving. */
   if (n_user_commands > 0)
     return _helix_gateway_users_main (config, &users);
+
+  /* SQLite counts its memory under a global mutex at every allocation
+   * unless told not to; nothing here reads the counts. Only possible before
+   * SQLite initializes: the gateway opens its database later. */
+  sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
 
   loop = g_main_loop_new (NULL, FALSE);
   cancellable = g_cancellable_new ();

@@ -10,6 +10,8 @@
 #include "helix-gateway.h"
 #include "helix-hlc.h"
 #include "helix-rate-limit.h"
+#include "helix-gateway-sync.h"
+#include "helix-sync.h"
 
 G_BEGIN_DECLS
 
@@ -129,7 +131,39 @@ void             _helix_gateway_hub_close_device   (HelixGatewayHub  *hub,
 void             _helix_gateway_hub_publish        (HelixGatewayHub  *hub,
                                                     gint64            user_id,
                                                     gpointer          from,
-                                                    GPtrArray        *applied);
+                                                    GPtrArray        *applied,
+                                                    GPtrArray        *canonicals);
+
+void             _helix_gateway_hub_wait_stored    (HelixGatewayHub  *hub);
+
+/* The group commits, on a thread of their own (helix-gateway-writer.c). */
+typedef struct _HelixGatewayWriter HelixGatewayWriter;
+typedef void (*HelixGatewayWriterDone) (gpointer user_data);
+
+HelixGatewayWriter *_helix_gateway_writer_new     (const char              *db_path,
+                                                   HelixGatewayWriterDone   done,
+                                                   gpointer                 user_data);
+void                _helix_gateway_writer_submit  (HelixGatewayWriter      *self,
+                                                   HelixGatewayPush        *pushes,
+                                                   guint                    n);
+gboolean            _helix_gateway_writer_is_busy (HelixGatewayWriter      *self);
+gboolean            _helix_gateway_writer_collect (HelixGatewayWriter      *self,
+                                                   GError                 **error);
+void                _helix_gateway_writer_free    (HelixGatewayWriter      *self);
+
+/* `ops` and `ack` frames spliced from text (helix-gateway-frames.c). */
+gsize            _helix_gateway_op_frame_bytes     (gint64               seq,
+                                                    gsize                canonical_len);
+gsize            _helix_gateway_ops_frame_bytes    (const gint64        *seqs,
+                                                    char * const        *canonicals,
+                                                    guint                n);
+char            *_helix_gateway_build_ops_frame    (const gint64        *seqs,
+                                                    char * const        *canonicals,
+                                                    guint                n,
+                                                    gsize               *length);
+char            *_helix_gateway_build_ack_frame    (HelixSyncOp * const *ops,
+                                                    const gint64        *seqs,
+                                                    guint                n);
 
 /* Shared by the API routes (helix-gateway-api.c, helix-gateway-sessions.c). */
 void        _helix_gateway_set_no_store           (SoupServerMessage *msg);

@@ -141,7 +141,9 @@ apply_new_op (HelixGateway       *self,
     }
 
   /* Made here, not pushed by a device: no device is recorded, so that every
-   * device of the user receives it. */
+   * device of the user receives it. Its seq comes after those of the group
+   * commit being stored, which are fanned out first. */
+  _helix_gateway_hub_wait_stored (_helix_gateway_get_hub (self));
   if (!helix_gateway_db_apply_ops (helix_gateway_get_db (self), auth->user_id, 0, &op, 1,
                                    seqs, applied, &error))
     {
@@ -150,7 +152,7 @@ apply_new_op (HelixGateway       *self,
     }
 
   /* Devices connected to the sync WebSocket get it at once. */
-  _helix_gateway_hub_publish (_helix_gateway_get_hub (self), auth->user_id, NULL, applied);
+  _helix_gateway_hub_publish (_helix_gateway_get_hub (self), auth->user_id, NULL, applied, NULL);
 
   g_debug ("sessions: user %s stored %s %s as seq %lld", auth->user_name,
            helix_sync_op_kind_to_string (kind), id, (long long) g_array_index (seqs, gint64, 0));

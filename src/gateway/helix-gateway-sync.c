@@ -638,6 +638,7 @@ apply_ops_locked (HelixGatewayDb  *self,
                   guint            n_ops,
                   GArray          *seqs,
                   GPtrArray       *applied,
+                  GPtrArray       *canonicals,
                   char           **conflict_op_id,
                   GError         **error)
 {
@@ -689,6 +690,8 @@ apply_ops_locked (HelixGatewayDb  *self,
 
       g_array_append_val (seqs, a.seq);
       g_ptr_array_add (applied, helix_sync_op_dup_with_seq (ops[i], a.seq));
+      if (canonicals != NULL)
+        g_ptr_array_add (canonicals, g_steal_pointer (&canonical));
     }
 
   if (head == first_head)
@@ -763,7 +766,8 @@ helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
   seqs = g_array_sized_new (FALSE, FALSE, sizeof (gint64), n_ops);
   applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
 
-  ok = apply_ops_locked (self, db, user_id, device_id, ops, n_ops, seqs, applied, &conflict, error);
+  ok = apply_ops_locked (self, db, user_id, device_id, ops, n_ops, seqs, applied, NULL, &conflict,
+                         error);
   ok = _helix_gateway_db_commit (self, ok, error);
   helix_gateway_metrics_observe_query ("apply_ops", g_get_monotonic_time () - started_us);
   if (!ok)
@@ -792,6 +796,7 @@ helix_gateway_push_clear (HelixGatewayPush *push)
 {
   g_clear_pointer (&push->seqs, g_array_unref);
   g_clear_pointer (&push->applied, g_ptr_array_unref);
+  g_clear_pointer (&push->canonicals, g_ptr_array_unref);
   g_clear_pointer (&push->conflict_op_id, g_free);
   g_clear_error (&push->error);
 }
@@ -854,6 +859,7 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
       g_autoptr(GArray) seqs = g_array_sized_new (FALSE, FALSE, sizeof (gint64), push->n_ops);
       g_autoptr(GPtrArray) applied =
         g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+      g_autoptr(GPtrArray) canonicals = g_ptr_array_new_with_free_func (g_free);
 
       g_assert (push->seqs == NULL && push->applied == NULL && push->error == NULL);
 
@@ -862,11 +868,12 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
         break;
 
       if (apply_ops_locked (self, db, push->user_id, push->device_id, push->ops, push->n_ops,
-                            seqs, applied, &push->conflict_op_id, &push->error))
+                            seqs, applied, canonicals, &push->conflict_op_id, &push->error))
         {
           ok = exec_cached (self, db, "RELEASE push", error);
           push->seqs = g_steal_pointer (&seqs);
           push->applied = g_steal_pointer (&applied);
+          push->canonicals = g_steal_pointer (&canonicals);
           n_applied += push->applied->len;
           continue;
         }
@@ -1029,6 +1036,82 @@ helix_gateway_db_ops_since (HelixGatewayDb  *self,
     }
 
   return g_steal_pointer (&ops);
+}
+
+/**
+ * _helix_gateway_db_op_texts_since:
+ * @self: a gateway database
+ * @user_id: whose log
+ * @cursor: the highest seq the device has (0 for all)
+ * @limit: at most this many, 1 to %HELIX_GATEWAY_OPS_PAGE_MAX
+ * @seqs_out: (element-type gint64): receives the seq of each op
+ * @canonicals_out: (element-type utf8): receives the canonical text of each op
+ * @error: a location for a #GError
+ *
+ * helix_gateway_db_ops_since() for the backlog: the ops as they are stored,
+ * canonical texts for _helix_gateway_build_ops_frame(), without parsing them.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+_helix_gateway_db_op_texts_since (HelixGatewayDb  *self,
+                                  gint64           user_id,
+                                  gint64           cursor,
+                                  guint            limit,
+                                  GArray          *seqs_out,
+                                  GPtrArray       *canonicals_out,
+                                  GError         **error)
+{
+  sqlite3_stmt *stmt;
+  sqlite3 *db;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+  g_return_val_if_fail (cursor >= 0, FALSE);
+  g_return_val_if_fail (limit >= 1 && limit <= HELIX_GATEWAY_OPS_PAGE_MAX, FALSE);
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL)
+    return FALSE;
+
+  stmt = _helix_gateway_db_prepare (self,
+                                    "SELECT seq, canonical FROM ops WHERE user = ?1 AND seq > ?2 "
+                                    "ORDER BY seq LIMIT ?3", error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+  sqlite3_bind_int64 (stmt, 2, cursor);
+  sqlite3_bind_int (stmt, 3, (int) limit);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 seq = sqlite3_column_int64 (stmt, 0);
+      const char *text = (const char *) sqlite3_column_text (stmt, 1);
+      gsize len = (gsize) sqlite3_column_bytes (stmt, 1);
+
+      /* Spliced into frames as it is: at least an object that is text. */
+      if (seq < 1 || seq > HELIX_SYNC_MAX_INT || text == NULL || len < 3 || text[0] != '{' ||
+          text[1] != '"' || text[len - 1] != '}' || !g_utf8_validate_len (text, len, NULL))
+        {
+          _helix_gateway_db_release (stmt);
+          g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
+                       _("The stored operation %lld is damaged"), (long long) seq);
+          return FALSE;
+        }
+
+      g_array_append_val (seqs_out, seq);
+      g_ptr_array_add (canonicals_out, g_strndup (text, len));
+    }
+  _helix_gateway_db_release (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, db, rc, _("Could not read the operation log"));
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 #define SESSION_COLUMNS \

@@ -92,6 +92,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewaySyncMessage, helix_gateway_sync_messa
  * @seqs: (element-type gint64) (nullable): set on success: one seq per op
  * @applied: (element-type HelixSyncOp) (nullable): set on success: the ops
  *   stored now, with their seq
+ * @canonicals: (element-type utf8) (nullable): set on success: the canonical
+ *   text of each op of @applied (helix_sync_op_canonical()), for the frames
  * @conflict_op_id: (nullable): set with an %HELIX_SYNC_ERROR_OP_CONFLICT error
  * @error: (nullable): set when this push was refused
  *
@@ -106,6 +108,7 @@ typedef struct
   guint          n_ops;
   GArray        *seqs;
   GPtrArray     *applied;
+  GPtrArray     *canonicals;
   char          *conflict_op_id;
   GError        *error;
 } HelixGatewayPush;
@@ -137,6 +140,13 @@ GPtrArray               *helix_gateway_db_ops_since      (HelixGatewayDb  *self,
                                                           gint64           user_id,
                                                           gint64           cursor,
                                                           guint            limit,
+                                                          GError         **error);
+gboolean                 _helix_gateway_db_op_texts_since (HelixGatewayDb  *self,
+                                                          gint64           user_id,
+                                                          gint64           cursor,
+                                                          guint            limit,
+                                                          GArray          *seqs_out,
+                                                          GPtrArray       *canonicals_out,
                                                           GError         **error);
 gint64                   helix_gateway_db_get_head       (HelixGatewayDb  *self,
                                                           gint64           user_id,

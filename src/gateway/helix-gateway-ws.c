@@ -15,12 +15,23 @@
  * their backlog are skipped: their next page reads the log, which already
  * holds the new ops. Every connection remembers the highest seq it was sent
  * (its cursor) and is only ever sent ops above it, so an op is neither lost
- * nor sent twice between the backlog and the live stream. Everything runs
- * on the main loop, and every database call here is synchronous (indexed
- * reads, and one short transaction for all the pushes that arrived during a
- * main loop iteration: a group commit, one fsync for all, see
- * flush_pushes_cb()), so no op can be stored between a backlog read and the
- * moment the connection is marked synced.
+ * nor sent twice between the backlog and the live stream.
+ *
+ * Reads (backlog pages, heads, token checks) are synchronous, indexed
+ * queries on the main loop. Pushes are stored by group commits: all the
+ * pushes that arrived while the previous commit was being stored go into
+ * one transaction (one fsync, synchronous=FULL) that a writer thread with
+ * its own connection stores (helix-gateway-writer.c), while the main loop
+ * goes on reading frames and fanning out; only once it is committed are
+ * they acknowledged and fanned out, on the main loop, in the order they
+ * arrived (flush_pushes_cb(), complete_batch()). One commit is in flight at
+ * a time, so seqs are handed out and sent in the same order. A backlog read
+ * sees what is committed; ops committed but not fanned out yet reach a
+ * connection either from its backlog or from the fan-out, and its cursor
+ * keeps the other copy out. Ops the gateway stores itself on the main loop
+ * (helix-gateway-sessions.c) first wait for the commit in flight
+ * (_helix_gateway_hub_wait_stored()), so that their seqs are fanned out
+ * after it.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -35,6 +46,7 @@
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
 #include "helix-gateway-sync.h"
+#include "helix-log.h"
 #include "helix-password.h"
 
 #define SYNC_PATH "/api/v1/sync"
@@ -48,20 +60,33 @@
 /* WebSocket pings on an idle connection, in seconds (PROTOCOL.md section 6). */
 #define KEEPALIVE_INTERVAL_S 30
 
-/* How often open connections check that their token is still valid, in seconds. */
+/* How often open connections check that their token is still valid, in seconds,
+ * even when they send nothing. */
 #define RECHECK_INTERVAL_S 30
+
+/* A frame checks the token again only when the last check is this old, in µs: a
+ * database query per frame would cost more than the frame. Revocations through
+ * the API close the sockets at once anyway (_helix_gateway_hub_close_device());
+ * only another process (--disable-user) is found out this way. */
+#define FRAME_RECHECK_INTERVAL_US (2 * G_USEC_PER_SEC)
 
 /* How far ahead of the gateway's clock an op's HLC may be (PROTOCOL.md section 7). */
 #define MAX_CLOCK_AHEAD_MS (24 * 60 * 60 * G_GINT64_CONSTANT (1000))
 
+typedef struct _Batch Batch;
+
 struct _HelixGatewayHub
 {
-  HelixGateway *gateway;    /* (unowned): the hub belongs to it */
-  GHashTable   *users;      /* gint64 user id → GPtrArray of open SyncConn (unowned) */
-  GPtrArray    *conns;      /* (element-type SyncConn) (owned): every connection, open or closing */
-  guint         recheck_id; /* while there are connections */
-  GPtrArray    *pending;    /* (element-type PendingPush) (owned): pushes for the next commit */
-  guint         flush_id;   /* while there are pending pushes */
+  HelixGateway       *gateway;    /* (unowned): the hub belongs to it */
+  GHashTable         *users;      /* gint64 user id → GPtrArray of open SyncConn (unowned) */
+  GPtrArray          *conns;      /* (element-type SyncConn) (owned): every connection, open
+                                   * or closing */
+  guint               recheck_id; /* while there are connections */
+  GPtrArray          *pending;    /* (element-type PendingPush) (owned): pushes for the next
+                                   * commit */
+  guint               flush_id;   /* while there are pending pushes */
+  HelixGatewayWriter *writer;     /* (owned) (nullable): stores the group commits */
+  Batch              *inflight;   /* (owned) (nullable): the group commit being stored */
 };
 
 /* Who an accepted upgrade request speaks for, from sync_http_cb() to sync_ws_cb(). */
@@ -82,15 +107,18 @@ typedef struct
   guint8                   token_hash[HELIX_GATEWAY_TOKEN_HASH_LEN];
   char                    *device;      /* the device id of `hello` */
   gint64                   cursor;      /* the highest seq sent on this connection */
+  gint64                   checked_us;  /* monotonic time of the last token check */
   guint                    backlog_id;
-  guint                    n_pending;   /* its pushes waiting in hub->pending */
+  guint                    n_pending;   /* its pushes in hub->pending and hub->inflight */
   guint                    bad_frames;
   gboolean                 said_hello;
   gboolean                 synced;
   gboolean                 closing;
 } SyncConn;
 
-/* A push waiting for the next group commit (see flush_pushes_cb()). */
+static gboolean flush_pushes_cb (gpointer data);
+
+/* A push waiting for the next group commit, or in it (see flush_pushes_cb()). */
 typedef struct
 {
   SyncConn  *conn; /* (nullable): %NULL once the connection is gone */
@@ -104,6 +132,35 @@ pending_push_free (gpointer data)
 
   g_ptr_array_unref (pending->ops);
   g_free (pending);
+}
+
+/* A group commit: the pushes of several connections, stored by one transaction. */
+struct _Batch
+{
+  GPtrArray        *pending; /* (element-type PendingPush) (owned): what was taken */
+  HelixGatewayPush *pushes;  /* (array length=n) (owned) */
+  PendingPush     **owners;  /* (array length=n): the PendingPush of each push */
+  guint             n;
+};
+
+static void
+batch_free (Batch *batch)
+{
+  for (guint i = 0; i < batch->n; i++)
+    helix_gateway_push_clear (&batch->pushes[i]);
+  g_free (batch->pushes);
+  g_free (batch->owners);
+  g_ptr_array_unref (batch->pending);
+  g_free (batch);
+}
+
+/* Drops the writer and the batch in flight without acknowledging it: its
+ * ops may be stored, and the devices push them again. */
+static void
+hub_stop_writer (HelixGatewayHub *hub)
+{
+  g_clear_pointer (&hub->writer, _helix_gateway_writer_free);
+  g_clear_pointer (&hub->inflight, batch_free);
 }
 
 static GQuark
@@ -140,6 +197,19 @@ sync_conn_free (gpointer data)
   for (guint i = 0; conn->n_pending > 0 && i < conn->hub->pending->len; i++)
     {
       PendingPush *pending = g_ptr_array_index (conn->hub->pending, i);
+
+      if (pending->conn == conn)
+        {
+          pending->conn = NULL;
+          conn->n_pending--;
+        }
+    }
+
+  /* Its pushes being stored are fanned out all the same, without an ack. */
+  for (guint i = 0; conn->n_pending > 0 && conn->hub->inflight != NULL &&
+                    i < conn->hub->inflight->pending->len; i++)
+    {
+      PendingPush *pending = g_ptr_array_index (conn->hub->inflight->pending, i);
 
       if (pending->conn == conn)
         {
@@ -210,6 +280,8 @@ conn_is_revoked (SyncConn *conn)
   HelixGatewayDb *db = helix_gateway_get_db (conn->hub->gateway);
   g_auto(HelixGatewayAuth) auth = { 0 };
   g_autoptr(GError) error = NULL;
+
+  conn->checked_us = g_get_monotonic_time ();
 
   if (db == NULL || helix_gateway_db_authenticate (db, conn->token_hash, &auth, &error))
     return FALSE;
@@ -328,6 +400,7 @@ _helix_gateway_hub_close_all (HelixGatewayHub *hub,
 void
 _helix_gateway_hub_disconnect_all (HelixGatewayHub *hub)
 {
+  hub_stop_writer (hub);
   g_hash_table_remove_all (hub->users);
   g_ptr_array_set_size (hub->conns, 0);
 }
@@ -426,47 +499,51 @@ fail_unavailable (SyncConn     *conn,
   close_conn (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, "storage error");
 }
 
-/* Sends the ops of @ops (in seq order) whose seq is above the connection's
- * cursor, in `ops` frames of at most HELIX_SYNC_MAX_OPS ops and
+/* Sends the ops of @seqs and @canonicals (in seq order) whose seq is above the
+ * connection's cursor, in `ops` frames of at most HELIX_SYNC_MAX_OPS ops and
  * HELIX_SYNC_MAX_FRAME_BYTES bytes, and moves the cursor along. */
 static void
-send_ops (SyncConn  *conn,
-          GPtrArray *ops)
+send_ops (SyncConn     *conn,
+          const gint64 *seqs,
+          char * const *canonicals,
+          guint         n_ops)
 {
   guint i = 0;
 
-  while (i < ops->len)
+  while (i < n_ops)
     {
-      HelixSyncOp **page = (HelixSyncOp **) ops->pdata + i;
-      guint n = MIN (ops->len - i, HELIX_SYNC_MAX_OPS);
-      char *text;
+      gsize size = strlen ("{\"type\":\"ops\",\"ops\":[]}");
+      guint n = 0;
 
-      if (helix_sync_op_get_seq (page[0]) <= conn->cursor)
+      if (seqs[i] <= conn->cursor)
         {
           i++;
           continue;
         }
 
-      text = helix_sync_frame_build_ops (page, n);
-      while (strlen (text) > HELIX_SYNC_MAX_FRAME_BYTES && n > 1)
+      /* As many as fit. */
+      while (i + n < n_ops && n < HELIX_SYNC_MAX_OPS)
         {
-          g_free (text);
-          n = n / 2;
-          text = helix_sync_frame_build_ops (page, n);
+          gsize op_size = _helix_gateway_op_frame_bytes (seqs[i + n], strlen (canonicals[i + n]));
+
+          if (n > 0 && size + 1 + op_size > HELIX_SYNC_MAX_FRAME_BYTES)
+            break;
+          size += (n > 0 ? 1 : 0) + op_size;
+          n++;
         }
 
-      if (strlen (text) > HELIX_SYNC_MAX_FRAME_BYTES)
+      if (size > HELIX_SYNC_MAX_FRAME_BYTES)
         {
           /* A push never stores such an op (see check_push()); a peer would
            * close on it, so it is left out rather than sent. */
-          g_warning ("sync: op %s of user %s is too large for a frame; not sent",
-                     helix_sync_op_get_op_id (page[0]), conn->user_name);
-          g_free (text);
+          g_assert (n == 1);
+          g_warning ("sync: op with seq %lld of user %s is too large for a frame; not sent",
+                     (long long) seqs[i], conn->user_name);
         }
       else
-        send_text (conn, text);
+        send_text (conn, _helix_gateway_build_ops_frame (seqs + i, canonicals + i, n, NULL));
 
-      conn->cursor = helix_sync_op_get_seq (page[n - 1]);
+      conn->cursor = seqs[i + n - 1];
       i += n;
     }
 }
@@ -479,7 +556,8 @@ static gboolean
 backlog_step (SyncConn *conn)
 {
   HelixGatewayDb *db = helix_gateway_get_db (conn->hub->gateway);
-  g_autoptr(GPtrArray) ops = NULL;
+  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GPtrArray) canonicals = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
 
   if (db == NULL)
@@ -490,17 +568,16 @@ backlog_step (SyncConn *conn)
       return FALSE;
     }
 
-  ops = helix_gateway_db_ops_since (db, conn->user_id, conn->cursor, HELIX_GATEWAY_OPS_PAGE_MAX,
-                                    &error);
-  if (ops == NULL)
+  if (!_helix_gateway_db_op_texts_since (db, conn->user_id, conn->cursor,
+                                         HELIX_GATEWAY_OPS_PAGE_MAX, seqs, canonicals, &error))
     {
       fail_unavailable (conn, error);
       return FALSE;
     }
 
-  if (ops->len > 0)
+  if (seqs->len > 0)
     {
-      send_ops (conn, ops);
+      send_ops (conn, (const gint64 *) seqs->data, (char * const *) canonicals->pdata, seqs->len);
       return TRUE;
     }
 
@@ -606,10 +683,11 @@ check_push (SyncConn  *conn,
        * only a large push can hold an op too large to deliver. */
       if (frame_len > HELIX_SYNC_MAX_FRAME_BYTES / 3)
         {
-          g_autoptr(HelixSyncOp) stored = helix_sync_op_dup_with_seq (op, HELIX_SYNC_MAX_INT);
-          g_autofree char *text = helix_sync_frame_build_ops (&stored, 1);
+          g_autofree char *canonical = helix_sync_op_canonical (op);
+          const gint64 max_seq = HELIX_SYNC_MAX_INT;
 
-          if (strlen (text) > HELIX_SYNC_MAX_FRAME_BYTES)
+          if (_helix_gateway_ops_frame_bytes (&max_seq, &canonical, 1) >
+              HELIX_SYNC_MAX_FRAME_BYTES)
             {
               send_error_literal (conn, HELIX_SYNC_ERROR_BAD_OP,
                                   _("The operation would not fit in a 1 MiB frame for the "
@@ -625,17 +703,17 @@ check_push (SyncConn  *conn,
 }
 
 /* What becomes of a push once its group commit is done: an ack and the
- * fan-out, or the error. @batch_error: why the whole commit failed, if it did. */
+ * fan-out, or the error. @conn: the pusher, %NULL once it is gone.
+ * @batch_error: why the whole commit failed, if it did. */
 static void
-finish_push (SyncConn         *conn,
+finish_push (HelixGatewayHub  *hub,
+             SyncConn         *conn,
              HelixGatewayPush *push,
              const GError     *batch_error)
 {
-  g_autofree HelixSyncAck *acks = NULL;
-
   if (batch_error != NULL || push->error != NULL)
     {
-      if (conn->closing)
+      if (conn == NULL || conn->closing)
         return;
 
       if (batch_error == NULL && push->error->domain == HELIX_SYNC_ERROR)
@@ -653,93 +731,171 @@ finish_push (SyncConn         *conn,
   g_assert (push->seqs->len == push->n_ops);
 
   /* Stored even if the connection went meanwhile: the others get the ops. */
-  if (!conn->closing)
+  if (conn != NULL && !conn->closing)
     {
-      acks = g_new0 (HelixSyncAck, push->n_ops);
-      for (guint i = 0; i < push->n_ops; i++)
-        {
-          g_strlcpy (acks[i].op, helix_sync_op_get_op_id (push->ops[i]), sizeof acks[i].op);
-          acks[i].seq = g_array_index (push->seqs, gint64, i);
-        }
-      send_text (conn, helix_sync_frame_build_ack (acks, push->n_ops));
+      send_text (conn, _helix_gateway_build_ack_frame (push->ops,
+                                                       (const gint64 *) push->seqs->data,
+                                                       push->n_ops));
 
       /* The pusher has everything up to the ops it just stored. */
       for (guint i = 0; i < push->applied->len; i++)
         conn->cursor = MAX (conn->cursor,
                             helix_sync_op_get_seq (g_ptr_array_index (push->applied, i)));
+
+      HELIX_HOT_DEBUG ("sync: user %s, device %s pushed %u ops, %u new", conn->user_name,
+                       conn->device_uuid, push->n_ops, push->applied->len);
     }
 
-  g_debug ("sync: user %s, device %s pushed %u ops, %u new", conn->user_name, conn->device_uuid,
-           push->n_ops, push->applied->len);
+  _helix_gateway_hub_publish (hub, push->user_id, conn, push->applied, push->canonicals);
+}
 
-  _helix_gateway_hub_publish (conn->hub, conn->user_id, conn, push->applied);
+/* Acknowledges and fans out the batch in flight once it is stored (waiting
+ * for the writer if it is not yet). Pushes that arrived meanwhile make the
+ * next batch: when @start_next, it is submitted first, so that the writer
+ * stores it while this one is fanned out (its seqs come after this one's,
+ * and its acks and ops are sent after this one's); else from an idle. */
+static void
+complete_batch (HelixGatewayHub *hub,
+                gboolean         start_next)
+{
+  Batch *batch = g_steal_pointer (&hub->inflight);
+  g_autoptr(GError) error = NULL;
+  gboolean stored;
+
+  g_assert (batch != NULL);
+
+  stored = _helix_gateway_writer_collect (hub->writer, &error);
+
+  if (hub->pending->len > 0)
+    {
+      g_clear_handle_id (&hub->flush_id, g_source_remove);
+      if (start_next)
+        flush_pushes_cb (hub);
+      else
+        hub->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pushes_cb, hub, NULL);
+    }
+
+  /* In the order they arrived: each push's seqs after those before it. */
+  for (guint i = 0; i < batch->n; i++)
+    {
+      SyncConn *conn = batch->owners[i]->conn;
+
+      if (conn != NULL)
+        conn->n_pending--;
+      finish_push (hub, conn, &batch->pushes[i], stored ? NULL : error);
+    }
+  batch_free (batch);
+}
+
+static void
+writer_done_cb (gpointer data)
+{
+  HelixGatewayHub *hub = data;
+
+  complete_batch (hub, TRUE);
+}
+
+/**
+ * _helix_gateway_hub_wait_stored:
+ * @hub: the hub
+ *
+ * Waits for the group commit in flight, if any, and acknowledges and fans
+ * it out, without starting the next one. For the ops the gateway stores on
+ * the main loop (helix-gateway-sessions.c): their seqs then come after every
+ * seq already handed out, and they can be fanned out at once, in order.
+ */
+void
+_helix_gateway_hub_wait_stored (HelixGatewayHub *hub)
+{
+  if (hub->inflight != NULL)
+    complete_batch (hub, FALSE);
 }
 
 /* Group commit: the pushes that arrived since the last one, from every
- * connection, are stored in one transaction with one fsync, and only then
- * acknowledged and fanned out, in the order they arrived. Every seq is
- * therefore still sent in increasing order on each connection: the pushes
- * are finished one after the other, each after the ones stored before it. */
+ * connection, are stored in one transaction with one fsync by the writer
+ * thread, and only then acknowledged and fanned out, in the order they
+ * arrived (complete_batch()). One batch is in flight at a time; the pushes
+ * that arrive meanwhile make the next one. Every seq is therefore still sent
+ * in increasing order on each connection: the pushes are finished one after
+ * the other, each after the ones stored before it. */
 static gboolean
 flush_pushes_cb (gpointer data)
 {
   HelixGatewayHub *hub = data;
   HelixGatewayDb *db = helix_gateway_get_db (hub->gateway);
-  g_autoptr(GPtrArray) batch = g_steal_pointer (&hub->pending);
-  g_autofree HelixGatewayPush *pushes = NULL;
-  g_autofree SyncConn **conns = NULL;
-  g_autoptr(GError) error = NULL;
-  gboolean stored;
+  Batch *batch;
   guint n_ops = 0;
-  guint n = 0;
+
+  hub->flush_id = 0;
+
+  /* complete_batch() starts the next one. */
+  if (hub->inflight != NULL)
+    return G_SOURCE_REMOVE;
 
   /* All of them: what one iteration read is bounded by the sockets' buffers,
    * and whatever waited would only pile up behind the next reads. */
-  hub->flush_id = 0;
+  batch = g_new0 (Batch, 1);
+  batch->pending = g_steal_pointer (&hub->pending);
   hub->pending = g_ptr_array_new_with_free_func (pending_push_free);
 
-  pushes = g_new0 (HelixGatewayPush, batch->len);
-  conns = g_new0 (SyncConn *, batch->len);
-  for (guint i = 0; i < batch->len; i++)
+  batch->pushes = g_new0 (HelixGatewayPush, batch->pending->len);
+  batch->owners = g_new0 (PendingPush *, batch->pending->len);
+  for (guint i = 0; i < batch->pending->len; i++)
     {
-      PendingPush *pending = g_ptr_array_index (batch, i);
+      PendingPush *pending = g_ptr_array_index (batch->pending, i);
       SyncConn *conn = pending->conn;
+      HelixGatewayPush *push = &batch->pushes[batch->n];
 
       if (conn == NULL)
         continue;
-      conn->n_pending--;
 
       /* A connection closed meanwhile gets no ack: the device pushes again. */
       if (conn->closing)
-        continue;
+        {
+          conn->n_pending--;
+          pending->conn = NULL;
+          continue;
+        }
 
-      conns[n] = conn;
-      pushes[n].user_id = conn->user_id;
-      pushes[n].device_id = conn->device_id;
-      pushes[n].ops = (HelixSyncOp **) pending->ops->pdata;
-      pushes[n].n_ops = pending->ops->len;
+      batch->owners[batch->n] = pending;
+      push->user_id = conn->user_id;
+      push->device_id = conn->device_id;
+      push->ops = (HelixSyncOp **) pending->ops->pdata;
+      push->n_ops = pending->ops->len;
       n_ops += pending->ops->len;
-      n++;
+      batch->n++;
     }
 
-  if (n == 0)
-    return G_SOURCE_REMOVE;
-
-  g_debug ("sync: one commit for %u pushes, %u ops", n, n_ops);
-  if (db != NULL)
-    stored = helix_gateway_db_apply_pushes (db, pushes, n, &error);
-  else
+  if (batch->n == 0)
     {
+      batch_free (batch);
+      return G_SOURCE_REMOVE;
+    }
+
+  if (db == NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
       g_set_error_literal (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
                            _("The database is closed"));
-      stored = FALSE;
+      for (guint i = 0; i < batch->n; i++)
+        {
+          SyncConn *conn = batch->owners[i]->conn;
+
+          conn->n_pending--;
+          finish_push (hub, conn, &batch->pushes[i], error);
+        }
+      batch_free (batch);
+      return G_SOURCE_REMOVE;
     }
 
-  for (guint i = 0; i < n; i++)
-    {
-      finish_push (conns[i], &pushes[i], stored ? NULL : error);
-      helix_gateway_push_clear (&pushes[i]);
-    }
+  HELIX_HOT_DEBUG ("sync: one commit for %u pushes, %u ops", batch->n, n_ops);
+
+  if (hub->writer == NULL)
+    hub->writer = _helix_gateway_writer_new (helix_gateway_db_get_path (db), writer_done_cb, hub);
+
+  hub->inflight = batch;
+  _helix_gateway_writer_submit (hub->writer, batch->pushes, batch->n);
 
   return G_SOURCE_REMOVE;
 }
@@ -815,6 +971,8 @@ relay_delta (SyncConn       *conn,
  * @user_id: whose ops
  * @from: (nullable): the SyncConn that pushed them, which is not sent them
  * @applied: (element-type HelixSyncOp): ops just stored, with their seq, in seq order
+ * @canonicals: (element-type utf8) (nullable): the canonical text of each op of
+ *   @applied, when the caller has them already
  *
  * Sends newly stored ops to the user's other synced connections.
  */
@@ -822,10 +980,13 @@ void
 _helix_gateway_hub_publish (HelixGatewayHub *hub,
                             gint64           user_id,
                             gpointer         from,
-                            GPtrArray       *applied)
+                            GPtrArray       *applied,
+                            GPtrArray       *canonicals)
 {
   GPtrArray *list = get_user_conns (hub, user_id);
-  g_autoptr(GPtrArray) targets = g_ptr_array_new ();
+  g_autoptr(GPtrArray) targets = NULL;
+  g_autoptr(GPtrArray) own_canonicals = NULL;
+  g_autofree gint64 *seqs = NULL;
   g_autofree char *text = NULL;
   gboolean share;
   gint64 first_seq;
@@ -834,13 +995,34 @@ _helix_gateway_hub_publish (HelixGatewayHub *hub,
   if (list == NULL || applied == NULL || applied->len == 0)
     return;
 
+  g_assert (canonicals == NULL || canonicals->len == applied->len);
+
+  /* Only the pusher is connected: nothing to make. */
+  if (list->len == 1 && g_ptr_array_index (list, 0) == from)
+    return;
+
+  if (canonicals == NULL)
+    {
+      own_canonicals = g_ptr_array_new_full (applied->len, g_free);
+      for (guint i = 0; i < applied->len; i++)
+        g_ptr_array_add (own_canonicals, helix_sync_op_canonical (g_ptr_array_index (applied, i)));
+      canonicals = own_canonicals;
+    }
+
+  seqs = g_new (gint64, applied->len);
+  for (guint i = 0; i < applied->len; i++)
+    seqs[i] = helix_sync_op_get_seq (g_ptr_array_index (applied, i));
+
   /* One `ops` frame of all of @applied, built once for every connection
    * that has none of them yet (all of them, but in a race with a backlog). */
-  first_seq = helix_sync_op_get_seq (g_ptr_array_index (applied, 0));
-  last_seq = helix_sync_op_get_seq (g_ptr_array_index (applied, applied->len - 1));
-  share = applied->len <= HELIX_SYNC_MAX_OPS;
+  first_seq = seqs[0];
+  last_seq = seqs[applied->len - 1];
+  share = applied->len <= HELIX_SYNC_MAX_OPS &&
+          _helix_gateway_ops_frame_bytes (seqs, (char * const *) canonicals->pdata,
+                                          applied->len) <= HELIX_SYNC_MAX_FRAME_BYTES;
 
   /* Sending may close a connection, which changes the list. */
+  targets = g_ptr_array_sized_new (list->len);
   g_ptr_array_extend (targets, list, NULL, NULL);
   for (guint i = 0; i < targets->len; i++)
     {
@@ -850,24 +1032,16 @@ _helix_gateway_hub_publish (HelixGatewayHub *hub,
       if (conn == from || conn->closing || !conn->synced)
         continue;
 
-      if (share && conn->cursor < first_seq && text == NULL)
-        {
-          text = helix_sync_frame_build_ops ((HelixSyncOp **) applied->pdata, applied->len);
-          /* Too large for one frame: send_ops() makes pages. */
-          if (strlen (text) > HELIX_SYNC_MAX_FRAME_BYTES)
-            {
-              share = FALSE;
-              g_clear_pointer (&text, g_free);
-            }
-        }
-
       if (share && conn->cursor < first_seq)
         {
+          if (text == NULL)
+            text = _helix_gateway_build_ops_frame (seqs, (char * const *) canonicals->pdata,
+                                                   applied->len, NULL);
           send_shared_text (conn, text);
           conn->cursor = last_seq;
         }
       else
-        send_ops (conn, applied);
+        send_ops (conn, seqs, (char * const *) canonicals->pdata, applied->len);
       helix_gateway_metrics_add_ops_fanned_out (applied->len);
     }
 }
@@ -904,7 +1078,10 @@ on_message (SoupWebsocketConnection *ws,
   if (conn->closing)
     return;
 
-  if (conn_is_revoked (conn))
+  /* At most every FRAME_RECHECK_INTERVAL_US (and every RECHECK_INTERVAL_S in
+   * any case, recheck_cb()). */
+  if (g_get_monotonic_time () - conn->checked_us >= FRAME_RECHECK_INTERVAL_US &&
+      conn_is_revoked (conn))
     {
       close_conn (conn, HELIX_GATEWAY_WS_CLOSE_REVOKED, "the token was revoked");
       return;
@@ -1110,6 +1287,8 @@ sync_ws_cb (SoupServer              *server,
   conn->device_id = auth->device_id;
   conn->device_uuid = g_strdup (auth->device_uuid);
   memcpy (conn->token_hash, upgrade->token_hash, sizeof conn->token_hash);
+  /* sync_http_cb() has just checked it. */
+  conn->checked_us = g_get_monotonic_time ();
 
   /* libsoup drops a connection whose frame is over this limit without a
    * close frame (the peer sees no code): it is only the hard ceiling. A

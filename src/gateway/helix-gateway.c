@@ -16,6 +16,7 @@
 
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
+#include "helix-log.h"
 #include "helix-password.h"
 #include "helix-token-bucket.h"
 
@@ -1148,7 +1149,7 @@ on_incoming (GSocketService    *service,
     }
 
   peer = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));
-  g_debug ("connection from %s", peer);
+  HELIX_HOT_DEBUG ("connection from %s", peer);
 
   g_socket_set_option (g_socket_connection_get_socket (connection),
                        IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);

@@ -20,6 +20,7 @@ static int       current_level = HELIX_LOG_LEVEL_INFO; /* (atomic) */
 static char    **debug_domains;
 static gboolean  debug_all;
 static gboolean  to_journal;
+static int       installed_writer; /* (atomic) */
 
 /**
  * helix_log_level_from_string:
@@ -147,6 +148,43 @@ should_drop (GLogLevelFlags  log_level,
 }
 
 /**
+ * helix_log_would_drop:
+ * @log_level: the level of a message
+ * @log_domain: (nullable): its domain
+ *
+ * Whether a message would be dropped, so that a caller on a hot path can skip
+ * making it. Before helix_log_install() this is GLib's own filter
+ * (g_log_writer_default_would_drop()).
+ *
+ * Returns: %TRUE if a message of @log_level in @log_domain would not be written
+ */
+gboolean
+helix_log_would_drop (GLogLevelFlags  log_level,
+                      const char     *log_domain)
+{
+  if (!g_atomic_int_get (&installed_writer))
+    return g_log_writer_default_would_drop (log_level, log_domain);
+
+  return should_drop (log_level, log_domain);
+}
+
+/* The handler of g_log() messages, those of libsoup among them (it logs a
+ * debug line for every WebSocket frame it queues and sends). GLib 2.74 has
+ * formatted the message already, but a dropped one stops here instead of
+ * being turned into fields, dispatched and copied by the writer. */
+static void
+helix_log_handler (const char     *log_domain,
+                   GLogLevelFlags  log_level,
+                   const char     *message,
+                   gpointer        user_data)
+{
+  if (should_drop (log_level, log_domain))
+    return;
+
+  g_log_default_handler (log_domain, log_level, message, user_data);
+}
+
+/**
  * helix_log_format_line:
  * @log_level: the level of the message
  * @log_domain: (nullable): the domain of the message
@@ -233,6 +271,7 @@ helix_log_writer (GLogLevelFlags   log_level,
   g_autofree char *line = NULL;
   const char *domain = NULL;
   const char *message = NULL;
+  gssize message_length = -1;
 
   for (gsize i = 0; i < n_fields; i++)
     {
@@ -246,14 +285,17 @@ helix_log_writer (GLogLevelFlags   log_level,
         }
       else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
         {
-          if (fields[i].length >= 0)
-            value = message_copy = g_strndup (value, fields[i].length);
           message = value;
+          message_length = fields[i].length;
         }
     }
 
   if (should_drop (log_level, domain))
     return G_LOG_WRITER_HANDLED;
+
+  /* Copied only for a message that is written. */
+  if (message != NULL && message_length >= 0)
+    message = message_copy = g_strndup (message, message_length);
 
   if (to_journal &&
       g_log_writer_journald (log_level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
@@ -299,8 +341,10 @@ helix_log_get_level (void)
  *
  * Makes the gateway's writer the GLib log writer of the process: messages
  * go to the journal when stderr is connected to it, else one line each to
- * stderr (see helix_log_format_line()). Call it before anything logs; later
- * calls only change the level.
+ * stderr (see helix_log_format_line()). Messages below the level are dropped
+ * as early as GLib lets us: g_log() ones in a default handler, before they
+ * become structured fields. Call it before anything logs; later calls only
+ * change the level.
  */
 void
 helix_log_install (HelixLogLevel level)
@@ -321,6 +365,8 @@ helix_log_install (HelixLogLevel level)
 
       to_journal = g_log_writer_is_journald (fileno (stderr));
       g_log_set_writer_func (helix_log_writer, NULL, NULL);
+      g_log_set_default_handler (helix_log_handler, NULL);
+      g_atomic_int_set (&installed_writer, TRUE);
 
       g_once_init_leave (&installed, 1);
     }
