@@ -985,40 +985,29 @@ helix_gateway_db_ops_since (HelixGatewayDb  *self,
                             GError         **error)
 {
   g_autoptr(GPtrArray) ops = NULL;
-  sqlite3_stmt *stmt;
-  sqlite3 *db;
-  int rc;
+  g_autoptr(GPtrArray) texts = NULL;
+  g_autoptr(GArray) seqs = NULL;
 
   g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
   g_return_val_if_fail (cursor >= 0, NULL);
   g_return_val_if_fail (limit >= 1 && limit <= HELIX_GATEWAY_OPS_PAGE_MAX, NULL);
 
-  db = _helix_gateway_db_get_handle (self, error);
-  if (db == NULL)
+  seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  texts = g_ptr_array_new_with_free_func (g_free);
+  if (!_helix_gateway_db_op_texts_since (self, user_id, cursor, limit, seqs, texts, error))
     return NULL;
-
-  stmt = _helix_gateway_db_prepare (self,
-                                    "SELECT seq, canonical FROM ops WHERE user = ?1 AND seq > ?2 "
-                                    "ORDER BY seq LIMIT ?3", error);
-  if (stmt == NULL)
-    return NULL;
-
-  sqlite3_bind_int64 (stmt, 1, user_id);
-  sqlite3_bind_int64 (stmt, 2, cursor);
-  sqlite3_bind_int (stmt, 3, (int) limit);
 
   ops = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  for (guint i = 0; i < texts->len; i++)
     {
+      const char *text = g_ptr_array_index (texts, i);
+      gint64 seq = g_array_index (seqs, gint64, i);
       g_autoptr(HelixSyncOp) op = NULL;
       g_autoptr(GError) local_error = NULL;
-      gint64 seq = sqlite3_column_int64 (stmt, 0);
 
-      op = helix_sync_op_new_from_data ((const char *) sqlite3_column_text (stmt, 1),
-                                        (gsize) sqlite3_column_bytes (stmt, 1), &local_error);
+      op = helix_sync_op_new_from_data (text, strlen (text), &local_error);
       if (op == NULL)
         {
-          _helix_gateway_db_release (stmt);
           g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
                        _("The stored operation %lld is damaged: %s"), (long long) seq,
                        local_error->message);
@@ -1026,13 +1015,6 @@ helix_gateway_db_ops_since (HelixGatewayDb  *self,
         }
 
       g_ptr_array_add (ops, helix_sync_op_dup_with_seq (op, seq));
-    }
-  _helix_gateway_db_release (stmt);
-
-  if (rc != SQLITE_DONE)
-    {
-      helix_db_set_error (error, db, rc, _("Could not read the operation log"));
-      return NULL;
     }
 
   return g_steal_pointer (&ops);
