@@ -280,9 +280,9 @@ job_thread (GTask        *task,
           {
             HelixSyncFrameKind kind = helix_sync_frame_get_kind (job->frame);
 
-            /* After a `welcome` that showed the store was synced with another
-             * gateway or account, the frames of that connection are not applied: its
-             * cursor was wrong. The client reconnects from 0. */
+            /* Frames of a connection that was dropped meanwhile are not applied: after
+             * a `welcome` that showed the store synced with another gateway or account
+             * its cursor was wrong, and any other time they simply come again. */
             if (job->generation != (guint) g_atomic_int_get (job->current_generation))
               ;
             else if (kind == HELIX_SYNC_FRAME_OPS || kind == HELIX_SYNC_FRAME_ACK)
@@ -850,8 +850,9 @@ schedule_reconnect (HelixSyncClient *self)
 }
 
 /* Forgets the connection (closing it if it is open) and, if asked, schedules the next
- * attempt. Jobs already queued still run: what they apply is valid whatever happens to
- * the connection. */
+ * attempt. Frames of the old connection still queued are parsed but not applied (the
+ * generation moved on): the cursor stays where it was, so the gateway sends those ops
+ * again and the outbox pushes what those acks would have removed. */
 static void
 drop_connection (HelixSyncClient *self,
                  gboolean         reconnect)
