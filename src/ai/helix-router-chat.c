@@ -1,0 +1,388 @@
+/* helix-router-chat.c: a chat call through the router, with retries and failover
+ *
+ * Retryable failures (helix_provider_error_is_retryable()) are retried with
+ * exponential backoff and full jitter, waiting at least the provider's
+ * Retry-After, then the next candidate is tried; other failures move on to
+ * the next candidate at once (an auth error also opens the provider's
+ * breaker). A call that fails after its answer started is not retried: what
+ * arrived is kept and the error returned.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-ai"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "helix-router-private.h"
+
+typedef struct
+{
+  HelixRouter       *router;
+  const Operation   *op;
+  Choice             choice;
+  HelixChatRequest  *request;
+  GArray            *candidates;
+  guint              index;
+  guint              attempt;      /* calls to the current candidate */
+  char              *failed_name;  /* the candidate failed over from */
+  GSource           *backoff;
+  gint64             started_at;
+  HelixRouterResult *result;
+} ChatData;
+
+static void
+chat_data_free (gpointer data)
+{
+  ChatData *chat = data;
+
+  if (chat->backoff != NULL)
+    {
+      g_source_destroy (chat->backoff);
+      g_source_unref (chat->backoff);
+    }
+  g_clear_pointer (&chat->result, helix_router_result_free);
+  g_free (chat->failed_name);
+  g_clear_pointer (&chat->candidates, g_array_unref);
+  g_clear_pointer (&chat->request, helix_chat_request_unref);
+  g_clear_object (&chat->router);
+  g_free (chat);
+}
+
+static void try_candidate (GTask *task);
+
+/* The template request, for another model. */
+static HelixChatRequest *
+request_for_model (HelixChatRequest *template,
+                   const char       *model)
+{
+  HelixChatRequest *request = helix_chat_request_new (model);
+  guint connect_ms, first_token_ms, call_ms;
+  double temperature;
+
+  for (guint i = 0; i < helix_chat_request_get_n_messages (template); i++)
+    helix_chat_request_add_message (request,
+                                    helix_chat_request_get_message_role (template, i),
+                                    helix_chat_request_get_message_content (template, i));
+  helix_chat_request_set_max_tokens (request, helix_chat_request_get_max_tokens (template));
+  if (helix_chat_request_get_temperature (template, &temperature))
+    helix_chat_request_set_temperature (request, temperature);
+  helix_chat_request_get_timeouts (template, &connect_ms, &first_token_ms, &call_ms);
+  helix_chat_request_set_timeouts (request, connect_ms, first_token_ms, call_ms);
+
+  return request;
+}
+
+static void
+chat_return (GTask              *task,
+             HelixRouterOutcome  outcome,
+             GError             *error)
+{
+  ChatData *chat = g_task_get_task_data (task);
+
+  chat->result->outcome = outcome;
+  chat->result->latency_us = g_get_monotonic_time () - chat->started_at;
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/* Moves on to the next candidate. */
+static void
+fail_over (GTask *task)
+{
+  ChatData *chat = g_task_get_task_data (task);
+  Candidate *c = &g_array_index (chat->candidates, Candidate, chat->index);
+
+  g_free (chat->failed_name);
+  chat->failed_name = g_strdup (c->entry->name);
+  chat->index++;
+  chat->attempt = 0;
+  try_candidate (task);
+}
+
+/* The cancellable's source only wakes the backoff source up: backoff_cb() runs. */
+static gboolean
+cancelled_cb (GCancellable *cancellable,
+              gpointer      user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+backoff_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+  ChatData *chat = g_task_get_task_data (task);
+
+  g_clear_pointer (&chat->backoff, g_source_unref);
+
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    chat_return (task, HELIX_ROUTER_OUTCOME_FAILED,
+                 g_error_new_literal (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CANCELLED,
+                                      _("The request was cancelled")));
+  else
+    try_candidate (task);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Full jitter: a random wait up to base × 2^attempt (capped), and not less
+ * than Retry-After. Returns -1 if Retry-After asks for longer than the cap:
+ * another candidate is better than a long wait. */
+static gint64
+backoff_ms (HelixRouter *self,
+            guint        attempt,
+            gint64       retry_after)
+{
+  guint64 ceiling = self->backoff_base_ms;
+
+  if (retry_after > 0 && retry_after * 1000 > (gint64) self->backoff_cap_ms)
+    return -1;
+
+  for (guint i = 1; i < attempt && ceiling < self->backoff_cap_ms; i++)
+    ceiling *= 2;
+  ceiling = MIN (ceiling, self->backoff_cap_ms);
+
+  return MAX ((gint64) g_random_double_range (0, (double) ceiling + 1),
+              MAX (retry_after, 0) * 1000);
+}
+
+static void
+attempt_cb (GObject      *object,
+            GAsyncResult *res,
+            gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ChatData *chat = g_task_get_task_data (task);
+  HelixRouter *self = chat->router;
+  Candidate *c = &g_array_index (chat->candidates, Candidate, chat->index);
+  HelixChatStream *stream = chat->result->stream;
+  g_autoptr(GError) error = NULL;
+  gint64 delay;
+
+  helix_provider_stream_chat_finish (HELIX_PROVIDER (object), res, &error);
+
+  chat->result->input_tokens = MAX (helix_chat_stream_get_input_tokens (stream), 0);
+  chat->result->output_tokens = MAX (helix_chat_stream_get_output_tokens (stream), 0);
+  chat->result->cost_usd = c->price != NULL ?
+    helix_price_table_cost (c->price, chat->result->input_tokens, chat->result->output_tokens) : 0;
+
+  if (error == NULL)
+    {
+      _helix_router_entry_report (self, c->entry, TRUE);
+      chat_return (task, HELIX_ROUTER_OUTCOME_OK, NULL);
+      return;
+    }
+
+  g_debug ("%s/%s: attempt %u failed: %s", c->entry->name, c->model, chat->attempt,
+           error->message);
+
+  if (g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CANCELLED) ||
+      g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      c->entry->probing = FALSE;
+      chat_return (task,
+                   helix_chat_stream_get_text_length (stream) > 0 ?
+                   HELIX_ROUTER_OUTCOME_PARTIAL : HELIX_ROUTER_OUTCOME_FAILED,
+                   g_steal_pointer (&error));
+      return;
+    }
+
+  if (helix_chat_stream_get_text_length (stream) > 0)
+    {
+      /* The answer started: another call would answer again from the start. */
+      _helix_router_entry_report (self, c->entry, FALSE);
+      chat_return (task, HELIX_ROUTER_OUTCOME_PARTIAL, g_steal_pointer (&error));
+      return;
+    }
+
+  if (g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_AUTH))
+    {
+      c->entry->failures++;
+      _helix_router_entry_open (self, c->entry);
+    }
+  else if (helix_provider_error_is_retryable (error) ||
+           g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA))
+    _helix_router_entry_report (self, c->entry, FALSE);
+  else
+    c->entry->probing = FALSE;  /* a bad request says nothing about the provider's health */
+
+  if (helix_provider_error_is_retryable (error) && chat->attempt < self->max_attempts &&
+      (chat->choice == CHOICE_OVERRIDE || _helix_router_entry_available (self, c->entry)) &&
+      (delay = backoff_ms (self, chat->attempt, helix_chat_stream_get_retry_after (stream))) >= 0)
+    {
+      g_autoptr(GSource) cancel_source = NULL;
+
+      g_debug ("%s/%s: retrying in %" G_GINT64_FORMAT " ms", c->entry->name, c->model, delay);
+      chat->backoff = g_timeout_source_new ((guint) MIN (delay, G_MAXUINT));
+      g_source_set_static_name (chat->backoff, "[helix-ai] router backoff");
+      if (g_task_get_cancellable (task) != NULL)
+        {
+          cancel_source = g_cancellable_source_new (g_task_get_cancellable (task));
+          g_source_set_callback (cancel_source, G_SOURCE_FUNC (cancelled_cb), NULL, NULL);
+          g_source_add_child_source (chat->backoff, cancel_source);
+        }
+      g_source_set_callback (chat->backoff, backoff_cb, g_object_ref (task), g_object_unref);
+      g_source_attach (chat->backoff, g_task_get_context (task));
+      return;
+    }
+
+  if (chat->index + 1 >= chat->candidates->len || chat->choice == CHOICE_OVERRIDE)
+    {
+      chat_return (task, HELIX_ROUTER_OUTCOME_FAILED, g_steal_pointer (&error));
+      return;
+    }
+
+  fail_over (task);
+}
+
+/* Calls the current candidate, or the next one its breaker lets through. */
+static void
+try_candidate (GTask *task)
+{
+  ChatData *chat = g_task_get_task_data (task);
+  HelixRouter *self = chat->router;
+  g_autoptr(HelixChatRequest) request = NULL;
+  Candidate *c;
+
+  for (;;)
+    {
+      if (chat->index >= chat->candidates->len)
+        {
+          chat_return (task, HELIX_ROUTER_OUTCOME_FAILED,
+                       g_error_new (HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
+                                    _("No working model can do “%s” now. Try again later."),
+                                    chat->op->name));
+          return;
+        }
+
+      c = &g_array_index (chat->candidates, Candidate, chat->index);
+      if (chat->choice == CHOICE_OVERRIDE || helix_router_begin_call (self, c->entry->name))
+        break;
+
+      chat->index++;
+      chat->attempt = 0;
+    }
+
+  if (chat->attempt == 0)
+    {
+      g_free (chat->result->provider);
+      chat->result->provider = g_strdup (c->entry->name);
+      g_free (chat->result->model);
+      chat->result->model = g_strdup (c->model);
+      g_free (chat->result->reason);
+      if (chat->failed_name != NULL)
+        chat->result->reason = g_strdup_printf ("failover for %s after %s failed: %s%s%.2f%s",
+                                                chat->op->name, chat->failed_name, c->model,
+                                                c->price != NULL ? ", $" : "",
+                                                c->price != NULL ? c->price->input_per_m : 0,
+                                                c->price != NULL ? "/M in" : "");
+      else
+        chat->result->reason = _helix_router_describe (chat->choice, chat->op, c);
+    }
+
+  chat->attempt++;
+  chat->result->attempts++;
+  g_clear_object (&chat->result->stream);
+  chat->result->stream = helix_chat_stream_new ();
+  request = request_for_model (chat->request, c->model);
+
+  g_debug ("%s/%s: attempt %u (%s)", c->entry->name, c->model, chat->attempt,
+           chat->result->reason);
+  helix_provider_stream_chat_async (c->entry->provider, request, chat->result->stream,
+                                    g_task_get_cancellable (task), attempt_cb,
+                                    g_object_ref (task));
+}
+
+/**
+ * helix_router_chat_async:
+ * @self: a router
+ * @operation: the operation, as for helix_router_choose()
+ * @pinned_model: (nullable): the model pinned for the session
+ * @override: (nullable): the model forced by PROVIDER_OVERRIDE
+ * @request: the request; its model is replaced by each candidate's
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the call is done
+ * @user_data: data for @callback
+ *
+ * Runs a chat call on the chosen model, with retries and failover. A pinned
+ * model is tried on each provider that serves it; a forced one only as named.
+ */
+void
+helix_router_chat_async (HelixRouter         *self,
+                         const char          *operation,
+                         const char          *pinned_model,
+                         const char          *override,
+                         HelixChatRequest    *request,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+  ChatData *chat;
+
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+  g_return_if_fail (operation != NULL);
+  g_return_if_fail (request != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_router_chat_async);
+  g_task_set_check_cancellable (task, FALSE);  /* report HELIX_PROVIDER_ERROR_CANCELLED */
+
+  chat = g_new0 (ChatData, 1);
+  chat->router = g_object_ref (self);
+  chat->request = helix_chat_request_ref (request);
+  chat->started_at = g_get_monotonic_time ();
+  chat->result = g_new0 (HelixRouterResult, 1);
+  chat->result->operation = g_strdup (operation);
+  chat->result->outcome = HELIX_ROUTER_OUTCOME_FAILED;
+  g_task_set_task_data (task, chat, chat_data_free);
+
+  chat->op = _helix_router_find_operation (operation, &error);
+  if (chat->op != NULL)
+    chat->candidates = _helix_router_list_candidates (self, chat->op, pinned_model, override,
+                                                      &chat->choice,
+                                        &error);
+  if (chat->candidates == NULL)
+    {
+      chat_return (task, HELIX_ROUTER_OUTCOME_FAILED, error);
+      return;
+    }
+
+  try_candidate (task);
+}
+
+/**
+ * helix_router_chat_finish:
+ * @self: a router
+ * @result: the result given to the callback
+ * @out_result: (out) (optional) (transfer full): the record of the call, set
+ *   whether it succeeded or not
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if the answer is complete (in the result's stream)
+ */
+gboolean
+helix_router_chat_finish (HelixRouter        *self,
+                          GAsyncResult       *result,
+                          HelixRouterResult **out_result,
+                          GError            **error)
+{
+  ChatData *chat;
+
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_router_chat_async, FALSE);
+
+  chat = g_task_get_task_data (G_TASK (result));
+  if (out_result != NULL)
+    *out_result = g_steal_pointer (&chat->result);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,520 @@
+/* helix-router.c: picks a provider and model for each AI operation
+ *
+ * Each operation (chat, title, …) needs a quality tier, a context length and
+ * maybe streaming. The router knows the providers, the models each serves and
+ * their prices (#HelixPriceTable), and picks the cheapest healthy model that
+ * meets the needs, unless the user pinned one for the session or an override
+ * (PROVIDER_OVERRIDE, read by the caller) forces one. Every choice carries a
+ * short reason, for people.
+ *
+ * Health is a circuit breaker per provider: it opens after
+ * %HELIX_ROUTER_BREAKER_THRESHOLD failures in a row (at once for an auth
+ * error), half-opens after a cooldown to let one probe call through, and
+ * closes when a call succeeds.
+ *
+ * helix_router_chat_async() (helix-router-chat.c) runs a chat call on the
+ * chosen model, with retries and failover.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "helix-ai"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "helix-router-private.h"
+
+/* What each operation needs. */
+static const Operation operations[] = {
+  { "chat",          2, 16384, TRUE  },
+  { "title",         1,  4096, FALSE },
+  { "synthesis",     2, 32768, FALSE },
+  { "tool-planning", 3, 32768, FALSE },
+  { "transcription", 1,     0, FALSE },
+};
+
+G_DEFINE_FINAL_TYPE (HelixRouter, helix_router, G_TYPE_OBJECT)
+G_DEFINE_QUARK (helix-router-error-quark, helix_router_error)
+
+static Entry *find_entry (HelixRouter *self,
+                          const char  *name);
+
+static void
+entry_free (gpointer data)
+{
+  Entry *entry = data;
+
+  g_clear_object (&entry->provider);
+  g_free (entry->name);
+  g_strfreev (entry->models);
+  g_free (entry);
+}
+
+static gint64
+default_clock (gpointer user_data)
+{
+  return g_get_monotonic_time ();
+}
+
+static void
+helix_router_finalize (GObject *object)
+{
+  HelixRouter *self = HELIX_ROUTER (object);
+
+  g_clear_pointer (&self->entries, g_ptr_array_unref);
+  g_clear_pointer (&self->prices, helix_price_table_unref);
+
+  G_OBJECT_CLASS (helix_router_parent_class)->finalize (object);
+}
+
+static void
+helix_router_class_init (HelixRouterClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = helix_router_finalize;
+}
+
+static void
+helix_router_init (HelixRouter *self)
+{
+  self->entries = g_ptr_array_new_with_free_func (entry_free);
+  self->clock = default_clock;
+  self->cooldown_ms = HELIX_ROUTER_DEFAULT_COOLDOWN_MS;
+  self->backoff_base_ms = HELIX_ROUTER_DEFAULT_BACKOFF_BASE_MS;
+  self->backoff_cap_ms = HELIX_ROUTER_DEFAULT_BACKOFF_CAP_MS;
+  self->max_attempts = HELIX_ROUTER_DEFAULT_MAX_ATTEMPTS;
+}
+
+/**
+ * helix_router_new:
+ * @prices: the prices and abilities of the models
+ *
+ * Returns: (transfer full): a router without providers
+ */
+HelixRouter *
+helix_router_new (HelixPriceTable *prices)
+{
+  HelixRouter *self;
+
+  g_return_val_if_fail (prices != NULL, NULL);
+
+  self = g_object_new (HELIX_TYPE_ROUTER, NULL);
+  self->prices = helix_price_table_ref (prices);
+
+  return self;
+}
+
+/**
+ * helix_router_add_provider:
+ * @self: a router
+ * @provider: a provider
+ * @name: (nullable): the name under which the price table lists its models;
+ *   %NULL for the provider's name
+ * @models: the models it serves, most preferred first at equal price
+ */
+void
+helix_router_add_provider (HelixRouter        *self,
+                           HelixProvider      *provider,
+                           const char         *name,
+                           const char * const *models)
+{
+  Entry *entry;
+
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+  g_return_if_fail (HELIX_IS_PROVIDER (provider));
+  g_return_if_fail (models != NULL);
+  g_return_if_fail (find_entry (self,
+                                name != NULL ? name : helix_provider_get_name (provider)) == NULL);
+
+  entry = g_new0 (Entry, 1);
+  entry->provider = g_object_ref (provider);
+  entry->name = g_strdup (name != NULL ? name : helix_provider_get_name (provider));
+  entry->models = g_strdupv ((char **) models);
+  entry->state = HELIX_ROUTER_HEALTH_CLOSED;
+  g_ptr_array_add (self->entries, entry);
+}
+
+/* For tests: a clock to use instead of g_get_monotonic_time(). */
+void
+helix_router_set_clock (HelixRouter          *self,
+                        HelixRouterClockFunc  func,
+                        gpointer              user_data)
+{
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+
+  self->clock = func != NULL ? func : default_clock;
+  self->clock_data = func != NULL ? user_data : NULL;
+}
+
+/* How long an open breaker stays open before it lets a probe through. */
+void
+helix_router_set_cooldown (HelixRouter *self,
+                           guint        cooldown_ms)
+{
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+
+  self->cooldown_ms = cooldown_ms;
+}
+
+/* The retries of a candidate: base and cap of the backoff, and the calls per
+ * candidate (at least 1). */
+void
+helix_router_set_backoff (HelixRouter *self,
+                          guint        base_ms,
+                          guint        cap_ms,
+                          guint        max_attempts)
+{
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+  g_return_if_fail (max_attempts >= 1);
+
+  self->backoff_base_ms = base_ms;
+  self->backoff_cap_ms = MAX (cap_ms, base_ms);
+  self->max_attempts = max_attempts;
+}
+
+/* Breakers */
+
+static Entry *
+find_entry (HelixRouter *self,
+            const char  *name)
+{
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      if (g_str_equal (entry->name, name))
+        return entry;
+    }
+
+  return NULL;
+}
+
+static HelixRouterHealth
+entry_health (HelixRouter *self,
+              Entry       *entry)
+{
+  if (entry->state == HELIX_ROUTER_HEALTH_OPEN &&
+      self->clock (self->clock_data) - entry->opened_at >= (gint64) self->cooldown_ms * 1000)
+    {
+      g_debug ("%s: breaker half-open", entry->name);
+      entry->state = HELIX_ROUTER_HEALTH_HALF_OPEN;
+      entry->probing = FALSE;
+    }
+
+  return entry->state;
+}
+
+/* Whether a call may go to @entry now. */
+gboolean
+_helix_router_entry_available (HelixRouter *self,
+                 Entry       *entry)
+{
+  switch (entry_health (self, entry))
+    {
+    case HELIX_ROUTER_HEALTH_CLOSED:
+      return TRUE;
+    case HELIX_ROUTER_HEALTH_HALF_OPEN:
+      return !entry->probing;
+    case HELIX_ROUTER_HEALTH_OPEN:
+    default:
+      return FALSE;
+    }
+}
+
+void
+_helix_router_entry_open (HelixRouter *self,
+            Entry       *entry)
+{
+  g_debug ("%s: breaker open after %u failures", entry->name, entry->failures);
+  entry->state = HELIX_ROUTER_HEALTH_OPEN;
+  entry->opened_at = self->clock (self->clock_data);
+  entry->probing = FALSE;
+}
+
+void
+_helix_router_entry_report (HelixRouter *self,
+              Entry       *entry,
+              gboolean     success)
+{
+  entry_health (self, entry);
+  entry->probing = FALSE;
+
+  if (success)
+    {
+      entry->failures = 0;
+      entry->state = HELIX_ROUTER_HEALTH_CLOSED;
+      return;
+    }
+
+  entry->failures++;
+  if (entry->state == HELIX_ROUTER_HEALTH_HALF_OPEN ||
+      (entry->state == HELIX_ROUTER_HEALTH_CLOSED &&
+       entry->failures >= HELIX_ROUTER_BREAKER_THRESHOLD))
+    _helix_router_entry_open (self, entry);
+}
+
+/**
+ * helix_router_get_health:
+ * @self: a router
+ * @name: a provider name
+ *
+ * Returns: the state of the provider's breaker
+ */
+HelixRouterHealth
+helix_router_get_health (HelixRouter *self,
+                         const char  *name)
+{
+  Entry *entry;
+
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), HELIX_ROUTER_HEALTH_OPEN);
+  g_return_val_if_fail (name != NULL, HELIX_ROUTER_HEALTH_OPEN);
+
+  entry = find_entry (self, name);
+  g_return_val_if_fail (entry != NULL, HELIX_ROUTER_HEALTH_OPEN);
+
+  return entry_health (self, entry);
+}
+
+/**
+ * helix_router_begin_call:
+ * @self: a router
+ * @name: a provider name
+ *
+ * Asks the provider's breaker for a call. A half-open breaker lets one probe
+ * through until helix_router_report() tells how it went.
+ *
+ * Returns: %TRUE if the call may go ahead
+ */
+gboolean
+helix_router_begin_call (HelixRouter *self,
+                         const char  *name)
+{
+  Entry *entry;
+
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  entry = find_entry (self, name);
+  g_return_val_if_fail (entry != NULL, FALSE);
+
+  if (!_helix_router_entry_available (self, entry))
+    return FALSE;
+
+  if (entry->state == HELIX_ROUTER_HEALTH_HALF_OPEN)
+    entry->probing = TRUE;
+
+  return TRUE;
+}
+
+/* Tells the provider's breaker how a call went. */
+void
+helix_router_report (HelixRouter *self,
+                     const char  *name,
+                     gboolean     success)
+{
+  Entry *entry;
+
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+  g_return_if_fail (name != NULL);
+
+  entry = find_entry (self, name);
+  g_return_if_fail (entry != NULL);
+
+  _helix_router_entry_report (self, entry, success);
+}
+
+/* Choice */
+
+const Operation *
+_helix_router_find_operation (const char  *name,
+                GError     **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (operations); i++)
+    if (g_str_equal (operations[i].name, name))
+      return &operations[i];
+
+  g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_UNKNOWN_OPERATION,
+               _("There is no AI operation “%s”"), name);
+  return NULL;
+}
+
+static gboolean
+meets_needs (const Operation       *op,
+             const HelixModelPrice *price)
+{
+  return price != NULL && price->tier >= op->min_tier && price->context >= op->min_context &&
+         (!op->streaming || price->streaming);
+}
+
+/* "model" or "provider/model" */
+static gboolean
+matches (Entry      *entry,
+         const char *model,
+         const char *wanted)
+{
+  const char *slash = strchr (wanted, '/');
+
+  if (g_str_equal (model, wanted))
+    return TRUE;
+
+  return slash != NULL && strlen (entry->name) == (gsize) (slash - wanted) &&
+         strncmp (entry->name, wanted, slash - wanted) == 0 && g_str_equal (model, slash + 1);
+}
+
+static int
+compare_candidates (gconstpointer a,
+                    gconstpointer b)
+{
+  const Candidate *ca = a;
+  const Candidate *cb = b;
+
+  return (ca->cost > cb->cost) - (ca->cost < cb->cost);
+}
+
+/* The candidates for @op, cheapest first. */
+GArray *
+_helix_router_list_candidates (HelixRouter      *self,
+                 const Operation  *op,
+                 const char       *pinned_model,
+                 const char       *override,
+                 Choice           *choice,
+                 GError          **error)
+{
+  g_autoptr(GArray) candidates = g_array_new (FALSE, TRUE, sizeof (Candidate));
+  const char *wanted = override != NULL ? override : pinned_model;
+
+  *choice = override != NULL ? CHOICE_OVERRIDE : pinned_model != NULL ? CHOICE_PINNED :
+            CHOICE_CHEAPEST;
+
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      for (guint j = 0; entry->models[j] != NULL; j++)
+        {
+          Candidate c = { entry, entry->models[j], NULL, 0 };
+
+          c.price = helix_price_table_lookup (self->prices, entry->name, c.model);
+          c.cost = c.price != NULL ? c.price->input_per_m + c.price->output_per_m : 0;
+
+          if (wanted != NULL && !matches (entry, c.model, wanted))
+            continue;
+          /* An override is forced, whatever the needs and the health. A pinned
+           * model only needs to be healthy; the user chose it. */
+          if (*choice == CHOICE_CHEAPEST && !meets_needs (op, c.price))
+            continue;
+          if (*choice != CHOICE_OVERRIDE && !_helix_router_entry_available (self, entry))
+            continue;
+
+          g_array_append_val (candidates, c);
+        }
+    }
+
+  if (candidates->len == 0)
+    {
+      if (*choice == CHOICE_CHEAPEST)
+        g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
+                     _("No working model can do “%s” now. Add a provider with a suitable model, or try again later."),
+                     op->name);
+      else if (*choice == CHOICE_PINNED)
+        g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
+                     _("The model pinned for this session, %s, is not served by a working provider now. Unpin it or try again later."),
+                     pinned_model);
+      else
+        g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_UNKNOWN_MODEL,
+                     _("PROVIDER_OVERRIDE names %s, which no provider serves. Fix or unset it."),
+                     override);
+      return NULL;
+    }
+
+  g_array_sort (candidates, compare_candidates);  /* stable: registration order at equal cost */
+  return g_steal_pointer (&candidates);
+}
+
+char *
+_helix_router_describe (Choice           choice,
+          const Operation *op,
+          const Candidate *c)
+{
+  switch (choice)
+    {
+    case CHOICE_PINNED:
+      return g_strdup_printf ("pinned for this session: %s", c->model);
+    case CHOICE_OVERRIDE:
+      return g_strdup_printf ("forced by PROVIDER_OVERRIDE: %s/%s", c->entry->name, c->model);
+    case CHOICE_CHEAPEST:
+    default:
+      return g_strdup_printf ("cheapest healthy for %s: %s, $%.2f/M in",
+                              op->name, c->model, c->price->input_per_m);
+    }
+}
+
+/**
+ * helix_router_choose:
+ * @self: a router
+ * @operation: "chat", "title", "synthesis", "tool-planning" or "transcription"
+ * @pinned_model: (nullable): the model the user pinned for the session, as
+ *   "model" or "provider/model"; it is used if healthy, whatever the needs
+ * @override: (nullable): a model forced by PROVIDER_OVERRIDE, as "model" or
+ *   "provider/model"; it is used whatever the needs and the health
+ * @model: (out) (optional) (transfer full): the model chosen
+ * @reason: (out) (optional) (transfer full): why, for people
+ * @error: return location for a #GError
+ *
+ * Chooses the cheapest healthy model (by its price per million input plus
+ * output tokens) that meets the operation's needs, unless one is pinned or
+ * forced. Does not ask the breaker for a call (helix_router_begin_call()).
+ *
+ * Returns: (transfer none) (nullable): the provider of the chosen model
+ */
+HelixProvider *
+helix_router_choose (HelixRouter  *self,
+                     const char   *operation,
+                     const char   *pinned_model,
+                     const char   *override,
+                     char        **model,
+                     char        **reason,
+                     GError      **error)
+{
+  g_autoptr(GArray) candidates = NULL;
+  const Operation *op;
+  const Candidate *c;
+  Choice choice;
+
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), NULL);
+  g_return_val_if_fail (operation != NULL, NULL);
+
+  op = _helix_router_find_operation (operation, error);
+  if (op == NULL)
+    return NULL;
+
+  candidates = _helix_router_list_candidates (self, op, pinned_model, override, &choice, error);
+  if (candidates == NULL)
+    return NULL;
+
+  c = &g_array_index (candidates, Candidate, 0);
+  if (model != NULL)
+    *model = g_strdup (c->model);
+  if (reason != NULL)
+    *reason = _helix_router_describe (choice, op, c);
+
+  return c->entry->provider;
+}
+
+/* Results */
+
+void
+helix_router_result_free (HelixRouterResult *result)
+{
+  if (result == NULL)
+    return;
+
+  g_free (result->operation);
+  g_free (result->provider);
+  g_free (result->model);
+  g_free (result->reason);
+  g_clear_object (&result->stream);
+  g_free (result);
+}
+
