@@ -210,7 +210,7 @@ test_no_key (Fixture       *fixture,
   g_autoptr(JsonParser) parser = json_parser_new ();
   JsonObject *body;
 
-  helix_provider_openai_set_api_key (fixture->provider, NULL);
+  helix_http_provider_set_api_key (HELIX_HTTP_PROVIDER (fixture->provider), NULL);
   fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
 
   error = run_call (fixture, NULL);

@@ -40,28 +40,10 @@
 
 struct _HelixProviderAnthropic
 {
-  GObject      parent_instance;
-
-  char        *name;
-  char        *base_url;
-  char        *api_key;
-  SoupSession *session;
+  HelixHttpProvider parent_instance;
 };
 
-static void provider_iface_init (HelixProviderInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (HelixProviderAnthropic, helix_provider_anthropic, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (HELIX_TYPE_PROVIDER, provider_iface_init))
-
-enum {
-  PROP_0,
-  PROP_NAME,
-  PROP_BASE_URL,
-  PROP_API_KEY,
-  N_PROPS
-};
-
-static GParamSpec *properties[N_PROPS];
+G_DEFINE_FINAL_TYPE (HelixProviderAnthropic, helix_provider_anthropic, HELIX_TYPE_HTTP_PROVIDER)
 
 /* The HTTP status Anthropic documents for each error type. */
 static const struct
@@ -325,184 +307,42 @@ build_body (HelixChatRequest *request)
   return g_bytes_new_take (text, len);
 }
 
-static void
-helix_provider_anthropic_stream_chat_async (HelixProvider       *provider,
-                                            HelixChatRequest    *request,
-                                            HelixChatStream     *stream,
-                                            GCancellable        *cancellable,
-                                            GAsyncReadyCallback  callback,
-                                            gpointer             user_data)
+static SoupMessage *
+build_message (HelixHttpProvider *provider,
+               HelixChatRequest  *request)
 {
-  HelixProviderAnthropic *self = HELIX_PROVIDER_ANTHROPIC (provider);
+  const char *api_key = _helix_http_provider_get_api_key (provider);
   g_autoptr(GBytes) body = NULL;
   g_autofree char *url = NULL;
   SoupMessageHeaders *headers;
-  HelixProviderCall *call;
   SoupMessage *msg;
 
-  call = _helix_provider_call_new (provider, &anthropic_funcs, request, stream, self->api_key,
-                                   cancellable, callback, user_data,
-                                   helix_provider_anthropic_stream_chat_async);
-
-  url = g_strconcat (self->base_url, "/v1/messages", NULL);
+  url = g_strconcat (helix_http_provider_get_base_url (provider), "/v1/messages", NULL);
   msg = soup_message_new (SOUP_METHOD_POST, url);
-  g_assert (msg != NULL);  /* the base URL was checked in new() */
 
   headers = soup_message_get_request_headers (msg);
-  if (self->api_key != NULL && *self->api_key != '\0')
-    soup_message_headers_replace (headers, "x-api-key", self->api_key);
+  if (api_key != NULL && *api_key != '\0')
+    soup_message_headers_replace (headers, "x-api-key", api_key);
   soup_message_headers_replace (headers, "anthropic-version", API_VERSION);
 
   body = build_body (request);
   soup_message_set_request_body_from_bytes (msg, "application/json", body);
 
-  g_debug ("%s: model %s, %u messages", self->name, helix_chat_request_get_model (request),
-           helix_chat_request_get_n_messages (request));
-
-  _helix_provider_call_send (call, self->session, msg);
-}
-
-static gboolean
-helix_provider_anthropic_stream_chat_finish (HelixProvider  *provider,
-                                             GAsyncResult   *result,
-                                             GError        **error)
-{
-  return _helix_provider_call_finish (provider, result, helix_provider_anthropic_stream_chat_async,
-                                      error);
-}
-
-static const char *
-helix_provider_anthropic_get_name (HelixProvider *provider)
-{
-  return HELIX_PROVIDER_ANTHROPIC (provider)->name;
-}
-
-static void
-provider_iface_init (HelixProviderInterface *iface)
-{
-  iface->get_name = helix_provider_anthropic_get_name;
-  iface->stream_chat_async = helix_provider_anthropic_stream_chat_async;
-  iface->stream_chat_finish = helix_provider_anthropic_stream_chat_finish;
-}
-
-static void
-helix_provider_anthropic_dispose (GObject *object)
-{
-  HelixProviderAnthropic *self = (HelixProviderAnthropic *) object;
-
-  if (self->session != NULL)
-    soup_session_abort (self->session);
-  g_clear_object (&self->session);
-
-  G_OBJECT_CLASS (helix_provider_anthropic_parent_class)->dispose (object);
-}
-
-static void
-helix_provider_anthropic_finalize (GObject *object)
-{
-  HelixProviderAnthropic *self = (HelixProviderAnthropic *) object;
-
-  g_clear_pointer (&self->name, g_free);
-  g_clear_pointer (&self->base_url, g_free);
-  g_clear_pointer (&self->api_key, g_free);
-
-  G_OBJECT_CLASS (helix_provider_anthropic_parent_class)->finalize (object);
-}
-
-static void
-helix_provider_anthropic_get_property (GObject    *object,
-                                       guint       prop_id,
-                                       GValue     *value,
-                                       GParamSpec *pspec)
-{
-  HelixProviderAnthropic *self = HELIX_PROVIDER_ANTHROPIC (object);
-
-  switch (prop_id)
-    {
-    case PROP_NAME:
-      g_value_set_string (value, self->name);
-      break;
-
-    case PROP_BASE_URL:
-      g_value_set_string (value, self->base_url);
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-helix_provider_anthropic_set_property (GObject      *object,
-                                       guint         prop_id,
-                                       const GValue *value,
-                                       GParamSpec   *pspec)
-{
-  HelixProviderAnthropic *self = HELIX_PROVIDER_ANTHROPIC (object);
-
-  switch (prop_id)
-    {
-    case PROP_NAME:
-      self->name = g_value_dup_string (value);
-      break;
-
-    case PROP_BASE_URL:
-      self->base_url = _helix_provider_normalize_base_url (g_value_get_string (value));
-      break;
-
-    case PROP_API_KEY:
-      helix_provider_anthropic_set_api_key (self, g_value_get_string (value));
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
+  return msg;
 }
 
 static void
 helix_provider_anthropic_class_init (HelixProviderAnthropicClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  HelixHttpProviderClass *http_class = HELIX_HTTP_PROVIDER_CLASS (klass);
 
-  object_class->dispose = helix_provider_anthropic_dispose;
-  object_class->finalize = helix_provider_anthropic_finalize;
-  object_class->get_property = helix_provider_anthropic_get_property;
-  object_class->set_property = helix_provider_anthropic_set_property;
-
-  /**
-   * HelixProviderAnthropic:name:
-   *
-   * The provider's name in messages and the ledger ("anthropic").
-   */
-  properties[PROP_NAME] =
-    g_param_spec_string ("name", NULL, NULL, "anthropic",
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * HelixProviderAnthropic:base-url:
-   *
-   * The API root, without the version: `https://api.anthropic.com`.
-   */
-  properties[PROP_BASE_URL] =
-    g_param_spec_string ("base-url", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * HelixProviderAnthropic:api-key:
-   *
-   * The key, sent in `x-api-key`, or %NULL for a server without one. Write-only.
-   */
-  properties[PROP_API_KEY] =
-    g_param_spec_string ("api-key", NULL, NULL, NULL,
-                         G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS);
-
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  http_class->call_funcs = &anthropic_funcs;
+  http_class->build_message = build_message;
 }
 
 static void
 helix_provider_anthropic_init (HelixProviderAnthropic *self)
 {
-  self->session = _helix_provider_session_new ();
 }
 
 /**
@@ -532,27 +372,4 @@ helix_provider_anthropic_new (const char  *name,
                        "base-url", base_url,
                        "api-key", api_key,
                        NULL);
-}
-
-const char *
-helix_provider_anthropic_get_base_url (HelixProviderAnthropic *self)
-{
-  g_return_val_if_fail (HELIX_IS_PROVIDER_ANTHROPIC (self), NULL);
-
-  return self->base_url;
-}
-
-/**
- * helix_provider_anthropic_set_api_key:
- * @self: a provider
- * @api_key: (nullable): the new key; calls already running keep the old one
- */
-void
-helix_provider_anthropic_set_api_key (HelixProviderAnthropic *self,
-                                      const char          *api_key)
-{
-  g_return_if_fail (HELIX_IS_PROVIDER_ANTHROPIC (self));
-
-  g_clear_pointer (&self->api_key, g_free);
-  self->api_key = g_strdup (api_key);
 }

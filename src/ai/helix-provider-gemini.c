@@ -40,28 +40,10 @@
 
 struct _HelixProviderGemini
 {
-  GObject      parent_instance;
-
-  char        *name;
-  char        *base_url;
-  char        *api_key;
-  SoupSession *session;
+  HelixHttpProvider parent_instance;
 };
 
-static void provider_iface_init (HelixProviderInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (HelixProviderGemini, helix_provider_gemini, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (HELIX_TYPE_PROVIDER, provider_iface_init))
-
-enum {
-  PROP_0,
-  PROP_NAME,
-  PROP_BASE_URL,
-  PROP_API_KEY,
-  N_PROPS
-};
-
-static GParamSpec *properties[N_PROPS];
+G_DEFINE_FINAL_TYPE (HelixProviderGemini, helix_provider_gemini, HELIX_TYPE_HTTP_PROVIDER)
 
 /* A protobuf Duration in JSON: "27s", "1.5s". Returns whole seconds, rounded up, or -1. */
 static gint64
@@ -453,191 +435,49 @@ build_body (HelixChatRequest *request)
   return g_bytes_new_take (text, len);
 }
 
-static void
-helix_provider_gemini_stream_chat_async (HelixProvider       *provider,
-                                         HelixChatRequest    *request,
-                                         HelixChatStream     *stream,
-                                         GCancellable        *cancellable,
-                                         GAsyncReadyCallback  callback,
-                                         gpointer             user_data)
+static SoupMessage *
+build_message (HelixHttpProvider *provider,
+               HelixChatRequest  *request)
 {
-  HelixProviderGemini *self = HELIX_PROVIDER_GEMINI (provider);
+  const char *api_key = _helix_http_provider_get_api_key (provider);
   const char *model = helix_chat_request_get_model (request);
   g_autoptr(GBytes) body = NULL;
   g_autofree char *escaped = NULL;
   g_autofree char *url = NULL;
-  HelixProviderCall *call;
   SoupMessage *msg;
-
-  call = _helix_provider_call_new (provider, &gemini_funcs, request, stream, self->api_key,
-                                   cancellable, callback, user_data,
-                                   helix_provider_gemini_stream_chat_async);
 
   /* "gemini-2.0-flash" and "models/gemini-2.0-flash" both work; the name is
    * one path segment. */
   if (g_str_has_prefix (model, "models/"))
     model += strlen ("models/");
   escaped = g_uri_escape_string (model, NULL, FALSE);
-  url = g_strconcat (self->base_url, "/v1beta/models/", escaped,
+  url = g_strconcat (helix_http_provider_get_base_url (provider), "/v1beta/models/", escaped,
                      ":streamGenerateContent?alt=sse", NULL);
   msg = soup_message_new (SOUP_METHOD_POST, url);
-  g_assert (msg != NULL);  /* the base URL was checked in new() */
 
   /* The key never goes into the URL: URLs end up in logs. */
-  if (self->api_key != NULL && *self->api_key != '\0')
+  if (api_key != NULL && *api_key != '\0')
     soup_message_headers_replace (soup_message_get_request_headers (msg), "x-goog-api-key",
-                                  self->api_key);
+                                  api_key);
 
   body = build_body (request);
   soup_message_set_request_body_from_bytes (msg, "application/json", body);
 
-  g_debug ("%s: model %s, %u messages", self->name, model,
-           helix_chat_request_get_n_messages (request));
-
-  _helix_provider_call_send (call, self->session, msg);
-}
-
-static gboolean
-helix_provider_gemini_stream_chat_finish (HelixProvider  *provider,
-                                          GAsyncResult   *result,
-                                          GError        **error)
-{
-  return _helix_provider_call_finish (provider, result, helix_provider_gemini_stream_chat_async,
-                                      error);
-}
-
-static const char *
-helix_provider_gemini_get_name (HelixProvider *provider)
-{
-  return HELIX_PROVIDER_GEMINI (provider)->name;
-}
-
-static void
-provider_iface_init (HelixProviderInterface *iface)
-{
-  iface->get_name = helix_provider_gemini_get_name;
-  iface->stream_chat_async = helix_provider_gemini_stream_chat_async;
-  iface->stream_chat_finish = helix_provider_gemini_stream_chat_finish;
-}
-
-static void
-helix_provider_gemini_dispose (GObject *object)
-{
-  HelixProviderGemini *self = (HelixProviderGemini *) object;
-
-  if (self->session != NULL)
-    soup_session_abort (self->session);
-  g_clear_object (&self->session);
-
-  G_OBJECT_CLASS (helix_provider_gemini_parent_class)->dispose (object);
-}
-
-static void
-helix_provider_gemini_finalize (GObject *object)
-{
-  HelixProviderGemini *self = (HelixProviderGemini *) object;
-
-  g_clear_pointer (&self->name, g_free);
-  g_clear_pointer (&self->base_url, g_free);
-  g_clear_pointer (&self->api_key, g_free);
-
-  G_OBJECT_CLASS (helix_provider_gemini_parent_class)->finalize (object);
-}
-
-static void
-helix_provider_gemini_get_property (GObject    *object,
-                                    guint       prop_id,
-                                    GValue     *value,
-                                    GParamSpec *pspec)
-{
-  HelixProviderGemini *self = HELIX_PROVIDER_GEMINI (object);
-
-  switch (prop_id)
-    {
-    case PROP_NAME:
-      g_value_set_string (value, self->name);
-      break;
-
-    case PROP_BASE_URL:
-      g_value_set_string (value, self->base_url);
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-helix_provider_gemini_set_property (GObject      *object,
-                                    guint         prop_id,
-                                    const GValue *value,
-                                    GParamSpec   *pspec)
-{
-  HelixProviderGemini *self = HELIX_PROVIDER_GEMINI (object);
-
-  switch (prop_id)
-    {
-    case PROP_NAME:
-      self->name = g_value_dup_string (value);
-      break;
-
-    case PROP_BASE_URL:
-      self->base_url = _helix_provider_normalize_base_url (g_value_get_string (value));
-      break;
-
-    case PROP_API_KEY:
-      helix_provider_gemini_set_api_key (self, g_value_get_string (value));
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
+  return msg;
 }
 
 static void
 helix_provider_gemini_class_init (HelixProviderGeminiClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  HelixHttpProviderClass *http_class = HELIX_HTTP_PROVIDER_CLASS (klass);
 
-  object_class->dispose = helix_provider_gemini_dispose;
-  object_class->finalize = helix_provider_gemini_finalize;
-  object_class->get_property = helix_provider_gemini_get_property;
-  object_class->set_property = helix_provider_gemini_set_property;
-
-  /**
-   * HelixProviderGemini:name:
-   *
-   * The provider's name in messages and the ledger ("gemini").
-   */
-  properties[PROP_NAME] =
-    g_param_spec_string ("name", NULL, NULL, "gemini",
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * HelixProviderGemini:base-url:
-   *
-   * The API root, without the version: `https://generativelanguage.googleapis.com`.
-   */
-  properties[PROP_BASE_URL] =
-    g_param_spec_string ("base-url", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * HelixProviderGemini:api-key:
-   *
-   * The key, sent in `x-goog-api-key`, or %NULL for a server without one. Write-only.
-   */
-  properties[PROP_API_KEY] =
-    g_param_spec_string ("api-key", NULL, NULL, NULL,
-                         G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS);
-
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  http_class->call_funcs = &gemini_funcs;
+  http_class->build_message = build_message;
 }
 
 static void
 helix_provider_gemini_init (HelixProviderGemini *self)
 {
-  self->session = _helix_provider_session_new ();
 }
 
 /**
@@ -667,27 +507,4 @@ helix_provider_gemini_new (const char  *name,
                        "base-url", base_url,
                        "api-key", api_key,
                        NULL);
-}
-
-const char *
-helix_provider_gemini_get_base_url (HelixProviderGemini *self)
-{
-  g_return_val_if_fail (HELIX_IS_PROVIDER_GEMINI (self), NULL);
-
-  return self->base_url;
-}
-
-/**
- * helix_provider_gemini_set_api_key:
- * @self: a provider
- * @api_key: (nullable): the new key; calls already running keep the old one
- */
-void
-helix_provider_gemini_set_api_key (HelixProviderGemini *self,
-                                   const char          *api_key)
-{
-  g_return_if_fail (HELIX_IS_PROVIDER_GEMINI (self));
-
-  g_clear_pointer (&self->api_key, g_free);
-  self->api_key = g_strdup (api_key);
 }

@@ -4,20 +4,17 @@
  */
 #pragma once
 
-#include "helix-provider.h"
+#include "helix-http-provider.h"
 
 G_BEGIN_DECLS
 
 #define HELIX_TYPE_PROVIDER_GEMINI (helix_provider_gemini_get_type ())
 
-G_DECLARE_FINAL_TYPE (HelixProviderGemini, helix_provider_gemini, HELIX, PROVIDER_GEMINI, GObject)
+G_DECLARE_FINAL_TYPE (HelixProviderGemini, helix_provider_gemini, HELIX, PROVIDER_GEMINI, HelixHttpProvider)
 
-HelixProviderGemini *helix_provider_gemini_new          (const char          *name,
-                                                         const char          *base_url,
-                                                         const char          *api_key,
-                                                         GError             **error);
-const char          *helix_provider_gemini_get_base_url (HelixProviderGemini *self);
-void                 helix_provider_gemini_set_api_key  (HelixProviderGemini *self,
-                                                         const char          *api_key);
+HelixProviderGemini *helix_provider_gemini_new (const char  *name,
+                                                const char  *base_url,
+                                                const char  *api_key,
+                                                GError     **error);
 
 G_END_DECLS

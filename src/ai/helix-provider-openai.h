@@ -4,20 +4,17 @@
  */
 #pragma once
 
-#include "helix-provider.h"
+#include "helix-http-provider.h"
 
 G_BEGIN_DECLS
 
 #define HELIX_TYPE_PROVIDER_OPENAI (helix_provider_openai_get_type ())
 
-G_DECLARE_FINAL_TYPE (HelixProviderOpenai, helix_provider_openai, HELIX, PROVIDER_OPENAI, GObject)
+G_DECLARE_FINAL_TYPE (HelixProviderOpenai, helix_provider_openai, HELIX, PROVIDER_OPENAI, HelixHttpProvider)
 
-HelixProviderOpenai *helix_provider_openai_new          (const char          *name,
-                                                         const char          *base_url,
-                                                         const char          *api_key,
-                                                         GError             **error);
-const char          *helix_provider_openai_get_base_url (HelixProviderOpenai *self);
-void                 helix_provider_openai_set_api_key  (HelixProviderOpenai *self,
-                                                         const char          *api_key);
+HelixProviderOpenai *helix_provider_openai_new (const char  *name,
+                                                const char  *base_url,
+                                                const char  *api_key,
+                                                GError     **error);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include <libsoup/soup.h>
 
 #include "helix-chat-stream.h"
+#include "helix-http-provider.h"
 #include "helix-provider.h"
 #include "helix-sse-parser.h"
 
@@ -105,7 +106,7 @@ typedef struct _HelixProviderCall HelixProviderCall;
  *   complete. Returns %TRUE if that is the format's proper end; otherwise the
  *   answer was cut off
  */
-typedef struct
+struct _HelixProviderCallFuncs
 {
   gboolean  (*event)        (HelixProviderCall   *call,
                              const HelixSseEvent *event);
@@ -113,7 +114,10 @@ typedef struct
                              guint                status,
                              JsonNode            *root);
   gboolean  (*stream_ended) (HelixProviderCall   *call);
-} HelixProviderCallFuncs;
+};
+
+/* helix-http-provider.c: for the subclasses */
+const char         *_helix_http_provider_get_api_key     (HelixHttpProvider            *self);
 
 HelixProviderCall  *_helix_provider_call_new             (HelixProvider                *provider,
                                                           const HelixProviderCallFuncs *funcs,

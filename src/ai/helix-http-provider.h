@@ -1,0 +1,45 @@
+/* helix-http-provider.h: what every HTTP model provider has in common
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "helix-provider.h"
+
+G_BEGIN_DECLS
+
+#define HELIX_TYPE_HTTP_PROVIDER (helix_http_provider_get_type ())
+
+G_DECLARE_DERIVABLE_TYPE (HelixHttpProvider, helix_http_provider, HELIX, HTTP_PROVIDER, GObject)
+
+typedef struct _HelixProviderCallFuncs HelixProviderCallFuncs;
+
+/**
+ * HelixHttpProviderClass:
+ * @call_funcs: how the wire format reads its answers (helix-provider-private.h)
+ * @build_message: makes the request of a chat call: URL, headers with the key, body
+ *
+ * A subclass is one wire format: it builds the request and reads the events; the base
+ * class keeps the name, the base URL, the key and the #SoupSession, and runs the call.
+ */
+struct _HelixHttpProviderClass
+{
+  GObjectClass parent_class;
+
+  const HelixProviderCallFuncs *call_funcs;
+
+  SoupMessage *(*build_message) (HelixHttpProvider *self,
+                                 HelixChatRequest  *request);
+
+  /*< private >*/
+  gpointer padding[8];
+};
+
+const char *helix_http_provider_get_name     (HelixHttpProvider *self);
+const char *helix_http_provider_get_base_url (HelixHttpProvider *self);
+void        helix_http_provider_set_api_key  (HelixHttpProvider *self,
+                                              const char        *api_key);
+
+G_END_DECLS
