@@ -9,129 +9,28 @@
 
 #include "fake-provider.h"
 #include "helix-provider-gemini.h"
-#include "helix-test-util.h"
+#include "helix-test-ai.h"
 
 #define KEY "AIzaSy-helix-test-SECRET-0123456789"
 
-typedef struct
-{
-  FakeProvider           *fake;
-  HelixProviderGemini    *provider;
-  HelixChatRequest       *request;
-  HelixChatStream        *stream;
-  GPtrArray              *deltas;
-  guint                   n_usage;
-  GCancellable           *cancel_on_delta;
-} Fixture;
-
-static void
-delta_cb (HelixChatStream *stream,
-          const char      *text,
-          Fixture         *fixture)
-{
-  g_ptr_array_add (fixture->deltas, g_strdup (text));
-  if (fixture->cancel_on_delta != NULL)
-    g_cancellable_cancel (fixture->cancel_on_delta);
-}
-
-static void
-usage_cb (HelixChatStream *stream,
-          gint64           input_tokens,
-          gint64           output_tokens,
-          Fixture         *fixture)
-{
-  fixture->n_usage++;
-}
-
-static void
-new_stream (Fixture *fixture)
-{
-  g_clear_object (&fixture->stream);
-  fixture->stream = helix_chat_stream_new ();
-  g_ptr_array_set_size (fixture->deltas, 0);
-  fixture->n_usage = 0;
-  g_signal_connect (fixture->stream, "delta", G_CALLBACK (delta_cb), fixture);
-  g_signal_connect (fixture->stream, "usage", G_CALLBACK (usage_cb), fixture);
-}
+typedef HelixTestAiFixture Fixture;
 
 static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *base_url = NULL;
 
-  fixture->fake = fake_provider_new (FAKE_FORMAT_GEMINI);
-  /* A trailing slash is allowed. */
-  base_url = g_strconcat (fake_provider_get_base_url (fixture->fake), "/", NULL);
-  fixture->provider = helix_provider_gemini_new ("fake-gemini", base_url, KEY, &error);
+  helix_test_ai_fixture_init (fixture, FAKE_FORMAT_GEMINI, "gemini-test");
+  fixture->provider = HELIX_HTTP_PROVIDER (helix_provider_gemini_new ("fake-gemini", fixture->base_url, KEY, &error));
   g_assert_no_error (error);
-  fixture->request = helix_chat_request_new ("gemini-test");
-  helix_chat_request_add_message (fixture->request, HELIX_MESSAGE_ROLE_SYSTEM, "Be brief.");
-  helix_chat_request_add_message (fixture->request, HELIX_MESSAGE_ROLE_USER, "Say h\xC3\xA9llo");
-  fixture->deltas = g_ptr_array_new_with_free_func (g_free);
-  new_stream (fixture);
 }
 
 static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_clear_object (&fixture->cancel_on_delta);
-  g_ptr_array_unref (fixture->deltas);
-  helix_test_assert_finalized (g_steal_pointer (&fixture->stream));
-  helix_chat_request_unref (fixture->request);
-  helix_test_assert_finalized (g_steal_pointer (&fixture->provider));
-  fake_provider_free (fixture->fake);
-}
-
-typedef struct
-{
-  gboolean  done;
-  gboolean  ok;
-  GError   *error;
-} Result;
-
-static void
-call_cb (GObject      *object,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  Result *r = user_data;
-
-  r->ok = helix_provider_stream_chat_finish (HELIX_PROVIDER (object), result, &r->error);
-  r->done = TRUE;
-}
-
-/* Runs one call to its end; returns its error (or NULL). */
-static GError *
-run_call (Fixture      *fixture,
-          GCancellable *cancellable)
-{
-  Result r = { 0 };
-
-  helix_provider_stream_chat_async (HELIX_PROVIDER (fixture->provider), fixture->request,
-                                    fixture->stream, cancellable, call_cb, &r);
-  helix_test_wait_for (r.done, 60, "the chat call");
-  g_assert_true (r.ok == (r.error == NULL));
-
-  return r.error;
-}
-
-static void
-wait_client_closed (Fixture *fixture)
-{
-  helix_test_wait_for (fake_provider_get_client_closed (fixture->fake), 30,
-                       "the fake server to see the connection closed");
-}
-
-static JsonObject *
-last_body (Fixture    *fixture,
-           JsonParser *parser)
-{
-  g_assert_true (json_parser_load_from_data (parser, fake_provider_get_last_body (fixture->fake),
-                                             -1, NULL));
-  return json_node_get_object (json_parser_get_root (parser));
+  helix_test_ai_fixture_clear (fixture);
 }
 
 #define CHUNK(text) \
@@ -173,7 +72,7 @@ test_stream (Fixture       *fixture,
   helix_chat_request_set_max_tokens (fixture->request, 64);
   helix_chat_request_set_temperature (fixture->request, 0.5);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_no_error (error);
 
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "H\xC3\xA9llo");
@@ -196,7 +95,7 @@ test_stream (Fixture       *fixture,
   g_assert_cmpstr (fake_provider_get_last_header (fixture->fake, "x-goog-api-key"), ==, KEY);
   g_assert_cmpstr (fake_provider_get_last_header (fixture->fake, "Content-Type"), ==, "application/json");
   g_assert_null (fake_provider_get_last_header (fixture->fake, "Authorization"));
-  body = last_body (fixture, parser);
+  body = helix_test_ai_last_body (fixture, parser);
   g_assert_false (json_object_has_member (body, "model"));
   g_assert_cmpstr (json_object_get_string_member (
                      json_array_get_object_element (
@@ -241,13 +140,13 @@ test_defaults (Fixture       *fixture,
   fixture->request = helix_chat_request_ref (request);
   fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_no_error (error);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "ok");
   g_assert_cmpstr (fake_provider_get_last_path (fixture->fake), ==,
                    "/v1beta/models/gemini test:streamGenerateContent");
 
-  body = last_body (fixture, parser);
+  body = helix_test_ai_last_body (fixture, parser);
   g_assert_false (json_object_has_member (body, "systemInstruction"));
   g_assert_false (json_object_has_member (body, "generationConfig"));
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (body, "contents")), ==, 1);
@@ -331,10 +230,10 @@ test_http_errors (Fixture       *fixture,
       g_autoptr(GError) error = NULL;
 
       g_test_message ("HTTP %u: %s", c->status, c->says);
-      new_stream (fixture);
+      helix_test_ai_new_stream (fixture);
       fake_provider_respond_error (fixture->fake, c->status, c->retry_after, c->content_type, c->body);
 
-      error = run_call (fixture, NULL);
+      error = helix_test_ai_run_call (fixture, NULL);
       g_assert_error (error, HELIX_PROVIDER_ERROR, c->code);
       if (strstr (error->message, c->says) == NULL)
         g_error ("HTTP %u: \"%s\" does not say \"%s\"", c->status, error->message, c->says);
@@ -361,7 +260,7 @@ test_error_chunk (Fixture       *fixture,
 
   fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_OVERLOADED);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hel");
   g_assert_false (helix_chat_stream_is_complete (fixture->stream));
@@ -382,7 +281,7 @@ test_blocked (Fixture       *fixture,
 
   fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_no_error (error);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "");
   g_assert_cmpstr (helix_chat_stream_get_finish_reason (fixture->stream), ==, "PROHIBITED_CONTENT");
@@ -400,10 +299,10 @@ test_first_token_timeout (Fixture       *fixture,
   fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
   helix_chat_request_set_timeouts (fixture->request, 30000, 300 * fake_provider_time_scale (), 0);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_FIRST_TOKEN_TIMEOUT);
   g_assert_false (helix_chat_stream_is_complete (fixture->stream));
-  wait_client_closed (fixture);
+  helix_test_ai_wait_client_closed (fixture);
 }
 
 /* The connection drops in the middle of the chunked body. */
@@ -416,7 +315,7 @@ test_cut (Fixture       *fixture,
 
   fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_CUT);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hello");
   g_assert_false (helix_chat_stream_is_complete (fixture->stream));
@@ -433,7 +332,7 @@ test_no_finish_reason (Fixture       *fixture,
 
   fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hello");
   g_assert_null (helix_chat_stream_get_finish_reason (fixture->stream));
@@ -451,11 +350,11 @@ test_cancel (Fixture       *fixture,
   fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
   fixture->cancel_on_delta = g_cancellable_new ();
 
-  error = run_call (fixture, fixture->cancel_on_delta);
+  error = helix_test_ai_run_call (fixture, fixture->cancel_on_delta);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CANCELLED);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hel");
   g_assert_false (helix_chat_stream_is_complete (fixture->stream));
-  wait_client_closed (fixture);
+  helix_test_ai_wait_client_closed (fixture);
 }
 
 /* Bad chunks: each ends the call with a clean error, the text before it kept. */
@@ -488,10 +387,10 @@ test_bad_streams (Fixture       *fixture,
       g_autoptr(GError) error = NULL;
 
       g_test_message ("bad stream %u", i);
-      new_stream (fixture);
+      helix_test_ai_new_stream (fixture);
       fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
 
-      error = run_call (fixture, NULL);
+      error = helix_test_ai_run_call (fixture, NULL);
       g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
       g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hel");
       g_assert_false (helix_chat_stream_is_complete (fixture->stream));

@@ -10,126 +10,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake-openai.h"
 #include "helix-provider-openai.h"
-#include "helix-test-util.h"
+#include "helix-test-ai.h"
 
 #define KEY "sk-helix-test-SECRET-0123456789"
 
-/* Sanitizer and valgrind runs are slower: their test setups set HELIX_TEST_TIME_SCALE. */
-static guint
-time_scale (void)
-{
-  const char *value = g_getenv ("HELIX_TEST_TIME_SCALE");
-  guint64 scale = 1;
-
-  if (value != NULL && !g_ascii_string_to_unsigned (value, 10, 1, 100, &scale, NULL))
-    scale = 1;
-
-  return (guint) scale;
-}
-
-typedef struct
-{
-  FakeOpenai          *fake;
-  HelixProviderOpenai *provider;
-  HelixChatRequest    *request;
-  HelixChatStream     *stream;
-  GPtrArray           *deltas;
-  guint                n_usage;
-  GCancellable        *cancel_on_delta;
-} Fixture;
-
-static void
-delta_cb (HelixChatStream *stream,
-          const char      *text,
-          Fixture         *fixture)
-{
-  g_ptr_array_add (fixture->deltas, g_strdup (text));
-  if (fixture->cancel_on_delta != NULL)
-    g_cancellable_cancel (fixture->cancel_on_delta);
-}
-
-static void
-usage_cb (HelixChatStream *stream,
-          gint64           input_tokens,
-          gint64           output_tokens,
-          Fixture         *fixture)
-{
-  fixture->n_usage++;
-}
+typedef HelixTestAiFixture Fixture;
 
 static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *base_url = NULL;
 
-  fixture->fake = fake_openai_new ();
-  /* A trailing slash is allowed. */
-  base_url = g_strconcat (fake_openai_get_base_url (fixture->fake), "/", NULL);
-  fixture->provider = helix_provider_openai_new ("fake-openai", base_url, KEY, &error);
+  helix_test_ai_fixture_init (fixture, FAKE_FORMAT_OPENAI, "gpt-test");
+  fixture->provider = HELIX_HTTP_PROVIDER (helix_provider_openai_new ("fake-openai", fixture->base_url,
+                                                                      KEY, &error));
   g_assert_no_error (error);
-  fixture->request = helix_chat_request_new ("gpt-test");
-  helix_chat_request_add_message (fixture->request, HELIX_MESSAGE_ROLE_SYSTEM, "Be brief.");
-  helix_chat_request_add_message (fixture->request, HELIX_MESSAGE_ROLE_USER, "Say h\xC3\xA9llo");
-  fixture->stream = helix_chat_stream_new ();
-  fixture->deltas = g_ptr_array_new_with_free_func (g_free);
-  g_signal_connect (fixture->stream, "delta", G_CALLBACK (delta_cb), fixture);
-  g_signal_connect (fixture->stream, "usage", G_CALLBACK (usage_cb), fixture);
 }
 
 static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_clear_object (&fixture->cancel_on_delta);
-  g_ptr_array_unref (fixture->deltas);
-  helix_test_assert_finalized (g_steal_pointer (&fixture->stream));
-  helix_chat_request_unref (fixture->request);
-  helix_test_assert_finalized (g_steal_pointer (&fixture->provider));
-  fake_openai_free (fixture->fake);
-}
-
-typedef struct
-{
-  gboolean  done;
-  gboolean  ok;
-  GError   *error;
-} Result;
-
-static void
-call_cb (GObject      *object,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  Result *r = user_data;
-
-  r->ok = helix_provider_stream_chat_finish (HELIX_PROVIDER (object), result, &r->error);
-  r->done = TRUE;
-}
-
-/* Runs one call to its end; returns its error (or NULL). */
-static GError *
-run_call (Fixture      *fixture,
-          GCancellable *cancellable)
-{
-  Result r = { 0 };
-
-  helix_provider_stream_chat_async (HELIX_PROVIDER (fixture->provider), fixture->request,
-                                    fixture->stream, cancellable, call_cb, &r);
-  helix_test_wait_for (r.done, 60, "the chat call");
-  g_assert_true (r.ok == (r.error == NULL));
-
-  return r.error;
-}
-
-static void
-wait_client_closed (Fixture *fixture)
-{
-  helix_test_wait_for (fake_openai_get_client_closed (fixture->fake), 30,
-                       "the fake server to see the connection closed");
+  helix_test_ai_fixture_clear (fixture);
 }
 
 /* A full answer, split across chunks in the middle of lines and of a UTF-8 character. */
@@ -155,11 +59,11 @@ test_stream (Fixture       *fixture,
   JsonArray *messages;
   JsonObject *message;
 
-  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
+  fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
   helix_chat_request_set_max_tokens (fixture->request, 64);
   helix_chat_request_set_temperature (fixture->request, 0.5);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_no_error (error);
 
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "H\xC3\xA9llo");
@@ -175,11 +79,11 @@ test_stream (Fixture       *fixture,
   g_assert_cmpint (helix_chat_stream_get_first_token_delay (fixture->stream), >=, 0);
 
   /* The request on the wire. */
-  g_assert_cmpuint (fake_openai_get_n_requests (fixture->fake), ==, 1);
-  g_assert_cmpstr (fake_openai_get_last_header (fixture->fake, "Authorization"), ==, "Bearer " KEY);
-  g_assert_cmpstr (fake_openai_get_last_header (fixture->fake, "Accept"), ==, "text/event-stream");
-  g_assert_cmpstr (fake_openai_get_last_header (fixture->fake, "Content-Type"), ==, "application/json");
-  g_assert_true (json_parser_load_from_data (parser, fake_openai_get_last_body (fixture->fake), -1, NULL));
+  g_assert_cmpuint (fake_provider_get_n_requests (fixture->fake), ==, 1);
+  g_assert_cmpstr (fake_provider_get_last_header (fixture->fake, "Authorization"), ==, "Bearer " KEY);
+  g_assert_cmpstr (fake_provider_get_last_header (fixture->fake, "Accept"), ==, "text/event-stream");
+  g_assert_cmpstr (fake_provider_get_last_header (fixture->fake, "Content-Type"), ==, "application/json");
+  g_assert_true (json_parser_load_from_data (parser, fake_provider_get_last_body (fixture->fake), -1, NULL));
   body = json_node_get_object (json_parser_get_root (parser));
   g_assert_cmpstr (json_object_get_string_member (body, "model"), ==, "gpt-test");
   g_assert_true (json_object_get_boolean_member (body, "stream"));
@@ -211,16 +115,16 @@ test_no_key (Fixture       *fixture,
   JsonObject *body;
 
   helix_http_provider_set_api_key (HELIX_HTTP_PROVIDER (fixture->provider), NULL);
-  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
+  fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_no_error (error);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "ok");
   g_assert_true (helix_chat_stream_is_complete (fixture->stream));
   /* No usage chunk: the counts stay unknown. */
   g_assert_cmpint (helix_chat_stream_get_input_tokens (fixture->stream), ==, -1);
-  g_assert_null (fake_openai_get_last_header (fixture->fake, "Authorization"));
-  g_assert_true (json_parser_load_from_data (parser, fake_openai_get_last_body (fixture->fake), -1, NULL));
+  g_assert_null (fake_provider_get_last_header (fixture->fake, "Authorization"));
+  g_assert_true (json_parser_load_from_data (parser, fake_provider_get_last_body (fixture->fake), -1, NULL));
   body = json_node_get_object (json_parser_get_root (parser));
   g_assert_false (json_object_has_member (body, "max_tokens"));
   g_assert_false (json_object_has_member (body, "temperature"));
@@ -288,9 +192,9 @@ test_http_errors (Fixture       *fixture,
       g_test_message ("HTTP %u", c->status);
       g_clear_object (&fixture->stream);
       fixture->stream = helix_chat_stream_new ();
-      fake_openai_respond_error (fixture->fake, c->status, c->retry_after, c->content_type, c->body);
+      fake_provider_respond_error (fixture->fake, c->status, c->retry_after, c->content_type, c->body);
 
-      error = run_call (fixture, NULL);
+      error = helix_test_ai_run_call (fixture, NULL);
       g_assert_error (error, HELIX_PROVIDER_ERROR, c->code);
       if (strstr (error->message, c->says) == NULL)
         g_error ("HTTP %u: \"%s\" does not say \"%s\"", c->status, error->message, c->says);
@@ -311,13 +215,13 @@ test_first_token_timeout (Fixture       *fixture,
   static const char * const chunks[] = { ": OPENROUTER PROCESSING\n\n", NULL };
   g_autoptr(GError) error = NULL;
 
-  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
+  fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
   helix_chat_request_set_timeouts (fixture->request, 30000, 300, 0);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_FIRST_TOKEN_TIMEOUT);
   g_assert_false (helix_chat_stream_is_complete (fixture->stream));
-  wait_client_closed (fixture);
+  helix_test_ai_wait_client_closed (fixture);
 }
 
 static void
@@ -329,15 +233,15 @@ test_call_timeout (Fixture       *fixture,
   };
   g_autoptr(GError) error = NULL;
 
-  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
+  fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
   /* Long enough for the first delta to arrive, even under valgrind. */
-  helix_chat_request_set_timeouts (fixture->request, 30000, 30000, 1000 * time_scale ());
+  helix_chat_request_set_timeouts (fixture->request, 30000, 30000, 1000 * fake_provider_time_scale ());
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CALL_TIMEOUT);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hel");
   g_assert_false (helix_chat_stream_is_complete (fixture->stream));
-  wait_client_closed (fixture);
+  helix_test_ai_wait_client_closed (fixture);
 }
 
 /* A TLS server that accepts TCP (the kernel does) but never answers the handshake. */
@@ -363,11 +267,11 @@ test_connect_timeout (Fixture       *fixture,
                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
 
   g_clear_object (&fixture->provider);
-  fixture->provider = helix_provider_openai_new ("silent", url, KEY, &error);
+  fixture->provider = HELIX_HTTP_PROVIDER (helix_provider_openai_new ("silent", url, KEY, &error));
   g_assert_no_error (error);
   helix_chat_request_set_timeouts (fixture->request, 300, 0, 0);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CONNECT_TIMEOUT);
   g_assert_cmpuint (helix_chat_stream_get_http_status (fixture->stream), ==, 0);
 }
@@ -391,10 +295,10 @@ test_network_error (Fixture       *fixture,
                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
 
   g_clear_object (&fixture->provider);
-  fixture->provider = helix_provider_openai_new ("nobody", url, KEY, &error);
+  fixture->provider = HELIX_HTTP_PROVIDER (helix_provider_openai_new ("nobody", url, KEY, &error));
   g_assert_no_error (error);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_NETWORK);
   g_assert_true (helix_provider_error_is_retryable (error));
 }
@@ -413,9 +317,9 @@ test_cut (Fixture       *fixture,
 {
   g_autoptr(GError) error = NULL;
 
-  fake_openai_respond_stream (fixture->fake, partial_chunks, FAKE_END_CUT);
+  fake_provider_respond_stream (fixture->fake, partial_chunks, FAKE_END_CUT);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hello");
   g_assert_false (helix_chat_stream_is_complete (fixture->stream));
@@ -429,9 +333,9 @@ test_no_done (Fixture       *fixture,
 {
   g_autoptr(GError) error = NULL;
 
-  fake_openai_respond_stream (fixture->fake, partial_chunks, FAKE_END_FINISH);
+  fake_provider_respond_stream (fixture->fake, partial_chunks, FAKE_END_FINISH);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hello");
   g_assert_false (helix_chat_stream_is_complete (fixture->stream));
@@ -449,14 +353,14 @@ test_done_then_silence (Fixture       *fixture,
   };
   g_autoptr(GError) error = NULL;
 
-  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
+  fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
   helix_chat_request_set_timeouts (fixture->request, 30000, 30000, 0);
 
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_no_error (error);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "ok");
   g_assert_true (helix_chat_stream_is_complete (fixture->stream));
-  wait_client_closed (fixture);
+  helix_test_ai_wait_client_closed (fixture);
 }
 
 /* Stop pressed while the answer streams: the request is aborted at once. */
@@ -469,15 +373,15 @@ test_cancel (Fixture       *fixture,
   };
   g_autoptr(GError) error = NULL;
 
-  fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
+  fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
   fixture->cancel_on_delta = g_cancellable_new ();
 
-  error = run_call (fixture, fixture->cancel_on_delta);
+  error = helix_test_ai_run_call (fixture, fixture->cancel_on_delta);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CANCELLED);
   g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hel");
   g_assert_false (helix_chat_stream_is_complete (fixture->stream));
   g_assert_false (helix_provider_error_is_retryable (error));
-  wait_client_closed (fixture);
+  helix_test_ai_wait_client_closed (fixture);
 }
 
 static void
@@ -488,7 +392,7 @@ test_cancel_before (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
 
   g_cancellable_cancel (cancellable);
-  error = run_call (fixture, cancellable);
+  error = helix_test_ai_run_call (fixture, cancellable);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CANCELLED);
 }
 
@@ -556,9 +460,9 @@ test_bad_streams (Fixture       *fixture,
       g_test_message ("bad stream: %s", cases[i].name);
       g_clear_object (&fixture->stream);
       fixture->stream = helix_chat_stream_new ();
-      fake_openai_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
+      fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
 
-      error = run_call (fixture, NULL);
+      error = helix_test_ai_run_call (fixture, NULL);
       g_assert_error (error, HELIX_PROVIDER_ERROR, cases[i].code);
       g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, cases[i].text);
       g_assert_false (helix_chat_stream_is_complete (fixture->stream));
@@ -572,9 +476,9 @@ test_not_streamed (Fixture       *fixture,
 {
   g_autoptr(GError) error = NULL;
 
-  fake_openai_respond_error (fixture->fake, 200, NULL, "application/json",
+  fake_provider_respond_error (fixture->fake, 200, NULL, "application/json",
                              "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}");
-  error = run_call (fixture, NULL);
+  error = helix_test_ai_run_call (fixture, NULL);
   g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
 }
 
