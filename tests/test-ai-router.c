@@ -483,10 +483,10 @@ run_chat_cancellable (Fixture      *fixture,
                       GCancellable *cancellable)
 {
   g_autoptr(HelixChatRequest) request = helix_chat_request_new ("ignored");
+  HelixRouterParams params = { .operation = "chat" };
 
   helix_chat_request_add_message (request, HELIX_MESSAGE_ROLE_USER, "Hi");
-  helix_router_chat_async (fixture->router, "chat", NULL, NULL, request, cancellable,
-                           chat_cb, o);
+  helix_router_chat_async (fixture->router, &params, request, NULL, cancellable, chat_cb, o);
   helix_test_wait_for (o->done, 60, "the routed chat call");
   g_assert_true (o->ok == (o->error == NULL));
   g_assert_nonnull (o->result);

@@ -15,6 +15,9 @@
 
 #include <glib/gi18n.h>
 
+#include <string.h>
+
+#include "helix-provider-private.h"
 #include "helix-router-private.h"
 
 typedef struct
@@ -23,6 +26,7 @@ typedef struct
   const Operation   *op;
   Choice             choice;
   HelixChatRequest  *request;
+  HelixChatStream   *attempt_stream;  /* forwards its text to result->stream */
   GArray            *candidates;
   guint              index;
   guint              attempt;      /* calls to the current candidate */
@@ -43,6 +47,7 @@ chat_data_free (gpointer data)
       g_source_unref (chat->backoff);
     }
   g_clear_pointer (&chat->result, helix_router_result_free);
+  g_clear_object (&chat->attempt_stream);
   g_free (chat->failed_name);
   g_clear_pointer (&chat->candidates, g_array_unref);
   g_clear_pointer (&chat->request, helix_chat_request_unref);
@@ -83,6 +88,11 @@ chat_return (GTask              *task,
 
   chat->result->outcome = outcome;
   chat->result->latency_us = g_get_monotonic_time () - chat->started_at;
+  chat->result->first_token_us = helix_chat_stream_get_first_token_delay (chat->result->stream);
+  if (error != NULL)
+    chat->result->error = g_strdup (error->message);
+
+  _helix_router_emit_call_finished (chat->router, chat->result);
 
   if (error != NULL)
     g_task_return_error (task, error);
@@ -160,11 +170,21 @@ attempt_cb (GObject      *object,
   ChatData *chat = g_task_get_task_data (task);
   HelixRouter *self = chat->router;
   Candidate *c = &g_array_index (chat->candidates, Candidate, chat->index);
-  HelixChatStream *stream = chat->result->stream;
+  HelixChatStream *stream = chat->attempt_stream;
+  HelixChatStream *answer = chat->result->stream;
   g_autoptr(GError) error = NULL;
   gint64 delay;
 
   helix_provider_stream_chat_finish (HELIX_PROVIDER (object), res, &error);
+
+  _helix_chat_stream_set_http_status (answer, helix_chat_stream_get_http_status (stream),
+                                      helix_chat_stream_get_retry_after (stream));
+  if (helix_chat_stream_get_input_tokens (stream) > 0 ||
+      helix_chat_stream_get_output_tokens (stream) > 0)
+    _helix_chat_stream_set_usage (answer, helix_chat_stream_get_input_tokens (stream),
+                                  helix_chat_stream_get_output_tokens (stream));
+  if (helix_chat_stream_get_finish_reason (stream) != NULL)
+    _helix_chat_stream_set_finish_reason (answer, helix_chat_stream_get_finish_reason (stream));
 
   chat->result->input_tokens = MAX (helix_chat_stream_get_input_tokens (stream), 0);
   chat->result->output_tokens = MAX (helix_chat_stream_get_output_tokens (stream), 0);
@@ -174,6 +194,7 @@ attempt_cb (GObject      *object,
   if (error == NULL)
     {
       _helix_router_entry_report (self, c->entry, TRUE);
+      _helix_chat_stream_set_complete (answer);
       chat_return (task, HELIX_ROUTER_OUTCOME_OK, NULL);
       return;
     }
@@ -240,6 +261,14 @@ attempt_cb (GObject      *object,
   fail_over (task);
 }
 
+static void
+forward_delta (HelixChatStream *attempt,
+               const char      *piece,
+               HelixChatStream *answer)
+{
+  _helix_chat_stream_append (answer, piece, strlen (piece));
+}
+
 /* Calls the current candidate, or the next one its breaker lets through. */
 static void
 try_candidate (GTask *task)
@@ -287,13 +316,17 @@ try_candidate (GTask *task)
 
   chat->attempt++;
   chat->result->attempts++;
-  g_clear_object (&chat->result->stream);
-  chat->result->stream = helix_chat_stream_new ();
+  /* Only an attempt that sent no text is retried, so the answer holds the
+   * text of one attempt only. */
+  g_clear_object (&chat->attempt_stream);
+  chat->attempt_stream = helix_chat_stream_new ();
+  g_signal_connect_object (chat->attempt_stream, "delta", G_CALLBACK (forward_delta),
+                           chat->result->stream, G_CONNECT_DEFAULT);
   request = request_for_model (chat->request, c->model);
 
   g_debug ("%s/%s: attempt %u (%s)", c->entry->name, c->model, chat->attempt,
            chat->result->reason);
-  helix_provider_stream_chat_async (c->entry->provider, request, chat->result->stream,
+  helix_provider_stream_chat_async (c->entry->provider, request, chat->attempt_stream,
                                     g_task_get_cancellable (task), attempt_cb,
                                     g_object_ref (task));
 }
@@ -301,24 +334,25 @@ try_candidate (GTask *task)
 /**
  * helix_router_chat_async:
  * @self: a router
- * @operation: the operation, as for helix_router_choose()
- * @pinned_model: (nullable): the model pinned for the session
- * @override: (nullable): the model forced by PROVIDER_OVERRIDE
+ * @params: what the call is for
  * @request: the request; its model is replaced by each candidate's
+ * @stream: (nullable): a new stream that receives the answer as it comes in,
+ *   or %NULL for one made for the call (#HelixRouterResult.stream)
  * @cancellable: (nullable): a #GCancellable
  * @callback: called when the call is done
  * @user_data: data for @callback
  *
  * Runs a chat call on the chosen model, with retries and failover. A pinned
- * model is tried on each provider that serves it; a forced one only as named.
+ * model is tried on each provider that serves it; a forced one
+ * (helix_router_set_override()) only as named. Retries happen only before
+ * any text arrived, so @stream's text is the text of one answer.
  */
 void
-helix_router_chat_async (HelixRouter         *self,
-                         const char          *operation,
-                         const char          *pinned_model,
-                         const char          *override,
-                         HelixChatRequest    *request,
-                         GCancellable        *cancellable,
+helix_router_chat_async (HelixRouter             *self,
+                         const HelixRouterParams *params,
+                         HelixChatRequest        *request,
+                         HelixChatStream         *stream,
+                         GCancellable            *cancellable,
                          GAsyncReadyCallback  callback,
                          gpointer             user_data)
 {
@@ -327,8 +361,9 @@ helix_router_chat_async (HelixRouter         *self,
   ChatData *chat;
 
   g_return_if_fail (HELIX_IS_ROUTER (self));
-  g_return_if_fail (operation != NULL);
+  g_return_if_fail (params != NULL && params->operation != NULL);
   g_return_if_fail (request != NULL);
+  g_return_if_fail (stream == NULL || HELIX_IS_CHAT_STREAM (stream));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   task = g_task_new (self, cancellable, callback, user_data);
@@ -340,15 +375,19 @@ helix_router_chat_async (HelixRouter         *self,
   chat->request = helix_chat_request_ref (request);
   chat->started_at = g_get_monotonic_time ();
   chat->result = g_new0 (HelixRouterResult, 1);
-  chat->result->operation = g_strdup (operation);
+  chat->result->operation = g_strdup (params->operation);
+  chat->result->user = g_strdup (params->user);
+  chat->result->session_id = g_strdup (params->session_id);
   chat->result->outcome = HELIX_ROUTER_OUTCOME_FAILED;
+  chat->result->first_token_us = -1;
+  chat->result->stream = stream != NULL ? g_object_ref (stream) : helix_chat_stream_new ();
+  _helix_chat_stream_start (chat->result->stream);
   g_task_set_task_data (task, chat, chat_data_free);
 
-  chat->op = _helix_router_find_operation (operation, &error);
+  chat->op = _helix_router_find_operation (params->operation, &error);
   if (chat->op != NULL)
-    chat->candidates = _helix_router_list_candidates (self, chat->op, pinned_model, override,
-                                                      &chat->choice,
-                                        &error);
+    chat->candidates = _helix_router_list_candidates (self, chat->op, params->pinned_model,
+                                                      NULL, &chat->choice, &error);
   if (chat->candidates == NULL)
     {
       chat_return (task, HELIX_ROUTER_OUTCOME_FAILED, error);

@@ -20,6 +20,7 @@ typedef struct
 /* A provider and its breaker. */
 typedef struct
 {
+  guint              ref_count;
   HelixProvider     *provider;
   char              *name;
   GStrv              models;
@@ -56,6 +57,7 @@ struct _HelixRouter
   guint                 backoff_base_ms;
   guint                 backoff_cap_ms;
   guint                 max_attempts;
+  char                 *override;
 };
 
 const Operation *_helix_router_find_operation    (const char       *name,
@@ -76,5 +78,7 @@ void             _helix_router_entry_open        (HelixRouter      *self,
 void             _helix_router_entry_report      (HelixRouter      *self,
                                                   Entry            *entry,
                                                   gboolean          success);
+void             _helix_router_emit_call_finished (HelixRouter      *self,
+                                                   HelixRouterResult *result);
 
 G_END_DECLS

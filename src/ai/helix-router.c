@@ -38,13 +38,32 @@ static const Operation operations[] = {
 G_DEFINE_FINAL_TYPE (HelixRouter, helix_router, G_TYPE_OBJECT)
 G_DEFINE_QUARK (helix-router-error-quark, helix_router_error)
 
+enum {
+  CALL_FINISHED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static Entry *find_entry (HelixRouter *self,
                           const char  *name);
 
+/* Entries are shared with the candidates of calls under way, which may
+ * outlive helix_router_remove_provider(). */
+static Entry *
+entry_ref (Entry *entry)
+{
+  entry->ref_count++;
+  return entry;
+}
+
 static void
-entry_free (gpointer data)
+entry_unref (gpointer data)
 {
   Entry *entry = data;
+
+  if (--entry->ref_count > 0)
+    return;
 
   g_clear_object (&entry->provider);
   g_free (entry->name);
@@ -65,6 +84,7 @@ helix_router_finalize (GObject *object)
 
   g_clear_pointer (&self->entries, g_ptr_array_unref);
   g_clear_pointer (&self->prices, helix_price_table_unref);
+  g_clear_pointer (&self->override, g_free);
 
   G_OBJECT_CLASS (helix_router_parent_class)->finalize (object);
 }
@@ -73,12 +93,35 @@ static void
 helix_router_class_init (HelixRouterClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = helix_router_finalize;
+
+  /**
+   * HelixRouter::call-finished:
+   * @self: the router
+   * @result: (type gpointer): the #HelixRouterResult of the call
+   *
+   * Emitted when a routed call ends, however it ended, before its callback
+   * runs: for the ledger, metrics and logs. @result is valid only during the
+   * emission.
+   */
+  signals[CALL_FINISHED] =
+    g_signal_new ("call-finished",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_POINTER);
+}
+
+void
+_helix_router_emit_call_finished (HelixRouter       *self,
+                                  HelixRouterResult *result)
+{
+  g_signal_emit (self, signals[CALL_FINISHED], 0, result);
 }
 
 static void
 helix_router_init (HelixRouter *self)
 {
-  self->entries = g_ptr_array_new_with_free_func (entry_free);
+  self->entries = g_ptr_array_new_with_free_func (entry_unref);
   self->clock = default_clock;
   self->cooldown_ms = HELIX_ROUTER_DEFAULT_COOLDOWN_MS;
   self->backoff_base_ms = HELIX_ROUTER_DEFAULT_BACKOFF_BASE_MS;
@@ -128,6 +171,7 @@ helix_router_add_provider (HelixRouter        *self,
                                 name != NULL ? name : helix_provider_get_name (provider)) == NULL);
 
   entry = g_new0 (Entry, 1);
+  entry->ref_count = 1;
   entry->provider = g_object_ref (provider);
   entry->name = g_strdup (name != NULL ? name : helix_provider_get_name (provider));
   entry->models = g_strdupv ((char **) models);
@@ -171,6 +215,111 @@ helix_router_set_backoff (HelixRouter *self,
   self->backoff_base_ms = base_ms;
   self->backoff_cap_ms = MAX (cap_ms, base_ms);
   self->max_attempts = max_attempts;
+}
+
+/**
+ * helix_router_set_override:
+ * @self: a router
+ * @override: (nullable): a model forced for every call, as "model" or
+ *   "provider/model" (PROVIDER_OVERRIDE), or %NULL
+ *
+ * For emergencies: every helix_router_chat_async() uses @override whatever
+ * the needs, the health and the pinned model.
+ */
+void
+helix_router_set_override (HelixRouter *self,
+                           const char  *override)
+{
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+
+  if (override != NULL && *override == '\0')
+    override = NULL;
+  g_free (self->override);
+  self->override = g_strdup (override);
+}
+
+const char *
+helix_router_get_override (HelixRouter *self)
+{
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), NULL);
+
+  return self->override;
+}
+
+/**
+ * helix_router_remove_provider:
+ * @self: a router
+ * @name: the name the provider was added under
+ *
+ * Calls under way on it finish; no new ones go to it.
+ *
+ * Returns: %TRUE if there was such a provider
+ */
+gboolean
+helix_router_remove_provider (HelixRouter *self,
+                              const char  *name)
+{
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      if (g_str_equal (entry->name, name))
+        {
+          g_ptr_array_remove_index (self->entries, i);
+          return TRUE;
+        }
+    }
+
+  return FALSE;
+}
+
+/**
+ * helix_router_list_providers:
+ * @self: a router
+ *
+ * Returns: (transfer full): the names of the providers, in the order they were added
+ */
+GStrv
+helix_router_list_providers (HelixRouter *self)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), NULL);
+
+  for (guint i = 0; i < self->entries->len; i++)
+    g_strv_builder_add (builder, ((Entry *) g_ptr_array_index (self->entries, i))->name);
+
+  return g_strv_builder_end (builder);
+}
+
+/**
+ * helix_router_list_models:
+ * @self: a router
+ *
+ * Returns: (transfer full): every model some provider serves, once each, in
+ *   the order the providers were added
+ */
+GStrv
+helix_router_list_models (HelixRouter *self)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), NULL);
+
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      for (guint j = 0; entry->models[j] != NULL; j++)
+        if (g_hash_table_add (seen, entry->models[j]))
+          g_strv_builder_add (builder, entry->models[j]);
+    }
+
+  return g_strv_builder_end (builder);
 }
 
 /* Breakers */
@@ -372,6 +521,14 @@ compare_candidates (gconstpointer a,
   return (ca->cost > cb->cost) - (ca->cost < cb->cost);
 }
 
+static void
+candidate_clear (gpointer data)
+{
+  Candidate *c = data;
+
+  g_clear_pointer (&c->entry, entry_unref);
+}
+
 /* The candidates for @op, cheapest first. */
 GArray *
 _helix_router_list_candidates (HelixRouter      *self,
@@ -382,7 +539,11 @@ _helix_router_list_candidates (HelixRouter      *self,
                  GError          **error)
 {
   g_autoptr(GArray) candidates = g_array_new (FALSE, TRUE, sizeof (Candidate));
-  const char *wanted = override != NULL ? override : pinned_model;
+  const char *wanted;
+
+  if (override == NULL)
+    override = self->override;
+  wanted = override != NULL ? override : pinned_model;
 
   *choice = override != NULL ? CHOICE_OVERRIDE : pinned_model != NULL ? CHOICE_PINNED :
             CHOICE_CHEAPEST;
@@ -407,6 +568,7 @@ _helix_router_list_candidates (HelixRouter      *self,
           if (*choice != CHOICE_OVERRIDE && !_helix_router_entry_available (self, entry))
             continue;
 
+          entry_ref (entry);
           g_array_append_val (candidates, c);
         }
     }
@@ -428,6 +590,7 @@ _helix_router_list_candidates (HelixRouter      *self,
       return NULL;
     }
 
+  g_array_set_clear_func (candidates, candidate_clear);
   g_array_sort (candidates, compare_candidates);  /* stable: registration order at equal cost */
   return g_steal_pointer (&candidates);
 }
@@ -511,6 +674,9 @@ helix_router_result_free (HelixRouterResult *result)
     return;
 
   g_free (result->operation);
+  g_free (result->user);
+  g_free (result->session_id);
+  g_free (result->error);
   g_free (result->provider);
   g_free (result->model);
   g_free (result->reason);

@@ -70,8 +70,29 @@ typedef enum
 typedef gint64 (*HelixRouterClockFunc) (gpointer user_data);
 
 /**
+ * HelixRouterParams:
+ * @operation: "chat", "title", "synthesis", "tool-planning" or "transcription"
+ * @user: (nullable): who asks, for the budgets and the ledger; %NULL for the
+ *   local user of the desktop
+ * @session_id: (nullable): the chat session, for the ledger
+ * @pinned_model: (nullable): the model the user pinned for the session, as
+ *   "model" or "provider/model"
+ *
+ * What a routed call is for. The strings are copied.
+ */
+typedef struct
+{
+  const char *operation;
+  const char *user;
+  const char *session_id;
+  const char *pinned_model;
+} HelixRouterParams;
+
+/**
  * HelixRouterResult:
  * @operation: the operation
+ * @user: (nullable): who asked
+ * @session_id: (nullable): the session
  * @provider: (nullable): the provider of the last attempt
  * @model: (nullable): the model of the last attempt
  * @reason: (nullable): why that model was chosen, for people
@@ -81,13 +102,18 @@ typedef gint64 (*HelixRouterClockFunc) (gpointer user_data);
  * @input_tokens: input tokens of the last attempt, as the provider reported (0 if not)
  * @output_tokens: output tokens of the last attempt (0 if not)
  * @cost_usd: what the tokens of the last attempt cost
- * @stream: (nullable): the stream of the last attempt: the answer, or what arrived of it
+ * @first_token_us: from the start to the first text, in microseconds, or -1
+ * @error: (nullable): why it failed, for people (already free of secrets)
+ * @stream: the answer, or what arrived of it: the stream given to
+ *   helix_router_chat_async(), or one made for the call
  *
  * The record of one routed call (for the ledger).
  */
 typedef struct
 {
   char               *operation;
+  char               *user;
+  char               *session_id;
   char               *provider;
   char               *model;
   char               *reason;
@@ -97,6 +123,8 @@ typedef struct
   gint64              input_tokens;
   gint64              output_tokens;
   double              cost_usd;
+  gint64              first_token_us;
+  char               *error;
   HelixChatStream    *stream;
 } HelixRouterResult;
 
@@ -124,6 +152,13 @@ void               helix_router_set_backoff      (HelixRouter           *self,
                                                   guint                  base_ms,
                                                   guint                  cap_ms,
                                                   guint                  max_attempts);
+void               helix_router_set_override     (HelixRouter           *self,
+                                                  const char            *override);
+const char        *helix_router_get_override     (HelixRouter           *self);
+gboolean           helix_router_remove_provider  (HelixRouter           *self,
+                                                  const char            *name);
+GStrv              helix_router_list_providers   (HelixRouter           *self);
+GStrv              helix_router_list_models      (HelixRouter           *self);
 
 HelixProvider     *helix_router_choose           (HelixRouter           *self,
                                                   const char            *operation,
@@ -142,10 +177,9 @@ void               helix_router_report           (HelixRouter           *self,
                                                   gboolean               success);
 
 void               helix_router_chat_async       (HelixRouter           *self,
-                                                  const char            *operation,
-                                                  const char            *pinned_model,
-                                                  const char            *override,
+                                                  const HelixRouterParams *params,
                                                   HelixChatRequest      *request,
+                                                  HelixChatStream       *stream,
                                                   GCancellable          *cancellable,
                                                   GAsyncReadyCallback    callback,
                                                   gpointer               user_data);

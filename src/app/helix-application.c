@@ -23,6 +23,7 @@ struct _HelixApplication
   GCancellable   *cancellable;
   GSettings      *settings;
   HelixAccount   *account;
+  HelixRouter    *router;
   HelixSyncClient *sync_client;
   GtkWindow      *preferences;
 
@@ -73,6 +74,24 @@ create_error_window (HelixApplication *self,
   return window;
 }
 
+/* The router, with the shipped prices; the providers come from the settings. */
+static HelixRouter *
+create_router (void)
+{
+  g_autoptr(HelixPriceTable) prices = NULL;
+  g_autoptr(GError) error = NULL;
+
+  prices = helix_price_table_new_default (&error);
+  if (prices == NULL)
+    {
+      /* The table is compiled in: this is a bug, not a user's problem. */
+      g_critical ("The shipped price table is invalid: %s", error->message);
+      prices = helix_price_table_new ();
+    }
+
+  return helix_router_new (prices);
+}
+
 static void
 present_main_window (HelixApplication *self)
 {
@@ -90,6 +109,7 @@ present_main_window (HelixApplication *self)
     {
       window = GTK_WINDOW (helix_window_new (GTK_APPLICATION (self), self->store));
       helix_window_set_sync_client (HELIX_WINDOW (window), self->sync_client);
+      helix_window_set_router (HELIX_WINDOW (window), self->router);
     }
   else
     window = GTK_WINDOW (create_error_window (self, self->store_error));
@@ -306,6 +326,7 @@ helix_application_startup (GApplication *app)
                                          preferences_accels);
 
   self->settings = g_settings_new ("ai.helix.Helix");
+  self->router = create_router ();
   g_signal_connect_object (self->account, "notify::signed-in", G_CALLBACK (update_sync), self,
                            G_CONNECT_SWAPPED);
   load_account (self);
@@ -373,6 +394,7 @@ helix_application_finalize (GObject *object)
   g_clear_object (&self->settings);
   g_clear_object (&self->sync_client);
   g_clear_object (&self->account);
+  g_clear_object (&self->router);
   g_clear_weak_pointer (&self->preferences);
 
   G_OBJECT_CLASS (helix_application_parent_class)->finalize (object);
@@ -442,4 +464,20 @@ helix_application_get_account (HelixApplication *self)
   g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
 
   return self->account;
+}
+
+/**
+ * helix_application_get_router:
+ * @self: a #HelixApplication
+ *
+ * The router that answers the chats of every window; valid after startup.
+ *
+ * Returns: (transfer none): the router
+ */
+HelixRouter *
+helix_application_get_router (HelixApplication *self)
+{
+  g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
+
+  return self->router;
 }

@@ -7,6 +7,7 @@
 #include <adwaita.h>
 
 #include "helix-account.h"
+#include "helix-router.h"
 
 G_BEGIN_DECLS
 
@@ -16,5 +17,6 @@ G_DECLARE_FINAL_TYPE (HelixApplication, helix_application, HELIX, APPLICATION, A
 
 HelixApplication *helix_application_new         (const char       *application_id);
 HelixAccount     *helix_application_get_account (HelixApplication *self);
+HelixRouter      *helix_application_get_router  (HelixApplication *self);
 
 G_END_DECLS

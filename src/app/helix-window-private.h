@@ -14,6 +14,7 @@ struct _HelixWindow
   AdwApplicationWindow  parent_instance;
 
   HelixStore           *store;
+  HelixRouter          *router;
   GSettings            *settings;
   GCancellable         *cancellable;
 

@@ -373,6 +373,7 @@ helix_window_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->settings);
   g_clear_object (&self->store);
+  g_clear_object (&self->router);
 }
 
 static void
@@ -547,6 +548,35 @@ helix_window_set_sync_client (HelixWindow     *self,
   g_return_if_fail (HELIX_IS_WINDOW (self));
 
   helix_sync_status_set_client (self->sync_status, client);
+}
+
+/**
+ * helix_window_set_router:
+ * @self: a #HelixWindow
+ * @router: (nullable): the router that answers the chats of this window
+ */
+void
+helix_window_set_router (HelixWindow *self,
+                         HelixRouter *router)
+{
+  g_return_if_fail (HELIX_IS_WINDOW (self));
+  g_return_if_fail (router == NULL || HELIX_IS_ROUTER (router));
+
+  g_set_object (&self->router, router);
+}
+
+/**
+ * helix_window_get_router:
+ * @self: a #HelixWindow
+ *
+ * Returns: (transfer none) (nullable): the router that answers the chats
+ */
+HelixRouter *
+helix_window_get_router (HelixWindow *self)
+{
+  g_return_val_if_fail (HELIX_IS_WINDOW (self), NULL);
+
+  return self->router;
 }
 
 /**

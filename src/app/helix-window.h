@@ -6,6 +6,7 @@
 
 #include <adwaita.h>
 
+#include "helix-router.h"
 #include "helix-store.h"
 #include "helix-sync-status.h"
 
@@ -21,5 +22,8 @@ HelixStore      *helix_window_get_store       (HelixWindow     *self);
 void             helix_window_set_sync_client (HelixWindow     *self,
                                                HelixSyncClient *client);
 HelixSyncStatus *helix_window_get_sync_status (HelixWindow     *self);
+void             helix_window_set_router      (HelixWindow     *self,
+                                               HelixRouter     *router);
+HelixRouter     *helix_window_get_router      (HelixWindow     *self);
 
 G_END_DECLS
