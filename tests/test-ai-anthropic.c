@@ -24,6 +24,8 @@ fixture_set_up (Fixture       *fixture,
   helix_test_ai_fixture_init (fixture, FAKE_FORMAT_ANTHROPIC, "claude-test");
   fixture->provider = HELIX_HTTP_PROVIDER (helix_provider_anthropic_new ("fake-anthropic", fixture->base_url, KEY, &error));
   g_assert_no_error (error);
+  /* These tests are about one key's errors; the pool has its own test. */
+  helix_http_provider_set_key_rest (fixture->provider, 0);
 }
 
 static void

@@ -6,22 +6,43 @@
  * read the events. The key is write-only: it goes into the request headers and is
  * scrubbed from provider text quoted in errors, never logged.
  *
+ * A provider may have several keys (a pool). Calls use one key until it is
+ * refused (401) or out of quota (402, or 429 with a quota error); that key then
+ * rests for a while (helix_http_provider_set_key_rest()) and the next usable
+ * one takes over. When every key rests, calls fail at once with
+ * %HELIX_PROVIDER_ERROR_QUOTA and the router moves on.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "helix-ai"
 
 #include "config.h"
 
+#include <glib/gi18n.h>
 #include <string.h>
 
 #include "helix-http-provider.h"
+#include "helix-provider-anthropic.h"
+#include "helix-provider-gemini.h"
+#include "helix-provider-openai.h"
 #include "helix-provider-private.h"
+
+/* One key of the pool; shared with the calls that use it. */
+typedef struct
+{
+  gatomicrefcount  ref_count;
+  char            *secret;
+  gint64           rests_until;  /* monotonic µs; 0 when usable */
+} Key;
 
 typedef struct
 {
   char        *name;
   char        *base_url;
-  char        *api_key;
+  GPtrArray   *keys;          /* of Key */
+  guint        current;       /* the key calls use while it works */
+  guint        key_rest_s;
+  Key         *building_key;  /* the key of the request being built */
   SoupSession *session;
 } HelixHttpProviderPrivate;
 
@@ -41,6 +62,109 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+static Key *
+key_new (const char *secret)
+{
+  Key *key = g_new0 (Key, 1);
+
+  g_atomic_ref_count_init (&key->ref_count);
+  key->secret = g_strdup (secret);
+  return key;
+}
+
+static Key *
+key_ref (Key *key)
+{
+  g_atomic_ref_count_inc (&key->ref_count);
+  return key;
+}
+
+static void
+key_unref (gpointer data)
+{
+  Key *key = data;
+
+  if (!g_atomic_ref_count_dec (&key->ref_count))
+    return;
+
+  memset (key->secret, 0, strlen (key->secret));
+  g_free (key->secret);
+  g_free (key);
+}
+
+static gboolean
+key_usable (Key    *key,
+            gint64  now)
+{
+  return key->rests_until <= now;
+}
+
+/* The key for the next call: the current one, or the next usable one. */
+static Key *
+pick_key (HelixHttpProviderPrivate *priv)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; i < priv->keys->len; i++)
+    {
+      guint index = (priv->current + i) % priv->keys->len;
+      Key *key = g_ptr_array_index (priv->keys, index);
+
+      if (key_usable (key, now))
+        {
+          priv->current = index;
+          return key;
+        }
+    }
+
+  return NULL;
+}
+
+/* @key failed for want of quota or authorization: it rests, the next takes over. */
+static void
+rest_key (HelixHttpProvider *self,
+          Key               *key,
+          const GError      *error)
+{
+  HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
+  guint index;
+
+  if (!g_ptr_array_find (priv->keys, key, &index))
+    return;  /* replaced meanwhile */
+
+  key->rests_until = g_get_monotonic_time () + (gint64) priv->key_rest_s * G_USEC_PER_SEC;
+  if (priv->current == index)
+    priv->current = (index + 1) % priv->keys->len;
+
+  /* The error text has been scrubbed of the key (see _helix_provider_error_new()). */
+  g_message ("%s: API key %u of %u rests for %u s: %s", priv->name, index + 1,
+             priv->keys->len, priv->key_rest_s, error->message);
+}
+
+static void
+call_done (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HelixHttpProvider *self = HELIX_HTTP_PROVIDER (object);
+  Key *key = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (_helix_provider_call_finish (HELIX_PROVIDER (self), result, call_done, &error))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  if (key != NULL &&
+      (g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_AUTH) ||
+       g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA)))
+    rest_key (self, key, error);
+
+  g_task_return_error (task, error);
+}
+
 static void
 stream_chat_async (HelixProvider       *provider,
                    HelixChatRequest    *request,
@@ -52,12 +176,34 @@ stream_chat_async (HelixProvider       *provider,
   HelixHttpProvider *self = HELIX_HTTP_PROVIDER (provider);
   HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
   HelixHttpProviderClass *klass = HELIX_HTTP_PROVIDER_GET_CLASS (self);
+  g_autoptr(GTask) task = NULL;
   HelixProviderCall *call;
   SoupMessage *msg;
+  Key *key = NULL;
 
-  call = _helix_provider_call_new (provider, klass->call_funcs, request, stream, priv->api_key,
-                                   cancellable, callback, user_data, stream_chat_async);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, stream_chat_async);
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (priv->keys->len > 0)
+    {
+      key = pick_key (priv);
+      if (key == NULL)
+        {
+          g_task_return_new_error (task, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA,
+                                   _("Every API key of %s is resting after a quota or authorization error. Add credit or a working key, or wait."),
+                                   priv->name);
+          return;
+        }
+      g_task_set_task_data (task, key_ref (key), key_unref);
+    }
+
+  call = _helix_provider_call_new (provider, klass->call_funcs, request, stream,
+                                   key != NULL ? key->secret : NULL,
+                                   cancellable, call_done, g_steal_pointer (&task), call_done);
+  priv->building_key = key;
   msg = klass->build_message (self, request);
+  priv->building_key = NULL;
   g_assert (msg != NULL);  /* the base URL was checked when the provider was made */
 
   g_debug ("%s: model %s, %u messages", priv->name, helix_chat_request_get_model (request),
@@ -71,7 +217,10 @@ stream_chat_finish (HelixProvider  *provider,
                     GAsyncResult   *result,
                     GError        **error)
 {
-  return _helix_provider_call_finish (provider, result, stream_chat_async, error);
+  g_return_val_if_fail (g_task_is_valid (result, provider), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == stream_chat_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static const char *
@@ -107,9 +256,7 @@ helix_http_provider_finalize (GObject *object)
 
   g_clear_pointer (&priv->name, g_free);
   g_clear_pointer (&priv->base_url, g_free);
-  if (priv->api_key != NULL)
-    memset (priv->api_key, 0, strlen (priv->api_key));
-  g_clear_pointer (&priv->api_key, g_free);
+  g_clear_pointer (&priv->keys, g_ptr_array_unref);
 
   G_OBJECT_CLASS (helix_http_provider_parent_class)->finalize (object);
 }
@@ -212,6 +359,8 @@ helix_http_provider_init (HelixHttpProvider *self)
   HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
 
   priv->session = _helix_provider_session_new ();
+  priv->keys = g_ptr_array_new_with_free_func (key_unref);
+  priv->key_rest_s = HELIX_HTTP_PROVIDER_DEFAULT_KEY_REST_S;
 }
 
 const char *
@@ -243,27 +392,158 @@ helix_http_provider_get_base_url (HelixHttpProvider *self)
 /**
  * helix_http_provider_set_api_key:
  * @self: a provider
- * @api_key: (nullable): the new key; calls already running keep the old one
+ * @api_key: (nullable): the new key, or %NULL or "" for none; calls already
+ *   running keep the old one
  */
 void
 helix_http_provider_set_api_key (HelixHttpProvider *self,
                                  const char        *api_key)
 {
+  const char *keys[] = { api_key, NULL };
+
+  helix_http_provider_set_api_keys (self, api_key != NULL && *api_key != '\0' ? keys : NULL);
+}
+
+/**
+ * helix_http_provider_set_api_keys:
+ * @self: a provider
+ * @api_keys: (nullable) (array zero-terminated=1): the pool of keys, in the
+ *   order to use them; %NULL or empty for none
+ *
+ * Replaces the pool; every key starts usable. Calls already running keep their key.
+ */
+void
+helix_http_provider_set_api_keys (HelixHttpProvider  *self,
+                                  const char * const *api_keys)
+{
   HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
 
   g_return_if_fail (HELIX_IS_HTTP_PROVIDER (self));
 
-  if (priv->api_key != NULL)
-    memset (priv->api_key, 0, strlen (priv->api_key));
-  g_clear_pointer (&priv->api_key, g_free);
-  priv->api_key = g_strdup (api_key);
+  g_ptr_array_set_size (priv->keys, 0);
+  priv->current = 0;
+  for (guint i = 0; api_keys != NULL && api_keys[i] != NULL; i++)
+    if (*api_keys[i] != '\0')
+      g_ptr_array_add (priv->keys, key_new (api_keys[i]));
 }
 
-/* The key for the request headers; %NULL or empty for none. */
+/**
+ * helix_http_provider_set_key_rest:
+ * @self: a provider
+ * @seconds: how long a key rests after a quota or authorization error
+ */
+void
+helix_http_provider_set_key_rest (HelixHttpProvider *self,
+                                  guint              seconds)
+{
+  HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
+
+  g_return_if_fail (HELIX_IS_HTTP_PROVIDER (self));
+
+  priv->key_rest_s = seconds;
+}
+
+/**
+ * helix_http_provider_get_n_keys:
+ * @self: a provider
+ *
+ * Returns: the number of keys in the pool
+ */
+guint
+helix_http_provider_get_n_keys (HelixHttpProvider *self)
+{
+  HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
+
+  g_return_val_if_fail (HELIX_IS_HTTP_PROVIDER (self), 0);
+
+  return priv->keys->len;
+}
+
+/**
+ * helix_http_provider_get_n_usable_keys:
+ * @self: a provider
+ *
+ * Returns: the number of keys not resting now
+ */
+guint
+helix_http_provider_get_n_usable_keys (HelixHttpProvider *self)
+{
+  HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
+  gint64 now = g_get_monotonic_time ();
+  guint n = 0;
+
+  g_return_val_if_fail (HELIX_IS_HTTP_PROVIDER (self), 0);
+
+  for (guint i = 0; i < priv->keys->len; i++)
+    n += key_usable (g_ptr_array_index (priv->keys, i), now);
+
+  return n;
+}
+
+/* The key for the headers of the request being built; %NULL for none. */
 const char *
 _helix_http_provider_get_api_key (HelixHttpProvider *self)
 {
   HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
 
-  return priv->api_key;
+  return priv->building_key != NULL ? priv->building_key->secret : NULL;
+}
+
+/**
+ * helix_http_provider_default_base_url:
+ * @kind: "openai", "anthropic" or "gemini"
+ *
+ * Returns: (nullable): the public API root of that wire format's vendor
+ */
+const char *
+helix_http_provider_default_base_url (const char *kind)
+{
+  g_return_val_if_fail (kind != NULL, NULL);
+
+  if (g_str_equal (kind, "openai"))
+    return "https://api.openai.com/v1";
+  if (g_str_equal (kind, "anthropic"))
+    return "https://api.anthropic.com";
+  if (g_str_equal (kind, "gemini"))
+    return "https://generativelanguage.googleapis.com";
+
+  return NULL;
+}
+
+/**
+ * helix_http_provider_new_for_kind:
+ * @kind: the wire format: "openai" (any OpenAI-compatible server: DeepSeek,
+ *   Ollama, vLLM, llama.cpp, OpenRouter), "anthropic" or "gemini"
+ * @name: the provider's name
+ * @base_url: (nullable): the API root, or %NULL for the vendor's own
+ * @api_key: (nullable): the key, or %NULL for none
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): a provider, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT for an unknown kind or a bad URL
+ */
+HelixHttpProvider *
+helix_http_provider_new_for_kind (const char  *kind,
+                                  const char  *name,
+                                  const char  *base_url,
+                                  const char  *api_key,
+                                  GError     **error)
+{
+  g_return_val_if_fail (kind != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  if (base_url == NULL || *base_url == '\0')
+    base_url = helix_http_provider_default_base_url (kind);
+
+  if (g_str_equal (kind, "openai"))
+    return HELIX_HTTP_PROVIDER (helix_provider_openai_new (name, base_url, api_key, error));
+  if (g_str_equal (kind, "anthropic"))
+    return HELIX_HTTP_PROVIDER (helix_provider_anthropic_new (name, base_url, api_key, error));
+  if (g_str_equal (kind, "gemini"))
+    return HELIX_HTTP_PROVIDER (helix_provider_gemini_new (name, base_url, api_key, error));
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("%s: unknown provider kind “%s” (expected openai, anthropic or gemini)"),
+               name, kind);
+  return NULL;
 }

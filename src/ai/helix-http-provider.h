@@ -41,5 +41,21 @@ const char *helix_http_provider_get_name     (HelixHttpProvider *self);
 const char *helix_http_provider_get_base_url (HelixHttpProvider *self);
 void        helix_http_provider_set_api_key  (HelixHttpProvider *self,
                                               const char        *api_key);
+void        helix_http_provider_set_api_keys (HelixHttpProvider  *self,
+                                              const char * const *api_keys);
+void        helix_http_provider_set_key_rest (HelixHttpProvider *self,
+                                              guint              seconds);
+guint       helix_http_provider_get_n_keys   (HelixHttpProvider *self);
+guint       helix_http_provider_get_n_usable_keys (HelixHttpProvider *self);
+
+/* Default time a key rests after its quota ran out or it was refused. */
+#define HELIX_HTTP_PROVIDER_DEFAULT_KEY_REST_S  600
+
+HelixHttpProvider *helix_http_provider_new_for_kind (const char  *kind,
+                                                     const char  *name,
+                                                     const char  *base_url,
+                                                     const char  *api_key,
+                                                     GError     **error);
+const char        *helix_http_provider_default_base_url (const char *kind);
 
 G_END_DECLS

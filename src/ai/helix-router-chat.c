@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "helix-http-provider.h"
 #include "helix-provider-private.h"
 #include "helix-router-private.h"
 
@@ -30,6 +31,7 @@ typedef struct
   GArray            *candidates;
   guint              index;
   guint              attempt;      /* calls to the current candidate */
+  guint              key_switches; /* to another key of the same provider */
   char              *failed_name;  /* the candidate failed over from */
   GSource           *backoff;
   gint64             started_at;
@@ -111,6 +113,7 @@ fail_over (GTask *task)
   chat->failed_name = g_strdup (c->entry->name);
   chat->index++;
   chat->attempt = 0;
+  chat->key_switches = 0;
   try_candidate (task);
 }
 
@@ -218,6 +221,19 @@ attempt_cb (GObject      *object,
       /* The answer started: another call would answer again from the start. */
       _helix_router_entry_report (self, c->entry, FALSE);
       chat_return (task, HELIX_ROUTER_OUTCOME_PARTIAL, g_steal_pointer (&error));
+      return;
+    }
+
+  if ((g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_AUTH) ||
+       g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA)) &&
+      HELIX_IS_HTTP_PROVIDER (c->entry->provider) &&
+      helix_http_provider_get_n_usable_keys (HELIX_HTTP_PROVIDER (c->entry->provider)) > 0 &&
+      chat->key_switches++ < helix_http_provider_get_n_keys (HELIX_HTTP_PROVIDER (c->entry->provider)))
+    {
+      /* The key rests; the provider is fine: its next key, at once. */
+      c->entry->probing = FALSE;
+      g_debug ("%s: next API key", c->entry->name);
+      try_candidate (task);
       return;
     }
 
