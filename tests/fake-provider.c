@@ -41,6 +41,8 @@ struct _FakeProvider
   char               *body;
   char              **chunks;
   FakeEnd             end;
+  char              **models;   /* for GET of the model list */
+  gboolean            models_error;  /* a test set an error: the list gets it too */
 
   /* What was asked. */
   guint               n_requests;
@@ -165,6 +167,36 @@ path_is_endpoint (FakeProvider *self,
     }
 }
 
+/* The model list in the format's shape, or the error set for the next answers. */
+static void
+respond_models (FakeProvider      *self,
+                SoupServerMessage *msg)
+{
+  g_autoptr(GString) body = g_string_new (NULL);
+  gboolean gemini = self->format == FAKE_FORMAT_GEMINI;
+
+  if (self->models_error)
+    {
+      if (self->retry_after != NULL)
+        soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                      "Retry-After", self->retry_after);
+      soup_server_message_set_status (msg, self->status, NULL);
+      soup_server_message_set_response (msg, self->content_type, SOUP_MEMORY_COPY,
+                                        self->body, strlen (self->body));
+      return;
+    }
+
+  g_string_append (body, gemini ? "{\"models\":[" : "{\"object\":\"list\",\"data\":[");
+  for (guint i = 0; self->models != NULL && self->models[i] != NULL; i++)
+    g_string_append_printf (body, gemini ? "%s{\"name\":\"models/%s\"}" : "%s{\"id\":\"%s\",\"object\":\"model\"}",
+                            i > 0 ? "," : "", self->models[i]);
+  g_string_append (body, "]}");
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY,
+                                    body->str, body->len);
+}
+
 static void
 handle_request (SoupServer        *server,
                 SoupServerMessage *msg,
@@ -195,6 +227,14 @@ handle_request (SoupServer        *server,
   soup_message_headers_iter_init (&iter, soup_server_message_get_request_headers (msg));
   while (soup_message_headers_iter_next (&iter, &name, &value))
     soup_message_headers_append (self->last_headers, name, value);
+
+  if (g_strcmp0 (soup_server_message_get_method (msg), "GET") == 0 &&
+      g_str_equal (self->last_path,
+                   self->format == FAKE_FORMAT_GEMINI ? "/v1beta/models" : "/v1/models"))
+    {
+      respond_models (self, msg);
+      return;
+    }
 
   if (g_strcmp0 (soup_server_message_get_method (msg), "POST") != 0)
     {
@@ -286,6 +326,7 @@ fake_provider_new (FakeFormat format)
                                     g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)),
                                     format == FAKE_FORMAT_OPENAI ? "/v1" : "");
   fake_provider_respond_error (self, 500, NULL, "application/json", "{}");
+  self->models_error = FALSE;
 
   return self;
 }
@@ -312,6 +353,7 @@ fake_provider_free (FakeProvider *self)
   g_free (self->content_type);
   g_free (self->body);
   g_strfreev (self->chunks);
+  g_strfreev (self->models);
   g_free (self->last_body);
   g_free (self->last_path);
   g_free (self->last_query);
@@ -334,6 +376,16 @@ fake_provider_respond_stream (FakeProvider      *self,
   g_strfreev (self->chunks);
   self->chunks = g_strdupv ((char **) chunks);
   self->end = end;
+  self->models_error = FALSE;
+}
+
+/* Serves these models on GET of the format's model list. */
+void
+fake_provider_set_models (FakeProvider       *self,
+                          const char * const *models)
+{
+  g_strfreev (self->models);
+  self->models = g_strdupv ((char **) models);
 }
 
 /* Answers the next requests with this status and body. */
@@ -346,6 +398,7 @@ fake_provider_respond_error (FakeProvider *self,
 {
   g_clear_pointer (&self->chunks, g_strfreev);
   self->status = status;
+  self->models_error = TRUE;
   g_free (self->retry_after);
   self->retry_after = g_strdup (retry_after);
   g_free (self->content_type);

@@ -54,6 +54,8 @@ void          fake_provider_respond_error     (FakeProvider       *self,
                                                const char         *content_type,
                                                const char         *body);
 
+void          fake_provider_set_models        (FakeProvider       *self,
+                                               const char * const *models);
 guint         fake_provider_get_n_requests    (FakeProvider       *self);
 const char   *fake_provider_get_last_body     (FakeProvider       *self);
 const char   *fake_provider_get_last_path     (FakeProvider       *self);

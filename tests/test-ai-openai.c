@@ -565,6 +565,102 @@ log_handler (const char     *log_domain,
   test_log_handler (log_domain, log_level, message, user_data);
 }
 
+/* Model lists: "Test connection" and health checks */
+
+typedef struct
+{
+  gboolean  done;
+  GStrv     models;
+  GError   *error;
+} ListResult;
+
+static void
+list_cb (GObject      *object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  ListResult *r = user_data;
+
+  r->models = helix_http_provider_list_models_finish (HELIX_HTTP_PROVIDER (object), result,
+                                                      &r->error);
+  r->done = TRUE;
+}
+
+static void
+run_list (Fixture    *fixture,
+          ListResult *r)
+{
+  memset (r, 0, sizeof *r);
+  helix_http_provider_list_models_async (fixture->provider, NULL, list_cb, r);
+  helix_test_wait_for (r->done, 30, "the model list");
+  g_assert_true ((r->models == NULL) != (r->error == NULL));
+}
+
+static void
+list_result_clear (ListResult *r)
+{
+  g_clear_pointer (&r->models, g_strfreev);
+  g_clear_error (&r->error);
+}
+
+static void
+test_models (Fixture       *fixture,
+             gconstpointer  data)
+{
+  static const char * const models[] = { "gpt-a", "gpt-b", NULL };
+  g_autofree char *huge = NULL;
+  ListResult r;
+
+  fake_provider_set_models (fixture->fake, models);
+  run_list (fixture, &r);
+  g_assert_no_error (r.error);
+  g_assert_cmpstrv (r.models, models);
+  g_assert_cmpstr (fake_provider_get_last_path (fixture->fake), ==, "/v1/models");
+  g_assert_cmpstr (fake_provider_get_last_header (fixture->fake, "Authorization"), ==,
+                   "Bearer " KEY);
+  list_result_clear (&r);
+
+  /* A refused key: an auth error, without the key in it. */
+  fake_provider_respond_error (fixture->fake, 401, NULL, "application/json",
+                               "{\"error\":{\"message\":\"Incorrect API key provided: " KEY "\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}");
+  run_list (fixture, &r);
+  g_assert_error (r.error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_AUTH);
+  g_assert_null (strstr (r.error->message, KEY));
+  list_result_clear (&r);
+
+  /* Not a list */
+  fake_provider_respond_error (fixture->fake, 200, NULL, "application/json", "{\"data\": 5}");
+  run_list (fixture, &r);
+  g_assert_error (r.error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
+  list_result_clear (&r);
+
+  /* Too large: cut off, not read to the end. */
+  huge = g_strnfill (HELIX_HTTP_PROVIDER_MAX_LIST_BODY + 1, ' ');
+  fake_provider_respond_error (fixture->fake, 200, NULL, "application/json", huge);
+  run_list (fixture, &r);
+  g_assert_error (r.error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (r.error->message, "larger than"));
+  list_result_clear (&r);
+
+  /* With a key that rests, the only key: no call at all. */
+  helix_http_provider_set_key_rest (fixture->provider, 600);
+  fake_provider_respond_error (fixture->fake, 402, NULL, "application/json",
+                               "{\"error\":{\"message\":\"Insufficient Balance\"}}");
+  run_list (fixture, &r);
+  g_assert_error (r.error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA);
+  list_result_clear (&r);
+  g_assert_cmpuint (helix_http_provider_get_n_usable_keys (fixture->provider), ==, 0);
+  {
+    guint n = fake_provider_get_n_requests (fixture->fake);
+
+    run_list (fixture, &r);
+    g_assert_error (r.error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA);
+    g_assert_nonnull (strstr (r.error->message, "resting"));
+    g_assert_cmpuint (fake_provider_get_n_requests (fixture->fake), ==, n);
+    list_result_clear (&r);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -593,6 +689,7 @@ main (int   argc,
   ADD ("cancel-before", test_cancel_before);
   ADD ("bad-streams", test_bad_streams);
   ADD ("not-streamed", test_not_streamed);
+  ADD ("models", test_models);
   g_test_add_func ("/helix/ai/openai/retry-after", test_retry_after);
   g_test_add_func ("/helix/ai/openai/bad-base-url", test_bad_base_url);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fake-provider.h"
+#include "helix-http-provider.h"
 #include "helix-provider-openai.h"
 #include "helix-router.h"
 #include "helix-test-util.h"
@@ -92,6 +93,29 @@ script_stream_chat_async (HelixProvider       *provider,
                                     callback, user_data);
 }
 
+static void
+script_check_async (HelixProvider       *provider,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  helix_provider_check_async (SCRIPT_PROVIDER (provider)->inner, cancellable, callback, user_data);
+}
+
+static gboolean
+script_check_finish (HelixProvider  *provider,
+                     GAsyncResult   *result,
+                     GError        **error)
+{
+  return helix_provider_check_finish (SCRIPT_PROVIDER (provider)->inner, result, error);
+}
+
+static gboolean
+script_has_spare_key (HelixProvider *provider)
+{
+  return helix_provider_has_spare_key (SCRIPT_PROVIDER (provider)->inner);
+}
+
 static gboolean
 script_stream_chat_finish (HelixProvider  *provider,
                            GAsyncResult   *result,
@@ -106,6 +130,9 @@ script_provider_iface_init (HelixProviderInterface *iface)
   iface->get_name = script_get_name;
   iface->stream_chat_async = script_stream_chat_async;
   iface->stream_chat_finish = script_stream_chat_finish;
+  iface->has_spare_key = script_has_spare_key;
+  iface->check_async = script_check_async;
+  iface->check_finish = script_check_finish;
 }
 
 static void
@@ -478,15 +505,27 @@ chat_cb (GObject      *object,
 }
 
 static void
+start_chat (Fixture          *fixture,
+            const char       *operation,
+            HelixChatRequest *request,
+            HelixChatStream  *stream,
+            GCancellable     *cancellable,
+            Outcome          *o)
+{
+  HelixRouterParams params = { .operation = operation, .user = "alice" };
+
+  helix_router_chat_async (fixture->router, &params, request, stream, cancellable, chat_cb, o);
+}
+
+static void
 run_chat_cancellable (Fixture      *fixture,
                       Outcome      *o,
                       GCancellable *cancellable)
 {
   g_autoptr(HelixChatRequest) request = helix_chat_request_new ("ignored");
-  HelixRouterParams params = { .operation = "chat" };
 
   helix_chat_request_add_message (request, HELIX_MESSAGE_ROLE_USER, "Hi");
-  helix_router_chat_async (fixture->router, &params, request, NULL, cancellable, chat_cb, o);
+  start_chat (fixture, "chat", request, NULL, cancellable, o);
   helix_test_wait_for (o->done, 60, "the routed chat call");
   g_assert_true (o->ok == (o->error == NULL));
   g_assert_nonnull (o->result);
@@ -706,6 +745,517 @@ test_chat_cancel_backoff (Fixture       *fixture,
   outcome_clear (&o);
 }
 
+/* The caller's stream gets the answer as it comes, once, even after retries. */
+static void
+on_delta (HelixChatStream *stream,
+          const char      *piece,
+          GPtrArray       *pieces)
+{
+  g_ptr_array_add (pieces, g_strdup (piece));
+}
+
+static void
+test_chat_stream (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  static const Step steps[] = {
+    { 429, "0", RATE_LIMITED_BODY, NULL, FAKE_END_FINISH },
+    { 0, NULL, NULL, ok_chunks, FAKE_END_FINISH },
+  };
+  g_autoptr(HelixChatRequest) request = helix_chat_request_new ("ignored");
+  g_autoptr(HelixChatStream) stream = helix_chat_stream_new ();
+  g_autoptr(GPtrArray) pieces = g_ptr_array_new_with_free_func (g_free);
+  Outcome o = { 0 };
+
+  script_provider_set_steps (fixture->cheap, steps, G_N_ELEMENTS (steps));
+  g_signal_connect (stream, "delta", G_CALLBACK (on_delta), pieces);
+  helix_chat_request_add_message (request, HELIX_MESSAGE_ROLE_USER, "Hi");
+  start_chat (fixture, "chat", request, stream, NULL, &o);
+  helix_test_wait_for (o.done, 60, "the routed chat call");
+
+  g_assert_no_error (o.error);
+  g_assert_true (o.result->stream == stream);
+  g_assert_cmpuint (o.result->attempts, ==, 2);
+  g_assert_cmpuint (pieces->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (pieces, 0), ==, "Hel");
+  g_assert_cmpstr (g_ptr_array_index (pieces, 1), ==, "lo");
+  g_assert_cmpstr (helix_chat_stream_get_text (stream), ==, "Hello");
+  g_assert_true (helix_chat_stream_is_complete (stream));
+  g_assert_cmpstr (helix_chat_stream_get_finish_reason (stream), ==, "stop");
+  g_assert_cmpint (helix_chat_stream_get_input_tokens (stream), ==, 1000);
+  g_assert_cmpint (o.result->first_token_us, >=, 0);
+  g_assert_cmpint (o.result->first_token_us, <=, o.result->latency_us);
+  g_assert_cmpstr (o.result->user, ==, "alice");
+  g_assert_null (o.result->error);
+  outcome_clear (&o);
+}
+
+/* "call-finished" comes once per call, with the result, before the callback. */
+static void
+on_call_finished (HelixRouter       *router,
+                  HelixRouterResult *result,
+                  GPtrArray         *seen)
+{
+  g_ptr_array_add (seen, g_strdup_printf ("%s %s %s", result->operation,
+                                          result->provider != NULL ? result->provider : "-",
+                                          result->error != NULL ? "error" : "ok"));
+}
+
+static void
+test_chat_override (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  Outcome o = { 0 };
+
+  script_provider_set_steps (fixture->cheap, &step_ok, 1);
+  g_signal_connect (fixture->router, "call-finished", G_CALLBACK (on_call_finished), seen);
+
+  helix_router_set_override (fixture->router, "dear/dear-chat");
+  g_assert_cmpstr (helix_router_get_override (fixture->router), ==, "dear/dear-chat");
+  run_chat (fixture, &o);
+  g_assert_no_error (o.error);
+  g_assert_cmpstr (o.result->provider, ==, "dear");
+  g_assert_cmpstr (o.result->reason, ==, "forced by PROVIDER_OVERRIDE: dear/dear-chat");
+  outcome_clear (&o);
+
+  helix_router_set_override (fixture->router, "");
+  g_assert_null (helix_router_get_override (fixture->router));
+  run_chat (fixture, &o);
+  g_assert_cmpstr (o.result->provider, ==, "cheap");
+  outcome_clear (&o);
+
+  helix_router_set_override (fixture->router, "nobody/nothing");
+  run_chat (fixture, &o);
+  g_assert_error (o.error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_UNKNOWN_MODEL);
+  outcome_clear (&o);
+
+  g_assert_cmpuint (seen->len, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, "chat dear ok");
+  g_assert_cmpstr (g_ptr_array_index (seen, 1), ==, "chat cheap ok");
+  g_assert_cmpstr (g_ptr_array_index (seen, 2), ==, "chat - error");
+}
+
+static void
+test_providers (Fixture       *fixture,
+                gconstpointer  data)
+{
+  static const char * const local_models[] = { "llama", NULL };
+  static const char * const local_chunks[] = {
+    "data: {\"choices\":[{\"delta\":{\"content\":\"local\"},\"finish_reason\":\"stop\"}]}\n\n",
+    "data: [DONE]\n\n",
+    NULL
+  };
+  HelixModelPrice local = { (char *) "local", (char *) "*", 0, 0, 1, 8192, TRUE };
+  g_auto(GStrv) providers = NULL;
+  g_auto(GStrv) models = NULL;
+  g_autoptr(ScriptProvider) script = NULL;
+  Step step = { 0, NULL, NULL, local_chunks, FAKE_END_FINISH };
+  Outcome o = { 0 };
+
+  providers = helix_router_list_providers (fixture->router);
+  g_assert_cmpstrv (providers, ((const char *[]) { "dear", "cheap", "tiny", NULL }));
+  models = helix_router_list_models (fixture->router);
+  g_assert_cmpstrv (models, ((const char *[]) { "dear-chat", "cheap-chat", "tiny", NULL }));
+
+  /* A call under way keeps its provider when it is removed. */
+  script_provider_set_steps (fixture->cheap, &step_ok, 1);
+  {
+    g_autoptr(HelixChatRequest) request = helix_chat_request_new ("ignored");
+
+    helix_chat_request_add_message (request, HELIX_MESSAGE_ROLE_USER, "Hi");
+    start_chat (fixture, "chat", request, NULL, NULL, &o);
+  }
+  g_assert_true (helix_router_remove_provider (fixture->router, "cheap"));
+  g_assert_false (helix_router_remove_provider (fixture->router, "cheap"));
+  helix_test_wait_for (o.done, 60, "the call on a removed provider");
+  g_assert_no_error (o.error);
+  g_assert_cmpstr (o.result->provider, ==, "cheap");
+  outcome_clear (&o);
+
+  /* Only a tier-1 local model left for chat: it answers rather than nobody. */
+  g_assert_true (helix_router_remove_provider (fixture->router, "dear"));
+  helix_price_table_set (helix_router_get_prices (fixture->router), &local);
+  g_assert_nonnull (helix_price_table_lookup (fixture->prices, "local", "llama"));
+  script = script_provider_new ("local");
+  script_provider_set_steps (script, &step, 1);
+  helix_router_add_provider (fixture->router, HELIX_PROVIDER (script), NULL, local_models);
+  run_chat (fixture, &o);
+  g_assert_no_error (o.error);
+  g_assert_cmpstr (o.result->model, ==, "llama");
+  g_assert_cmpstr (o.result->reason, ==, "best available for chat (none meets its needs): llama");
+  g_assert_cmpstr (helix_chat_stream_get_text (o.result->stream), ==, "local");
+  outcome_clear (&o);
+}
+
+/* Active health checks */
+
+static HelixRouterProviderStatus *
+find_status (GPtrArray  *status,
+             const char *name)
+{
+  for (guint i = 0; i < status->len; i++)
+    if (g_str_equal (((HelixRouterProviderStatus *) g_ptr_array_index (status, i))->name, name))
+      return g_ptr_array_index (status, i);
+
+  g_assert_not_reached ();
+}
+
+static guint
+n_checks (HelixRouter *router,
+          const char  *name)
+{
+  g_autoptr(GPtrArray) status = helix_router_get_status (router);
+
+  return find_status (status, name)->n_checks;
+}
+
+static void
+test_health_checks (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  static const char * const models[] = { "cheap-chat", NULL };
+  g_autoptr(GPtrArray) status = NULL;
+  HelixRouterProviderStatus *s;
+
+  fake_provider_set_models (fixture->cheap->fake, models);
+  fake_provider_set_models (fixture->dear->fake, models);
+  for (guint i = 0; i < HELIX_ROUTER_BREAKER_THRESHOLD; i++)
+    helix_router_report (fixture->router, "cheap", FALSE);
+  assert_health (fixture->router, "cheap", HELIX_ROUTER_HEALTH_OPEN);
+
+  status = helix_router_get_status (fixture->router);
+  s = find_status (status, "cheap");
+  g_assert_cmpuint (s->n_checks, ==, 0);
+  g_assert_cmpint (s->check_latency_us, ==, -1);
+  g_assert_cmpuint (s->failures, ==, HELIX_ROUTER_BREAKER_THRESHOLD);
+  g_clear_pointer (&status, g_ptr_array_unref);
+
+  /* cheap answers its check: its breaker closes before the cooldown ends.
+   * tiny is at a closed port: its check fails and counts. */
+  helix_router_check_health (fixture->router);
+  helix_test_wait_for (n_checks (fixture->router, "cheap") == 1 &&
+                       n_checks (fixture->router, "tiny") == 1 &&
+                       n_checks (fixture->router, "dear") == 1, 30, "the health checks");
+  assert_health (fixture->router, "cheap", HELIX_ROUTER_HEALTH_CLOSED);
+  g_assert_cmpstr (fake_provider_get_last_path (fixture->cheap->fake), ==, "/v1/models");
+
+  status = helix_router_get_status (fixture->router);
+  s = find_status (status, "cheap");
+  g_assert_null (s->check_error);
+  g_assert_cmpint (s->check_latency_us, >=, 0);
+  g_assert_cmpint (s->checked_at_us, >, 0);
+  s = find_status (status, "tiny");
+  g_assert_nonnull (s->check_error);
+  g_assert_cmpuint (s->failures, ==, 1);
+  g_clear_pointer (&status, g_ptr_array_unref);
+
+  /* A failing check counts like a failed call. */
+  fake_provider_respond_error (fixture->dear->fake, 500, NULL, "application/json", SERVER_BODY);
+  helix_router_check_health (fixture->router);
+  helix_test_wait_for (n_checks (fixture->router, "dear") == 2, 30, "the second check");
+  status = helix_router_get_status (fixture->router);
+  g_assert_cmpuint (find_status (status, "dear")->failures, ==, 1);
+  g_assert_nonnull (strstr (find_status (status, "dear")->check_error, "server error"));
+  g_clear_pointer (&status, g_ptr_array_unref);
+
+  /* On a timer */
+  helix_router_set_health_interval (fixture->router, 10);
+  helix_test_wait_for (n_checks (fixture->router, "cheap") >= 3, 30, "the timed checks");
+  helix_router_set_health_interval (fixture->router, 0);
+}
+
+/* Key pools */
+
+static void
+test_chat_key_pool (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  static const char * const keys[] = { "sk-pool-key-one-0123456789", "sk-pool-key-two-0123456789", NULL };
+  static const Step steps[] = {
+    { 402, NULL, "{\"error\":{\"message\":\"Insufficient Balance\",\"type\":\"unknown_error\"}}", NULL, FAKE_END_FINISH },
+    { 0, NULL, NULL, ok_chunks, FAKE_END_FINISH },
+    { 0, NULL, NULL, ok_chunks, FAKE_END_FINISH },
+    { 401, NULL, AUTH_BODY, NULL, FAKE_END_FINISH },
+  };
+  HelixHttpProvider *inner = HELIX_HTTP_PROVIDER (fixture->cheap->inner);
+  Outcome o = { 0 };
+
+  helix_http_provider_set_api_keys (inner, keys);
+  g_assert_cmpuint (helix_http_provider_get_n_keys (inner), ==, 2);
+  script_provider_set_steps (fixture->cheap, steps, G_N_ELEMENTS (steps));
+
+  /* The first key is out of credit: it rests, the second answers at once. */
+  run_chat (fixture, &o);
+  g_assert_no_error (o.error);
+  g_assert_cmpstr (o.result->provider, ==, "cheap");
+  g_assert_cmpuint (o.result->attempts, ==, 2);
+  g_assert_cmpstr (fake_provider_get_last_header (fixture->cheap->fake, "Authorization"), ==,
+                   "Bearer sk-pool-key-two-0123456789");
+  g_assert_cmpuint (helix_http_provider_get_n_usable_keys (inner), ==, 1);
+  assert_health (fixture->router, "cheap", HELIX_ROUTER_HEALTH_CLOSED);
+  outcome_clear (&o);
+
+  /* The next call goes straight to the second key. */
+  run_chat (fixture, &o);
+  g_assert_no_error (o.error);
+  g_assert_cmpuint (o.result->attempts, ==, 1);
+  g_assert_cmpstr (fake_provider_get_last_header (fixture->cheap->fake, "Authorization"), ==,
+                   "Bearer sk-pool-key-two-0123456789");
+  outcome_clear (&o);
+
+  /* The second is refused too: no key left, the provider is out, dear answers. */
+  run_chat (fixture, &o);
+  g_assert_no_error (o.error);
+  g_assert_cmpstr (o.result->provider, ==, "dear");
+  g_assert_cmpuint (helix_http_provider_get_n_usable_keys (inner), ==, 0);
+  assert_health (fixture->router, "cheap", HELIX_ROUTER_HEALTH_OPEN);
+  g_assert_cmpuint (fake_provider_get_n_requests (fixture->cheap->fake), ==, 4);
+  outcome_clear (&o);
+
+  /* New keys: usable again. */
+  helix_http_provider_set_api_keys (inner, keys);
+  g_assert_cmpuint (helix_http_provider_get_n_usable_keys (inner), ==, 2);
+}
+
+/* Budgets */
+
+static gint64 wall_now;
+
+static gint64
+wall_clock (gpointer user_data)
+{
+  return wall_now;
+}
+
+typedef struct
+{
+  int     scope;
+  char   *user;
+  int     period;
+  double  used;
+  double  limit;
+} AlertSeen;
+
+static void
+on_alert (HelixBudget *budget,
+          int          scope,
+          const char  *user,
+          int          period,
+          double       used,
+          double       limit,
+          GArray      *alerts)
+{
+  AlertSeen seen = { scope, g_strdup (user), period, used, limit };
+
+  g_array_append_val (alerts, seen);
+}
+
+static void
+alert_seen_clear (gpointer data)
+{
+  g_free (((AlertSeen *) data)->user);
+}
+
+static void
+test_budget_basics (void)
+{
+  g_autoptr(HelixBudget) budget = helix_budget_new ();
+  g_autoptr(GArray) alerts = g_array_new (FALSE, TRUE, sizeof (AlertSeen));
+  g_autoptr(GError) error = NULL;
+  HelixBudgetReservation *a, *b, *c;
+
+  g_array_set_clear_func (alerts, alert_seen_clear);
+  /* 2026-11-22 12:00 UTC */
+  wall_now = G_GINT64_CONSTANT (1795348800) * G_USEC_PER_SEC;
+  helix_budget_set_clock (budget, wall_clock, NULL);
+  g_signal_connect (budget, "alert", G_CALLBACK (on_alert), alerts);
+
+  g_assert_false (helix_budget_has_limits (budget));
+  g_assert_cmpfloat (helix_budget_get_headroom (budget, "alice"), ==, G_MAXDOUBLE);
+  helix_budget_set_limit (budget, HELIX_BUDGET_SCOPE_USER, HELIX_BUDGET_PERIOD_DAY, 1.0);
+  helix_budget_set_limit (budget, HELIX_BUDGET_SCOPE_GLOBAL, HELIX_BUDGET_PERIOD_MONTH, 10.0);
+  g_assert_true (helix_budget_has_limits (budget));
+  g_assert_cmpfloat (helix_budget_get_limit (budget, HELIX_BUDGET_SCOPE_USER,
+                                             HELIX_BUDGET_PERIOD_DAY), ==, 1.0);
+
+  /* Reservations count against the limit until settled. */
+  a = helix_budget_reserve (budget, "alice", 0.5, &error);
+  g_assert_no_error (error);
+  b = helix_budget_reserve (budget, "alice", 0.4, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (helix_budget_get_reserved (budget, HELIX_BUDGET_SCOPE_USER, "alice",
+                                                             HELIX_BUDGET_PERIOD_DAY), 0.9, 1e-12);
+  /* 0.9 of 1.0: past 80%, one alert. */
+  g_assert_cmpuint (alerts->len, ==, 1);
+  g_assert_cmpint (g_array_index (alerts, AlertSeen, 0).scope, ==, HELIX_BUDGET_SCOPE_USER);
+  g_assert_cmpstr (g_array_index (alerts, AlertSeen, 0).user, ==, "alice");
+  g_assert_cmpint (g_array_index (alerts, AlertSeen, 0).period, ==, HELIX_BUDGET_PERIOD_DAY);
+
+  g_assert_null (helix_budget_reserve (budget, "alice", 0.2, &error));
+  g_assert_error (error, HELIX_BUDGET_ERROR, HELIX_BUDGET_ERROR_EXCEEDED);
+  g_assert_nonnull (strstr (error->message, "daily budget"));
+  g_clear_error (&error);
+
+  /* Another user has their own daily limit. */
+  c = helix_budget_reserve (budget, "bob", 0.7, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (helix_budget_get_headroom (budget, "alice"), 0.1, 1e-12);
+
+  /* Settling replaces the estimate with the real cost. */
+  helix_budget_settle (budget, a, 0.1);
+  g_assert_cmpfloat_with_epsilon (helix_budget_get_spent (budget, HELIX_BUDGET_SCOPE_USER, "alice",
+                                                          HELIX_BUDGET_PERIOD_DAY), 0.1, 1e-12);
+  g_assert_cmpfloat_with_epsilon (helix_budget_get_headroom (budget, "alice"), 0.5, 1e-12);
+
+  /* Adjusting: up only if it fits. */
+  g_assert_false (helix_budget_adjust (budget, b, 0.95, &error));
+  g_assert_error (error, HELIX_BUDGET_ERROR, HELIX_BUDGET_ERROR_EXCEEDED);
+  g_clear_error (&error);
+  g_assert_true (helix_budget_adjust (budget, b, 0.8, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (helix_budget_get_headroom (budget, "alice"), 0.1, 1e-12);
+  helix_budget_settle (budget, b, 0.3);
+  helix_budget_settle (budget, c, 0.7);
+  g_assert_cmpfloat_with_epsilon (helix_budget_get_spent (budget, HELIX_BUDGET_SCOPE_GLOBAL, NULL,
+                                                          HELIX_BUDGET_PERIOD_MONTH), 1.1, 1e-12);
+  g_assert_cmpfloat (helix_budget_get_reserved (budget, HELIX_BUDGET_SCOPE_GLOBAL, NULL,
+                                                HELIX_BUDGET_PERIOD_MONTH), ==, 0);
+
+  /* A new day: alice may spend again; the month still counts. */
+  wall_now += 24 * G_TIME_SPAN_HOUR;
+  g_assert_cmpfloat (helix_budget_get_spent (budget, HELIX_BUDGET_SCOPE_USER, "alice",
+                                             HELIX_BUDGET_PERIOD_DAY), ==, 0);
+  a = helix_budget_reserve (budget, "alice", 0.9, &error);
+  g_assert_no_error (error);
+  helix_budget_settle (budget, a, 0.9);
+  g_assert_cmpfloat_with_epsilon (helix_budget_get_spent (budget, HELIX_BUDGET_SCOPE_GLOBAL, NULL,
+                                                          HELIX_BUDGET_PERIOD_MONTH), 2.0, 1e-12);
+  /* alice's alert for the new day; bob's came when he settled at 0.7? No:
+   * 0.7 of 1.0 is under 80%. */
+  g_assert_cmpuint (alerts->len, ==, 2);
+
+  /* Spending known from before (the ledger) counts. */
+  helix_budget_add_spent (budget, "carol", wall_now, 9.0);
+  g_assert_cmpuint (alerts->len, ==, 2);
+  g_assert_null (helix_budget_reserve (budget, "dave", 0.01, &error));
+  g_assert_error (error, HELIX_BUDGET_ERROR, HELIX_BUDGET_ERROR_EXCEEDED);
+  g_assert_nonnull (strstr (error->message, "monthly budget of this installation"));
+  g_assert_cmpfloat (helix_budget_get_headroom (budget, "dave"), ==, 0);
+}
+
+/* The input of a budget test: about 1000 tokens by the router's estimate,
+ * as many as the fake reports. */
+static HelixChatRequest *
+budget_request (void)
+{
+  HelixChatRequest *request = helix_chat_request_new ("ignored");
+  g_autofree char *text = g_strnfill (2976, 'x');  /* 2976 / 3 + 8 = 1000 tokens */
+
+  helix_chat_request_add_message (request, HELIX_MESSAGE_ROLE_USER, text);
+  helix_chat_request_set_max_tokens (request, 500);
+  return request;
+}
+
+static void
+test_budget_concurrent (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  /* cheap-chat: 1000 in × $0.1/M + 500 out × $0.2/M = $0.0002 a call, as
+   * estimated and as reported. The day allows ten and a half calls. */
+  const double per_call = (1000 * 0.1 + 500 * 0.2) / 1e6;
+  const guint n = 50;
+  g_autoptr(HelixBudget) budget = helix_budget_new ();
+  g_autoptr(HelixChatRequest) request = budget_request ();
+  g_autofree Outcome *outcomes = g_new0 (Outcome, n);
+  guint ok = 0, refused = 0;
+
+  helix_budget_set_limit (budget, HELIX_BUDGET_SCOPE_USER, HELIX_BUDGET_PERIOD_DAY, per_call * 10.5);
+  helix_router_set_budget (fixture->router, budget);
+  g_assert_true (helix_router_get_budget (fixture->router) == budget);
+  script_provider_set_steps (fixture->cheap, &step_ok, 1);
+
+  /* Fifty at once: all reserve before any settles. */
+  for (guint i = 0; i < n; i++)
+    start_chat (fixture, "chat", request, NULL, NULL, &outcomes[i]);
+  for (guint i = 0; i < n; i++)
+    helix_test_wait_for (outcomes[i].done, 60, "the concurrent calls");
+
+  for (guint i = 0; i < n; i++)
+    {
+      if (outcomes[i].ok)
+        ok++;
+      else
+        {
+          g_assert_error (outcomes[i].error, HELIX_BUDGET_ERROR, HELIX_BUDGET_ERROR_EXCEEDED);
+          g_assert_cmpuint (outcomes[i].result->attempts, ==, 0);
+          refused++;
+        }
+      outcome_clear (&outcomes[i]);
+    }
+
+  g_assert_cmpuint (ok, ==, 10);
+  g_assert_cmpuint (refused, ==, 40);
+  g_assert_cmpuint (fake_provider_get_n_requests (fixture->cheap->fake), ==, 10);
+  g_assert_cmpfloat_with_epsilon (helix_budget_get_spent (budget, HELIX_BUDGET_SCOPE_USER, "alice",
+                                                          HELIX_BUDGET_PERIOD_DAY),
+                                  per_call * 10, 1e-12);
+  g_assert_cmpfloat (helix_budget_get_spent (budget, HELIX_BUDGET_SCOPE_USER, "alice",
+                                             HELIX_BUDGET_PERIOD_DAY), <=, per_call * 10.5);
+  g_assert_cmpfloat (helix_budget_get_reserved (budget, HELIX_BUDGET_SCOPE_GLOBAL, NULL,
+                                                HELIX_BUDGET_PERIOD_DAY), ==, 0);
+}
+
+static void
+test_budget_downgrade (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  /* tool-planning needs tier 3: dear-chat, $0.002 a call; cheap-chat would
+   * cost $0.0002. The limit lets only cheap-chat through. */
+  g_autoptr(HelixBudget) budget = helix_budget_new ();
+  g_autoptr(HelixChatRequest) request = budget_request ();
+  Outcome o = { 0 };
+
+  helix_budget_set_limit (budget, HELIX_BUDGET_SCOPE_GLOBAL, HELIX_BUDGET_PERIOD_DAY, 0.001);
+  helix_router_set_budget (fixture->router, budget);
+  script_provider_set_steps (fixture->cheap, &step_ok, 1);
+
+  /* Refuse (the default) */
+  start_chat (fixture, "tool-planning", request, NULL, NULL, &o);
+  helix_test_wait_for (o.done, 60, "the refused call");
+  g_assert_error (o.error, HELIX_BUDGET_ERROR, HELIX_BUDGET_ERROR_EXCEEDED);
+  g_assert_cmpuint (fake_provider_get_n_requests (fixture->dear->fake), ==, 0);
+  outcome_clear (&o);
+
+  /* Downgrade */
+  helix_budget_set_over_policy (budget, HELIX_BUDGET_OVER_DOWNGRADE);
+  start_chat (fixture, "tool-planning", request, NULL, NULL, &o);
+  helix_test_wait_for (o.done, 60, "the downgraded call");
+  g_assert_no_error (o.error);
+  g_assert_cmpstr (o.result->model, ==, "cheap-chat");
+  g_assert_cmpstr (o.result->reason, ==,
+                   "downgraded for tool-planning to stay within budget: cheap-chat, $0.10/M in");
+  g_assert_cmpfloat_with_epsilon (helix_budget_get_spent (budget, HELIX_BUDGET_SCOPE_GLOBAL, NULL,
+                                                          HELIX_BUDGET_PERIOD_DAY),
+                                  o.result->cost_usd, 1e-12);
+  outcome_clear (&o);
+
+  /* A failover to a dearer model must fit too: cheap fails, dear does not fit. */
+  {
+    static const Step steps[] = { { 401, NULL, AUTH_BODY, NULL, FAKE_END_FINISH } };
+
+    helix_budget_set_over_policy (budget, HELIX_BUDGET_OVER_REFUSE);
+    script_provider_set_steps (fixture->cheap, steps, 1);
+    start_chat (fixture, "chat", request, NULL, NULL, &o);
+    helix_test_wait_for (o.done, 60, "the call that fails over past the budget");
+    g_assert_error (o.error, HELIX_BUDGET_ERROR, HELIX_BUDGET_ERROR_EXCEEDED);
+    g_assert_cmpuint (fake_provider_get_n_requests (fixture->dear->fake), ==, 0);
+    g_assert_cmpfloat (helix_budget_get_reserved (budget, HELIX_BUDGET_SCOPE_GLOBAL, NULL,
+                                                  HELIX_BUDGET_PERIOD_DAY), ==, 0);
+    outcome_clear (&o);
+  }
+}
+
 #define add_test(path, func) \
   g_test_add ("/helix/ai/router/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
@@ -728,6 +1278,14 @@ main (int   argc,
   add_test ("chat/all-fail", test_chat_all_fail);
   add_test ("chat/cut", test_chat_cut);
   add_test ("chat/cancel-backoff", test_chat_cancel_backoff);
+  add_test ("chat/stream", test_chat_stream);
+  add_test ("chat/override", test_chat_override);
+  add_test ("chat/key-pool", test_chat_key_pool);
+  add_test ("providers", test_providers);
+  add_test ("health-checks", test_health_checks);
+  g_test_add_func ("/helix/ai/router/budget/basics", test_budget_basics);
+  add_test ("budget/concurrent", test_budget_concurrent);
+  add_test ("budget/downgrade", test_budget_downgrade);
 
   return g_test_run ();
 }

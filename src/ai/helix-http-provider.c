@@ -223,6 +223,33 @@ stream_chat_finish (HelixProvider  *provider,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+static gboolean
+has_spare_key (HelixProvider *provider)
+{
+  return helix_http_provider_get_n_usable_keys (HELIX_HTTP_PROVIDER (provider)) > 0;
+}
+
+static void
+check_async (HelixProvider       *provider,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  helix_http_provider_list_models_async (HELIX_HTTP_PROVIDER (provider), cancellable, callback,
+                                         user_data);
+}
+
+static gboolean
+check_finish (HelixProvider  *provider,
+              GAsyncResult   *result,
+              GError        **error)
+{
+  g_auto(GStrv) models = helix_http_provider_list_models_finish (HELIX_HTTP_PROVIDER (provider),
+                                                                 result, error);
+
+  return models != NULL;
+}
+
 static const char *
 get_name (HelixProvider *provider)
 {
@@ -235,6 +262,9 @@ provider_iface_init (HelixProviderInterface *iface)
   iface->get_name = get_name;
   iface->stream_chat_async = stream_chat_async;
   iface->stream_chat_finish = stream_chat_finish;
+  iface->has_spare_key = has_spare_key;
+  iface->check_async = check_async;
+  iface->check_finish = check_finish;
 }
 
 static void
@@ -546,4 +576,346 @@ helix_http_provider_new_for_kind (const char  *kind,
                _("%s: unknown provider kind “%s” (expected openai, anthropic or gemini)"),
                name, kind);
   return NULL;
+}
+
+/* Model lists */
+
+typedef struct
+{
+  SoupMessage  *msg;
+  Key          *key;
+  GCancellable *cancellable;  /* the caller's and the timeout's */
+  GCancellable *caller_cancellable;
+  gulong        cancelled_id;
+  GSource      *timeout;
+  gboolean      timed_out;
+  GByteArray   *body;
+} ListData;
+
+static void
+list_data_free (gpointer data)
+{
+  ListData *list = data;
+
+  if (list->timeout != NULL)
+    {
+      g_source_destroy (list->timeout);
+      g_source_unref (list->timeout);
+    }
+  if (list->cancelled_id != 0)
+    g_cancellable_disconnect (list->caller_cancellable, list->cancelled_id);
+  g_clear_object (&list->caller_cancellable);
+  g_clear_object (&list->msg);
+  g_clear_pointer (&list->key, key_unref);
+  g_clear_object (&list->cancellable);
+  g_clear_pointer (&list->body, g_byte_array_unref);
+  g_free (list);
+}
+
+static gboolean
+list_timeout_cb (gpointer user_data)
+{
+  ListData *list = user_data;
+
+  list->timed_out = TRUE;
+  g_cancellable_cancel (list->cancellable);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+list_cancelled_cb (GCancellable *caller,
+                   GCancellable *ours)
+{
+  g_cancellable_cancel (ours);
+}
+
+static void
+list_return_error (GTask  *task,
+                   GError *error)
+{
+  HelixHttpProvider *self = g_task_get_source_object (task);
+  ListData *list = g_task_get_task_data (task);
+
+  if (list->key != NULL &&
+      (g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_AUTH) ||
+       g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA)))
+    rest_key (self, list->key, error);
+
+  g_task_return_error (task, error);
+}
+
+static GError *
+list_io_error (GTask        *task,
+               const GError *error)
+{
+  HelixHttpProviderPrivate *priv =
+    helix_http_provider_get_instance_private (g_task_get_source_object (task));
+  ListData *list = g_task_get_task_data (task);
+
+  if (list->timed_out)
+    return g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CALL_TIMEOUT,
+                        _("%s did not answer within %u seconds."), priv->name,
+                        HELIX_HTTP_PROVIDER_LIST_TIMEOUT_MS / 1000);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return g_error_new_literal (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CANCELLED,
+                                _("The request was cancelled"));
+
+  return _helix_provider_error_from_io (priv->name, error);
+}
+
+/* An error body: {"error":{"message":…,"type"/"status":…,"code":…}} or {"error":"…"}. */
+static GError *
+list_http_error (GTask *task,
+                 guint  status)
+{
+  HelixHttpProviderPrivate *priv =
+    helix_http_provider_get_instance_private (g_task_get_source_object (task));
+  ListData *list = g_task_get_task_data (task);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *code = NULL;
+  const char *message = NULL;
+  const char *type = NULL;
+  gint64 retry_after;
+
+  retry_after = helix_provider_parse_retry_after (
+    soup_message_headers_get_one (soup_message_get_response_headers (list->msg), "Retry-After"),
+    now);
+
+  root = _helix_provider_parse_object ((const char *) list->body->data,
+                                       MIN (list->body->len, HELIX_PROVIDER_MAX_ERROR_BODY), NULL);
+  if (root != NULL)
+    {
+      JsonObject *object = json_node_get_object (root);
+      JsonObject *error = _helix_json_get_object (object, "error");
+
+      if (error != NULL)
+        {
+          message = _helix_json_get_string (error, "message");
+          type = _helix_json_get_string (error, "type");
+          if (type == NULL)
+            type = _helix_json_get_string (error, "status");
+          code = _helix_json_get_code (error, "code");
+        }
+      else
+        message = _helix_json_get_string (object, "error");
+    }
+
+  return _helix_provider_error_from_http (priv->name, status, retry_after, type, code,
+                                          message != NULL ? message : soup_status_get_phrase (status),
+                                          list->key != NULL ? list->key->secret : NULL);
+}
+
+static void
+list_parse (GTask *task)
+{
+  HelixHttpProvider *self = g_task_get_source_object (task);
+  HelixHttpProviderClass *klass = HELIX_HTTP_PROVIDER_GET_CLASS (self);
+  HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
+  ListData *list = g_task_get_task_data (task);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *array;
+  guint n;
+
+  root = _helix_provider_parse_object ((const char *) list->body->data, list->body->len, &error);
+  array = root != NULL ? _helix_json_get_array (json_node_get_object (root), klass->models_member)
+                       : NULL;
+  if (array == NULL)
+    {
+      g_task_return_new_error (task, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL,
+                               _("%s sent a model list Helix cannot read (%s)."), priv->name,
+                               error != NULL ? error->message : klass->models_member);
+      return;
+    }
+
+  n = MIN (json_array_get_length (array), HELIX_HTTP_PROVIDER_MAX_MODELS);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      const char *id;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      id = _helix_json_get_string (json_node_get_object (node), klass->models_id);
+      if (id == NULL || *id == '\0' || !g_utf8_validate (id, -1, NULL) || strlen (id) > 256)
+        continue;
+      if (g_str_has_prefix (id, "models/"))
+        id += strlen ("models/");
+      g_strv_builder_add (builder, id);
+    }
+
+  g_task_return_pointer (task, g_strv_builder_end (builder), (GDestroyNotify) g_strfreev);
+}
+
+static void list_read_cb (GObject      *object,
+                          GAsyncResult *result,
+                          gpointer      user_data);
+
+static void
+list_read_more (GTask        *task,
+                GInputStream *stream)
+{
+  ListData *list = g_task_get_task_data (task);
+
+  g_input_stream_read_bytes_async (stream, 64 * 1024, G_PRIORITY_DEFAULT, list->cancellable,
+                                   list_read_cb, task);
+}
+
+static void
+list_read_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GTask *task = user_data;
+  HelixHttpProviderPrivate *priv =
+    helix_http_provider_get_instance_private (g_task_get_source_object (task));
+  ListData *list = g_task_get_task_data (task);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  guint status;
+
+  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, &error);
+  if (bytes == NULL)
+    {
+      list_return_error (task, list_io_error (task, error));
+      g_object_unref (task);
+      return;
+    }
+
+  if (g_bytes_get_size (bytes) > 0)
+    {
+      if (list->body->len + g_bytes_get_size (bytes) > HELIX_HTTP_PROVIDER_MAX_LIST_BODY)
+        {
+          list_return_error (task,
+                             g_error_new (HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL,
+                                          _("%s sent a model list larger than %u MiB."), priv->name,
+                                          HELIX_HTTP_PROVIDER_MAX_LIST_BODY / (1024 * 1024)));
+          g_object_unref (task);
+          return;
+        }
+      g_byte_array_append (list->body, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+      list_read_more (task, G_INPUT_STREAM (object));
+      return;
+    }
+
+  status = soup_message_get_status (list->msg);
+  if (status != SOUP_STATUS_OK)
+    list_return_error (task, list_http_error (task, status));
+  else
+    list_parse (task);
+  g_object_unref (task);
+}
+
+static void
+list_sent_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GTask *task = user_data;
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+
+  stream = soup_session_send_finish (SOUP_SESSION (object), result, &error);
+  if (stream == NULL)
+    {
+      list_return_error (task, list_io_error (task, error));
+      g_object_unref (task);
+      return;
+    }
+
+  list_read_more (task, stream);
+}
+
+/**
+ * helix_http_provider_list_models_async:
+ * @self: a provider
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the list
+ * @user_data: data for @callback
+ *
+ * Asks the provider which models it serves: a cheap call that needs a working
+ * key and address, so it doubles as a health check and "Test connection".
+ * The body is capped at %HELIX_HTTP_PROVIDER_MAX_LIST_BODY and the call at
+ * %HELIX_HTTP_PROVIDER_LIST_TIMEOUT_MS.
+ */
+void
+helix_http_provider_list_models_async (HelixHttpProvider   *self,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
+  HelixHttpProviderClass *klass;
+  g_autofree char *url = NULL;
+  GTask *task;
+  ListData *list;
+  Key *key = NULL;
+
+  g_return_if_fail (HELIX_IS_HTTP_PROVIDER (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  klass = HELIX_HTTP_PROVIDER_GET_CLASS (self);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_http_provider_list_models_async);
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (priv->keys->len > 0 && (key = pick_key (priv)) == NULL)
+    {
+      g_task_return_new_error (task, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA,
+                               _("Every API key of %s is resting after a quota or authorization error. Add credit or a working key, or wait."),
+                               priv->name);
+      g_object_unref (task);
+      return;
+    }
+
+  list = g_new0 (ListData, 1);
+  list->key = key != NULL ? key_ref (key) : NULL;
+  list->body = g_byte_array_new ();
+  list->cancellable = g_cancellable_new ();
+  g_task_set_task_data (task, list, list_data_free);
+
+  if (cancellable != NULL)
+    {
+      list->caller_cancellable = g_object_ref (cancellable);
+      list->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (list_cancelled_cb),
+                                                  g_object_ref (list->cancellable),
+                                                  g_object_unref);
+    }
+
+  list->timeout = g_timeout_source_new (HELIX_HTTP_PROVIDER_LIST_TIMEOUT_MS);
+  g_source_set_static_name (list->timeout, "[helix-ai] model list timeout");
+  g_source_set_callback (list->timeout, list_timeout_cb, list, NULL);
+  g_source_attach (list->timeout, g_task_get_context (task));
+
+  url = g_strconcat (priv->base_url, klass->models_path, NULL);
+  list->msg = soup_message_new (SOUP_METHOD_GET, url);
+  soup_message_add_flags (list->msg, SOUP_MESSAGE_NO_REDIRECT);
+  klass->authorize (self, list->msg, key != NULL ? key->secret : NULL);
+
+  soup_session_send_async (priv->session, list->msg, G_PRIORITY_DEFAULT, list->cancellable,
+                           list_sent_cb, task);
+}
+
+/**
+ * helix_http_provider_list_models_finish:
+ * @self: a provider
+ * @result: the result given to the callback
+ * @error: return location for a #GError (%HELIX_PROVIDER_ERROR)
+ *
+ * Returns: (transfer full): the model ids, without Gemini's "models/" prefix
+ */
+GStrv
+helix_http_provider_list_models_finish (HelixHttpProvider  *self,
+                                        GAsyncResult       *result,
+                                        GError            **error)
+{
+  g_return_val_if_fail (HELIX_IS_HTTP_PROVIDER (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        helix_http_provider_list_models_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -33,8 +33,18 @@ struct _HelixHttpProviderClass
   SoupMessage *(*build_message) (HelixHttpProvider *self,
                                  HelixChatRequest  *request);
 
+  /* The model list, a cheap call that needs the key: health checks and
+   * "Test connection". GET {base-url}{models_path}; the ids are
+   * {models_member}[].{models_id}. */
+  void         (*authorize)     (HelixHttpProvider *self,
+                                 SoupMessage       *msg,
+                                 const char        *api_key);
+  const char   *models_path;
+  const char   *models_member;
+  const char   *models_id;
+
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[4];
 };
 
 const char *helix_http_provider_get_name     (HelixHttpProvider *self);
@@ -50,6 +60,19 @@ guint       helix_http_provider_get_n_usable_keys (HelixHttpProvider *self);
 
 /* Default time a key rests after its quota ran out or it was refused. */
 #define HELIX_HTTP_PROVIDER_DEFAULT_KEY_REST_S  600
+
+void        helix_http_provider_list_models_async  (HelixHttpProvider   *self,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+GStrv       helix_http_provider_list_models_finish (HelixHttpProvider   *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+
+/* Bounds of a model list call. */
+#define HELIX_HTTP_PROVIDER_LIST_TIMEOUT_MS  15000
+#define HELIX_HTTP_PROVIDER_MAX_LIST_BODY    (4 * 1024 * 1024)
+#define HELIX_HTTP_PROVIDER_MAX_MODELS       4096
 
 HelixHttpProvider *helix_http_provider_new_for_kind (const char  *kind,
                                                      const char  *name,

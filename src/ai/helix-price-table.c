@@ -361,13 +361,47 @@ helix_price_table_lookup (HelixPriceTable *self,
                           const char      *model)
 {
   g_autofree char *key = NULL;
+  const HelixModelPrice *price;
 
   g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (provider != NULL, NULL);
   g_return_val_if_fail (model != NULL, NULL);
 
   key = make_key (provider, model);
-  return g_hash_table_lookup (self->prices, key);
+  price = g_hash_table_lookup (self->prices, key);
+  if (price == NULL)
+    {
+      /* "*" stands for every model of the provider not listed by name (Ollama). */
+      g_free (key);
+      key = make_key (provider, "*");
+      price = g_hash_table_lookup (self->prices, key);
+    }
+
+  return price;
+}
+
+/**
+ * helix_price_table_set:
+ * @self: a price table
+ * @price: the entry to add or replace; "*" as its model stands for every
+ *   model of the provider that has no entry of its own
+ *
+ * For prices that do not come from a text: models a user adds by hand.
+ */
+void
+helix_price_table_set (HelixPriceTable       *self,
+                       const HelixModelPrice *price)
+{
+  HelixModelPrice *copy;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (price != NULL && price->provider != NULL && price->model != NULL);
+  g_return_if_fail (price->tier >= 1 && price->tier <= HELIX_PRICE_TABLE_MAX_TIER);
+
+  copy = g_memdup2 (price, sizeof *price);
+  copy->provider = g_strdup (price->provider);
+  copy->model = g_strdup (price->model);
+  g_hash_table_replace (self->prices, make_key (price->provider, price->model), copy);
 }
 
 guint

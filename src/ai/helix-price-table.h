@@ -67,6 +67,8 @@ const HelixModelPrice *helix_price_table_lookup      (HelixPriceTable  *self,
                                                       const char       *provider,
                                                       const char       *model);
 guint                  helix_price_table_get_n_items (HelixPriceTable  *self);
+void                   helix_price_table_set         (HelixPriceTable  *self,
+                                                      const HelixModelPrice *price);
 double                 helix_price_table_cost        (const HelixModelPrice *price,
                                                       gint64            input_tokens,
                                                       gint64            output_tokens);

@@ -307,23 +307,29 @@ build_body (HelixChatRequest *request)
   return g_bytes_new_take (text, len);
 }
 
+static void
+authorize (HelixHttpProvider *provider,
+           SoupMessage       *msg,
+           const char        *api_key)
+{
+  SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
+
+  if (api_key != NULL && *api_key != '\0')
+    soup_message_headers_replace (headers, "x-api-key", api_key);
+  soup_message_headers_replace (headers, "anthropic-version", API_VERSION);
+}
+
 static SoupMessage *
 build_message (HelixHttpProvider *provider,
                HelixChatRequest  *request)
 {
-  const char *api_key = _helix_http_provider_get_api_key (provider);
   g_autoptr(GBytes) body = NULL;
   g_autofree char *url = NULL;
-  SoupMessageHeaders *headers;
   SoupMessage *msg;
 
   url = g_strconcat (helix_http_provider_get_base_url (provider), "/v1/messages", NULL);
   msg = soup_message_new (SOUP_METHOD_POST, url);
-
-  headers = soup_message_get_request_headers (msg);
-  if (api_key != NULL && *api_key != '\0')
-    soup_message_headers_replace (headers, "x-api-key", api_key);
-  soup_message_headers_replace (headers, "anthropic-version", API_VERSION);
+  authorize (provider, msg, _helix_http_provider_get_api_key (provider));
 
   body = build_body (request);
   soup_message_set_request_body_from_bytes (msg, "application/json", body);
@@ -338,6 +344,10 @@ helix_provider_anthropic_class_init (HelixProviderAnthropicClass *klass)
 
   http_class->call_funcs = &anthropic_funcs;
   http_class->build_message = build_message;
+  http_class->authorize = authorize;
+  http_class->models_path = "/v1/models";
+  http_class->models_member = "data";
+  http_class->models_id = "id";
 }
 
 static void

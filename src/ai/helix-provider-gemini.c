@@ -435,11 +435,21 @@ build_body (HelixChatRequest *request)
   return g_bytes_new_take (text, len);
 }
 
+static void
+authorize (HelixHttpProvider *provider,
+           SoupMessage       *msg,
+           const char        *api_key)
+{
+  /* The key never goes into the URL: URLs end up in logs. */
+  if (api_key != NULL && *api_key != '\0')
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "x-goog-api-key",
+                                  api_key);
+}
+
 static SoupMessage *
 build_message (HelixHttpProvider *provider,
                HelixChatRequest  *request)
 {
-  const char *api_key = _helix_http_provider_get_api_key (provider);
   const char *model = helix_chat_request_get_model (request);
   g_autoptr(GBytes) body = NULL;
   g_autofree char *escaped = NULL;
@@ -454,11 +464,7 @@ build_message (HelixHttpProvider *provider,
   url = g_strconcat (helix_http_provider_get_base_url (provider), "/v1beta/models/", escaped,
                      ":streamGenerateContent?alt=sse", NULL);
   msg = soup_message_new (SOUP_METHOD_POST, url);
-
-  /* The key never goes into the URL: URLs end up in logs. */
-  if (api_key != NULL && *api_key != '\0')
-    soup_message_headers_replace (soup_message_get_request_headers (msg), "x-goog-api-key",
-                                  api_key);
+  authorize (provider, msg, _helix_http_provider_get_api_key (provider));
 
   body = build_body (request);
   soup_message_set_request_body_from_bytes (msg, "application/json", body);
@@ -473,6 +479,10 @@ helix_provider_gemini_class_init (HelixProviderGeminiClass *klass)
 
   http_class->call_funcs = &gemini_funcs;
   http_class->build_message = build_message;
+  http_class->authorize = authorize;
+  http_class->models_path = "/v1beta/models";
+  http_class->models_member = "models";
+  http_class->models_id = "name";
 }
 
 static void

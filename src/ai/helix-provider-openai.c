@@ -258,25 +258,32 @@ build_body (HelixChatRequest *request)
   return g_bytes_new_take (text, len);
 }
 
+static void
+authorize (HelixHttpProvider *provider,
+           SoupMessage       *msg,
+           const char        *api_key)
+{
+  g_autofree char *authorization = NULL;
+
+  if (api_key == NULL || *api_key == '\0')
+    return;
+
+  authorization = g_strconcat ("Bearer ", api_key, NULL);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                authorization);
+}
+
 static SoupMessage *
 build_message (HelixHttpProvider *provider,
                HelixChatRequest  *request)
 {
-  const char *api_key = _helix_http_provider_get_api_key (provider);
   g_autoptr(GBytes) body = NULL;
   g_autofree char *url = NULL;
   SoupMessage *msg;
 
   url = g_strconcat (helix_http_provider_get_base_url (provider), "/chat/completions", NULL);
   msg = soup_message_new (SOUP_METHOD_POST, url);
-
-  if (api_key != NULL && *api_key != '\0')
-    {
-      g_autofree char *authorization = g_strconcat ("Bearer ", api_key, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-                                    authorization);
-    }
+  authorize (provider, msg, _helix_http_provider_get_api_key (provider));
 
   body = build_body (request);
   soup_message_set_request_body_from_bytes (msg, "application/json", body);
@@ -291,6 +298,10 @@ helix_provider_openai_class_init (HelixProviderOpenaiClass *klass)
 
   http_class->call_funcs = &openai_funcs;
   http_class->build_message = build_message;
+  http_class->authorize = authorize;
+  http_class->models_path = "/models";
+  http_class->models_member = "data";
+  http_class->models_id = "id";
 }
 
 static void

@@ -24,6 +24,95 @@ helix_provider_default_init (HelixProviderInterface *iface)
 }
 
 /**
+ * helix_provider_has_spare_key:
+ * @self: a provider
+ *
+ * Whether, after a call failed for want of quota or authorization, another
+ * of the provider's keys can be tried at once.
+ *
+ * Returns: %TRUE if a key of the provider's pool is still usable
+ */
+gboolean
+helix_provider_has_spare_key (HelixProvider *self)
+{
+  HelixProviderInterface *iface;
+
+  g_return_val_if_fail (HELIX_IS_PROVIDER (self), FALSE);
+
+  iface = HELIX_PROVIDER_GET_IFACE (self);
+  return iface->has_spare_key != NULL && iface->has_spare_key (self);
+}
+
+/**
+ * helix_provider_can_check:
+ * @self: a provider
+ *
+ * Returns: whether helix_provider_check_async() does anything
+ */
+gboolean
+helix_provider_can_check (HelixProvider *self)
+{
+  g_return_val_if_fail (HELIX_IS_PROVIDER (self), FALSE);
+
+  return HELIX_PROVIDER_GET_IFACE (self)->check_async != NULL;
+}
+
+/**
+ * helix_provider_check_async:
+ * @self: a provider
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the check is done
+ * @user_data: data for @callback
+ *
+ * A cheap call that needs a working address and key (a model list): the
+ * router's active health check. Providers that cannot check succeed at once.
+ */
+void
+helix_provider_check_async (HelixProvider       *self,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  HelixProviderInterface *iface;
+
+  g_return_if_fail (HELIX_IS_PROVIDER (self));
+
+  iface = HELIX_PROVIDER_GET_IFACE (self);
+  if (iface->check_async == NULL)
+    {
+      g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, helix_provider_check_async);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  iface->check_async (self, cancellable, callback, user_data);
+}
+
+/**
+ * helix_provider_check_finish:
+ * @self: a provider
+ * @result: the result given to the callback
+ * @error: return location for a #GError (%HELIX_PROVIDER_ERROR)
+ *
+ * Returns: %TRUE if the provider answered as it should
+ */
+gboolean
+helix_provider_check_finish (HelixProvider  *self,
+                             GAsyncResult   *result,
+                             GError        **error)
+{
+  g_return_val_if_fail (HELIX_IS_PROVIDER (self), FALSE);
+
+  if (g_task_is_valid (result, self) &&
+      g_task_get_source_tag (G_TASK (result)) == helix_provider_check_async)
+    return g_task_propagate_boolean (G_TASK (result), error);
+
+  return HELIX_PROVIDER_GET_IFACE (self)->check_finish (self, result, error);
+}
+
+/**
  * helix_provider_get_name:
  * @self: a provider
  *

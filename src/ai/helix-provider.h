@@ -84,6 +84,14 @@ struct _HelixProviderInterface
   gboolean    (*stream_chat_finish) (HelixProvider        *self,
                                      GAsyncResult         *result,
                                      GError              **error);
+  gboolean    (*has_spare_key)      (HelixProvider        *self);
+  void        (*check_async)        (HelixProvider        *self,
+                                     GCancellable         *cancellable,
+                                     GAsyncReadyCallback   callback,
+                                     gpointer              user_data);
+  gboolean    (*check_finish)       (HelixProvider        *self,
+                                     GAsyncResult         *result,
+                                     GError              **error);
 };
 
 GQuark       helix_provider_error_quark        (void);
@@ -99,6 +107,15 @@ gboolean     helix_provider_stream_chat_finish (HelixProvider        *self,
                                                 GAsyncResult         *result,
                                                 GError              **error);
 
+gboolean     helix_provider_has_spare_key      (HelixProvider        *self);
+gboolean     helix_provider_can_check          (HelixProvider        *self);
+void         helix_provider_check_async        (HelixProvider        *self,
+                                                GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+gboolean     helix_provider_check_finish       (HelixProvider        *self,
+                                                GAsyncResult         *result,
+                                                GError              **error);
 gint64       helix_provider_parse_retry_after  (const char           *value,
                                                 GDateTime            *now);
 gboolean     helix_provider_error_is_retryable (const GError         *error);

@@ -7,6 +7,12 @@
  * breaker). A call that fails after its answer started is not retried: what
  * arrived is kept and the error returned.
  *
+ * With a budget (helix_router_set_budget()), the estimated cost of the call
+ * (its input, and its max_tokens of output) is reserved before the first
+ * attempt and re-estimated on failover; the real cost settles it at the end.
+ * A call that does not fit is refused, or with the downgrade policy goes to
+ * the cheapest model whose estimate fits.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "helix-ai"
@@ -17,9 +23,11 @@
 
 #include <string.h>
 
-#include "helix-http-provider.h"
 #include "helix-provider-private.h"
 #include "helix-router-private.h"
+
+/* Keys of one provider tried in one call, at most. */
+#define MAX_KEY_SWITCHES 16
 
 typedef struct
 {
@@ -36,6 +44,7 @@ typedef struct
   GSource           *backoff;
   gint64             started_at;
   HelixRouterResult *result;
+  HelixBudgetReservation *reservation;
 } ChatData;
 
 static void
@@ -48,6 +57,7 @@ chat_data_free (gpointer data)
       g_source_destroy (chat->backoff);
       g_source_unref (chat->backoff);
     }
+  g_assert (chat->reservation == NULL);
   g_clear_pointer (&chat->result, helix_router_result_free);
   g_clear_object (&chat->attempt_stream);
   g_free (chat->failed_name);
@@ -81,6 +91,106 @@ request_for_model (HelixChatRequest *template,
   return request;
 }
 
+/* The most a call of @request to @c may cost: its input (at most a token per
+ * three bytes, which holds for English and CJK alike, and a few tokens a
+ * message) and all the output it may ask for. */
+#define DEFAULT_OUTPUT_ESTIMATE 4096
+
+static double
+estimate_cost (HelixChatRequest *request,
+               const Candidate  *c)
+{
+  gint64 input = 0;
+  gint64 output = helix_chat_request_get_max_tokens (request);
+
+  if (c->price == NULL)
+    return 0;
+
+  for (guint i = 0; i < helix_chat_request_get_n_messages (request); i++)
+    input += strlen (helix_chat_request_get_message_content (request, i)) / 3 + 8;
+
+  return helix_price_table_cost (c->price, input, output > 0 ? output : DEFAULT_OUTPUT_ESTIMATE);
+}
+
+/* Every model whose estimate fits in @headroom, best tier first, then
+ * cheapest: for the downgrade policy. */
+static GArray *
+list_downgrades (ChatData *chat,
+                 double    headroom)
+{
+  HelixRouter *self = chat->router;
+  g_autoptr(GArray) downgrades = g_array_new (FALSE, TRUE, sizeof (Candidate));
+
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      if (!_helix_router_entry_available (self, entry))
+        continue;
+
+      for (guint j = 0; entry->models[j] != NULL; j++)
+        {
+          Candidate c = { entry, entry->models[j], NULL, 0 };
+
+          c.price = helix_price_table_lookup (self->prices, entry->name, c.model);
+          if (c.price == NULL || (chat->op->streaming && !c.price->streaming) ||
+              estimate_cost (chat->request, &c) > headroom)
+            continue;
+          c.cost = c.price->input_per_m + c.price->output_per_m;
+          entry->ref_count++;
+          g_array_append_val (downgrades, c);
+        }
+    }
+
+  g_array_set_clear_func (downgrades, _helix_router_candidate_clear);
+  g_array_sort (downgrades, _helix_router_compare_best_available);
+  return g_steal_pointer (&downgrades);
+}
+
+/* Reserves the first candidate's estimate, or downgrades. */
+static gboolean
+reserve (ChatData  *chat,
+         GError   **error)
+{
+  HelixBudget *budget = chat->router->budget;
+  const char *user = chat->result->user;
+  Candidate *c = &g_array_index (chat->candidates, Candidate, 0);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GArray) downgrades = NULL;
+
+  chat->reservation = helix_budget_reserve (budget, user, estimate_cost (chat->request, c),
+                                            &local_error);
+  if (chat->reservation != NULL)
+    return TRUE;
+
+  if (helix_budget_get_over_policy (budget) != HELIX_BUDGET_OVER_DOWNGRADE ||
+      chat->choice == CHOICE_OVERRIDE)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+
+  downgrades = list_downgrades (chat, helix_budget_get_headroom (budget, user));
+  if (downgrades->len == 0)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+
+  c = &g_array_index (downgrades, Candidate, 0);
+  chat->reservation = helix_budget_reserve (budget, user, estimate_cost (chat->request, c),
+                                            error);
+  if (chat->reservation == NULL)
+    return FALSE;
+
+  g_debug ("%s: downgraded to %s/%s to stay within budget", chat->op->name, c->entry->name,
+           c->model);
+  g_array_unref (chat->candidates);
+  chat->candidates = g_steal_pointer (&downgrades);
+  chat->choice = CHOICE_DOWNGRADED;
+  return TRUE;
+}
+
 static void
 chat_return (GTask              *task,
              HelixRouterOutcome  outcome,
@@ -93,6 +203,10 @@ chat_return (GTask              *task,
   chat->result->first_token_us = helix_chat_stream_get_first_token_delay (chat->result->stream);
   if (error != NULL)
     chat->result->error = g_strdup (error->message);
+
+  if (chat->reservation != NULL)
+    helix_budget_settle (chat->router->budget, g_steal_pointer (&chat->reservation),
+                         chat->result->cost_usd);
 
   _helix_router_emit_call_finished (chat->router, chat->result);
 
@@ -226,9 +340,7 @@ attempt_cb (GObject      *object,
 
   if ((g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_AUTH) ||
        g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_QUOTA)) &&
-      HELIX_IS_HTTP_PROVIDER (c->entry->provider) &&
-      helix_http_provider_get_n_usable_keys (HELIX_HTTP_PROVIDER (c->entry->provider)) > 0 &&
-      chat->key_switches++ < helix_http_provider_get_n_keys (HELIX_HTTP_PROVIDER (c->entry->provider)))
+      helix_provider_has_spare_key (c->entry->provider) && chat->key_switches++ < MAX_KEY_SWITCHES)
     {
       /* The key rests; the provider is fine: its next key, at once. */
       c->entry->probing = FALSE;
@@ -311,6 +423,18 @@ try_candidate (GTask *task)
 
       chat->index++;
       chat->attempt = 0;
+    }
+
+  if (chat->attempt == 0 && chat->reservation != NULL && chat->index > 0)
+    {
+      GError *error = NULL;
+
+      if (!helix_budget_adjust (chat->router->budget, chat->reservation,
+                                estimate_cost (chat->request, c), &error))
+        {
+          chat_return (task, HELIX_ROUTER_OUTCOME_FAILED, error);
+          return;
+        }
     }
 
   if (chat->attempt == 0)
@@ -404,7 +528,8 @@ helix_router_chat_async (HelixRouter             *self,
   if (chat->op != NULL)
     chat->candidates = _helix_router_list_candidates (self, chat->op, params->pinned_model,
                                                       NULL, &chat->choice, &error);
-  if (chat->candidates == NULL)
+  if (chat->candidates == NULL ||
+      (self->budget != NULL && !reserve (chat, &error)))
     {
       chat_return (task, HELIX_ROUTER_OUTCOME_FAILED, error);
       return;

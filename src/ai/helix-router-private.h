@@ -28,6 +28,11 @@ typedef struct
   guint              failures;      /* in a row */
   gint64             opened_at;
   gboolean           probing;       /* the one half-open call is under way */
+  gboolean           checking;      /* a health check is under way */
+  guint              n_checks;
+  gint64             check_latency_us;
+  gint64             checked_at;    /* wall clock, µs */
+  char              *check_error;
 } Entry;
 
 typedef struct
@@ -43,6 +48,8 @@ typedef enum
   CHOICE_CHEAPEST,
   CHOICE_PINNED,
   CHOICE_OVERRIDE,
+  CHOICE_BEST_AVAILABLE,
+  CHOICE_DOWNGRADED,
 } Choice;
 
 struct _HelixRouter
@@ -58,6 +65,10 @@ struct _HelixRouter
   guint                 backoff_cap_ms;
   guint                 max_attempts;
   char                 *override;
+  HelixBudget          *budget;
+  guint                 health_interval_ms;
+  guint                 health_source;
+  GCancellable         *health_cancellable;
 };
 
 const Operation *_helix_router_find_operation    (const char       *name,
@@ -78,6 +89,11 @@ void             _helix_router_entry_open        (HelixRouter      *self,
 void             _helix_router_entry_report      (HelixRouter      *self,
                                                   Entry            *entry,
                                                   gboolean          success);
+int              _helix_router_compare_candidates (gconstpointer   a,
+                                                   gconstpointer   b);
+int              _helix_router_compare_best_available (gconstpointer a,
+                                                       gconstpointer b);
+void             _helix_router_candidate_clear   (gpointer          data);
 void             _helix_router_emit_call_finished (HelixRouter      *self,
                                                    HelixRouterResult *result);
 

@@ -45,6 +45,8 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+static HelixRouterHealth entry_health (HelixRouter *self,
+                                       Entry       *entry);
 static Entry *find_entry (HelixRouter *self,
                           const char  *name);
 
@@ -66,6 +68,7 @@ entry_unref (gpointer data)
     return;
 
   g_clear_object (&entry->provider);
+  g_free (entry->check_error);
   g_free (entry->name);
   g_strfreev (entry->models);
   g_free (entry);
@@ -78,13 +81,26 @@ default_clock (gpointer user_data)
 }
 
 static void
+helix_router_dispose (GObject *object)
+{
+  HelixRouter *self = HELIX_ROUTER (object);
+
+  g_cancellable_cancel (self->health_cancellable);
+  g_clear_handle_id (&self->health_source, g_source_remove);
+
+  G_OBJECT_CLASS (helix_router_parent_class)->dispose (object);
+}
+
+static void
 helix_router_finalize (GObject *object)
 {
   HelixRouter *self = HELIX_ROUTER (object);
 
+  g_clear_object (&self->health_cancellable);
   g_clear_pointer (&self->entries, g_ptr_array_unref);
   g_clear_pointer (&self->prices, helix_price_table_unref);
   g_clear_pointer (&self->override, g_free);
+  g_clear_object (&self->budget);
 
   G_OBJECT_CLASS (helix_router_parent_class)->finalize (object);
 }
@@ -92,6 +108,7 @@ helix_router_finalize (GObject *object)
 static void
 helix_router_class_init (HelixRouterClass *klass)
 {
+  G_OBJECT_CLASS (klass)->dispose = helix_router_dispose;
   G_OBJECT_CLASS (klass)->finalize = helix_router_finalize;
 
   /**
@@ -127,6 +144,7 @@ helix_router_init (HelixRouter *self)
   self->backoff_base_ms = HELIX_ROUTER_DEFAULT_BACKOFF_BASE_MS;
   self->backoff_cap_ms = HELIX_ROUTER_DEFAULT_BACKOFF_CAP_MS;
   self->max_attempts = HELIX_ROUTER_DEFAULT_MAX_ATTEMPTS;
+  self->health_cancellable = g_cancellable_new ();
 }
 
 /**
@@ -215,6 +233,194 @@ helix_router_set_backoff (HelixRouter *self,
   self->backoff_base_ms = base_ms;
   self->backoff_cap_ms = MAX (cap_ms, base_ms);
   self->max_attempts = max_attempts;
+}
+
+/* Active health checks */
+
+typedef struct
+{
+  GWeakRef  router;
+  Entry    *entry;
+  gint64    started_at;
+} Check;
+
+static void
+check_cb (GObject      *object,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Check *check = user_data;
+  g_autoptr(HelixRouter) self = g_weak_ref_get (&check->router);
+  g_autoptr(GError) error = NULL;
+  Entry *entry = check->entry;
+  gboolean ok;
+
+  ok = helix_provider_check_finish (HELIX_PROVIDER (object), result, &error);
+  entry->checking = FALSE;
+
+  if (self != NULL && !g_error_matches (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_CANCELLED))
+    {
+      entry->n_checks++;
+      entry->check_latency_us = g_get_monotonic_time () - check->started_at;
+      entry->checked_at = g_get_real_time ();
+      g_free (entry->check_error);
+      entry->check_error = ok ? NULL : g_strdup (error->message);
+      if (!ok)
+        g_debug ("%s: health check failed: %s", entry->name, error->message);
+
+      /* A provider that answers is healthy again, at once; one that does not
+       * counts a failure, as a failed call does. */
+      _helix_router_entry_report (self, entry, ok);
+    }
+
+  g_weak_ref_clear (&check->router);
+  entry_unref (entry);
+  g_free (check);
+}
+
+/**
+ * helix_router_check_health:
+ * @self: a router
+ *
+ * Checks every provider now, with a cheap call (helix_provider_check_async()):
+ * one that answers closes its breaker, one that fails counts a failure.
+ */
+void
+helix_router_check_health (HelixRouter *self)
+{
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+      Check *check;
+
+      if (entry->checking || !helix_provider_can_check (entry->provider))
+        continue;
+
+      entry->checking = TRUE;
+      check = g_new0 (Check, 1);
+      g_weak_ref_init (&check->router, self);
+      check->entry = entry_ref (entry);
+      check->started_at = g_get_monotonic_time ();
+      helix_provider_check_async (entry->provider, self->health_cancellable, check_cb, check);
+    }
+}
+
+static gboolean
+health_timeout_cb (gpointer user_data)
+{
+  helix_router_check_health (HELIX_ROUTER (user_data));
+
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * helix_router_set_health_interval:
+ * @self: a router
+ * @interval_ms: how often to check every provider (30 s is usual); 0 for never
+ */
+void
+helix_router_set_health_interval (HelixRouter *self,
+                                  guint        interval_ms)
+{
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+
+  self->health_interval_ms = interval_ms;
+  g_clear_handle_id (&self->health_source, g_source_remove);
+  if (interval_ms > 0)
+    {
+      self->health_source = g_timeout_add (interval_ms, health_timeout_cb, self);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->health_source),
+                                "[helix-ai] health checks");
+    }
+}
+
+void
+helix_router_provider_status_free (HelixRouterProviderStatus *status)
+{
+  if (status == NULL)
+    return;
+
+  g_free (status->name);
+  g_free (status->check_error);
+  g_free (status);
+}
+
+/**
+ * helix_router_get_status:
+ * @self: a router
+ *
+ * Returns: (transfer container) (element-type HelixRouterProviderStatus): each
+ *   provider's state, in the order they were added
+ */
+GPtrArray *
+helix_router_get_status (HelixRouter *self)
+{
+  GPtrArray *status;
+
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), NULL);
+
+  status = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_router_provider_status_free);
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+      HelixRouterProviderStatus *s = g_new0 (HelixRouterProviderStatus, 1);
+
+      s->name = g_strdup (entry->name);
+      s->health = entry_health (self, entry);
+      s->failures = entry->failures;
+      s->n_checks = entry->n_checks;
+      s->check_latency_us = entry->n_checks > 0 ? entry->check_latency_us : -1;
+      s->checked_at_us = entry->checked_at;
+      s->check_error = g_strdup (entry->check_error);
+      g_ptr_array_add (status, s);
+    }
+
+  return status;
+}
+
+/**
+ * helix_router_get_prices:
+ * @self: a router
+ *
+ * Returns: (transfer none): the price table; entries may be added to it
+ */
+HelixPriceTable *
+helix_router_get_prices (HelixRouter *self)
+{
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), NULL);
+
+  return self->prices;
+}
+
+/**
+ * helix_router_set_budget:
+ * @self: a router
+ * @budget: (nullable): the budget calls are reserved against, or %NULL for none
+ */
+void
+helix_router_set_budget (HelixRouter *self,
+                         HelixBudget *budget)
+{
+  g_return_if_fail (HELIX_IS_ROUTER (self));
+  g_return_if_fail (budget == NULL || HELIX_IS_BUDGET (budget));
+
+  g_set_object (&self->budget, budget);
+}
+
+/**
+ * helix_router_get_budget:
+ * @self: a router
+ *
+ * Returns: (transfer none) (nullable): the budget
+ */
+HelixBudget *
+helix_router_get_budget (HelixRouter *self)
+{
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), NULL);
+
+  return self->budget;
 }
 
 /**
@@ -511,8 +717,8 @@ matches (Entry      *entry,
          strncmp (entry->name, wanted, slash - wanted) == 0 && g_str_equal (model, slash + 1);
 }
 
-static int
-compare_candidates (gconstpointer a,
+int
+_helix_router_compare_candidates (gconstpointer a,
                     gconstpointer b)
 {
   const Candidate *ca = a;
@@ -521,8 +727,21 @@ compare_candidates (gconstpointer a,
   return (ca->cost > cb->cost) - (ca->cost < cb->cost);
 }
 
-static void
-candidate_clear (gpointer data)
+int
+_helix_router_compare_best_available (gconstpointer a,
+                                      gconstpointer b)
+{
+  const Candidate *ca = a;
+  const Candidate *cb = b;
+
+  if (ca->price->tier != cb->price->tier)
+    return ca->price->tier > cb->price->tier ? -1 : 1;
+
+  return _helix_router_compare_candidates (a, b);
+}
+
+void
+_helix_router_candidate_clear (gpointer data)
 {
   Candidate *c = data;
 
@@ -573,6 +792,38 @@ _helix_router_list_candidates (HelixRouter      *self,
         }
     }
 
+  if (candidates->len == 0 && *choice == CHOICE_CHEAPEST)
+    {
+      /* Nothing meets the needs: the best of what there is (a local model
+       * answers rather than nobody), highest tier first, then cheapest. */
+      for (guint i = 0; i < self->entries->len; i++)
+        {
+          Entry *entry = g_ptr_array_index (self->entries, i);
+
+          if (!_helix_router_entry_available (self, entry))
+            continue;
+
+          for (guint j = 0; entry->models[j] != NULL; j++)
+            {
+              Candidate c = { entry, entry->models[j], NULL, 0 };
+
+              c.price = helix_price_table_lookup (self->prices, entry->name, c.model);
+              if (c.price == NULL || (op->streaming && !c.price->streaming))
+                continue;
+              c.cost = c.price->input_per_m + c.price->output_per_m;
+              entry_ref (entry);
+              g_array_append_val (candidates, c);
+            }
+        }
+      if (candidates->len > 0)
+        {
+          *choice = CHOICE_BEST_AVAILABLE;
+          g_array_set_clear_func (candidates, _helix_router_candidate_clear);
+          g_array_sort (candidates, _helix_router_compare_best_available);
+          return g_steal_pointer (&candidates);
+        }
+    }
+
   if (candidates->len == 0)
     {
       if (*choice == CHOICE_CHEAPEST)
@@ -590,8 +841,8 @@ _helix_router_list_candidates (HelixRouter      *self,
       return NULL;
     }
 
-  g_array_set_clear_func (candidates, candidate_clear);
-  g_array_sort (candidates, compare_candidates);  /* stable: registration order at equal cost */
+  g_array_set_clear_func (candidates, _helix_router_candidate_clear);
+  g_array_sort (candidates, _helix_router_compare_candidates);  /* stable: registration order at equal cost */
   return g_steal_pointer (&candidates);
 }
 
@@ -606,6 +857,12 @@ _helix_router_describe (Choice           choice,
       return g_strdup_printf ("pinned for this session: %s", c->model);
     case CHOICE_OVERRIDE:
       return g_strdup_printf ("forced by PROVIDER_OVERRIDE: %s/%s", c->entry->name, c->model);
+    case CHOICE_BEST_AVAILABLE:
+      return g_strdup_printf ("best available for %s (none meets its needs): %s",
+                              op->name, c->model);
+    case CHOICE_DOWNGRADED:
+      return g_strdup_printf ("downgraded for %s to stay within budget: %s, $%.2f/M in",
+                              op->name, c->model, c->price->input_per_m);
     case CHOICE_CHEAPEST:
     default:
       return g_strdup_printf ("cheapest healthy for %s: %s, $%.2f/M in",

@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 
+#include "helix-budget.h"
 #include "helix-price-table.h"
 #include "helix-provider.h"
 
@@ -60,6 +61,32 @@ typedef enum
 #define HELIX_ROUTER_DEFAULT_BACKOFF_BASE_MS  500
 #define HELIX_ROUTER_DEFAULT_BACKOFF_CAP_MS   20000
 #define HELIX_ROUTER_DEFAULT_MAX_ATTEMPTS     3
+#define HELIX_ROUTER_DEFAULT_HEALTH_INTERVAL_MS 30000
+
+/**
+ * HelixRouterProviderStatus:
+ * @name: the provider's name
+ * @health: its breaker
+ * @failures: failures in a row
+ * @n_checks: active health checks done
+ * @check_latency_us: how long the last check took, or -1
+ * @checked_at_us: when it ended (µs since the Unix epoch), or 0
+ * @check_error: (nullable): why the last check failed
+ *
+ * What the router knows about a provider, for people (operator view, metrics).
+ */
+typedef struct
+{
+  char              *name;
+  HelixRouterHealth  health;
+  guint              failures;
+  guint              n_checks;
+  gint64             check_latency_us;
+  gint64             checked_at_us;
+  char              *check_error;
+} HelixRouterProviderStatus;
+
+void helix_router_provider_status_free (HelixRouterProviderStatus *status);
 
 /**
  * HelixRouterClockFunc:
@@ -152,6 +179,14 @@ void               helix_router_set_backoff      (HelixRouter           *self,
                                                   guint                  base_ms,
                                                   guint                  cap_ms,
                                                   guint                  max_attempts);
+void               helix_router_set_health_interval (HelixRouter        *self,
+                                                     guint               interval_ms);
+void               helix_router_check_health     (HelixRouter           *self);
+GPtrArray         *helix_router_get_status       (HelixRouter           *self);
+void               helix_router_set_budget       (HelixRouter           *self,
+                                                  HelixBudget           *budget);
+HelixBudget       *helix_router_get_budget       (HelixRouter           *self);
+HelixPriceTable   *helix_router_get_prices       (HelixRouter           *self);
 void               helix_router_set_override     (HelixRouter           *self,
                                                   const char            *override);
 const char        *helix_router_get_override     (HelixRouter           *self);
