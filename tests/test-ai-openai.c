@@ -565,6 +565,35 @@ log_handler (const char     *log_domain,
   test_log_handler (log_domain, log_level, message, user_data);
 }
 
+/* An answer that does not stop: cut at the text limit, what came before kept. */
+static void
+test_endless (Fixture       *fixture,
+              gconstpointer  data)
+{
+  /* Ten events of 1,000,000 bytes of text: 10 MB, over the 8 MiB limit. */
+  g_autoptr(GString) event = g_string_new ("data: {\"choices\":[{\"delta\":{\"content\":\"");
+  g_autoptr(GError) error = NULL;
+  const char *chunks[11];
+
+  for (guint i = 0; i < 1000000; i++)
+    g_string_append_c (event, 'a' + i % 26);
+  g_string_append (event, "\"}}]}\n\n");
+  for (guint i = 0; i < 10; i++)
+    chunks[i] = event->str;
+  chunks[10] = NULL;
+
+  fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_HOLD);
+  error = helix_test_ai_run_call (fixture, NULL);
+
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (error->message, "too long"));
+  g_assert_cmpuint (helix_chat_stream_get_text_length (fixture->stream), ==, 8000000);
+  g_assert_cmpuint (helix_chat_stream_get_text_length (fixture->stream), <=, 8 * 1024 * 1024);
+  g_assert_false (helix_chat_stream_is_complete (fixture->stream));
+  /* The connection is dropped, not read to its end. */
+  helix_test_wait_for (fake_provider_get_client_closed (fixture->fake), 30, "the cut connection");
+}
+
 /* Model lists: "Test connection" and health checks */
 
 typedef struct
@@ -690,6 +719,7 @@ main (int   argc,
   ADD ("bad-streams", test_bad_streams);
   ADD ("not-streamed", test_not_streamed);
   ADD ("models", test_models);
+  ADD ("endless", test_endless);
   g_test_add_func ("/helix/ai/openai/retry-after", test_retry_after);
   g_test_add_func ("/helix/ai/openai/bad-base-url", test_bad_base_url);
 

@@ -51,6 +51,30 @@ make_key (const char *provider,
   return g_strconcat (provider, "\n", model, NULL);
 }
 
+/* Adds @price (taking @key and @price), or updates the entry in place: calls
+ * under way hold pointers to entries (the router's candidates). */
+static void
+put_price (HelixPriceTable *self,
+           char            *key,
+           HelixModelPrice *price)
+{
+  HelixModelPrice *old = g_hash_table_lookup (self->prices, key);
+
+  if (old == NULL)
+    {
+      g_hash_table_insert (self->prices, key, price);
+      return;
+    }
+
+  old->input_per_m = price->input_per_m;
+  old->output_per_m = price->output_per_m;
+  old->tier = price->tier;
+  old->context = price->context;
+  old->streaming = price->streaming;
+  g_free (key);
+  model_price_free (price);
+}
+
 static GHashTable *
 prices_new (void)
 {
@@ -344,7 +368,7 @@ helix_price_table_load (HelixPriceTable  *self,
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       g_hash_table_iter_steal (&iter);
-      g_hash_table_replace (self->prices, key, value);
+      put_price (self, key, value);
     }
 
   return TRUE;
@@ -401,7 +425,7 @@ helix_price_table_set (HelixPriceTable       *self,
   copy = g_memdup2 (price, sizeof *price);
   copy->provider = g_strdup (price->provider);
   copy->model = g_strdup (price->model);
-  g_hash_table_replace (self->prices, make_key (price->provider, price->model), copy);
+  put_price (self, make_key (price->provider, price->model), copy);
 }
 
 guint
