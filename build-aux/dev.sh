@@ -19,7 +19,7 @@ cd "$top"
 build_deps=(
   meson ninja-build pkg-config gcc gettext
   libglib2.0-dev libglib2.0-bin libjson-glib-dev libsqlite3-dev libsoup-3.0-dev
-  libsodium-dev libgtk-4-dev libadwaita-1-dev libsecret-1-dev
+  libsodium-dev libssl-dev libgtk-4-dev libadwaita-1-dev libsecret-1-dev
 )
 test_deps=(
   xvfb xauth dbus dbus-x11 desktop-file-utils appstream-util sqlite3
@@ -76,7 +76,7 @@ case "$cmd" in
     for arg in "$@"; do [ "$arg" = "--headless" ] && headless=1; done
     if [ $headless = 1 ]; then
       install_deps meson ninja-build pkg-config gcc gettext libglib2.0-dev libglib2.0-bin \
-                   libjson-glib-dev libsqlite3-dev libsoup-3.0-dev libsodium-dev \
+                   libjson-glib-dev libsqlite3-dev libsoup-3.0-dev libsodium-dev libssl-dev \
                    glib-networking
       configure _build-gateway -Dgui=false
       ninja -C _build-gateway
