@@ -758,6 +758,41 @@ helix_ledger_load_budget (HelixLedger  *self,
   return wait_for_job (self, job, error);
 }
 
+static Job *
+new_query (HelixLedger         *self,
+           JobKind              kind,
+           const char          *user,
+           GCancellable        *cancellable,
+           GAsyncReadyCallback  callback,
+           gpointer             user_data,
+           gpointer             source_tag)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = kind;
+  job->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (job->task, source_tag);
+  job->user = g_strdup (user);
+
+  return job;
+}
+
+/* Runs after every record queued before it; answers at once on a closed ledger. */
+static void
+queue_query (HelixLedger *self,
+             Job         *job)
+{
+  if (self->thread == NULL)
+    {
+      g_task_return_new_error (job->task, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                               _("The cost ledger is closed"));
+      job_free (job);
+      return;
+    }
+
+  g_async_queue_push (self->jobs, job);
+}
+
 /**
  * helix_ledger_query_totals_async:
  * @self: a ledger
@@ -783,24 +818,12 @@ helix_ledger_query_totals_async (HelixLedger         *self,
 
   g_return_if_fail (HELIX_IS_LEDGER (self));
 
-  job = g_new0 (Job, 1);
-  job->kind = JOB_TOTALS;
-  job->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (job->task, helix_ledger_query_totals_async);
+  job = new_query (self, JOB_TOTALS, user, cancellable, callback, user_data,
+                   helix_ledger_query_totals_async);
   job->group = group;
-  job->user = g_strdup (user);
   job->since_us = since_us;
   job->until_us = until_us;
-
-  if (self->thread == NULL)
-    {
-      g_task_return_new_error (job->task, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                               _("The cost ledger is closed"));
-      job_free (job);
-      return;
-    }
-
-  g_async_queue_push (self->jobs, job);
+  queue_query (self, job);
 }
 
 /**
@@ -845,22 +868,10 @@ helix_ledger_list_recent_async (HelixLedger         *self,
 
   g_return_if_fail (HELIX_IS_LEDGER (self));
 
-  job = g_new0 (Job, 1);
-  job->kind = JOB_RECENT;
-  job->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (job->task, helix_ledger_list_recent_async);
-  job->user = g_strdup (user);
+  job = new_query (self, JOB_RECENT, user, cancellable, callback, user_data,
+                   helix_ledger_list_recent_async);
   job->limit = limit;
-
-  if (self->thread == NULL)
-    {
-      g_task_return_new_error (job->task, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                               _("The cost ledger is closed"));
-      job_free (job);
-      return;
-    }
-
-  g_async_queue_push (self->jobs, job);
+  queue_query (self, job);
 }
 
 /**

@@ -563,7 +563,7 @@ entry_health (HelixRouter *self,
 /* Whether a call may go to @entry now. */
 gboolean
 _helix_router_entry_available (HelixRouter *self,
-                 Entry       *entry)
+                               Entry       *entry)
 {
   switch (entry_health (self, entry))
     {
@@ -579,7 +579,7 @@ _helix_router_entry_available (HelixRouter *self,
 
 void
 _helix_router_entry_open (HelixRouter *self,
-            Entry       *entry)
+                          Entry       *entry)
 {
   g_debug ("%s: breaker open after %u failures", entry->name, entry->failures);
   entry->state = HELIX_ROUTER_HEALTH_OPEN;
@@ -589,8 +589,8 @@ _helix_router_entry_open (HelixRouter *self,
 
 void
 _helix_router_entry_report (HelixRouter *self,
-              Entry       *entry,
-              gboolean     success)
+                            Entry       *entry,
+                            gboolean     success)
 {
   entry_health (self, entry);
   entry->probing = FALSE;
@@ -683,7 +683,7 @@ helix_router_report (HelixRouter *self,
 
 const Operation *
 _helix_router_find_operation (const char  *name,
-                GError     **error)
+                              GError     **error)
 {
   for (guint i = 0; i < G_N_ELEMENTS (operations); i++)
     if (g_str_equal (operations[i].name, name))
@@ -751,11 +751,11 @@ _helix_router_candidate_clear (gpointer data)
 /* The candidates for @op, cheapest first. */
 GArray *
 _helix_router_list_candidates (HelixRouter      *self,
-                 const Operation  *op,
-                 const char       *pinned_model,
-                 const char       *override,
-                 Choice           *choice,
-                 GError          **error)
+                               const Operation  *op,
+                               const char       *pinned_model,
+                               const char       *override,
+                               Choice           *choice,
+                               GError          **error)
 {
   g_autoptr(GArray) candidates = g_array_new (FALSE, TRUE, sizeof (Candidate));
   const char *wanted;
@@ -848,8 +848,8 @@ _helix_router_list_candidates (HelixRouter      *self,
 
 char *
 _helix_router_describe (Choice           choice,
-          const Operation *op,
-          const Candidate *c)
+                        const Operation *op,
+                        const Candidate *c)
 {
   switch (choice)
     {
