@@ -20,6 +20,7 @@ build_deps=(
   meson ninja-build pkg-config gcc gettext
   libglib2.0-dev libglib2.0-bin libjson-glib-dev libsqlite3-dev libsoup-3.0-dev
   libsodium-dev libssl-dev libgtk-4-dev libadwaita-1-dev libsecret-1-dev
+  libmd4c-dev libgtksourceview-5-dev
 )
 test_deps=(
   xvfb xauth dbus dbus-x11 desktop-file-utils appstream-util sqlite3

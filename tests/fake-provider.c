@@ -44,6 +44,9 @@ struct _FakeProvider
   char              **models;   /* for GET of the model list */
   gboolean            models_error;  /* a test set an error: the list gets it too */
 
+  /* One-shot answers, used before the ones above (QueuedAnswer). */
+  GQueue              queued;
+
   /* What was asked. */
   guint               n_requests;
   char               *last_body;
@@ -56,6 +59,27 @@ struct _FakeProvider
   gboolean            client_closed;
 };
 
+/* An answer for one request (fake_provider_queue_error(), fake_provider_queue_stream()). */
+typedef struct
+{
+  guint    status;
+  char    *retry_after;
+  char    *body;
+  char   **chunks;
+  FakeEnd  end;
+} QueuedAnswer;
+
+static void
+queued_answer_free (gpointer data)
+{
+  QueuedAnswer *queued = data;
+
+  g_free (queued->retry_after);
+  g_free (queued->body);
+  g_strfreev (queued->chunks);
+  g_free (queued);
+}
+
 typedef struct
 {
   FakeProvider        *self;
@@ -63,6 +87,7 @@ typedef struct
   GSocket           *socket;
   guint              n_chunks;
   guint              n_written;
+  FakeEnd            end;
 } Answer;
 
 static gboolean
@@ -104,7 +129,7 @@ static void
 wrote_headers_cb (SoupServerMessage *msg,
                   Answer            *answer)
 {
-  if (answer->self->end == FAKE_END_HOLD && answer->n_chunks == 0)
+  if (answer->end == FAKE_END_HOLD && answer->n_chunks == 0)
     watch_socket (answer->self, answer->socket);
 }
 
@@ -115,7 +140,7 @@ wrote_chunk_cb (SoupServerMessage *msg,
   if (++answer->n_written < answer->n_chunks)
     return;
 
-  switch (answer->self->end)
+  switch (answer->end)
     {
     case FAKE_END_CUT:
       g_socket_shutdown (answer->socket, FALSE, TRUE, NULL);
@@ -212,6 +237,9 @@ handle_request (SoupServer        *server,
   const char *name;
   const char *value;
   Answer *answer;
+  QueuedAnswer *queued = NULL;
+  char **chunks;
+  FakeEnd end;
 
   GUri *uri = soup_server_message_get_uri (msg);
 
@@ -249,13 +277,21 @@ handle_request (SoupServer        *server,
       return;
     }
 
-  if (self->chunks == NULL)
+  queued = g_queue_pop_head (&self->queued);
+  chunks = queued != NULL ? queued->chunks : self->chunks;
+  end = queued != NULL ? queued->end : self->end;
+
+  if (chunks == NULL)
     {
-      soup_server_message_set_status (msg, self->status, NULL);
-      if (self->retry_after != NULL)
-        soup_message_headers_replace (response_headers, "Retry-After", self->retry_after);
-      soup_server_message_set_response (msg, self->content_type, SOUP_MEMORY_COPY,
-                                        self->body, strlen (self->body));
+      const char *retry_after = queued != NULL ? queued->retry_after : self->retry_after;
+      const char *body = queued != NULL ? queued->body : self->body;
+
+      soup_server_message_set_status (msg, queued != NULL ? queued->status : self->status, NULL);
+      if (retry_after != NULL)
+        soup_message_headers_replace (response_headers, "Retry-After", retry_after);
+      soup_server_message_set_response (msg, queued != NULL ? "application/json" : self->content_type,
+                                        SOUP_MEMORY_COPY, body, strlen (body));
+      g_clear_pointer (&queued, queued_answer_free);
       return;
     }
 
@@ -267,17 +303,19 @@ handle_request (SoupServer        *server,
   answer = g_new0 (Answer, 1);
   answer->self = self;
   answer->msg = msg;
-  answer->n_chunks = g_strv_length (self->chunks);
+  answer->end = end;
+  answer->n_chunks = g_strv_length (chunks);
   answer->socket = connection_socket (self, msg);
   g_signal_connect (msg, "wrote-headers", G_CALLBACK (wrote_headers_cb), answer);
   g_signal_connect (msg, "wrote-chunk", G_CALLBACK (wrote_chunk_cb), answer);
   g_object_set_data_full (G_OBJECT (msg), "fake-answer", answer, g_free);
 
-  for (guint i = 0; self->chunks[i] != NULL; i++)
+  for (guint i = 0; chunks[i] != NULL; i++)
     soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_COPY,
-                              self->chunks[i], strlen (self->chunks[i]));
-  if (self->end == FAKE_END_FINISH)
+                              chunks[i], strlen (chunks[i]));
+  if (end == FAKE_END_FINISH)
     soup_message_body_complete (soup_server_message_get_response_body (msg));
+  g_clear_pointer (&queued, queued_answer_free);
 }
 
 static gboolean
@@ -405,6 +443,42 @@ fake_provider_respond_error (FakeProvider *self,
   self->content_type = g_strdup (content_type);
   g_free (self->body);
   self->body = g_strdup (body);
+}
+
+/* Answers the next request (only) with this status and a JSON body; the
+ * answers set with fake_provider_respond_*() come after the queued ones. */
+void
+fake_provider_queue_error (FakeProvider *self,
+                           guint         status,
+                           const char   *retry_after,
+                           const char   *body)
+{
+  QueuedAnswer *queued = g_new0 (QueuedAnswer, 1);
+
+  queued->status = status;
+  queued->retry_after = g_strdup (retry_after);
+  queued->body = g_strdup (body);
+  g_queue_push_tail (&self->queued, queued);
+}
+
+/* Answers the next request (only) with 200 and these chunks. */
+void
+fake_provider_queue_stream (FakeProvider      *self,
+                            const char *const *chunks,
+                            FakeEnd            end)
+{
+  QueuedAnswer *queued = g_new0 (QueuedAnswer, 1);
+
+  queued->chunks = g_strdupv ((char **) chunks);
+  queued->end = end;
+  g_queue_push_tail (&self->queued, queued);
+}
+
+/* Whether the client closed the connection of the last held answer; clears it. */
+void
+fake_provider_reset_client_closed (FakeProvider *self)
+{
+  self->client_closed = FALSE;
 }
 
 guint

@@ -56,6 +56,15 @@ void          fake_provider_respond_error     (FakeProvider       *self,
 
 void          fake_provider_set_models        (FakeProvider       *self,
                                                const char * const *models);
+void          fake_provider_queue_error       (FakeProvider       *self,
+                                               guint               status,
+                                               const char         *retry_after,
+                                               const char         *body);
+void          fake_provider_queue_stream      (FakeProvider       *self,
+                                               const char *const  *chunks,
+                                               FakeEnd             end);
+void          fake_provider_reset_client_closed (FakeProvider     *self);
+
 guint         fake_provider_get_n_requests    (FakeProvider       *self);
 const char   *fake_provider_get_last_body     (FakeProvider       *self);
 const char   *fake_provider_get_last_path     (FakeProvider       *self);

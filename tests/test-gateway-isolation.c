@@ -208,7 +208,15 @@ assert_error_body (SoupMessage *msg,
   g_assert_cmpuint (json_object_get_size (object), ==, 1);
   error = json_object_get_object_member (object, "error");
   g_assert_nonnull (error);
-  g_assert_cmpuint (json_object_get_size (error), ==, 2);
+  /* The OpenAI-compatible API (/v1/) answers OpenAI's shape: type and param too. */
+  if (g_str_has_prefix (g_uri_get_path (soup_message_get_uri (msg)), "/v1/"))
+    {
+      g_assert_cmpuint (json_object_get_size (error), ==, 4);
+      g_assert_true (json_object_has_member (error, "type"));
+      g_assert_true (json_object_has_member (error, "param"));
+    }
+  else
+    g_assert_cmpuint (json_object_get_size (error), ==, 2);
   if (code != NULL)
     g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
   else
@@ -981,6 +989,20 @@ static const RestCase rest_cases[] = {
   { "/api/v1/sessions/{id}/messages", "HEAD", TARGET_SESSION, AUTH_TOKEN, NULL, 404, NULL },
   /* The upgrade itself is the WebSocket matrix; a plain GET is refused. */
   { "/api/v1/sync", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 400, "not_websocket" },
+  /* Bob's own costs only (alice's need user=alice: 403, see test-gateway-openai.c). */
+  { "/api/v1/operations/cost", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL },
+  { "/api/v1/operations/cost", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL },
+  /* The AI router; this gateway has no provider. */
+  { "/v1/chat/completions", "POST", TARGET_NONE, AUTH_TOKEN,
+    "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"{session}\"}]}",
+    503, "no_providers" },
+  { "/v1/models", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL },
+  { "/v1/models", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL },
+  /* An answer in alice's session: as if it did not exist. */
+  { "/api/v1/chat/message", "POST", TARGET_NONE, AUTH_TOKEN,
+    "{\"session\":\"{session}\",\"content\":\"hi\"}", 404, "not_found" },
+  { "/api/v1/chat/message", "POST", TARGET_NONE, AUTH_TOKEN,
+    "{\"session\":\"{message}\",\"content\":\"hi\"}", 404, "not_found" },
 };
 
 static const char *
@@ -1206,7 +1228,7 @@ test_ws_matrix (Fixture       *f,
   gint64 now_ms = g_get_real_time () / 1000;
   gint64 bob_head;
   g_autoptr(GError) error = NULL;
-  WsCase cases[14] = { { 0 } };
+  WsCase cases[16] = { { 0 } };
   guint n = 0;
 
   alice_backlog = client_sync (alice_ws, "dev-a", "alice");
@@ -1262,6 +1284,16 @@ test_ws_matrix (Fixture       *f,
     g_strdup_printf ("{\"type\":\"message.delta\",\"session\":\"%s\",\"message\":\"%s\","
                      "\"delta\":\"pwned\",\"index\":0}", f->alice_session, f->alice_message),
     -1, NULL, TRUE };
+  /* Asking for an answer in alice's session: no such session, for bob's
+   * devices only; nothing is stored. */
+  cases[n++] = (WsCase) { "chat in alice's session",
+    g_strdup_printf ("{\"type\":\"chat\",\"session\":\"%s\",\"message\":\"%s\","
+                     "\"reply\":\"%s\"}", f->alice_session, f->alice_message, new_op4),
+    HELIX_SYNC_FRAME_CHAT_FAILED, NULL, TRUE };
+  cases[n++] = (WsCase) { "chat.failed from a client",
+    g_strdup_printf ("{\"type\":\"chat.failed\",\"session\":\"%s\",\"reply\":\"%s\","
+                     "\"error\":\"x\"}", f->alice_session, f->alice_message),
+    HELIX_SYNC_FRAME_ERROR, "forbidden", FALSE };
   cases[n++] = (WsCase) { "ping", g_strdup ("{\"type\":\"ping\",\"id\":\"p\"}"),
                           HELIX_SYNC_FRAME_PONG, NULL, FALSE };
   cases[n++] = (WsCase) { "pong", g_strdup ("{\"type\":\"pong\",\"id\":\"p\"}"), -1, NULL, FALSE };
@@ -1315,10 +1347,13 @@ test_ws_matrix (Fixture       *f,
           g_autoptr(HelixSyncFrame) reply = client_expect (bob_ws, c->reply);
         }
 
+      /* Relayed to bob's other device (a delta), or sent to all bob's devices
+       * (a failed chat). */
       if (c->relayed)
         {
           g_autoptr(HelixSyncFrame) delta = client_expect (bob_other,
-                                                           HELIX_SYNC_FRAME_MESSAGE_DELTA);
+                                                           c->reply >= 0 ? (HelixSyncFrameKind) c->reply
+                                                                         : HELIX_SYNC_FRAME_MESSAGE_DELTA);
 
           g_assert_cmpstr (helix_sync_frame_get_session_id (delta), ==, f->alice_session);
         }

@@ -209,6 +209,17 @@ assert_roundtrip (const char *text)
     case HELIX_SYNC_FRAME_PONG:
       again = helix_sync_frame_build_pong (helix_sync_frame_get_ping_id (frame));
       break;
+    case HELIX_SYNC_FRAME_CHAT:
+      again = helix_sync_frame_build_chat (helix_sync_frame_get_session_id (frame),
+                                           helix_sync_frame_get_message_id (frame),
+                                           helix_sync_frame_get_reply_id (frame),
+                                           helix_sync_frame_get_model (frame));
+      break;
+    case HELIX_SYNC_FRAME_CHAT_FAILED:
+      again = helix_sync_frame_build_chat_failed (helix_sync_frame_get_session_id (frame),
+                                                  helix_sync_frame_get_reply_id (frame),
+                                                  helix_sync_frame_get_error_message (frame));
+      break;
     default:
       g_assert_not_reached ();
     }
@@ -324,6 +335,28 @@ test_frame_roundtrip (void)
   assert_roundtrip ("{\"type\":\"error\",\"code\":\"some_future_code\",\"message\":\"\"}");
   assert_roundtrip ("{\"type\":\"ping\",\"id\":\"17\"}");
   assert_roundtrip ("{\"type\":\"pong\"}");
+  assert_roundtrip ("{\"type\":\"chat\",\"session\":\"" S1 "\",\"message\":\"" M1 "\","
+                    "\"reply\":\"" OP1 "\"}");
+  assert_roundtrip ("{\"type\":\"chat\",\"session\":\"" S1 "\",\"message\":\"" M1 "\","
+                    "\"reply\":\"" OP1 "\",\"model\":\"deepseek/deepseek-chat\"}");
+  assert_roundtrip ("{\"type\":\"chat.failed\",\"session\":\"" S1 "\",\"reply\":\"" OP1 "\","
+                    "\"error\":\"No working model\"}");
+
+  {
+    g_autoptr(HelixSyncFrame) chat = parse_ok ("{\"type\":\"chat\",\"session\":\"" S1 "\","
+                                               "\"message\":\"" M1 "\",\"reply\":\"" OP1 "\","
+                                               "\"model\":\"m\"}");
+
+    g_assert_cmpint (helix_sync_frame_get_kind (chat), ==, HELIX_SYNC_FRAME_CHAT);
+    g_assert_cmpstr (helix_sync_frame_get_session_id (chat), ==, S1);
+    g_assert_cmpstr (helix_sync_frame_get_message_id (chat), ==, M1);
+    g_assert_cmpstr (helix_sync_frame_get_reply_id (chat), ==, OP1);
+    g_assert_cmpstr (helix_sync_frame_get_model (chat), ==, "m");
+    g_assert_true (helix_sync_frame_kind_sent_by_device (HELIX_SYNC_FRAME_CHAT));
+    g_assert_false (helix_sync_frame_kind_sent_by_gateway (HELIX_SYNC_FRAME_CHAT));
+    g_assert_false (helix_sync_frame_kind_sent_by_device (HELIX_SYNC_FRAME_CHAT_FAILED));
+    g_assert_true (helix_sync_frame_kind_sent_by_gateway (HELIX_SYNC_FRAME_CHAT_FAILED));
+  }
 }
 
 static void
@@ -483,6 +516,23 @@ test_frame_numbers (void)
                 HELIX_SYNC_ERROR_BAD_FRAME);
   expect_error ("{\"type\":\"message.delta\",\"session\":\"" S1 "\",\"message\":\"" M1 "\","
                 "\"delta\":\"x\",\"index\":0.5}", HELIX_SYNC_ERROR_BAD_FRAME);
+  /* chat: every id required, a model of at most 256 bytes, nothing else */
+  expect_error ("{\"type\":\"chat\",\"session\":\"" S1 "\",\"message\":\"" M1 "\"}",
+                HELIX_SYNC_ERROR_BAD_FRAME);
+  expect_error ("{\"type\":\"chat\",\"session\":\"" S1 "\",\"message\":\"" M1 "\","
+                "\"reply\":\"" OP1 "\",\"model\":7}", HELIX_SYNC_ERROR_BAD_FRAME);
+  expect_error ("{\"type\":\"chat\",\"session\":\"" S1 "\",\"message\":\"" M1 "\","
+                "\"reply\":\"" OP1 "\",\"stream\":true}", HELIX_SYNC_ERROR_BAD_FRAME);
+  {
+    g_autofree char *long_model = g_strnfill (257, 'm');
+    g_autofree char *text = g_strdup_printf ("{\"type\":\"chat\",\"session\":\"" S1 "\","
+                                             "\"message\":\"" M1 "\",\"reply\":\"" OP1 "\","
+                                             "\"model\":\"%s\"}", long_model);
+
+    expect_error (text, HELIX_SYNC_ERROR_BAD_FRAME);
+  }
+  expect_error ("{\"type\":\"chat.failed\",\"session\":\"" S1 "\",\"reply\":\"" OP1 "\"}",
+                HELIX_SYNC_ERROR_BAD_FRAME);
   expect_error ("{\"type\":\"ack\",\"acks\":[{\"op\":\"" OP1 "\",\"seq\":0}]}",
                 HELIX_SYNC_ERROR_BAD_FRAME);
   expect_error ("{\"type\":\"ops\",\"ops\":[{\"seq\":0," SESSION_DELETE_BODY "]}",

@@ -69,8 +69,8 @@ _helix_provider_session_new (void)
 {
   return soup_session_new_with_options ("user-agent", "helix/" PACKAGE_VERSION,
                                         "timeout", 0,
-                                        "max-conns", 256,
-                                        "max-conns-per-host", 64,
+                                        "max-conns", 1024,
+                                        "max-conns-per-host", 256,
                                         NULL);
 }
 
@@ -664,7 +664,11 @@ _helix_provider_call_send (HelixProviderCall *call,
   g_assert (call->msg == NULL);
 
   call->msg = msg;
-  /* A redirect could carry the key elsewhere: an API endpoint has no business redirecting. */
+  /* A redirect could carry the key elsewhere: an API endpoint has no business
+   * redirecting. Without IDEMPOTENT, libsoup 3.2 opens a new connection (and
+   * TLS handshake) for every POST; with it, idle connections are reused, and
+   * a request written to a connection the server had just closed, before any
+   * answer, is sent again: the provider never saw it. */
   soup_message_add_flags (call->msg, SOUP_MESSAGE_NO_REDIRECT);
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
                                 "text/event-stream");

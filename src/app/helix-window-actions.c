@@ -103,20 +103,104 @@ dup_composer_text (HelixWindow *self)
   return text;
 }
 
+static const char *
+open_session_id (HelixWindow *self)
+{
+  return self->session != NULL ? helix_session_get_id (self->session) : NULL;
+}
+
+/* The last stored message of the open session, if it is an answer. */
+static HelixMessage *
+dup_last_answer (HelixWindow *self)
+{
+  g_autoptr(HelixMessage) message = NULL;
+  guint n_items;
+
+  if (self->message_list == NULL)
+    return NULL;
+
+  n_items = g_list_model_get_n_items (G_LIST_MODEL (self->message_list));
+  if (n_items == 0)
+    return NULL;
+
+  message = g_list_model_get_item (G_LIST_MODEL (self->message_list), n_items - 1);
+  if (message == NULL || helix_message_get_role (message) != HELIX_MESSAGE_ROLE_ASSISTANT)
+    return NULL;
+
+  return g_steal_pointer (&message);
+}
+
 void
 _helix_window_update_actions (HelixWindow *self)
 {
   g_autofree char *text = NULL;
+  g_autoptr(HelixMessage) last_answer = NULL;
+  gboolean busy;
 
   g_assert (HELIX_IS_WINDOW (self));
 
-  if (self->composer_view == NULL)
+  if (self->composer_view == NULL || self->chat == NULL)
     return;
 
   text = dup_composer_text (self);
+  busy = helix_chat_controller_get_busy_call (self->chat, open_session_id (self)) != NULL;
+  if (!busy)
+    last_answer = dup_last_answer (self);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send-message",
-                                 text != NULL && !self->sending);
+                                 text != NULL && !self->sending && !busy);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.stop", busy);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.retry", self->session != NULL && !busy);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.regenerate",
+                                 last_answer != NULL &&
+                                 helix_chat_controller_get_router (self->chat) != NULL);
+
+  /* Until a provider is set up, say why nothing answers. */
+  gtk_revealer_set_reveal_child (self->notice_revealer,
+                                 !self->notice_dismissed &&
+                                 !helix_chat_controller_has_providers (self->chat));
+
+  /* While an answer streams in, the send button stops it. */
+  if (self->send_button != NULL)
+    {
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (self->send_button),
+                                      busy ? "win.stop" : "win.send-message");
+      gtk_button_set_icon_name (self->send_button,
+                                busy ? "media-playback-stop-symbolic" : "go-up-symbolic");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->send_button),
+                                   busy ? _("Stop") : _("Send Message"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->send_button),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      busy ? _("Stop") : _("Send Message"),
+                                      -1);
+      if (busy)
+        gtk_widget_remove_css_class (GTK_WIDGET (self->send_button), "suggested-action");
+      else
+        gtk_widget_add_css_class (GTK_WIDGET (self->send_button), "suggested-action");
+    }
+}
+
+/**
+ * _helix_window_ask:
+ * @self: a #HelixWindow
+ * @session_id: the session
+ * @upto: answer the messages before this position
+ *
+ * Asks for an answer in @session_id (see helix_chat_controller_ask()).
+ */
+void
+_helix_window_ask (HelixWindow *self,
+                   const char  *session_id,
+                   guint64      upto)
+{
+  g_assert (HELIX_IS_WINDOW (self));
+
+  if (self->chat == NULL || helix_chat_controller_get_router (self->chat) == NULL)
+    return;
+
+  helix_chat_controller_ask (self->chat, session_id, upto);
+  if (g_strcmp0 (session_id, open_session_id (self)) == 0)
+    _helix_window_scroll_to_bottom (self);
 }
 
 /* win.send-message ---------------------------------------------------------- */
@@ -162,6 +246,9 @@ on_append_ready (GObject      *object,
    * reaches the view through the session's message list. */
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->composer_view), "", 0);
   _helix_window_scroll_to_bottom (self);
+
+  /* Then the answer, in the message's own session whatever is shown now. */
+  _helix_window_ask (self, data->session_id, helix_message_get_position (message) + 1);
 }
 
 static void
@@ -169,9 +256,12 @@ append_message (HelixStore *store,
                 OpData     *data)
 {
   HelixNewMessage message = HELIX_NEW_MESSAGE_INIT (HELIX_MESSAGE_ROLE_USER, data->text);
+  HelixWindow *self = data->self;
 
-  /* No provider has answered it, and none will until one is configured. */
-  message.status = HELIX_MESSAGE_STATUS_PENDING;
+  /* No provider will answer it until one is configured. */
+  if (window_is_gone (self) || self->chat == NULL ||
+      !helix_chat_controller_has_providers (self->chat))
+    message.status = HELIX_MESSAGE_STATUS_PENDING;
 
   helix_store_append_message_async (store,
                                     data->session_id,
@@ -222,7 +312,9 @@ send_message_action (GtkWidget  *widget,
   HelixWindow *self = HELIX_WINDOW (widget);
   g_autofree char *text = NULL;
 
-  if (self->sending)
+  if (self->sending ||
+      (self->chat != NULL &&
+       helix_chat_controller_get_busy_call (self->chat, open_session_id (self)) != NULL))
     return;
 
   text = dup_composer_text (self);
@@ -256,6 +348,50 @@ send_message_action (GtkWidget  *widget,
                                         on_create_session_ready,
                                         op_data_new (self, NULL, text));
     }
+}
+
+/* Answers ------------------------------------------------------------------------ */
+
+static void
+stop_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *param)
+{
+  HelixWindow *self = HELIX_WINDOW (widget);
+
+  if (self->chat != NULL)
+    helix_chat_controller_stop (self->chat, open_session_id (self));
+}
+
+/* Asks again for the answer at this position: a new answer to the same
+ * question, appended after the others. */
+static void
+retry_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *param)
+{
+  HelixWindow *self = HELIX_WINDOW (widget);
+  guint64 upto = g_variant_get_uint64 (param);
+
+  if (self->session == NULL)
+    return;
+
+  _helix_window_ask (self, open_session_id (self), upto);
+}
+
+static void
+regenerate_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *param)
+{
+  HelixWindow *self = HELIX_WINDOW (widget);
+  g_autoptr(HelixMessage) last_answer = dup_last_answer (self);
+
+  if (last_answer == NULL || self->chat == NULL ||
+      helix_chat_controller_get_busy_call (self->chat, open_session_id (self)) != NULL)
+    return;
+
+  _helix_window_ask (self, open_session_id (self), helix_message_get_position (last_answer));
 }
 
 /* Session actions ------------------------------------------------------------ */
@@ -605,6 +741,7 @@ dismiss_notice_action (GtkWidget  *widget,
 {
   HelixWindow *self = HELIX_WINDOW (widget);
 
+  self->notice_dismissed = TRUE;
   gtk_revealer_set_reveal_child (self->notice_revealer, FALSE);
 }
 
@@ -615,6 +752,9 @@ _helix_window_class_actions_init (HelixWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "win.new-session", NULL, new_session_action);
   gtk_widget_class_install_action (widget_class, "win.send-message", NULL, send_message_action);
+  gtk_widget_class_install_action (widget_class, "win.stop", NULL, stop_action);
+  gtk_widget_class_install_action (widget_class, "win.retry", "t", retry_action);
+  gtk_widget_class_install_action (widget_class, "win.regenerate", NULL, regenerate_action);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_action);
   gtk_widget_class_install_action (widget_class, "win.go-back", NULL, go_back_action);
   gtk_widget_class_install_action (widget_class, "win.scroll-to-bottom", NULL,
@@ -635,6 +775,8 @@ _helix_window_class_actions_init (HelixWindowClass *klass)
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
                                        "win.new-session", NULL);
+  /* Only while an answer streams in: win.stop is disabled otherwise. */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "win.stop", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK,
                                        "win.search", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F2, 0,

@@ -30,8 +30,8 @@ update_scroll_down_button (HelixWindow *self)
   GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->message_scroller);
   gboolean reveal;
 
-  reveal = self->message_list != NULL &&
-           g_list_model_get_n_items (G_LIST_MODEL (self->message_list)) > 0 &&
+  reveal = self->message_model != NULL &&
+           g_list_model_get_n_items (self->message_model) > 0 &&
            !self->stick_to_bottom &&
            !is_at_bottom (adjustment);
 
@@ -267,11 +267,56 @@ _helix_window_update_content_page (HelixWindow *self)
       return;
     }
 
-  has_messages = self->message_list != NULL &&
-                 g_list_model_get_n_items (G_LIST_MODEL (self->message_list)) > 0;
+  has_messages = self->message_model != NULL &&
+                 g_list_model_get_n_items (self->message_model) > 0;
 
   gtk_stack_set_visible_child_name (self->messages_stack, has_messages ? "messages" : "new");
   gtk_stack_set_visible_child_name (self->content_stack, "chat");
+}
+
+static gboolean
+row_is_last (HelixWindow     *self,
+             HelixMessageRow *row)
+{
+  HelixMessage *message = helix_message_row_get_message (row);
+  guint n_items;
+
+  if (helix_message_row_get_call (row) != NULL)
+    return TRUE;
+  if (message == NULL || self->message_model == NULL)
+    return FALSE;
+
+  /* The stored messages come first, in the order of their positions. */
+  n_items = g_list_model_get_n_items (self->message_model);
+  return n_items > 0 && helix_message_get_position (message) == n_items - 1;
+}
+
+/**
+ * _helix_window_update_last_rows:
+ * @self: a #HelixWindow
+ *
+ * Tells the rows shown whether they are the last of the chat (the last answer
+ * offers Regenerate or Retry): a row is only bound again when its own item
+ * changes, not when one is added after it.
+ */
+void
+_helix_window_update_last_rows (HelixWindow *self)
+{
+  g_assert (HELIX_IS_WINDOW (self));
+
+  if (self->message_list_view == NULL)
+    return;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->message_list_view));
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *row = gtk_widget_get_first_child (child);
+
+      if (HELIX_IS_MESSAGE_ROW (row))
+        helix_message_row_set_last (HELIX_MESSAGE_ROW (row),
+                                    row_is_last (self, HELIX_MESSAGE_ROW (row)));
+    }
 }
 
 static void
@@ -283,6 +328,8 @@ on_message_list_items_changed (HelixWindow *self,
 {
   _helix_window_update_header (self);
   _helix_window_update_content_page (self);
+  _helix_window_update_last_rows (self);
+  _helix_window_update_actions (self);
 
   if (self->stick_to_bottom)
     queue_scroll_to_bottom (self);
@@ -293,10 +340,11 @@ clear_message_list (HelixWindow *self)
 {
   g_assert (HELIX_IS_WINDOW (self));
 
-  if (self->message_list != NULL)
-    g_clear_signal_handler (&self->message_list_changed_handler, self->message_list);
+  if (self->message_model != NULL)
+    g_clear_signal_handler (&self->message_list_changed_handler, self->message_model);
   if (self->message_list_view != NULL)
     gtk_list_view_set_model (self->message_list_view, NULL);
+  g_clear_object (&self->message_model);
   g_clear_object (&self->message_list);
   if (self->scroll_tick_id != 0 && self->message_list_view != NULL)
     gtk_widget_remove_tick_callback (GTK_WIDGET (self->message_list_view), self->scroll_tick_id);
@@ -318,8 +366,16 @@ message_factory_bind (GtkSignalListItemFactory *factory,
                       GtkListItem              *list_item,
                       HelixWindow              *self)
 {
-  helix_message_row_set_message (HELIX_MESSAGE_ROW (gtk_list_item_get_child (list_item)),
-                                 gtk_list_item_get_item (list_item));
+  HelixMessageRow *row = HELIX_MESSAGE_ROW (gtk_list_item_get_child (list_item));
+  gpointer item = gtk_list_item_get_item (list_item);
+
+  /* Stored messages, then the answers on their way. */
+  if (HELIX_IS_CHAT_CALL (item))
+    helix_message_row_set_call (row, item);
+  else
+    helix_message_row_set_message (row, item);
+
+  helix_message_row_set_last (row, row_is_last (self, row));
 }
 
 static void
@@ -327,7 +383,10 @@ message_factory_unbind (GtkSignalListItemFactory *factory,
                         GtkListItem              *list_item,
                         HelixWindow              *self)
 {
-  helix_message_row_set_message (HELIX_MESSAGE_ROW (gtk_list_item_get_child (list_item)), NULL);
+  HelixMessageRow *row = HELIX_MESSAGE_ROW (gtk_list_item_get_child (list_item));
+
+  helix_message_row_set_message (row, NULL);
+  helix_message_row_set_call (row, NULL);
 }
 
 /**
@@ -342,6 +401,8 @@ _helix_window_set_message_list (HelixWindow      *self,
                                 HelixMessageList *message_list)
 {
   g_autoptr(GtkNoSelection) selection = NULL;
+  g_autoptr(GListStore) parts = NULL;
+  const char *session_id;
 
   g_assert (HELIX_IS_WINDOW (self));
 
@@ -355,13 +416,23 @@ _helix_window_set_message_list (HelixWindow      *self,
     }
 
   self->message_list = g_object_ref (message_list);
+  session_id = helix_message_list_get_session_id (message_list);
+
+  /* The answers of this session on their way follow its stored messages; they
+   * keep going when another session is shown. */
+  parts = g_list_store_new (G_TYPE_LIST_MODEL);
+  g_list_store_append (parts, message_list);
+  if (self->chat != NULL)
+    g_list_store_append (parts, helix_chat_controller_get_calls (self->chat, session_id));
+  self->message_model =
+    G_LIST_MODEL (gtk_flatten_list_model_new (G_LIST_MODEL (g_steal_pointer (&parts))));
   self->message_list_changed_handler =
-    g_signal_connect_object (self->message_list,
+    g_signal_connect_object (self->message_model,
                              "items-changed",
                              G_CALLBACK (on_message_list_items_changed),
                              self,
                              G_CONNECT_SWAPPED);
-  selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->message_list)));
+  selection = gtk_no_selection_new (g_object_ref (self->message_model));
   gtk_list_view_set_model (self->message_list_view, GTK_SELECTION_MODEL (selection));
 
   self->stick_to_bottom = TRUE;

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "helix-chat-controller.h"
 #include "helix-core.h"
 #include "helix-window.h"
 
@@ -29,7 +30,11 @@ struct _HelixWindow
   /* Content: the open session (or a draft when session is NULL and drafting is set) */
   HelixSession         *session;
   HelixMessageList     *message_list;
+  GListModel           *message_model;  /* the stored messages, then the answers on their way */
   gulong                message_list_changed_handler;
+
+  /* Answers: asks the router and stores what it says */
+  HelixChatController  *chat;
   char                 *deleted_open_session_id;
 
   guint                 scroll_tick_id;
@@ -46,6 +51,7 @@ struct _HelixWindow
   guint                 auto_scrolling : 1;
   guint                 has_preedit : 1;
   guint                 pointer_on_scrollbar : 1;
+  guint                 notice_dismissed : 1;
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
@@ -66,6 +72,7 @@ struct _HelixWindow
   GtkRevealer          *notice_revealer;
   GtkTextView          *composer_view;
   GtkLabel             *composer_placeholder;
+  GtkButton            *send_button;
 };
 
 /* helix-window-sidebar.c */
@@ -83,6 +90,10 @@ void            _helix_window_update_header           (HelixWindow      *self);
 void            _helix_window_update_session_menu     (HelixWindow      *self);
 void            _helix_window_update_content_page     (HelixWindow      *self);
 void            _helix_window_scroll_to_bottom        (HelixWindow      *self);
+void            _helix_window_update_last_rows        (HelixWindow      *self);
+void            _helix_window_ask                     (HelixWindow      *self,
+                                                       const char       *session_id,
+                                                       guint64           upto);
 
 /* helix-window.c */
 HelixSession   *_helix_window_find_session            (HelixWindow      *self,
@@ -109,5 +120,7 @@ GtkEditable    *_helix_window_get_search_entry        (HelixWindow      *self);
 GListModel     *_helix_window_get_session_list        (HelixWindow      *self);
 GListModel     *_helix_window_get_search_results      (HelixWindow      *self);
 HelixSession   *_helix_window_get_session             (HelixWindow      *self);
+HelixChatController *_helix_window_get_chat_controller (HelixWindow     *self);
+GtkButton      *_helix_window_get_send_button         (HelixWindow      *self);
 
 G_END_DECLS

@@ -12,9 +12,8 @@
 #include "helix-message-row.h"
 #include "helix-resources.h"
 #include "helix-session-row.h"
+#include "helix-title.h"
 #include "helix-window-private.h"
-
-#define TITLE_MAX_CHARS 48
 
 enum {
   PROP_0,
@@ -218,52 +217,7 @@ _helix_window_show_error (HelixWindow  *self,
 char *
 _helix_window_title_from_message (const char *text)
 {
-  GString *str = g_string_new (NULL);
-  guint n_chars = 0;
-  gboolean pending_space = FALSE;
-  gboolean truncated = FALSE;
-  gboolean at_word_end = FALSE;
-
-  for (const char *p = text; p != NULL && *p != '\0'; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (g_unichar_isspace (c) || g_unichar_iscntrl (c))
-        {
-          pending_space = str->len > 0;
-          continue;
-        }
-
-      if (n_chars + (pending_space ? 1 : 0) >= TITLE_MAX_CHARS)
-        {
-          truncated = TRUE;
-          at_word_end = pending_space;
-          break;
-        }
-
-      if (pending_space)
-        {
-          g_string_append_c (str, ' ');
-          n_chars++;
-          pending_space = FALSE;
-        }
-
-      g_string_append_unichar (str, c);
-      n_chars++;
-    }
-
-  if (truncated)
-    {
-      const char *space = strrchr (str->str, ' ');
-
-      /* Cut after the last whole word, unless that loses too much. */
-      if (!at_word_end && space != NULL &&
-          g_utf8_pointer_to_offset (str->str, space) > TITLE_MAX_CHARS / 2)
-        g_string_truncate (str, space - str->str);
-      g_string_append (str, "…");
-    }
-
-  return g_string_free (str, FALSE);
+  return helix_title_from_text (text, HELIX_TITLE_DEFAULT_CHARS);
 }
 
 /* Store ------------------------------------------------------------------ */
@@ -287,6 +241,20 @@ on_store_session_changed (HelixWindow  *self,
   g_set_object (&self->session, snapshot);
   _helix_window_update_header (self);
   _helix_window_update_session_menu (self);
+}
+
+/* Answers ---------------------------------------------------------------- */
+
+static void
+on_chat_changed (HelixWindow         *self,
+                 const char          *session_id,
+                 HelixChatController *chat)
+{
+  if (self->session == NULL || g_strcmp0 (helix_session_get_id (self->session), session_id) != 0)
+    return;
+
+  _helix_window_update_actions (self);
+  _helix_window_update_last_rows (self);
 }
 
 /* Window ----------------------------------------------------------------- */
@@ -334,6 +302,14 @@ helix_window_constructed (GObject *object)
 
   g_assert (HELIX_IS_STORE (self->store));
 
+  self->chat = helix_chat_controller_new (self->store);
+  helix_chat_controller_set_router (self->chat, self->router);
+  g_signal_connect_object (self->chat,
+                           "changed",
+                           G_CALLBACK (on_chat_changed),
+                           self,
+                           G_CONNECT_SWAPPED);
+
   _helix_window_sidebar_constructed (self);
 
   g_signal_connect_object (self->store,
@@ -358,6 +334,14 @@ helix_window_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
 
+  /* Closing the window stops the answers on their way; each stores what
+   * arrived of it by itself, without the window. */
+  if (self->chat != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->chat, self);
+      helix_chat_controller_stop_all (self->chat);
+    }
+
   _helix_window_sidebar_dispose (self);
   _helix_window_set_message_list (self, NULL);
 
@@ -372,6 +356,7 @@ helix_window_dispose (GObject *object)
   g_clear_object (&self->session);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->settings);
+  g_clear_object (&self->chat);
   g_clear_object (&self->store);
   g_clear_object (&self->router);
 }
@@ -478,6 +463,7 @@ helix_window_class_init (HelixWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, HelixWindow, notice_revealer);
   gtk_widget_class_bind_template_child (widget_class, HelixWindow, composer_view);
   gtk_widget_class_bind_template_child (widget_class, HelixWindow, composer_placeholder);
+  gtk_widget_class_bind_template_child (widget_class, HelixWindow, send_button);
 
   gtk_widget_class_bind_template_callback (widget_class, on_leaflet_folded_changed);
 
@@ -563,6 +549,9 @@ helix_window_set_router (HelixWindow *self,
   g_return_if_fail (router == NULL || HELIX_IS_ROUTER (router));
 
   g_set_object (&self->router, router);
+  if (self->chat != NULL)
+    helix_chat_controller_set_router (self->chat, router);
+  _helix_window_update_actions (self);
 }
 
 /**
@@ -663,4 +652,20 @@ _helix_window_get_session (HelixWindow *self)
   g_return_val_if_fail (HELIX_IS_WINDOW (self), NULL);
 
   return self->session;
+}
+
+HelixChatController *
+_helix_window_get_chat_controller (HelixWindow *self)
+{
+  g_return_val_if_fail (HELIX_IS_WINDOW (self), NULL);
+
+  return self->chat;
+}
+
+GtkButton *
+_helix_window_get_send_button (HelixWindow *self)
+{
+  g_return_val_if_fail (HELIX_IS_WINDOW (self), NULL);
+
+  return self->send_button;
 }

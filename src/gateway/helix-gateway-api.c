@@ -128,6 +128,16 @@ on_object_end (JsonParser  *parser,
 JsonObject *
 _helix_gateway_read_json_object (SoupServerMessage *msg)
 {
+  return _helix_gateway_read_json_object_limited (msg, HELIX_GATEWAY_MAX_BODY_BYTES,
+                                                  HELIX_GATEWAY_MAX_JSON_DEPTH);
+}
+
+/* The same, with a limit of @max_bytes and @max_depth levels of nesting. */
+JsonObject *
+_helix_gateway_read_json_object_limited (SoupServerMessage *msg,
+                                         gsize              max_bytes,
+                                         guint              max_depth)
+{
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) error = NULL;
@@ -149,11 +159,11 @@ _helix_gateway_read_json_object (SoupServerMessage *msg)
     }
 
   body = _helix_gateway_get_request_body (msg, &too_large);
-  if (too_large || body->len > HELIX_GATEWAY_MAX_BODY_BYTES)
+  if (too_large || body->len > max_bytes)
     {
       g_autofree char *message =
         g_strdup_printf (_("The request body is too large: send at most %u bytes."),
-                         (guint) HELIX_GATEWAY_MAX_BODY_BYTES);
+                         (guint) max_bytes);
 
       _helix_gateway_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
                                     message);
@@ -168,7 +178,7 @@ _helix_gateway_read_json_object (SoupServerMessage *msg)
     }
 
   if (!helix_json_check_text ((const char *) body->data, body->len,
-                              HELIX_GATEWAY_MAX_BODY_BYTES, HELIX_GATEWAY_MAX_JSON_DEPTH,
+                              max_bytes, max_depth,
                               &error))
     {
       _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
@@ -177,7 +187,7 @@ _helix_gateway_read_json_object (SoupServerMessage *msg)
     }
 
   /* json-glib alone would take trailing text, comments and leading zeros. */
-  if (!helix_json_validate ((const char *) body->data, body->len, HELIX_GATEWAY_MAX_JSON_DEPTH,
+  if (!helix_json_validate ((const char *) body->data, body->len, max_depth,
                             &error))
     {
       g_debug ("%s: %s", g_uri_get_path (soup_server_message_get_uri (msg)), error->message);

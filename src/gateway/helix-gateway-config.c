@@ -44,6 +44,14 @@ struct _HelixGatewayConfig
   gboolean       maintenance;
   char          *tls_certificate; /* (nullable): PEM file */
   char          *tls_key;         /* (nullable): PEM file */
+
+  /* The AI router (helix-gateway-providers.c builds it from these). */
+  GPtrArray     *providers;       /* of HelixGatewayProviderConfig, in file order */
+  char          *router_override; /* (nullable): "model" or "provider/model" */
+  char          *router_prices;   /* (nullable): a JSON price table merged over the shipped one */
+  gint           router_cooldown_ms;   /* -1: the router's default */
+  gint           router_max_attempts;  /* -1: the router's default */
+  HelixGatewayBudgetConfig budget;
 };
 
 #define CONFIG_GROUP "gateway"
@@ -90,9 +98,53 @@ static const struct {
 
 typedef struct
 {
+  char  *group;
   char  *key;
   guint  line;
 } KeyLocation;
+
+/* The keys of the groups other than [gateway]. */
+static const char * const router_keys[] = {
+  "override", "prices", "cooldown-ms", "max-attempts", NULL
+};
+static const char * const budget_keys[] = {
+  "global-daily-usd", "global-monthly-usd", "user-daily-usd", "user-monthly-usd", "over-cap",
+  "alert-ratio", NULL
+};
+static const char * const provider_keys[] = {
+  "kind", "base-url", "models", "key-file", "key-env", NULL
+};
+
+#define PROVIDER_GROUP_PREFIX "provider "
+
+static HelixGatewayProviderConfig *
+provider_config_copy (const HelixGatewayProviderConfig *from)
+{
+  HelixGatewayProviderConfig *copy = g_new0 (HelixGatewayProviderConfig, 1);
+
+  copy->name = g_strdup (from->name);
+  copy->kind = g_strdup (from->kind);
+  copy->base_url = g_strdup (from->base_url);
+  copy->models = g_strdupv (from->models);
+  copy->key_file = g_strdup (from->key_file);
+  copy->key_env = g_strdup (from->key_env);
+
+  return copy;
+}
+
+static void
+provider_config_free (gpointer data)
+{
+  HelixGatewayProviderConfig *provider = data;
+
+  g_free (provider->name);
+  g_free (provider->kind);
+  g_free (provider->base_url);
+  g_strfreev (provider->models);
+  g_free (provider->key_file);
+  g_free (provider->key_env);
+  g_free (provider);
+}
 
 G_DEFINE_QUARK (helix-gateway-config-error-quark, helix_gateway_config_error)
 
@@ -123,6 +175,10 @@ helix_gateway_config_new (void)
   self->user_burst = HELIX_GATEWAY_DEFAULT_USER_BURST;
   self->address_rate = HELIX_GATEWAY_DEFAULT_ADDRESS_RATE;
   self->address_burst = HELIX_GATEWAY_DEFAULT_ADDRESS_BURST;
+  self->providers = g_ptr_array_new_with_free_func (provider_config_free);
+  self->router_cooldown_ms = -1;
+  self->router_max_attempts = -1;
+  self->budget.alert_ratio = HELIX_GATEWAY_DEFAULT_BUDGET_ALERT_RATIO;
 
   return self;
 }
@@ -155,6 +211,14 @@ helix_gateway_config_copy (const HelixGatewayConfig *self)
   copy->maintenance = self->maintenance;
   copy->tls_certificate = g_strdup (self->tls_certificate);
   copy->tls_key = g_strdup (self->tls_key);
+  copy->providers = g_ptr_array_new_with_free_func (provider_config_free);
+  for (guint i = 0; i < self->providers->len; i++)
+    g_ptr_array_add (copy->providers, provider_config_copy (g_ptr_array_index (self->providers, i)));
+  copy->router_override = g_strdup (self->router_override);
+  copy->router_prices = g_strdup (self->router_prices);
+  copy->router_cooldown_ms = self->router_cooldown_ms;
+  copy->router_max_attempts = self->router_max_attempts;
+  copy->budget = self->budget;
 
   return copy;
 }
@@ -178,6 +242,9 @@ helix_gateway_config_free (HelixGatewayConfig *self)
   g_strfreev (self->allowed_origins);
   g_free (self->tls_certificate);
   g_free (self->tls_key);
+  g_clear_pointer (&self->providers, g_ptr_array_unref);
+  g_free (self->router_override);
+  g_free (self->router_prices);
   g_free (self);
 }
 
@@ -560,36 +627,121 @@ find_setting (const char *key)
   return -1;
 }
 
+/* A provider's name: what the router, the price table, the ledger and the
+ * metrics call it. */
+static gboolean
+provider_name_is_valid (const char *name)
+{
+  gsize len = strlen (name);
+
+  if (len == 0 || len > HELIX_GATEWAY_PROVIDER_NAME_MAX)
+    return FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isalnum (name[i]) && name[i] != '-' && name[i] != '_' && name[i] != '.')
+      return FALSE;
+
+  return TRUE;
+}
+
+/* The keys of @group (a valid group name), or NULL for [gateway]. */
+static const char * const *
+group_keys (const char *group)
+{
+  if (g_str_equal (group, "router"))
+    return router_keys;
+  if (g_str_equal (group, "budget"))
+    return budget_keys;
+  if (g_str_has_prefix (group, PROVIDER_GROUP_PREFIX))
+    return provider_keys;
+
+  return NULL;
+}
+
+static gboolean
+group_has_key (const char *group,
+               const char *key)
+{
+  const char * const *keys = group_keys (group);
+
+  if (keys == NULL)
+    return find_setting (key) >= 0;
+
+  return g_strv_contains (keys, key);
+}
+
 static void
 set_unknown_key (GError     **error,
                  const char  *origin,
                  guint        line,
+                 const char  *group,
                  const char  *key)
 {
+  const char * const *keys = group_keys (group);
   const char *nearest = NULL;
   guint best = 3;
 
-  for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
+  /* Say why rather than "did you mean key-file": a key in the file would be
+   * readable by whoever can read the configuration, and end up in backups. */
+  if (keys == provider_keys &&
+      (strstr (key, "key") != NULL || strstr (key, "token") != NULL ||
+       strstr (key, "secret") != NULL) &&
+      !g_strv_contains (provider_keys, key))
     {
-      guint distance = edit_distance (key, settings[i].key);
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
+                   _("%s:%u: key “%s” in group “%s”: API keys are never written in the "
+                     "configuration file; put them in a file readable only by the gateway’s "
+                     "user and name it with “key-file”, or in an environment variable named "
+                     "with “key-env”"),
+                   origin, line, key, group);
+      return;
+    }
 
-      if (distance < best)
+  if (keys == NULL)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
         {
-          best = distance;
-          nearest = settings[i].key;
+          guint distance = edit_distance (key, settings[i].key);
+
+          if (distance < best)
+            {
+              best = distance;
+              nearest = settings[i].key;
+            }
+        }
+    }
+  else
+    {
+      for (guint i = 0; keys[i] != NULL; i++)
+        {
+          guint distance = edit_distance (key, keys[i]);
+
+          if (distance < best)
+            {
+              best = distance;
+              nearest = keys[i];
+            }
         }
     }
 
   if (nearest != NULL)
     g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
                  _("%s:%u: unknown key “%s” in group “%s”; did you mean “%s”?"),
-                 origin, line, key, CONFIG_GROUP, nearest);
-  else
+                 origin, line, key, group, nearest);
+  else if (keys == NULL)
     g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
                  _("%s:%u: unknown key “%s” in group “%s”; the known keys are "
                    "allowed-origins, listen, log-level, maintenance, rate-limit-per-address, "
                    "rate-limit-per-user, state-dir, tls-certificate and tls-key"),
-                 origin, line, key, CONFIG_GROUP);
+                 origin, line, key, group);
+  else
+    {
+      g_autofree char *known = g_strjoinv (", ", (char **) keys);
+
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
+                   _("%s:%u: unknown key “%s” in group “%s”; the known keys are %s"),
+                   origin, line, key, group, known);
+    }
 }
 
 /* GKeyFile parses the file but does not say on which line a key is, nor
@@ -606,7 +758,7 @@ scan_key_file (const char  *origin,
 {
   const char *p = data;
   const char *end = data + length;
-  gboolean in_group = FALSE;
+  g_autofree char *current_group = NULL;
   guint line_no = 0;
 
   while (p < end)
@@ -660,16 +812,31 @@ scan_key_file (const char  *origin,
             }
 
           group = g_strndup (s + 1, close - s - 1);
-          if (!g_str_equal (group, CONFIG_GROUP))
+          if (g_str_has_prefix (group, PROVIDER_GROUP_PREFIX))
+            {
+              if (!provider_name_is_valid (group + strlen (PROVIDER_GROUP_PREFIX)))
+                {
+                  g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                               HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
+                               _("%s:%u: “[%s]”: a provider’s name is 1 to %u letters, digits, "
+                                 "dots, dashes and underscores, for example [provider openai]"),
+                               origin, line_no, group, HELIX_GATEWAY_PROVIDER_NAME_MAX);
+                  return FALSE;
+                }
+            }
+          else if (!g_str_equal (group, CONFIG_GROUP) && !g_str_equal (group, "router") &&
+                   !g_str_equal (group, "budget"))
             {
               g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
                            HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
-                           _("%s:%u: unknown group “[%s]”; the only group is [%s]"),
+                           _("%s:%u: unknown group “[%s]”; the groups are [%s], [router], "
+                             "[budget] and [provider NAME]"),
                            origin, line_no, group, CONFIG_GROUP);
               return FALSE;
             }
 
-          in_group = TRUE;
+          g_free (current_group);
+          current_group = g_steal_pointer (&group);
           continue;
         }
 
@@ -692,7 +859,7 @@ scan_key_file (const char  *origin,
           key_end--;
         key = g_strndup (s, key_end - s);
 
-        if (!in_group)
+        if (current_group == NULL)
           {
             g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_SYNTAX,
                          _("%s:%u: key “%s” comes before any group; put it after a [%s] line"),
@@ -700,9 +867,9 @@ scan_key_file (const char  *origin,
             return FALSE;
           }
 
-        if (find_setting (key) < 0)
+        if (!group_has_key (current_group, key))
           {
-            set_unknown_key (error, origin, line_no, key);
+            set_unknown_key (error, origin, line_no, current_group, key);
             return FALSE;
           }
 
@@ -710,17 +877,18 @@ scan_key_file (const char  *origin,
           {
             const KeyLocation *seen = &g_array_index (locations, KeyLocation, i);
 
-            if (g_str_equal (seen->key, key))
+            if (g_str_equal (seen->key, key) && g_str_equal (seen->group, current_group))
               {
                 g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
                              HELIX_GATEWAY_CONFIG_ERROR_DUPLICATE_KEY,
                              _("%s:%u: key “%s” in group “%s” is already set on line %u; "
                                "keep only one"),
-                             origin, line_no, key, CONFIG_GROUP, seen->line);
+                             origin, line_no, key, current_group, seen->line);
                 return FALSE;
               }
           }
 
+        location.group = g_strdup (current_group);
         location.key = g_steal_pointer (&key);
         location.line = line_no;
         g_array_append_val (locations, location);
@@ -735,7 +903,362 @@ clear_key_location (gpointer data)
 {
   KeyLocation *location = data;
 
+  g_clear_pointer (&location->group, g_free);
   g_clear_pointer (&location->key, g_free);
+}
+
+/* [router], [budget] and [provider NAME] {{{1 */
+
+static gboolean
+set_absolute_path (char       **field,
+                   const char  *value,
+                   const char  *example,
+                   GError     **error)
+{
+  if (value[0] == '\0')
+    {
+      g_clear_pointer (field, g_free);
+      return TRUE;
+    }
+
+  if (!g_path_is_absolute (value))
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                   _("“%s” is not an absolute path (for example %s)"), value, example);
+      return FALSE;
+    }
+
+  g_free (*field);
+  *field = g_canonicalize_filename (value, NULL);
+
+  return TRUE;
+}
+
+/* A whole number from @min to @max. */
+static gboolean
+parse_bounded_int (const char  *value,
+                   gint         min,
+                   gint         max,
+                   gint        *out,
+                   GError     **error)
+{
+  gint64 number;
+
+  if (!g_ascii_string_to_signed (value, 10, min, max, &number, NULL))
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                   _("“%s” is not a whole number from %d to %d"), value, min, max);
+      return FALSE;
+    }
+
+  *out = (gint) number;
+  return TRUE;
+}
+
+/* An amount of US dollars: a number from 0 (no limit) to 1,000,000,000. */
+static gboolean
+parse_usd (const char  *value,
+           double      *out,
+           GError     **error)
+{
+  char *end = NULL;
+  double number;
+
+  if (!g_ascii_isdigit (*value))
+    number = -1;
+  else
+    number = g_ascii_strtod (value, &end);
+
+  if (!(number >= 0) || number > 1e9 || end == NULL || *end != '\0')
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                   _("“%s” is not an amount of US dollars, such as 5 or 0.25 (0: no limit)"),
+                   value);
+      return FALSE;
+    }
+
+  *out = number;
+  return TRUE;
+}
+
+/**
+ * helix_gateway_config_set_router_override:
+ * @self: a configuration
+ * @value: a model that every AI call must use, as `model` or `provider/model`;
+ *   empty for none
+ * @error: return location for a #GError
+ *
+ * Sets the router's override (also `PROVIDER_OVERRIDE` and
+ * `HELIX_PROVIDER_OVERRIDE`): every call goes to that model, whatever its
+ * price and health. For emergencies.
+ *
+ * Returns: %TRUE if @value was valid; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_router_override (HelixGatewayConfig  *self,
+                                          const char          *value,
+                                          GError             **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (strlen (value) > 256 || strchr (value, ' ') != NULL)
+    {
+      g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                   _("“%.64s” is not a model; write “model” or “provider/model”"), value);
+      return FALSE;
+    }
+
+  g_free (self->router_override);
+  self->router_override = value[0] != '\0' ? g_strdup (value) : NULL;
+
+  return TRUE;
+}
+
+static gboolean
+set_router_key (HelixGatewayConfig  *self,
+                const char          *key,
+                const char          *value,
+                GError             **error)
+{
+  if (g_str_equal (key, "override"))
+    return helix_gateway_config_set_router_override (self, value, error);
+  if (g_str_equal (key, "prices"))
+    return set_absolute_path (&self->router_prices, value, "/etc/helix/prices.json", error);
+  if (g_str_equal (key, "cooldown-ms"))
+    return parse_bounded_int (value, 0, 24 * 3600 * 1000, &self->router_cooldown_ms, error);
+  if (g_str_equal (key, "max-attempts"))
+    return parse_bounded_int (value, 1, 10, &self->router_max_attempts, error);
+
+  g_assert_not_reached ();
+}
+
+static gboolean
+set_budget_key (HelixGatewayConfig  *self,
+                const char          *key,
+                const char          *value,
+                GError             **error)
+{
+  HelixGatewayBudgetConfig *budget = &self->budget;
+
+  if (g_str_equal (key, "global-daily-usd"))
+    return parse_usd (value, &budget->global_daily_usd, error);
+  if (g_str_equal (key, "global-monthly-usd"))
+    return parse_usd (value, &budget->global_monthly_usd, error);
+  if (g_str_equal (key, "user-daily-usd"))
+    return parse_usd (value, &budget->user_daily_usd, error);
+  if (g_str_equal (key, "user-monthly-usd"))
+    return parse_usd (value, &budget->user_monthly_usd, error);
+
+  if (g_str_equal (key, "over-cap"))
+    {
+      if (g_str_equal (value, "refuse"))
+        budget->downgrade = FALSE;
+      else if (g_str_equal (value, "downgrade"))
+        budget->downgrade = TRUE;
+      else
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                       HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("“%s” is not a policy; use refuse or downgrade"), value);
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  if (g_str_equal (key, "alert-ratio"))
+    {
+      char *end = NULL;
+      double ratio = g_ascii_isdigit (*value) ? g_ascii_strtod (value, &end) : -1;
+
+      if (!(ratio > 0) || ratio > 1 || end == NULL || *end != '\0')
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                       HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("“%s” is not a share of a limit; write a number above 0 and at most "
+                         "1, such as 0.8"), value);
+          return FALSE;
+        }
+      budget->alert_ratio = ratio;
+      return TRUE;
+    }
+
+  g_assert_not_reached ();
+}
+
+static HelixGatewayProviderConfig *
+ensure_provider (HelixGatewayConfig *self,
+                 const char         *name)
+{
+  HelixGatewayProviderConfig *provider;
+
+  for (guint i = 0; i < self->providers->len; i++)
+    {
+      provider = g_ptr_array_index (self->providers, i);
+      if (g_str_equal (provider->name, name))
+        return provider;
+    }
+
+  provider = g_new0 (HelixGatewayProviderConfig, 1);
+  provider->name = g_strdup (name);
+  g_ptr_array_add (self->providers, provider);
+
+  return provider;
+}
+
+/* A model name as a provider's API takes it: no spaces or control characters. */
+static gboolean
+model_name_is_valid (const char *model)
+{
+  gsize len = strlen (model);
+
+  if (len == 0 || len > 128)
+    return FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    if ((guchar) model[i] <= ' ' || model[i] == '"' || model[i] == '\\' || model[i] == 0x7f)
+      return FALSE;
+
+  return TRUE;
+}
+
+static gboolean
+set_provider_key (HelixGatewayConfig  *self,
+                  const char          *group,
+                  const char          *key,
+                  const char          *value,
+                  GError             **error)
+{
+  HelixGatewayProviderConfig *provider =
+    ensure_provider (self, group + strlen (PROVIDER_GROUP_PREFIX));
+
+  if (g_str_equal (key, "kind"))
+    {
+      if (!g_str_equal (value, "openai") && !g_str_equal (value, "anthropic") &&
+          !g_str_equal (value, "gemini"))
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                       HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("“%s” is not a kind of provider; use openai (also for "
+                         "OpenAI-compatible servers), anthropic or gemini"), value);
+          return FALSE;
+        }
+      g_free (provider->kind);
+      provider->kind = g_strdup (value);
+      return TRUE;
+    }
+
+  if (g_str_equal (key, "base-url"))
+    {
+      g_autoptr(GUri) uri = value[0] != '\0' ? g_uri_parse (value, G_URI_FLAGS_NONE, NULL) : NULL;
+
+      if (value[0] != '\0' &&
+          (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 &&
+                           g_strcmp0 (g_uri_get_scheme (uri), "https") != 0) ||
+           g_uri_get_host (uri) == NULL || g_uri_get_userinfo (uri) != NULL ||
+           g_uri_get_query (uri) != NULL))
+        {
+          /* Not quoted: a URL with user info may hold a secret. */
+          g_set_error_literal (error, HELIX_GATEWAY_CONFIG_ERROR,
+                               HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                               _("not an http or https URL without user name, password or "
+                                 "query (for example https://api.openai.com/v1)"));
+          return FALSE;
+        }
+      g_free (provider->base_url);
+      provider->base_url = value[0] != '\0' ? g_strdup (value) : NULL;
+      return TRUE;
+    }
+
+  if (g_str_equal (key, "models"))
+    {
+      g_auto(GStrv) items = g_strsplit (value, ";", -1);
+      g_autoptr(GStrvBuilder) models = g_strv_builder_new ();
+
+      for (guint i = 0; items[i] != NULL; i++)
+        {
+          char *model = g_strstrip (items[i]);
+
+          if (*model == '\0')
+            continue;
+          if (!model_name_is_valid (model))
+            {
+              g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                           HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                           _("“%.64s” is not a model name (1 to 128 characters, no spaces)"),
+                           model);
+              return FALSE;
+            }
+          g_strv_builder_add (models, model);
+        }
+      g_strfreev (provider->models);
+      provider->models = g_strv_builder_end (models);
+      return TRUE;
+    }
+
+  if (g_str_equal (key, "key-file"))
+    return set_absolute_path (&provider->key_file, value, "/etc/helix/keys/openai", error);
+
+  if (g_str_equal (key, "key-env"))
+    {
+      for (const char *c = value; *c != '\0'; c++)
+        if (!g_ascii_isalnum (*c) && *c != '_')
+          {
+            g_set_error_literal (error, HELIX_GATEWAY_CONFIG_ERROR,
+                                 HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                                 _("not the name of an environment variable (letters, digits "
+                                   "and underscores, such as OPENAI_API_KEYS); the key itself "
+                                   "never goes in this file"));
+            return FALSE;
+          }
+      g_free (provider->key_env);
+      provider->key_env = value[0] != '\0' ? g_strdup (value) : NULL;
+      return TRUE;
+    }
+
+  g_assert_not_reached ();
+}
+
+/* Every provider needs a kind and models. */
+static gboolean
+check_providers (HelixGatewayConfig  *self,
+                 const char          *origin,
+                 GError             **error)
+{
+  for (guint i = 0; i < self->providers->len; i++)
+    {
+      HelixGatewayProviderConfig *provider = g_ptr_array_index (self->providers, i);
+
+      if (provider->kind == NULL)
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s: group “[provider %s]” needs “kind” (openai, anthropic or "
+                         "gemini)"),
+                       origin, provider->name);
+          return FALSE;
+        }
+
+      if (provider->models == NULL || provider->models[0] == NULL)
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s: group “[provider %s]” needs “models”: the models to use, most "
+                         "preferred first, separated by “;”"),
+                       origin, provider->name);
+          return FALSE;
+        }
+
+      if (provider->key_file != NULL && provider->key_env != NULL)
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s: group “[provider %s]” sets both “key-file” and “key-env”; "
+                         "keep one"),
+                       origin, provider->name);
+          return FALSE;
+        }
+    }
+
+  return TRUE;
 }
 
 /**
@@ -746,13 +1269,17 @@ clear_key_location (gpointer data)
  * @origin: what to call the text in error messages, usually its file name
  * @error: return location for a #GError
  *
- * Applies the settings of a key file over @self. The file has one group,
- * `[gateway]`, with the keys `listen`, `state-dir`, `log-level`,
- * `allowed-origins`, `rate-limit-per-user`, `rate-limit-per-address` and
- * `maintenance`; any
- * other group or key is an error, so that a typo is never silently ignored.
- * Errors start with `ORIGIN:LINE:` and name the key. Trailing whitespace in
- * values and a leading byte order mark are ignored.
+ * Applies the settings of a key file over @self. The groups are `[gateway]`
+ * (the keys `listen`, `state-dir`, `log-level`, `allowed-origins`,
+ * `rate-limit-per-user`, `rate-limit-per-address`, `maintenance`,
+ * `tls-certificate`, `tls-key`), `[router]` (`override`, `prices`,
+ * `cooldown-ms`, `max-attempts`), `[budget]` (`global-daily-usd`,
+ * `global-monthly-usd`, `user-daily-usd`, `user-monthly-usd`, `over-cap`,
+ * `alert-ratio`) and one `[provider NAME]` per AI provider (`kind`,
+ * `base-url`, `models`, `key-file`, `key-env`). Any other group or key is an
+ * error, so that a typo is never silently ignored; so is an API key written
+ * in the file. Errors start with `ORIGIN:LINE:` and name the key. Trailing
+ * whitespace in values and a leading byte order mark are ignored.
  *
  * Returns: %TRUE on success; else @self is unchanged
  */
@@ -800,16 +1327,23 @@ helix_gateway_config_load_data (HelixGatewayConfig  *self,
   for (guint i = 0; i < locations->len; i++)
     {
       const KeyLocation *location = &g_array_index (locations, KeyLocation, i);
-      int setting = find_setting (location->key);
       g_autofree char *value = NULL;
 
-      g_assert (setting >= 0);
-
       /* For a bad escape sequence GKeyFile sets the error yet returns a value. */
-      value = g_key_file_get_string (key_file, CONFIG_GROUP, location->key, &local_error);
+      value = g_key_file_get_string (key_file, location->group, location->key, &local_error);
       /* GKeyFile keeps trailing whitespace, which no value here can mean. */
       if (local_error == NULL && value != NULL)
-        settings[setting].file_setter (updated, g_strchomp (value), &local_error);
+        {
+          g_strchomp (value);
+          if (g_str_equal (location->group, CONFIG_GROUP))
+            settings[find_setting (location->key)].file_setter (updated, value, &local_error);
+          else if (g_str_equal (location->group, "router"))
+            set_router_key (updated, location->key, value, &local_error);
+          else if (g_str_equal (location->group, "budget"))
+            set_budget_key (updated, location->key, value, &local_error);
+          else
+            set_provider_key (updated, location->group, location->key, value, &local_error);
+        }
 
       if (local_error != NULL)
         {
@@ -818,11 +1352,23 @@ helix_gateway_config_load_data (HelixGatewayConfig  *self,
                          ? local_error->code
                          : HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
                        _("%s:%u: key “%s” in group “%s”: %s"),
-                       origin, location->line, location->key, CONFIG_GROUP,
+                       origin, location->line, location->key, location->group,
                        local_error->message);
           return FALSE;
         }
     }
+
+  /* A group header alone makes a provider too, which then lacks its keys. */
+  {
+    g_auto(GStrv) groups = g_key_file_get_groups (key_file, NULL);
+
+    for (guint i = 0; groups[i] != NULL; i++)
+      if (g_str_has_prefix (groups[i], PROVIDER_GROUP_PREFIX))
+        ensure_provider (updated, groups[i] + strlen (PROVIDER_GROUP_PREFIX));
+  }
+
+  if (!check_providers (updated, origin, error))
+    return FALSE;
 
   config_swap (self, updated);
 
@@ -924,6 +1470,29 @@ helix_gateway_config_apply_environment (HelixGatewayConfig  *self,
           return FALSE;
         }
     }
+
+  /* The router's override: HELIX_PROVIDER_OVERRIDE, or the PROVIDER_OVERRIDE
+   * the desktop reads too. */
+  {
+    static const char * const variables[] = { "HELIX_PROVIDER_OVERRIDE", "PROVIDER_OVERRIDE" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (variables); i++)
+      {
+        const char *value = g_environ_getenv ((char **) envp, variables[i]);
+        g_autoptr(GError) local_error = NULL;
+
+        if (value == NULL || value[0] == '\0')
+          continue;
+
+        if (!helix_gateway_config_set_router_override (updated, value, &local_error))
+          {
+            g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, local_error->code,
+                         _("environment variable %s: %s"), variables[i], local_error->message);
+            return FALSE;
+          }
+        break;
+      }
+  }
 
   config_swap (self, updated);
 
@@ -1532,4 +2101,107 @@ helix_gateway_config_load_tls (const HelixGatewayConfig  *self,
     *certificate = g_steal_pointer (&loaded);
 
   return TRUE;
+}
+
+/* AI router {{{1 */
+
+/**
+ * helix_gateway_config_get_n_providers:
+ * @self: a configuration
+ *
+ * Returns: the number of `[provider NAME]` groups
+ */
+guint
+helix_gateway_config_get_n_providers (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+
+  return self->providers->len;
+}
+
+/**
+ * helix_gateway_config_get_provider:
+ * @self: a configuration
+ * @index: from 0 to helix_gateway_config_get_n_providers() - 1
+ *
+ * Returns: (transfer none): a provider, in the order of the file
+ */
+const HelixGatewayProviderConfig *
+helix_gateway_config_get_provider (const HelixGatewayConfig *self,
+                                   guint                     index)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (index < self->providers->len, NULL);
+
+  return g_ptr_array_index (self->providers, index);
+}
+
+/**
+ * helix_gateway_config_get_router_override:
+ * @self: a configuration
+ *
+ * Returns: (nullable): the model every AI call is forced to, if any
+ */
+const char *
+helix_gateway_config_get_router_override (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->router_override;
+}
+
+/**
+ * helix_gateway_config_get_router_prices:
+ * @self: a configuration
+ *
+ * Returns: (nullable): a JSON price table to merge over the shipped one
+ */
+const char *
+helix_gateway_config_get_router_prices (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->router_prices;
+}
+
+/**
+ * helix_gateway_config_get_router_cooldown_ms:
+ * @self: a configuration
+ *
+ * Returns: how long an open circuit breaker stays open, or -1 for the default
+ */
+gint
+helix_gateway_config_get_router_cooldown_ms (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, -1);
+
+  return self->router_cooldown_ms;
+}
+
+/**
+ * helix_gateway_config_get_router_max_attempts:
+ * @self: a configuration
+ *
+ * Returns: the calls made to each candidate model, or -1 for the default
+ */
+gint
+helix_gateway_config_get_router_max_attempts (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, -1);
+
+  return self->router_max_attempts;
+}
+
+/**
+ * helix_gateway_config_get_budget:
+ * @self: a configuration
+ *
+ * Returns: (transfer none): the spending limits
+ */
+const HelixGatewayBudgetConfig *
+helix_gateway_config_get_budget (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return &self->budget;
 }

@@ -23,6 +23,53 @@ G_BEGIN_DECLS
 #define HELIX_GATEWAY_DEFAULT_ADDRESS_RATE   100.0
 #define HELIX_GATEWAY_DEFAULT_ADDRESS_BURST  200.0
 
+/* The longest name of a [provider NAME]. */
+#define HELIX_GATEWAY_PROVIDER_NAME_MAX 64
+
+#define HELIX_GATEWAY_DEFAULT_BUDGET_ALERT_RATIO 0.8
+
+/**
+ * HelixGatewayProviderConfig:
+ * @name: the name of the group, `[provider NAME]`: what the router, the price
+ *   table, the ledger and the metrics call it
+ * @kind: its wire format: `openai`, `anthropic` or `gemini`
+ * @base_url: (nullable): the API root; %NULL for the vendor's own
+ * @models: the models to use, most preferred first
+ * @key_file: (nullable): a file with one API key per line (a pool)
+ * @key_env: (nullable): an environment variable with API keys separated by
+ *   commas or line ends
+ *
+ * One AI provider of the gateway. Never a key: only where to find them.
+ */
+typedef struct
+{
+  char  *name;
+  char  *kind;
+  char  *base_url;
+  char **models;
+  char  *key_file;
+  char  *key_env;
+} HelixGatewayProviderConfig;
+
+/**
+ * HelixGatewayBudgetConfig:
+ * @global_daily_usd: what the whole gateway may spend per day (0: no limit)
+ * @global_monthly_usd: … per month
+ * @user_daily_usd: what each user may spend per day
+ * @user_monthly_usd: … per month
+ * @downgrade: over a limit, use a cheaper model that fits instead of refusing
+ * @alert_ratio: the share of a limit at which an alert is raised
+ */
+typedef struct
+{
+  double   global_daily_usd;
+  double   global_monthly_usd;
+  double   user_daily_usd;
+  double   user_monthly_usd;
+  gboolean downgrade;
+  double   alert_ratio;
+} HelixGatewayBudgetConfig;
+
 #define HELIX_GATEWAY_CONFIG_ERROR (helix_gateway_config_error_quark ())
 
 /**
@@ -127,6 +174,20 @@ const char         *helix_gateway_config_get_tls_key       (const HelixGatewayCo
 gboolean            helix_gateway_config_load_tls          (const HelixGatewayConfig *self,
                                                             GTlsCertificate         **certificate,
                                                             GError                  **error);
+
+gboolean            helix_gateway_config_set_router_override (HelixGatewayConfig     *self,
+                                                            const char               *value,
+                                                            GError                  **error);
+guint               helix_gateway_config_get_n_providers   (const HelixGatewayConfig *self);
+const HelixGatewayProviderConfig *
+                    helix_gateway_config_get_provider      (const HelixGatewayConfig *self,
+                                                            guint                     index);
+const char         *helix_gateway_config_get_router_override (const HelixGatewayConfig *self);
+const char         *helix_gateway_config_get_router_prices (const HelixGatewayConfig *self);
+gint                helix_gateway_config_get_router_cooldown_ms (const HelixGatewayConfig *self);
+gint                helix_gateway_config_get_router_max_attempts (const HelixGatewayConfig *self);
+const HelixGatewayBudgetConfig *
+                    helix_gateway_config_get_budget        (const HelixGatewayConfig *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewayConfig, helix_gateway_config_free)
 

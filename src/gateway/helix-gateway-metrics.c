@@ -19,12 +19,18 @@
 
 #include "helix-gateway-metrics.h"
 
+/* Upper bounds of the AI call histograms, in seconds: calls take longer. */
+static const double ai_buckets[] = {
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+};
+
 /* Upper bounds of the duration histograms, in seconds. */
 static const double buckets[] = {
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 };
 
 #define N_BUCKETS G_N_ELEMENTS (buckets)
+G_STATIC_ASSERT (G_N_ELEMENTS (ai_buckets) == G_N_ELEMENTS (buckets));
 
 typedef struct
 {
@@ -43,6 +49,16 @@ static gint64 websockets_open;
 static guint64 ops_accepted;
 static guint64 ops_fanned_out;
 
+/* The AI router's calls. Label values come from the configuration (provider
+ * and model names) and the router (operations, outcomes): bounded. Keys are
+ * the label pairs, escaped, as they are written: `provider="…",model="…"`. */
+static GHashTable *ai_calls;       /* labels → guint64 * */
+static GHashTable *ai_tokens;      /* labels → guint64 * */
+static GHashTable *ai_cost;        /* labels → double * */
+static GHashTable *ai_durations;   /* labels → Histogram (ai_buckets) */
+static GHashTable *ai_first_token; /* labels → Histogram (ai_buckets) */
+static GHashTable *ai_breakers;    /* labels → guint * */
+
 /* Every route pattern of the gateway. */
 static const char * const routes[] = {
   "/health",
@@ -55,6 +71,10 @@ static const char * const routes[] = {
   "/api/v1/sessions/{id}",
   "/api/v1/sessions/{id}/messages",
   "/api/v1/sync",
+  "/api/v1/chat/message",
+  "/api/v1/operations/cost",
+  "/v1/chat/completions",
+  "/v1/models",
 };
 
 /* Called with the lock held. */
@@ -69,6 +89,12 @@ ensure_initialized (void)
   requests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   durations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   queries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  ai_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  ai_tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  ai_cost = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  ai_durations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  ai_first_token = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  ai_breakers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /**
@@ -254,6 +280,164 @@ helix_gateway_metrics_add_ops_fanned_out (guint n_ops)
   g_mutex_unlock (&lock);
 }
 
+/* AI calls {{{1 */
+
+/* Appends name="value" with the value escaped as the text format wants:
+ * backslash, double quote and line feed. */
+static void
+append_label (GString    *out,
+              const char *name,
+              const char *value)
+{
+  if (out->len > 0)
+    g_string_append_c (out, ',');
+  g_string_append (out, name);
+  g_string_append (out, "=\"");
+  for (const char *c = value; *c != '\0'; c++)
+    {
+      if (*c == '\\')
+        g_string_append (out, "\\\\");
+      else if (*c == '"')
+        g_string_append (out, "\\\"");
+      else if (*c == '\n')
+        g_string_append (out, "\\n");
+      else
+        g_string_append_c (out, *c);
+    }
+  g_string_append_c (out, '"');
+}
+
+static gpointer
+counter_lookup (GHashTable *table,
+                GString    *labels,
+                gsize       size)
+{
+  gpointer value = g_hash_table_lookup (table, labels->str);
+
+  if (value == NULL)
+    {
+      value = g_malloc0 (size);
+      g_hash_table_insert (table, g_strdup (labels->str), value);
+    }
+
+  return value;
+}
+
+static void
+ai_histogram_observe (GHashTable *table,
+                      const char *key,
+                      double      seconds)
+{
+  Histogram *histogram = g_hash_table_lookup (table, key);
+
+  if (histogram == NULL)
+    {
+      histogram = g_new0 (Histogram, 1);
+      g_hash_table_insert (table, g_strdup (key), histogram);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (ai_buckets); i++)
+    {
+      if (seconds <= ai_buckets[i])
+        {
+          histogram->counts[i]++;
+          break;
+        }
+    }
+  histogram->count++;
+  histogram->sum += seconds;
+}
+
+/**
+ * helix_gateway_metrics_observe_ai_call:
+ * @provider: the provider of the last attempt, or `none`
+ * @model: its model, or `none`
+ * @operation: the operation (`chat`, …)
+ * @outcome: `ok`, `failed` or `partial`
+ * @input_tokens: input tokens
+ * @output_tokens: output tokens
+ * @cost_usd: what they cost
+ * @duration_us: how long the call took
+ * @first_token_us: how long until the first text, or -1
+ *
+ * Counts a finished call of the AI router.
+ */
+void
+helix_gateway_metrics_observe_ai_call (const char *provider,
+                                       const char *model,
+                                       const char *operation,
+                                       const char *outcome,
+                                       gint64      input_tokens,
+                                       gint64      output_tokens,
+                                       double      cost_usd,
+                                       gint64      duration_us,
+                                       gint64      first_token_us)
+{
+  g_autoptr(GString) labels = g_string_new (NULL);
+  gsize model_end;
+  guint64 *count;
+  double *cost;
+
+  g_return_if_fail (provider != NULL && model != NULL && operation != NULL && outcome != NULL);
+
+  append_label (labels, "provider", provider);
+  append_label (labels, "model", model);
+  model_end = labels->len;
+
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+
+  ai_histogram_observe (ai_durations, labels->str, duration_us / (double) G_USEC_PER_SEC);
+  if (first_token_us >= 0)
+    ai_histogram_observe (ai_first_token, labels->str, first_token_us / (double) G_USEC_PER_SEC);
+
+  cost = counter_lookup (ai_cost, labels, sizeof (double));
+  *cost += MAX (cost_usd, 0);
+
+  append_label (labels, "direction", "in");
+  count = counter_lookup (ai_tokens, labels, sizeof (guint64));
+  *count += MAX (input_tokens, 0);
+  g_string_truncate (labels, model_end);
+  append_label (labels, "direction", "out");
+  count = counter_lookup (ai_tokens, labels, sizeof (guint64));
+  *count += MAX (output_tokens, 0);
+
+  g_string_truncate (labels, model_end);
+  append_label (labels, "operation", operation);
+  append_label (labels, "outcome", outcome);
+  count = counter_lookup (ai_calls, labels, sizeof (guint64));
+  (*count)++;
+
+  g_mutex_unlock (&lock);
+}
+
+/**
+ * helix_gateway_metrics_set_ai_breaker_state:
+ * @provider: a provider
+ * @state: its #HelixRouterHealth
+ *
+ * Notes the state of a provider's circuit breaker, written as 0 (closed),
+ * 1 (half-open) or 2 (open).
+ */
+void
+helix_gateway_metrics_set_ai_breaker_state (const char *provider,
+                                            guint       state)
+{
+  g_autoptr(GString) labels = g_string_new (NULL);
+  guint *value;
+
+  g_return_if_fail (provider != NULL);
+
+  append_label (labels, "provider", provider);
+
+  g_mutex_lock (&lock);
+  ensure_initialized ();
+  value = counter_lookup (ai_breakers, labels, sizeof (guint));
+  /* HelixRouterHealth: CLOSED 0, OPEN 1, HALF_OPEN 2; the gauge: 0, 2, 1. */
+  *value = state == 1 ? 2 : state == 2 ? 1 : 0;
+  g_mutex_unlock (&lock);
+}
+
 static void
 append_header (GString    *out,
                const char *name,
@@ -319,6 +503,89 @@ append_histograms (GString    *out,
     }
 }
 
+static void
+append_ai_histograms (GString    *out,
+                      const char *name,
+                      GHashTable *table)
+{
+  g_autoptr(GPtrArray) keys = sorted_keys (table);
+
+  for (guint i = 0; i < keys->len; i++)
+    {
+      const char *key = g_ptr_array_index (keys, i);
+      const Histogram *histogram = g_hash_table_lookup (table, key);
+      char number[G_ASCII_DTOSTR_BUF_SIZE];
+      guint64 cumulative = 0;
+
+      for (guint b = 0; b < G_N_ELEMENTS (ai_buckets); b++)
+        {
+          cumulative += histogram->counts[b];
+          g_string_append_printf (out, "%s_bucket{%s,le=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                                  name, key,
+                                  g_ascii_formatd (number, sizeof number, "%g", ai_buckets[b]),
+                                  cumulative);
+        }
+      g_string_append_printf (out, "%s_bucket{%s,le=\"+Inf\"} %" G_GUINT64_FORMAT "\n",
+                              name, key, histogram->count);
+      g_string_append_printf (out, "%s_sum{%s} %s\n", name, key,
+                              g_ascii_formatd (number, sizeof number, "%.9g", histogram->sum));
+      g_string_append_printf (out, "%s_count{%s} %" G_GUINT64_FORMAT "\n",
+                              name, key, histogram->count);
+    }
+}
+
+static void
+append_ai_metrics (GString *out)
+{
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
+  g_autoptr(GPtrArray) calls = sorted_keys (ai_calls);
+  g_autoptr(GPtrArray) tokens = sorted_keys (ai_tokens);
+  g_autoptr(GPtrArray) costs = sorted_keys (ai_cost);
+  g_autoptr(GPtrArray) breakers = sorted_keys (ai_breakers);
+
+  append_header (out, "helix_ai_calls_total", "counter",
+                 "AI router calls, by the provider and model of their last attempt, "
+                 "operation and outcome (ok, failed, partial).");
+  for (guint i = 0; i < calls->len; i++)
+    g_string_append_printf (out, "helix_ai_calls_total{%s} %" G_GUINT64_FORMAT "\n",
+                            (const char *) g_ptr_array_index (calls, i),
+                            *(guint64 *) g_hash_table_lookup (ai_calls,
+                                                              g_ptr_array_index (calls, i)));
+
+  append_header (out, "helix_ai_tokens_total", "counter",
+                 "Tokens of AI calls as the providers counted them, in and out.");
+  for (guint i = 0; i < tokens->len; i++)
+    g_string_append_printf (out, "helix_ai_tokens_total{%s} %" G_GUINT64_FORMAT "\n",
+                            (const char *) g_ptr_array_index (tokens, i),
+                            *(guint64 *) g_hash_table_lookup (ai_tokens,
+                                                              g_ptr_array_index (tokens, i)));
+
+  append_header (out, "helix_ai_cost_usd_total", "counter",
+                 "What AI calls cost, in US dollars, by the price table.");
+  for (guint i = 0; i < costs->len; i++)
+    g_string_append_printf (out, "helix_ai_cost_usd_total{%s} %s\n",
+                            (const char *) g_ptr_array_index (costs, i),
+                            g_ascii_formatd (number, sizeof number, "%.9g",
+                                             *(double *) g_hash_table_lookup (
+                                               ai_cost, g_ptr_array_index (costs, i))));
+
+  append_header (out, "helix_ai_call_duration_seconds", "histogram",
+                 "How long AI calls took, retries and failovers included.");
+  append_ai_histograms (out, "helix_ai_call_duration_seconds", ai_durations);
+
+  append_header (out, "helix_ai_time_to_first_token_seconds", "histogram",
+                 "How long AI calls took to their first text.");
+  append_ai_histograms (out, "helix_ai_time_to_first_token_seconds", ai_first_token);
+
+  append_header (out, "helix_ai_provider_breaker_state", "gauge",
+                 "Each AI provider's circuit breaker: 0 closed, 1 half-open, 2 open.");
+  for (guint i = 0; i < breakers->len; i++)
+    g_string_append_printf (out, "helix_ai_provider_breaker_state{%s} %u\n",
+                            (const char *) g_ptr_array_index (breakers, i),
+                            *(guint *) g_hash_table_lookup (ai_breakers,
+                                                            g_ptr_array_index (breakers, i)));
+}
+
 /**
  * helix_gateway_metrics_render:
  *
@@ -378,6 +645,8 @@ helix_gateway_metrics_render (void)
   append_header (out, "helix_db_query_duration_seconds", "histogram",
                  "How long database queries took, by query.");
   append_histograms (out, "helix_db_query_duration_seconds", "query", queries);
+
+  append_ai_metrics (out);
 
   g_mutex_unlock (&lock);
 

@@ -20,6 +20,17 @@ void        helix_gateway_metrics_websocket_opened (void);
 void        helix_gateway_metrics_websocket_closed (void);
 void        helix_gateway_metrics_add_ops_accepted (guint       n_ops);
 void        helix_gateway_metrics_add_ops_fanned_out (guint     n_ops);
+void        helix_gateway_metrics_observe_ai_call  (const char *provider,
+                                                    const char *model,
+                                                    const char *operation,
+                                                    const char *outcome,
+                                                    gint64      input_tokens,
+                                                    gint64      output_tokens,
+                                                    double      cost_usd,
+                                                    gint64      duration_us,
+                                                    gint64      first_token_us);
+void        helix_gateway_metrics_set_ai_breaker_state (const char *provider,
+                                                    guint       state);
 char       *helix_gateway_metrics_render           (void);
 
 G_END_DECLS

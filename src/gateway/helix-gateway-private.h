@@ -8,6 +8,8 @@
 #include <libsoup/soup.h>
 
 #include "helix-gateway.h"
+#include "helix-ledger.h"
+#include "helix-router.h"
 #include "helix-hlc.h"
 #include "helix-rate-limit.h"
 #include "helix-gateway-sync.h"
@@ -21,6 +23,11 @@ G_BEGIN_DECLS
 /* The largest request body an API route accepts, and how deeply its JSON may nest. */
 #define HELIX_GATEWAY_MAX_BODY_BYTES (16 * 1024)
 #define HELIX_GATEWAY_MAX_JSON_DEPTH 16
+
+/* The largest body of an OpenAI-compatible request (/v1/…): conversations are
+ * larger than the other API bodies. */
+#define HELIX_GATEWAY_MAX_CHAT_BODY_BYTES (1024 * 1024)
+#define HELIX_GATEWAY_MAX_CHAT_JSON_DEPTH 16
 
 /* Failed logins allowed per account and per client address within the window. Fixed
  * for now; the configuration file does not offer them yet. */
@@ -114,6 +121,29 @@ HelixGatewayHub *_helix_gateway_get_hub     (HelixGateway      *self);
 void     _helix_gateway_request_upgraded    (HelixGateway      *self,
                                              SoupServerMessage *msg);
 
+/* Ops the gateway makes itself (helix-gateway-sessions.c). */
+gint64   _helix_gateway_store_op            (HelixGateway       *self,
+                                             gint64              user_id,
+                                             HelixSyncOpKind     kind,
+                                             const char         *id,
+                                             const char         *session_id,
+                                             JsonObject         *data,
+                                             const char * const *seen,
+                                             gsize               n_seen,
+                                             GError            **error);
+
+/* The assistant's answers over the sync WebSocket and the REST API
+ * (helix-gateway-chat.c). */
+void     _helix_gateway_chat_from_frame     (HelixGateway       *self,
+                                             gint64              user_id,
+                                             const char         *user_name,
+                                             HelixSyncFrame     *frame);
+void     _helix_gateway_add_chat_routes     (HelixGateway       *self,
+                                             SoupServer         *server);
+void     _helix_gateway_hub_send_user       (HelixGatewayHub    *hub,
+                                             gint64              user_id,
+                                             const char         *text);
+
 /* The sync WebSocket (helix-gateway-ws.c). */
 void             _helix_gateway_add_sync_routes    (HelixGateway     *self,
                                                     SoupServer       *server);
@@ -177,5 +207,48 @@ gboolean    _helix_gateway_authenticate           (HelixGateway      *self,
 void        _helix_gateway_add_time_member        (JsonBuilder       *builder,
                                                    const char        *name,
                                                    gint64             time_us);
+
+/* The AI router of the gateway (helix-gateway-providers.c). */
+typedef struct _HelixGatewayAi HelixGatewayAi;
+
+/* A model some provider serves. */
+typedef struct
+{
+  char *provider;
+  char *model;
+} HelixGatewayModel;
+
+HelixGatewayAi *_helix_gateway_ai_new            (const HelixGatewayConfig  *config,
+                                                  GError                   **error);
+void            _helix_gateway_ai_free           (HelixGatewayAi            *ai);
+HelixRouter    *_helix_gateway_ai_get_router     (HelixGatewayAi            *ai);
+HelixLedger    *_helix_gateway_ai_get_ledger     (HelixGatewayAi            *ai);
+GPtrArray      *_helix_gateway_ai_get_models     (HelixGatewayAi            *ai);
+gboolean        _helix_gateway_ai_has_model      (HelixGatewayAi            *ai,
+                                                  const char                *wanted);
+void            _helix_gateway_ai_update_metrics (HelixGatewayAi            *ai);
+HelixGatewayAi *_helix_gateway_get_ai            (HelixGateway              *self);
+
+/* The OpenAI-compatible API and the cost report (helix-gateway-openai.c). */
+void        _helix_gateway_add_openai_routes      (HelixGateway      *self,
+                                                   SoupServer        *server);
+gboolean    _helix_gateway_path_is_openai         (const char        *path);
+GSocket    *_helix_gateway_message_get_socket     (SoupServerMessage *msg);
+void        _helix_gateway_respond_openai_error   (SoupServerMessage *msg,
+                                                   guint              status,
+                                                   const char        *type,
+                                                   const char        *code,
+                                                   const char        *message);
+const char *_helix_gateway_openai_error_type      (guint              status);
+const char *_helix_gateway_openai_error_code      (const char        *code);
+void        _helix_gateway_add_cost_routes        (HelixGateway      *self,
+                                                   SoupServer        *server);
+JsonObject *_helix_gateway_read_json_object_limited (SoupServerMessage *msg,
+                                                   gsize              max_bytes,
+                                                   guint              max_depth);
+gboolean    _helix_gateway_lookup_admin           (HelixGateway      *self,
+                                                   const char        *user_name,
+                                                   gboolean          *is_admin,
+                                                   GError           **error);
 
 G_END_DECLS

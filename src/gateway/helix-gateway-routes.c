@@ -154,9 +154,19 @@ _helix_gateway_respond_error (SoupServerMessage *msg,
                               const char        *code,
                               const char        *message)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) root = NULL;
+  GUri *uri = soup_server_message_get_uri (msg);
 
+  /* The OpenAI-compatible API answers errors in OpenAI's shape. */
+  if (uri != NULL && _helix_gateway_path_is_openai (g_uri_get_path (uri)))
+    {
+      _helix_gateway_respond_openai_error (msg, status, _helix_gateway_openai_error_type (status),
+                                           _helix_gateway_openai_error_code (code), message);
+      return;
+    }
+
+  builder = json_builder_new ();
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "error");
   json_builder_begin_object (builder);
@@ -313,6 +323,8 @@ metrics_cb (SoupServer        *server,
   if (!_helix_gateway_check_method (msg, allowed))
     return;
 
+  if (_helix_gateway_get_ai (self) != NULL)
+    _helix_gateway_ai_update_metrics (_helix_gateway_get_ai (self));
   text = helix_gateway_metrics_render ();
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Cache-Control", "no-store");
@@ -353,6 +365,10 @@ static const HelixGatewayRoute routes[] = {
   { "/api/v1/sessions/{id}", "GET, HEAD, PATCH, DELETE" },
   { "/api/v1/sessions/{id}/messages", "GET, HEAD" },
   { "/api/v1/sync", "GET" },
+  { "/api/v1/operations/cost", "GET, HEAD" },
+  { "/api/v1/chat/message", "POST" },
+  { "/v1/chat/completions", "POST" },
+  { "/v1/models", "GET, HEAD" },
 };
 
 /**
@@ -383,4 +399,7 @@ _helix_gateway_add_routes (HelixGateway *self,
   _helix_gateway_add_api_routes (self, server);
   _helix_gateway_add_sessions_routes (self, server);
   _helix_gateway_add_sync_routes (self, server);
+  _helix_gateway_add_openai_routes (self, server);
+  _helix_gateway_add_cost_routes (self, server);
+  _helix_gateway_add_chat_routes (self, server);
 }

@@ -102,23 +102,40 @@ find_session (HelixGateway      *self,
   return g_steal_pointer (&session);
 }
 
-/* Makes one op and stores it; on failure answers and returns %FALSE. The
- * op's HLC is later than every HLC in @seen, so that it wins over them. */
-static gboolean
-apply_new_op (HelixGateway       *self,
-              SoupServerMessage  *msg,
-              HelixGatewayAuth   *auth,
-              HelixSyncOpKind     kind,
-              const char         *id,
-              JsonObject         *data,
-              const char * const *seen,
-              gsize               n_seen)
+/**
+ * _helix_gateway_store_op:
+ * @self: a gateway
+ * @user_id: whose data
+ * @kind: what kind of op
+ * @id: the session or message
+ * @session_id: (nullable): the session of a message
+ * @data: (nullable): the op's data
+ * @seen: (array length=n_seen) (nullable): HLCs the op must be later than, so
+ *   that it wins over them
+ * @n_seen: how many
+ * @error: return location for a #GError: %HELIX_SYNC_ERROR for a bad op,
+ *   another domain for a storage error
+ *
+ * Makes an op of the gateway's own (REST API, answers of the assistant),
+ * stores it and sends it to every connected device of the user.
+ *
+ * Returns: the op's seq, or 0 on error
+ */
+gint64
+_helix_gateway_store_op (HelixGateway       *self,
+                         gint64              user_id,
+                         HelixSyncOpKind     kind,
+                         const char         *id,
+                         const char         *session_id,
+                         JsonObject         *data,
+                         const char * const *seen,
+                         gsize               n_seen,
+                         GError            **error)
 {
   HelixHlcClock *clock = _helix_gateway_get_clock (self);
   g_autoptr(HelixSyncOp) op = NULL;
   g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(GPtrArray) applied = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *op_id = helix_uuid_new_v7 ();
   HelixHlc hlc;
 
@@ -133,31 +150,50 @@ apply_new_op (HelixGateway       *self,
   helix_hlc_clock_now (clock, &hlc);
 
   applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
-  op = helix_sync_op_new (kind, op_id, id, NULL, &hlc, data, &error);
+  op = helix_sync_op_new (kind, op_id, id, session_id, &hlc, data, error);
   if (op == NULL)
-    {
-      respond_invalid (msg, error->message);
-      return FALSE;
-    }
+    return 0;
 
   /* Made here, not pushed by a device: no device is recorded, so that every
    * device of the user receives it. Its seq comes after those of the group
    * commit being stored, which are fanned out first. */
   _helix_gateway_hub_wait_stored (_helix_gateway_get_hub (self));
-  if (!helix_gateway_db_apply_ops (helix_gateway_get_db (self), auth->user_id, 0, &op, 1,
-                                   seqs, applied, &error))
-    {
-      _helix_gateway_respond_internal_error (msg, error);
-      return FALSE;
-    }
+  if (!helix_gateway_db_apply_ops (helix_gateway_get_db (self), user_id, 0, &op, 1,
+                                   seqs, applied, error))
+    return 0;
 
   /* Devices connected to the sync WebSocket get it at once. */
-  _helix_gateway_hub_publish (_helix_gateway_get_hub (self), auth->user_id, NULL, applied, NULL);
+  _helix_gateway_hub_publish (_helix_gateway_get_hub (self), user_id, NULL, applied, NULL);
 
-  g_debug ("sessions: user %s stored %s %s as seq %lld", auth->user_name,
+  g_debug ("gateway: user %lld: stored %s %s as seq %lld", (long long) user_id,
            helix_sync_op_kind_to_string (kind), id, (long long) g_array_index (seqs, gint64, 0));
 
-  return TRUE;
+  return g_array_index (seqs, gint64, 0);
+}
+
+/* Makes one op and stores it; on failure answers and returns %FALSE. */
+static gboolean
+apply_new_op (HelixGateway       *self,
+              SoupServerMessage  *msg,
+              HelixGatewayAuth   *auth,
+              HelixSyncOpKind     kind,
+              const char         *id,
+              JsonObject         *data,
+              const char * const *seen,
+              gsize               n_seen)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (_helix_gateway_store_op (self, auth->user_id, kind, id, NULL, data, seen, n_seen,
+                               &error) > 0)
+    return TRUE;
+
+  if (error->domain == HELIX_SYNC_ERROR)
+    respond_invalid (msg, error->message);
+  else
+    _helix_gateway_respond_internal_error (msg, error);
+
+  return FALSE;
 }
 
 /* Copies the members of @body into a session.put data object. Only

@@ -966,6 +966,31 @@ relay_delta (SyncConn       *conn,
 }
 
 /**
+ * _helix_gateway_hub_send_user:
+ * @hub: the hub
+ * @user_id: a user
+ * @text: a frame
+ *
+ * Sends @text to every connection of the user past `hello`: the deltas of
+ * the assistant's answers and their failures.
+ */
+void
+_helix_gateway_hub_send_user (HelixGatewayHub *hub,
+                              gint64           user_id,
+                              const char      *text)
+{
+  GPtrArray *list = get_user_conns (hub, user_id);
+
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    {
+      SyncConn *conn = g_ptr_array_index (list, i);
+
+      if (conn->said_hello && !conn->closing)
+        send_shared_text (conn, text);
+    }
+}
+
+/**
  * _helix_gateway_hub_publish:
  * @hub: the hub
  * @user_id: whose ops
@@ -1132,6 +1157,10 @@ on_message (SoupWebsocketConnection *ws,
       relay_delta (conn, frame);
       break;
 
+    case HELIX_SYNC_FRAME_CHAT:
+      _helix_gateway_chat_from_frame (conn->hub->gateway, conn->user_id, conn->user_name, frame);
+      break;
+
     case HELIX_SYNC_FRAME_PING:
       send_text (conn, helix_sync_frame_build_pong (helix_sync_frame_get_ping_id (frame)));
       break;
@@ -1148,6 +1177,7 @@ on_message (SoupWebsocketConnection *ws,
     case HELIX_SYNC_FRAME_OPS:
     case HELIX_SYNC_FRAME_SYNCED:
     case HELIX_SYNC_FRAME_ACK:
+    case HELIX_SYNC_FRAME_CHAT_FAILED:
       send_forbidden (conn, _("Only the gateway sends this frame."), FALSE);
       break;
 

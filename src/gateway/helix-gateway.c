@@ -100,6 +100,9 @@ struct _HelixGateway
   /* The open sync WebSockets, per user (helix-gateway-ws.c). */
   HelixGatewayHub    *hub;
 
+  /* (nullable): the AI router, while started with providers configured. */
+  HelixGatewayAi     *ai;
+
   /* A shutdown in progress. */
   GTask              *shutdown;
   gulong              cancelled_id;
@@ -116,6 +119,7 @@ typedef struct
   gint64             started_us;
   char               id[HELIX_REQUEST_ID_MAX_LEN + 1];
   GByteArray        *body;    /* (nullable): the request body of an API route */
+  gsize              max_body; /* how large @body may grow */
   guint              got_headers : 1;
   guint              body_too_large : 1;
   guint              admitted : 1;
@@ -148,6 +152,36 @@ helix_request_quark (void)
 }
 
 static void schedule_drain_check (HelixGateway *self);
+
+static GQuark
+helix_socket_quark (void)
+{
+  static GQuark quark;
+
+  if G_UNLIKELY (quark == 0)
+    quark = g_quark_from_static_string ("helix-gateway-socket");
+
+  return quark;
+}
+
+/**
+ * _helix_gateway_message_get_socket:
+ * @msg: a request
+ *
+ * Returns: (transfer none) (nullable): the socket of the client's connection
+ *   (under TLS, the one below it)
+ */
+GSocket *
+_helix_gateway_message_get_socket (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (socket != NULL || remote == NULL)
+    return socket;
+
+  return g_object_get_qdata (G_OBJECT (remote), helix_socket_quark ());
+}
 
 static HelixRequest *
 get_request (SoupServerMessage *msg)
@@ -234,7 +268,7 @@ on_got_chunk (SoupServerMessage *msg,
   if (request == NULL || request->body == NULL || request->body_too_large)
     return;
 
-  if (size > HELIX_GATEWAY_MAX_BODY_BYTES - request->body->len)
+  if (size > request->max_body - request->body->len)
     {
       /* The rest is read and dropped; the route answers 413. */
       request->body_too_large = TRUE;
@@ -250,6 +284,7 @@ on_got_chunk (SoupServerMessage *msg,
  * _helix_gateway_get_request_body:
  * @msg: a request to an API route (under `/api/`)
  * @too_large: (out): whether the body was larger than HELIX_GATEWAY_MAX_BODY_BYTES
+ *   (HELIX_GATEWAY_MAX_CHAT_BODY_BYTES under /v1/)
  *
  * Returns: (transfer none): the request body (empty when too large)
  */
@@ -295,9 +330,14 @@ on_got_headers (HelixGateway      *self,
   soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
 
   uri = soup_server_message_get_uri (msg);
-  if (uri != NULL && g_str_has_prefix (g_uri_get_path (uri), "/api/"))
+  if (uri != NULL && (g_str_has_prefix (g_uri_get_path (uri), "/api/") ||
+                      _helix_gateway_path_is_openai (g_uri_get_path (uri))))
     {
       request->body = g_byte_array_new ();
+      /* Conversations are larger than the other bodies. */
+      request->max_body = _helix_gateway_path_is_openai (g_uri_get_path (uri)) ||
+                          g_str_equal (g_uri_get_path (uri), "/api/v1/chat/message")
+                          ? HELIX_GATEWAY_MAX_CHAT_BODY_BYTES : HELIX_GATEWAY_MAX_BODY_BYTES;
       g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
     }
 }
@@ -362,9 +402,14 @@ finish_request (HelixGateway      *self,
                                            method, status,
                                            g_get_monotonic_time () - request->started_us);
 
-  /* The query string is left out: it may carry secrets. */
+  /* The query string is left out: it may carry secrets. GLib formats a
+   * message before it drops it: not for every request at a quieter level. */
   duration_ms = (g_get_monotonic_time () - request->started_us) / 1000.0;
-  if (aborted && status != SOUP_STATUS_INTERNAL_SERVER_ERROR)
+  if (helix_log_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
+    {
+      /* nothing to write */
+    }
+  else if (aborted && status != SOUP_STATUS_INTERNAL_SERVER_ERROR)
     g_info ("%s %s aborted after %.1f ms request-id=%s",
             method ? method : "-", path ? path : "-", duration_ms, request->id);
   else
@@ -511,6 +556,7 @@ stop_serving (HelixGateway *self)
     }
 
   detach_requests (self);
+  g_clear_pointer (&self->ai, _helix_gateway_ai_free);
 
   if (self->db != NULL)
     {
@@ -635,6 +681,7 @@ helix_gateway_dispose (GObject *object)
     }
 
   detach_requests (self);
+  g_clear_pointer (&self->ai, _helix_gateway_ai_free);
 
   if (self->db != NULL)
     {
@@ -865,6 +912,15 @@ _helix_gateway_request_upgraded (HelixGateway      *self,
   finish_request (self, msg, FALSE);
 }
 
+/* (nullable): the AI router, while started with providers */
+HelixGatewayAi *
+_helix_gateway_get_ai (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->ai;
+}
+
 HelixGatewayLogins *
 _helix_gateway_get_logins (HelixGateway *self)
 {
@@ -921,7 +977,8 @@ _helix_gateway_admit (HelixGateway      *self,
   GUri *uri = soup_server_message_get_uri (msg);
   const char *path = uri != NULL ? g_uri_get_path (uri) : "";
   const char *address = soup_server_message_get_remote_host (msg);
-  gboolean api = g_str_has_prefix (path, "/api/");
+  gboolean openai = _helix_gateway_path_is_openai (path);
+  gboolean api = g_str_has_prefix (path, "/api/") || openai;
   gint64 retry_after_us;
 
   g_assert (HELIX_IS_GATEWAY (self));
@@ -948,8 +1005,9 @@ _helix_gateway_admit (HelixGateway      *self,
       return FALSE;
     }
 
-  /* Logging in and out stays possible: reading needs a token. */
-  if (helix_gateway_config_get_maintenance (self->config) &&
+  /* Logging in and out stays possible: reading needs a token. AI calls
+   * change nothing that syncs: they go on too. */
+  if (helix_gateway_config_get_maintenance (self->config) && !openai &&
       _helix_gateway_method_is_write (soup_server_message_get_method (msg)) &&
       !g_str_has_prefix (path, "/api/v1/auth/"))
     {
@@ -1154,6 +1212,13 @@ on_incoming (GSocketService    *service,
   g_socket_set_option (g_socket_connection_get_socket (connection),
                        IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
 
+  /* libsoup knows no GSocket of a stream it was given; the routes that
+   * watch for a client hanging up find it here (_helix_gateway_message_get_socket()).
+   * libsoup keeps @remote as long as the connection. */
+  g_object_set_qdata_full (G_OBJECT (remote), helix_socket_quark (),
+                           g_object_ref (g_socket_connection_get_socket (connection)),
+                           g_object_unref);
+
   if (self->tls_certificate != NULL)
     {
       start_tls_handshake (self, connection, local, remote);
@@ -1240,6 +1305,8 @@ helix_gateway_start (HelixGateway  *self,
   g_autoptr(GTlsCertificate) tls_certificate = NULL;
   g_autofree char *db_path = NULL;
   g_autofree char *uri = NULL;
+  g_autoptr(GError) ai_error = NULL;
+  HelixGatewayAi *ai = NULL;
   const char *state_dir;
 
   g_return_val_if_fail (HELIX_IS_GATEWAY (self), FALSE);
@@ -1270,6 +1337,15 @@ helix_gateway_start (HelixGateway  *self,
 
   if (!helix_password_init (error))
     return FALSE;
+
+  /* Keys, prices and the ledger: a mistake there stops the start-up too. */
+  ai = _helix_gateway_ai_new (self->config, &ai_error);
+  if (ai_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&ai_error));
+      return FALSE;
+    }
+
   helix_password_prepare ();
 
   db_path = helix_gateway_config_dup_database_path (self->config);
@@ -1278,6 +1354,7 @@ helix_gateway_start (HelixGateway  *self,
     {
       g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
                    _("Could not open the database “%s”: %s"), db_path, local_error->message);
+      _helix_gateway_ai_free (ai);
       return FALSE;
     }
 
@@ -1303,6 +1380,7 @@ helix_gateway_start (HelixGateway  *self,
                    helix_gateway_config_get_listen (self->config), local_error->message);
       g_signal_handlers_disconnect_by_data (server, self);
       helix_gateway_db_close (db);
+      _helix_gateway_ai_free (ai);
       return FALSE;
     }
 
@@ -1314,11 +1392,13 @@ helix_gateway_start (HelixGateway  *self,
                    helix_gateway_config_get_listen (self->config), local_error->message);
       g_signal_handlers_disconnect_by_data (server, self);
       helix_gateway_db_close (db);
+      _helix_gateway_ai_free (ai);
       return FALSE;
     }
   g_signal_connect_object (listener, "incoming", G_CALLBACK (on_incoming), self, 0);
 
   self->uri = g_steal_pointer (&uri);
+  self->ai = ai;
   self->tls_certificate = g_steal_pointer (&tls_certificate);
   self->listener = g_steal_pointer (&listener);
   self->started_us = g_get_monotonic_time ();

@@ -26,6 +26,8 @@ G_BEGIN_DECLS
  * @HELIX_GATEWAY_ERROR_CANCELLED: a shutdown was told to stop waiting for requests in flight
  * @HELIX_GATEWAY_ERROR_TLS: TLS is configured but cannot be used (see
  *   helix_gateway_config_load_tls())
+ * @HELIX_GATEWAY_ERROR_PROVIDERS: the AI providers cannot be set up: a key
+ *   file that others can read, a missing key, a bad price file, …
  */
 typedef enum
 {
@@ -36,6 +38,7 @@ typedef enum
   HELIX_GATEWAY_ERROR_DRAIN_TIMEOUT,
   HELIX_GATEWAY_ERROR_CANCELLED,
   HELIX_GATEWAY_ERROR_TLS,
+  HELIX_GATEWAY_ERROR_PROVIDERS,
 } HelixGatewayError;
 
 #define HELIX_TYPE_GATEWAY (helix_gateway_get_type ())

@@ -52,6 +52,7 @@ typedef enum
 typedef struct
 {
   JobKind         kind;
+  guint64         serial;
   guint           generation;
   HelixStore     *store;
   /* In */
@@ -122,13 +123,39 @@ struct _HelixSyncClient
 
   /* The worker: one job at a time, in order */
   GQueue                   jobs;
+  guint64                  job_serial;   /* of the last job queued */
+  guint64                  done_serial;  /* of the last job done */
   gboolean                 job_running;
   gboolean                 count_queued;
+
+  /* Answers asked of the gateway (ChatRequest), until a sign of them comes back */
+  GPtrArray               *chats;
 
   HelixSyncState           state;
   guint                    pending;
   char                    *last_error;
 };
+
+/* An answer asked of the gateway with a `chat` frame. It is sent once the
+ * outbox is empty (its user message acknowledged), and again after a reconnect
+ * until a delta, the answer or a failure for it arrives. */
+typedef struct
+{
+  char     *reply;
+  char     *frame;
+  guint64   after;    /* the outbox is counted by a job queued after this one */
+  gboolean  sent;     /* on the current connection */
+} ChatRequest;
+
+static void
+chat_request_free (gpointer data)
+{
+  ChatRequest *request = data;
+
+  g_free (request->reply);
+  g_free (request->frame);
+  g_free (request);
+}
 
 G_DEFINE_FINAL_TYPE (HelixSyncClient, helix_sync_client, G_TYPE_OBJECT)
 
@@ -151,6 +178,8 @@ enum {
 
 enum {
   SIGNED_OUT,
+  MESSAGE_DELTA,
+  CHAT_FAILED,
   N_SIGNALS
 };
 
@@ -158,6 +187,9 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static void start_connection (HelixSyncClient *self);
+static void forget_chat      (HelixSyncClient *self,
+                              const char      *reply);
+static void maybe_send_chats (HelixSyncClient *self);
 static void drop_connection  (HelixSyncClient *self,
                               gboolean         reconnect);
 static void maybe_push       (HelixSyncClient *self);
@@ -359,6 +391,7 @@ queue_job (HelixSyncClient *self,
   Job *job = g_new0 (Job, 1);
 
   job->kind = kind;
+  job->serial = ++self->job_serial;
   job->generation = (guint) self->generation;
   job->current_generation = &self->generation;
   job->store = g_object_ref (self->store);
@@ -560,9 +593,18 @@ handle_frame (HelixSyncClient *self,
     case HELIX_SYNC_FRAME_SYNCED:
       self->synced = TRUE;
       maybe_push (self);
+      maybe_send_chats (self);
       break;
 
     case HELIX_SYNC_FRAME_OPS:
+      if (self->chats->len > 0)
+        {
+          GPtrArray *ops = helix_sync_frame_get_ops (frame);
+
+          for (guint i = 0; i < ops->len; i++)
+            if (helix_sync_op_get_kind (g_ptr_array_index (ops, i)) == HELIX_SYNC_OP_MESSAGE_PUT)
+              forget_chat (self, helix_sync_op_get_id (g_ptr_array_index (ops, i)));
+        }
       break;
 
     case HELIX_SYNC_FRAME_ACK:
@@ -575,6 +617,7 @@ handle_frame (HelixSyncClient *self,
           self->push_limit = PUSH_BATCH_OPS;
           g_clear_pointer (&self->push_ids, g_strfreev);
           maybe_push (self);
+          maybe_send_chats (self);
         }
       break;
 
@@ -591,13 +634,26 @@ handle_frame (HelixSyncClient *self,
       break;
 
     case HELIX_SYNC_FRAME_PONG:
+      break;
+
     case HELIX_SYNC_FRAME_MESSAGE_DELTA:
-      /* Streaming answers are shown by the AI layer; a finished message arrives as
-       * a `message.put` op. */
+      /* A finished message arrives later as a `message.put` op. */
+      forget_chat (self, helix_sync_frame_get_message_id (frame));
+      g_signal_emit (self, signals[MESSAGE_DELTA], 0, helix_sync_frame_get_session_id (frame),
+                     helix_sync_frame_get_message_id (frame), helix_sync_frame_get_index (frame),
+                     helix_sync_frame_get_delta (frame));
+      break;
+
+    case HELIX_SYNC_FRAME_CHAT_FAILED:
+      forget_chat (self, helix_sync_frame_get_reply_id (frame));
+      g_signal_emit (self, signals[CHAT_FAILED], 0, helix_sync_frame_get_session_id (frame),
+                     helix_sync_frame_get_reply_id (frame),
+                     helix_sync_frame_get_error_message (frame));
       break;
 
     case HELIX_SYNC_FRAME_HELLO:
     case HELIX_SYNC_FRAME_PUSH:
+    case HELIX_SYNC_FRAME_CHAT:
     default:
       g_assert_not_reached ();
     }
@@ -613,6 +669,7 @@ job_done (GObject      *source,
   gboolean current;
 
   self->job_running = FALSE;
+  self->done_serial = job->serial;
   if (job->kind == JOB_COUNT)
     self->count_queued = FALSE;
 
@@ -691,8 +748,41 @@ job_done (GObject      *source,
       break;
     }
 
+  maybe_send_chats (self);
   update_state (self);
   run_next_job (self);
+}
+
+static void
+forget_chat (HelixSyncClient *self,
+             const char      *reply)
+{
+  for (guint i = 0; i < self->chats->len; i++)
+    if (g_str_equal (((ChatRequest *) g_ptr_array_index (self->chats, i))->reply, reply))
+      {
+        g_ptr_array_remove_index (self->chats, i);
+        return;
+      }
+}
+
+/* Asks for the answers waiting, once their user messages are acknowledged:
+ * the gateway answers only what it has. */
+static void
+maybe_send_chats (HelixSyncClient *self)
+{
+  if (self->ws == NULL || !self->synced || self->push_state != PUSH_IDLE || self->pending > 0)
+    return;
+
+  for (guint i = 0; i < self->chats->len; i++)
+    {
+      ChatRequest *request = g_ptr_array_index (self->chats, i);
+
+      if (!request->sent && self->done_serial > request->after)
+        {
+          request->sent = TRUE;
+          send_text (self, request->frame);
+        }
+    }
 }
 
 static void
@@ -879,6 +969,8 @@ drop_connection (HelixSyncClient *self,
   g_clear_pointer (&self->push_ids, g_strfreev);
   self->welcomed = FALSE;
   self->synced = FALSE;
+  for (guint i = 0; i < self->chats->len; i++)
+    ((ChatRequest *) g_ptr_array_index (self->chats, i))->sent = FALSE;
   self->push_limit = PUSH_BATCH_OPS;
   if (self->push_state != PUSH_IDLE)
     self->push_state = PUSH_IDLE;
@@ -1066,6 +1158,7 @@ helix_sync_client_finalize (GObject *object)
     memset (self->token, 0, strlen (self->token));
   g_clear_pointer (&self->token, g_free);
   g_clear_pointer (&self->last_error, g_free);
+  g_clear_pointer (&self->chats, g_ptr_array_unref);
 
   G_OBJECT_CLASS (helix_sync_client_parent_class)->finalize (object);
 }
@@ -1222,12 +1315,47 @@ helix_sync_client_class_init (HelixSyncClientClass *klass)
                   G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
+
+  /**
+   * HelixSyncClient::message-delta:
+   * @self: the client
+   * @session_id: the session
+   * @message_id: the message being streamed (an answer the gateway writes)
+   * @index: the position of @delta in the stream, from 0
+   * @delta: the next piece of text
+   *
+   * A piece of an answer as it streams to the user's devices. The finished
+   * answer arrives later as a stored message.
+   */
+  signals[MESSAGE_DELTA] =
+    g_signal_new ("message-delta",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT64, G_TYPE_STRING);
+
+  /**
+   * HelixSyncClient::chat-failed:
+   * @self: the client
+   * @session_id: the session
+   * @reply_id: the answer that will not come
+   * @error: why, for people
+   *
+   * The gateway could not answer (helix_sync_client_request_chat()).
+   */
+  signals[CHAT_FAILED] =
+    g_signal_new ("chat-failed",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
 helix_sync_client_init (HelixSyncClient *self)
 {
   g_queue_init (&self->jobs);
+  self->chats = g_ptr_array_new_with_free_func (chat_request_free);
   self->backoff_min_ms = HELIX_SYNC_CLIENT_BACKOFF_MIN_MS;
   self->backoff_max_ms = HELIX_SYNC_CLIENT_BACKOFF_MAX_MS;
   self->ping_interval_ms = PING_INTERVAL_MS;
@@ -1407,4 +1535,61 @@ helix_sync_client_set_keepalive (HelixSyncClient *self,
 
   self->ping_interval_ms = ping_interval_ms;
   self->idle_timeout_ms = idle_timeout_ms;
+}
+
+/**
+ * helix_sync_client_request_chat:
+ * @self: a client
+ * @session_id: the session
+ * @message_id: the user message to answer, in the store (its op is pushed
+ *   first: the request waits until the outbox is empty)
+ * @reply_id: a new id for the answer
+ * @model: (nullable): a model the user pinned for the session
+ *
+ * Asks the gateway to answer: the answer streams to every device of the user
+ * (#HelixSyncClient::message-delta), then arrives as a stored message; or
+ * #HelixSyncClient::chat-failed says why not. The request survives
+ * reconnections until one of those comes.
+ */
+void
+helix_sync_client_request_chat (HelixSyncClient *self,
+                                const char      *session_id,
+                                const char      *message_id,
+                                const char      *reply_id,
+                                const char      *model)
+{
+  ChatRequest *request;
+
+  g_return_if_fail (HELIX_IS_SYNC_CLIENT (self));
+  g_return_if_fail (helix_uuid_is_valid (session_id));
+  g_return_if_fail (helix_uuid_is_valid (message_id));
+  g_return_if_fail (helix_uuid_is_valid (reply_id));
+
+  request = g_new0 (ChatRequest, 1);
+  request->reply = g_strdup (reply_id);
+  request->frame = helix_sync_frame_build_chat (session_id, message_id, reply_id, model);
+  request->after = self->job_serial;
+  g_ptr_array_add (self->chats, request);
+
+  /* The user message may be in the outbox, and the count from before it: the
+   * request waits for a count made after it. */
+  self->count_queued = TRUE;
+  queue_job (self, JOB_COUNT);
+  run_next_job (self);
+}
+
+/**
+ * helix_sync_client_cancel_chat:
+ * @self: a client
+ * @reply_id: an answer asked with helix_sync_client_request_chat()
+ *
+ * Stops asking for it (the gateway may still write an answer it started).
+ */
+void
+helix_sync_client_cancel_chat (HelixSyncClient *self,
+                               const char      *reply_id)
+{
+  g_return_if_fail (HELIX_IS_SYNC_CLIENT (self));
+
+  forget_chat (self, reply_id);
 }

@@ -59,6 +59,13 @@ gint64           helix_sync_client_get_retry_at   (HelixSyncClient  *self);
 void             helix_sync_client_set_backoff    (HelixSyncClient  *self,
                                                    guint             min_ms,
                                                    guint             max_ms);
+void             helix_sync_client_request_chat   (HelixSyncClient  *self,
+                                                   const char       *session_id,
+                                                   const char       *message_id,
+                                                   const char       *reply_id,
+                                                   const char       *model);
+void             helix_sync_client_cancel_chat    (HelixSyncClient  *self,
+                                                   const char       *reply_id);
 void             helix_sync_client_set_keepalive  (HelixSyncClient  *self,
                                                    guint             ping_interval_ms,
                                                    guint             idle_timeout_ms);

@@ -218,6 +218,70 @@ helix_sync_frame_build_message_delta (const char *session_id,
 }
 
 /**
+ * helix_sync_frame_build_chat:
+ * @session_id: the session
+ * @message_id: the stored user message to answer
+ * @reply_id: a new id for the answer
+ * @model: (nullable): a model pinned for the session
+ *
+ * Returns: (transfer full): a `chat` frame
+ */
+char *
+helix_sync_frame_build_chat (const char *session_id,
+                             const char *message_id,
+                             const char *reply_id,
+                             const char *model)
+{
+  JsonBuilder *builder;
+
+  g_return_val_if_fail (helix_uuid_is_valid (session_id), NULL);
+  g_return_val_if_fail (helix_uuid_is_valid (message_id), NULL);
+  g_return_val_if_fail (helix_uuid_is_valid (reply_id), NULL);
+  g_return_val_if_fail (model == NULL || strlen (model) <= HELIX_SYNC_MAX_MODEL_BYTES, NULL);
+
+  builder = begin_frame (HELIX_SYNC_FRAME_CHAT);
+  add_string (builder, "session", session_id);
+  add_string (builder, "message", message_id);
+  add_string (builder, "reply", reply_id);
+  if (model != NULL)
+    add_string (builder, "model", model);
+
+  return end_frame (builder);
+}
+
+/**
+ * helix_sync_frame_build_chat_failed:
+ * @session_id: the session
+ * @reply_id: the answer that did not come
+ * @error: why, for people; cut to %HELIX_SYNC_MAX_MESSAGE_BYTES
+ *
+ * Returns: (transfer full): a `chat.failed` frame
+ */
+char *
+helix_sync_frame_build_chat_failed (const char *session_id,
+                                    const char *reply_id,
+                                    const char *error)
+{
+  g_autofree char *text = NULL;
+  JsonBuilder *builder;
+
+  g_return_val_if_fail (helix_uuid_is_valid (session_id), NULL);
+  g_return_val_if_fail (helix_uuid_is_valid (reply_id), NULL);
+  g_return_val_if_fail (error != NULL, NULL);
+
+  text = g_utf8_make_valid (error, -1);
+  if (strlen (text) > HELIX_SYNC_MAX_MESSAGE_BYTES)
+    *g_utf8_find_prev_char (text, text + HELIX_SYNC_MAX_MESSAGE_BYTES + 1) = '\0';
+
+  builder = begin_frame (HELIX_SYNC_FRAME_CHAT_FAILED);
+  add_string (builder, "session", session_id);
+  add_string (builder, "reply", reply_id);
+  add_string (builder, "error", text);
+
+  return end_frame (builder);
+}
+
+/**
  * helix_sync_frame_build_error:
  * @code: the wire code, e.g. from helix_sync_error_to_code()
  * @message: a human-readable explanation; made valid UTF-8 and cut to

@@ -36,6 +36,8 @@ struct _HelixSyncFrame
   char               *message;        /* error */
   char               *op_id;          /* error, optional */
   char               *ping_id;        /* ping, pong, optional */
+  char               *reply_id;       /* chat, chat.failed */
+  char               *model;          /* chat, optional */
 };
 
 G_DEFINE_BOXED_TYPE (HelixSyncFrame, helix_sync_frame, helix_sync_frame_ref, helix_sync_frame_unref)
@@ -52,6 +54,8 @@ static const char * const frame_members[][6] = {
   [HELIX_SYNC_FRAME_ERROR]         = { "type", "code", "message", "op", NULL },
   [HELIX_SYNC_FRAME_PING]          = { "type", "id", NULL },
   [HELIX_SYNC_FRAME_PONG]          = { "type", "id", NULL },
+  [HELIX_SYNC_FRAME_CHAT]          = { "type", "session", "message", "reply", "model", NULL },
+  [HELIX_SYNC_FRAME_CHAT_FAILED]   = { "type", "session", "reply", "error", NULL },
 };
 
 static const char * const ack_members[] = { "op", "seq", NULL };
@@ -327,6 +331,19 @@ parse_members (HelixSyncFrame  *frame,
       return get_dup_string (object, "id", FALSE, HELIX_SYNC_MAX_PING_ID_BYTES,
                              &frame->ping_id, error);
 
+    case HELIX_SYNC_FRAME_CHAT:
+      return get_dup_uuid (object, "session", TRUE, &frame->session_id, error) &&
+             get_dup_uuid (object, "message", TRUE, &frame->message_id, error) &&
+             get_dup_uuid (object, "reply", TRUE, &frame->reply_id, error) &&
+             get_dup_string (object, "model", FALSE, HELIX_SYNC_MAX_MODEL_BYTES,
+                             &frame->model, error);
+
+    case HELIX_SYNC_FRAME_CHAT_FAILED:
+      return get_dup_uuid (object, "session", TRUE, &frame->session_id, error) &&
+             get_dup_uuid (object, "reply", TRUE, &frame->reply_id, error) &&
+             get_dup_string (object, "error", TRUE, HELIX_SYNC_MAX_MESSAGE_BYTES,
+                             &frame->message, error);
+
     default:
       g_assert_not_reached ();
     }
@@ -467,6 +484,8 @@ helix_sync_frame_unref (HelixSyncFrame *frame)
   g_free (frame->message);
   g_free (frame->op_id);
   g_free (frame->ping_id);
+  g_free (frame->reply_id);
+  g_free (frame->model);
   g_free (frame);
 }
 
@@ -622,4 +641,32 @@ helix_sync_frame_get_ping_id (HelixSyncFrame *frame)
   g_return_val_if_fail (frame != NULL, NULL);
 
   return frame->ping_id;
+}
+
+/**
+ * helix_sync_frame_get_reply_id:
+ * @frame: a `chat` or `chat.failed` frame
+ *
+ * Returns: the id of the answer: the assistant message the gateway writes
+ */
+const char *
+helix_sync_frame_get_reply_id (HelixSyncFrame *frame)
+{
+  g_return_val_if_fail (frame != NULL, NULL);
+
+  return frame->reply_id;
+}
+
+/**
+ * helix_sync_frame_get_model:
+ * @frame: a `chat` frame
+ *
+ * Returns: (nullable): the model the user pinned, if any
+ */
+const char *
+helix_sync_frame_get_model (HelixSyncFrame *frame)
+{
+  g_return_val_if_fail (frame != NULL, NULL);
+
+  return frame->model;
 }

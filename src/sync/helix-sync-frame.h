@@ -55,6 +55,8 @@ const char         *helix_sync_frame_get_error_code    (HelixSyncFrame      *fra
 const char         *helix_sync_frame_get_error_message (HelixSyncFrame      *frame);
 const char         *helix_sync_frame_get_error_op      (HelixSyncFrame      *frame);
 const char         *helix_sync_frame_get_ping_id       (HelixSyncFrame      *frame);
+const char         *helix_sync_frame_get_reply_id      (HelixSyncFrame      *frame);
+const char         *helix_sync_frame_get_model         (HelixSyncFrame      *frame);
 
 char *helix_sync_frame_build_hello            (gint64               cursor,
                                                const char          *device);
@@ -77,6 +79,13 @@ char *helix_sync_frame_build_error            (const char          *code,
                                                const char          *op_id);
 char *helix_sync_frame_build_error_from_gerror (const GError       *error,
                                                 const char         *op_id);
+char *helix_sync_frame_build_chat             (const char          *session_id,
+                                               const char          *message_id,
+                                               const char          *reply_id,
+                                               const char          *model);
+char *helix_sync_frame_build_chat_failed      (const char          *session_id,
+                                               const char          *reply_id,
+                                               const char          *error);
 char *helix_sync_frame_build_ping             (const char          *id);
 char *helix_sync_frame_build_pong             (const char          *id);
 

@@ -22,11 +22,12 @@ static const char * const op_kinds[] = {
 };
 static const char * const frame_kinds[] = {
   "hello", "welcome", "ops", "synced", "push", "ack", "message.delta", "error", "ping", "pong",
+  "chat", "chat.failed",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (error_codes) == HELIX_SYNC_ERROR_UNAVAILABLE + 1);
 G_STATIC_ASSERT (G_N_ELEMENTS (op_kinds) == HELIX_SYNC_OP_SESSION_DELETE + 1);
-G_STATIC_ASSERT (G_N_ELEMENTS (frame_kinds) == HELIX_SYNC_FRAME_PONG + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (frame_kinds) == HELIX_SYNC_FRAME_CHAT_FAILED + 1);
 
 static gboolean
 lookup (const char * const *names,
@@ -140,12 +141,14 @@ helix_sync_frame_kind_sent_by_device (HelixSyncFrameKind kind)
     case HELIX_SYNC_FRAME_ERROR:
     case HELIX_SYNC_FRAME_PING:
     case HELIX_SYNC_FRAME_PONG:
+    case HELIX_SYNC_FRAME_CHAT:
       return TRUE;
 
     case HELIX_SYNC_FRAME_WELCOME:
     case HELIX_SYNC_FRAME_OPS:
     case HELIX_SYNC_FRAME_SYNCED:
     case HELIX_SYNC_FRAME_ACK:
+    case HELIX_SYNC_FRAME_CHAT_FAILED:
       return FALSE;
 
     default:
@@ -172,10 +175,12 @@ helix_sync_frame_kind_sent_by_gateway (HelixSyncFrameKind kind)
     case HELIX_SYNC_FRAME_ERROR:
     case HELIX_SYNC_FRAME_PING:
     case HELIX_SYNC_FRAME_PONG:
+    case HELIX_SYNC_FRAME_CHAT_FAILED:
       return TRUE;
 
     case HELIX_SYNC_FRAME_HELLO:
     case HELIX_SYNC_FRAME_PUSH:
+    case HELIX_SYNC_FRAME_CHAT:
       return FALSE;
 
     default:

@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 
 /* Largest frame either side accepts, in bytes; a bigger one is closed with 1009. */
 #define HELIX_SYNC_MAX_FRAME_BYTES   (1024 * 1024)
+#define HELIX_SYNC_MAX_MODEL_BYTES   256
 /* Deepest nesting of arrays and objects a frame may have. */
 #define HELIX_SYNC_MAX_DEPTH         64
 /* Most operations in one `ops` or `push` frame, and most acks in one `ack` frame. */
@@ -89,6 +90,8 @@ typedef enum
  * @HELIX_SYNC_FRAME_ERROR: `error`, either way
  * @HELIX_SYNC_FRAME_PING: `ping`, either way
  * @HELIX_SYNC_FRAME_PONG: `pong`, either way, answers ping
+ * @HELIX_SYNC_FRAME_CHAT: `chat`, device → gateway: answer a stored user message
+ * @HELIX_SYNC_FRAME_CHAT_FAILED: `chat.failed`, gateway → device: no answer came
  */
 typedef enum
 {
@@ -102,6 +105,8 @@ typedef enum
   HELIX_SYNC_FRAME_ERROR,
   HELIX_SYNC_FRAME_PING,
   HELIX_SYNC_FRAME_PONG,
+  HELIX_SYNC_FRAME_CHAT,
+  HELIX_SYNC_FRAME_CHAT_FAILED,
 } HelixSyncFrameKind;
 
 GQuark      helix_sync_error_quark          (void);
