@@ -2,25 +2,14 @@
  * and a real gnome-keyring-daemon
  *
  * The gateway runs in this process on an ephemeral loopback port. The
- * keyring is a real gnome-keyring-daemon, started by the test as a child on
- * the private session bus that the test runner provides (dbus-run-session),
- * with HOME and the XDG directories in a temporary directory.
- *
- * The daemon owns a bus name of its own (GNOME_KEYRING_TEST_SERVICE), which
- * libsecret is pointed at (SECRET_SERVICE_BUS_NAME): a name with no .service
- * file, so that "no keyring" really is no keyring (org.freedesktop.secrets
- * would be D-Bus activated, with the runner's HOME), and so that other tests
- * on the same bus are not disturbed. Prompts go to a prompter name nobody
- * owns (GNOME_KEYRING_TEST_PROMPTER), so a locked keyring fails at once
- * instead of waiting for a window on the X server.
+ * keyring is a real gnome-keyring-daemon on a bus name of its own, started
+ * by the test (helix-test-keyring.h), unlocked, locked or not at all.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -31,22 +20,15 @@
 #include "helix-gateway.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
+#include "helix-test-keyring.h"
 #include "helix-test-util.h"
 
 #define WAIT_TIMEOUT_S 60
 
 #define ALICE_PASSWORD   "correct horse alice"
-#define KEYRING_PASSWORD "keyring password for the test"
-#define NO_PROMPTER      "ai.helix.Test.NoPrompter"
 
 static struct
 {
-  char        *dir;
-  char        *bus_name;
-  GSubprocess *keyring;
-  gboolean     keyring_unlocked;
-  gboolean     keyring_exited;
-
   GMutex       log_lock;
   GString     *log;
 } global;
@@ -153,184 +135,17 @@ assert_not_in_files (const char *path,
     }
 }
 
-/* ------------------------------------------------------------------------ */
-/* The keyring daemon                                                       */
-/* ------------------------------------------------------------------------ */
-
-static void
-kill_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
-keyring_exited_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_subprocess_wait_finish (G_SUBPROCESS (object), result, NULL);
-  if (object == (GObject *) global.keyring)
-    global.keyring_exited = TRUE;
-  g_object_unref (object);
-}
-
-static void
-name_appeared_cb (GDBusConnection *connection,
-                  const char      *name,
-                  const char      *owner,
-                  gpointer         user_data)
-{
-  *(int *) user_data = 1;
-}
-
-static void
-name_vanished_cb (GDBusConnection *connection,
-                  const char      *name,
-                  gpointer         user_data)
-{
-  *(int *) user_data = 0;
-}
-
-/* Spins until the keyring's bus name is owned (@owned) or not. */
-static void
-wait_for_keyring_name (gboolean owned)
-{
-  int state = -1;
-  gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_S * G_USEC_PER_SEC;
-  guint watch;
-
-  watch = g_bus_watch_name (G_BUS_TYPE_SESSION, global.bus_name, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                            name_appeared_cb, name_vanished_cb, &state, NULL);
-  while (state != (owned ? 1 : 0))
-    {
-      if (owned && global.keyring_exited)
-        g_error ("gnome-keyring-daemon exited before it owned %s", global.bus_name);
-      if (g_get_monotonic_time () > deadline)
-        g_error ("Timed out waiting for %s to be %s", global.bus_name,
-                 owned ? "owned" : "released");
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_bus_unwatch_name (watch);
-
-  /* libsecret keeps the service it connected to; the next call reconnects. */
-  secret_service_disconnect ();
-}
-
-static void
-keyring_stop (void)
-{
-  if (global.keyring == NULL)
-    return;
-
-  g_subprocess_send_signal (global.keyring, SIGTERM);
-  global.keyring_exited = FALSE;
-  g_clear_object (&global.keyring); /* keyring_exited_cb holds its own reference */
-  wait_for_keyring_name (FALSE);
-}
-
-/* Starts gnome-keyring-daemon, with the login keyring unlocked (created
- * with KEYRING_PASSWORD the first time) or locked. */
-static void
-keyring_start (gboolean unlocked)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GError) error = NULL;
-  GOutputStream *input;
-
-  if (global.keyring != NULL && global.keyring_unlocked == unlocked)
-    return;
-  keyring_stop ();
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_subprocess_launcher_set_child_setup (launcher, kill_with_parent, NULL, NULL);
-  g_subprocess_launcher_setenv (launcher, "GNOME_KEYRING_TEST_SERVICE", global.bus_name, TRUE);
-  g_subprocess_launcher_setenv (launcher, "GNOME_KEYRING_TEST_PROMPTER", NO_PROMPTER, TRUE);
-  g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
-
-  global.keyring_exited = FALSE;
-  global.keyring_unlocked = unlocked;
-  if (unlocked)
-    global.keyring = g_subprocess_launcher_spawn (launcher, &error, "gnome-keyring-daemon",
-                                                  "--unlock", "--components=secrets",
-                                                  "--foreground", NULL);
-  else
-    global.keyring = g_subprocess_launcher_spawn (launcher, &error, "gnome-keyring-daemon",
-                                                  "--components=secrets", "--foreground", NULL);
-  if (global.keyring == NULL)
-    g_error ("Could not start gnome-keyring-daemon (Debian package gnome-keyring): %s",
-             error->message);
-
-  g_subprocess_wait_async (global.keyring, NULL, keyring_exited_cb,
-                           g_object_ref (global.keyring));
-
-  /* The password goes on standard input, never on a command line. */
-  input = g_subprocess_get_stdin_pipe (global.keyring);
-  if (unlocked)
-    {
-      g_output_stream_write_all (input, KEYRING_PASSWORD, strlen (KEYRING_PASSWORD), NULL, NULL,
-                                 &error);
-      g_assert_no_error (error);
-    }
-  g_output_stream_close (input, NULL, &error);
-  g_assert_no_error (error);
-
-  wait_for_keyring_name (TRUE);
-}
-
-static void
-lookup_cb (GObject      *object,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
-/* The token in the keyring, looked up without HelixAccount (and, like it,
- * not with secret_password_lookup(), which leaks in libsecret 0.20). */
+/* The token in the keyring, looked up without HelixAccount. */
 static char *
 keyring_lookup (const char *gateway_uri,
                 const char *username)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(SecretService) service = NULL;
-  g_autoptr(GHashTable) attributes = NULL;
-  g_autoptr(GError) error = NULL;
-  GList *items;
-  char *secret = NULL;
+  g_autoptr(GHashTable) attributes = secret_attributes_build (token_schema (),
+                                                              "gateway", gateway_uri,
+                                                              "username", username,
+                                                              NULL);
 
-  secret_service_get (SECRET_SERVICE_OPEN_SESSION, NULL, lookup_cb, &result);
-  helix_test_wait_for (result != NULL, WAIT_TIMEOUT_S, "the keyring service");
-  service = secret_service_get_finish (result, &error);
-  g_assert_no_error (error);
-  g_clear_object (&result);
-
-  attributes = secret_attributes_build (token_schema (),
-                                        "gateway", gateway_uri,
-                                        "username", username,
-                                        NULL);
-  secret_service_search (service, token_schema (), attributes,
-                         SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS, NULL, lookup_cb, &result);
-  helix_test_wait_for (result != NULL, WAIT_TIMEOUT_S, "a keyring search");
-  items = secret_service_search_finish (service, result, &error);
-  g_assert_no_error (error);
-
-  /* One item per gateway and user name: a second sign-in replaces it. */
-  g_assert_cmpuint (g_list_length (items), <=, 1);
-  if (items != NULL)
-    {
-      SecretValue *value = secret_item_get_secret (items->data);
-
-      g_assert_nonnull (value);
-      g_assert_cmpstr (secret_value_get_content_type (value), ==, "text/plain");
-      secret = g_strdup (secret_value_get_text (value));
-      secret_value_unref (value);
-    }
-  g_list_free_full (items, g_object_unref);
-
-  return secret;
+  return helix_test_keyring_lookup (token_schema (), attributes);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -602,7 +417,7 @@ test_round_trip (Fixture       *f,
   g_autoptr(GPtrArray) devices = NULL;
   guint signed_in_notifies = 0;
 
-  keyring_start (TRUE);
+  helix_test_keyring_start (TRUE);
 
   g_signal_connect (account, "notify::signed-in", G_CALLBACK (count_notify_cb),
                     &signed_in_notifies);
@@ -646,8 +461,8 @@ test_round_trip (Fixture       *f,
   assert_not_logged (token);
   assert_not_logged (ALICE_PASSWORD);
   assert_not_in_settings (f->uri, token);
-  assert_not_in_files (global.dir, token);
-  assert_not_in_files (global.dir, ALICE_PASSWORD);
+  assert_not_in_files (helix_test_keyring.dir, token);
+  assert_not_in_files (helix_test_keyring.dir, ALICE_PASSWORD);
   assert_not_in_files (f->dir, token);
   assert_not_in_files (f->dir, ALICE_PASSWORD);
 
@@ -699,7 +514,7 @@ test_round_trip (Fixture       *f,
   g_assert_false (helix_account_get_signed_in (again));
 
   assert_not_logged (token);
-  assert_not_in_files (global.dir, token);
+  assert_not_in_files (helix_test_keyring.dir, token);
   assert_not_in_files (f->dir, token);
 
   helix_test_assert_finalized (g_steal_pointer (&again));
@@ -715,7 +530,7 @@ test_wrong_password (Fixture       *f,
   g_autoptr(GPtrArray) devices = NULL;
   g_autofree char *stored = NULL;
 
-  keyring_start (TRUE);
+  helix_test_keyring_start (TRUE);
 
   g_assert_false (sign_in (account, f->uri, "alice", "not the password", &error));
   g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_AUTH);
@@ -744,7 +559,7 @@ test_rate_limited (Fixture       *f,
   g_autoptr(GError) error = NULL;
   guint attempts = 0;
 
-  keyring_start (TRUE);
+  helix_test_keyring_start (TRUE);
 
   /* The gateway allows a few failures, then answers 429 with Retry-After. */
   while (sign_in (account, f->uri, "alice", "guess", &error) == FALSE &&
@@ -772,7 +587,7 @@ test_no_keyring (Fixture       *f,
   g_autoptr(GPtrArray) devices = NULL;
   HelixGatewayDevice *device;
 
-  keyring_stop ();
+  helix_test_keyring_stop ();
 
   g_assert_false (sign_in (account, f->uri, "alice", ALICE_PASSWORD, &error));
   g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_KEYRING);
@@ -814,7 +629,7 @@ test_locked_keyring (Fixture       *f,
 #endif
 
   /* Running, but locked; the unlock prompt cannot be shown. */
-  keyring_start (FALSE);
+  helix_test_keyring_start (FALSE);
 
   g_assert_false (sign_in (account, f->uri, "alice", ALICE_PASSWORD, &error));
   g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_KEYRING);
@@ -826,7 +641,7 @@ test_locked_keyring (Fixture       *f,
   g_assert_cmpuint (devices->len, ==, 1);
   g_assert_cmpint (((HelixGatewayDevice *) devices->pdata[0])->revoked_us, !=, 0);
 
-  keyring_start (TRUE);
+  helix_test_keyring_start (TRUE);
   stored = keyring_lookup (f->uri, "alice");
   g_assert_null (stored);
 }
@@ -839,7 +654,7 @@ test_unreachable (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *uri = g_strdup (f->uri);
 
-  keyring_start (TRUE);
+  helix_test_keyring_start (TRUE);
 
   /* Nothing listens on the gateway's port any more. */
   gateway_stop (f);
@@ -859,7 +674,7 @@ test_not_a_gateway (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *uri = g_strconcat (f->uri, "/not-here", NULL);
 
-  keyring_start (TRUE);
+  helix_test_keyring_start (TRUE);
 
   g_assert_false (sign_in (account, uri, "alice", ALICE_PASSWORD, &error));
   g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
@@ -875,7 +690,7 @@ test_sign_out_offline (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *stored = NULL;
 
-  keyring_start (TRUE);
+  helix_test_keyring_start (TRUE);
 
   g_assert_true (sign_in (account, f->uri, "alice", ALICE_PASSWORD, &error));
   g_assert_no_error (error);
@@ -906,7 +721,7 @@ bail_out (const char *format,
   message = g_strdup_vprintf (format, args);
   va_end (args);
 
-  helix_test_rm_rf (global.dir);
+  helix_test_rm_rf (helix_test_keyring.dir);
   g_error ("%s", message);
 }
 
@@ -914,25 +729,11 @@ int
 main (int    argc,
       char **argv)
 {
-  const char *bus_address = g_getenv ("DBUS_SESSION_BUS_ADDRESS");
-  g_autoptr(GError) error = NULL;
-  g_autofree char *runtime_dir = NULL;
-  g_autofree char *daemon = NULL;
+  g_autofree char *problem = NULL;
   int ret;
 
   /* Before any thread: the environment of this process and of the daemon. */
-  global.dir = g_dir_make_tmp ("helix-account-XXXXXX", &error);
-  g_assert_no_error (error);
-  runtime_dir = g_build_filename (global.dir, "run", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (runtime_dir, 0700), ==, 0);
-  g_setenv ("HOME", global.dir, TRUE);
-  g_setenv ("XDG_DATA_HOME", global.dir, TRUE);
-  g_setenv ("XDG_CONFIG_HOME", global.dir, TRUE);
-  g_setenv ("XDG_CACHE_HOME", global.dir, TRUE);
-  g_setenv ("XDG_RUNTIME_DIR", runtime_dir, TRUE);
-  g_unsetenv ("GNOME_KEYRING_CONTROL");
-  global.bus_name = g_strdup_printf ("ai.helix.Test.Secrets.p%d", (int) getpid ());
-  g_setenv ("SECRET_SERVICE_BUS_NAME", global.bus_name, TRUE);
+  helix_test_keyring_init ("helix-account");
   /* Format every debug message, so that the log check sees them all. */
   g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
 
@@ -942,20 +743,8 @@ main (int    argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  if (bus_address == NULL || *bus_address == '\0')
-    bail_out ("There is no session bus (DBUS_SESSION_BUS_ADDRESS is not set). Run this test "
-             "through “dbus-run-session -- meson test”, as build-aux/dev.sh test does.");
-  {
-    g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
-
-    if (bus == NULL)
-      bail_out ("Cannot connect to the session bus at %s: %s. Run this test through "
-               "“dbus-run-session -- meson test”.", bus_address, error->message);
-  }
-  daemon = g_find_program_in_path ("gnome-keyring-daemon");
-  if (daemon == NULL)
-    bail_out ("gnome-keyring-daemon is not installed (Debian package gnome-keyring; "
-             "build-aux/dev.sh deps installs it)");
+  if ((problem = helix_test_keyring_check ()) != NULL)
+    bail_out ("%s", problem);
 
 #define ADD(path, func) \
   g_test_add ("/helix/account/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
@@ -973,10 +762,7 @@ main (int    argc,
 
   ret = g_test_run ();
 
-  keyring_stop ();
-  helix_test_rm_rf (global.dir);
-  g_clear_pointer (&global.dir, g_free);
-  g_clear_pointer (&global.bus_name, g_free);
+  helix_test_keyring_cleanup ();
 
   return ret;
 }

@@ -6,10 +6,14 @@
 
 #include "config.h"
 
+#include <errno.h>
+
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "helix-application.h"
 #include "helix-core.h"
+#include "helix-ledger.h"
 #include "helix-preferences-window.h"
 #include "helix-window.h"
 
@@ -24,6 +28,9 @@ struct _HelixApplication
   GSettings      *settings;
   HelixAccount   *account;
   HelixRouter    *router;
+  HelixBudget    *budget;
+  HelixLedger    *ledger;
+  HelixProviderSettings *providers;
   HelixSyncClient *sync_client;
   GtkWindow      *preferences;
 
@@ -74,7 +81,8 @@ create_error_window (HelixApplication *self,
   return window;
 }
 
-/* The router, with the shipped prices; the providers come from the settings. */
+/* The router, with the shipped prices; the providers come from the settings
+ * (HelixProviderSettings). */
 static HelixRouter *
 create_router (void)
 {
@@ -241,6 +249,8 @@ preferences_action (GSimpleAction *action,
       g_set_weak_pointer (&self->preferences,
                           GTK_WINDOW (helix_preferences_window_new (parent, self->account,
                                                                     self->settings)));
+      helix_preferences_window_set_provider_settings (HELIX_PREFERENCES_WINDOW (self->preferences),
+                                                      self->providers);
     }
 
   gtk_window_present (self->preferences);
@@ -269,6 +279,86 @@ on_account_loaded (GObject      *object,
 
   g_debug ("Gateway account: %s", helix_account_get_signed_in (self->account) ? "signed in"
                                                                                : "signed out");
+}
+
+/* The budget the router reserves calls against: limits from the settings
+ * (applied by HelixProviderSettings), days and months in local time. */
+static void
+setup_budget (HelixApplication *self)
+{
+  g_autoptr(GTimeZone) tz = g_time_zone_new_local ();
+
+  self->budget = helix_budget_new ();
+  helix_budget_set_timezone (self->budget, tz);
+  helix_router_set_budget (self->router, self->budget);
+}
+
+/* The cost ledger beside the store: every routed call is recorded, and what
+ * was spent this month counts against the budget after a restart. Opening it
+ * is quick; a ledger that cannot be opened costs the record, not the chats. */
+static void
+open_ledger (HelixApplication *self,
+             const char       *store_path)
+{
+  g_autofree char *dir = g_path_get_dirname (store_path);
+  g_autofree char *path = g_build_filename (dir, "ledger.db", NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_message ("Could not make the folder %s for the cost ledger: %s", dir,
+                 g_strerror (saved_errno));
+      return;
+    }
+
+  self->ledger = helix_ledger_open (path, &error);
+  if (self->ledger == NULL)
+    {
+      g_message ("%s", error->message);
+      return;
+    }
+
+  helix_ledger_attach (self->ledger, self->router);
+  if (!helix_ledger_load_budget (self->ledger, self->budget, g_get_real_time (), &error))
+    g_message ("Could not count what was spent before: %s", error->message);
+}
+
+static void
+on_ollama_offered (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!helix_provider_settings_offer_ollama_finish (HELIX_PROVIDER_SETTINGS (object), result,
+                                                    &error) &&
+      error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("Looking for a local Ollama: %s", error->message);
+}
+
+/* The providers from the settings and the keyring; the router's health
+ * checks; an override from the environment; on a first start, a local Ollama. */
+static void
+setup_providers (HelixApplication *self)
+{
+  const char *override = g_getenv ("HELIX_PROVIDER_OVERRIDE");
+
+  if (override == NULL || *override == '\0')
+    override = g_getenv ("PROVIDER_OVERRIDE");
+  if (override != NULL && *override != '\0')
+    {
+      g_message ("A provider override is active: every AI call uses the model “%s”", override);
+      helix_router_set_override (self->router, override);
+    }
+
+  helix_router_set_health_interval (self->router, HELIX_ROUTER_DEFAULT_HEALTH_INTERVAL_MS);
+  self->providers = helix_provider_settings_new (self->settings, self->router);
+
+  /* HELIX_OLLAMA_URL is for tests only: where to look instead of the default. */
+  helix_provider_settings_offer_ollama_async (self->providers, g_getenv ("HELIX_OLLAMA_URL"),
+                                              self->cancellable, on_ollama_offered, NULL);
 }
 
 /* The token is in the keyring; the settings say which one to look up. */
@@ -326,14 +416,19 @@ helix_application_startup (GApplication *app)
                                          preferences_accels);
 
   self->settings = g_settings_new ("ai.helix.Helix");
+  path = self->database_path != NULL ? g_strdup (self->database_path)
+                                     : helix_store_dup_default_path ();
+
   self->router = create_router ();
+  setup_budget (self);
+  open_ledger (self, path);
+  setup_providers (self);
+
   g_signal_connect_object (self->account, "notify::signed-in", G_CALLBACK (update_sync), self,
                            G_CONNECT_SWAPPED);
   load_account (self);
 
   /* The window comes when the store is open, without blocking on the disk. */
-  path = self->database_path != NULL ? g_strdup (self->database_path)
-                                     : helix_store_dup_default_path ();
   g_debug ("Opening %s", path);
 
   self->opening = TRUE;
@@ -369,6 +464,12 @@ helix_application_shutdown (GApplication *app)
   if (self->store != NULL)
     helix_store_close (self->store);
 
+  /* No more checks; the ledger writes what is queued. */
+  if (self->router != NULL)
+    helix_router_set_health_interval (self->router, 0);
+  if (self->ledger != NULL)
+    helix_ledger_close (self->ledger);
+
   G_APPLICATION_CLASS (helix_application_parent_class)->shutdown (app);
 }
 
@@ -394,6 +495,9 @@ helix_application_finalize (GObject *object)
   g_clear_object (&self->settings);
   g_clear_object (&self->sync_client);
   g_clear_object (&self->account);
+  g_clear_object (&self->providers);
+  g_clear_object (&self->ledger);
+  g_clear_object (&self->budget);
   g_clear_object (&self->router);
   g_clear_weak_pointer (&self->preferences);
 
@@ -480,4 +584,35 @@ helix_application_get_router (HelixApplication *self)
   g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
 
   return self->router;
+}
+
+/**
+ * helix_application_get_provider_settings:
+ * @self: a #HelixApplication
+ *
+ * The AI providers and spending limits the user configured, applied to the
+ * router; valid after startup.
+ *
+ * Returns: (transfer none): the provider settings
+ */
+HelixProviderSettings *
+helix_application_get_provider_settings (HelixApplication *self)
+{
+  g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
+
+  return self->providers;
+}
+
+/**
+ * helix_application_get_ledger:
+ * @self: a #HelixApplication
+ *
+ * Returns: (transfer none) (nullable): the cost ledger, if it could be opened
+ */
+HelixLedger *
+helix_application_get_ledger (HelixApplication *self)
+{
+  g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
+
+  return self->ledger;
 }

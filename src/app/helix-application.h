@@ -7,6 +7,8 @@
 #include <adwaita.h>
 
 #include "helix-account.h"
+#include "helix-ledger.h"
+#include "helix-provider-settings.h"
 #include "helix-router.h"
 
 G_BEGIN_DECLS
@@ -18,5 +20,7 @@ G_DECLARE_FINAL_TYPE (HelixApplication, helix_application, HELIX, APPLICATION, A
 HelixApplication *helix_application_new         (const char       *application_id);
 HelixAccount     *helix_application_get_account (HelixApplication *self);
 HelixRouter      *helix_application_get_router  (HelixApplication *self);
+HelixProviderSettings *helix_application_get_provider_settings (HelixApplication *self);
+HelixLedger      *helix_application_get_ledger  (HelixApplication *self);
 
 G_END_DECLS

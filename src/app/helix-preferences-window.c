@@ -1,10 +1,13 @@
-/* helix-preferences-window.c: the preferences window (Account, …)
+/* helix-preferences-window.c: the preferences window (Account, Providers)
  *
  * The Account page signs the application's HelixAccount in to a gateway and
  * out again. It only shows the account: the HTTP and keyring work is in
  * HelixAccount. The gateway address and the user name (not secret) are
  * remembered in GSettings; the password is not kept, the token lives in the
  * keyring.
+ *
+ * The Providers page (HelixProvidersPage) is added beside it when the
+ * application gives the window its HelixProviderSettings.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,6 +18,7 @@
 #include <glib/gi18n.h>
 
 #include "helix-preferences-window.h"
+#include "helix-providers-page.h"
 
 struct _HelixPreferencesWindow
 {
@@ -22,6 +26,7 @@ struct _HelixPreferencesWindow
 
   HelixAccount         *account;
   GSettings            *settings;
+  HelixProvidersPage   *providers_page;
 
   /* Template widgets */
   AdwPreferencesGroup  *sign_in_group;
@@ -429,4 +434,47 @@ helix_preferences_window_get_account (HelixPreferencesWindow *self)
   g_return_val_if_fail (HELIX_IS_PREFERENCES_WINDOW (self), NULL);
 
   return self->account;
+}
+
+/**
+ * helix_preferences_window_set_provider_settings:
+ * @self: a #HelixPreferencesWindow
+ * @providers: (nullable): the AI providers and spending limits, or %NULL
+ *
+ * Adds the Providers page for @providers (once), beside the Account page.
+ */
+void
+helix_preferences_window_set_provider_settings (HelixPreferencesWindow *self,
+                                                HelixProviderSettings  *providers)
+{
+  g_return_if_fail (HELIX_IS_PREFERENCES_WINDOW (self));
+  g_return_if_fail (providers == NULL || HELIX_IS_PROVIDER_SETTINGS (providers));
+
+  if (self->providers_page != NULL)
+    {
+      adw_preferences_window_remove (ADW_PREFERENCES_WINDOW (self),
+                                     ADW_PREFERENCES_PAGE (self->providers_page));
+      self->providers_page = NULL;
+    }
+
+  if (providers == NULL)
+    return;
+
+  self->providers_page = helix_providers_page_new (providers);
+  adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self),
+                              ADW_PREFERENCES_PAGE (self->providers_page));
+}
+
+/**
+ * helix_preferences_window_get_providers_page:
+ * @self: a #HelixPreferencesWindow
+ *
+ * Returns: (transfer none) (nullable): the Providers page, if there is one
+ */
+HelixProvidersPage *
+helix_preferences_window_get_providers_page (HelixPreferencesWindow *self)
+{
+  g_return_val_if_fail (HELIX_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return self->providers_page;
 }

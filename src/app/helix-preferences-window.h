@@ -1,4 +1,4 @@
-/* helix-preferences-window.h: the preferences window (Account, …)
+/* helix-preferences-window.h: the preferences window (Account, Providers)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -7,6 +7,8 @@
 #include <adwaita.h>
 
 #include "helix-account.h"
+#include "helix-provider-settings.h"
+#include "helix-providers-page.h"
 
 G_BEGIN_DECLS
 
@@ -19,5 +21,8 @@ HelixPreferencesWindow *helix_preferences_window_new         (GtkWindow         
                                                               HelixAccount           *account,
                                                               GSettings              *settings);
 HelixAccount           *helix_preferences_window_get_account (HelixPreferencesWindow *self);
+void                    helix_preferences_window_set_provider_settings (HelixPreferencesWindow *self,
+                                                                        HelixProviderSettings  *providers);
+HelixProvidersPage     *helix_preferences_window_get_providers_page    (HelixPreferencesWindow *self);
 
 G_END_DECLS
