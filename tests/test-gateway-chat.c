@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "fake-provider.h"
+#include "helix-chat-controller.h"
 #include "helix-gateway.h"
 #include "helix-test-gateway.h"
 #include "helix-test-sync.h"
@@ -408,6 +409,64 @@ test_rest_chat (Fixture       *f,
                                   "server error"));
 }
 
+static guint64
+count_messages (HelixStore *store,
+                const char *session_id)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 n = helix_store_count_messages (store, session_id, &error);
+
+  g_assert_no_error (error);
+  return n;
+}
+
+/* The desktop's chat controller, signed in: the gateway answers, without any
+ * provider on the desktop, and the answer streams to the window and the other
+ * device, then takes its place in both stores. */
+static void
+test_desktop (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(HelixChatController) chat = helix_chat_controller_new (f->a.store);
+  g_autoptr(HelixChatCall) call = NULL;
+  g_autofree char *session_id = NULL;
+  g_autofree char *message_id = NULL;
+  g_autofree char *hash_a = NULL;
+  g_autofree char *hash_b = NULL;
+
+  g_assert_false (helix_chat_controller_has_providers (chat));
+  helix_chat_controller_set_sync_client (chat, f->a.client);
+  helix_test_wait_for (helix_test_client_idle (f->a.client) &&
+                       helix_test_client_idle (f->b.client), HELIX_TEST_WAIT_S,
+                       "both devices connected");
+  g_assert_true (helix_chat_controller_has_providers (chat));
+
+  ask (f, &session_id, &message_id);
+  call = g_object_ref (helix_chat_controller_ask (chat, session_id, 1));
+  g_assert_true (helix_chat_controller_get_busy_call (chat, session_id) == call);
+
+  helix_test_wait_for (count_messages (f->a.store, session_id) == 2 &&
+                       count_messages (f->b.store, session_id) == 2 &&
+                       helix_chat_controller_get_n_pending (chat) == 0,
+                       HELIX_TEST_WAIT_S, "the answer in both stores");
+  wait_converged (f);
+
+  /* Streamed into the window's call, then replaced by the stored message. */
+  g_assert_cmpstr (helix_chat_stream_get_text (_helix_chat_call_get_stream (call)), ==,
+                   "Hello, Alice");
+  g_assert_null (helix_chat_controller_get_busy_call (chat, session_id));
+  g_assert_cmpuint (g_list_model_get_n_items (helix_chat_controller_get_calls (chat, session_id)),
+                    ==, 0);
+  g_assert_cmpstr (f->b.streamed->str, ==, "Hello, Alice");
+  hash_a = helix_test_state_hash (f->a.store);
+  hash_b = helix_test_state_hash (f->b.store);
+  g_assert_cmpstr (hash_a, ==, hash_b);
+
+  /* Signed out: nothing answers on this desktop. */
+  helix_chat_controller_set_sync_client (chat, NULL);
+  g_assert_false (helix_chat_controller_has_providers (chat));
+}
+
 static char *
 session_title (Fixture    *f,
                const char *token,
@@ -475,6 +534,7 @@ main (int   argc,
   ADD ("websocket-failed", test_ws_chat_failed);
   ADD ("rest", test_rest_chat);
   ADD ("title", test_title);
+  ADD ("desktop", test_desktop);
 
   return g_test_run ();
 }

@@ -10,6 +10,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "helix-chat-stream.h"
 #include "helix-provider-private.h"
 
@@ -388,4 +390,23 @@ _helix_chat_stream_set_http_status (HelixChatStream *self,
 
   self->http_status = status;
   self->retry_after = retry_after;
+}
+
+/**
+ * helix_chat_stream_relay:
+ * @self: a stream no provider writes to
+ * @text: the next piece of an answer written elsewhere (by a gateway)
+ *
+ * Appends @text and emits #HelixChatStream::delta, as a provider would.
+ */
+void
+helix_chat_stream_relay (HelixChatStream *self,
+                         const char      *text)
+{
+  g_return_if_fail (HELIX_IS_CHAT_STREAM (self));
+  g_return_if_fail (text != NULL);
+
+  if (!self->started)
+    _helix_chat_stream_start (self);
+  _helix_chat_stream_append (self, text, strlen (text));
 }

@@ -23,5 +23,7 @@ gboolean         helix_chat_stream_is_complete          (HelixChatStream *self);
 guint            helix_chat_stream_get_http_status      (HelixChatStream *self);
 gint64           helix_chat_stream_get_retry_after      (HelixChatStream *self);
 gint64           helix_chat_stream_get_first_token_delay (HelixChatStream *self);
+void             helix_chat_stream_relay                (HelixChatStream *self,
+                                                         const char      *text);
 
 G_END_DECLS

@@ -48,7 +48,20 @@ struct _HelixChatController
   GHashTable  *storing;
   gulong       message_added_handler;
   guint        n_pending;
+
+  /* Answers written by the gateway: reply id → Relayed */
+  HelixSyncClient *sync_client;
+  GHashTable      *relayed;
 };
+
+/* An answer the gateway writes, streamed to this device. */
+typedef struct
+{
+  HelixChatCall *call;
+  char          *reply;
+  gint64         next_index;
+  gulong         cancelled_id;
+} Relayed;
 
 enum {
   PROP_0,
@@ -599,6 +612,174 @@ on_history_ready (GObject      *object,
                            ask);
 }
 
+/* Through the gateway ---------------------------------------------------------------- */
+
+/* Signed in and connected (or connecting): the gateway answers, and the answer
+ * streams to every device of the user at once. */
+static gboolean
+use_gateway (HelixChatController *self)
+{
+  return self->sync_client != NULL &&
+         helix_sync_client_get_state (self->sync_client) != HELIX_SYNC_STATE_OFFLINE;
+}
+
+static void
+relayed_free (gpointer data)
+{
+  Relayed *relayed = data;
+
+  g_cancellable_disconnect (helix_chat_call_get_cancellable (relayed->call),
+                            relayed->cancelled_id);
+  g_object_unref (relayed->call);
+  g_free (relayed->reply);
+  g_free (relayed);
+}
+
+/* Ends the wait for @reply: the answer arrived, failed, or was let go. */
+static void
+forget_relayed (HelixChatController *self,
+                const char          *reply)
+{
+  if (self->relayed != NULL && g_hash_table_remove (self->relayed, reply))
+    pending_release (self);
+}
+
+static void
+on_relayed_delta (HelixChatController *self,
+                  const char          *session_id,
+                  const char          *message_id,
+                  gint64               index,
+                  const char          *delta,
+                  HelixSyncClient     *client)
+{
+  Relayed *relayed = self->relayed != NULL ? g_hash_table_lookup (self->relayed, message_id) : NULL;
+
+  /* Pieces in order, each once; a gap (frames lost on a dropped connection)
+   * waits for the stored answer. */
+  if (relayed == NULL || index != relayed->next_index)
+    return;
+
+  relayed->next_index++;
+  helix_chat_stream_relay (_helix_chat_call_get_stream (relayed->call), delta);
+}
+
+static void
+on_relayed_failed (HelixChatController *self,
+                   const char          *session_id,
+                   const char          *reply_id,
+                   const char          *error,
+                   HelixSyncClient     *client)
+{
+  Relayed *relayed = self->relayed != NULL ? g_hash_table_lookup (self->relayed, reply_id) : NULL;
+
+  if (relayed == NULL)
+    return;
+
+  g_debug ("The gateway could not answer in chat %s: %s", session_id, error);
+  _helix_chat_call_fail (relayed->call, error, FALSE);
+  if (self->storing != NULL)
+    g_hash_table_remove (self->storing, reply_id);
+  forget_relayed (self, reply_id);
+  emit_changed (self, session_id);
+}
+
+typedef struct
+{
+  HelixChatController *self;
+  char                *reply;
+} Stopped;
+
+static gboolean
+stopped_cb (gpointer data)
+{
+  Stopped *stopped = data;
+  Relayed *relayed = stopped->self->relayed != NULL ?
+                     g_hash_table_lookup (stopped->self->relayed, stopped->reply) : NULL;
+
+  if (relayed != NULL)
+    {
+      g_autofree char *session_id = g_strdup (helix_chat_call_get_session_id (relayed->call));
+
+      _helix_chat_call_fail (relayed->call,
+                             _("Stopped. The gateway may still finish this answer."), FALSE);
+      if (stopped->self->sync_client != NULL)
+        helix_sync_client_cancel_chat (stopped->self->sync_client, stopped->reply);
+      forget_relayed (stopped->self, stopped->reply);
+      emit_changed (stopped->self, session_id);
+    }
+
+  g_object_unref (stopped->self);
+  g_free (stopped->reply);
+  g_free (stopped);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Stop: the gateway has no way to be told; it may still store the answer,
+ * which then appears like any synced message. (Not from within the
+ * cancellable's emission: forgetting disconnects this handler.) */
+static void
+on_relayed_cancelled (GCancellable *cancellable,
+                      Relayed      *relayed)
+{
+  Stopped *stopped = g_new0 (Stopped, 1);
+
+  stopped->self = g_object_ref (g_object_get_data (G_OBJECT (relayed->call), "helix-controller"));
+  stopped->reply = g_strdup (relayed->reply);
+  g_idle_add (stopped_cb, stopped);
+}
+
+static void
+on_gateway_question_ready (GObject      *object,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  Ask *ask = user_data;
+  HelixChatController *self = ask->self;
+  const char *session_id = helix_chat_call_get_session_id (ask->call);
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(HelixChatStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  HelixMessage *question = NULL;
+  Relayed *relayed;
+
+  messages = g_task_propagate_pointer (G_TASK (result), &error);
+  if (messages != NULL && messages->len > 0)
+    question = g_ptr_array_index (messages, messages->len - 1);
+
+  if (question == NULL || helix_message_get_role (question) != HELIX_MESSAGE_ROLE_USER ||
+      self->sync_client == NULL)
+    {
+      _helix_chat_call_fail (ask->call,
+                             error != NULL ? error->message : _("There is no question to answer."),
+                             FALSE);
+      pending_release (self);
+      emit_changed (self, session_id);
+      ask_free (ask);
+      return;
+    }
+
+  stream = helix_chat_stream_new ();
+  _helix_chat_call_set_stream (ask->call, stream);
+  _helix_chat_call_set_state (ask->call, HELIX_CHAT_CALL_STREAMING);
+
+  relayed = g_new0 (Relayed, 1);
+  relayed->call = g_object_ref (ask->call);
+  relayed->reply = helix_uuid_new_v7 ();
+  g_object_set_data (G_OBJECT (ask->call), "helix-controller", self);
+  relayed->cancelled_id = g_cancellable_connect (helix_chat_call_get_cancellable (ask->call),
+                                                 G_CALLBACK (on_relayed_cancelled), relayed, NULL);
+  g_hash_table_insert (self->relayed, relayed->reply, relayed);
+  /* The stored answer takes the streaming row's place (on_message_added()). */
+  g_hash_table_insert (self->storing, g_strdup (relayed->reply), g_object_ref (ask->call));
+
+  g_debug ("Asking the gateway for an answer in chat %s", session_id);
+  helix_sync_client_request_chat (self->sync_client, session_id,
+                                  helix_message_get_id (question), relayed->reply, NULL);
+  emit_changed (self, session_id);
+  ask_free (ask);
+}
+
 /* Controller ------------------------------------------------------------------------ */
 
 /* An answer reached the store: its call leaves the session's list in the same
@@ -618,6 +799,7 @@ on_message_added (HelixChatController *self,
     return;
 
   remove_call (self, call);
+  forget_relayed (self, id);
 }
 
 static void
@@ -641,6 +823,8 @@ helix_chat_controller_dispose (GObject *object)
 
   if (self->store != NULL)
     g_clear_signal_handler (&self->message_added_handler, self->store);
+  helix_chat_controller_set_sync_client (self, NULL);
+  g_clear_pointer (&self->relayed, g_hash_table_unref);
   g_clear_pointer (&self->storing, g_hash_table_unref);
   g_clear_pointer (&self->calls, g_hash_table_unref);
   g_clear_object (&self->router);
@@ -748,6 +932,7 @@ helix_chat_controller_init (HelixChatController *self)
 {
   self->calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->storing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->relayed = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, relayed_free);
 }
 
 /**
@@ -814,7 +999,8 @@ helix_chat_controller_get_router (HelixChatController *self)
  * helix_chat_controller_has_providers:
  * @self: a #HelixChatController
  *
- * Returns: whether the router has at least one provider
+ * Returns: whether something can answer: the router has at least one
+ *   provider, or the gateway answers (helix_chat_controller_set_sync_client())
  */
 gboolean
 helix_chat_controller_has_providers (HelixChatController *self)
@@ -823,6 +1009,8 @@ helix_chat_controller_has_providers (HelixChatController *self)
 
   g_return_val_if_fail (HELIX_IS_CHAT_CONTROLLER (self), FALSE);
 
+  if (use_gateway (self))
+    return TRUE;
   if (self->router == NULL)
     return FALSE;
 
@@ -914,6 +1102,29 @@ helix_chat_controller_ask (HelixChatController *self,
   call = _helix_chat_call_new (session_id, upto);
   g_list_store_splice (calls, 0, g_list_model_get_n_items (G_LIST_MODEL (calls)),
                        (gpointer *) &call, 1);
+
+  if (use_gateway (self) && upto > 0)
+    {
+      /* The gateway reads the history itself: only the question's id is needed. */
+      ask = g_new0 (Ask, 1);
+      ask->self = g_object_ref (self);
+      ask->call = g_object_ref (call);
+      ask->store = g_object_ref (self->store);
+      pending_hold (self);
+
+      query = g_new0 (HistoryQuery, 1);
+      query->session_id = g_strdup (session_id);
+      query->first = upto - 1;
+      query->n_messages = 1;
+
+      task = g_task_new (self->store, NULL, on_gateway_question_ready, ask);
+      g_task_set_source_tag (task, helix_chat_controller_ask);
+      g_task_set_task_data (task, query, (GDestroyNotify) history_query_free);
+      g_task_run_in_thread (task, history_thread);
+
+      emit_changed (self, session_id);
+      return call;
+    }
 
   if (!helix_chat_controller_has_providers (self))
     {
@@ -1007,4 +1218,40 @@ helix_chat_controller_get_n_pending (HelixChatController *self)
   g_return_val_if_fail (HELIX_IS_CHAT_CONTROLLER (self), 0);
 
   return self->n_pending;
+}
+
+/**
+ * helix_chat_controller_set_sync_client:
+ * @self: a #HelixChatController
+ * @client: (nullable): the sync client of the account the desktop is signed in to
+ *
+ * While @client is connected (or connecting), the gateway answers: the
+ * question is pushed as usual, the gateway's router writes the answer, which
+ * streams to every device of the user and is stored by the gateway.
+ * Otherwise the controller's own router answers.
+ */
+void
+helix_chat_controller_set_sync_client (HelixChatController *self,
+                                       HelixSyncClient     *client)
+{
+  g_return_if_fail (HELIX_IS_CHAT_CONTROLLER (self));
+  g_return_if_fail (client == NULL || HELIX_IS_SYNC_CLIENT (client));
+
+  if (self->sync_client == client)
+    return;
+
+  if (self->sync_client != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->sync_client, self);
+      g_clear_object (&self->sync_client);
+    }
+
+  if (client != NULL)
+    {
+      self->sync_client = g_object_ref (client);
+      g_signal_connect_object (client, "message-delta", G_CALLBACK (on_relayed_delta), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (client, "chat-failed", G_CALLBACK (on_relayed_failed), self,
+                               G_CONNECT_SWAPPED);
+    }
 }

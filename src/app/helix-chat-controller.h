@@ -10,6 +10,7 @@
 #include "helix-chat-format.h"
 #include "helix-router.h"
 #include "helix-store.h"
+#include "helix-sync-client.h"
 
 G_BEGIN_DECLS
 
@@ -26,6 +27,8 @@ HelixStore          *helix_chat_controller_get_store      (HelixChatController *
 void                 helix_chat_controller_set_router     (HelixChatController *self,
                                                            HelixRouter         *router);
 HelixRouter         *helix_chat_controller_get_router     (HelixChatController *self);
+void                 helix_chat_controller_set_sync_client (HelixChatController *self,
+                                                           HelixSyncClient     *client);
 gboolean             helix_chat_controller_has_providers  (HelixChatController *self);
 
 GListModel          *helix_chat_controller_get_calls      (HelixChatController *self,

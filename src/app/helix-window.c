@@ -525,7 +525,8 @@ helix_window_new (GtkApplication *application,
 /**
  * helix_window_set_sync_client:
  * @self: a #HelixWindow
- * @client: (nullable): the sync client whose state the sidebar shows
+ * @client: (nullable): the sync client of the account: the sidebar shows its
+ *   state, and while it is connected the gateway answers the chats
  */
 void
 helix_window_set_sync_client (HelixWindow     *self,
@@ -534,6 +535,7 @@ helix_window_set_sync_client (HelixWindow     *self,
   g_return_if_fail (HELIX_IS_WINDOW (self));
 
   helix_sync_status_set_client (self->sync_status, client);
+  helix_chat_controller_set_sync_client (self->chat, client);
 }
 
 /**
