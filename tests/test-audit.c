@@ -526,6 +526,24 @@ test_bad_entries (Fixture       *f,
   g_assert_error (error, HELIX_AUDIT_ERROR, HELIX_AUDIT_ERROR_IO);
 }
 
+/* Entries in the log, read as another program would. */
+static gint64
+count_entries (const char *path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 n = 0;
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, "SELECT count (*) FROM entries", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    n = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+
+  return n;
+}
+
 /* SIGKILL while appending: what was committed verifies. */
 static void
 test_sigkill (void)
@@ -539,6 +557,8 @@ test_sigkill (void)
 
   for (guint round = 0; round < 3; round++)
     {
+      gint64 written;
+      gint64 deadline;
       int status;
       pid_t pid = fork ();
 
@@ -564,8 +584,15 @@ test_sigkill (void)
             }
         }
 
-      /* Let it write for a while, then kill it mid-stride. */
-      g_usleep ((50 + 40 * round) * 1000);
+      /* Once it has written more, kill it mid-stride. */
+      written = count_entries (path);
+      deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+      while (count_entries (path) < written + 20 * (round + 1))
+        {
+          if (g_get_monotonic_time () > deadline)
+            g_error ("The child wrote nothing for 60 s");
+          g_usleep (1000);  /* a poll, not a guess: the condition is checked */
+        }
       g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
       g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
       g_assert_true (WIFSIGNALED (status));
