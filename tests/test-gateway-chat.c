@@ -409,6 +409,38 @@ test_rest_chat (Fixture       *f,
                                   "server error"));
 }
 
+/* Stop on a device: the gateway aborts the provider's call and stores what came. */
+static void
+test_ws_cancel (Fixture       *f,
+                gconstpointer  data)
+{
+  static const char * const held[] = {
+    "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
+    NULL
+  };
+  g_autofree char *session_id = NULL;
+  g_autofree char *message_id = NULL;
+  g_autofree char *reply_id = helix_uuid_new_v7 ();
+  g_autoptr(HelixMessage) answer = NULL;
+
+  fake_provider_respond_stream (f->alpha, held, FAKE_END_HOLD);
+  ask (f, &session_id, &message_id);
+  helix_sync_client_request_chat (f->a.client, session_id, message_id, reply_id, NULL);
+  helix_test_wait_for (g_strcmp0 (f->b.streamed->str, "Hel") == 0, HELIX_TEST_WAIT_S,
+                       "the first piece");
+
+  helix_sync_client_cancel_chat (f->a.client, reply_id);
+  helix_test_wait_for (fake_provider_get_client_closed (f->alpha), HELIX_TEST_WAIT_S,
+                       "the provider's request aborted");
+  helix_test_wait_for (has_message (f->a.store, reply_id) && has_message (f->b.store, reply_id),
+                       HELIX_TEST_WAIT_S, "the partial answer on both devices");
+
+  answer = lookup_message (f->b.store, reply_id);
+  g_assert_cmpstr (helix_message_get_content (answer), ==, "Hel");
+  g_assert_cmpint (helix_message_get_status (answer), ==, HELIX_MESSAGE_STATUS_ERROR);
+  g_assert_cmpuint (f->a.n_failed, ==, 0);
+}
+
 static guint64
 count_messages (HelixStore *store,
                 const char *session_id)
@@ -532,6 +564,7 @@ main (int   argc,
 
   ADD ("websocket", test_ws_chat);
   ADD ("websocket-failed", test_ws_chat_failed);
+  ADD ("websocket-cancel", test_ws_cancel);
   ADD ("rest", test_rest_chat);
   ADD ("title", test_title);
   ADD ("desktop", test_desktop);

@@ -1228,7 +1228,7 @@ test_ws_matrix (Fixture       *f,
   gint64 now_ms = g_get_real_time () / 1000;
   gint64 bob_head;
   g_autoptr(GError) error = NULL;
-  WsCase cases[16] = { { 0 } };
+  WsCase cases[17] = { { 0 } };
   guint n = 0;
 
   alice_backlog = client_sync (alice_ws, "dev-a", "alice");
@@ -1290,6 +1290,11 @@ test_ws_matrix (Fixture       *f,
     g_strdup_printf ("{\"type\":\"chat\",\"session\":\"%s\",\"message\":\"%s\","
                      "\"reply\":\"%s\"}", f->alice_session, f->alice_message, new_op4),
     HELIX_SYNC_FRAME_CHAT_FAILED, NULL, TRUE };
+  /* Stopping an answer of alice's: ignored, nothing to anyone. */
+  cases[n++] = (WsCase) { "chat.cancel of alice's answer",
+    g_strdup_printf ("{\"type\":\"chat.cancel\",\"session\":\"%s\",\"reply\":\"%s\"}",
+                     f->alice_session, f->alice_message),
+    -1, NULL, FALSE };
   cases[n++] = (WsCase) { "chat.failed from a client",
     g_strdup_printf ("{\"type\":\"chat.failed\",\"session\":\"%s\",\"reply\":\"%s\","
                      "\"error\":\"x\"}", f->alice_session, f->alice_message),

@@ -215,6 +215,10 @@ assert_roundtrip (const char *text)
                                            helix_sync_frame_get_reply_id (frame),
                                            helix_sync_frame_get_model (frame));
       break;
+    case HELIX_SYNC_FRAME_CHAT_CANCEL:
+      again = helix_sync_frame_build_chat_cancel (helix_sync_frame_get_session_id (frame),
+                                                  helix_sync_frame_get_reply_id (frame));
+      break;
     case HELIX_SYNC_FRAME_CHAT_FAILED:
       again = helix_sync_frame_build_chat_failed (helix_sync_frame_get_session_id (frame),
                                                   helix_sync_frame_get_reply_id (frame),
@@ -339,6 +343,7 @@ test_frame_roundtrip (void)
                     "\"reply\":\"" OP1 "\"}");
   assert_roundtrip ("{\"type\":\"chat\",\"session\":\"" S1 "\",\"message\":\"" M1 "\","
                     "\"reply\":\"" OP1 "\",\"model\":\"deepseek/deepseek-chat\"}");
+  assert_roundtrip ("{\"type\":\"chat.cancel\",\"session\":\"" S1 "\",\"reply\":\"" OP1 "\"}");
   assert_roundtrip ("{\"type\":\"chat.failed\",\"session\":\"" S1 "\",\"reply\":\"" OP1 "\","
                     "\"error\":\"No working model\"}");
 

@@ -700,8 +700,8 @@ stopped_cb (gpointer data)
     {
       g_autofree char *session_id = g_strdup (helix_chat_call_get_session_id (relayed->call));
 
-      _helix_chat_call_fail (relayed->call,
-                             _("Stopped. The gateway may still finish this answer."), FALSE);
+      /* The gateway stores what it wrote; that message takes this row's place. */
+      _helix_chat_call_fail (relayed->call, _("Stopped."), FALSE);
       if (stopped->self->sync_client != NULL)
         helix_sync_client_cancel_chat (stopped->self->sync_client, stopped->reply);
       forget_relayed (stopped->self, stopped->reply);
@@ -715,9 +715,10 @@ stopped_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Stop: the gateway has no way to be told; it may still store the answer,
- * which then appears like any synced message. (Not from within the
- * cancellable's emission: forgetting disconnects this handler.) */
+/* Stop: the gateway is told (chat.cancel), aborts the provider's call and
+ * stores what it wrote, which then replaces the row like any synced message.
+ * (Not from within the cancellable's emission: forgetting disconnects this
+ * handler.) */
 static void
 on_relayed_cancelled (GCancellable *cancellable,
                       Relayed      *relayed)

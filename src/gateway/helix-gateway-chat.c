@@ -718,6 +718,30 @@ _helix_gateway_chat_from_frame (HelixGateway   *self,
   _helix_gateway_hub_send_user (_helix_gateway_get_hub (self), user_id, text);
 }
 
+/**
+ * _helix_gateway_chat_cancel:
+ * @self: a gateway
+ * @user_id: who asks
+ * @reply_id: an answer under way
+ *
+ * Stops writing the answer (the user pressed Stop on a device): the
+ * provider's request is aborted, and what was written is stored as a
+ * partial answer. Another user's answer, or one that is done, is left alone.
+ */
+void
+_helix_gateway_chat_cancel (HelixGateway *self,
+                            gint64        user_id,
+                            const char   *reply_id)
+{
+  ChatJob *job = g_hash_table_lookup (get_jobs (self), reply_id);
+
+  if (job == NULL || job->user_id != user_id)
+    return;
+
+  g_debug ("chat: user %s stopped answer %s", job->user_name, reply_id);
+  g_cancellable_cancel (job->cancellable);
+}
+
 /* REST */
 
 static void

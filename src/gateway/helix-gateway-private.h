@@ -138,6 +138,9 @@ void     _helix_gateway_chat_from_frame     (HelixGateway       *self,
                                              gint64              user_id,
                                              const char         *user_name,
                                              HelixSyncFrame     *frame);
+void     _helix_gateway_chat_cancel         (HelixGateway       *self,
+                                             gint64              user_id,
+                                             const char         *reply_id);
 void     _helix_gateway_add_chat_routes     (HelixGateway       *self,
                                              SoupServer         *server);
 void     _helix_gateway_hub_send_user       (HelixGatewayHub    *hub,

@@ -1161,6 +1161,11 @@ on_message (SoupWebsocketConnection *ws,
       _helix_gateway_chat_from_frame (conn->hub->gateway, conn->user_id, conn->user_name, frame);
       break;
 
+    case HELIX_SYNC_FRAME_CHAT_CANCEL:
+      _helix_gateway_chat_cancel (conn->hub->gateway, conn->user_id,
+                                  helix_sync_frame_get_reply_id (frame));
+      break;
+
     case HELIX_SYNC_FRAME_PING:
       send_text (conn, helix_sync_frame_build_pong (helix_sync_frame_get_ping_id (frame)));
       break;

@@ -142,9 +142,11 @@ struct _HelixSyncClient
 typedef struct
 {
   char     *reply;
+  char     *session;
   char     *frame;
   guint64   after;    /* the outbox is counted by a job queued after this one */
   gboolean  sent;     /* on the current connection */
+  gboolean  writing;  /* a delta came: the gateway has it, no need to ask again */
 } ChatRequest;
 
 static void
@@ -153,6 +155,7 @@ chat_request_free (gpointer data)
   ChatRequest *request = data;
 
   g_free (request->reply);
+  g_free (request->session);
   g_free (request->frame);
   g_free (request);
 }
@@ -188,6 +191,8 @@ static guint signals[N_SIGNALS];
 
 static void start_connection (HelixSyncClient *self);
 static void forget_chat      (HelixSyncClient *self,
+                              const char      *reply);
+static void mark_writing     (HelixSyncClient *self,
                               const char      *reply);
 static void maybe_send_chats (HelixSyncClient *self);
 static void drop_connection  (HelixSyncClient *self,
@@ -638,7 +643,7 @@ handle_frame (HelixSyncClient *self,
 
     case HELIX_SYNC_FRAME_MESSAGE_DELTA:
       /* A finished message arrives later as a `message.put` op. */
-      forget_chat (self, helix_sync_frame_get_message_id (frame));
+      mark_writing (self, helix_sync_frame_get_message_id (frame));
       g_signal_emit (self, signals[MESSAGE_DELTA], 0, helix_sync_frame_get_session_id (frame),
                      helix_sync_frame_get_message_id (frame), helix_sync_frame_get_index (frame),
                      helix_sync_frame_get_delta (frame));
@@ -654,6 +659,7 @@ handle_frame (HelixSyncClient *self,
     case HELIX_SYNC_FRAME_HELLO:
     case HELIX_SYNC_FRAME_PUSH:
     case HELIX_SYNC_FRAME_CHAT:
+    case HELIX_SYNC_FRAME_CHAT_CANCEL:
     default:
       g_assert_not_reached ();
     }
@@ -754,6 +760,15 @@ job_done (GObject      *source,
 }
 
 static void
+mark_writing (HelixSyncClient *self,
+              const char      *reply)
+{
+  for (guint i = 0; i < self->chats->len; i++)
+    if (g_str_equal (((ChatRequest *) g_ptr_array_index (self->chats, i))->reply, reply))
+      ((ChatRequest *) g_ptr_array_index (self->chats, i))->writing = TRUE;
+}
+
+static void
 forget_chat (HelixSyncClient *self,
              const char      *reply)
 {
@@ -777,7 +792,7 @@ maybe_send_chats (HelixSyncClient *self)
     {
       ChatRequest *request = g_ptr_array_index (self->chats, i);
 
-      if (!request->sent && self->done_serial > request->after)
+      if (!request->sent && !request->writing && self->done_serial > request->after)
         {
           request->sent = TRUE;
           send_text (self, request->frame);
@@ -1567,6 +1582,7 @@ helix_sync_client_request_chat (HelixSyncClient *self,
 
   request = g_new0 (ChatRequest, 1);
   request->reply = g_strdup (reply_id);
+  request->session = g_strdup (session_id);
   request->frame = helix_sync_frame_build_chat (session_id, message_id, reply_id, model);
   request->after = self->job_serial;
   g_ptr_array_add (self->chats, request);
@@ -1583,7 +1599,8 @@ helix_sync_client_request_chat (HelixSyncClient *self,
  * @self: a client
  * @reply_id: an answer asked with helix_sync_client_request_chat()
  *
- * Stops asking for it (the gateway may still write an answer it started).
+ * Stops asking for it, and asks the gateway to stop writing it: what it wrote
+ * so far is stored as a partial answer, which syncs like any message.
  */
 void
 helix_sync_client_cancel_chat (HelixSyncClient *self,
@@ -1591,5 +1608,21 @@ helix_sync_client_cancel_chat (HelixSyncClient *self,
 {
   g_return_if_fail (HELIX_IS_SYNC_CLIENT (self));
 
-  forget_chat (self, reply_id);
+  for (guint i = 0; i < self->chats->len; i++)
+    {
+      ChatRequest *request = g_ptr_array_index (self->chats, i);
+
+      if (g_str_equal (request->reply, reply_id))
+        {
+          if ((request->sent || request->writing) && self->ws != NULL)
+            {
+              g_autofree char *frame = helix_sync_frame_build_chat_cancel (request->session,
+                                                                           reply_id);
+
+              send_text (self, frame);
+            }
+          g_ptr_array_remove_index (self->chats, i);
+          return;
+        }
+    }
 }

@@ -250,6 +250,29 @@ helix_sync_frame_build_chat (const char *session_id,
 }
 
 /**
+ * helix_sync_frame_build_chat_cancel:
+ * @session_id: the session
+ * @reply_id: the answer to stop writing
+ *
+ * Returns: (transfer full): a `chat.cancel` frame
+ */
+char *
+helix_sync_frame_build_chat_cancel (const char *session_id,
+                                    const char *reply_id)
+{
+  JsonBuilder *builder;
+
+  g_return_val_if_fail (helix_uuid_is_valid (session_id), NULL);
+  g_return_val_if_fail (helix_uuid_is_valid (reply_id), NULL);
+
+  builder = begin_frame (HELIX_SYNC_FRAME_CHAT_CANCEL);
+  add_string (builder, "session", session_id);
+  add_string (builder, "reply", reply_id);
+
+  return end_frame (builder);
+}
+
+/**
  * helix_sync_frame_build_chat_failed:
  * @session_id: the session
  * @reply_id: the answer that did not come

@@ -56,6 +56,7 @@ static const char * const frame_members[][6] = {
   [HELIX_SYNC_FRAME_PONG]          = { "type", "id", NULL },
   [HELIX_SYNC_FRAME_CHAT]          = { "type", "session", "message", "reply", "model", NULL },
   [HELIX_SYNC_FRAME_CHAT_FAILED]   = { "type", "session", "reply", "error", NULL },
+  [HELIX_SYNC_FRAME_CHAT_CANCEL]   = { "type", "session", "reply", NULL },
 };
 
 static const char * const ack_members[] = { "op", "seq", NULL };
@@ -337,6 +338,10 @@ parse_members (HelixSyncFrame  *frame,
              get_dup_uuid (object, "reply", TRUE, &frame->reply_id, error) &&
              get_dup_string (object, "model", FALSE, HELIX_SYNC_MAX_MODEL_BYTES,
                              &frame->model, error);
+
+    case HELIX_SYNC_FRAME_CHAT_CANCEL:
+      return get_dup_uuid (object, "session", TRUE, &frame->session_id, error) &&
+             get_dup_uuid (object, "reply", TRUE, &frame->reply_id, error);
 
     case HELIX_SYNC_FRAME_CHAT_FAILED:
       return get_dup_uuid (object, "session", TRUE, &frame->session_id, error) &&

@@ -83,6 +83,8 @@ char *helix_sync_frame_build_chat             (const char          *session_id,
                                                const char          *message_id,
                                                const char          *reply_id,
                                                const char          *model);
+char *helix_sync_frame_build_chat_cancel      (const char          *session_id,
+                                               const char          *reply_id);
 char *helix_sync_frame_build_chat_failed      (const char          *session_id,
                                                const char          *reply_id,
                                                const char          *error);

@@ -269,6 +269,7 @@ helix_sync_replica_apply_parsed (HelixStore      *store,
     case HELIX_SYNC_FRAME_PONG:
     case HELIX_SYNC_FRAME_CHAT:
     case HELIX_SYNC_FRAME_CHAT_FAILED:
+    case HELIX_SYNC_FRAME_CHAT_CANCEL:
     default:
       g_set_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_FORBIDDEN,
                    _("A “%s” frame does not change the store"),

@@ -22,12 +22,12 @@ static const char * const op_kinds[] = {
 };
 static const char * const frame_kinds[] = {
   "hello", "welcome", "ops", "synced", "push", "ack", "message.delta", "error", "ping", "pong",
-  "chat", "chat.failed",
+  "chat", "chat.failed", "chat.cancel",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (error_codes) == HELIX_SYNC_ERROR_UNAVAILABLE + 1);
 G_STATIC_ASSERT (G_N_ELEMENTS (op_kinds) == HELIX_SYNC_OP_SESSION_DELETE + 1);
-G_STATIC_ASSERT (G_N_ELEMENTS (frame_kinds) == HELIX_SYNC_FRAME_CHAT_FAILED + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (frame_kinds) == HELIX_SYNC_FRAME_CHAT_CANCEL + 1);
 
 static gboolean
 lookup (const char * const *names,
@@ -142,6 +142,7 @@ helix_sync_frame_kind_sent_by_device (HelixSyncFrameKind kind)
     case HELIX_SYNC_FRAME_PING:
     case HELIX_SYNC_FRAME_PONG:
     case HELIX_SYNC_FRAME_CHAT:
+    case HELIX_SYNC_FRAME_CHAT_CANCEL:
       return TRUE;
 
     case HELIX_SYNC_FRAME_WELCOME:
@@ -181,6 +182,7 @@ helix_sync_frame_kind_sent_by_gateway (HelixSyncFrameKind kind)
     case HELIX_SYNC_FRAME_HELLO:
     case HELIX_SYNC_FRAME_PUSH:
     case HELIX_SYNC_FRAME_CHAT:
+    case HELIX_SYNC_FRAME_CHAT_CANCEL:
       return FALSE;
 
     default:

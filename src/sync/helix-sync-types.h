@@ -92,6 +92,7 @@ typedef enum
  * @HELIX_SYNC_FRAME_PONG: `pong`, either way, answers ping
  * @HELIX_SYNC_FRAME_CHAT: `chat`, device → gateway: answer a stored user message
  * @HELIX_SYNC_FRAME_CHAT_FAILED: `chat.failed`, gateway → device: no answer came
+ * @HELIX_SYNC_FRAME_CHAT_CANCEL: `chat.cancel`, device → gateway: stop writing an answer
  */
 typedef enum
 {
@@ -107,6 +108,7 @@ typedef enum
   HELIX_SYNC_FRAME_PONG,
   HELIX_SYNC_FRAME_CHAT,
   HELIX_SYNC_FRAME_CHAT_FAILED,
+  HELIX_SYNC_FRAME_CHAT_CANCEL,
 } HelixSyncFrameKind;
 
 GQuark      helix_sync_error_quark          (void);
