@@ -336,6 +336,46 @@ _helix_gateway_authenticate (HelixGateway      *self,
   return _helix_gateway_limit_user (self, msg, auth->user_name);
 }
 
+/**
+ * _helix_gateway_begin_authenticated:
+ * @self: a gateway
+ * @msg: a request
+ * @path: its path
+ * @expected: the one path the handler serves
+ * @allowed: (array zero-terminated=1): the methods it serves
+ * @auth: (out caller-allocates): who the bearer token speaks for
+ *
+ * What every single-path API handler does first: admit the request (limits,
+ * shutdown), answer 404 for another path and 405 for another method, forbid
+ * caching, and check the token.
+ *
+ * Returns: %TRUE to go on; otherwise the request was answered
+ */
+gboolean
+_helix_gateway_begin_authenticated (HelixGateway       *self,
+                                    SoupServerMessage  *msg,
+                                    const char         *path,
+                                    const char         *expected,
+                                    const char * const *allowed,
+                                    HelixGatewayAuth   *auth)
+{
+  if (!_helix_gateway_admit (self, msg))
+    return FALSE;
+
+  if (!g_str_equal (path, expected))
+    {
+      _helix_gateway_respond_not_found (msg, path);
+      return FALSE;
+    }
+
+  if (!_helix_gateway_check_method (msg, allowed))
+    return FALSE;
+
+  _helix_gateway_set_no_store (msg);
+
+  return _helix_gateway_authenticate (self, msg, auth);
+}
+
 /* POST /api/v1/auth/login {{{1 */
 
 typedef struct
@@ -644,21 +684,7 @@ logout_cb (SoupServer        *server,
   g_auto(HelixGatewayAuth) auth = { 0 };
   g_autoptr(GError) error = NULL;
 
-  if (!_helix_gateway_admit (self, msg))
-    return;
-
-  if (!g_str_equal (path, LOGOUT_PATH))
-    {
-      _helix_gateway_respond_not_found (msg, path);
-      return;
-    }
-
-  if (!_helix_gateway_check_method (msg, allowed))
-    return;
-
-  _helix_gateway_set_no_store (msg);
-
-  if (!_helix_gateway_authenticate (self, msg, &auth))
+  if (!_helix_gateway_begin_authenticated (self, msg, path, LOGOUT_PATH, allowed, &auth))
     return;
 
   /* Indexed updates of one device and its tokens. */

@@ -871,21 +871,7 @@ chat_cb (SoupServer        *server,
   HelixGateway *self = user_data;
   g_auto(HelixGatewayAuth) auth = { 0 };
 
-  if (!_helix_gateway_admit (self, msg))
-    return;
-
-  if (!g_str_equal (path, CHAT_PATH))
-    {
-      _helix_gateway_respond_not_found (msg, path);
-      return;
-    }
-
-  if (!_helix_gateway_check_method (msg, allowed))
-    return;
-
-  _helix_gateway_set_no_store (msg);
-
-  if (!_helix_gateway_authenticate (self, msg, &auth))
+  if (!_helix_gateway_begin_authenticated (self, msg, path, CHAT_PATH, allowed, &auth))
     return;
 
   post_message (self, msg, &auth);

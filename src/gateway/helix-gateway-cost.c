@@ -189,21 +189,7 @@ cost_cb (SoupServer        *server,
   gint64 days;
   gint group_index = -1;
 
-  if (!_helix_gateway_admit (self, msg))
-    return;
-
-  if (!g_str_equal (path, COST_PATH))
-    {
-      _helix_gateway_respond_not_found (msg, path);
-      return;
-    }
-
-  if (!_helix_gateway_check_method (msg, allowed))
-    return;
-
-  _helix_gateway_set_no_store (msg);
-
-  if (!_helix_gateway_authenticate (self, msg, &auth))
+  if (!_helix_gateway_begin_authenticated (self, msg, path, COST_PATH, allowed, &auth))
     return;
 
   /* Defaults: the last 30 days, by day. */

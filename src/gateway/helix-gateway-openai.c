@@ -932,21 +932,7 @@ chat_completions_cb (SoupServer        *server,
   HelixGatewayAi *ai;
   ChatCall *call;
 
-  if (!_helix_gateway_admit (self, msg))
-    return;
-
-  if (!g_str_equal (path, CHAT_PATH))
-    {
-      _helix_gateway_respond_not_found (msg, path);
-      return;
-    }
-
-  if (!_helix_gateway_check_method (msg, allowed))
-    return;
-
-  _helix_gateway_set_no_store (msg);
-
-  if (!_helix_gateway_authenticate (self, msg, &auth))
+  if (!_helix_gateway_begin_authenticated (self, msg, path, CHAT_PATH, allowed, &auth))
     return;
 
   ai = _helix_gateway_get_ai (self);
@@ -1046,21 +1032,7 @@ models_cb (SoupServer        *server,
   g_autoptr(GHashTable) seen = NULL;
   HelixGatewayAi *ai;
 
-  if (!_helix_gateway_admit (self, msg))
-    return;
-
-  if (!g_str_equal (path, MODELS_PATH))
-    {
-      _helix_gateway_respond_not_found (msg, path);
-      return;
-    }
-
-  if (!_helix_gateway_check_method (msg, allowed))
-    return;
-
-  _helix_gateway_set_no_store (msg);
-
-  if (!_helix_gateway_authenticate (self, msg, &auth))
+  if (!_helix_gateway_begin_authenticated (self, msg, path, MODELS_PATH, allowed, &auth))
     return;
 
   ai = _helix_gateway_get_ai (self);

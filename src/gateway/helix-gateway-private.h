@@ -204,6 +204,12 @@ void        _helix_gateway_respond_no_content     (SoupServerMessage *msg);
 void        _helix_gateway_respond_internal_error (SoupServerMessage *msg,
                                                    const GError      *error);
 JsonObject *_helix_gateway_read_json_object       (SoupServerMessage *msg);
+gboolean    _helix_gateway_begin_authenticated    (HelixGateway       *self,
+                                                   SoupServerMessage  *msg,
+                                                   const char         *path,
+                                                   const char         *expected,
+                                                   const char * const *allowed,
+                                                   HelixGatewayAuth   *auth);
 gboolean    _helix_gateway_authenticate           (HelixGateway      *self,
                                                    SoupServerMessage *msg,
                                                    HelixGatewayAuth  *auth);
