@@ -64,6 +64,7 @@ typedef enum
   JOB_RECORD,
   JOB_START,
   JOB_CHECKPOINT_EVERY,
+  JOB_SIGNER,
   JOB_STOP,
 } JobKind;
 
@@ -81,6 +82,7 @@ typedef struct
   gint64     mark;        /* JOB_START: where new sinks begin */
   guint      n_entries;   /* JOB_CHECKPOINT_EVERY */
   guint      seconds;
+  HelixAuditSigner *signer;  /* JOB_SIGNER */
 } Job;
 
 struct _HelixAudit
@@ -147,6 +149,7 @@ job_free (Job *job)
   g_free (job->payload);
   g_clear_object (&job->task);
   g_clear_pointer (&job->sinks, g_ptr_array_unref);
+  g_clear_pointer (&job->signer, helix_audit_signer_unref);
   g_free (job);
 }
 
@@ -654,6 +657,10 @@ writer_thread (gpointer data)
               helix_audit_log_set_checkpoint_every (self->log, job->n_entries, job->seconds);
               break;
 
+            case JOB_SIGNER:
+              helix_audit_log_set_signer (self->log, job->signer);
+              break;
+
             case JOB_STOP:
               stop = TRUE;
               break;
@@ -1032,6 +1039,35 @@ helix_audit_add_sink (HelixAudit          *self,
 }
 
 /**
+ * helix_audit_set_signer:
+ * @self: an audit trail
+ * @signer: the key that signs checkpoints from now on; its name is the origin
+ *
+ * For a key that arrives after the trail was opened: the desktop's comes
+ * from the keyring, and entries are recorded meanwhile.
+ */
+void
+helix_audit_set_signer (HelixAudit       *self,
+                        HelixAuditSigner *signer)
+{
+  Job *job;
+
+  g_return_if_fail (HELIX_IS_AUDIT (self));
+  g_return_if_fail (signer != NULL);
+
+  g_mutex_lock (&self->mutex);
+  g_clear_pointer (&self->signer, helix_audit_signer_unref);
+  self->signer = helix_audit_signer_ref (signer);
+  memcpy (self->public_key, helix_audit_signer_get_public_key (signer), HELIX_AUDIT_PUBLIC_KEY_BYTES);
+  g_mutex_unlock (&self->mutex);
+
+  job = g_new0 (Job, 1);
+  job->kind = JOB_SIGNER;
+  job->signer = helix_audit_signer_ref (signer);
+  g_async_queue_push (self->jobs, job);
+}
+
+/**
  * helix_audit_set_checkpoint_every:
  * @self: an audit trail
  * @n_entries: sign a checkpoint after this many entries (0: never for that reason)
@@ -1338,7 +1374,9 @@ query_new (HelixAudit *self)
 
   query->log_path = g_strdup (self->log_path);
   query->origin = g_strdup (self->origin);
+  g_mutex_lock (&self->mutex);
   memcpy (query->public_key, self->public_key, sizeof query->public_key);
+  g_mutex_unlock (&self->mutex);
 
   return query;
 }

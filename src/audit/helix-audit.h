@@ -104,6 +104,8 @@ gboolean          helix_audit_add_sink             (HelixAudit            *self,
                                                     const char            *backup_url,
                                                     const char * const    *channels,
                                                     GError               **error);
+void              helix_audit_set_signer           (HelixAudit            *self,
+                                                    HelixAuditSigner      *signer);
 void              helix_audit_set_checkpoint_every (HelixAudit            *self,
                                                     guint                  n_entries,
                                                     guint                  seconds);
