@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "helix-audit.h"
 #include "helix-sanitizer.h"
@@ -624,6 +625,104 @@ test_key_file (Fixture       *f,
   g_assert_error (error, HELIX_AUDIT_ERROR, HELIX_AUDIT_ERROR_INVALID);
 }
 
+/* helix --verify-audit {{{1 */
+
+static int
+run_verify (const char  *dir,
+            const char  *checkpoint,
+            char       **out)
+{
+  const char *binary = g_getenv ("HELIX_BINARY");
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  g_assert_nonnull (binary);
+  g_ptr_array_add (args, (char *) binary);
+  g_ptr_array_add (args, (char *) "--verify-audit");
+  g_ptr_array_add (args, (char *) "--state-dir");
+  g_ptr_array_add (args, (char *) dir);
+  if (checkpoint != NULL)
+    {
+      g_ptr_array_add (args, (char *) "--checkpoint");
+      g_ptr_array_add (args, (char *) checkpoint);
+    }
+  g_ptr_array_add (args, NULL);
+
+  g_assert_true (g_spawn_sync (NULL, (char **) args->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out,
+                               &err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("helix --verify-audit: %s%s", *out, err);
+
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+/* The command line finds a cut tail only with a checkpoint kept elsewhere,
+ * and a checkpoint another key signed. */
+static void
+test_command_line (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(HelixAudit) audit = open_audit (f);
+  g_autoptr(HelixAuditSigner) other = NULL;
+  g_autoptr(HelixAuditCheckpoint) foreign = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *kept = g_build_filename (f->dir, "kept.note", NULL);
+  g_autofree char *forged = g_build_filename (f->dir, "forged.note", NULL);
+  g_autofree char *missing = g_build_filename (f->dir, "nowhere", NULL);
+  g_autofree char *note = NULL;
+  sqlite3 *db = NULL;
+
+  helix_audit_set_checkpoint_every (audit, 10, 0);
+  for (guint i = 0; i < 25; i++)
+    g_assert_cmpint (record (audit, HELIX_AUDIT_CHANNEL_API, "auth.login", NULL, &error), >, 0);
+  note = helix_audit_dup_latest_checkpoint (audit);
+  g_assert_nonnull (note);
+  g_assert_true (g_file_set_contents (kept, note, -1, NULL));
+  other = helix_audit_signer_new (ORIGIN, &error);
+  foreign = helix_audit_checkpoint_sign (other, ORIGIN, 5, (const guint8 *) "0123456789abcdef0123456789abcdef");
+  g_assert_true (g_file_set_contents (forged, foreign->note, -1, NULL));
+  helix_audit_close (audit);
+
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (f->dir, kept, &out), ==, 0);
+    g_assert_true (g_str_has_prefix (out, "ok: "));
+  }
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (f->dir, forged, &out), ==, 1);
+    g_assert_nonnull (strstr (out, "bad-signature"));
+  }
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (missing, NULL, &out), ==, 2);
+  }
+
+  /* The tail and the checkpoints that covered it are gone: consistent on
+   * its own, caught by the kept checkpoint. */
+  g_assert_cmpint (sqlite3_open (f->log_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "DELETE FROM entries WHERE seq > 12; "
+                                     "DELETE FROM checkpoints WHERE size > 12",
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (f->dir, NULL, &out), ==, 0);
+  }
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (f->dir, kept, &out), ==, 1);
+    g_assert_nonnull (strstr (out, "truncated"));
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -640,6 +739,7 @@ main (int    argc,
   ADD ("verify", test_verify);
   ADD ("list", test_list);
   ADD ("key-file", test_key_file);
+  ADD ("command-line", test_command_line);
 #undef ADD
 
   return g_test_run ();

@@ -1390,6 +1390,56 @@ report_free (gpointer data)
   g_free (report);
 }
 
+/**
+ * helix_audit_verify_file:
+ * @log_path: an audit log
+ * @origin: its name
+ * @public_key: (array fixed-size=32): the key its checkpoints must be signed with
+ * @known_checkpoint: (nullable): a checkpoint note kept elsewhere, the newest seen
+ * @report: (out caller-allocates): what was found
+ * @error: return location for a #GError, for a log that cannot be read
+ *
+ * Verifies a log on its own connection, waiting for the disk: for worker
+ * threads and command-line tools. A kept checkpoint that @public_key did
+ * not sign is reported as %HELIX_AUDIT_BAD_SIGNATURE: the log was signed
+ * again by someone else, or the checkpoint is another log's.
+ *
+ * Returns: %TRUE if the log was read: then see @report
+ */
+gboolean
+helix_audit_verify_file (const char        *log_path,
+                         const char        *origin,
+                         const guint8      *public_key,
+                         const char        *known_checkpoint,
+                         HelixAuditReport  *report,
+                         GError           **error)
+{
+  g_autoptr(HelixAuditLog) log = NULL;
+  g_autoptr(HelixAuditCheckpoint) known = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (log_path != NULL && origin != NULL && public_key != NULL, FALSE);
+  g_return_val_if_fail (report != NULL, FALSE);
+
+  memset (report, 0, sizeof *report);
+  if (known_checkpoint != NULL)
+    {
+      known = helix_audit_checkpoint_parse (known_checkpoint, -1, public_key, origin, &local_error);
+      if (known == NULL)
+        {
+          report->problem = HELIX_AUDIT_BAD_SIGNATURE;
+          report->message = g_strdup_printf (_("The kept checkpoint does not match this log’s key: %s"),
+                                             local_error->message);
+          return TRUE;
+        }
+    }
+
+  if ((log = helix_audit_log_open (log_path, origin, NULL, error)) == NULL)
+    return FALSE;
+
+  return helix_audit_log_verify (log, public_key, known, report, error);
+}
+
 static void
 verify_thread (GTask        *task,
                gpointer      source,
@@ -1397,29 +1447,11 @@ verify_thread (GTask        *task,
                GCancellable *cancellable)
 {
   Query *query = task_data;
-  g_autoptr(HelixAuditLog) log = NULL;
-  g_autoptr(HelixAuditCheckpoint) known = NULL;
   g_autoptr(GError) error = NULL;
   HelixAuditReport *report = g_new0 (HelixAuditReport, 1);
 
-  if (query->known != NULL)
-    {
-      known = helix_audit_checkpoint_parse (query->known, -1, query->public_key, query->origin,
-                                            &error);
-      if (known == NULL)
-        {
-          /* A kept checkpoint this key did not sign: the log was signed
-           * again by someone else, or the checkpoint is not this log's. */
-          report->problem = HELIX_AUDIT_BAD_SIGNATURE;
-          report->message = g_strdup_printf (_("The kept checkpoint does not match this log’s key: %s"),
-                                             error->message);
-          g_task_return_pointer (task, report, report_free);
-          return;
-        }
-    }
-
-  if ((log = helix_audit_log_open (query->log_path, query->origin, NULL, &error)) == NULL ||
-      !helix_audit_log_verify (log, query->public_key, known, report, &error))
+  if (!helix_audit_verify_file (query->log_path, query->origin, query->public_key, query->known,
+                                report, &error))
     {
       report_free (report);
       g_task_return_error (task, g_steal_pointer (&error));
