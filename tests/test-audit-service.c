@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 
 #include "helix-audit.h"
+#include "helix-audit-watch.h"
+#include "helix-http-provider.h"
 #include "helix-sanitizer.h"
 #include "helix-test-server.h"
 #include "helix-test-util.h"
@@ -588,6 +590,54 @@ test_list (Fixture       *f,
   }
 }
 
+/* A breaker that opens and closes again, and a budget at its alert share,
+ * are kept in the trail. */
+static void
+test_watch_router (Fixture       *f,
+                   gconstpointer  data)
+{
+  static const char * const models[] = { "deepseek-chat", NULL };
+  g_autoptr(HelixAudit) audit = open_audit (f);
+  g_autoptr(HelixPriceTable) prices = helix_price_table_new_default (NULL);
+  g_autoptr(HelixRouter) router = helix_router_new (prices);
+  g_autoptr(HelixBudget) budget = helix_budget_new ();
+  g_autoptr(HelixHttpProvider) provider = NULL;
+  HelixBudgetReservation *reservation;
+  g_autoptr(GPtrArray) items = NULL;
+  g_autoptr(GError) error = NULL;
+  HelixAuditFilter alerts = { HELIX_AUDIT_CHANNEL_ALERTS, NULL, NULL, 0, 10 };
+  HelixAuditFilter state = { HELIX_AUDIT_CHANNEL_ASSISTANT_STATE, NULL, NULL, 0, 10 };
+  gint64 last_added = 0;
+
+  provider = helix_http_provider_new_for_kind ("openai", "deepseek", "http://127.0.0.1:9/v1", NULL,
+                                               &error);
+  g_assert_no_error (error);
+  helix_router_add_provider (router, HELIX_PROVIDER (provider), "deepseek", models);
+  helix_audit_watch_router (audit, router, budget);
+  g_signal_connect (audit, "entry-added", G_CALLBACK (count_added), &last_added);
+
+  for (guint i = 0; i < HELIX_ROUTER_BREAKER_THRESHOLD; i++)
+    helix_router_report (router, "deepseek", FALSE);
+  helix_router_report (router, "deepseek", TRUE);
+
+  helix_budget_set_limit (budget, HELIX_BUDGET_SCOPE_GLOBAL, HELIX_BUDGET_PERIOD_DAY, 1.0);
+  reservation = helix_budget_reserve (budget, "alice", 0.9, &error);
+  g_assert_no_error (error);
+
+  /* down (state and alert), up, the budget's alert */
+  helix_test_wait_for (last_added == 4, 30, "the router's entries");
+  items = list (audit, &state);
+  g_assert_cmpuint (items->len, ==, 2);
+  g_assert_nonnull (strstr (((HelixAuditItem *) g_ptr_array_index (items, 1))->payload, "\"down\""));
+  g_assert_nonnull (strstr (((HelixAuditItem *) g_ptr_array_index (items, 0))->payload, "\"up\""));
+  g_clear_pointer (&items, g_ptr_array_unref);
+  items = list (audit, &alerts);
+  g_assert_cmpuint (items->len, ==, 2);
+  g_assert_cmpstr (((HelixAuditItem *) g_ptr_array_index (items, 0))->event, ==, "budget.alert");
+  g_assert_cmpstr (((HelixAuditItem *) g_ptr_array_index (items, 1))->event, ==, "provider.down");
+  helix_budget_settle (budget, reservation, 0.9);
+}
+
 /* The key file {{{1 */
 
 static void
@@ -738,6 +788,7 @@ main (int    argc,
   ADD ("catch-up", test_catch_up);
   ADD ("verify", test_verify);
   ADD ("list", test_list);
+  ADD ("watch-router", test_watch_router);
   ADD ("key-file", test_key_file);
   ADD ("command-line", test_command_line);
 #undef ADD

@@ -14,8 +14,8 @@
 #include "helix-application.h"
 #include "helix-audit.h"
 #include "helix-audit-keyring.h"
+#include "helix-audit-watch.h"
 #include "helix-core.h"
-#include "helix-json.h"
 #include "helix-ledger.h"
 #include "helix-preferences-window.h"
 #include "helix-window.h"
@@ -352,30 +352,6 @@ on_audit_key_loaded (GObject      *object,
     helix_audit_set_signer (self->audit, signer);
 }
 
-/* A budget alert is kept in the audit trail's alerts channel. It may come
- * from any thread that reserves: recording is thread-safe. */
-static void
-on_budget_alert (HelixBudget      *budget,
-                 int               scope,
-                 const char       *user,
-                 int               period,
-                 double            used,
-                 double            limit,
-                 HelixApplication *self)
-{
-  g_autoptr(GString) payload = g_string_new ("{\"scope\":");
-  char used_text[G_ASCII_DTOSTR_BUF_SIZE], limit_text[G_ASCII_DTOSTR_BUF_SIZE];
-
-  helix_json_append_string (payload, scope == HELIX_BUDGET_SCOPE_USER ? "user" : "global");
-  g_string_append (payload, ",\"period\":");
-  helix_json_append_string (payload, period == HELIX_BUDGET_PERIOD_DAY ? "day" : "month");
-  g_string_append_printf (payload, ",\"used_usd\":%s,\"limit_usd\":%s}",
-                          g_ascii_dtostr (used_text, sizeof used_text, used),
-                          g_ascii_dtostr (limit_text, sizeof limit_text, limit));
-  helix_audit_record (self->audit, HELIX_AUDIT_CHANNEL_ALERTS, "system", "budget.alert",
-                      payload->str);
-}
-
 /* The audit trail beside the store: what Helix did on the user's behalf,
  * chained and, once the keyring answers, checkpointed with the key kept
  * there. A trail that cannot be opened leaves privileged changes refused
@@ -408,7 +384,7 @@ open_audit (HelixApplication *self,
       return;
     }
   helix_audit_start (self->audit);
-  g_signal_connect_object (self->budget, "alert", G_CALLBACK (on_budget_alert), self, 0);
+  helix_audit_watch_router (self->audit, self->router, self->budget);
 
   helix_audit_keyring_load_async (origin, self->cancellable, on_audit_key_loaded,
                                   g_object_ref (self));
