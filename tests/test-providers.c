@@ -405,6 +405,35 @@ test_remote_unpriced (Fixture       *f,
   g_assert_false (helix_provider_settings_has_key (f->providers, "example-cloud"));
 }
 
+/* The free entries a local server's models got do not outlive it: a remote
+ * provider that takes its name afterwards is not priced as free. */
+static void
+test_local_prices_removed (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(HelixProviderConfig) local = NULL;
+  g_autoptr(HelixProviderConfig) remote = NULL;
+  g_autoptr(HelixProviderConfig) saved = NULL;
+  g_autoptr(HelixProviderConfig) saved_remote = NULL;
+  g_autoptr(GError) error = NULL;
+
+  f->providers = new_providers (f);
+  local = new_config ("Mine", fake_provider_get_base_url (f->fake), TRUE, "mystery-model", NULL);
+  saved = save (f, local, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (helix_provider_settings_is_priced (f->providers, "mine", "mystery-model"));
+
+  g_assert_true (remove_provider (f, "mine", &error));
+  g_assert_no_error (error);
+  g_assert_false (helix_provider_settings_is_priced (f->providers, "mine", "mystery-model"));
+
+  remote = new_config ("Mine", REMOTE_URL, TRUE, "mystery-model", NULL);
+  saved_remote = save (f, remote, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_provider_config_get_id (saved_remote), ==, "mine");
+  g_assert_false (helix_provider_settings_is_priced (f->providers, "mine", "mystery-model"));
+}
+
 static void
 test_connection_errors (Fixture       *f,
                         gconstpointer  data)
@@ -1259,6 +1288,7 @@ main (int   argc,
 
   ADD ("add-with-key", test_add_with_key);
   ADD ("remote-unpriced", test_remote_unpriced);
+  ADD ("local-prices-removed", test_local_prices_removed);
   ADD ("connection-errors", test_connection_errors);
   ADD ("validation", test_validation);
   ADD ("remove", test_remove);

@@ -49,6 +49,7 @@ struct _HelixProviderSettings
   GPtrArray    *configs;      /* HelixProviderConfig, in the order of the settings */
   GHashTable   *keys;         /* id → API key (wiped when dropped) */
   GHashTable   *problems;     /* id → why it is not in the router */
+  GHashTable   *local_prices; /* id → GStrv: the free entries it put in the price table */
   char         *keyring_error;
   GCancellable *cancellable;
   HelixAudit   *audit;         /* (nullable) */
@@ -240,6 +241,20 @@ read_settings (HelixProviderSettings *self)
 
 /* The router {{{1 */
 
+/* Takes out the free entries price_local_models() made for @id: a remote
+ * provider that takes its name later must not inherit them. */
+static void
+unprice_local_models (HelixProviderSettings *self,
+                      const char            *id)
+{
+  HelixPriceTable *prices = helix_router_get_prices (self->router);
+  GStrv models = g_hash_table_lookup (self->local_prices, id);
+
+  for (guint i = 0; models != NULL && models[i] != NULL; i++)
+    helix_price_table_remove (prices, id, models[i]);
+  g_hash_table_remove (self->local_prices, id);
+}
+
 /* Free entries for the models of a server on this computer that the price
  * table does not know. */
 static void
@@ -249,6 +264,7 @@ price_local_models (HelixProviderSettings *self,
   HelixPriceTable *prices = helix_router_get_prices (self->router);
   const char *id = helix_provider_config_get_id (config);
   const char * const *models = helix_provider_config_get_models (config);
+  g_autoptr(GStrvBuilder) priced = g_strv_builder_new ();
 
   for (guint i = 0; models[i] != NULL; i++)
     {
@@ -263,7 +279,10 @@ price_local_models (HelixProviderSettings *self,
       price.context = LOCAL_CONTEXT;
       price.streaming = TRUE;
       helix_price_table_set (prices, &price);
+      g_strv_builder_add (priced, models[i]);
     }
+
+  g_hash_table_replace (self->local_prices, g_strdup (id), g_strv_builder_end (priced));
 }
 
 /* Puts the provider into the router as configured: removes what was there,
@@ -280,6 +299,7 @@ apply_config (HelixProviderSettings *self,
 
   if (helix_router_remove_provider (self->router, id))
     g_debug ("Removed %s from the router", id);
+  unprice_local_models (self, id);
   set_problem (self, id, NULL);
 
   if (!helix_provider_config_get_enabled (config))
@@ -553,6 +573,7 @@ helix_provider_settings_finalize (GObject *object)
   g_clear_pointer (&self->configs, g_ptr_array_unref);
   g_clear_pointer (&self->keys, g_hash_table_unref);
   g_clear_pointer (&self->problems, g_hash_table_unref);
+  g_clear_pointer (&self->local_prices, g_hash_table_unref);
   g_clear_pointer (&self->keyring_error, g_free);
   g_clear_object (&self->audit);
   g_clear_pointer (&self->audit_error, g_free);
@@ -685,6 +706,7 @@ helix_provider_settings_init (HelixProviderSettings *self)
   self->configs = g_ptr_array_new_with_free_func (g_object_unref);
   self->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_secret);
   self->problems = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->local_prices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_strfreev);
   self->cancellable = g_cancellable_new ();
 }
 
@@ -1331,6 +1353,7 @@ remove_audited (GTask *task)
 
   remove->had_key = g_hash_table_contains (self->keys, remove->id) || !self->keys_loaded;
   helix_router_remove_provider (self->router, remove->id);
+  unprice_local_models (self, remove->id);
   g_hash_table_remove (self->keys, remove->id);
   g_hash_table_remove (self->problems, remove->id);
   g_ptr_array_remove_index (self->configs, position);
