@@ -50,6 +50,15 @@ typedef struct
   char **channels;
 } Sink;
 
+/* A caller of helix_audit_record_sync(), blocked until its entry is written. */
+typedef struct
+{
+  GMutex   mutex;
+  GCond    cond;
+  gboolean done;
+  GError  *error;
+} Waiter;
+
 typedef enum
 {
   JOB_RECORD,
@@ -66,7 +75,8 @@ typedef struct
   char      *event;
   char      *payload;
   gint64     time_us;
-  GTask     *task;        /* (nullable): a caller waits */
+  GTask     *task;        /* (nullable): a caller waits on a main loop */
+  Waiter    *waiter;      /* (nullable): a caller waits, blocked */
   GPtrArray *sinks;       /* JOB_START: Sink */
   gint64     mark;        /* JOB_START: where new sinks begin */
   guint      n_entries;   /* JOB_CHECKPOINT_EVERY */
@@ -339,11 +349,20 @@ catch_up (HelixAudit  *self,
 
 /* The writer {{{1 */
 
+/* What the main context hears after a group: entries added, callers answered. */
 typedef struct
 {
   HelixAudit *self;
   GArray     *added;     /* Added */
+  GPtrArray  *answers;   /* Answer */
 } Emission;
+
+typedef struct
+{
+  GTask  *task;
+  gint64  seq;
+  GError *error;
+} Answer;
 
 typedef struct
 {
@@ -363,6 +382,7 @@ emission_free (gpointer data)
       g_free (g_array_index (emission->added, Added, i).event);
     }
   g_array_unref (emission->added);
+  g_ptr_array_unref (emission->answers);
   g_object_unref (emission->self);
   g_free (emission);
 }
@@ -380,14 +400,69 @@ emit_added (gpointer data)
                      added->event);
     }
 
+  /* Answered here rather than on the writer: the tasks' last references
+   * (and with them the trail's) are never dropped on the writer thread. */
+  for (guint i = 0; i < emission->answers->len; i++)
+    {
+      Answer *answer = g_ptr_array_index (emission->answers, i);
+
+      if (answer->error != NULL)
+        g_task_return_error (answer->task, g_steal_pointer (&answer->error));
+      else
+        g_task_return_int (answer->task, answer->seq);
+    }
+
   return G_SOURCE_REMOVE;
+}
+
+static void
+answer_free (gpointer data)
+{
+  Answer *answer = data;
+
+  g_clear_object (&answer->task);
+  g_clear_error (&answer->error);
+  g_free (answer);
+}
+
+/* Tells @job's caller how it went: a blocked one at once, a task from the main context. */
+static void
+answer_job (Job       *job,
+            GPtrArray *answers,
+            gint64     seq,
+            GError    *error)
+{
+  if (job->waiter != NULL)
+    {
+      g_mutex_lock (&job->waiter->mutex);
+      job->waiter->error = error != NULL ? g_error_copy (error) : NULL;
+      job->waiter->done = TRUE;
+      g_cond_signal (&job->waiter->cond);
+      g_mutex_unlock (&job->waiter->mutex);
+      job->waiter = NULL;
+    }
+  else if (job->task != NULL)
+    {
+      Answer *answer = g_new0 (Answer, 1);
+
+      answer->task = g_steal_pointer (&job->task);
+      answer->seq = seq;
+      answer->error = error != NULL ? g_error_copy (error) : NULL;
+      g_ptr_array_add (answers, answer);
+    }
+  else if (error != NULL)
+    {
+      g_warning ("An audit entry (%s %s) was not written: %s", job->channel, job->event,
+                 error->message);
+    }
 }
 
 /* Appends @jobs' entries in one transaction; each job learns its seq or the error. */
 static gboolean
 append_group (HelixAudit *self,
               GPtrArray  *jobs,
-              GArray     *added)
+              GArray     *added,
+              GPtrArray  *answers)
 {
   g_autoptr(GArray) entries = g_array_new (FALSE, TRUE, sizeof (HelixAuditEntry));
   g_autoptr(GError) error = NULL;
@@ -414,22 +489,14 @@ append_group (HelixAudit *self,
               g_autoptr(GPtrArray) one = g_ptr_array_new ();
 
               g_ptr_array_add (one, g_ptr_array_index (jobs, i));
-              any |= append_group (self, one, added);
+              any |= append_group (self, one, added, answers);
             }
           return any;
         }
 
       set_last_error (self, error->message);
       for (guint i = 0; i < jobs->len; i++)
-        {
-          Job *job = g_ptr_array_index (jobs, i);
-
-          if (job->task != NULL)
-            g_task_return_error (job->task, g_error_copy (error));
-          else
-            g_warning ("An audit entry (%s %s) was not written: %s", job->channel, job->event,
-                       error->message);
-        }
+        answer_job (g_ptr_array_index (jobs, i), answers, 0, error);
       return FALSE;
     }
 
@@ -457,12 +524,7 @@ append_group (HelixAudit *self,
     }
 
   for (guint i = 0; i < jobs->len; i++)
-    {
-      Job *job = g_ptr_array_index (jobs, i);
-
-      if (job->task != NULL)
-        g_task_return_int (job->task, first + i);
-    }
+    answer_job (g_ptr_array_index (jobs, i), answers, first + i, NULL);
 
   return TRUE;
 }
@@ -471,7 +533,8 @@ append_group (HelixAudit *self,
  * every webhook batch from now on. */
 static void
 note_checkpoint (HelixAudit *self,
-                 GArray     *added)
+                 GArray     *added,
+                 GPtrArray  *answers)
 {
   g_autoptr(HelixAuditCheckpoint) checkpoint = NULL;
   g_autoptr(GError) error = NULL;
@@ -502,7 +565,7 @@ note_checkpoint (HelixAudit *self,
   job.time_us = g_get_real_time ();
   jobs = g_ptr_array_new ();
   g_ptr_array_add (jobs, &job);
-  append_group (self, jobs, added);
+  append_group (self, jobs, added, answers);
 
   /* The entry may have made the next checkpoint: that one waits for more
    * entries, or it would be recorded, checkpointed, recorded… */
@@ -543,6 +606,7 @@ writer_thread (gpointer data)
     {
       g_autoptr(GPtrArray) group = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
       g_autoptr(GArray) added = g_array_new (FALSE, TRUE, sizeof (Added));
+      g_autoptr(GPtrArray) answers = g_ptr_array_new_with_free_func (answer_free);
       Job *job = g_async_queue_pop (self->jobs);
 
       /* Whatever arrived meanwhile goes in the same transaction. */
@@ -550,9 +614,12 @@ writer_thread (gpointer data)
         {
           if (job->kind == JOB_RECORD)
             {
-              if (job->task != NULL &&
-                  g_task_return_error_if_cancelled (job->task))
+              if (job->task != NULL && g_cancellable_is_cancelled (g_task_get_cancellable (job->task)))
                 {
+                  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                                 _("Operation was cancelled"));
+
+                  answer_job (job, answers, 0, error);
                   job_free (job);
                   continue;
                 }
@@ -564,7 +631,7 @@ writer_thread (gpointer data)
           /* Anything else runs after the entries before it. */
           if (group->len > 0)
             {
-              append_group (self, group, added);
+              append_group (self, group, added, answers);
               g_ptr_array_set_size (group, 0);
             }
 
@@ -601,16 +668,17 @@ writer_thread (gpointer data)
         }
 
       if (group->len > 0)
-        append_group (self, group, added);
+        append_group (self, group, added, answers);
       if (added->len > 0)
-        note_checkpoint (self, added);
+        note_checkpoint (self, added, answers);
 
-      if (added->len > 0)
+      if (added->len > 0 || answers->len > 0)
         {
           Emission *emission = g_new0 (Emission, 1);
 
           emission->self = g_object_ref (self);
           emission->added = g_steal_pointer (&added);
+          emission->answers = g_steal_pointer (&answers);
           g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, emit_added, emission,
                                       emission_free);
         }
@@ -1142,9 +1210,12 @@ helix_audit_record_finish (HelixAudit    *self,
                            GAsyncResult  *result,
                            GError       **error)
 {
+  gssize seq;
+
   g_return_val_if_fail (g_task_is_valid (result, self), 0);
 
-  return MAX (g_task_propagate_int (G_TASK (result), error), 0);
+  seq = g_task_propagate_int (G_TASK (result), error);
+  return MAX (seq, 0);
 }
 
 /**
@@ -1175,29 +1246,6 @@ helix_audit_record (HelixAudit *self,
     job_free (job);
 }
 
-typedef struct
-{
-  GMutex   mutex;
-  GCond    cond;
-  gboolean done;
-  gint64   seq;
-  GError  *error;
-} Waiter;
-
-static void
-record_sync_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  Waiter *waiter = user_data;
-
-  g_mutex_lock (&waiter->mutex);
-  waiter->seq = helix_audit_record_finish (HELIX_AUDIT (source), result, &waiter->error);
-  waiter->done = TRUE;
-  g_cond_signal (&waiter->cond);
-  g_mutex_unlock (&waiter->mutex);
-}
-
 /**
  * helix_audit_record_sync:
  * @self: an audit trail
@@ -1220,17 +1268,31 @@ helix_audit_record_sync (HelixAudit  *self,
                          const char  *payload,
                          GError     **error)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
   Waiter waiter = { 0 };
+  Job *job;
 
   g_return_val_if_fail (HELIX_IS_AUDIT (self), FALSE);
+  g_return_val_if_fail (channel != NULL && actor != NULL && event != NULL, FALSE);
 
-  /* The task answers in a context of its own, so no other source runs meanwhile. */
-  g_main_context_push_thread_default (context);
-  helix_audit_record_async (self, channel, actor, event, payload, NULL, record_sync_cb, &waiter);
-  while (!waiter.done)
-    g_main_context_iteration (context, TRUE);
-  g_main_context_pop_thread_default (context);
+  g_mutex_init (&waiter.mutex);
+  g_cond_init (&waiter.cond);
+  job = record_job (self, channel, actor, event, payload, NULL);
+  job->waiter = &waiter;
+  if (!push_record (self, job))
+    {
+      job_free (job);
+      g_set_error_literal (&waiter.error, HELIX_AUDIT_ERROR, HELIX_AUDIT_ERROR_IO,
+                           _("The audit log is closed"));
+    }
+  else
+    {
+      g_mutex_lock (&waiter.mutex);
+      while (!waiter.done)
+        g_cond_wait (&waiter.cond, &waiter.mutex);
+      g_mutex_unlock (&waiter.mutex);
+    }
+  g_mutex_clear (&waiter.mutex);
+  g_cond_clear (&waiter.cond);
 
   if (waiter.error != NULL)
     {
