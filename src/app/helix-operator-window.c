@@ -31,6 +31,7 @@
 
 #include "helix-chat-format.h"
 #include "helix-operator-window-private.h"
+#include "helix-resources.h"
 
 /* Refreshes after a routed call are put off this long, so a burst of calls
  * costs one refresh. */
@@ -1086,6 +1087,10 @@ helix_operator_window_class_init (HelixOperatorWindowClass *klass)
     g_param_spec_object ("audit", NULL, NULL, HELIX_TYPE_AUDIT,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* The resources live in a static library: referring to them keeps the
+   * linker from dropping them, and with them the template. */
+  (void) helix_get_resource ();
 
   g_type_ensure (HELIX_TYPE_COST_CHART);
 
