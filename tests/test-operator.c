@@ -18,8 +18,12 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "helix-core.h"
+#include "helix-gateway.h"
 #include "helix-operator-window-private.h"
 #include "helix-provider-openai.h"
+#include "helix-test-gateway.h"
+#include "helix-test-keyring.h"
 #include "helix-test-server.h"
 #include "helix-test-util.h"
 
@@ -27,6 +31,7 @@
 #define ORIGIN "helix.test/operator"
 #define N_AUDIT 30
 #define TAMPERED_SEQ 7
+#define ALICE_PASSWORD "correct horse alice"
 
 typedef struct
 {
@@ -590,6 +595,98 @@ test_verify (Fixture       *f,
     g_error ("Verify says “%s”, without “%s”", subtitle, entry);
 }
 
+static void
+result_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+sync_row_is (Fixture    *f,
+             const char *value)
+{
+  return g_strcmp0 (_helix_operator_window_get_value (f->window, HELIX_OPERATOR_LIST_SYNC,
+                                                      "gateway"), value) == 0;
+}
+
+/* Signed in to a real gateway: its address, the sync state and the devices. */
+static void
+test_sync (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autoptr(HelixGatewayConfig) config = NULL;
+  g_autoptr(HelixGateway) gateway = NULL;
+  g_autoptr(HelixAccount) account = helix_account_new ();
+  g_autoptr(HelixStore) store = NULL;
+  g_autoptr(HelixSyncClient) client = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *store_path = g_build_filename (f->dir, "helix.db", NULL);
+  g_autofree char *gateway_dir = g_build_filename (f->dir, "gateway", NULL);
+  GtkListBoxRow *row;
+
+  helix_test_keyring_start (TRUE);
+  g_assert_cmpint (g_mkdir (gateway_dir, 0700), ==, 0);
+  config = helix_test_gateway_config_new (gateway_dir);
+  helix_test_gateway_config_apply (config, NULL);
+  gateway = helix_test_gateway_start (config);
+  helix_test_gateway_add_user (gateway, "alice", ALICE_PASSWORD);
+
+  open_window (f);
+  helix_operator_window_set_sync (f->window, account, NULL);
+  g_assert_cmpuint (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_SYNC), ==, 0);
+  g_assert_nonnull (strstr (gtk_label_get_text (f->window->rows[HELIX_OPERATOR_LIST_SYNC].placeholder),
+                            "Not signed in"));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (f->window->devices_group)));
+
+  /* Signing in shows the gateway and this device. */
+  helix_account_sign_in_async (account, helix_gateway_get_uri (gateway), "alice", ALICE_PASSWORD,
+                               "Operator laptop", NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL, "the sign-in");
+  g_assert_true (helix_account_sign_in_finish (account, result, &error));
+  g_assert_no_error (error);
+  WAIT_UNTIL (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_DEVICES) == 1 &&
+              _helix_operator_window_is_idle (f->window), "the devices");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (f->window->devices_group)));
+  row = gtk_list_box_get_row_at_index (f->window->devices_list, 0);
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, "Operator laptop");
+  g_assert_cmpstr (_helix_operator_row_get_value (ADW_ACTION_ROW (row)), ==, "This device");
+  g_assert_true (sync_row_is (f, "Not syncing"));
+  g_assert_nonnull (strstr (_helix_operator_window_get_subtitle (f->window, HELIX_OPERATOR_LIST_SYNC,
+                                                                 "gateway"), "Signed in as alice"));
+
+  /* Syncing: the client's state, live. */
+  store = helix_store_open (store_path, &error);
+  g_assert_no_error (error);
+  client = helix_sync_client_new (store);
+  helix_operator_window_set_sync (f->window, account, client);
+  helix_sync_client_connect (client, helix_account_get_gateway_uri (account),
+                             helix_account_get_token (account));
+  WAIT_UNTIL (sync_row_is (f, "Up to date"), "the sync state");
+
+  helix_sync_client_disconnect (client);
+  WAIT_UNTIL (!sync_row_is (f, "Up to date"), "the sync state after disconnecting");
+
+  /* Signed out: nothing of the account is left. */
+  g_clear_object (&result);
+  helix_account_sign_out_async (account, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL, "the sign-out");
+  g_assert_true (helix_account_sign_out_finish (account, result, &error));
+  g_assert_no_error (error);
+  WAIT_UNTIL (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_SYNC) == 0,
+              "the sync rows to go");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (f->window->devices_group)));
+  g_assert_cmpuint (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_DEVICES), ==, 0);
+
+  /* The window lets go of them. */
+  helix_operator_window_set_sync (f->window, NULL, NULL);
+  helix_test_gateway_shutdown (gateway);
+  helix_test_assert_finalized (g_steal_pointer (&client));
+  helix_store_close (store);
+}
+
 /* Without collaborators, every page says what it is missing. */
 static void
 test_nothing (void)
@@ -623,8 +720,17 @@ int
 main (int   argc,
       char *argv[])
 {
+  g_autofree char *problem = NULL;
+  int ret;
+
+  /* Before any thread: the environment of this process and of the keyring daemon. */
+  helix_test_keyring_init ("helix-operator");
+
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
+
+  if ((problem = helix_test_keyring_check ()) != NULL)
+    g_error ("%s", problem);
 
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
@@ -637,9 +743,14 @@ main (int   argc,
   ADD ("webhooks", test_webhooks);
   ADD ("audit-list", test_audit_list);
   ADD ("verify", test_verify);
+  ADD ("sync", test_sync);
   g_test_add_func ("/helix/operator/nothing", test_nothing);
 
 #undef ADD
 
-  return g_test_run ();
+  ret = g_test_run ();
+
+  helix_test_keyring_cleanup ();
+
+  return ret;
 }
