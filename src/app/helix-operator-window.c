@@ -16,9 +16,9 @@
  * Nothing here waits for the disk or the network: the ledger and the audit
  * log answer on their own threads, and the router, the budget and the sinks
  * keep their state in memory. The figures follow the router's
- * "call-finished" signal and the audit log's "entry-added" signal, and a
- * timer of a few seconds for what has no signal (health, budgets, delivery)
- * runs only while the window is shown.
+ * "call-finished" and "health-changed" signals and the audit log's
+ * "entry-added" signal, and a timer of a few seconds for what has no signal
+ * (health checks, budgets, delivery) runs only while the window is shown.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -866,6 +866,18 @@ on_call_finished (HelixRouter         *router,
     self->soon_id = g_timeout_add (SOON_MS, on_soon, self);
 }
 
+/* A breaker opened, half-opened or closed. */
+static void
+on_health_changed (HelixRouter         *router,
+                   const char          *name,
+                   int                  health,
+                   guint                failures,
+                   HelixOperatorWindow *self)
+{
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)) && self->soon_id == 0)
+    self->soon_id = g_timeout_add (SOON_MS, on_soon, self);
+}
+
 /**
  * helix_operator_window_refresh:
  * @self: an operator window
@@ -943,8 +955,12 @@ helix_operator_window_constructed (GObject *object)
   G_OBJECT_CLASS (helix_operator_window_parent_class)->constructed (object);
 
   if (self->router != NULL)
-    g_signal_connect_object (self->router, "call-finished", G_CALLBACK (on_call_finished), self,
-                             G_CONNECT_DEFAULT);
+    {
+      g_signal_connect_object (self->router, "call-finished", G_CALLBACK (on_call_finished), self,
+                               G_CONNECT_DEFAULT);
+      g_signal_connect_object (self->router, "health-changed", G_CALLBACK (on_health_changed),
+                               self, G_CONNECT_DEFAULT);
+    }
 
   _helix_operator_audit_set_log (self);
 }
