@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "fake-provider.h"
 #include "helix-core.h"
 #include "helix-gateway.h"
 #include "helix-operator-window-private.h"
@@ -43,6 +44,7 @@ typedef struct
   HelixRouter         *router;
   HelixAuditSigner    *signer;
   HelixAudit          *audit;
+  FakeProvider        *fake;
   HelixTestServer      receiver;
   guint                n_deliveries;
   HelixOperatorWindow *window;
@@ -234,11 +236,14 @@ fixture_setup (Fixture       *f,
   g_assert_true (helix_ledger_load_budget (f->ledger, f->budget, g_get_real_time (), &error));
   g_assert_no_error (error);
 
-  /* A router with one provider (never called: nothing listens there). */
+  /* A router with one provider, in front of a loopback fake that speaks its
+   * wire format; deepseek-chat is in the shipped price table. */
   prices = helix_price_table_new_default (&error);
   g_assert_no_error (error);
   f->router = helix_router_new (prices);
-  provider = helix_provider_openai_new ("deepseek", "http://127.0.0.1:9/v1", "sk-test", &error);
+  f->fake = fake_provider_new (FAKE_FORMAT_OPENAI);
+  provider = helix_provider_openai_new ("deepseek", fake_provider_get_base_url (f->fake),
+                                        "sk-operator-test-0123456789", &error);
   g_assert_no_error (error);
   helix_router_add_provider (f->router, HELIX_PROVIDER (provider), "deepseek", models);
 
@@ -265,7 +270,9 @@ fixture_teardown (Fixture       *f,
     }
   helix_test_server_clear (&f->receiver);
   g_clear_pointer (&f->signer, helix_audit_signer_unref);
-  g_clear_object (&f->router);
+  if (f->router != NULL)
+    helix_test_assert_finalized (g_steal_pointer (&f->router));
+  g_clear_pointer (&f->fake, fake_provider_free);
   g_clear_object (&f->budget);
   if (f->ledger != NULL)
     helix_test_assert_finalized (g_steal_pointer (&f->ledger));
@@ -419,6 +426,73 @@ test_costs (Fixture       *f,
   g_assert_cmpstr (gtk_label_get_text (f->window->today_total_label), ==, today);
   assert_value (f, HELIX_OPERATOR_LIST_TODAY_PROVIDER, "openai", "$1.25");
   g_assert_cmpuint (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_CALLS), ==, 6);
+}
+
+static const char * const answer_chunks[] = {
+  "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"}]}\n\n",
+  "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100000,\"completion_tokens\":50000}}\n\n",
+  "data: [DONE]\n\n",
+  NULL
+};
+
+static void
+chat_cb (GObject      *object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  HelixRouterResult **out = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (helix_router_chat_finish (HELIX_ROUTER (object), result, out, &error));
+  g_assert_no_error (error);
+}
+
+/* A routed call shows in the costs and the recent calls when it ends, with
+ * no refresh asked for and the window's timer stopped. */
+static void
+test_live_call (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(HelixChatRequest) request = helix_chat_request_new ("deepseek-chat");
+  g_autoptr(HelixRouterResult) result = NULL;
+  HelixRouterParams params = { .operation = "chat" };
+  g_autofree char *cost = NULL;
+  g_autofree char *today = NULL;
+  GtkListBoxRow *newest;
+  guint n_calls;
+
+  helix_ledger_attach (f->ledger, f->router);
+  open_window (f);
+  g_clear_handle_id (&f->window->timer_id, g_source_remove);
+  if (!f->first_of_month)
+    g_assert_null (_helix_operator_window_get_value (f->window, HELIX_OPERATOR_LIST_TODAY_PROVIDER,
+                                                     "deepseek"));
+  n_calls = _helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_CALLS);
+
+  helix_chat_request_add_message (request, HELIX_MESSAGE_ROLE_USER, "Hello?");
+  fake_provider_queue_stream (f->fake, answer_chunks, FAKE_END_FINISH);
+  helix_router_chat_async (f->router, &params, request, NULL, NULL, chat_cb, &result);
+  WAIT_UNTIL (result != NULL, "the call");
+  g_assert_cmpint (result->outcome, ==, HELIX_ROUTER_OUTCOME_OK);
+  g_assert_cmpfloat (result->cost_usd, >, 0);
+
+  WAIT_UNTIL (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_CALLS) == n_calls + 1 &&
+              _helix_operator_window_is_idle (f->window),
+              "the call to show");
+  f->today_usd += result->cost_usd;
+  today = g_strdup_printf ("$%.2f", f->today_usd);
+  g_assert_cmpstr (gtk_label_get_text (f->window->today_total_label), ==, today);
+  if (!f->first_of_month)
+    {
+      cost = g_strdup_printf (result->cost_usd < 0.01 ? "$%.4f" : "$%.2f", result->cost_usd);
+      assert_value (f, HELIX_OPERATOR_LIST_TODAY_PROVIDER, "deepseek", cost);
+      assert_value (f, HELIX_OPERATOR_LIST_TODAY_MODEL, "deepseek/deepseek-chat", cost);
+    }
+  newest = gtk_list_box_get_row_at_index (f->window->calls_list, 0);
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (newest)), ==,
+                   "chat · deepseek/deepseek-chat");
+  g_assert_nonnull (result->reason);
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (newest)), result->reason));
 }
 
 static void
@@ -742,6 +816,7 @@ main (int   argc,
 
   ADD ("costs", test_costs);
   ADD ("recent-calls", test_recent_calls);
+  ADD ("live-call", test_live_call);
   ADD ("health", test_health);
   ADD ("webhooks", test_webhooks);
   ADD ("audit-list", test_audit_list);
