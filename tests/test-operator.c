@@ -636,6 +636,47 @@ test_audit_list (Fixture       *f,
   g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (top)), ==, "event-12");
 }
 
+/* Pages of HELIX_OPERATOR_AUDIT_PAGE, newest first; "Show Older Entries"
+ * adds the next one until there is no more. */
+static void
+test_audit_paging (Fixture       *f,
+                   gconstpointer  data)
+{
+  const guint n_more = 2 * HELIX_OPERATOR_AUDIT_PAGE + 20;
+  g_autoptr(GError) error = NULL;
+  GtkListBoxRow *row;
+  guint total = N_AUDIT + n_more;
+  guint loads;
+
+  for (guint i = 1; i < n_more; i++)
+    helix_audit_record (f->audit, HELIX_AUDIT_CHANNEL_COMMANDS, "tester", "bulk", "{}");
+  /* Entries are written in order: once this one is durable, all are. */
+  g_assert_true (helix_audit_record_sync (f->audit, HELIX_AUDIT_CHANNEL_COMMANDS, "tester", "last",
+                                          "{}", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (helix_audit_get_size (f->audit), ==, total);
+
+  open_window (f);
+  g_assert_cmpuint (_helix_operator_window_get_n_audit_rows (f->window), ==, HELIX_OPERATOR_AUDIT_PAGE);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (f->window->more_button)));
+
+  for (guint page = 2; page <= 3; page++)
+    {
+      loads = _helix_operator_window_get_n_audit_loads (f->window);
+      g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "operator.more", NULL));
+      wait_audit_load (f, loads);
+      g_assert_cmpuint (_helix_operator_window_get_n_audit_rows (f->window), ==,
+                        MIN (page * HELIX_OPERATOR_AUDIT_PAGE, total));
+    }
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (f->window->more_button)));
+
+  /* Newest first to oldest last, the first entry at the bottom. */
+  row = gtk_list_box_get_row_at_index (f->window->audit_list, 0);
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, "last");
+  row = gtk_list_box_get_row_at_index (f->window->audit_list, total - 1);
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, "event-1");
+}
+
 static void
 verify (Fixture *f)
 {
@@ -820,6 +861,7 @@ main (int   argc,
   ADD ("health", test_health);
   ADD ("webhooks", test_webhooks);
   ADD ("audit-list", test_audit_list);
+  ADD ("audit-paging", test_audit_paging);
   ADD ("verify", test_verify);
   ADD ("sync", test_sync);
   g_test_add_func ("/helix/operator/nothing", test_nothing);
