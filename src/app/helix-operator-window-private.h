@@ -140,6 +140,12 @@ const char   *_helix_operator_row_get_value     (AdwActionRow        *row);
 void          _helix_operator_window_hold       (HelixOperatorWindow *self);
 void          _helix_operator_window_release    (HelixOperatorWindow *self);
 
+char         *_helix_operator_format_time       (gint64               time_us);
+
+/* Costs, budget and recent calls (helix-operator-costs.c) */
+void          _helix_operator_costs_refresh     (HelixOperatorWindow *self);
+void          _helix_operator_costs_refresh_budget (HelixOperatorWindow *self);
+
 /* The audit page (helix-operator-audit.c) */
 void          _helix_operator_audit_init        (HelixOperatorWindow *self);
 void          _helix_operator_audit_dispose     (HelixOperatorWindow *self);
