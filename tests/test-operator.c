@@ -411,8 +411,13 @@ test_costs (Fixture       *f,
     g_autofree char *day_value = g_strdup_printf ("%s of $5.00", today);
     g_autofree char *month_value = g_strdup_printf ("%s of $50.00", month);
 
+    AdwActionRow *row = g_hash_table_lookup (f->window->rows[HELIX_OPERATOR_LIST_BUDGET].rows, "day");
+    GtkLevelBar *left = g_object_get_data (G_OBJECT (row), "helix-operator-level");
+
     assert_value (f, HELIX_OPERATOR_LIST_BUDGET, "day", day_value);
     assert_value (f, HELIX_OPERATOR_LIST_BUDGET, "month", month_value);
+    /* The burn-down bar: what is left of the day's limit. */
+    g_assert_cmpfloat_with_epsilon (gtk_level_bar_get_value (left), 1 - f->today_usd / 5.0, 1e-9);
   }
 
   /* Recent calls: all five, newest first, with their routing reasons. */

@@ -415,6 +415,34 @@ _helix_operator_costs_refresh (HelixOperatorWindow *self)
 
 /* Budget {{{1 */
 
+/* The level bar at the end of a budget row, made the first time. */
+static GtkLevelBar *
+get_level_bar (AdwActionRow *row)
+{
+  GtkLevelBar *level = g_object_get_data (G_OBJECT (row), "helix-operator-level");
+
+  if (level == NULL)
+    {
+      level = GTK_LEVEL_BAR (gtk_level_bar_new_for_interval (0, 1));
+      gtk_level_bar_set_mode (level, GTK_LEVEL_BAR_MODE_CONTINUOUS);
+      /* It shows what is left, burning down: the warning colour once the
+       * alert ratio is used, the accent colour before. */
+      gtk_level_bar_remove_offset_value (level, GTK_LEVEL_BAR_OFFSET_FULL);
+      gtk_level_bar_add_offset_value (level, GTK_LEVEL_BAR_OFFSET_LOW,
+                                      1 - HELIX_BUDGET_DEFAULT_ALERT_RATIO);
+      gtk_level_bar_add_offset_value (level, GTK_LEVEL_BAR_OFFSET_HIGH, 1.0);
+      gtk_widget_set_valign (GTK_WIDGET (level), GTK_ALIGN_CENTER);
+      gtk_widget_set_size_request (GTK_WIDGET (level), 120, -1);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (level),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, _("Share of the limit left"),
+                                      -1);
+      adw_action_row_add_suffix (row, GTK_WIDGET (level));
+      g_object_set_data (G_OBJECT (row), "helix-operator-level", level);
+    }
+
+  return level;
+}
+
 static void
 show_limit (HelixOperatorWindow *self,
             HelixBudgetPeriod    period,
@@ -430,10 +458,12 @@ show_limit (HelixOperatorWindow *self,
   g_autofree char *value = NULL;
   g_autoptr(GString) subtitle = g_string_new (NULL);
   const char *style = NULL;
+  GtkLevelBar *level;
   AdwActionRow *row;
 
   row = _helix_operator_rows_take (rows, day ? "day" : "month", day ? 0 : 1);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), day ? _("Today") : _("This Month"));
+  level = get_level_bar (row);
 
   if (limit <= 0)
     {
@@ -487,6 +517,10 @@ show_limit (HelixOperatorWindow *self,
 
   adw_action_row_set_subtitle (row, subtitle->str);
   _helix_operator_row_set_value (row, value, style);
+
+  gtk_widget_set_visible (GTK_WIDGET (level), limit > 0);
+  if (limit > 0)
+    gtk_level_bar_set_value (level, CLAMP (1 - (spent + reserved) / limit, 0.0, 1.0));
 }
 
 /* What was spent against the limits, from the budget's memory. */
