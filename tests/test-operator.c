@@ -325,6 +325,21 @@ refresh (Fixture *f)
               "a refresh");
 }
 
+static guint
+n_rows (Fixture           *f,
+        HelixOperatorList  list)
+{
+  return _helix_operator_window_get_n_rows (f->window, list);
+}
+
+/* What an empty list says. */
+static const char *
+placeholder (HelixOperatorWindow *window,
+             HelixOperatorList    list)
+{
+  return gtk_label_get_text (window->rows[list].placeholder);
+}
+
 static char *
 usd (double amount)
 {
@@ -385,20 +400,19 @@ test_costs (Fixture       *f,
   assert_subtitle_has (f, HELIX_OPERATOR_LIST_TODAY_PROVIDER, "openai", "1000 in / 500 out tokens");
   assert_value (f, HELIX_OPERATOR_LIST_TODAY_MODEL, "openai/gpt-4o-mini", "$0.25");
   assert_value (f, HELIX_OPERATOR_LIST_TODAY_MODEL, "anthropic/claude-3-5-haiku", "$0.50");
-  g_assert_cmpuint (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_TODAY_PROVIDER),
-                    ==, f->first_of_month ? 4 : 3);
+  g_assert_cmpuint (n_rows (f, HELIX_OPERATOR_LIST_TODAY_PROVIDER), ==, f->first_of_month ? 4 : 3);
 
   assert_value (f, HELIX_OPERATOR_LIST_MONTH_PROVIDER, "deepseek", deepseek);
   assert_value (f, HELIX_OPERATOR_LIST_MONTH_PROVIDER, "openai", "$0.25");
   assert_value (f, HELIX_OPERATOR_LIST_MONTH_MODEL, "deepseek/deepseek-chat", deepseek);
-  g_assert_cmpuint (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_MONTH_PROVIDER),
-                    ==, 4);
+  g_assert_cmpuint (n_rows (f, HELIX_OPERATOR_LIST_MONTH_PROVIDER), ==, 4);
 
   /* The chart: a bar per day of the month, today's and the 1st's as recorded;
    * its accessible label says the total. */
   chart = f->window->chart;
   g_assert_cmpuint (helix_cost_chart_get_n_days (chart), ==,
-                    g_date_get_days_in_month (g_date_time_get_month (now), g_date_time_get_year (now)));
+                    g_date_get_days_in_month (g_date_time_get_month (now),
+                                              g_date_time_get_year (now)));
   day = g_date_time_get_day_of_month (now) - 1;
   g_assert_cmpfloat_with_epsilon (helix_cost_chart_get_cost (chart, day), f->today_usd, 1e-9);
   g_assert_cmpfloat_with_epsilon (helix_cost_chart_get_cost (chart, 0),
@@ -411,7 +425,8 @@ test_costs (Fixture       *f,
     g_autofree char *day_value = g_strdup_printf ("%s of $5.00", today);
     g_autofree char *month_value = g_strdup_printf ("%s of $50.00", month);
 
-    AdwActionRow *row = g_hash_table_lookup (f->window->rows[HELIX_OPERATOR_LIST_BUDGET].rows, "day");
+    HelixOperatorRows *budget = &f->window->rows[HELIX_OPERATOR_LIST_BUDGET];
+    AdwActionRow *row = g_hash_table_lookup (budget->rows, "day");
     GtkLevelBar *left = g_object_get_data (G_OBJECT (row), "helix-operator-level");
 
     assert_value (f, HELIX_OPERATOR_LIST_BUDGET, "day", day_value);
@@ -421,7 +436,7 @@ test_costs (Fixture       *f,
   }
 
   /* Recent calls: all five, newest first, with their routing reasons. */
-  g_assert_cmpuint (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_CALLS), ==, 5);
+  g_assert_cmpuint (n_rows (f, HELIX_OPERATOR_LIST_CALLS), ==, 5);
 
   /* A new call shows after a refresh. */
   record (f, g_get_real_time (), "openai", "gpt-4o-mini", 1.0, TRUE);
@@ -430,11 +445,12 @@ test_costs (Fixture       *f,
   today = usd (f->today_usd);
   g_assert_cmpstr (gtk_label_get_text (f->window->today_total_label), ==, today);
   assert_value (f, HELIX_OPERATOR_LIST_TODAY_PROVIDER, "openai", "$1.25");
-  g_assert_cmpuint (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_CALLS), ==, 6);
+  g_assert_cmpuint (n_rows (f, HELIX_OPERATOR_LIST_CALLS), ==, 6);
 }
 
 static const char * const answer_chunks[] = {
-  "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"}]}\n\n",
+  "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Hello\"},"
+  "\"finish_reason\":\"stop\"}]}\n\n",
   "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100000,\"completion_tokens\":50000}}\n\n",
   "data: [DONE]\n\n",
   NULL
@@ -472,7 +488,7 @@ test_live_call (Fixture       *f,
   if (!f->first_of_month)
     g_assert_null (_helix_operator_window_get_value (f->window, HELIX_OPERATOR_LIST_TODAY_PROVIDER,
                                                      "deepseek"));
-  n_calls = _helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_CALLS);
+  n_calls = n_rows (f, HELIX_OPERATOR_LIST_CALLS);
 
   helix_chat_request_add_message (request, HELIX_MESSAGE_ROLE_USER, "Hello?");
   fake_provider_queue_stream (f->fake, answer_chunks, FAKE_END_FINISH);
@@ -481,7 +497,7 @@ test_live_call (Fixture       *f,
   g_assert_cmpint (result->outcome, ==, HELIX_ROUTER_OUTCOME_OK);
   g_assert_cmpfloat (result->cost_usd, >, 0);
 
-  WAIT_UNTIL (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_CALLS) == n_calls + 1 &&
+  WAIT_UNTIL (n_rows (f, HELIX_OPERATOR_LIST_CALLS) == n_calls + 1 &&
               _helix_operator_window_is_idle (f->window),
               "the call to show");
   f->today_usd += result->cost_usd;
@@ -662,7 +678,8 @@ test_audit_paging (Fixture       *f,
   g_assert_cmpint (helix_audit_get_size (f->audit), ==, total);
 
   open_window (f);
-  g_assert_cmpuint (_helix_operator_window_get_n_audit_rows (f->window), ==, HELIX_OPERATOR_AUDIT_PAGE);
+  g_assert_cmpuint (_helix_operator_window_get_n_audit_rows (f->window), ==,
+                    HELIX_OPERATOR_AUDIT_PAGE);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (f->window->more_button)));
 
   for (guint page = 2; page <= 3; page++)
@@ -759,8 +776,8 @@ test_sync (Fixture       *f,
 
   open_window (f);
   helix_operator_window_set_sync (f->window, account, NULL);
-  g_assert_cmpuint (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_SYNC), ==, 0);
-  g_assert_nonnull (strstr (gtk_label_get_text (f->window->rows[HELIX_OPERATOR_LIST_SYNC].placeholder),
+  g_assert_cmpuint (n_rows (f, HELIX_OPERATOR_LIST_SYNC), ==, 0);
+  g_assert_nonnull (strstr (placeholder (f->window, HELIX_OPERATOR_LIST_SYNC),
                             "Not signed in"));
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (f->window->devices_group)));
 
@@ -770,15 +787,15 @@ test_sync (Fixture       *f,
   WAIT_UNTIL (result != NULL, "the sign-in");
   g_assert_true (helix_account_sign_in_finish (account, result, &error));
   g_assert_no_error (error);
-  WAIT_UNTIL (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_DEVICES) == 1 &&
+  WAIT_UNTIL (n_rows (f, HELIX_OPERATOR_LIST_DEVICES) == 1 &&
               _helix_operator_window_is_idle (f->window), "the devices");
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (f->window->devices_group)));
   row = gtk_list_box_get_row_at_index (f->window->devices_list, 0);
-  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, "Operator laptop");
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==,
+                   "Operator laptop");
   g_assert_cmpstr (_helix_operator_row_get_value (ADW_ACTION_ROW (row)), ==, "This device");
   g_assert_true (sync_row_is (f, "Not syncing"));
-  g_assert_nonnull (strstr (_helix_operator_window_get_subtitle (f->window, HELIX_OPERATOR_LIST_SYNC,
-                                                                 "gateway"), "Signed in as alice"));
+  assert_subtitle_has (f, HELIX_OPERATOR_LIST_SYNC, "gateway", "Signed in as alice");
 
   /* Syncing: the client's state, live. */
   store = helix_store_open (store_path, &error);
@@ -798,10 +815,10 @@ test_sync (Fixture       *f,
   WAIT_UNTIL (result != NULL, "the sign-out");
   g_assert_true (helix_account_sign_out_finish (account, result, &error));
   g_assert_no_error (error);
-  WAIT_UNTIL (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_SYNC) == 0,
+  WAIT_UNTIL (n_rows (f, HELIX_OPERATOR_LIST_SYNC) == 0,
               "the sync rows to go");
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (f->window->devices_group)));
-  g_assert_cmpuint (_helix_operator_window_get_n_rows (f->window, HELIX_OPERATOR_LIST_DEVICES), ==, 0);
+  g_assert_cmpuint (n_rows (f, HELIX_OPERATOR_LIST_DEVICES), ==, 0);
 
   /* The window lets go of them. */
   helix_operator_window_set_sync (f->window, NULL, NULL);
@@ -824,14 +841,15 @@ test_nothing (void)
   WAIT_UNTIL (_helix_operator_window_get_n_refreshes (window) >= 1 &&
               _helix_operator_window_is_idle (window), "a refresh");
 
-  g_assert_cmpuint (_helix_operator_window_get_n_rows (window, HELIX_OPERATOR_LIST_PROVIDERS), ==, 0);
-  g_assert_nonnull (strstr (gtk_label_get_text (window->rows[HELIX_OPERATOR_LIST_PROVIDERS].placeholder),
+  g_assert_cmpuint (_helix_operator_window_get_n_rows (window, HELIX_OPERATOR_LIST_PROVIDERS),
+                    ==, 0);
+  g_assert_nonnull (strstr (placeholder (window, HELIX_OPERATOR_LIST_PROVIDERS),
                             "No AI router"));
-  g_assert_nonnull (strstr (gtk_label_get_text (window->rows[HELIX_OPERATOR_LIST_CALLS].placeholder),
+  g_assert_nonnull (strstr (placeholder (window, HELIX_OPERATOR_LIST_CALLS),
                             "No cost ledger"));
-  g_assert_nonnull (strstr (gtk_label_get_text (window->rows[HELIX_OPERATOR_LIST_BUDGET].placeholder),
+  g_assert_nonnull (strstr (placeholder (window, HELIX_OPERATOR_LIST_BUDGET),
                             "No budget"));
-  g_assert_nonnull (strstr (gtk_label_get_text (window->rows[HELIX_OPERATOR_LIST_SINKS].placeholder),
+  g_assert_nonnull (strstr (placeholder (window, HELIX_OPERATOR_LIST_SINKS),
                             "No audit log"));
   g_assert_cmpstr (_helix_operator_window_get_verify_title (window), ==, "Not available");
 

@@ -145,7 +145,8 @@ helix_cost_chart_snapshot (GtkWidget   *widget,
       /* Day numbers under the 1st, 8th, 15th, 22nd and 29th. */
       if (i % 7 == 0)
         {
-          g_autofree char *number = g_strdup_printf ("%u", g_date_time_get_day_of_month (self->first_day) + i);
+          guint day = g_date_time_get_day_of_month (self->first_day) + i;
+          g_autofree char *number = g_strdup_printf ("%u", day);
           int text_w = 0;
 
           pango_layout_set_text (day_layout, number, -1);

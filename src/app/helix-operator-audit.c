@@ -134,7 +134,8 @@ trim_rows (HelixOperatorWindow *self)
 {
   while (self->n_audit_rows > MAX_AUDIT_ROWS)
     {
-      GtkListBoxRow *last = gtk_list_box_get_row_at_index (self->audit_list, self->n_audit_rows - 1);
+      GtkListBoxRow *last = gtk_list_box_get_row_at_index (self->audit_list,
+                                                           self->n_audit_rows - 1);
 
       gtk_list_box_remove (self->audit_list, GTK_WIDGET (last));
       self->n_audit_rows--;
@@ -345,23 +346,23 @@ describe_problem (const HelixAuditReport *report)
       return NULL;
     case HELIX_AUDIT_BAD_ENTRY:
       /* Translators: %ld is an entry's number. */
-      return g_strdup_printf (_("Entry %" G_GINT64_FORMAT " does not match the chain: it was edited, inserted, deleted or moved"),
-                              report->seq);
+      return g_strdup_printf (_("Entry %" G_GINT64_FORMAT " does not match the chain: it was "
+                                "edited, inserted, deleted or moved"), report->seq);
     case HELIX_AUDIT_BAD_SEQUENCE:
       return g_strdup_printf (_("Entry %" G_GINT64_FORMAT " is out of sequence"), report->seq);
     case HELIX_AUDIT_TRUNCATED:
-      return g_strdup_printf (_("A checkpoint covers %" G_GINT64_FORMAT " entries, but the log is shorter: entries were removed"),
-                              report->seq);
+      return g_strdup_printf (_("A checkpoint covers %" G_GINT64_FORMAT " entries, but the log "
+                                "is shorter: entries were removed"), report->seq);
     case HELIX_AUDIT_REWRITTEN:
-      return g_strdup_printf (_("The log does not have the head its checkpoint at entry %" G_GINT64_FORMAT " signed: it was rewritten"),
-                              report->seq);
+      return g_strdup_printf (_("The log does not have the head its checkpoint at entry "
+                                "%" G_GINT64_FORMAT " signed: it was rewritten"), report->seq);
     case HELIX_AUDIT_BAD_SIGNATURE:
-      return g_strdup_printf (_("The checkpoint at entry %" G_GINT64_FORMAT " is not signed by this install’s key"),
-                              report->seq);
+      return g_strdup_printf (_("The checkpoint at entry %" G_GINT64_FORMAT " is not signed by "
+                                "this install’s key"), report->seq);
     case HELIX_AUDIT_ROLLED_BACK:
     default:
-      return g_strdup_printf (_("The log’s newest checkpoint (entry %" G_GINT64_FORMAT ") is older than one seen before: it was rolled back"),
-                              report->seq);
+      return g_strdup_printf (_("The log’s newest checkpoint (entry %" G_GINT64_FORMAT ") is "
+                                "older than one seen before: it was rolled back"), report->seq);
     }
 }
 
@@ -380,7 +381,8 @@ show_verify_result (HelixOperatorWindow *self,
   if (style != NULL)
     gtk_widget_add_css_class (row, style);
   gtk_accessible_update_property (GTK_ACCESSIBLE (row),
-                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, subtitle != NULL ? subtitle : "",
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  subtitle != NULL ? subtitle : "",
                                   -1);
 }
 
@@ -426,8 +428,10 @@ on_verified (GObject      *object,
                               report.head[2], report.head[3], report.head[4], report.head[5],
                               report.head[6], report.head[7]);
       subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                               "%" G_GINT64_FORMAT " entry checked; the chain is intact (head %s…)",
-                                               "%" G_GINT64_FORMAT " entries checked; the chain is intact (head %s…)",
+                                               "%" G_GINT64_FORMAT " entry checked; the chain is "
+                                               "intact (head %s…)",
+                                               "%" G_GINT64_FORMAT " entries checked; the chain is "
+                                               "intact (head %s…)",
                                                report.n_entries),
                                   report.n_entries, head);
       show_verify_result (self, _("Intact"), subtitle, "success");
@@ -473,7 +477,8 @@ _helix_operator_audit_refresh_sinks (HelixOperatorWindow *self)
 
   if (self->audit == NULL)
     {
-      _helix_operator_rows_end (rows, _("No audit log in this view: webhook delivery is not known."));
+      _helix_operator_rows_end (rows,
+                                _("No audit log in this view: webhook delivery is not known."));
       return;
     }
 

@@ -175,7 +175,8 @@ show_totals (HelixOperatorWindow *self,
   if (rest.calls > 0)
     {
       /* A key no total has: it starts with a character the keys never do. */
-      AdwActionRow *row = _helix_operator_rows_take (rows, "\x01rest", HELIX_OPERATOR_MAX_COST_ROWS);
+      AdwActionRow *row = _helix_operator_rows_take (rows, "\x01rest",
+                                                     HELIX_OPERATOR_MAX_COST_ROWS);
       g_autofree char *cost = helix_format_usd (rest.cost_usd);
       g_autofree char *subtitle = describe_total (&rest);
       g_autofree char *title = NULL;
@@ -391,7 +392,8 @@ _helix_operator_costs_refresh (HelixOperatorWindow *self)
   today = g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now),
                                  g_date_time_get_day_of_month (now), 0, 0, 0);
   tomorrow = g_date_time_add_days (today, 1);
-  month = g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now), 1, 0, 0, 0);
+  month = g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now), 1,
+                                 0, 0, 0);
   next_month = g_date_time_add_months (month, 1);
 
   for (guint i = 0; i < G_N_ELEMENTS (queries); i++)
@@ -452,7 +454,8 @@ show_limit (HelixOperatorWindow *self,
   HelixOperatorRows *rows = &self->rows[HELIX_OPERATOR_LIST_BUDGET];
   double limit = helix_budget_get_limit (self->budget, HELIX_BUDGET_SCOPE_GLOBAL, period);
   double spent = helix_budget_get_spent (self->budget, HELIX_BUDGET_SCOPE_GLOBAL, NULL, period);
-  double reserved = helix_budget_get_reserved (self->budget, HELIX_BUDGET_SCOPE_GLOBAL, NULL, period);
+  double reserved = helix_budget_get_reserved (self->budget, HELIX_BUDGET_SCOPE_GLOBAL, NULL,
+                                               period);
   gboolean day = period == HELIX_BUDGET_PERIOD_DAY;
   g_autofree char *spent_text = helix_format_usd (spent);
   g_autofree char *value = NULL;
@@ -491,11 +494,14 @@ show_limit (HelixOperatorWindow *self,
           g_string_append (subtitle, "\n");
           if (projected > limit)
             {
-              double days_to_limit = (limit - spent) / (spent / elapsed) * (days_left / (1 - elapsed));
+              /* The share of the month left until the limit, in days. */
+              double days_to_limit = (limit - spent) / (spent / elapsed) *
+                                     (days_left / (1 - elapsed));
 
               /* Translators: %s is an amount, %.0f a number of days. */
               g_string_append_printf (subtitle,
-                                      _("At this rate: %s by the end of the month; the limit is reached in about %.0f days"),
+                                      _("At this rate: %s by the end of the month; the limit "
+                                        "is reached in about %.0f days"),
                                       projected_text, MAX (days_to_limit, 0.0));
               style = style != NULL ? style : "warning";
             }
@@ -541,9 +547,11 @@ _helix_operator_costs_refresh_budget (HelixOperatorWindow *self)
       return;
     }
 
-  month = g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now), 1, 0, 0, 0);
+  month = g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now), 1,
+                                 0, 0, 0);
   next_month = g_date_time_add_months (month, 1);
-  elapsed = (double) g_date_time_difference (now, month) / g_date_time_difference (next_month, month);
+  elapsed = (double) g_date_time_difference (now, month) /
+            g_date_time_difference (next_month, month);
   days_left = (double) g_date_time_difference (next_month, now) / G_TIME_SPAN_DAY;
 
   show_limit (self, HELIX_BUDGET_PERIOD_DAY, 0, 0);
@@ -551,7 +559,9 @@ _helix_operator_costs_refresh_budget (HelixOperatorWindow *self)
 
   adw_preferences_group_set_description (self->budget_group,
                                          helix_budget_has_limits (self->budget)
-                                           ? _("What was spent against the limits set in Preferences.")
-                                           : _("No limits are set: set daily or monthly limits in Preferences → Providers."));
+                                           ? _("What was spent against the limits set in "
+                                               "Preferences.")
+                                           : _("No limits are set: set daily or monthly limits "
+                                               "in Preferences → Providers."));
   _helix_operator_rows_end (rows, NULL);
 }

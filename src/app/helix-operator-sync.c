@@ -45,7 +45,8 @@ show_state (HelixOperatorWindow *self)
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
                                  helix_account_get_gateway_uri (self->account));
   /* Translators: %s is a user name. */
-  g_string_append_printf (subtitle, _("Signed in as %s"), helix_account_get_username (self->account));
+  g_string_append_printf (subtitle, _("Signed in as %s"),
+                          helix_account_get_username (self->account));
 
   if (self->sync_client == NULL || helix_sync_client_get_gateway_uri (self->sync_client) == NULL)
     {
@@ -64,10 +65,12 @@ show_state (HelixOperatorWindow *self)
           style = "success";
           break;
         case HELIX_SYNC_STATE_SYNCING:
-          value = pending > 0 ? g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Syncing %u change…",
-                                                              "Syncing %u changes…", pending),
-                                                 pending)
-                              : g_strdup (_("Syncing…"));
+          if (pending > 0)
+            value = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Syncing %u change…",
+                                                  "Syncing %u changes…", pending),
+                                     pending);
+          else
+            value = g_strdup (_("Syncing…"));
           break;
         case HELIX_SYNC_STATE_CONNECTING:
           value = g_strdup (_("Connecting…"));
@@ -87,7 +90,8 @@ show_state (HelixOperatorWindow *self)
                                                          "%u changes waiting to be sent", pending),
                                   pending);
         }
-      if (last_error != NULL && helix_sync_client_get_state (self->sync_client) == HELIX_SYNC_STATE_OFFLINE)
+      if (last_error != NULL &&
+          helix_sync_client_get_state (self->sync_client) == HELIX_SYNC_STATE_OFFLINE)
         {
           g_string_append (subtitle, "\n");
           g_string_append (subtitle, last_error);
@@ -135,7 +139,8 @@ on_devices (GObject      *object,
   for (guint i = 0; i < devices->len; i++)
     {
       HelixAccountDevice *device = g_ptr_array_index (devices, i);
-      AdwActionRow *row = _helix_operator_rows_take (rows, device->id, device->current ? -1 : (int) i);
+      AdwActionRow *row = _helix_operator_rows_take (rows, device->id,
+                                                     device->current ? -1 : (int) i);
       g_autoptr(GString) subtitle = g_string_new (NULL);
 
       if (device->last_seen_us > 0)

@@ -250,7 +250,8 @@ refresh_health (HelixOperatorWindow *self)
 
   if (self->router == NULL)
     {
-      _helix_operator_rows_end (rows, _("No AI router in this view: provider health is not known."));
+      _helix_operator_rows_end (rows,
+                                _("No AI router in this view: provider health is not known."));
       return;
     }
 
