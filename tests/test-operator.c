@@ -206,11 +206,26 @@ tamper (Fixture *f,
 
 /* Fixture -------------------------------------------------------------------- */
 
+/* The figures are counted by local day: a test does not start in the last
+ * minute before midnight, so that its day does not change under it. */
+static GDateTime *
+now_not_near_midnight (void)
+{
+  for (;;)
+    {
+      g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+
+      if (g_date_time_get_hour (now) < 23 || g_date_time_get_minute (now) < 59)
+        return g_steal_pointer (&now);
+      g_usleep (G_USEC_PER_SEC);
+    }
+}
+
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) now = now_not_near_midnight ();
   g_autoptr(GTimeZone) local = g_time_zone_new_local ();
   g_autoptr(HelixPriceTable) prices = NULL;
   g_autoptr(HelixProviderOpenai) provider = NULL;
