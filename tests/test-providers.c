@@ -21,6 +21,7 @@
 
 #include "fake-provider.h"
 #include "helix-application.h"
+#include "helix-operator-window.h"
 #include "helix-preferences-window.h"
 #include "helix-provider-editor-private.h"
 #include "helix-provider-settings.h"
@@ -1174,6 +1175,17 @@ app_check_cb (gpointer user_data)
   if (providers == NULL || g_list_model_get_n_items (G_LIST_MODEL (providers)) == 0 ||
       gtk_application_get_active_window (GTK_APPLICATION (check->app)) == NULL)
     return G_SOURCE_CONTINUE;
+
+  /* The operator view opens from the app's action, once however often asked. */
+  g_action_group_activate_action (G_ACTION_GROUP (check->app), "operator", NULL);
+  g_action_group_activate_action (G_ACTION_GROUP (check->app), "operator", NULL);
+  {
+    guint n_operator = 0;
+
+    for (GList *l = gtk_application_get_windows (GTK_APPLICATION (check->app)); l != NULL; l = l->next)
+      n_operator += HELIX_IS_OPERATOR_WINDOW (l->data);
+    g_assert_cmpuint (n_operator, ==, 1);
+  }
 
   check->checked = TRUE;
   g_application_quit (G_APPLICATION (check->app));
