@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 
 #include "helix-gateway-config.h"
+#include "helix-flags.h"
 
 /**
  * HelixGatewayConfig:
@@ -28,6 +29,15 @@
  * configuration untouched, and its errors name where the bad value came
  * from: the file and line, the environment variable, or the option.
  */
+/* A feature flag as the file and the environment set it. */
+typedef struct
+{
+  gboolean       set;
+  gboolean       enabled;
+  guint          percent;
+  HelixFlagKill  kill;
+} FlagConfig;
+
 struct _HelixGatewayConfig
 {
   char          *path;
@@ -52,6 +62,9 @@ struct _HelixGatewayConfig
   gint           router_cooldown_ms;   /* -1: the router's default */
   gint           router_max_attempts;  /* -1: the router's default */
   HelixGatewayBudgetConfig budget;
+
+  /* [flags]: one per helix_flags_get_names(), in that order. */
+  FlagConfig    *flags;
 };
 
 #define CONFIG_GROUP "gateway"
@@ -116,6 +129,49 @@ static const char * const provider_keys[] = {
 };
 
 #define PROVIDER_GROUP_PREFIX "provider "
+#define FLAGS_GROUP "flags"
+
+static guint
+n_flags (void)
+{
+  return g_strv_length ((char **) helix_flags_get_names ());
+}
+
+/* The key of [flags] that kills @name: its variable in lower case with
+ * dashes, DISABLE_SYNTHESIS → disable-synthesis. */
+static char *
+dup_kill_key (const char *name)
+{
+  char *key = g_ascii_strdown (helix_flags_get_kill_variable (name), -1);
+
+  g_strdelimit (key, "_", '-');
+
+  return key;
+}
+
+/* The keys of [flags]: every flag, and every kill switch. */
+static const char * const *
+get_flags_keys (void)
+{
+  static char **keys;
+  static gsize initialized;
+
+  if (g_once_init_enter (&initialized))
+    {
+      const char * const *names = helix_flags_get_names ();
+      guint n = n_flags ();
+
+      keys = g_new0 (char *, 2 * n + 1);
+      for (guint i = 0; i < n; i++)
+        {
+          keys[i] = g_strdup (names[i]);
+          keys[n + i] = dup_kill_key (names[i]);
+        }
+      g_once_init_leave (&initialized, 1);
+    }
+
+  return (const char * const *) keys;
+}
 
 static HelixGatewayProviderConfig *
 provider_config_copy (const HelixGatewayProviderConfig *from)
@@ -179,6 +235,7 @@ helix_gateway_config_new (void)
   self->router_cooldown_ms = -1;
   self->router_max_attempts = -1;
   self->budget.alert_ratio = HELIX_GATEWAY_DEFAULT_BUDGET_ALERT_RATIO;
+  self->flags = g_new0 (FlagConfig, n_flags ());
 
   return self;
 }
@@ -219,6 +276,7 @@ helix_gateway_config_copy (const HelixGatewayConfig *self)
   copy->router_cooldown_ms = self->router_cooldown_ms;
   copy->router_max_attempts = self->router_max_attempts;
   copy->budget = self->budget;
+  copy->flags = g_memdup2 (self->flags, sizeof (FlagConfig) * n_flags ());
 
   return copy;
 }
@@ -245,6 +303,7 @@ helix_gateway_config_free (HelixGatewayConfig *self)
   g_clear_pointer (&self->providers, g_ptr_array_unref);
   g_free (self->router_override);
   g_free (self->router_prices);
+  g_free (self->flags);
   g_free (self);
 }
 
@@ -652,6 +711,8 @@ group_keys (const char *group)
     return router_keys;
   if (g_str_equal (group, "budget"))
     return budget_keys;
+  if (g_str_equal (group, FLAGS_GROUP))
+    return get_flags_keys ();
   if (g_str_has_prefix (group, PROVIDER_GROUP_PREFIX))
     return provider_keys;
 
@@ -825,12 +886,12 @@ scan_key_file (const char  *origin,
                 }
             }
           else if (!g_str_equal (group, CONFIG_GROUP) && !g_str_equal (group, "router") &&
-                   !g_str_equal (group, "budget"))
+                   !g_str_equal (group, "budget") && !g_str_equal (group, FLAGS_GROUP))
             {
               g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
                            HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
                            _("%s:%u: unknown group “[%s]”; the groups are [%s], [router], "
-                             "[budget] and [provider NAME]"),
+                             "[budget], [flags] and [provider NAME]"),
                            origin, line_no, group, CONFIG_GROUP);
               return FALSE;
             }
@@ -932,6 +993,44 @@ set_absolute_path (char       **field,
   *field = g_canonicalize_filename (value, NULL);
 
   return TRUE;
+}
+
+/* [flags] NAME=on|off|N% and disable-NAME=true|false. */
+static gboolean
+set_flags_key (HelixGatewayConfig  *self,
+               const char          *key,
+               const char          *value,
+               GError             **error)
+{
+  const char * const *names = helix_flags_get_names ();
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      g_autofree char *kill_key = dup_kill_key (names[i]);
+      gboolean on;
+
+      if (g_str_equal (key, names[i]))
+        {
+          if (!helix_flags_parse_setting (value, &self->flags[i].enabled,
+                                          &self->flags[i].percent, error))
+            return FALSE;
+          self->flags[i].set = TRUE;
+          return TRUE;
+        }
+
+      if (g_str_equal (key, kill_key))
+        {
+          if (!helix_flags_parse_switch (value, &on, error))
+            return FALSE;
+          if (on)
+            self->flags[i].kill = HELIX_FLAG_KILL_CONFIG;
+          else if (self->flags[i].kill == HELIX_FLAG_KILL_CONFIG)
+            self->flags[i].kill = HELIX_FLAG_KILL_NONE;
+          return TRUE;
+        }
+    }
+
+  g_assert_not_reached ();
 }
 
 /* A whole number from @min to @max. */
@@ -1275,7 +1374,10 @@ check_providers (HelixGatewayConfig  *self,
  * `tls-certificate`, `tls-key`), `[router]` (`override`, `prices`,
  * `cooldown-ms`, `max-attempts`), `[budget]` (`global-daily-usd`,
  * `global-monthly-usd`, `user-daily-usd`, `user-monthly-usd`, `over-cap`,
- * `alert-ratio`) and one `[provider NAME]` per AI provider (`kind`,
+ * `alert-ratio`), `[flags]` (one key per feature flag, `on`, `off` or a
+ * percentage, and one kill switch per flag, `disable-custom-tools`,
+ * `disable-composite-skills`, `disable-synthesis`, `disable-voice`) and one
+ * `[provider NAME]` per AI provider (`kind`,
  * `base-url`, `models`, `key-file`, `key-env`). Any other group or key is an
  * error, so that a typo is never silently ignored; so is an API key written
  * in the file. Errors start with `ORIGIN:LINE:` and name the key. Trailing
@@ -1341,6 +1443,8 @@ helix_gateway_config_load_data (HelixGatewayConfig  *self,
             set_router_key (updated, location->key, value, &local_error);
           else if (g_str_equal (location->group, "budget"))
             set_budget_key (updated, location->key, value, &local_error);
+          else if (g_str_equal (location->group, FLAGS_GROUP))
+            set_flags_key (updated, location->key, value, &local_error);
           else
             set_provider_key (updated, location->group, location->key, value, &local_error);
         }
@@ -1433,8 +1537,10 @@ helix_gateway_config_load_file (HelixGatewayConfig  *self,
  *
  * Applies `HELIX_LISTEN`, `HELIX_STATE_DIR`, `HELIX_LOG_LEVEL`,
  * `HELIX_ALLOWED_ORIGINS`, `HELIX_RATE_LIMIT_PER_USER`,
- * `HELIX_RATE_LIMIT_PER_ADDRESS`, `HELIX_MAINTENANCE`, `HELIX_TLS_CERTIFICATE`
- * and `HELIX_TLS_KEY` over @self. A variable that is unset or empty changes nothing.
+ * `HELIX_RATE_LIMIT_PER_ADDRESS`, `HELIX_MAINTENANCE`, `HELIX_TLS_CERTIFICATE`,
+ * `HELIX_TLS_KEY`, the router's override and the kill switches of the
+ * feature flags (`DISABLE_SYNTHESIS`, `DISABLE_CUSTOM_TOOLS`,
+ * `DISABLE_COMPOSITE_SKILLS`, `DISABLE_VOICE`: `1` kills) over @self. A variable that is unset or empty changes nothing.
  *
  * Returns: %TRUE on success; else @self is unchanged
  */
@@ -1470,6 +1576,32 @@ helix_gateway_config_apply_environment (HelixGatewayConfig  *self,
           return FALSE;
         }
     }
+
+  /* The kill switches of the feature flags: DISABLE_SYNTHESIS=1 and the like. */
+  {
+    const char * const *names = helix_flags_get_names ();
+
+    for (guint i = 0; names[i] != NULL; i++)
+      {
+        const char *variable = helix_flags_get_kill_variable (names[i]);
+        const char *value = g_environ_getenv ((char **) envp, variable);
+        g_autoptr(GError) local_error = NULL;
+        gboolean on;
+
+        if (value == NULL)
+          continue;
+
+        if (!helix_flags_parse_switch (value, &on, &local_error))
+          {
+            g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                         HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                         _("environment variable %s: %s"), variable, local_error->message);
+            return FALSE;
+          }
+        if (on)
+          updated->flags[i].kill = HELIX_FLAG_KILL_ENVIRONMENT;
+      }
+  }
 
   /* The router's override: HELIX_PROVIDER_OVERRIDE, or the PROVIDER_OVERRIDE
    * the desktop reads too. */
@@ -2204,4 +2336,83 @@ helix_gateway_config_get_budget (const HelixGatewayConfig *self)
   g_return_val_if_fail (self != NULL, NULL);
 
   return &self->budget;
+}
+
+/**
+ * helix_gateway_config_set_flag:
+ * @self: a configuration
+ * @name: a feature flag (see helix_flags_get_names())
+ * @value: `on`, `off` or a percentage, as in [flags] (see helix_flags_parse_setting())
+ * @error: return location for a #GError
+ *
+ * Sets a feature flag as the `[flags]` group of the file does.
+ *
+ * Returns: %TRUE if the flag exists and @value is valid; else @self is unchanged
+ */
+gboolean
+helix_gateway_config_set_flag (HelixGatewayConfig  *self,
+                               const char          *name,
+                               const char          *value,
+                               GError             **error)
+{
+  const char * const *names = helix_flags_get_names ();
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      gboolean enabled;
+      guint percent;
+
+      if (!g_str_equal (names[i], name))
+        continue;
+
+      if (!helix_flags_parse_setting (value, &enabled, &percent, error))
+        return FALSE;
+
+      self->flags[i].set = TRUE;
+      self->flags[i].enabled = enabled;
+      self->flags[i].percent = percent;
+      return TRUE;
+    }
+
+  g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+               _("There is no feature flag “%s”"), name);
+  return FALSE;
+}
+
+/**
+ * helix_gateway_config_dup_flags:
+ * @self: a configuration
+ *
+ * Makes the feature flags as `[flags]` and the kill switches of the file and
+ * the environment (`DISABLE_SYNTHESIS=1` and the like) set them. The flags
+ * are in memory only until helix_flags_load().
+ *
+ * Returns: (transfer full): new flags
+ */
+HelixFlags *
+helix_gateway_config_dup_flags (const HelixGatewayConfig *self)
+{
+  const char * const *names = helix_flags_get_names ();
+  g_autoptr(HelixFlags) flags = NULL;
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  flags = helix_flags_new ();
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      gboolean ok = TRUE;
+
+      if (self->flags[i].set)
+        ok = helix_flags_configure (flags, names[i], self->flags[i].enabled,
+                                    self->flags[i].percent, NULL);
+      if (ok && self->flags[i].kill != HELIX_FLAG_KILL_NONE)
+        ok = helix_flags_kill (flags, names[i], self->flags[i].kill, NULL);
+      g_assert (ok);
+    }
+
+  return g_steal_pointer (&flags);
 }

@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 
+#include "helix-flags.h"
 #include "helix-log.h"
 
 G_BEGIN_DECLS
@@ -190,5 +191,11 @@ const HelixGatewayBudgetConfig *
                     helix_gateway_config_get_budget        (const HelixGatewayConfig *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewayConfig, helix_gateway_config_free)
+
+gboolean            helix_gateway_config_set_flag          (HelixGatewayConfig       *self,
+                                                            const char               *name,
+                                                            const char               *value,
+                                                            GError                  **error);
+HelixFlags         *helix_gateway_config_dup_flags         (const HelixGatewayConfig *self);
 
 G_END_DECLS

@@ -89,6 +89,15 @@ void     _helix_gateway_respond_rate_limited (SoupServerMessage *msg,
                                              gint64             retry_after_us);
 gboolean _helix_gateway_method_is_write     (const char        *method);
 gboolean _helix_gateway_in_maintenance      (HelixGateway      *self);
+gboolean _helix_gateway_maintenance_is_runtime (HelixGateway   *self);
+void     _helix_gateway_set_maintenance_async (HelixGateway        *self,
+                                               gboolean             maintenance,
+                                               const char          *by,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+gboolean _helix_gateway_set_maintenance_finish (HelixGateway   *self,
+                                               GAsyncResult   *result,
+                                               GError        **error);
 gboolean _helix_gateway_apply_cors          (HelixGateway      *self,
                                              SoupServerMessage *msg);
 
@@ -113,6 +122,8 @@ HelixGatewayLogins *_helix_gateway_get_logins (HelixGateway    *self);
 int      _helix_gateway_users_main          (const HelixGatewayConfig      *config,
                                              const HelixGatewayUserCommand *command);
 void     _helix_gateway_add_api_routes      (HelixGateway      *self,
+                                             SoupServer        *server);
+void     _helix_gateway_add_admin_routes    (HelixGateway      *self,
                                              SoupServer        *server);
 void     _helix_gateway_add_sessions_routes (HelixGateway      *self,
                                              SoupServer        *server);

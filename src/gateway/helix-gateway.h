@@ -53,6 +53,7 @@ const HelixGatewayConfig *helix_gateway_get_config               (HelixGateway  
 HelixGatewayDb           *helix_gateway_get_db                   (HelixGateway              *self);
 const char               *helix_gateway_get_uri                  (HelixGateway              *self);
 guint                     helix_gateway_get_n_requests_in_flight (HelixGateway              *self);
+HelixFlags               *helix_gateway_get_flags                (HelixGateway              *self);
 
 gboolean                  helix_gateway_start                    (HelixGateway              *self,
                                                                   GError                   **error);
