@@ -45,6 +45,16 @@ helix_test_timeout_cb (gpointer user_data)
     g_source_remove (_timeout_id); \
   } G_STMT_END
 
+/* A GAsyncReadyCallback that keeps the result in the GAsyncResult * at @user_data:
+ * then helix_test_wait_for (result != NULL, …) and call the _finish function. */
+static inline void
+helix_test_result_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
 /* Waits (at most five seconds) until the weak pointer at @weak_location is cleared. */
 static inline void
 helix_test_wait_finalized (gpointer *weak_location)

@@ -14,6 +14,7 @@
 #include <libsoup/soup.h>
 
 #include "helix-webhook-queue.h"
+#include "helix-test-server.h"
 #include "helix-test-util.h"
 
 typedef enum
@@ -26,10 +27,7 @@ typedef enum
 
 typedef struct
 {
-  SoupServer     *server;
-  GSocketService *service;      /* accepts for the server: libsoup 3.2's own listener leaks */
-  GPtrArray      *connections;
-  guint           port;
+  HelixTestServer http;
   GQueue      script;        /* Answer, for the next requests; then OK */
   GArray     *seqs;          /* every seq received in a 2xx-answered request, in order */
   GArray     *times;         /* monotonic µs of every request */
@@ -127,43 +125,6 @@ handle (SoupServer        *server,
     }
 }
 
-static gboolean
-incoming_cb (GSocketService    *service,
-             GSocketConnection *connection,
-             GObject           *source_object,
-             Receiver          *r)
-{
-  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
-  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
-  g_autoptr(GError) error = NULL;
-
-  g_ptr_array_add (r->connections, g_object_ref (connection));
-  if (!soup_server_accept_iostream (r->server, G_IO_STREAM (connection), local, remote, &error))
-    g_error ("receiver: %s", error->message);
-
-  return TRUE;
-}
-
-/* Listens on 127.0.0.1, on the port it had before if any. */
-static void
-receiver_listen (Receiver *r)
-{
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, r->port);
-  g_autoptr(GSocketAddress) effective = NULL;
-  g_autoptr(GError) error = NULL;
-
-  r->server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (r->server, NULL, handle, r, NULL);
-  r->service = g_socket_service_new ();
-  g_socket_listener_add_address (G_SOCKET_LISTENER (r->service), address, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
-  g_assert_no_error (error);
-  g_signal_connect (r->service, "incoming", G_CALLBACK (incoming_cb), r);
-  g_socket_service_start (r->service);
-  r->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-}
-
 static Receiver *
 receiver_new (gboolean discord)
 {
@@ -173,9 +134,8 @@ receiver_new (gboolean discord)
   r->seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
   r->times = g_array_new (FALSE, FALSE, sizeof (gint64));
   r->hung = g_ptr_array_new_with_free_func (g_object_unref);
-  r->connections = g_ptr_array_new_with_free_func (g_object_unref);
   g_queue_init (&r->script);
-  receiver_listen (r);
+  helix_test_server_start (&r->http, handle, r);
 
   return r;
 }
@@ -183,30 +143,18 @@ receiver_new (gboolean discord)
 static void
 receiver_kill (Receiver *r)
 {
-  g_socket_service_stop (r->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (r->service));
-  g_clear_object (&r->service);
   g_ptr_array_set_size (r->hung, 0);
-  soup_server_disconnect (r->server);
-  g_clear_object (&r->server);
-  for (guint i = 0; i < r->connections->len; i++)
-    g_io_stream_close (g_ptr_array_index (r->connections, i), NULL, NULL);
-  g_ptr_array_set_size (r->connections, 0);
-  /* Let the closed connections finish their cleanup (the queue keeps working
-   * meanwhile: a bounded number of iterations). */
-  for (guint i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
-    ;
+  helix_test_server_stop (&r->http);
 }
 
 static void
 receiver_free (Receiver *r)
 {
-  if (r->server != NULL)
-    receiver_kill (r);
+  g_ptr_array_set_size (r->hung, 0);
+  helix_test_server_clear (&r->http);
   g_array_unref (r->seqs);
   g_array_unref (r->times);
   g_ptr_array_unref (r->hung);
-  g_ptr_array_unref (r->connections);
   g_queue_clear (&r->script);
   g_free (r);
 }
@@ -214,7 +162,7 @@ receiver_free (Receiver *r)
 static char *
 receiver_url (Receiver *r)
 {
-  return g_strdup_printf ("http://127.0.0.1:%u/hook", r->port);
+  return helix_test_server_url (&r->http, "/hook");
 }
 
 static void
@@ -317,7 +265,9 @@ count_recovered (HelixWebhookQueue *queue,
 static gboolean
 restart_cb (gpointer user_data)
 {
-  receiver_listen (user_data);
+  Receiver *r = user_data;
+
+  helix_test_server_start (&r->http, handle, r);
   return G_SOURCE_REMOVE;
 }
 
@@ -360,7 +310,7 @@ test_json_failover (Fixture       *f,
   g_timeout_add_once (300, (GSourceOnceFunc) restart_cb, backup);
   enqueue_range (queue, "ops", 61, 200);
   helix_test_wait_for (helix_webhook_queue_get_pending (queue, "ops") == 0, 60, "all 200");
-  helix_test_wait_for (backup->server != NULL, 60, "the backup back");
+  helix_test_wait_for (backup->http.server != NULL, 60, "the backup back");
 
   /* Each receiver in order; both together complete, after dropping repeats. */
   g_array_append_vals (all, primary->seqs->data, primary->seqs->len);

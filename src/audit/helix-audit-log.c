@@ -613,6 +613,133 @@ helix_audit_log_append_batch (HelixAuditLog          *self,
   return n_entries == 0 || insert_entries (self, entries, n_entries, first_seq, error);
 }
 
+/* Reading */
+
+static guint32
+read_u16 (const guint8 *p)
+{
+  return ((guint32) p[0] << 8) | p[1];
+}
+
+static guint32
+read_u32 (const guint8 *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
+}
+
+static guint64 read_u64 (const guint8 *p);
+
+/* One length-prefixed field of a record, copied out with a nul. */
+static gboolean
+take_field (const guint8 **p,
+            const guint8  *end,
+            guint          prefix,
+            GString       *into)
+{
+  guint32 len;
+
+  if ((gsize) (end - *p) < prefix)
+    return FALSE;
+  len = prefix == 2 ? read_u16 (*p) : read_u32 (*p);
+  *p += prefix;
+  if ((gsize) (end - *p) < len)
+    return FALSE;
+  g_string_truncate (into, 0);
+  g_string_append_len (into, (const char *) *p, len);
+  *p += len;
+
+  return TRUE;
+}
+
+/**
+ * helix_audit_log_read:
+ * @self: a log
+ * @from_seq: with @newest_first, the entries before this seq (0: from the
+ *   newest); else the entries after it
+ * @newest_first: the direction
+ * @func: called with each entry (valid during the call) until it returns %FALSE
+ * @user_data: for @func
+ * @error: return location for a #GError
+ *
+ * Reads entries back without checking the chain (helix_audit_log_verify()
+ * does). A record that does not decode ends the reading with
+ * %HELIX_AUDIT_ERROR_INVALID.
+ *
+ * Returns: %TRUE if every entry read decoded
+ */
+gboolean
+helix_audit_log_read (HelixAuditLog       *self,
+                      gint64               from_seq,
+                      gboolean             newest_first,
+                      HelixAuditReadFunc   func,
+                      gpointer             user_data,
+                      GError             **error)
+{
+  g_autoptr(GString) channel = g_string_new (NULL);
+  g_autoptr(GString) actor = g_string_new (NULL);
+  g_autoptr(GString) event = g_string_new (NULL);
+  g_autoptr(GString) payload = g_string_new (NULL);
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok = TRUE;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_AUDIT_LOG (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+
+  if (self->db == NULL)
+    {
+      g_set_error_literal (error, HELIX_AUDIT_ERROR, HELIX_AUDIT_ERROR_IO,
+                           _("The audit log is closed"));
+      return FALSE;
+    }
+
+  if (sqlite3_prepare_v2 (self->db,
+                          newest_first
+                            ? "SELECT seq, record FROM entries WHERE seq < ?1 ORDER BY seq DESC"
+                            : "SELECT seq, record FROM entries WHERE seq > ?1 ORDER BY seq",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      g_propagate_error (error, db_error (self->db, "be read"));
+      return FALSE;
+    }
+  sqlite3_bind_int64 (stmt, 1, newest_first && from_seq <= 0 ? G_MAXINT64 : from_seq);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const guint8 *record = sqlite3_column_blob (stmt, 1);
+      const guint8 *end = record + sqlite3_column_bytes (stmt, 1);
+      const guint8 *p = record + 20;
+      HelixAuditEntry entry = { 0 };
+
+      entry.seq = sqlite3_column_int64 (stmt, 0);
+      if (record == NULL || end - record < 20 || memcmp (record, RECORD_MAGIC, 4) != 0 ||
+          !take_field (&p, end, 2, channel) || !take_field (&p, end, 2, actor) ||
+          !take_field (&p, end, 2, event) || !take_field (&p, end, 4, payload))
+        {
+          g_set_error (error, HELIX_AUDIT_ERROR, HELIX_AUDIT_ERROR_INVALID,
+                       _("Entry %" G_GINT64_FORMAT " of the audit log cannot be read"), entry.seq);
+          ok = FALSE;
+          break;
+        }
+      entry.time_us = (gint64) read_u64 (record + 12);
+      entry.channel = channel->str;
+      entry.actor = actor->str;
+      entry.event = event->str;
+      entry.payload = payload->str;
+      if (!func (&entry, user_data))
+        break;
+    }
+
+  if (ok && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      g_propagate_error (error, db_error (self->db, "be read"));
+      ok = FALSE;
+    }
+  sqlite3_finalize (stmt);
+
+  return ok;
+}
+
 /**
  * helix_audit_log_get_latest_checkpoint:
  * @self: a log

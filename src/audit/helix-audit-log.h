@@ -106,6 +106,23 @@ gboolean          helix_audit_log_append_batch   (HelixAuditLog            *self
                                                   gint64                   *first_seq,
                                                   GError                  **error);
 
+/**
+ * HelixAuditReadFunc:
+ * @entry: an entry, valid during the call
+ * @user_data: the caller's data
+ *
+ * Returns: %TRUE to read on
+ */
+typedef gboolean (*HelixAuditReadFunc) (const HelixAuditEntry *entry,
+                                        gpointer               user_data);
+
+gboolean          helix_audit_log_read           (HelixAuditLog            *self,
+                                                  gint64                    from_seq,
+                                                  gboolean                  newest_first,
+                                                  HelixAuditReadFunc        func,
+                                                  gpointer                  user_data,
+                                                  GError                  **error);
+
 HelixAuditCheckpoint *helix_audit_log_checkpoint (HelixAuditLog            *self,
                                                   GError                  **error);
 HelixAuditCheckpoint *helix_audit_log_get_latest_checkpoint (HelixAuditLog *self,

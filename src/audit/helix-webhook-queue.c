@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "helix-audit-checkpoint.h"
+#include "helix-json.h"
 #include "helix-webhook-queue.h"
 
 #define DISCORD_MAX_CONTENT  2000
@@ -52,7 +53,12 @@ static const char schema[] =
   "  entry      TEXT    NOT NULL,"
   "  created_us INTEGER NOT NULL"
   ");"
-  "CREATE INDEX IF NOT EXISTS queue_sink ON queue (sink, id);";
+  "CREATE INDEX IF NOT EXISTS queue_sink ON queue (sink, id);"
+  /* The newest seq queued for each sink: what a restart catches up from. */
+  "CREATE TABLE IF NOT EXISTS marks ("
+  "  sink    TEXT    PRIMARY KEY,"
+  "  through INTEGER NOT NULL"
+  ");";
 
 typedef struct
 {
@@ -80,7 +86,8 @@ struct _HelixWebhookQueue
 {
   GObject      parent_instance;
 
-  GMutex       mutex;     /* around db */
+  GMutex       mutex;     /* around db and checkpoint */
+  GMainContext *context;  /* where sinks deliver */
   sqlite3     *db;
   SoupSession *session;
   GHashTable  *sinks;     /* name → Sink */
@@ -141,6 +148,7 @@ helix_webhook_queue_finalize (GObject *object)
   g_clear_object (&self->session);
   g_clear_object (&self->cancellable);
   g_free (self->checkpoint);
+  g_main_context_unref (self->context);
   g_mutex_clear (&self->mutex);
 
   G_OBJECT_CLASS (helix_webhook_queue_parent_class)->finalize (object);
@@ -192,6 +200,7 @@ static void
 helix_webhook_queue_init (HelixWebhookQueue *self)
 {
   g_mutex_init (&self->mutex);
+  self->context = g_main_context_ref_thread_default ();
   self->sinks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, sink_free);
   self->backoff_min_ms = HELIX_WEBHOOK_BACKOFF_MIN_MS;
   self->backoff_max_ms = HELIX_WEBHOOK_BACKOFF_MAX_MS;
@@ -357,8 +366,10 @@ helix_webhook_queue_set_checkpoint (HelixWebhookQueue *self,
 {
   g_return_if_fail (HELIX_IS_WEBHOOK_QUEUE (self));
 
+  g_mutex_lock (&self->mutex);
   g_free (self->checkpoint);
   self->checkpoint = g_strdup (note);
+  g_mutex_unlock (&self->mutex);
 }
 
 /**
@@ -425,6 +436,191 @@ helix_webhook_queue_enqueue (HelixWebhookQueue  *self,
     try_send (s);
 
   return TRUE;
+}
+
+static gboolean
+wake_sinks (gpointer data)
+{
+  HelixWebhookQueue *self = data;
+  GHashTableIter iter;
+  Sink *sink;
+
+  if (!self->started || self->sinks == NULL)
+    return G_SOURCE_REMOVE;
+
+  g_hash_table_iter_init (&iter, self->sinks);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sink))
+    try_send (sink);
+
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * helix_webhook_queue_enqueue_batch:
+ * @self: a queue
+ * @items: (array length=n_items): entries for sinks, in seq order per sink;
+ *   an item without an entry only moves its sink's mark
+ * @n_items: how many
+ * @error: return location for a #GError
+ *
+ * Stores all of @items in one durable transaction, and remembers for each
+ * sink the newest seq queued (helix_webhook_queue_get_mark()). Unlike
+ * helix_webhook_queue_enqueue(), it may be called from any thread: the
+ * sinks are woken in the main context the queue was made in.
+ *
+ * Returns: %TRUE when all were stored; else none was
+ */
+gboolean
+helix_webhook_queue_enqueue_batch (HelixWebhookQueue       *self,
+                                   const HelixWebhookItem  *items,
+                                   guint                    n_items,
+                                   GError                 **error)
+{
+  sqlite3_stmt *insert = NULL;
+  sqlite3_stmt *mark = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (HELIX_IS_WEBHOOK_QUEUE (self), FALSE);
+  g_return_val_if_fail (items != NULL || n_items == 0, FALSE);
+
+  for (guint i = 0; i < n_items; i++)
+    if (items[i].entry != NULL && strlen (items[i].entry) > HELIX_WEBHOOK_MAX_ENTRY)
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     _("Entry %" G_GINT64_FORMAT " is too large for a webhook"), items[i].seq);
+        return FALSE;
+      }
+  if (n_items == 0)
+    return TRUE;
+
+  g_mutex_lock (&self->mutex);
+  ok = self->db != NULL &&
+       sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+  if (ok)
+    {
+      ok = sqlite3_prepare_v2 (self->db,
+                               "INSERT INTO queue (sink, seq, channel, entry, created_us) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &insert, NULL) == SQLITE_OK &&
+           sqlite3_prepare_v2 (self->db,
+                               "INSERT INTO marks (sink, through) VALUES (?1, ?2) "
+                               "ON CONFLICT (sink) DO UPDATE SET through = max (through, excluded.through)",
+                               -1, &mark, NULL) == SQLITE_OK;
+      for (guint i = 0; ok && i < n_items; i++)
+        {
+          if (items[i].entry != NULL)
+            {
+              sqlite3_bind_text (insert, 1, items[i].sink, -1, SQLITE_STATIC);
+              sqlite3_bind_int64 (insert, 2, items[i].seq);
+              sqlite3_bind_text (insert, 3, items[i].channel, -1, SQLITE_STATIC);
+              sqlite3_bind_text (insert, 4, items[i].entry, -1, SQLITE_STATIC);
+              sqlite3_bind_int64 (insert, 5, g_get_real_time ());
+              ok = sqlite3_step (insert) == SQLITE_DONE;
+              sqlite3_reset (insert);
+            }
+
+          sqlite3_bind_text (mark, 1, items[i].sink, -1, SQLITE_STATIC);
+          sqlite3_bind_int64 (mark, 2, items[i].seq);
+          ok = ok && sqlite3_step (mark) == SQLITE_DONE;
+          sqlite3_reset (mark);
+        }
+      ok = ok && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+      if (!ok)
+        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+  sqlite3_finalize (insert);
+  sqlite3_finalize (mark);
+  g_mutex_unlock (&self->mutex);
+
+  if (!ok)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                           _("Could not store the entries in the webhook queue"));
+      return FALSE;
+    }
+
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, wake_sinks,
+                              g_object_ref (self), g_object_unref);
+
+  return TRUE;
+}
+
+/**
+ * helix_webhook_queue_get_mark:
+ * @self: a queue
+ * @sink: a sink's name
+ * @through: (out): the newest seq ever queued for @sink
+ *
+ * May be called from any thread.
+ *
+ * Returns: %TRUE if anything was ever queued for @sink (or a mark set)
+ */
+gboolean
+helix_webhook_queue_get_mark (HelixWebhookQueue *self,
+                              const char        *sink,
+                              gint64            *through)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean found = FALSE;
+
+  g_return_val_if_fail (HELIX_IS_WEBHOOK_QUEUE (self), FALSE);
+
+  g_mutex_lock (&self->mutex);
+  if (self->db != NULL &&
+      sqlite3_prepare_v2 (self->db, "SELECT through FROM marks WHERE sink = ?1", -1, &stmt,
+                          NULL) == SQLITE_OK)
+    {
+      sqlite3_bind_text (stmt, 1, sink, -1, SQLITE_STATIC);
+      if ((found = sqlite3_step (stmt) == SQLITE_ROW))
+        *through = sqlite3_column_int64 (stmt, 0);
+    }
+  sqlite3_finalize (stmt);
+  g_mutex_unlock (&self->mutex);
+
+  return found;
+}
+
+/**
+ * helix_webhook_queue_set_mark:
+ * @self: a queue
+ * @sink: a sink's name
+ * @through: the seq it is caught up to
+ * @error: return location for a #GError
+ *
+ * For a new sink: it starts after @through rather than with the whole log.
+ * May be called from any thread.
+ *
+ * Returns: %TRUE when stored
+ */
+gboolean
+helix_webhook_queue_set_mark (HelixWebhookQueue  *self,
+                              const char         *sink,
+                              gint64              through,
+                              GError            **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (HELIX_IS_WEBHOOK_QUEUE (self), FALSE);
+
+  g_mutex_lock (&self->mutex);
+  if (self->db != NULL &&
+      sqlite3_prepare_v2 (self->db,
+                          "INSERT INTO marks (sink, through) VALUES (?1, ?2) "
+                          "ON CONFLICT (sink) DO UPDATE SET through = excluded.through",
+                          -1, &stmt, NULL) == SQLITE_OK)
+    {
+      sqlite3_bind_text (stmt, 1, sink, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 2, through);
+      ok = sqlite3_step (stmt) == SQLITE_DONE;
+    }
+  sqlite3_finalize (stmt);
+  g_mutex_unlock (&self->mutex);
+
+  if (!ok)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                         _("Could not store the webhook queue’s progress"));
+
+  return ok;
 }
 
 /* Entries waiting for @sink. */
@@ -561,26 +757,26 @@ build_json_body (HelixWebhookQueue *self,
                  Batch             *batch)
 {
   g_autoptr(GString) body = g_string_new ("{\"sink\":");
-  g_autofree char *name = g_strescape (sink->name, NULL);
 
-  g_string_append_printf (body, "\"%s\",\"entries\":[", name);
+  helix_json_append_string (body, sink->name);
+  g_string_append (body, ",\"entries\":[");
   for (guint i = 0; i < batch->ids->len; i++)
     {
-      g_autofree char *channel = g_strescape (g_ptr_array_index (batch->channels, i), NULL);
-
       /* The entry is a JSON object already. */
-      g_string_append_printf (body, "%s{\"seq\":%" G_GINT64_FORMAT ",\"channel\":\"%s\",\"entry\":%s}",
-                              i > 0 ? "," : "", g_array_index (batch->seqs, gint64, i), channel,
+      g_string_append_printf (body, "%s{\"seq\":%" G_GINT64_FORMAT ",\"channel\":",
+                              i > 0 ? "," : "", g_array_index (batch->seqs, gint64, i));
+      helix_json_append_string (body, g_ptr_array_index (batch->channels, i));
+      g_string_append_printf (body, ",\"entry\":%s}",
                               (const char *) g_ptr_array_index (batch->entries, i));
     }
   g_string_append (body, "]");
+  g_mutex_lock (&self->mutex);
   if (self->checkpoint != NULL)
     {
-      g_autoptr(JsonNode) note = json_node_init_string (json_node_alloc (), self->checkpoint);
-      g_autofree char *text = json_to_string (note, FALSE);
-
-      g_string_append_printf (body, ",\"checkpoint\":%s", text);
+      g_string_append (body, ",\"checkpoint\":");
+      helix_json_append_string (body, self->checkpoint);
     }
+  g_mutex_unlock (&self->mutex);
   g_string_append (body, "}");
 
   return g_string_free (g_steal_pointer (&body), FALSE);

@@ -33,6 +33,21 @@ typedef enum
 /* An entry, at most. */
 #define HELIX_WEBHOOK_MAX_ENTRY            (64 * 1024)
 
+/**
+ * HelixWebhookItem:
+ * @sink: the sink's name
+ * @seq: the entry's seq in the audit log
+ * @channel: its channel
+ * @entry: the entry as a JSON object, sanitized
+ */
+typedef struct
+{
+  const char *sink;
+  gint64      seq;
+  const char *channel;
+  const char *entry;
+} HelixWebhookItem;
+
 #define HELIX_TYPE_WEBHOOK_QUEUE (helix_webhook_queue_get_type ())
 
 G_DECLARE_FINAL_TYPE (HelixWebhookQueue, helix_webhook_queue, HELIX, WEBHOOK_QUEUE, GObject)
@@ -58,6 +73,17 @@ gboolean           helix_webhook_queue_enqueue        (HelixWebhookQueue   *self
                                                        gint64               seq,
                                                        const char          *channel,
                                                        const char          *entry,
+                                                       GError             **error);
+gboolean           helix_webhook_queue_enqueue_batch  (HelixWebhookQueue   *self,
+                                                       const HelixWebhookItem *items,
+                                                       guint                n_items,
+                                                       GError             **error);
+gboolean           helix_webhook_queue_get_mark       (HelixWebhookQueue   *self,
+                                                       const char          *sink,
+                                                       gint64              *through);
+gboolean           helix_webhook_queue_set_mark       (HelixWebhookQueue   *self,
+                                                       const char          *sink,
+                                                       gint64               through,
                                                        GError             **error);
 void               helix_webhook_queue_start          (HelixWebhookQueue   *self);
 guint              helix_webhook_queue_get_pending    (HelixWebhookQueue   *self,

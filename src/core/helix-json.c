@@ -110,3 +110,54 @@ helix_json_check_text (const char  *text,
 
   return TRUE;
 }
+
+/**
+ * helix_json_append_string:
+ * @out: where to append
+ * @text: UTF-8 text
+ *
+ * Appends @text as a JSON string literal, escaped: for JSON texts spliced
+ * together without building a tree.
+ */
+void
+helix_json_append_string (GString    *out,
+                          const char *text)
+{
+  const char *run = text;
+  const char *p;
+
+  g_string_append_c (out, '"');
+  for (p = text; *p != '\0'; p++)
+    {
+      guchar c = (guchar) *p;
+
+      if (c >= 0x20 && c != '"' && c != '\\')
+        continue;
+
+      g_string_append_len (out, run, p - run);
+      switch (c)
+        {
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        default:
+          g_string_append_printf (out, "\\u%04x", c);
+          break;
+        }
+      run = p + 1;
+    }
+  g_string_append_len (out, run, p - run);
+  g_string_append_c (out, '"');
+}

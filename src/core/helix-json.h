@@ -14,4 +14,7 @@ gboolean helix_json_check_text (const char  *text,
                                 guint        max_depth,
                                 GError     **error);
 
+void     helix_json_append_string (GString    *out,
+                                   const char *text);
+
 G_END_DECLS

@@ -122,8 +122,6 @@ gboolean      _helix_store_enqueue          (HelixStore     *self,
                                              const char     *hlc,
                                              const char     *data,
                                              GError        **error);
-void          _helix_store_json_append_string (GString      *out,
-                                               const char   *text);
 char         *_helix_store_fts_query        (const char     *text,
                                              gboolean        prefix_last);
 

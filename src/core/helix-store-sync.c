@@ -30,6 +30,7 @@
 
 #include "helix-db.h"
 #include "helix-lww.h"
+#include "helix-json.h"
 #include "helix-store-private.h"
 #include "helix-uuid.h"
 
@@ -71,50 +72,6 @@ helix_outbox_entry_free (HelixOutboxEntry *entry)
 
 /* Outbox {{{1 */
 
-/* Appends @text as a JSON string literal. */
-void
-_helix_store_json_append_string (GString    *out,
-                                 const char *text)
-{
-  const char *run = text;
-  const char *p;
-
-  g_string_append_c (out, '"');
-  for (p = text; *p != '\0'; p++)
-    {
-      guchar c = (guchar) *p;
-
-      if (c >= 0x20 && c != '"' && c != '\\')
-        continue;
-
-      g_string_append_len (out, run, p - run);
-      switch (c)
-        {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        default:
-          g_string_append_printf (out, "\\u%04x", c);
-          break;
-        }
-      run = p + 1;
-    }
-  g_string_append_len (out, run, p - run);
-  g_string_append_c (out, '"');
-}
-
 /* The data of a message.put op, from the message's row: columns @first … @first + 8 of
  * @stmt are role, status, content, created_us, model, provider, tokens_in, tokens_out
  * and cost. Members over the protocol's limits stay local. */
@@ -133,16 +90,16 @@ message_put_data (sqlite3_stmt *stmt,
                           (gint64) sqlite3_column_int64 (stmt, first + 3),
                           (const char *) sqlite3_column_text (stmt, first + 0),
                           (const char *) sqlite3_column_text (stmt, first + 1));
-  _helix_store_json_append_string (data, content);
+  helix_json_append_string (data, content);
   if (model != NULL && strlen (model) <= HELIX_STORE_SYNC_NAME_MAX_BYTES)
     {
       g_string_append (data, ",\"model\":");
-      _helix_store_json_append_string (data, model);
+      helix_json_append_string (data, model);
     }
   if (provider != NULL && strlen (provider) <= HELIX_STORE_SYNC_NAME_MAX_BYTES)
     {
       g_string_append (data, ",\"provider\":");
-      _helix_store_json_append_string (data, provider);
+      helix_json_append_string (data, provider);
     }
   if (sqlite3_column_type (stmt, first + 6) != SQLITE_NULL)
     g_string_append_printf (data, ",\"tokens_in\":%" G_GINT64_FORMAT,

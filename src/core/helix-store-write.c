@@ -23,6 +23,7 @@
 #include "helix-message-private.h"
 #include "helix-session-private.h"
 #include "helix-db.h"
+#include "helix-json.h"
 #include "helix-store-private.h"
 #include "helix-uuid.h"
 
@@ -234,7 +235,7 @@ write_create_session (HelixStore  *self,
     }
 
   data = g_string_new ("{\"archived\":false,\"pinned\":false,\"title\":");
-  _helix_store_json_append_string (data, op->title);
+  helix_json_append_string (data, op->title);
   g_string_append_c (data, '}');
 
   return _helix_store_enqueue (self, "session.put", op->session_id, NULL, hlc, data->str, error);
@@ -308,7 +309,7 @@ enqueue_update (HelixStore  *self,
   if (op->kind == WRITE_RENAME_SESSION)
     {
       g_string_append (data, "\"title\":");
-      _helix_store_json_append_string (data, op->title);
+      helix_json_append_string (data, op->title);
     }
   else if (op->flag == HELIX_SESSION_FLAG_DELETED)
     {
