@@ -1023,6 +1023,11 @@ static const RestCase rest_cases[] = {
   { "/api/v1/admin/maintenance", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 403, NULL },
   { "/api/v1/admin/maintenance", "PUT", TARGET_NONE, AUTH_TOKEN,
     "{\"maintenance\":true}", 403, "forbidden" },
+  { "/api/v1/audit/verify", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 403, "forbidden" },
+  { "/api/v1/audit/verify", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 403, NULL },
+  { "/api/v1/audit/verify", "POST", TARGET_NONE, AUTH_TOKEN, "{}", 403, "forbidden" },
+  { "/api/v1/audit/entries", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 403, "forbidden" },
+  { "/api/v1/audit/entries", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 403, NULL },
 };
 
 static const char *

@@ -114,32 +114,6 @@ _helix_gateway_lookup_admin (HelixGateway  *self,
   return TRUE;
 }
 
-/* Answers 403 unless @auth speaks for an administrator. */
-static gboolean
-require_admin (HelixGateway      *self,
-               SoupServerMessage *msg,
-               HelixGatewayAuth  *auth)
-{
-  g_autoptr(GError) error = NULL;
-  gboolean is_admin = FALSE;
-
-  if (!_helix_gateway_lookup_admin (self, auth->user_name, &is_admin, &error))
-    {
-      _helix_gateway_respond_internal_error (msg, error);
-      return FALSE;
-    }
-
-  if (!is_admin)
-    {
-      _helix_gateway_respond_error (msg, SOUP_STATUS_FORBIDDEN, "forbidden",
-                                    _("Only an administrator of the gateway may do this. Ask "
-                                      "one, or log in with an administrator’s account."));
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
 static HelixFlags *
 get_flags_or_respond (HelixGateway      *self,
                       SoupServerMessage *msg)
@@ -408,7 +382,7 @@ admin_flags_cb (SoupServer        *server,
 
   _helix_gateway_set_no_store (msg);
 
-  if (!_helix_gateway_authenticate (self, msg, &auth) || !require_admin (self, msg, &auth))
+  if (!_helix_gateway_authenticate (self, msg, &auth) || !_helix_gateway_require_admin (self, msg, &auth))
     return;
 
   flags = get_flags_or_respond (self, msg);
@@ -503,7 +477,7 @@ maintenance_cb (SoupServer        *server,
   g_auto(HelixGatewayAuth) auth = { 0 };
 
   if (!_helix_gateway_begin_authenticated (self, msg, path, MAINTENANCE_PATH, allowed, &auth) ||
-      !require_admin (self, msg, &auth))
+      !_helix_gateway_require_admin (self, msg, &auth))
     return;
 
   if (g_str_equal (soup_server_message_get_method (msg), "PUT"))

@@ -13,8 +13,10 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "helix-audit.h"
 #include "helix-gateway-config.h"
 #include "helix-flags.h"
+#include "helix-sanitizer.h"
 
 /**
  * HelixGatewayConfig:
@@ -65,6 +67,13 @@ struct _HelixGatewayConfig
 
   /* [flags]: one per helix_flags_get_names(), in that order. */
   FlagConfig    *flags;
+
+  /* [audit] and [sink NAME] */
+  char          *audit_key_file;          /* (nullable): <state-dir>/audit.key */
+  guint          audit_checkpoint_entries;
+  guint          audit_checkpoint_seconds;
+  guint          audit_heartbeat_seconds;
+  GPtrArray     *sinks;                   /* of HelixGatewaySinkConfig, in file order */
 };
 
 #define CONFIG_GROUP "gateway"
@@ -129,7 +138,42 @@ static const char * const provider_keys[] = {
 };
 
 #define PROVIDER_GROUP_PREFIX "provider "
+#define SINK_GROUP_PREFIX "sink "
 #define FLAGS_GROUP "flags"
+#define AUDIT_GROUP "audit"
+
+static const char * const audit_keys[] = {
+  "key-file", "checkpoint-entries", "checkpoint-seconds", "heartbeat-seconds", NULL
+};
+static const char * const sink_keys[] = {
+  "url", "backup-url", "format", "channels", NULL
+};
+
+static HelixGatewaySinkConfig *
+sink_config_copy (const HelixGatewaySinkConfig *from)
+{
+  HelixGatewaySinkConfig *copy = g_new0 (HelixGatewaySinkConfig, 1);
+
+  copy->name = g_strdup (from->name);
+  copy->url = g_strdup (from->url);
+  copy->backup_url = g_strdup (from->backup_url);
+  copy->format = from->format;
+  copy->channels = g_strdupv (from->channels);
+
+  return copy;
+}
+
+static void
+sink_config_free (gpointer data)
+{
+  HelixGatewaySinkConfig *sink = data;
+
+  g_free (sink->name);
+  g_free (sink->url);
+  g_free (sink->backup_url);
+  g_strfreev (sink->channels);
+  g_free (sink);
+}
 
 static guint
 n_flags (void)
@@ -236,6 +280,8 @@ helix_gateway_config_new (void)
   self->router_max_attempts = -1;
   self->budget.alert_ratio = HELIX_GATEWAY_DEFAULT_BUDGET_ALERT_RATIO;
   self->flags = g_new0 (FlagConfig, n_flags ());
+  self->audit_heartbeat_seconds = HELIX_AUDIT_HEARTBEAT_S;
+  self->sinks = g_ptr_array_new_with_free_func (sink_config_free);
 
   return self;
 }
@@ -277,6 +323,13 @@ helix_gateway_config_copy (const HelixGatewayConfig *self)
   copy->router_max_attempts = self->router_max_attempts;
   copy->budget = self->budget;
   copy->flags = g_memdup2 (self->flags, sizeof (FlagConfig) * n_flags ());
+  copy->audit_key_file = g_strdup (self->audit_key_file);
+  copy->audit_checkpoint_entries = self->audit_checkpoint_entries;
+  copy->audit_checkpoint_seconds = self->audit_checkpoint_seconds;
+  copy->audit_heartbeat_seconds = self->audit_heartbeat_seconds;
+  copy->sinks = g_ptr_array_new_with_free_func (sink_config_free);
+  for (guint i = 0; i < self->sinks->len; i++)
+    g_ptr_array_add (copy->sinks, sink_config_copy (g_ptr_array_index (self->sinks, i)));
 
   return copy;
 }
@@ -304,6 +357,8 @@ helix_gateway_config_free (HelixGatewayConfig *self)
   g_free (self->router_override);
   g_free (self->router_prices);
   g_free (self->flags);
+  g_free (self->audit_key_file);
+  g_clear_pointer (&self->sinks, g_ptr_array_unref);
   g_free (self);
 }
 
@@ -713,6 +768,10 @@ group_keys (const char *group)
     return budget_keys;
   if (g_str_equal (group, FLAGS_GROUP))
     return get_flags_keys ();
+  if (g_str_equal (group, AUDIT_GROUP))
+    return audit_keys;
+  if (g_str_has_prefix (group, SINK_GROUP_PREFIX))
+    return sink_keys;
   if (g_str_has_prefix (group, PROVIDER_GROUP_PREFIX))
     return provider_keys;
 
@@ -885,13 +944,26 @@ scan_key_file (const char  *origin,
                   return FALSE;
                 }
             }
+          else if (g_str_has_prefix (group, SINK_GROUP_PREFIX))
+            {
+              if (!provider_name_is_valid (group + strlen (SINK_GROUP_PREFIX)))
+                {
+                  g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                               HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
+                               _("%s:%u: “[%s]”: a sink’s name is 1 to %u letters, digits, "
+                                 "dots, dashes and underscores, for example [sink discord]"),
+                               origin, line_no, group, HELIX_GATEWAY_PROVIDER_NAME_MAX);
+                  return FALSE;
+                }
+            }
           else if (!g_str_equal (group, CONFIG_GROUP) && !g_str_equal (group, "router") &&
-                   !g_str_equal (group, "budget") && !g_str_equal (group, FLAGS_GROUP))
+                   !g_str_equal (group, "budget") && !g_str_equal (group, FLAGS_GROUP) &&
+                   !g_str_equal (group, AUDIT_GROUP))
             {
               g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
                            HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
                            _("%s:%u: unknown group “[%s]”; the groups are [%s], [router], "
-                             "[budget], [flags] and [provider NAME]"),
+                             "[budget], [flags], [audit], [provider NAME] and [sink NAME]"),
                            origin, line_no, group, CONFIG_GROUP);
               return FALSE;
             }
@@ -1031,6 +1103,191 @@ set_flags_key (HelixGatewayConfig  *self,
     }
 
   g_assert_not_reached ();
+}
+
+/* [audit] and [sink NAME] {{{1 */
+
+static gboolean parse_bounded_int (const char  *value,
+                                   gint         min,
+                                   gint         max,
+                                   gint        *out,
+                                   GError     **error);
+
+static gboolean
+set_audit_key (HelixGatewayConfig  *self,
+               const char          *key,
+               const char          *value,
+               GError             **error)
+{
+  gint number;
+
+  if (g_str_equal (key, "key-file"))
+    return set_absolute_path (&self->audit_key_file, value, "/var/lib/helix/audit.key", error);
+
+  if (!parse_bounded_int (value, 0, 1000000, &number, error))
+    return FALSE;
+
+  if (g_str_equal (key, "checkpoint-entries"))
+    self->audit_checkpoint_entries = number;
+  else if (g_str_equal (key, "checkpoint-seconds"))
+    self->audit_checkpoint_seconds = number;
+  else if (g_str_equal (key, "heartbeat-seconds"))
+    self->audit_heartbeat_seconds = number;
+  else
+    g_assert_not_reached ();
+
+  return TRUE;
+}
+
+static HelixGatewaySinkConfig *
+ensure_sink (HelixGatewayConfig *self,
+             const char         *name)
+{
+  HelixGatewaySinkConfig *sink;
+
+  for (guint i = 0; i < self->sinks->len; i++)
+    {
+      sink = g_ptr_array_index (self->sinks, i);
+      if (g_str_equal (sink->name, name))
+        return sink;
+    }
+
+  sink = g_new0 (HelixGatewaySinkConfig, 1);
+  sink->name = g_strdup (name);
+  sink->format = HELIX_WEBHOOK_FORMAT_JSON;
+  g_ptr_array_add (self->sinks, sink);
+
+  return sink;
+}
+
+/* A webhook URL is a credential: never quoted in a message, and told to the
+ * sanitizer as soon as it is read. */
+static gboolean
+set_webhook_url (char       **field,
+                 const char  *value,
+                 GError     **error)
+{
+  g_autoptr(GUri) uri = g_uri_parse (value, G_URI_FLAGS_NONE, NULL);
+
+  if (uri == NULL ||
+      (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 &&
+       g_strcmp0 (g_uri_get_scheme (uri), "https") != 0) ||
+      g_uri_get_host (uri) == NULL || g_uri_get_host (uri)[0] == '\0')
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_CONFIG_ERROR,
+                           HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                           _("not an http or https URL (for example "
+                             "https://discord.com/api/webhooks/ID/TOKEN)"));
+      return FALSE;
+    }
+
+  helix_sanitizer_add_secret (helix_sanitizer_get_default (), value);
+  g_free (*field);
+  *field = g_strdup (value);
+
+  return TRUE;
+}
+
+static gboolean
+set_sink_key (HelixGatewayConfig  *self,
+              const char          *group,
+              const char          *key,
+              const char          *value,
+              GError             **error)
+{
+  HelixGatewaySinkConfig *sink = ensure_sink (self, group + strlen (SINK_GROUP_PREFIX));
+
+  if (g_str_equal (key, "url"))
+    return set_webhook_url (&sink->url, value, error);
+
+  if (g_str_equal (key, "backup-url"))
+    {
+      if (value[0] == '\0')
+        {
+          g_clear_pointer (&sink->backup_url, g_free);
+          return TRUE;
+        }
+      return set_webhook_url (&sink->backup_url, value, error);
+    }
+
+  if (g_str_equal (key, "format"))
+    {
+      if (g_str_equal (value, "discord"))
+        sink->format = HELIX_WEBHOOK_FORMAT_DISCORD;
+      else if (g_str_equal (value, "json"))
+        sink->format = HELIX_WEBHOOK_FORMAT_JSON;
+      else
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                       HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("“%s” is not a webhook format; use discord or json"), value);
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  if (g_str_equal (key, "channels"))
+    {
+      static const char * const known[] = {
+        HELIX_AUDIT_CHANNEL_COMMANDS, HELIX_AUDIT_CHANNEL_API, HELIX_AUDIT_CHANNEL_HEARTBEAT,
+        HELIX_AUDIT_CHANNEL_FILE_CHANGES, HELIX_AUDIT_CHANNEL_ASSISTANT_STATE,
+        HELIX_AUDIT_CHANNEL_ALERTS, HELIX_AUDIT_CHANNEL_HASH_CHAIN, NULL,
+      };
+      g_auto(GStrv) parts = g_strsplit (value, ";", -1);
+      g_autoptr(GPtrArray) channels = g_ptr_array_new_with_free_func (g_free);
+
+      for (guint i = 0; parts[i] != NULL; i++)
+        {
+          g_strstrip (parts[i]);
+          if (parts[i][0] == '\0')
+            continue;
+          if (!g_strv_contains (known, parts[i]))
+            {
+              g_autofree char *list = g_strjoinv (";", (char **) known);
+
+              g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                           HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                           _("“%s” is not a channel; the channels are %s"), parts[i], list);
+              return FALSE;
+            }
+          if (!g_ptr_array_find_with_equal_func (channels, parts[i], g_str_equal, NULL))
+            g_ptr_array_add (channels, g_strdup (parts[i]));
+        }
+      g_ptr_array_add (channels, NULL);
+      g_strfreev (sink->channels);
+      sink->channels = (char **) g_ptr_array_steal (channels, NULL);
+      return TRUE;
+    }
+
+  g_assert_not_reached ();
+}
+
+static gboolean
+check_sinks (HelixGatewayConfig  *self,
+             const char          *origin,
+             GError             **error)
+{
+  for (guint i = 0; i < self->sinks->len; i++)
+    {
+      const HelixGatewaySinkConfig *sink = g_ptr_array_index (self->sinks, i);
+
+      if (sink->url == NULL)
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s: group “[sink %s]” needs “url”: where to send the entries"),
+                       origin, sink->name);
+          return FALSE;
+        }
+      if (sink->channels == NULL || sink->channels[0] == NULL)
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s: group “[sink %s]” needs “channels”, such as api;alerts;hash-chain"),
+                       origin, sink->name);
+          return FALSE;
+        }
+    }
+
+  return TRUE;
 }
 
 /* A whole number from @min to @max. */
@@ -1445,6 +1702,10 @@ helix_gateway_config_load_data (HelixGatewayConfig  *self,
             set_budget_key (updated, location->key, value, &local_error);
           else if (g_str_equal (location->group, FLAGS_GROUP))
             set_flags_key (updated, location->key, value, &local_error);
+          else if (g_str_equal (location->group, AUDIT_GROUP))
+            set_audit_key (updated, location->key, value, &local_error);
+          else if (g_str_has_prefix (location->group, SINK_GROUP_PREFIX))
+            set_sink_key (updated, location->group, location->key, value, &local_error);
           else
             set_provider_key (updated, location->group, location->key, value, &local_error);
         }
@@ -1472,6 +1733,17 @@ helix_gateway_config_load_data (HelixGatewayConfig  *self,
   }
 
   if (!check_providers (updated, origin, error))
+    return FALSE;
+
+  {
+    g_auto(GStrv) groups = g_key_file_get_groups (key_file, NULL);
+
+    for (guint i = 0; groups[i] != NULL; i++)
+      if (g_str_has_prefix (groups[i], SINK_GROUP_PREFIX))
+        ensure_sink (updated, groups[i] + strlen (SINK_GROUP_PREFIX));
+  }
+
+  if (!check_sinks (updated, origin, error))
     return FALSE;
 
   config_swap (self, updated);
@@ -2415,4 +2687,76 @@ helix_gateway_config_dup_flags (const HelixGatewayConfig *self)
     }
 
   return g_steal_pointer (&flags);
+}
+
+/**
+ * helix_gateway_config_dup_audit_key_file:
+ * @self: a configuration
+ *
+ * Returns: (transfer full): the file of the key that signs the audit log's
+ *   checkpoints: `key-file` of `[audit]`, or `<state-dir>/audit.key`
+ */
+char *
+helix_gateway_config_dup_audit_key_file (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  if (self->audit_key_file != NULL)
+    return g_strdup (self->audit_key_file);
+
+  return g_build_filename (self->state_dir, "audit.key", NULL);
+}
+
+/**
+ * helix_gateway_config_get_audit_timing:
+ * @self: a configuration
+ * @checkpoint_entries: (out) (optional): sign a checkpoint after this many entries (0: the default)
+ * @checkpoint_seconds: (out) (optional): or after this long (0: the default)
+ * @heartbeat_seconds: (out) (optional): record a heartbeat this often (0: never)
+ */
+void
+helix_gateway_config_get_audit_timing (const HelixGatewayConfig *self,
+                                       guint                    *checkpoint_entries,
+                                       guint                    *checkpoint_seconds,
+                                       guint                    *heartbeat_seconds)
+{
+  g_return_if_fail (self != NULL);
+
+  if (checkpoint_entries != NULL)
+    *checkpoint_entries = self->audit_checkpoint_entries;
+  if (checkpoint_seconds != NULL)
+    *checkpoint_seconds = self->audit_checkpoint_seconds;
+  if (heartbeat_seconds != NULL)
+    *heartbeat_seconds = self->audit_heartbeat_seconds;
+}
+
+/**
+ * helix_gateway_config_get_n_sinks:
+ * @self: a configuration
+ *
+ * Returns: how many `[sink NAME]` groups there are
+ */
+guint
+helix_gateway_config_get_n_sinks (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+
+  return self->sinks->len;
+}
+
+/**
+ * helix_gateway_config_get_sink:
+ * @self: a configuration
+ * @index: which, from 0
+ *
+ * Returns: (transfer none): a webhook sink of the audit trail
+ */
+const HelixGatewaySinkConfig *
+helix_gateway_config_get_sink (const HelixGatewayConfig *self,
+                               guint                     index)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (index < self->sinks->len, NULL);
+
+  return g_ptr_array_index (self->sinks, index);
 }

@@ -77,6 +77,8 @@ static const char * const routes[] = {
   "/api/v1/admin/flags",
   "/api/v1/admin/flags/{name}",
   "/api/v1/admin/maintenance",
+  "/api/v1/audit/verify",
+  "/api/v1/audit/entries",
   "/v1/chat/completions",
   "/v1/models",
 };

@@ -371,6 +371,8 @@ static const HelixGatewayRoute routes[] = {
   { "/api/v1/admin/flags", "GET, HEAD" },
   { "/api/v1/admin/flags/{name}", "PATCH" },
   { "/api/v1/admin/maintenance", "GET, HEAD, PUT" },
+  { "/api/v1/audit/verify", "GET, HEAD, POST" },
+  { "/api/v1/audit/entries", "GET, HEAD" },
   { "/v1/chat/completions", "POST" },
   { "/v1/models", "GET, HEAD" },
 };
@@ -407,4 +409,5 @@ _helix_gateway_add_routes (HelixGateway *self,
   _helix_gateway_add_cost_routes (self, server);
   _helix_gateway_add_chat_routes (self, server);
   _helix_gateway_add_admin_routes (self, server);
+  _helix_gateway_add_audit_routes (self, server);
 }

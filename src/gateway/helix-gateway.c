@@ -111,6 +111,11 @@ struct _HelixGateway
   /* The feature flags, kept in <state-dir>/flags.json while started. */
   HelixFlags         *flags;
 
+  /* The audit trail (<state-dir>/audit.db), while started. */
+  HelixAudit         *audit;
+  /* (nullable): watches the configuration file for the audit trail. */
+  GFileMonitor       *config_monitor;
+
   /* (nullable): <state-dir>/runtime.json, while started: what an
    * administrator switched at run time (maintenance mode). */
   HelixStateFile     *runtime;
@@ -576,6 +581,12 @@ stop_serving (HelixGateway *self)
     g_signal_handlers_disconnect_by_data (self->flags, self);
   g_clear_object (&self->flags);
   g_clear_object (&self->runtime);
+  if (self->config_monitor != NULL)
+    g_file_monitor_cancel (self->config_monitor);
+  g_clear_object (&self->config_monitor);
+  if (self->audit != NULL)
+    helix_audit_close (self->audit);
+  g_clear_object (&self->audit);
 
   if (self->db != NULL)
     {
@@ -705,6 +716,12 @@ helix_gateway_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->flags, self);
   g_clear_object (&self->flags);
   g_clear_object (&self->runtime);
+  if (self->config_monitor != NULL)
+    g_file_monitor_cancel (self->config_monitor);
+  g_clear_object (&self->config_monitor);
+  if (self->audit != NULL)
+    helix_audit_close (self->audit);
+  g_clear_object (&self->audit);
 
   if (self->db != NULL)
     {
@@ -1033,7 +1050,8 @@ _helix_gateway_admit (HelixGateway      *self,
    * to change flags and to end maintenance. */
   if (_helix_gateway_in_maintenance (self) && !openai &&
       _helix_gateway_method_is_write (soup_server_message_get_method (msg)) &&
-      !g_str_has_prefix (path, "/api/v1/auth/") && !g_str_has_prefix (path, "/api/v1/admin/"))
+      !g_str_has_prefix (path, "/api/v1/auth/") && !g_str_has_prefix (path, "/api/v1/admin/") &&
+      !g_str_has_prefix (path, "/api/v1/audit/"))
     {
       soup_message_headers_replace (headers, "Retry-After",
                                     G_STRINGIFY (HELIX_GATEWAY_MAINTENANCE_RETRY_AFTER_S));
@@ -1234,6 +1252,15 @@ _helix_gateway_set_maintenance_finish (HelixGateway  *self,
   g_assert (g_task_is_valid (result, self));
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* (nullable): the audit trail, while started */
+HelixAudit *
+_helix_gateway_get_audit (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->audit;
 }
 
 /**
@@ -1484,6 +1511,7 @@ helix_gateway_start (HelixGateway  *self,
   g_autoptr(GError) ai_error = NULL;
   g_autoptr(HelixFlags) flags = NULL;
   g_autoptr(HelixStateFile) runtime = NULL;
+  g_autoptr(HelixAudit) audit = NULL;
   g_autofree char *flags_path = NULL;
   g_autofree char *runtime_path = NULL;
   HelixGatewayAi *ai = NULL;
@@ -1516,6 +1544,11 @@ helix_gateway_start (HelixGateway  *self,
     }
 
   if (!helix_password_init (error))
+    return FALSE;
+
+  /* Before anything that acts: privileged actions are recorded first. */
+  audit = _helix_gateway_audit_open (self->config, TRUE, error);
+  if (audit == NULL)
     return FALSE;
 
   /* What an administrator changed at run time: the flags, maintenance. */
@@ -1602,6 +1635,20 @@ helix_gateway_start (HelixGateway  *self,
   self->ai = ai;
   self->flags = g_steal_pointer (&flags);
   self->runtime = g_steal_pointer (&runtime);
+  self->audit = g_steal_pointer (&audit);
+  if (ai != NULL)
+    _helix_gateway_audit_watch_budget (self->audit, _helix_gateway_ai_get_budget (ai));
+  self->config_monitor = _helix_gateway_audit_watch_config (self->audit,
+                                                            helix_gateway_config_get_path (self->config));
+  /* The router has no signal for its breakers' state yet: the assistant-state
+   * channel gets nothing from it until it does. */
+  {
+    g_autofree char *payload = _helix_gateway_audit_payload ("version", PACKAGE_VERSION,
+                                                             "listen", self->uri, NULL);
+
+    helix_audit_record (self->audit, HELIX_AUDIT_CHANNEL_API, "system", "gateway.start",
+                        payload);
+  }
   g_signal_connect_object (self->flags, "changed", G_CALLBACK (on_flag_changed), self, 0);
   self->tls_certificate = g_steal_pointer (&tls_certificate);
   self->listener = g_steal_pointer (&listener);

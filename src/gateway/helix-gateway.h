@@ -28,6 +28,7 @@ G_BEGIN_DECLS
  *   helix_gateway_config_load_tls())
  * @HELIX_GATEWAY_ERROR_PROVIDERS: the AI providers cannot be set up: a key
  *   file that others can read, a missing key, a bad price file, …
+ * @HELIX_GATEWAY_ERROR_AUDIT: the audit trail cannot be opened or written
  */
 typedef enum
 {
@@ -39,6 +40,7 @@ typedef enum
   HELIX_GATEWAY_ERROR_CANCELLED,
   HELIX_GATEWAY_ERROR_TLS,
   HELIX_GATEWAY_ERROR_PROVIDERS,
+  HELIX_GATEWAY_ERROR_AUDIT,
 } HelixGatewayError;
 
 #define HELIX_TYPE_GATEWAY (helix_gateway_get_type ())
