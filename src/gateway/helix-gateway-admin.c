@@ -7,7 +7,9 @@
  *   PUT   /api/v1/admin/maintenance       {"maintenance":bool}
  *
  * Everything needs a token; /api/v1/admin/… needs an administrator's (403
- * otherwise, before the body is read). Changes are written to the state
+ * otherwise, before the body is read). A change is recorded in the audit
+ * trail (channel api) before it is made, and not made when that fails (503
+ * audit_unavailable, see helix-gateway-audit.c). Changes are written to the state
  * directory in a worker thread and take effect once they are on disk; they
  * win over the configuration file across restarts, never over a kill switch.
  * The admin routes stay writable in maintenance mode: it must be possible to
@@ -29,53 +31,21 @@
 #define ADMIN_FLAGS_PATH "/api/v1/admin/flags"
 #define MAINTENANCE_PATH "/api/v1/admin/maintenance"
 
-/* A request paused while its change is written. */
+/* A change asked for, recorded before it is made. */
 typedef struct
 {
-  HelixGateway      *gateway;
-  SoupServerMessage *msg;
-  char              *user_name;
-  char              *flag;
-  gboolean           maintenance;
-  gboolean           disconnected;
-} Pending;
+  char     *flag;        /* (nullable): a flag change; else maintenance */
+  gboolean  enabled;     /* the flag's, or maintenance on */
+  guint     percent;
+  char     *user_name;
+} Change;
 
 static void
-on_pending_disconnected (SoupServerMessage *msg,
-                         Pending           *pending)
+change_free (Change *change)
 {
-  pending->disconnected = TRUE;
-}
-
-static Pending *
-pending_new (HelixGateway      *gateway,
-             SoupServerMessage *msg,
-             const char        *user_name)
-{
-  Pending *pending = g_new0 (Pending, 1);
-
-  pending->gateway = g_object_ref (gateway);
-  pending->msg = g_object_ref (msg);
-  pending->user_name = g_strdup (user_name);
-  g_signal_connect (msg, "disconnected", G_CALLBACK (on_pending_disconnected), pending);
-  soup_server_message_pause (msg);
-
-  return pending;
-}
-
-/* Unpauses the request (answered by now) unless its client went away. */
-static void
-pending_finish (Pending *pending)
-{
-  if (!pending->disconnected)
-    soup_server_message_unpause (pending->msg);
-
-  g_signal_handlers_disconnect_by_data (pending->msg, pending);
-  g_clear_object (&pending->msg);
-  g_clear_object (&pending->gateway);
-  g_free (pending->user_name);
-  g_free (pending->flag);
-  g_free (pending);
+  g_free (change->flag);
+  g_free (change->user_name);
+  g_free (change);
 }
 
 /**
@@ -258,18 +228,68 @@ flag_set_cb (GObject      *source,
              GAsyncResult *result,
              gpointer      user_data)
 {
-  Pending *pending = user_data;
+  HelixGatewayAudited *audited = user_data;
+  Change *change = _helix_gateway_audited_get_data (audited);
+  SoupServerMessage *msg = _helix_gateway_audited_get_message (audited);
   g_autoptr(GError) error = NULL;
 
   if (!helix_flags_set_finish (HELIX_FLAGS (source), result, &error))
-    _helix_gateway_respond_internal_error (pending->msg, error);
+    _helix_gateway_respond_internal_error (msg, error);
   else
     {
-      g_info ("flags: %s changed flag %s", pending->user_name, pending->flag);
-      respond_flag (pending->msg, HELIX_FLAGS (source), pending->flag);
+      g_info ("flags: %s changed flag %s", change->user_name, change->flag);
+      respond_flag (msg, HELIX_FLAGS (source), change->flag);
     }
 
-  pending_finish (pending);
+  _helix_gateway_audited_finish (audited);
+}
+
+/* Once the change is on record. */
+static gboolean
+act_set_flag (HelixGateway        *self,
+              SoupServerMessage   *msg,
+              HelixGatewayAudited *audited)
+{
+  Change *change = _helix_gateway_audited_get_data (audited);
+  HelixFlags *flags = get_flags_or_respond (self, msg);
+
+  if (flags == NULL)
+    return TRUE;
+
+  helix_flags_set_async (flags, change->flag, change->enabled, change->percent, NULL,
+                         flag_set_cb, audited);
+  return FALSE;
+}
+
+/* The entry of a change: what it was, what it is to be. */
+static char *
+change_payload (const char *name,
+                gboolean    was_enabled,
+                guint       was_percent,
+                gboolean    enabled,
+                guint       percent)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, name != NULL ? "flag" : "setting");
+  json_builder_add_string_value (builder, name != NULL ? name : "maintenance");
+  json_builder_set_member_name (builder, "was_enabled");
+  json_builder_add_boolean_value (builder, was_enabled);
+  json_builder_set_member_name (builder, "enabled");
+  json_builder_add_boolean_value (builder, enabled);
+  if (name != NULL)
+    {
+      json_builder_set_member_name (builder, "was_percent");
+      json_builder_add_int_value (builder, was_percent);
+      json_builder_set_member_name (builder, "percent");
+      json_builder_add_int_value (builder, percent);
+    }
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+
+  return json_to_string (root, FALSE);
 }
 
 /* PATCH /api/v1/admin/flags/{name}: the body is checked whole before
@@ -289,7 +309,8 @@ patch_flag (HelixGateway      *self,
   JsonNode *node;
   gboolean enabled;
   gint64 percent;
-  Pending *pending;
+  g_autofree char *payload = NULL;
+  Change *change;
 
   if (!helix_flags_get_state (flags, name, &state))
     {
@@ -340,9 +361,14 @@ patch_flag (HelixGateway      *self,
       return;
     }
 
-  pending = pending_new (self, msg, auth->user_name);
-  pending->flag = g_strdup (name);
-  helix_flags_set_async (flags, name, enabled, (guint) percent, NULL, flag_set_cb, pending);
+  change = g_new0 (Change, 1);
+  change->flag = g_strdup (name);
+  change->enabled = enabled;
+  change->percent = (guint) percent;
+  change->user_name = g_strdup (auth->user_name);
+  payload = change_payload (name, state.enabled, state.percent, enabled, (guint) percent);
+  _helix_gateway_audited (self, msg, HELIX_AUDIT_CHANNEL_API, auth->user_name, "flags.change",
+                          payload, act_set_flag, change, (GDestroyNotify) change_free);
 }
 
 static void
@@ -422,19 +448,32 @@ maintenance_set_cb (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
-  Pending *pending = user_data;
+  HelixGatewayAudited *audited = user_data;
+  Change *change = _helix_gateway_audited_get_data (audited);
+  SoupServerMessage *msg = _helix_gateway_audited_get_message (audited);
   g_autoptr(GError) error = NULL;
 
   if (!_helix_gateway_set_maintenance_finish (HELIX_GATEWAY (source), result, &error))
-    _helix_gateway_respond_internal_error (pending->msg, error);
+    _helix_gateway_respond_internal_error (msg, error);
   else
     {
-      g_info ("maintenance: %s switched it %s", pending->user_name,
-              pending->maintenance ? "on" : "off");
-      respond_maintenance (pending->gateway, pending->msg);
+      g_info ("maintenance: %s switched it %s", change->user_name, change->enabled ? "on" : "off");
+      respond_maintenance (HELIX_GATEWAY (source), msg);
     }
 
-  pending_finish (pending);
+  _helix_gateway_audited_finish (audited);
+}
+
+static gboolean
+act_set_maintenance (HelixGateway        *self,
+                     SoupServerMessage   *msg,
+                     HelixGatewayAudited *audited)
+{
+  Change *change = _helix_gateway_audited_get_data (audited);
+
+  _helix_gateway_set_maintenance_async (self, change->enabled, change->user_name,
+                                        maintenance_set_cb, audited);
+  return FALSE;
 }
 
 static void
@@ -443,8 +482,9 @@ put_maintenance (HelixGateway      *self,
                  HelixGatewayAuth  *auth)
 {
   g_autoptr(JsonObject) object = NULL;
+  g_autofree char *payload = NULL;
   JsonNode *node;
-  Pending *pending;
+  Change *change;
 
   object = _helix_gateway_read_json_object (msg);
   if (object == NULL)
@@ -459,10 +499,13 @@ put_maintenance (HelixGateway      *self,
       return;
     }
 
-  pending = pending_new (self, msg, auth->user_name);
-  pending->maintenance = json_node_get_boolean (node);
-  _helix_gateway_set_maintenance_async (self, pending->maintenance, auth->user_name,
-                                        maintenance_set_cb, pending);
+  change = g_new0 (Change, 1);
+  change->enabled = json_node_get_boolean (node);
+  change->user_name = g_strdup (auth->user_name);
+  payload = change_payload (NULL, _helix_gateway_in_maintenance (self), 0, change->enabled, 0);
+  _helix_gateway_audited (self, msg, HELIX_AUDIT_CHANNEL_API, auth->user_name,
+                          "maintenance.change", payload, act_set_maintenance, change,
+                          (GDestroyNotify) change_free);
 }
 
 static void

@@ -183,6 +183,18 @@ _helix_gateway_audited_get_data (HelixGatewayAudited *audited)
 }
 
 /**
+ * _helix_gateway_audited_get_message:
+ * @audited: an audited action
+ *
+ * Returns: (transfer none): its request
+ */
+SoupServerMessage *
+_helix_gateway_audited_get_message (HelixGatewayAudited *audited)
+{
+  return audited->msg;
+}
+
+/**
  * _helix_gateway_audited_finish:
  * @audited: (transfer full): an audited action whose request is answered
  *

@@ -298,6 +298,7 @@ void          _helix_gateway_audited                   (HelixGateway            
                                                         gpointer                   data,
                                                         GDestroyNotify             destroy);
 gpointer      _helix_gateway_audited_get_data          (HelixGatewayAudited       *audited);
+SoupServerMessage *_helix_gateway_audited_get_message (HelixGatewayAudited       *audited);
 void          _helix_gateway_audited_finish            (HelixGatewayAudited       *audited);
 void          _helix_gateway_respond_audit_unavailable (SoupServerMessage         *msg,
                                                         const GError              *error);
