@@ -513,6 +513,45 @@ test_entries (Fixture       *f,
   expect_error (f, "GET", "/api/v1/audit/entries", f->bob_token, NULL, 403, "forbidden");
 }
 
+/* The command line's account commands record while the gateway serves: both
+ * extend one chain, which still verifies. */
+static void
+test_cli_while_serving (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *config_path = g_build_filename (f->dir, "empty.conf", NULL);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonNode) report = NULL;
+  const char *binary = g_getenv ("HELIX_BINARY");
+
+  g_assert_nonnull (binary);
+  g_assert_true (g_file_set_contents (config_path, "", 0, &error));
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, binary, "--headless",
+                              "--config", config_path, "--state-dir", f->state_dir,
+                              "--disable-user", "bob", NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (process, NULL, &error));
+  g_assert_no_error (error);
+
+  /* The gateway appends after it. */
+  root = helix_test_http_json (f->session, f->base, "PATCH", "/api/v1/admin/flags/voice",
+                               f->root_token, "{\"percent\":40}", SOUP_STATUS_OK);
+  {
+    g_autofree char *actor = g_strdup_printf ("cli:%s", g_get_user_name ());
+
+    g_assert_true (has_entry (f, "user.disable", actor));
+  }
+  g_assert_true (has_entry (f, "flags.change", "root"));
+
+  report = helix_test_http_json (f->session, f->base, "GET", "/api/v1/audit/verify",
+                                 f->root_token, NULL, SOUP_STATUS_OK);
+  g_test_message ("%s", json_object_get_string_member (json_node_get_object (report),
+                                                        "problem"));
+  g_assert_true (json_object_get_boolean_member (json_node_get_object (report), "ok"));
+}
+
 /* Canaries {{{1 */
 
 static void
@@ -613,6 +652,7 @@ main (int   argc,
   ADD ("fail-closed-maintenance", test_fail_closed_maintenance);
   ADD ("verify", test_verify);
   ADD ("entries", test_entries);
+  ADD ("cli-while-serving", test_cli_while_serving);
   ADD ("canaries", test_canaries);
 
 #undef ADD
