@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "helix-gateway.h"
+#include "helix-gateway-private.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
 #include "helix-test-util.h"
@@ -552,6 +553,52 @@ test_cli_while_serving (Fixture       *f,
   g_assert_true (json_object_get_boolean_member (json_node_get_object (report), "ok"));
 }
 
+static void
+on_entry_added (HelixAudit *audit,
+                gint64      seq,
+                const char *channel,
+                const char *event,
+                GPtrArray  *seen)
+{
+  g_ptr_array_add (seen, g_strdup_printf ("%s %s", channel, event));
+}
+
+/* The configuration file changing on disk is on record (file-changes). */
+static void
+test_config_changes (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (f->dir, "gateway.conf", NULL);
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = NULL;
+
+  /* Started again, from a file this time. */
+  helix_test_gateway_shutdown (f->gateway);
+  helix_test_assert_finalized (g_steal_pointer (&f->gateway));
+  g_assert_true (g_file_set_contents (path, CONFIG_TEXT, -1, &error));
+  g_assert_true (helix_gateway_config_load_file (f->config, path, &error));
+  g_assert_no_error (error);
+  start (f);
+  g_signal_connect (_helix_gateway_get_audit (f->gateway), "entry-added",
+                    G_CALLBACK (on_entry_added), seen);
+
+  g_assert_true (g_file_set_contents (path, CONFIG_TEXT "# edited\n", -1, &error));
+  helix_test_wait_for (g_ptr_array_find_with_equal_func (seen, "file-changes config.changed",
+                                                         g_str_equal, NULL),
+                       30, "the change of the configuration file to be recorded");
+
+  root = list_entries (f, "?channel=file-changes&limit=1");
+  {
+    JsonArray *entries = json_object_get_array_member (json_node_get_object (root), "entries");
+    JsonObject *payload = json_object_get_object_member (json_array_get_object_element (entries,
+                                                                                        0),
+                                                         "payload");
+
+    g_assert_cmpstr (json_object_get_string_member (payload, "path"), ==, path);
+  }
+}
+
 /* Canaries {{{1 */
 
 static void
@@ -653,6 +700,7 @@ main (int   argc,
   ADD ("verify", test_verify);
   ADD ("entries", test_entries);
   ADD ("cli-while-serving", test_cli_while_serving);
+  ADD ("config-changes", test_config_changes);
   ADD ("canaries", test_canaries);
 
 #undef ADD

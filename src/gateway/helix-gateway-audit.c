@@ -403,7 +403,8 @@ monitor_event_name (GFileMonitorEvent event)
     case G_FILE_MONITOR_EVENT_MOVED_IN:
       return "created";
     case G_FILE_MONITOR_EVENT_RENAMED:
-      return "renamed";
+      /* An editor (or g_file_set_contents()) wrote a new file over it. */
+      return "replaced";
     case G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED:
       return "attributes";
     default:
@@ -419,7 +420,7 @@ on_config_changed (GFileMonitor      *monitor,
                    HelixAudit        *audit)
 {
   const char *what = monitor_event_name (event);
-  g_autofree char *path = g_file_get_path (file);
+  const char *path = g_object_get_data (G_OBJECT (monitor), "helix-config-path");
   g_autofree char *payload = NULL;
 
   if (what == NULL)
@@ -459,6 +460,8 @@ _helix_gateway_audit_watch_config (HelixAudit *audit,
       return NULL;
     }
 
+  /* The watched file's name: a rename reports the temporary file too. */
+  g_object_set_data_full (G_OBJECT (monitor), "helix-config-path", g_strdup (path), g_free);
   g_signal_connect_object (monitor, "changed", G_CALLBACK (on_config_changed), audit, 0);
 
   return monitor;
