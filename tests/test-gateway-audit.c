@@ -27,6 +27,7 @@
 
 #include "helix-gateway.h"
 #include "helix-gateway-private.h"
+#include "helix-sanitizer.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
 #include "helix-test-util.h"
@@ -677,6 +678,84 @@ test_canaries (Fixture       *f,
   assert_state_clean (f);
 }
 
+/* [audit] and [sink NAME]: what is wrong is said, a webhook URL never quoted. */
+static void
+test_config (void)
+{
+  static const struct
+  {
+    const char *text;
+    int         code;
+    const char *needle;
+  } bad[] = {
+    { "[sink x]\nurl=ftp://example.org/" SINK_TOKEN "\nchannels=api\n",
+      HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE, "test.conf:2" },
+    { "[sink x]\nurl=https://user:" SINK_TOKEN "@/\nchannels=api\n",
+      HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE, "url" },
+    { "[sink x]\nurl=https://example.org/" SINK_TOKEN "\n",
+      HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE, "channels" },
+    { "[sink x]\nchannels=api\n", HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE, "needs “url”" },
+    { "[sink x]\nurl=https://example.org/" SINK_TOKEN "\nchannels=api;nope\n",
+      HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE, "nope" },
+    { "[sink x]\nformat=xml\n", HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE, "discord or json" },
+    { "[sink x]\ntoken=" SINK_TOKEN "\n", HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY, "token" },
+    { "[sink bad name]\n", HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP, "sink’s name" },
+    { "[audit]\ncheckpoint-entries=-1\n", HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+      "checkpoint-entries" },
+    { "[audit]\nkey-file=audit.key\n", HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+      "absolute path" },
+    { "[audit]\nheartbeat=60\n", HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
+      "heartbeat-seconds" },
+  };
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *redacted = NULL;
+  g_autofree char *key_file = NULL;
+  const HelixGatewaySinkConfig *sink;
+  guint entries, seconds, heartbeat;
+  const char *good =
+    "[audit]\nkey-file=/var/lib/helix/other.key\ncheckpoint-entries=50\n"
+    "checkpoint-seconds=30\nheartbeat-seconds=15\n"
+    "[sink ops]\nurl=https://discord.example/api/webhooks/1/" SINK_TOKEN "\n"
+    "backup-url=https://backup.example/hook\nformat=discord\n"
+    "channels=api; alerts;hash-chain;api\n";
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_false (helix_gateway_config_load_data (config, bad[i].text, strlen (bad[i].text),
+                                                      "test.conf", &error));
+      g_assert_error (error, HELIX_GATEWAY_CONFIG_ERROR, bad[i].code);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, bad[i].needle));
+      g_assert_null (strstr (error->message, SINK_TOKEN));
+      g_clear_error (&error);
+    }
+  g_assert_cmpuint (helix_gateway_config_get_n_sinks (config), ==, 0);
+
+  g_assert_true (helix_gateway_config_load_data (config, good, strlen (good), "test.conf",
+                                                 &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (helix_gateway_config_get_n_sinks (config), ==, 1);
+  sink = helix_gateway_config_get_sink (config, 0);
+  g_assert_cmpstr (sink->name, ==, "ops");
+  g_assert_cmpint (sink->format, ==, HELIX_WEBHOOK_FORMAT_DISCORD);
+  g_assert_cmpstr (sink->backup_url, ==, "https://backup.example/hook");
+  g_assert_cmpuint (g_strv_length (sink->channels), ==, 3);
+  g_assert_cmpstr (sink->channels[1], ==, "alerts");
+  helix_gateway_config_get_audit_timing (config, &entries, &seconds, &heartbeat);
+  g_assert_cmpuint (entries, ==, 50);
+  g_assert_cmpuint (seconds, ==, 30);
+  g_assert_cmpuint (heartbeat, ==, 15);
+  key_file = helix_gateway_config_dup_audit_key_file (config);
+  g_assert_cmpstr (key_file, ==, "/var/lib/helix/other.key");
+
+  /* The URL is a secret from now on. */
+  redacted = helix_sanitizer_redact (helix_sanitizer_get_default (),
+                                     "posting to https://discord.example/api/webhooks/1/"
+                                     SINK_TOKEN " failed");
+  g_assert_null (strstr (redacted, SINK_TOKEN));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -695,6 +774,7 @@ main (int   argc,
 #define ADD(path, func) \
   g_test_add ("/helix/gateway/audit/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
+  g_test_add_func ("/helix/gateway/audit/config", test_config);
   ADD ("fail-closed", test_fail_closed);
   ADD ("fail-closed-maintenance", test_fail_closed_maintenance);
   ADD ("verify", test_verify);
