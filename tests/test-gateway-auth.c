@@ -1071,6 +1071,24 @@ assert_file_clean (const char         *path,
     }
 }
 
+/* The audit trail's files and its webhook queue, with their WAL files. */
+static void
+assert_audit_clean (Scratch            *s,
+                    const char * const *secrets)
+{
+  static const char * const files[] = {
+    "audit.db", "audit.db-wal", "webhooks.db", "webhooks.db-wal",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (s->state_dir, files[i], NULL);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        assert_file_clean (path, secrets);
+    }
+}
+
 static void
 test_secrets (Scratch       *s,
               gconstpointer  data)
@@ -1088,7 +1106,15 @@ test_secrets (Scratch       *s,
   gsize db_len = 0;
   guint8 hash[crypto_hash_sha256_BYTES];
   const char *password = "Tr0ub4dor&3-secret";
+  /* A webhook whose URL holds a token; port 9 refuses, so deliveries fail and retry. */
+  const char *sink_token = "SinkToken-canary-7Hq2mPz91xKc";
+  g_autofree char *config = g_strdup_printf ("[sink canary]\n"
+                                             "url=http://127.0.0.1:9/api/webhooks/1/%s\n"
+                                             "channels=api;alerts;hash-chain\n", sink_token);
+  g_autoptr(GError) error = NULL;
 
+  g_assert_true (g_file_set_contents (s->config, config, -1, &error));
+  g_assert_no_error (error);
   gateway_start (s);
   add_user (s, "alice", password, TRUE);
   add_user (s, "bob", "bob's own password", FALSE);
@@ -1113,17 +1139,20 @@ test_secrets (Scratch       *s,
   g_ptr_array_add (secrets, g_strdup (first));
   g_ptr_array_add (secrets, g_strdup (second));
   g_ptr_array_add (secrets, g_strdup (bob));
+  g_ptr_array_add (secrets, g_strdup (sink_token));
   g_ptr_array_add (secrets, NULL);
 
   /* While it runs, the WAL holds the recent writes. */
   g_assert_true (g_file_test (wal_path, G_FILE_TEST_EXISTS));
   assert_file_clean (s->db_path, (const char * const *) secrets->pdata);
   assert_file_clean (wal_path, (const char * const *) secrets->pdata);
+  assert_audit_clean (s, (const char * const *) secrets->pdata);
 
   gateway_stop (s);
 
   assert_file_clean (s->db_path, (const char * const *) secrets->pdata);
   assert_file_clean (wal_path, (const char * const *) secrets->pdata);
+  assert_audit_clean (s, (const char * const *) secrets->pdata);
   for (guint i = 0; i + 1 < secrets->len; i++)
     {
       const char *secret = g_ptr_array_index (secrets, i);
