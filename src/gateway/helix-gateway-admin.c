@@ -408,7 +408,8 @@ admin_flags_cb (SoupServer        *server,
 
   _helix_gateway_set_no_store (msg);
 
-  if (!_helix_gateway_authenticate (self, msg, &auth) || !_helix_gateway_require_admin (self, msg, &auth))
+  if (!_helix_gateway_authenticate (self, msg, &auth) ||
+      !_helix_gateway_require_admin (self, msg, &auth))
     return;
 
   flags = get_flags_or_respond (self, msg);

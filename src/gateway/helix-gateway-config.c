@@ -1812,7 +1812,8 @@ helix_gateway_config_load_file (HelixGatewayConfig  *self,
  * `HELIX_RATE_LIMIT_PER_ADDRESS`, `HELIX_MAINTENANCE`, `HELIX_TLS_CERTIFICATE`,
  * `HELIX_TLS_KEY`, the router's override and the kill switches of the
  * feature flags (`DISABLE_SYNTHESIS`, `DISABLE_CUSTOM_TOOLS`,
- * `DISABLE_COMPOSITE_SKILLS`, `DISABLE_VOICE`: `1` kills) over @self. A variable that is unset or empty changes nothing.
+ * `DISABLE_COMPOSITE_SKILLS`, `DISABLE_VOICE`: `1` kills) over @self. A
+ * variable that is unset or empty changes nothing.
  *
  * Returns: %TRUE on success; else @self is unchanged
  */

@@ -217,9 +217,9 @@ gboolean            helix_gateway_config_set_flag          (HelixGatewayConfig  
 HelixFlags         *helix_gateway_config_dup_flags         (const HelixGatewayConfig *self);
 char               *helix_gateway_config_dup_audit_key_file (const HelixGatewayConfig *self);
 void                helix_gateway_config_get_audit_timing  (const HelixGatewayConfig *self,
-                                                            guint                    *checkpoint_entries,
-                                                            guint                    *checkpoint_seconds,
-                                                            guint                    *heartbeat_seconds);
+                                                            guint                    *entries,
+                                                            guint                    *seconds,
+                                                            guint                    *heartbeat);
 guint               helix_gateway_config_get_n_sinks       (const HelixGatewayConfig *self);
 const HelixGatewaySinkConfig *
                     helix_gateway_config_get_sink          (const HelixGatewayConfig *self,

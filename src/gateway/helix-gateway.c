@@ -1638,8 +1638,8 @@ helix_gateway_start (HelixGateway  *self,
   self->audit = g_steal_pointer (&audit);
   if (ai != NULL)
     _helix_gateway_audit_watch_budget (self->audit, _helix_gateway_ai_get_budget (ai));
-  self->config_monitor = _helix_gateway_audit_watch_config (self->audit,
-                                                            helix_gateway_config_get_path (self->config));
+  self->config_monitor =
+    _helix_gateway_audit_watch_config (self->audit, helix_gateway_config_get_path (self->config));
   /* The router has no signal for its breakers' state yet: the assistant-state
    * channel gets nothing from it until it does. */
   {
