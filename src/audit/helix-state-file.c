@@ -118,7 +118,8 @@ static void
 helix_state_file_init (HelixStateFile *self)
 {
   g_queue_init (&self->pending);
-  self->root = json_node_init_object (json_node_alloc (), json_object_new ());
+  self->root = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (self->root, json_object_new ());
 }
 
 /* Reads @path into @contents, refusing a link, anything but a regular file
