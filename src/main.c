@@ -9,25 +9,44 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 
+#include "audit/helix-audit.h"
+#include "core/helix-store.h"
 #include "gateway/helix-gateway.h"
 
 #if HAVE_GUI
 # include "app/helix-application.h"
+# include "app/helix-audit-keyring.h"
 #endif
 
 static gboolean
-wants_headless (int    argc,
-                char **argv)
+has_option (int         argc,
+            char      **argv,
+            const char *option)
 {
   for (int i = 1; i < argc; i++)
     {
       if (g_str_equal (argv[i], "--"))
         break;
-      if (g_str_equal (argv[i], "--headless"))
+      if (g_str_equal (argv[i], option))
         return TRUE;
     }
 
   return FALSE;
+}
+
+/* `helix --verify-audit`: the desktop's log, beside the chats; its key in the keyring. */
+static int
+verify_audit (int    argc,
+              char **argv)
+{
+  g_autofree char *store = helix_store_dup_default_path ();
+  g_autofree char *dir = g_path_get_dirname (store);
+
+#if HAVE_GUI
+  return helix_audit_verify_main (argc, argv, dir, helix_audit_keyring_lookup_sync);
+#else
+  return helix_audit_verify_main (argc, argv, dir, NULL);
+#endif
 }
 
 int
@@ -41,8 +60,12 @@ main (int    argc,
 
   /* Decided before anything touches GTK: the gateway must run on a server with
    * no display and never initialise a toolkit. */
-  if (wants_headless (argc, argv))
+  if (has_option (argc, argv, "--headless"))
     return helix_gateway_main (argc, argv);
+
+  /* A tool, not the app: no display needed. */
+  if (has_option (argc, argv, "--verify-audit"))
+    return verify_audit (argc, argv);
 
 #if HAVE_GUI
   {

@@ -305,6 +305,107 @@ test_network_error (Fixture       *fixture,
   g_assert_true (helix_provider_error_is_retryable (error));
 }
 
+/* A server that keeps its first connection open after answering, then
+ * closes it when the next request arrives on it, unanswered: what a reused
+ * connection looks like when the server closed it while it was idle. */
+typedef struct
+{
+  gint n_connections;  /* (atomic) */
+  gint n_requests;     /* (atomic) */
+} StaleServer;
+
+#define STALE_BODY "data: {\"choices\":[{\"delta\":{\"content\":\"Hello\"}}]}\n\n" \
+                   "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n" \
+                   "data: [DONE]\n\n"
+
+/* Reads one request (headers and a Content-Length body); FALSE at EOF. */
+static gboolean
+read_request (GDataInputStream *in)
+{
+  gsize length = 0;
+  char *line;
+
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, NULL)) != NULL)
+    {
+      gboolean end = line[0] == '\r' || line[0] == '\0';
+
+      if (g_ascii_strncasecmp (line, "Content-Length:", 15) == 0)
+        length = g_ascii_strtoull (line + 15, NULL, 10);
+      g_free (line);
+      if (end)
+        break;
+    }
+  if (line == NULL)
+    return FALSE;
+
+  return length == 0 || g_input_stream_skip (G_INPUT_STREAM (in), length, NULL, NULL) == (gssize) length;
+}
+
+static gboolean
+stale_run (GThreadedSocketService *service,
+           GSocketConnection      *connection,
+           GObject                *source,
+           StaleServer            *server)
+{
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_autoptr(GDataInputStream) in =
+    g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  g_autofree char *response =
+    g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     "Content-Length: %zu\r\n\r\n%s", strlen (STALE_BODY), STALE_BODY);
+  int n = g_atomic_int_add (&server->n_connections, 1);
+
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (in), FALSE);
+  if (!read_request (in))
+    return TRUE;
+  g_atomic_int_inc (&server->n_requests);
+  g_output_stream_write_all (out, response, strlen (response), NULL, NULL, NULL);
+
+  /* The first connection stays open for one more request, which it drops. */
+  if (n == 0 && read_request (in))
+    g_atomic_int_inc (&server->n_requests);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+
+  return TRUE;
+}
+
+static void
+test_stale_connection (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr(GSocketService) service = g_threaded_socket_service_new (4);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  StaleServer server = { 0 };
+  guint16 port;
+
+  port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (service), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (service, "run", G_CALLBACK (stale_run), &server);
+  g_socket_service_start (service);
+  url = g_strdup_printf ("http://127.0.0.1:%u/v1", port);
+
+  g_clear_object (&fixture->provider);
+  fixture->provider = HELIX_HTTP_PROVIDER (helix_provider_openai_new ("stale", url, KEY, &error));
+  g_assert_no_error (error);
+
+  error = helix_test_ai_run_call (fixture, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hello");
+
+  /* The second call goes out on the kept connection, which the server drops:
+   * it is sent again on a new one, and succeeds, as one call. */
+  helix_test_ai_new_stream (fixture);
+  error = helix_test_ai_run_call (fixture, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_chat_stream_get_text (fixture->stream), ==, "Hello");
+  g_assert_cmpint (g_atomic_int_get (&server.n_connections), ==, 2);
+  g_assert_cmpint (g_atomic_int_get (&server.n_requests), ==, 3);
+
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+}
+
 static const char * const partial_chunks[] = {
   "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
   "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
@@ -711,6 +812,7 @@ main (int   argc,
   ADD ("call-timeout", test_call_timeout);
   ADD ("connect-timeout", test_connect_timeout);
   ADD ("network-error", test_network_error);
+  ADD ("stale-connection", test_stale_connection);
   ADD ("cut", test_cut);
   ADD ("no-done", test_no_done);
   ADD ("done-then-silence", test_done_then_silence);

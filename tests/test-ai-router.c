@@ -437,10 +437,23 @@ assert_health (HelixRouter       *router,
 }
 
 static void
+record_health (HelixRouter *router,
+               const char  *name,
+               int          health,
+               guint        failures,
+               GString     *log)
+{
+  g_string_append_printf (log, "%s:%d:%u ", name, health, failures);
+}
+
+static void
 test_breaker (Fixture       *fixture,
               gconstpointer  data)
 {
+  g_autoptr(GString) changes = g_string_new (NULL);
+
   helix_router_set_cooldown (fixture->router, 30000);
+  g_signal_connect (fixture->router, "health-changed", G_CALLBACK (record_health), changes);
 
   /* Four failures and a success: still closed, the count starts again. */
   for (guint i = 0; i < HELIX_ROUTER_BREAKER_THRESHOLD - 1; i++)
@@ -481,6 +494,9 @@ test_breaker (Fixture       *fixture,
   g_assert_true (helix_router_begin_call (fixture->router, "cheap"));
   g_assert_true (helix_router_begin_call (fixture->router, "cheap"));
   assert_choice (fixture->router, "chat", NULL, NULL, "cheap-chat", NULL);
+
+  /* Each change was told once: open, half-open, open, half-open, closed. */
+  g_assert_cmpstr (changes->str, ==, "cheap:1:5 cheap:2:5 cheap:1:6 cheap:2:6 cheap:0:0 ");
 }
 
 /* Chat calls */

@@ -13,8 +13,11 @@
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "helix-audit.h"
+#include "helix-audit-watch.h"
+#include "helix-http-provider.h"
 #include "helix-sanitizer.h"
 #include "helix-test-server.h"
 #include "helix-test-util.h"
@@ -587,6 +590,54 @@ test_list (Fixture       *f,
   }
 }
 
+/* A breaker that opens and closes again, and a budget at its alert share,
+ * are kept in the trail. */
+static void
+test_watch_router (Fixture       *f,
+                   gconstpointer  data)
+{
+  static const char * const models[] = { "deepseek-chat", NULL };
+  g_autoptr(HelixAudit) audit = open_audit (f);
+  g_autoptr(HelixPriceTable) prices = helix_price_table_new_default (NULL);
+  g_autoptr(HelixRouter) router = helix_router_new (prices);
+  g_autoptr(HelixBudget) budget = helix_budget_new ();
+  g_autoptr(HelixHttpProvider) provider = NULL;
+  HelixBudgetReservation *reservation;
+  g_autoptr(GPtrArray) items = NULL;
+  g_autoptr(GError) error = NULL;
+  HelixAuditFilter alerts = { HELIX_AUDIT_CHANNEL_ALERTS, NULL, NULL, 0, 10 };
+  HelixAuditFilter state = { HELIX_AUDIT_CHANNEL_ASSISTANT_STATE, NULL, NULL, 0, 10 };
+  gint64 last_added = 0;
+
+  provider = helix_http_provider_new_for_kind ("openai", "deepseek", "http://127.0.0.1:9/v1", NULL,
+                                               &error);
+  g_assert_no_error (error);
+  helix_router_add_provider (router, HELIX_PROVIDER (provider), "deepseek", models);
+  helix_audit_watch_router (audit, router, budget);
+  g_signal_connect (audit, "entry-added", G_CALLBACK (count_added), &last_added);
+
+  for (guint i = 0; i < HELIX_ROUTER_BREAKER_THRESHOLD; i++)
+    helix_router_report (router, "deepseek", FALSE);
+  helix_router_report (router, "deepseek", TRUE);
+
+  helix_budget_set_limit (budget, HELIX_BUDGET_SCOPE_GLOBAL, HELIX_BUDGET_PERIOD_DAY, 1.0);
+  reservation = helix_budget_reserve (budget, "alice", 0.9, &error);
+  g_assert_no_error (error);
+
+  /* down (state and alert), up, the budget's alert */
+  helix_test_wait_for (last_added == 4, 30, "the router's entries");
+  items = list (audit, &state);
+  g_assert_cmpuint (items->len, ==, 2);
+  g_assert_nonnull (strstr (((HelixAuditItem *) g_ptr_array_index (items, 1))->payload, "\"down\""));
+  g_assert_nonnull (strstr (((HelixAuditItem *) g_ptr_array_index (items, 0))->payload, "\"up\""));
+  g_clear_pointer (&items, g_ptr_array_unref);
+  items = list (audit, &alerts);
+  g_assert_cmpuint (items->len, ==, 2);
+  g_assert_cmpstr (((HelixAuditItem *) g_ptr_array_index (items, 0))->event, ==, "budget.alert");
+  g_assert_cmpstr (((HelixAuditItem *) g_ptr_array_index (items, 1))->event, ==, "provider.down");
+  helix_budget_settle (budget, reservation, 0.9);
+}
+
 /* The key file {{{1 */
 
 static void
@@ -624,6 +675,104 @@ test_key_file (Fixture       *f,
   g_assert_error (error, HELIX_AUDIT_ERROR, HELIX_AUDIT_ERROR_INVALID);
 }
 
+/* helix --verify-audit {{{1 */
+
+static int
+run_verify (const char  *dir,
+            const char  *checkpoint,
+            char       **out)
+{
+  const char *binary = g_getenv ("HELIX_BINARY");
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  g_assert_nonnull (binary);
+  g_ptr_array_add (args, (char *) binary);
+  g_ptr_array_add (args, (char *) "--verify-audit");
+  g_ptr_array_add (args, (char *) "--state-dir");
+  g_ptr_array_add (args, (char *) dir);
+  if (checkpoint != NULL)
+    {
+      g_ptr_array_add (args, (char *) "--checkpoint");
+      g_ptr_array_add (args, (char *) checkpoint);
+    }
+  g_ptr_array_add (args, NULL);
+
+  g_assert_true (g_spawn_sync (NULL, (char **) args->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out,
+                               &err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("helix --verify-audit: %s%s", *out, err);
+
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+/* The command line finds a cut tail only with a checkpoint kept elsewhere,
+ * and a checkpoint another key signed. */
+static void
+test_command_line (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(HelixAudit) audit = open_audit (f);
+  g_autoptr(HelixAuditSigner) other = NULL;
+  g_autoptr(HelixAuditCheckpoint) foreign = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *kept = g_build_filename (f->dir, "kept.note", NULL);
+  g_autofree char *forged = g_build_filename (f->dir, "forged.note", NULL);
+  g_autofree char *missing = g_build_filename (f->dir, "nowhere", NULL);
+  g_autofree char *note = NULL;
+  sqlite3 *db = NULL;
+
+  helix_audit_set_checkpoint_every (audit, 10, 0);
+  for (guint i = 0; i < 25; i++)
+    g_assert_cmpint (record (audit, HELIX_AUDIT_CHANNEL_API, "auth.login", NULL, &error), >, 0);
+  note = helix_audit_dup_latest_checkpoint (audit);
+  g_assert_nonnull (note);
+  g_assert_true (g_file_set_contents (kept, note, -1, NULL));
+  other = helix_audit_signer_new (ORIGIN, &error);
+  foreign = helix_audit_checkpoint_sign (other, ORIGIN, 5, (const guint8 *) "0123456789abcdef0123456789abcdef");
+  g_assert_true (g_file_set_contents (forged, foreign->note, -1, NULL));
+  helix_audit_close (audit);
+
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (f->dir, kept, &out), ==, 0);
+    g_assert_true (g_str_has_prefix (out, "ok: "));
+  }
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (f->dir, forged, &out), ==, 1);
+    g_assert_nonnull (strstr (out, "bad-signature"));
+  }
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (missing, NULL, &out), ==, 2);
+  }
+
+  /* The tail and the checkpoints that covered it are gone: consistent on
+   * its own, caught by the kept checkpoint. */
+  g_assert_cmpint (sqlite3_open (f->log_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "DELETE FROM entries WHERE seq > 12; "
+                                     "DELETE FROM checkpoints WHERE size > 12",
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (f->dir, NULL, &out), ==, 0);
+  }
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_verify (f->dir, kept, &out), ==, 1);
+    g_assert_nonnull (strstr (out, "truncated"));
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -639,7 +788,9 @@ main (int    argc,
   ADD ("catch-up", test_catch_up);
   ADD ("verify", test_verify);
   ADD ("list", test_list);
+  ADD ("watch-router", test_watch_router);
   ADD ("key-file", test_key_file);
+  ADD ("command-line", test_command_line);
 #undef ADD
 
   return g_test_run ();

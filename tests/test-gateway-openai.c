@@ -946,6 +946,29 @@ test_budget (Fixture       *f,
   g_assert_cmpuint (fake_provider_get_n_requests (f->alpha), ==, 1);
 }
 
+static const Setup downgrade_setup = { "\n[budget]\nuser-daily-usd=0.005\nover-cap=downgrade\n", NULL };
+
+/* Past the limit with the downgrade policy: a call pinned to the dear model,
+ * which would not fit, goes to the cheaper one that does; under the refuse
+ * policy (test_budget) it would be refused. */
+static void
+test_budget_downgrade (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GBytes) response = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(JsonNode) root = NULL;
+
+  /* beta-model: 1,000 tokens out at $10/M is $0.01, over $0.005; alpha-model's $0.002 fits. */
+  msg = post_chat (f, f->token, CHAT_BODY ("beta-model", ",\"max_tokens\":1000"), -1, &response);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
+  root = helix_test_http_parse_json (response);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "model"), ==,
+                   "alpha-model");
+  g_assert_cmpuint (fake_provider_get_n_requests (f->alpha), ==, 1);
+  g_assert_cmpuint (fake_provider_get_n_requests (f->beta), ==, 0);
+}
+
 /* The gateway as a child process {{{1 */
 
 static void
@@ -1288,6 +1311,8 @@ main (int   argc,
   g_test_add ("/gateway/openai/cost", Fixture, NULL, fixture_setup, test_cost, fixture_teardown);
   g_test_add ("/gateway/openai/rate-limit", Fixture, &rate_limit_setup, fixture_setup,
               test_rate_limit, fixture_teardown);
+  g_test_add ("/gateway/openai/budget-downgrade", Fixture, &downgrade_setup, fixture_setup,
+              test_budget_downgrade, fixture_teardown);
   g_test_add ("/gateway/openai/budget", Fixture, &budget_setup, fixture_setup, test_budget,
               fixture_teardown);
   g_test_add_func ("/gateway/openai/key-file-mode", test_key_file_mode);

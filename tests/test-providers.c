@@ -17,6 +17,7 @@
 
 #include <adwaita.h>
 #include <libsecret/secret.h>
+#include <sqlite3.h>
 
 #include "fake-provider.h"
 #include "helix-application.h"
@@ -25,6 +26,7 @@
 #include "helix-provider-settings.h"
 #include "helix-providers-page-private.h"
 #include "helix-test-keyring.h"
+#include "helix-test-util.h"
 
 #define CANARY    "sk-canary-3f9d1e7a0b5c-never-log-this"
 #define WAIT_S    (30 * fake_provider_time_scale ())
@@ -403,6 +405,35 @@ test_remote_unpriced (Fixture       *f,
   g_assert_false (helix_provider_settings_has_key (f->providers, "example-cloud"));
 }
 
+/* The free entries a local server's models got do not outlive it: a remote
+ * provider that takes its name afterwards is not priced as free. */
+static void
+test_local_prices_removed (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(HelixProviderConfig) local = NULL;
+  g_autoptr(HelixProviderConfig) remote = NULL;
+  g_autoptr(HelixProviderConfig) saved = NULL;
+  g_autoptr(HelixProviderConfig) saved_remote = NULL;
+  g_autoptr(GError) error = NULL;
+
+  f->providers = new_providers (f);
+  local = new_config ("Mine", fake_provider_get_base_url (f->fake), TRUE, "mystery-model", NULL);
+  saved = save (f, local, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (helix_provider_settings_is_priced (f->providers, "mine", "mystery-model"));
+
+  g_assert_true (remove_provider (f, "mine", &error));
+  g_assert_no_error (error);
+  g_assert_false (helix_provider_settings_is_priced (f->providers, "mine", "mystery-model"));
+
+  remote = new_config ("Mine", REMOTE_URL, TRUE, "mystery-model", NULL);
+  saved_remote = save (f, remote, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_provider_config_get_id (saved_remote), ==, "mine");
+  g_assert_false (helix_provider_settings_is_priced (f->providers, "mine", "mystery-model"));
+}
+
 static void
 test_connection_errors (Fixture       *f,
                         gconstpointer  data)
@@ -528,6 +559,102 @@ test_remove (Fixture       *f,
 
   g_assert_false (remove_provider (f, "remote", &error));
   g_assert_error (error, HELIX_PROVIDER_SETTINGS_ERROR, HELIX_PROVIDER_SETTINGS_ERROR_NOT_FOUND);
+}
+
+static GPtrArray *
+audit_entries (HelixAudit *audit)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *items;
+
+  helix_audit_list_async (audit, NULL, NULL, result_cb, &result);
+  helix_test_wait_for (result != NULL, WAIT_S, "the audit entries");
+  items = helix_audit_list_finish (audit, result, &error);
+  g_assert_no_error (error);
+
+  return items;
+}
+
+/* Changes are written to the audit trail before they are made, never with
+ * the key; when the trail cannot be written, nothing changes (fail closed). */
+static void
+test_audited (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(HelixProviderConfig) config = NULL;
+  g_autoptr(HelixProviderConfig) second = NULL;
+  g_autoptr(HelixProviderConfig) saved = NULL;
+  g_autoptr(HelixProviderConfig) refused = NULL;
+  g_autoptr(HelixAudit) audit = NULL;
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("helix-providers-audit-XXXXXX", NULL);
+  g_autofree char *log_path = g_build_filename (dir, "audit.db", NULL);
+  g_autofree char *queue_path = g_build_filename (dir, "webhooks.db", NULL);
+  g_autofree char *stored = NULL;
+  HelixAuditItem *item;
+  sqlite3 *db = NULL;
+
+  audit = helix_audit_open (log_path, queue_path, "helix-audit/test", NULL, &error);
+  g_assert_no_error (error);
+  f->providers = new_providers (f);
+  helix_provider_settings_set_audit (f->providers, audit, NULL);
+
+  config = new_config ("Remote", REMOTE_URL, TRUE, "gpt-4o-mini", NULL);
+  saved = save (f, config, CANARY, &error);
+  g_assert_no_error (error);
+  entries = audit_entries (audit);
+  g_assert_cmpuint (entries->len, ==, 1);
+  item = g_ptr_array_index (entries, 0);
+  g_assert_cmpstr (item->event, ==, "provider.added");
+  g_assert_cmpstr (item->channel, ==, HELIX_AUDIT_CHANNEL_ASSISTANT_STATE);
+  g_assert_nonnull (strstr (item->payload, "\"id\":\"remote\""));
+  g_assert_nonnull (strstr (item->payload, "\"key\":\"replaced\""));
+  g_assert_null (strstr (item->payload, CANARY));
+
+  /* Another process holds the trail's lock: neither an addition nor a
+   * removal happens, in the settings, the router or the keyring. */
+  g_assert_cmpint (sqlite3_open (log_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), ==, SQLITE_OK);
+
+  second = new_config ("Second", REMOTE_URL, TRUE, "gpt-4o", NULL);
+  refused = save (f, second, CANARY, &error);
+  g_assert_null (refused);
+  g_assert_error (error, HELIX_PROVIDER_SETTINGS_ERROR, HELIX_PROVIDER_SETTINGS_ERROR_AUDIT);
+  g_clear_error (&error);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->providers)), ==, 1);
+  g_assert_false (router_has (f->router, "second"));
+  stored = keyring_key ("second");
+  g_assert_null (stored);
+
+  g_assert_false (remove_provider (f, "remote", &error));
+  g_assert_error (error, HELIX_PROVIDER_SETTINGS_ERROR, HELIX_PROVIDER_SETTINGS_ERROR_AUDIT);
+  g_clear_error (&error);
+  g_assert_true (router_has (f->router, "remote"));
+  stored = keyring_key ("remote");
+  g_assert_cmpstr (stored, ==, CANARY);
+
+  g_assert_cmpint (sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  /* Writable again: the removal goes through, recorded. */
+  g_assert_true (remove_provider (f, "remote", &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&entries, g_ptr_array_unref);
+  entries = audit_entries (audit);
+  g_assert_cmpuint (entries->len, ==, 2);
+  g_assert_cmpstr (((HelixAuditItem *) g_ptr_array_index (entries, 0))->event, ==, "provider.removed");
+
+  /* No trail at all (it could not be opened): refused, with the reason. */
+  helix_provider_settings_set_audit (f->providers, NULL, "The disk is full");
+  refused = save (f, second, NULL, &error);
+  g_assert_null (refused);
+  g_assert_error (error, HELIX_PROVIDER_SETTINGS_ERROR, HELIX_PROVIDER_SETTINGS_ERROR_AUDIT);
+  g_assert_nonnull (strstr (error->message, "The disk is full"));
+
+  helix_audit_close (audit);
+  helix_test_rm_rf (dir);
 }
 
 static void
@@ -1161,9 +1288,11 @@ main (int   argc,
 
   ADD ("add-with-key", test_add_with_key);
   ADD ("remote-unpriced", test_remote_unpriced);
+  ADD ("local-prices-removed", test_local_prices_removed);
   ADD ("connection-errors", test_connection_errors);
   ADD ("validation", test_validation);
   ADD ("remove", test_remove);
+  ADD ("audited", test_audited);
   ADD ("disabled", test_disabled);
   ADD ("locked-keyring", test_locked_keyring);
   ADD ("no-keyring", test_no_keyring);

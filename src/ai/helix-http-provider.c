@@ -179,6 +179,7 @@ stream_chat_async (HelixProvider       *provider,
   g_autoptr(GTask) task = NULL;
   HelixProviderCall *call;
   SoupMessage *msg;
+  g_autoptr(GBytes) body = NULL;
   Key *key = NULL;
 
   task = g_task_new (self, cancellable, callback, user_data);
@@ -202,14 +203,14 @@ stream_chat_async (HelixProvider       *provider,
                                    key != NULL ? key->secret : NULL,
                                    cancellable, call_done, g_steal_pointer (&task), call_done);
   priv->building_key = key;
-  msg = klass->build_message (self, request);
+  msg = klass->build_message (self, request, &body);
   priv->building_key = NULL;
-  g_assert (msg != NULL);  /* the base URL was checked when the provider was made */
+  g_assert (msg != NULL && body != NULL);  /* the base URL was checked when the provider was made */
 
   g_debug ("%s: model %s, %u messages", priv->name, helix_chat_request_get_model (request),
            helix_chat_request_get_n_messages (request));
 
-  _helix_provider_call_send (call, priv->session, msg);
+  _helix_provider_call_send (call, priv->session, msg, body);
 }
 
 static gboolean

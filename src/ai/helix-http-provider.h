@@ -19,7 +19,8 @@ typedef struct _HelixProviderCallFuncs HelixProviderCallFuncs;
 /**
  * HelixHttpProviderClass:
  * @call_funcs: how the wire format reads its answers (helix-provider-private.h)
- * @build_message: makes the request of a chat call: URL, headers with the key, body
+ * @build_message: makes the request of a chat call: URL and headers with the key;
+ *   its JSON body in @body (it is sent, and sent again if need be, by the base class)
  *
  * A subclass is one wire format: it builds the request and reads the events; the base
  * class keeps the name, the base URL, the key and the #SoupSession, and runs the call.
@@ -30,8 +31,9 @@ struct _HelixHttpProviderClass
 
   const HelixProviderCallFuncs *call_funcs;
 
-  SoupMessage *(*build_message) (HelixHttpProvider *self,
-                                 HelixChatRequest  *request);
+  SoupMessage *(*build_message) (HelixHttpProvider  *self,
+                                 HelixChatRequest   *request,
+                                 GBytes            **body);
 
   /* The model list, a cheap call that needs the key: health checks and
    * "Test connection". GET {base-url}{models_path}; the ids are

@@ -28,6 +28,7 @@ struct _HelixPriceTable
 {
   gatomicrefcount  ref_count;
   GHashTable      *prices;  /* "provider\nmodel" → HelixModelPrice */
+  GPtrArray       *retired; /* removed entries: calls may still point at them */
 };
 
 G_DEFINE_QUARK (helix-price-table-error-quark, helix_price_table_error)
@@ -88,6 +89,7 @@ helix_price_table_new (void)
 
   g_atomic_ref_count_init (&self->ref_count);
   self->prices = prices_new ();
+  self->retired = g_ptr_array_new_with_free_func (model_price_free);
 
   return self;
 }
@@ -133,6 +135,7 @@ helix_price_table_unref (HelixPriceTable *self)
   if (g_atomic_ref_count_dec (&self->ref_count))
     {
       g_hash_table_unref (self->prices);
+      g_ptr_array_unref (self->retired);
       g_free (self);
     }
 }
@@ -426,6 +429,39 @@ helix_price_table_set (HelixPriceTable       *self,
   copy->provider = g_strdup (price->provider);
   copy->model = g_strdup (price->model);
   put_price (self, make_key (price->provider, price->model), copy);
+}
+
+/**
+ * helix_price_table_remove:
+ * @self: a price table
+ * @provider: a provider's name
+ * @model: one of its models, or "*"
+ *
+ * Takes the entry out of the table. Calls under way may still point at it:
+ * it is freed with the table, not before.
+ *
+ * Returns: %TRUE if there was such an entry
+ */
+gboolean
+helix_price_table_remove (HelixPriceTable *self,
+                          const char      *provider,
+                          const char      *model)
+{
+  g_autofree char *key = NULL;
+  gpointer stolen_key = NULL;
+  gpointer price = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (provider != NULL && model != NULL, FALSE);
+
+  key = make_key (provider, model);
+  if (!g_hash_table_steal_extended (self->prices, key, &stolen_key, &price))
+    return FALSE;
+
+  g_free (stolen_key);
+  g_ptr_array_add (self->retired, price);
+
+  return TRUE;
 }
 
 guint

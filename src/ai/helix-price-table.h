@@ -67,6 +67,9 @@ const HelixModelPrice *helix_price_table_lookup      (HelixPriceTable  *self,
                                                       const char       *provider,
                                                       const char       *model);
 guint                  helix_price_table_get_n_items (HelixPriceTable  *self);
+gboolean               helix_price_table_remove      (HelixPriceTable  *self,
+                                                      const char       *provider,
+                                                      const char       *model);
 void                   helix_price_table_set         (HelixPriceTable  *self,
                                                       const HelixModelPrice *price);
 double                 helix_price_table_cost        (const HelixModelPrice *price,

@@ -37,6 +37,8 @@ struct _HelixProviderCall
   GTask                        *task;
   HelixChatStream              *stream;
   SoupMessage                  *msg;
+  SoupSession                  *session;
+  GBytes                       *request_body;        /* kept to send it again */
   GInputStream                 *body;
   GCancellable                 *cancellable;         /* ours: aborts the HTTP request */
   GCancellable                 *caller_cancellable;
@@ -55,6 +57,8 @@ struct _HelixProviderCall
   gint64                        output_tokens;
   guint                         has_usage : 1;
   guint                         done : 1;
+  guint                         connected : 1;        /* on a connection made for it */
+  guint                         resent : 1;
 };
 
 static void read_next (HelixProviderCall *call);
@@ -253,6 +257,8 @@ call_free (HelixProviderCall *call)
   if (call->msg != NULL)
     g_signal_handlers_disconnect_by_data (call->msg, call);
   g_clear_object (&call->msg);
+  g_clear_object (&call->session);
+  g_clear_pointer (&call->request_body, g_bytes_unref);
   g_clear_pointer (&call->secret, g_free);
   g_clear_object (&call->cancellable);
   g_clear_pointer (&call->parser, helix_sse_parser_unref);
@@ -389,8 +395,21 @@ network_event_cb (SoupMessage        *msg,
 {
   HelixProviderCall *call = user_data;
 
+  /* Only a new connection has these events: a reused one has none. */
+  call->connected = TRUE;
   if (event == G_SOCKET_CLIENT_COMPLETE)
     clear_source (&call->connect_timeout);
+}
+
+/* Whether @error says the connection was gone before any answer: what an
+ * idle connection the server closed meanwhile gives when it is reused. */
+static gboolean
+is_stale_connection_error (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
 }
 
 /* The stream ended (or the connection closed) before its end marker. */
@@ -559,6 +578,23 @@ send_cb (GObject      *object,
   const char *content_type;
 
   call->body = soup_session_send_finish (SOUP_SESSION (object), result, &error);
+
+  /* A reused connection the server had closed while it was idle: the
+   * request never reached it (no answer began), so it goes again, once, on
+   * a new connection. Not an attempt of the router's: nothing failed. */
+  if (call->body == NULL && !call->connected && !call->resent &&
+      !g_cancellable_is_cancelled (call->cancellable) && is_stale_connection_error (error))
+    {
+      g_debug ("%s: the reused connection was closed (%s); sending again on a new one",
+               call->name, error->message);
+      call->resent = TRUE;
+      soup_message_add_flags (call->msg, SOUP_MESSAGE_NEW_CONNECTION);
+      soup_message_set_request_body_from_bytes (call->msg, "application/json", call->request_body);
+      soup_session_send_async (call->session, call->msg, G_PRIORITY_DEFAULT, call->cancellable,
+                               send_cb, call);
+      return;
+    }
+
   clear_source (&call->connect_timeout);
 
   if (call->body == NULL)
@@ -653,23 +689,28 @@ _helix_provider_call_new (HelixProvider                *provider,
   return call;
 }
 
-/* Sends @msg (taking it) on @session; the call then runs to its end by itself. */
+/* Sends @msg (taking it) with the JSON @body on @session; the call then runs
+ * to its end by itself. */
 void
 _helix_provider_call_send (HelixProviderCall *call,
                            SoupSession       *session,
-                           SoupMessage       *msg)
+                           SoupMessage       *msg,
+                           GBytes            *body)
 {
   GUri *uri = soup_message_get_uri (msg);
 
   g_assert (call->msg == NULL);
 
   call->msg = msg;
+  call->session = g_object_ref (session);
+  call->request_body = g_bytes_ref (body);
+  soup_message_set_request_body_from_bytes (msg, "application/json", body);
   /* A redirect could carry the key elsewhere: an API endpoint has no business
    * redirecting. Without IDEMPOTENT, libsoup 3.2 opens a new connection (and
-   * TLS handshake) for every POST; with it, idle connections are reused, and
-   * a request written to a connection the server had just closed, before any
-   * answer, is sent again: the provider never saw it. */
-  soup_message_add_flags (call->msg, SOUP_MESSAGE_NO_REDIRECT);
+   * TLS handshake) for every POST; with it, idle connections are reused. A
+   * POST is never resent by libsoup itself: a reused connection the server
+   * had closed meanwhile is handled in send_cb(). */
+  soup_message_add_flags (call->msg, SOUP_MESSAGE_NO_REDIRECT | SOUP_MESSAGE_IDEMPOTENT);
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
                                 "text/event-stream");
   g_signal_connect (call->msg, "network-event", G_CALLBACK (network_event_cb), call);

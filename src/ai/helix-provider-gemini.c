@@ -447,11 +447,11 @@ authorize (HelixHttpProvider *provider,
 }
 
 static SoupMessage *
-build_message (HelixHttpProvider *provider,
-               HelixChatRequest  *request)
+build_message (HelixHttpProvider  *provider,
+               HelixChatRequest   *request,
+               GBytes            **body)
 {
   const char *model = helix_chat_request_get_model (request);
-  g_autoptr(GBytes) body = NULL;
   g_autofree char *escaped = NULL;
   g_autofree char *url = NULL;
   SoupMessage *msg;
@@ -466,8 +466,7 @@ build_message (HelixHttpProvider *provider,
   msg = soup_message_new (SOUP_METHOD_POST, url);
   authorize (provider, msg, _helix_http_provider_get_api_key (provider));
 
-  body = build_body (request);
-  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  *body = build_body (request);
 
   return msg;
 }

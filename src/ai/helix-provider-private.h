@@ -130,7 +130,8 @@ HelixProviderCall  *_helix_provider_call_new             (HelixProvider         
                                                           gpointer                      source_tag);
 void                _helix_provider_call_send            (HelixProviderCall            *call,
                                                           SoupSession                  *session,
-                                                          SoupMessage                  *msg);
+                                                          SoupMessage                  *msg,
+                                                          GBytes                       *body);
 gboolean            _helix_provider_call_finish          (HelixProvider                *provider,
                                                           GAsyncResult                 *result,
                                                           gpointer                      source_tag,

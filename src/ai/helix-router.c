@@ -40,6 +40,7 @@ G_DEFINE_QUARK (helix-router-error-quark, helix_router_error)
 
 enum {
   CALL_FINISHED,
+  HEALTH_CHANGED,
   N_SIGNALS
 };
 
@@ -126,6 +127,23 @@ helix_router_class_init (HelixRouterClass *klass)
                   G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_POINTER);
+
+  /**
+   * HelixRouter::health-changed:
+   * @self: the router
+   * @name: the provider's name
+   * @health: its breaker's new #HelixRouterHealth
+   * @failures: its failures in a row
+   *
+   * A provider's breaker opened, half-opened or closed: for the operator
+   * view, the audit trail's assistant-state channel and alerts.
+   */
+  signals[HEALTH_CHANGED] =
+    g_signal_new ("health-changed",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_INT, G_TYPE_UINT);
 }
 
 void
@@ -545,6 +563,18 @@ find_entry (HelixRouter *self,
   return NULL;
 }
 
+static void
+set_state (HelixRouter       *self,
+           Entry             *entry,
+           HelixRouterHealth  state)
+{
+  if (entry->state == state)
+    return;
+
+  entry->state = state;
+  g_signal_emit (self, signals[HEALTH_CHANGED], 0, entry->name, (int) state, entry->failures);
+}
+
 static HelixRouterHealth
 entry_health (HelixRouter *self,
               Entry       *entry)
@@ -553,8 +583,8 @@ entry_health (HelixRouter *self,
       self->clock (self->clock_data) - entry->opened_at >= (gint64) self->cooldown_ms * 1000)
     {
       g_debug ("%s: breaker half-open", entry->name);
-      entry->state = HELIX_ROUTER_HEALTH_HALF_OPEN;
       entry->probing = FALSE;
+      set_state (self, entry, HELIX_ROUTER_HEALTH_HALF_OPEN);
     }
 
   return entry->state;
@@ -582,9 +612,9 @@ _helix_router_entry_open (HelixRouter *self,
                           Entry       *entry)
 {
   g_debug ("%s: breaker open after %u failures", entry->name, entry->failures);
-  entry->state = HELIX_ROUTER_HEALTH_OPEN;
   entry->opened_at = self->clock (self->clock_data);
   entry->probing = FALSE;
+  set_state (self, entry, HELIX_ROUTER_HEALTH_OPEN);
 }
 
 void
@@ -598,7 +628,7 @@ _helix_router_entry_report (HelixRouter *self,
   if (success)
     {
       entry->failures = 0;
-      entry->state = HELIX_ROUTER_HEALTH_CLOSED;
+      set_state (self, entry, HELIX_ROUTER_HEALTH_CLOSED);
       return;
     }
 

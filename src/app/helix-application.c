@@ -12,6 +12,9 @@
 #include <glib/gstdio.h>
 
 #include "helix-application.h"
+#include "helix-audit.h"
+#include "helix-audit-keyring.h"
+#include "helix-audit-watch.h"
 #include "helix-core.h"
 #include "helix-ledger.h"
 #include "helix-preferences-window.h"
@@ -30,6 +33,8 @@ struct _HelixApplication
   HelixRouter    *router;
   HelixBudget    *budget;
   HelixLedger    *ledger;
+  HelixAudit     *audit;
+  char           *audit_error;
   HelixProviderSettings *providers;
   HelixSyncClient *sync_client;
   GtkWindow      *preferences;
@@ -326,6 +331,66 @@ open_ledger (HelixApplication *self,
 }
 
 static void
+on_audit_key_loaded (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(HelixApplication) self = user_data;
+  g_autoptr(HelixAuditSigner) signer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  signer = helix_audit_keyring_load_finish (result, &error);
+  if (signer == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_message ("The audit log’s checkpoints are not signed: its key is in the keyring, "
+                   "which is not available (%s)", error->message);
+      return;
+    }
+
+  if (self->audit != NULL)
+    helix_audit_set_signer (self->audit, signer);
+}
+
+/* The audit trail beside the store: what Helix did on the user's behalf,
+ * chained and, once the keyring answers, checkpointed with the key kept
+ * there. A trail that cannot be opened leaves privileged changes refused
+ * (fail closed), with the reason. */
+static void
+open_audit (HelixApplication *self,
+            const char       *store_path)
+{
+  g_autofree char *dir = g_path_get_dirname (store_path);
+  g_autofree char *log_path = g_build_filename (dir, "audit.db", NULL);
+  g_autofree char *queue_path = g_build_filename (dir, "webhooks.db", NULL);
+  g_autofree char *origin = helix_audit_keyring_default_origin ();
+  g_autoptr(GError) error = NULL;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      self->audit_error = g_strdup_printf (_("Could not make the folder %s for the audit log: %s"),
+                                           dir, g_strerror (saved_errno));
+      g_message ("%s", self->audit_error);
+      return;
+    }
+
+  self->audit = helix_audit_open (log_path, queue_path, origin, NULL, &error);
+  if (self->audit == NULL)
+    {
+      self->audit_error = g_strdup (error->message);
+      g_message ("%s", self->audit_error);
+      return;
+    }
+  helix_audit_start (self->audit);
+  helix_audit_watch_router (self->audit, self->router, self->budget);
+
+  helix_audit_keyring_load_async (origin, self->cancellable, on_audit_key_loaded,
+                                  g_object_ref (self));
+}
+
+static void
 on_ollama_offered (GObject      *object,
                    GAsyncResult *result,
                    gpointer      user_data)
@@ -355,6 +420,7 @@ setup_providers (HelixApplication *self)
 
   helix_router_set_health_interval (self->router, HELIX_ROUTER_DEFAULT_HEALTH_INTERVAL_MS);
   self->providers = helix_provider_settings_new (self->settings, self->router);
+  helix_provider_settings_set_audit (self->providers, self->audit, self->audit_error);
 
   /* HELIX_OLLAMA_URL is for tests only: where to look instead of the default. */
   helix_provider_settings_offer_ollama_async (self->providers, g_getenv ("HELIX_OLLAMA_URL"),
@@ -422,6 +488,7 @@ helix_application_startup (GApplication *app)
   self->router = create_router ();
   setup_budget (self);
   open_ledger (self, path);
+  open_audit (self, path);
   setup_providers (self);
 
   g_signal_connect_object (self->account, "notify::signed-in", G_CALLBACK (update_sync), self,
@@ -469,6 +536,8 @@ helix_application_shutdown (GApplication *app)
     helix_router_set_health_interval (self->router, 0);
   if (self->ledger != NULL)
     helix_ledger_close (self->ledger);
+  if (self->audit != NULL)
+    helix_audit_close (self->audit);
 
   G_APPLICATION_CLASS (helix_application_parent_class)->shutdown (app);
 }
@@ -497,6 +566,8 @@ helix_application_finalize (GObject *object)
   g_clear_object (&self->account);
   g_clear_object (&self->providers);
   g_clear_object (&self->ledger);
+  g_clear_object (&self->audit);
+  g_free (self->audit_error);
   g_clear_object (&self->budget);
   g_clear_object (&self->router);
   g_clear_weak_pointer (&self->preferences);
@@ -615,4 +686,19 @@ helix_application_get_ledger (HelixApplication *self)
   g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
 
   return self->ledger;
+}
+
+/**
+ * helix_application_get_audit:
+ * @self: the application
+ *
+ * Returns: (transfer none) (nullable): the local audit trail, or %NULL if it
+ *   could not be opened
+ */
+HelixAudit *
+helix_application_get_audit (HelixApplication *self)
+{
+  g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
+
+  return self->audit;
 }

@@ -7,6 +7,7 @@
 #include <adwaita.h>
 
 #include "helix-account.h"
+#include "helix-audit.h"
 #include "helix-ledger.h"
 #include "helix-provider-settings.h"
 #include "helix-router.h"
@@ -22,5 +23,6 @@ HelixAccount     *helix_application_get_account (HelixApplication *self);
 HelixRouter      *helix_application_get_router  (HelixApplication *self);
 HelixProviderSettings *helix_application_get_provider_settings (HelixApplication *self);
 HelixLedger      *helix_application_get_ledger  (HelixApplication *self);
+HelixAudit       *helix_application_get_audit   (HelixApplication *self);
 
 G_END_DECLS

@@ -33,6 +33,7 @@
 #include <libsecret/secret.h>
 
 #include "helix-http-provider.h"
+#include "helix-json.h"
 #include "helix-provider-settings.h"
 
 /* What the price table gets for an unknown model of a local server. */
@@ -48,8 +49,11 @@ struct _HelixProviderSettings
   GPtrArray    *configs;      /* HelixProviderConfig, in the order of the settings */
   GHashTable   *keys;         /* id → API key (wiped when dropped) */
   GHashTable   *problems;     /* id → why it is not in the router */
+  GHashTable   *local_prices; /* id → GStrv: the free entries it put in the price table */
   char         *keyring_error;
   GCancellable *cancellable;
+  HelixAudit   *audit;         /* (nullable) */
+  char         *audit_error;   /* why there is no audit trail, if it failed */
 
   guint         loading : 1;
   guint         keys_loaded : 1;
@@ -237,6 +241,20 @@ read_settings (HelixProviderSettings *self)
 
 /* The router {{{1 */
 
+/* Takes out the free entries price_local_models() made for @id: a remote
+ * provider that takes its name later must not inherit them. */
+static void
+unprice_local_models (HelixProviderSettings *self,
+                      const char            *id)
+{
+  HelixPriceTable *prices = helix_router_get_prices (self->router);
+  GStrv models = g_hash_table_lookup (self->local_prices, id);
+
+  for (guint i = 0; models != NULL && models[i] != NULL; i++)
+    helix_price_table_remove (prices, id, models[i]);
+  g_hash_table_remove (self->local_prices, id);
+}
+
 /* Free entries for the models of a server on this computer that the price
  * table does not know. */
 static void
@@ -246,6 +264,7 @@ price_local_models (HelixProviderSettings *self,
   HelixPriceTable *prices = helix_router_get_prices (self->router);
   const char *id = helix_provider_config_get_id (config);
   const char * const *models = helix_provider_config_get_models (config);
+  g_autoptr(GStrvBuilder) priced = g_strv_builder_new ();
 
   for (guint i = 0; models[i] != NULL; i++)
     {
@@ -260,7 +279,10 @@ price_local_models (HelixProviderSettings *self,
       price.context = LOCAL_CONTEXT;
       price.streaming = TRUE;
       helix_price_table_set (prices, &price);
+      g_strv_builder_add (priced, models[i]);
     }
+
+  g_hash_table_replace (self->local_prices, g_strdup (id), g_strv_builder_end (priced));
 }
 
 /* Puts the provider into the router as configured: removes what was there,
@@ -277,6 +299,7 @@ apply_config (HelixProviderSettings *self,
 
   if (helix_router_remove_provider (self->router, id))
     g_debug ("Removed %s from the router", id);
+  unprice_local_models (self, id);
   set_problem (self, id, NULL);
 
   if (!helix_provider_config_get_enabled (config))
@@ -550,7 +573,10 @@ helix_provider_settings_finalize (GObject *object)
   g_clear_pointer (&self->configs, g_ptr_array_unref);
   g_clear_pointer (&self->keys, g_hash_table_unref);
   g_clear_pointer (&self->problems, g_hash_table_unref);
+  g_clear_pointer (&self->local_prices, g_hash_table_unref);
   g_clear_pointer (&self->keyring_error, g_free);
+  g_clear_object (&self->audit);
+  g_clear_pointer (&self->audit_error, g_free);
 
   G_OBJECT_CLASS (helix_provider_settings_parent_class)->finalize (object);
 }
@@ -680,6 +706,7 @@ helix_provider_settings_init (HelixProviderSettings *self)
   self->configs = g_ptr_array_new_with_free_func (g_object_unref);
   self->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_secret);
   self->problems = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->local_prices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_strfreev);
   self->cancellable = g_cancellable_new ();
 }
 
@@ -1016,6 +1043,103 @@ save_commit (GTask *task)
   g_task_return_pointer (task, g_object_ref (save->config), g_object_unref);
 }
 
+/* Audit {{{2 */
+
+typedef void (*AuditedFunc) (GTask *task);
+
+static void
+audited_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AuditedFunc then = g_object_get_data (G_OBJECT (task), "helix-audited-then");
+  g_autoptr(GError) error = NULL;
+
+  if (helix_audit_record_finish (HELIX_AUDIT (object), result, &error) == 0)
+    {
+      g_task_return_new_error (task, HELIX_PROVIDER_SETTINGS_ERROR,
+                               HELIX_PROVIDER_SETTINGS_ERROR_AUDIT,
+                               _("Helix did not change the providers: the change could not be "
+                                 "written to the audit log first. (%s)"),
+                               error->message);
+      return;
+    }
+
+  then (task);
+}
+
+/* Changes to providers and their keys are privileged: each is written to
+ * the audit trail first and made only if that worked (fail closed). */
+static void
+audit_then (HelixProviderSettings *self,
+            GTask                 *task,
+            const char            *event,
+            const char            *payload,
+            AuditedFunc            then)
+{
+  if (self->audit == NULL && self->audit_error != NULL)
+    {
+      g_task_return_new_error (task, HELIX_PROVIDER_SETTINGS_ERROR,
+                               HELIX_PROVIDER_SETTINGS_ERROR_AUDIT,
+                               _("Helix did not change the providers: the audit log is not "
+                                 "available. (%s)"),
+                               self->audit_error);
+      return;
+    }
+
+  if (self->audit == NULL)
+    {
+      then (task);
+      return;
+    }
+
+  g_object_set_data (G_OBJECT (task), "helix-audited-then", then);
+  helix_audit_record_async (self->audit, HELIX_AUDIT_CHANNEL_ASSISTANT_STATE, g_get_user_name (),
+                            event, payload, g_task_get_cancellable (task), audited_cb,
+                            g_object_ref (task));
+}
+
+/* What an audit entry says of a provider: never its key. */
+static char *
+describe_config (HelixProviderConfig *config,
+                 const char          *key)
+{
+  const char * const *models = helix_provider_config_get_models (config);
+  GString *out = g_string_new ("{\"id\":");
+
+  helix_json_append_string (out, helix_provider_config_get_id (config));
+  g_string_append (out, ",\"name\":");
+  helix_json_append_string (out, helix_provider_config_get_name (config));
+  if (helix_provider_config_get_kind (config) != NULL)
+    {
+      g_string_append (out, ",\"kind\":");
+      helix_json_append_string (out, helix_provider_config_get_kind (config));
+    }
+  if (helix_provider_config_get_base_url (config) != NULL)
+    {
+      g_string_append (out, ",\"base_url\":");
+      helix_json_append_string (out, helix_provider_config_get_base_url (config));
+    }
+  g_string_append (out, ",\"models\":[");
+  for (guint i = 0; models != NULL && models[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      helix_json_append_string (out, models[i]);
+    }
+  g_string_append_printf (out, "],\"enabled\":%s",
+                          helix_provider_config_get_enabled (config) ? "true" : "false");
+  if (key != NULL)
+    {
+      g_string_append (out, ",\"key\":");
+      helix_json_append_string (out, key);
+    }
+  g_string_append_c (out, '}');
+
+  return g_string_free (out, FALSE);
+}
+
 static void
 save_stored_cb (GObject      *object,
                 GAsyncResult *result,
@@ -1047,6 +1171,27 @@ save_stored_cb (GObject      *object,
   save_commit (task);
 }
 
+/* Written to the audit trail: store the key, if there is a new one, then the rest. */
+static void
+save_audited (GTask *task)
+{
+  Save *save = g_task_get_task_data (task);
+  g_autofree char *label = NULL;
+
+  if (save->api_key == NULL)
+    {
+      save_commit (task);
+      return;
+    }
+
+  /* Translators: the label of a keyring item; %s is the provider's name. */
+  label = g_strdup_printf (_("Helix: API key for %s"), helix_provider_config_get_name (save->config));
+  secret_password_store (get_schema (), SECRET_COLLECTION_DEFAULT, label, save->api_key,
+                         g_task_get_cancellable (task), save_stored_cb, g_object_ref (task),
+                         "provider", helix_provider_config_get_id (save->config),
+                         NULL);
+}
+
 /**
  * helix_provider_settings_save_async:
  * @self: the settings
@@ -1075,7 +1220,7 @@ helix_provider_settings_save_async (HelixProviderSettings *self,
   g_autofree char *id = NULL;
   g_autofree char *name = NULL;
   g_autofree char *base_url = NULL;
-  g_autofree char *label = NULL;
+  g_autofree char *payload = NULL;
   Save *save;
 
   g_return_if_fail (HELIX_IS_PROVIDER_SETTINGS (self));
@@ -1115,20 +1260,12 @@ helix_provider_settings_save_async (HelixProviderSettings *self,
   save->config = helix_provider_config_new (id, name, helix_provider_config_get_kind (config),
                                             base_url, helix_provider_config_get_models (config),
                                             helix_provider_config_get_enabled (config));
+  if (api_key != NULL && *api_key != '\0')
+    save->api_key = g_strdup (api_key);
 
-  if (api_key == NULL || *api_key == '\0')
-    {
-      save_commit (task);
-      return;
-    }
-
-  save->api_key = g_strdup (api_key);
-  /* Translators: the label of a keyring item; %s is the provider's name. */
-  label = g_strdup_printf (_("Helix: API key for %s"), name);
-  secret_password_store (get_schema (), SECRET_COLLECTION_DEFAULT, label, save->api_key,
-                         cancellable, save_stored_cb, g_steal_pointer (&task),
-                         "provider", id,
-                         NULL);
+  payload = describe_config (save->config, save->api_key != NULL ? "replaced" : "kept");
+  audit_then (self, task, save->old_config != NULL ? "provider.changed" : "provider.added",
+              payload, save_audited);
 }
 
 /**
@@ -1156,6 +1293,7 @@ helix_provider_settings_save_finish (HelixProviderSettings  *self,
 
 typedef struct
 {
+  char     *id;
   char     *name;
   gboolean  had_key;
 } Remove;
@@ -1163,6 +1301,7 @@ typedef struct
 static void
 remove_free (Remove *remove)
 {
+  g_free (remove->id);
   g_free (remove->name);
   g_free (remove);
 }
@@ -1196,6 +1335,38 @@ remove_cleared_cb (GObject      *object,
   g_task_return_boolean (task, TRUE);
 }
 
+/* Written to the audit trail: out of the settings and the router at once,
+ * then the key out of the keyring. */
+static void
+remove_audited (GTask *task)
+{
+  HelixProviderSettings *self = g_task_get_source_object (task);
+  Remove *remove = g_task_get_task_data (task);
+  guint position;
+
+  /* Removed meanwhile, by another window. */
+  if (!find_position (self, remove->id, &position))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  remove->had_key = g_hash_table_contains (self->keys, remove->id) || !self->keys_loaded;
+  helix_router_remove_provider (self->router, remove->id);
+  unprice_local_models (self, remove->id);
+  g_hash_table_remove (self->keys, remove->id);
+  g_hash_table_remove (self->problems, remove->id);
+  g_ptr_array_remove_index (self->configs, position);
+  write_settings (self);
+  g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 0);
+  g_debug ("Removed the provider %s", remove->id);
+
+  secret_password_clear (get_schema (), g_task_get_cancellable (task), remove_cleared_cb,
+                         g_object_ref (task),
+                         "provider", remove->id,
+                         NULL);
+}
+
 /**
  * helix_provider_settings_remove_async:
  * @self: the settings
@@ -1215,6 +1386,7 @@ helix_provider_settings_remove_async (HelixProviderSettings *self,
                                       gpointer               user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_autofree char *payload = NULL;
   HelixProviderConfig *config;
   Remove *remove;
   guint position;
@@ -1236,21 +1408,12 @@ helix_provider_settings_remove_async (HelixProviderSettings *self,
 
   config = g_ptr_array_index (self->configs, position);
   remove = g_new0 (Remove, 1);
+  remove->id = g_strdup (id);
   remove->name = g_strdup (helix_provider_config_get_name (config));
-  remove->had_key = g_hash_table_contains (self->keys, id) || !self->keys_loaded;
   g_task_set_task_data (task, remove, (GDestroyNotify) remove_free);
 
-  helix_router_remove_provider (self->router, id);
-  g_hash_table_remove (self->keys, id);
-  g_hash_table_remove (self->problems, id);
-  g_ptr_array_remove_index (self->configs, position);
-  write_settings (self);
-  g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 0);
-  g_debug ("Removed the provider %s", id);
-
-  secret_password_clear (get_schema (), cancellable, remove_cleared_cb, g_steal_pointer (&task),
-                         "provider", id,
-                         NULL);
+  payload = describe_config (config, NULL);
+  audit_then (self, task, "provider.removed", payload, remove_audited);
 }
 
 gboolean
@@ -1264,6 +1427,25 @@ helix_provider_settings_remove_finish (HelixProviderSettings  *self,
                         helix_provider_settings_remove_async, FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * helix_provider_settings_set_audit:
+ * @self: the settings
+ * @audit: (nullable): the audit trail changes are written to first
+ * @unavailable: (nullable): with no @audit, why the trail could not be
+ *   opened: then every change is refused (fail closed)
+ */
+void
+helix_provider_settings_set_audit (HelixProviderSettings *self,
+                                   HelixAudit            *audit,
+                                   const char            *unavailable)
+{
+  g_return_if_fail (HELIX_IS_PROVIDER_SETTINGS (self));
+
+  g_set_object (&self->audit, audit);
+  g_free (self->audit_error);
+  self->audit_error = audit == NULL ? g_strdup (unavailable) : NULL;
 }
 
 /**

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "helix-provider-config.h"
+#include "helix-audit.h"
 #include "helix-router.h"
 
 G_BEGIN_DECLS
@@ -20,6 +21,8 @@ G_BEGIN_DECLS
  * @HELIX_PROVIDER_SETTINGS_ERROR_KEYRING: the keyring is missing, locked or
  *   refused; nothing was stored
  * @HELIX_PROVIDER_SETTINGS_ERROR_NOT_FOUND: no provider has that id
+ * @HELIX_PROVIDER_SETTINGS_ERROR_AUDIT: the change could not be written to the
+ *   audit trail first, so it was not made
  * @HELIX_PROVIDER_SETTINGS_ERROR_KEY_NOT_REMOVED: the provider was removed, but
  *   its key could not be removed from the keyring
  */
@@ -29,6 +32,7 @@ typedef enum
   HELIX_PROVIDER_SETTINGS_ERROR_KEYRING,
   HELIX_PROVIDER_SETTINGS_ERROR_NOT_FOUND,
   HELIX_PROVIDER_SETTINGS_ERROR_KEY_NOT_REMOVED,
+  HELIX_PROVIDER_SETTINGS_ERROR_AUDIT,
 } HelixProviderSettingsError;
 
 /* The libsecret schema of the API keys, with the attribute "provider" (the
@@ -44,6 +48,10 @@ G_DECLARE_FINAL_TYPE (HelixProviderSettings, helix_provider_settings, HELIX, PRO
                       GObject)
 
 GQuark                 helix_provider_settings_error_quark       (void);
+
+void                   helix_provider_settings_set_audit         (HelixProviderSettings *self,
+                                                                  HelixAudit            *audit,
+                                                                  const char            *unavailable);
 
 HelixProviderSettings *helix_provider_settings_new               (GSettings             *settings,
                                                                   HelixRouter           *router);

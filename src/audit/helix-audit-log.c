@@ -442,6 +442,26 @@ store_checkpoint (HelixAuditLog  *self,
 }
 
 /**
+ * helix_audit_log_set_signer:
+ * @self: a log
+ * @signer: (nullable): the key that signs its checkpoints from now on
+ *
+ * For a key that arrives after the log was opened (the desktop's, from the
+ * keyring). Its name must be the log's origin.
+ */
+void
+helix_audit_log_set_signer (HelixAuditLog    *self,
+                            HelixAuditSigner *signer)
+{
+  g_return_if_fail (HELIX_IS_AUDIT_LOG (self));
+
+  if (signer != NULL)
+    helix_audit_signer_ref (signer);
+  g_clear_pointer (&self->signer, helix_audit_signer_unref);
+  self->signer = signer;
+}
+
+/**
  * helix_audit_log_checkpoint:
  * @self: a log with a signer
  * @error: return location for a #GError

@@ -90,6 +90,8 @@ HelixAuditLog    *helix_audit_log_open           (const char               *path
 void              helix_audit_log_close          (HelixAuditLog            *self);
 const char       *helix_audit_log_get_path       (HelixAuditLog            *self);
 gint64            helix_audit_log_get_size       (HelixAuditLog            *self);
+void              helix_audit_log_set_signer     (HelixAuditLog            *self,
+                                                  HelixAuditSigner         *signer);
 void              helix_audit_log_set_checkpoint_every (HelixAuditLog      *self,
                                                   guint                     n_entries,
                                                   guint                     seconds);

@@ -64,6 +64,7 @@ typedef enum
   JOB_RECORD,
   JOB_START,
   JOB_CHECKPOINT_EVERY,
+  JOB_SIGNER,
   JOB_STOP,
 } JobKind;
 
@@ -81,6 +82,7 @@ typedef struct
   gint64     mark;        /* JOB_START: where new sinks begin */
   guint      n_entries;   /* JOB_CHECKPOINT_EVERY */
   guint      seconds;
+  HelixAuditSigner *signer;  /* JOB_SIGNER */
 } Job;
 
 struct _HelixAudit
@@ -147,6 +149,7 @@ job_free (Job *job)
   g_free (job->payload);
   g_clear_object (&job->task);
   g_clear_pointer (&job->sinks, g_ptr_array_unref);
+  g_clear_pointer (&job->signer, helix_audit_signer_unref);
   g_free (job);
 }
 
@@ -654,6 +657,10 @@ writer_thread (gpointer data)
               helix_audit_log_set_checkpoint_every (self->log, job->n_entries, job->seconds);
               break;
 
+            case JOB_SIGNER:
+              helix_audit_log_set_signer (self->log, job->signer);
+              break;
+
             case JOB_STOP:
               stop = TRUE;
               break;
@@ -1032,6 +1039,35 @@ helix_audit_add_sink (HelixAudit          *self,
 }
 
 /**
+ * helix_audit_set_signer:
+ * @self: an audit trail
+ * @signer: the key that signs checkpoints from now on; its name is the origin
+ *
+ * For a key that arrives after the trail was opened: the desktop's comes
+ * from the keyring, and entries are recorded meanwhile.
+ */
+void
+helix_audit_set_signer (HelixAudit       *self,
+                        HelixAuditSigner *signer)
+{
+  Job *job;
+
+  g_return_if_fail (HELIX_IS_AUDIT (self));
+  g_return_if_fail (signer != NULL);
+
+  g_mutex_lock (&self->mutex);
+  g_clear_pointer (&self->signer, helix_audit_signer_unref);
+  self->signer = helix_audit_signer_ref (signer);
+  memcpy (self->public_key, helix_audit_signer_get_public_key (signer), HELIX_AUDIT_PUBLIC_KEY_BYTES);
+  g_mutex_unlock (&self->mutex);
+
+  job = g_new0 (Job, 1);
+  job->kind = JOB_SIGNER;
+  job->signer = helix_audit_signer_ref (signer);
+  g_async_queue_push (self->jobs, job);
+}
+
+/**
  * helix_audit_set_checkpoint_every:
  * @self: an audit trail
  * @n_entries: sign a checkpoint after this many entries (0: never for that reason)
@@ -1338,7 +1374,9 @@ query_new (HelixAudit *self)
 
   query->log_path = g_strdup (self->log_path);
   query->origin = g_strdup (self->origin);
+  g_mutex_lock (&self->mutex);
   memcpy (query->public_key, self->public_key, sizeof query->public_key);
+  g_mutex_unlock (&self->mutex);
 
   return query;
 }
@@ -1352,6 +1390,56 @@ report_free (gpointer data)
   g_free (report);
 }
 
+/**
+ * helix_audit_verify_file:
+ * @log_path: an audit log
+ * @origin: its name
+ * @public_key: (array fixed-size=32): the key its checkpoints must be signed with
+ * @known_checkpoint: (nullable): a checkpoint note kept elsewhere, the newest seen
+ * @report: (out caller-allocates): what was found
+ * @error: return location for a #GError, for a log that cannot be read
+ *
+ * Verifies a log on its own connection, waiting for the disk: for worker
+ * threads and command-line tools. A kept checkpoint that @public_key did
+ * not sign is reported as %HELIX_AUDIT_BAD_SIGNATURE: the log was signed
+ * again by someone else, or the checkpoint is another log's.
+ *
+ * Returns: %TRUE if the log was read: then see @report
+ */
+gboolean
+helix_audit_verify_file (const char        *log_path,
+                         const char        *origin,
+                         const guint8      *public_key,
+                         const char        *known_checkpoint,
+                         HelixAuditReport  *report,
+                         GError           **error)
+{
+  g_autoptr(HelixAuditLog) log = NULL;
+  g_autoptr(HelixAuditCheckpoint) known = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (log_path != NULL && origin != NULL && public_key != NULL, FALSE);
+  g_return_val_if_fail (report != NULL, FALSE);
+
+  memset (report, 0, sizeof *report);
+  if (known_checkpoint != NULL)
+    {
+      known = helix_audit_checkpoint_parse (known_checkpoint, -1, public_key, origin, &local_error);
+      if (known == NULL)
+        {
+          report->problem = HELIX_AUDIT_BAD_SIGNATURE;
+          report->message = g_strdup_printf (_("The kept checkpoint does not match this log’s key: %s"),
+                                             local_error->message);
+          return TRUE;
+        }
+    }
+
+  if ((log = helix_audit_log_open (log_path, origin, NULL, error)) == NULL)
+    return FALSE;
+
+  return helix_audit_log_verify (log, public_key, known, report, error);
+}
+
 static void
 verify_thread (GTask        *task,
                gpointer      source,
@@ -1359,29 +1447,11 @@ verify_thread (GTask        *task,
                GCancellable *cancellable)
 {
   Query *query = task_data;
-  g_autoptr(HelixAuditLog) log = NULL;
-  g_autoptr(HelixAuditCheckpoint) known = NULL;
   g_autoptr(GError) error = NULL;
   HelixAuditReport *report = g_new0 (HelixAuditReport, 1);
 
-  if (query->known != NULL)
-    {
-      known = helix_audit_checkpoint_parse (query->known, -1, query->public_key, query->origin,
-                                            &error);
-      if (known == NULL)
-        {
-          /* A kept checkpoint this key did not sign: the log was signed
-           * again by someone else, or the checkpoint is not this log's. */
-          report->problem = HELIX_AUDIT_BAD_SIGNATURE;
-          report->message = g_strdup_printf (_("The kept checkpoint does not match this log’s key: %s"),
-                                             error->message);
-          g_task_return_pointer (task, report, report_free);
-          return;
-        }
-    }
-
-  if ((log = helix_audit_log_open (query->log_path, query->origin, NULL, &error)) == NULL ||
-      !helix_audit_log_verify (log, query->public_key, known, report, &error))
+  if (!helix_audit_verify_file (query->log_path, query->origin, query->public_key, query->known,
+                                report, &error))
     {
       report_free (report);
       g_task_return_error (task, g_steal_pointer (&error));

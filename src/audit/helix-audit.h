@@ -104,6 +104,8 @@ gboolean          helix_audit_add_sink             (HelixAudit            *self,
                                                     const char            *backup_url,
                                                     const char * const    *channels,
                                                     GError               **error);
+void              helix_audit_set_signer           (HelixAudit            *self,
+                                                    HelixAuditSigner      *signer);
 void              helix_audit_set_checkpoint_every (HelixAudit            *self,
                                                     guint                  n_entries,
                                                     guint                  seconds);
@@ -146,6 +148,13 @@ gboolean          helix_audit_verify_finish        (HelixAudit            *self,
                                                     HelixAuditReport      *report,
                                                     GError               **error);
 
+gboolean          helix_audit_verify_file          (const char            *log_path,
+                                                    const char            *origin,
+                                                    const guint8          *public_key,
+                                                    const char            *known_checkpoint,
+                                                    HelixAuditReport      *report,
+                                                    GError               **error);
+
 void              helix_audit_list_async           (HelixAudit            *self,
                                                     const HelixAuditFilter *filter,
                                                     GCancellable          *cancellable,
@@ -161,5 +170,23 @@ GPtrArray        *helix_audit_list_sinks           (HelixAudit            *self)
 HelixAuditSigner *helix_audit_load_key_file        (const char            *path,
                                                     const char            *name,
                                                     GError               **error);
+
+/**
+ * HelixAuditKeyLookup:
+ * @origin: a log's name
+ * @error: return location for a #GError
+ *
+ * Finds the signing key of the log @origin somewhere other than a key file
+ * (the desktop's keyring).
+ *
+ * Returns: (transfer full) (nullable): the key, or %NULL (without an error when there is none)
+ */
+typedef HelixAuditSigner *(*HelixAuditKeyLookup) (const char  *origin,
+                                                  GError     **error);
+
+int               helix_audit_verify_main          (int                    argc,
+                                                    char                 **argv,
+                                                    const char            *default_state_dir,
+                                                    HelixAuditKeyLookup    lookup);
 
 G_END_DECLS

@@ -13,9 +13,10 @@
  * once the entry is durable. If it cannot be written the action does not
  * run and the client gets 503 `audit_unavailable` (fail closed).
  *
- * Also recorded: a budget reaching its alert ratio (alerts), the
- * configuration file changing on disk (file-changes), a heartbeat, and
- * (by the trail itself) a webhook sink failing for too long (alerts).
+ * Also recorded: the configuration file changing on disk (file-changes), a
+ * heartbeat; by helix_audit_watch_router(), a provider's breaker opening or
+ * closing (assistant-state, alerts) and a budget reaching its alert share
+ * (alerts); by the trail itself, a webhook sink failing for too long (alerts).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -315,79 +316,7 @@ _helix_gateway_audited (HelixGateway        *self,
                             audited_recorded_cb, audited);
 }
 
-/* Alerts and file changes {{{1 */
-
-typedef struct
-{
-  HelixAudit *audit;
-  char       *payload;
-} Alert;
-
-static gboolean
-record_alert_cb (gpointer data)
-{
-  Alert *alert = data;
-
-  helix_audit_record (alert->audit, HELIX_AUDIT_CHANNEL_ALERTS, "system", "budget.alert",
-                      alert->payload);
-  g_object_unref (alert->audit);
-  g_free (alert->payload);
-  g_free (alert);
-
-  return G_SOURCE_REMOVE;
-}
-
-/* May run in any thread that reserves budget: the entry is made on the main context. */
-static void
-on_budget_alert (HelixBudget *budget,
-                 int          scope,
-                 const char  *user,
-                 int          period,
-                 double       used,
-                 double       limit,
-                 HelixAudit  *audit)
-{
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  Alert *alert;
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "scope");
-  json_builder_add_string_value (builder, scope == HELIX_BUDGET_SCOPE_USER ? "user" : "global");
-  json_builder_set_member_name (builder, "user");
-  if (user != NULL)
-    json_builder_add_string_value (builder, user);
-  else
-    json_builder_add_null_value (builder);
-  json_builder_set_member_name (builder, "period");
-  json_builder_add_string_value (builder, period == HELIX_BUDGET_PERIOD_MONTH ? "month" : "day");
-  json_builder_set_member_name (builder, "used_usd");
-  json_builder_add_double_value (builder, used);
-  json_builder_set_member_name (builder, "limit_usd");
-  json_builder_add_double_value (builder, limit);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-
-  alert = g_new0 (Alert, 1);
-  alert->audit = g_object_ref (audit);
-  alert->payload = json_to_string (root, FALSE);
-  g_main_context_invoke (NULL, record_alert_cb, alert);
-}
-
-/**
- * _helix_gateway_audit_watch_budget:
- * @audit: the audit trail
- * @budget: (nullable): the AI router's budget
- *
- * Records every budget alert on the alerts channel.
- */
-void
-_helix_gateway_audit_watch_budget (HelixAudit  *audit,
-                                   HelixBudget *budget)
-{
-  if (budget != NULL)
-    g_signal_connect_object (budget, "alert", G_CALLBACK (on_budget_alert), audit, 0);
-}
+/* File changes {{{1 */
 
 static const char *
 monitor_event_name (GFileMonitorEvent event)

@@ -305,8 +305,6 @@ void          _helix_gateway_respond_audit_unavailable (SoupServerMessage       
 gboolean      _helix_gateway_require_admin             (HelixGateway              *self,
                                                         SoupServerMessage         *msg,
                                                         HelixGatewayAuth          *auth);
-void          _helix_gateway_audit_watch_budget        (HelixAudit                *audit,
-                                                        HelixBudget               *budget);
 GFileMonitor *_helix_gateway_audit_watch_config        (HelixAudit                *audit,
                                                         const char                *path);
 void          _helix_gateway_add_audit_routes          (HelixGateway              *self,

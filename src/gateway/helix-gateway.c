@@ -14,6 +14,7 @@
 #include <glib/gi18n.h>
 #include <sodium.h>
 
+#include "helix-audit-watch.h"
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
 #include "helix-log.h"
@@ -1636,12 +1637,12 @@ helix_gateway_start (HelixGateway  *self,
   self->flags = g_steal_pointer (&flags);
   self->runtime = g_steal_pointer (&runtime);
   self->audit = g_steal_pointer (&audit);
+  /* Breakers opening and closing (assistant-state, alerts), budget alerts (alerts). */
   if (ai != NULL)
-    _helix_gateway_audit_watch_budget (self->audit, _helix_gateway_ai_get_budget (ai));
+    helix_audit_watch_router (self->audit, _helix_gateway_ai_get_router (ai),
+                              _helix_gateway_ai_get_budget (ai));
   self->config_monitor =
     _helix_gateway_audit_watch_config (self->audit, helix_gateway_config_get_path (self->config));
-  /* The router has no signal for its breakers' state yet: the assistant-state
-   * channel gets nothing from it until it does. */
   {
     g_autofree char *payload = _helix_gateway_audit_payload ("version", PACKAGE_VERSION,
                                                              "listen", self->uri, NULL);
