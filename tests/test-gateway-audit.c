@@ -552,6 +552,15 @@ test_cli_while_serving (Fixture       *f,
   g_test_message ("%s", json_object_get_string_member (json_node_get_object (report),
                                                         "problem"));
   g_assert_true (json_object_get_boolean_member (json_node_get_object (report), "ok"));
+
+  /* The command line's verifier takes the gateway's log and key as they are. */
+  g_clear_object (&process);
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, binary,
+                              "--verify-audit", "--state-dir", f->state_dir, NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (process, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
 }
 
 static void
