@@ -33,6 +33,12 @@
  * gateway's #HelixGatewayDb (`gateway.db` in the state directory) and a
  * #SoupServer that answers HTTP requests.
  *
+ * Beside the database, the state directory holds the audit trail
+ * (`audit.db`, `webhooks.db`, `audit.key`: helix-gateway-audit.c), the
+ * feature flags changed at run time (`flags.json`, a #HelixFlags) and the
+ * maintenance switch (`runtime.json`); the last two are #HelixStateFile
+ * documents, written in a worker thread before a change takes effect.
+ *
  * helix_gateway_start() opens the database and starts listening;
  * helix_gateway_shutdown_async() stops accepting connections, lets the
  * requests in flight finish (for at most
@@ -1487,12 +1493,16 @@ dup_socket_uri (GSocket     *listen_socket,
  * @error: return location for a #GError
  *
  * Checks and loads the TLS certificate and key if configured, creates the
- * state directory (mode 0700) if needed, opens the database and starts
- * listening, then logs `listening on http://ADDR:PORT` (`https://` with TLS)
- * at info level with the port it really got.
+ * state directory (mode 0700) if needed, opens the audit trail (making its
+ * key on the first start), reads the flags and the maintenance switch
+ * changed at run time, opens the database and starts listening, then logs
+ * `listening on http://ADDR:PORT` (`https://` with TLS) at info level with
+ * the port it really got. A damaged state file or an audit trail that
+ * cannot be opened stops the start-up (%HELIX_GATEWAY_ERROR_STATE_DIR,
+ * %HELIX_GATEWAY_ERROR_AUDIT).
  *
- * This blocks while the database opens (and migrates): it is meant to run
- * once at start-up, before the main loop serves anything.
+ * This blocks while the files open (and the database migrates): it is
+ * meant to run once at start-up, before the main loop serves anything.
  *
  * Returns: %TRUE if the gateway is listening
  */
