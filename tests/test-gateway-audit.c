@@ -563,6 +563,25 @@ test_cli_while_serving (Fixture       *f,
   g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
 }
 
+/* A change on record that then cannot be stored: refused, and on record as failed. */
+static void
+test_store_fails (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autofree char *flags_path = g_build_filename (f->state_dir, "flags.json", NULL);
+  HelixFlagState state;
+
+  /* A directory where the file must go: the rename over it fails. */
+  g_assert_cmpint (g_mkdir (flags_path, 0700), ==, 0);
+
+  expect_error (f, "PATCH", "/api/v1/admin/flags/voice", f->root_token, "{\"percent\":5}", 500,
+                "internal");
+  g_assert_true (helix_flags_get_state (helix_gateway_get_flags (f->gateway), "voice", &state));
+  g_assert_cmpuint (state.percent, ==, 100);
+  g_assert_true (has_entry (f, "flags.change", "root"));
+  g_assert_true (has_entry (f, "flags.change_failed", "root"));
+}
+
 static void
 on_entry_added (HelixAudit *audit,
                 gint64      seq,
@@ -790,6 +809,7 @@ main (int   argc,
   ADD ("entries", test_entries);
   ADD ("cli-while-serving", test_cli_while_serving);
   ADD ("config-changes", test_config_changes);
+  ADD ("store-fails", test_store_fails);
   ADD ("canaries", test_canaries);
 
 #undef ADD

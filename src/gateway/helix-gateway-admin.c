@@ -34,17 +34,39 @@
 /* A change asked for, recorded before it is made. */
 typedef struct
 {
-  char     *flag;        /* (nullable): a flag change; else maintenance */
-  gboolean  enabled;     /* the flag's, or maintenance on */
-  guint     percent;
-  char     *user_name;
+  char       *flag;        /* (nullable): a flag change; else maintenance */
+  gboolean    enabled;     /* the flag's, or maintenance on */
+  guint       percent;
+  char       *user_name;
+  HelixAudit *audit;       /* (nullable): to record a change that failed */
 } Change;
+
+static void change_free (Change *change);
+
+/* The change is on record as about to happen, but could not be stored: the
+ * record says so too. */
+static void
+record_not_done (Change       *change,
+                 const GError *error)
+{
+  g_autofree char *payload = NULL;
+
+  payload = _helix_gateway_audit_payload (change->flag != NULL ? "flag" : "setting",
+                                          change->flag != NULL ? change->flag : "maintenance",
+                                          "error", error->message, NULL);
+  if (change->audit != NULL)
+    helix_audit_record (change->audit, HELIX_AUDIT_CHANNEL_API, change->user_name,
+                        change->flag != NULL ? "flags.change_failed"
+                                             : "maintenance.change_failed",
+                        payload);
+}
 
 static void
 change_free (Change *change)
 {
   g_free (change->flag);
   g_free (change->user_name);
+  g_clear_object (&change->audit);
   g_free (change);
 }
 
@@ -234,7 +256,10 @@ flag_set_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   if (!helix_flags_set_finish (HELIX_FLAGS (source), result, &error))
-    _helix_gateway_respond_internal_error (msg, error);
+    {
+      record_not_done (change, error);
+      _helix_gateway_respond_internal_error (msg, error);
+    }
   else
     {
       g_info ("flags: %s changed flag %s", change->user_name, change->flag);
@@ -366,6 +391,8 @@ patch_flag (HelixGateway      *self,
   change->enabled = enabled;
   change->percent = (guint) percent;
   change->user_name = g_strdup (auth->user_name);
+  if (_helix_gateway_get_audit (self) != NULL)
+    change->audit = g_object_ref (_helix_gateway_get_audit (self));
   payload = change_payload (name, state.enabled, state.percent, enabled, (guint) percent);
   _helix_gateway_audited (self, msg, HELIX_AUDIT_CHANNEL_API, auth->user_name, "flags.change",
                           payload, act_set_flag, change, (GDestroyNotify) change_free);
@@ -455,7 +482,10 @@ maintenance_set_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   if (!_helix_gateway_set_maintenance_finish (HELIX_GATEWAY (source), result, &error))
-    _helix_gateway_respond_internal_error (msg, error);
+    {
+      record_not_done (change, error);
+      _helix_gateway_respond_internal_error (msg, error);
+    }
   else
     {
       g_info ("maintenance: %s switched it %s", change->user_name, change->enabled ? "on" : "off");
@@ -503,6 +533,8 @@ put_maintenance (HelixGateway      *self,
   change = g_new0 (Change, 1);
   change->enabled = json_node_get_boolean (node);
   change->user_name = g_strdup (auth->user_name);
+  if (_helix_gateway_get_audit (self) != NULL)
+    change->audit = g_object_ref (_helix_gateway_get_audit (self));
   payload = change_payload (NULL, _helix_gateway_in_maintenance (self), 0, change->enabled, 0);
   _helix_gateway_audited (self, msg, HELIX_AUDIT_CHANNEL_API, auth->user_name,
                           "maintenance.change", payload, act_set_maintenance, change,
