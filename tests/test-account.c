@@ -22,6 +22,7 @@
 #include "helix-test-http.h"
 #include "helix-test-keyring.h"
 #include "helix-test-util.h"
+#include "helix-uuid.h"
 
 #define WAIT_TIMEOUT_S 60
 
@@ -521,6 +522,108 @@ test_round_trip (Fixture       *f,
   helix_test_assert_finalized (g_steal_pointer (&account));
 }
 
+static GPtrArray *
+account_list_devices (HelixAccount  *account,
+                      GError       **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  helix_account_list_devices_async (account, NULL, result_cb, &result);
+  helix_test_wait_for (result != NULL, WAIT_TIMEOUT_S, "the devices");
+
+  return helix_account_list_devices_finish (account, result, error);
+}
+
+static HelixAccountDevice *
+find_device (GPtrArray *devices,
+             gboolean   current)
+{
+  for (guint i = 0; i < devices->len; i++)
+    {
+      HelixAccountDevice *device = g_ptr_array_index (devices, i);
+
+      if (device->current == current)
+        return device;
+    }
+
+  return NULL;
+}
+
+/* GET /api/v1/devices through the account: this device and the others, and
+ * what a revoked token gets. */
+static void
+test_devices (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(HelixAccount) laptop = helix_account_new ();
+  g_autoptr(HelixAccount) phone = helix_account_new ();
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *phone_id = NULL;
+  HelixAccountDevice *device;
+  gint64 before = g_get_real_time () - G_USEC_PER_SEC;
+
+  helix_test_keyring_start (TRUE);
+
+  /* Signed out: nothing to ask. */
+  g_assert_null (account_list_devices (laptop, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID);
+  g_clear_error (&error);
+
+  g_assert_true (sign_in (laptop, f->uri, "alice", ALICE_PASSWORD, &error));
+  g_assert_no_error (error);
+  g_assert_true (sign_in (phone, f->uri, "alice", ALICE_PASSWORD, &error));
+  g_assert_no_error (error);
+
+  devices = account_list_devices (laptop, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (devices->len, ==, 2);
+  device = find_device (devices, TRUE);
+  g_assert_nonnull (device);
+  g_assert_cmpstr (device->name, ==, "test device");
+  g_assert_true (helix_uuid_is_valid (device->id));
+  g_assert_cmpint (device->created_us, >=, before);
+  g_assert_false (device->revoked);
+  device = find_device (devices, FALSE);
+  g_assert_nonnull (device);
+  g_assert_false (device->revoked);
+  phone_id = g_strdup (device->id);
+  g_clear_pointer (&devices, g_ptr_array_unref);
+
+  /* The phone signs out: the laptop sees it revoked. */
+  g_assert_true (sign_out (phone, &error));
+  g_assert_no_error (error);
+  devices = account_list_devices (laptop, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (devices->len, ==, 2);
+  device = find_device (devices, FALSE);
+  g_assert_cmpstr (device->id, ==, phone_id);
+  g_assert_true (device->revoked);
+  g_clear_pointer (&devices, g_ptr_array_unref);
+
+  /* The laptop's own token revoked behind its back: told to sign in again. */
+  devices = account_list_devices (laptop, &error);
+  device = find_device (devices, TRUE);
+  g_assert_true (helix_gateway_db_revoke_device (helix_gateway_get_db (f->gateway), f->alice,
+                                                 device->id, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&devices, g_ptr_array_unref);
+  g_assert_null (account_list_devices (laptop, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_AUTH);
+  g_clear_error (&error);
+
+  /* The gateway down: a network error. */
+  gateway_stop (f);
+  g_assert_null (account_list_devices (laptop, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_NETWORK);
+  g_clear_error (&error);
+
+  assert_not_logged (helix_account_get_token (laptop));
+
+  helix_test_assert_finalized (g_steal_pointer (&phone));
+  helix_test_assert_finalized (g_steal_pointer (&laptop));
+}
+
 static void
 test_wrong_password (Fixture       *f,
                      gconstpointer  data)
@@ -752,6 +855,7 @@ main (int    argc,
   g_test_add_func ("/helix/account/normalize-uri", test_normalize_uri);
   ADD ("no-keyring", test_no_keyring);
   ADD ("round-trip", test_round_trip);
+  ADD ("devices", test_devices);
   ADD ("invalid-input", test_invalid_input);
   ADD ("wrong-password", test_wrong_password);
   ADD ("rate-limited", test_rate_limited);

@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "helix-ledger.h"
 #include "helix-test-util.h"
@@ -185,6 +186,34 @@ test_totals (Fixture       *fixture,
   assert_total (today, 0, "chat", 2, 1, 500, 110, 0.52);
 }
 
+/* Days in local time: the process runs 13 hours ahead of UTC (set in main), so
+ * 23:00 UTC is noon of the next day there, and the UTC days split differently. */
+static void
+test_local_days (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr(GPtrArray) utc = NULL;
+  g_autoptr(GPtrArray) local = NULL;
+
+  record (fixture->ledger, NOON - 12 * G_TIME_SPAN_HOUR, "alice", "deepseek", "deepseek-chat",
+          HELIX_ROUTER_OUTCOME_OK, 1, 1, 0.25);
+  record (fixture->ledger, NOON - 11 * G_TIME_SPAN_HOUR - 1, "alice", "deepseek", "deepseek-chat",
+          HELIX_ROUTER_OUTCOME_OK, 1, 1, 0.5);
+  record (fixture->ledger, NOON + 11 * G_TIME_SPAN_HOUR, "alice", "deepseek", "deepseek-chat",
+          HELIX_ROUTER_OUTCOME_OK, 1, 1, 1.0);
+
+  utc = totals (fixture->ledger, HELIX_LEDGER_GROUP_DAY, NULL, 0, G_MAXINT64);
+  g_assert_cmpuint (utc->len, ==, 1);
+  assert_total (utc, 0, "2026-11-22", 3, 0, 3, 3, 1.75);
+
+  /* 00:00 and 00:59:59 UTC are 13:00 and 13:59:59 on the 22nd; 23:00 UTC is
+   * noon on the 23rd. */
+  local = totals (fixture->ledger, HELIX_LEDGER_GROUP_LOCAL_DAY, NULL, 0, G_MAXINT64);
+  g_assert_cmpuint (local->len, ==, 2);
+  assert_total (local, 0, "2026-11-22", 2, 0, 2, 2, 0.75);
+  assert_total (local, 1, "2026-11-23", 1, 0, 1, 1, 1.0);
+}
+
 static void
 recent_cb (GObject      *object,
            GAsyncResult *result,
@@ -326,12 +355,17 @@ int
 main (int   argc,
       char *argv[])
 {
+  /* A fixed offset without daylight saving, for the local days: no tzdata needed. */
+  g_setenv ("TZ", "HLX-13", TRUE);
+  tzset ();
+
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, func) \
   g_test_add ("/helix/ai/ledger/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
   ADD ("totals", test_totals);
+  ADD ("local-days", test_local_days);
   ADD ("recent", test_recent);
   ADD ("budget-restart", test_budget_restart);
   ADD ("attach", test_attach);

@@ -21,6 +21,7 @@
 
 #include "fake-provider.h"
 #include "helix-application.h"
+#include "helix-operator-window.h"
 #include "helix-preferences-window.h"
 #include "helix-provider-editor-private.h"
 #include "helix-provider-settings.h"
@@ -1175,6 +1176,17 @@ app_check_cb (gpointer user_data)
       gtk_application_get_active_window (GTK_APPLICATION (check->app)) == NULL)
     return G_SOURCE_CONTINUE;
 
+  /* The operator view opens from the app's action, once however often asked. */
+  g_action_group_activate_action (G_ACTION_GROUP (check->app), "operator", NULL);
+  g_action_group_activate_action (G_ACTION_GROUP (check->app), "operator", NULL);
+  {
+    guint n_operator = 0;
+
+    for (GList *l = gtk_application_get_windows (GTK_APPLICATION (check->app)); l != NULL; l = l->next)
+      n_operator += HELIX_IS_OPERATOR_WINDOW (l->data);
+    g_assert_cmpuint (n_operator, ==, 1);
+  }
+
   check->checked = TRUE;
   g_application_quit (G_APPLICATION (check->app));
 
@@ -1252,6 +1264,177 @@ test_application (Fixture       *f,
   helix_test_rm_rf (dir);
 }
 
+/* The canary {{{1 */
+
+static const char * const canary_chunks[] = {
+  "data: {\"choices\":[{\"delta\":{\"content\":\"Hello\"},\"finish_reason\":\"stop\"}]}\n\n",
+  "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2}}\n\n",
+  "data: [DONE]\n\n",
+  NULL
+};
+
+typedef struct
+{
+  HelixApplication *app;
+  FakeProvider     *fake;
+  guint             step;
+  gboolean          done;
+} Canary;
+
+static void
+canary_chat_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Canary *canary = user_data;
+  g_autoptr(GError) error = NULL;
+  HelixRouterResult *out = NULL;
+
+  helix_router_chat_finish (HELIX_ROUTER (object), result, &out, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (out->provider, ==, "canary-cloud");
+  helix_router_result_free (out);
+  canary->done = TRUE;
+  g_application_quit (G_APPLICATION (canary->app));
+}
+
+static void
+canary_saved_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Canary *canary = user_data;
+  g_autoptr(HelixProviderConfig) saved = NULL;
+  g_autoptr(HelixChatRequest) request = helix_chat_request_new ("canary-model");
+  g_autoptr(GError) error = NULL;
+  HelixRouterParams params = { "chat", NULL, NULL, "canary-cloud/canary-model" };
+
+  saved = helix_provider_settings_save_finish (HELIX_PROVIDER_SETTINGS (object), result, &error);
+  g_assert_no_error (error);
+
+  helix_chat_request_add_message (request, HELIX_MESSAGE_ROLE_USER, "Say hello");
+  helix_router_chat_async (helix_application_get_router (canary->app), &params, request, NULL, NULL,
+                           canary_chat_cb, canary);
+}
+
+static gboolean
+canary_start_cb (gpointer user_data)
+{
+  Canary *canary = user_data;
+  HelixProviderSettings *providers = helix_application_get_provider_settings (canary->app);
+  g_autoptr(HelixProviderConfig) config = NULL;
+
+  if (providers == NULL || helix_provider_settings_get_loading (providers) ||
+      gtk_application_get_active_window (GTK_APPLICATION (canary->app)) == NULL)
+    return G_SOURCE_CONTINUE;
+
+  config = new_config ("Canary Cloud", fake_provider_get_base_url (canary->fake), TRUE,
+                       "canary-model", NULL);
+  helix_provider_settings_save_async (providers, config, CANARY, NULL, canary_saved_cb, canary);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Whether @path holds @needle anywhere. */
+static gboolean
+file_contains (const char *path,
+               const char *needle)
+{
+  g_autofree char *contents = NULL;
+  gsize len = 0, n = strlen (needle);
+
+  if (!g_file_get_contents (path, &contents, &len, NULL))
+    return FALSE;
+
+  for (gsize i = 0; i + n <= len; i++)
+    if (contents[i] == needle[0] && memcmp (contents + i, needle, n) == 0)
+      return TRUE;
+
+  return FALSE;
+}
+
+/* A key stored and used in every desktop flow — saved through Preferences'
+ * settings (keyring, audit trail), used for a chat (ledger, store) — is in
+ * none of the files beside the chats (databases, WAL and shared-memory
+ * files), nor in this process's command line or any log line (the log
+ * handler aborts on it), and the audit trail has the change without it. */
+static void
+test_canary (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) profile = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *db = NULL;
+  g_autofree char *profile_path = NULL;
+  g_autofree char *audit_path = NULL;
+  Canary canary = { 0 };
+  const char *name;
+  char *argv[4];
+  guint n_files = 0;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  dir = g_dir_make_tmp ("helix-providers-canary-XXXXXX", &error);
+  g_assert_no_error (error);
+  profile_path = g_build_filename (dir, "profile", NULL);
+  db = g_build_filename (profile_path, "helix.db", NULL);
+  audit_path = g_build_filename (profile_path, "audit.db", NULL);
+  g_setenv ("HELIX_OLLAMA_URL", "http://127.0.0.1:9/v1", TRUE);
+  g_settings_set_boolean (f->settings, "ollama-offered", TRUE);
+
+  canary.fake = fake_provider_new (FAKE_FORMAT_OPENAI);
+  fake_provider_respond_stream (canary.fake, canary_chunks, FAKE_END_FINISH);
+  canary.app = helix_application_new ("ai.helix.Helix.TestCanary");
+  argv[0] = (char *) "helix";
+  argv[1] = (char *) "--database";
+  argv[2] = db;
+  argv[3] = NULL;
+  g_timeout_add (50, canary_start_cb, &canary);
+  g_assert_cmpint (g_application_run (G_APPLICATION (canary.app), 3, argv), ==, 0);
+  g_assert_true (canary.done);
+  g_assert_cmpstr (fake_provider_get_last_header (canary.fake, "Authorization"), ==, "Bearer " CANARY);
+
+  /* The change is on record, without the key. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GPtrArray) items = NULL;
+    HelixAuditFilter added = { HELIX_AUDIT_CHANNEL_ASSISTANT_STATE, NULL, "provider.added", 0, 10 };
+
+    helix_audit_list_async (helix_application_get_audit (canary.app), &added, NULL, result_cb, &result);
+    helix_test_wait_for (result != NULL, WAIT_S, "the audit entries");
+    items = helix_audit_list_finish (helix_application_get_audit (canary.app), result, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (items->len, ==, 1);
+    g_assert_nonnull (strstr (((HelixAuditItem *) g_ptr_array_index (items, 0))->payload, "canary-cloud"));
+  }
+  g_clear_object (&canary.app);
+
+  profile = g_dir_open (profile_path, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (profile)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (profile_path, name, NULL);
+
+      g_test_message ("canary: %s", name);
+      g_assert_false (file_contains (path, CANARY));
+      n_files++;
+    }
+  /* helix.db, ledger.db, audit.db, webhooks.db, with their WAL files. */
+  g_assert_cmpuint (n_files, >=, 4);
+  g_assert_true (g_file_test (audit_path, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (file_contains ("/proc/self/cmdline", CANARY));
+
+  fake_provider_free (canary.fake);
+  g_unsetenv ("HELIX_OLLAMA_URL");
+  helix_test_rm_rf (dir);
+}
+
 /* Main {{{1 */
 
 int
@@ -1302,6 +1485,7 @@ main (int   argc,
   ADD ("page", test_page);
   ADD ("preferences-window", test_preferences_window);
   ADD ("application", test_application);
+  ADD ("canary", test_canary);
 
 #undef ADD
 

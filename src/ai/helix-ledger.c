@@ -302,6 +302,9 @@ group_sql (HelixLedgerGroup group)
     {
     case HELIX_LEDGER_GROUP_DAY:
       return "strftime ('%Y-%m-%d', time_us / 1000000, 'unixepoch')";
+    case HELIX_LEDGER_GROUP_LOCAL_DAY:
+      /* SQLite's localtime follows TZ and daylight saving, day by day. */
+      return "strftime ('%Y-%m-%d', time_us / 1000000, 'unixepoch', 'localtime')";
     case HELIX_LEDGER_GROUP_PROVIDER:
       return "coalesce (provider, '')";
     case HELIX_LEDGER_GROUP_MODEL:

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  * @HELIX_LEDGER_GROUP_MODEL: by "provider/model"
  * @HELIX_LEDGER_GROUP_USER: by user
  * @HELIX_LEDGER_GROUP_OPERATION: by operation
+ * @HELIX_LEDGER_GROUP_LOCAL_DAY: by calendar day in the process's local time
+ *   (as the desktop's budget counts days), keys "YYYY-MM-DD"
  */
 typedef enum
 {
@@ -26,6 +28,7 @@ typedef enum
   HELIX_LEDGER_GROUP_MODEL,
   HELIX_LEDGER_GROUP_USER,
   HELIX_LEDGER_GROUP_OPERATION,
+  HELIX_LEDGER_GROUP_LOCAL_DAY,
 } HelixLedgerGroup;
 
 /**

@@ -16,6 +16,7 @@
 #include "helix-audit-keyring.h"
 #include "helix-audit-watch.h"
 #include "helix-core.h"
+#include "helix-operator-window.h"
 #include "helix-ledger.h"
 #include "helix-preferences-window.h"
 #include "helix-window.h"
@@ -191,6 +192,11 @@ on_store_opened (GObject      *object,
       g_signal_connect_object (self->sync_client, "signed-out",
                                G_CALLBACK (on_sync_signed_out), self, G_CONNECT_SWAPPED);
       update_sync (self);
+
+      /* An operator window opened before the store was. */
+      for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+        if (HELIX_IS_OPERATOR_WINDOW (l->data))
+          helix_operator_window_set_sync (l->data, self->account, self->sync_client);
     }
 
   if (self->activate_pending)
@@ -261,10 +267,31 @@ preferences_action (GSimpleAction *action,
   gtk_window_present (self->preferences);
 }
 
+/* The operator view: one window, with what this install has. */
+static void
+operator_action (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
+{
+  HelixApplication *self = HELIX_APPLICATION (user_data);
+  GtkWindow *window = NULL;
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (HELIX_IS_OPERATOR_WINDOW (l->data))
+      window = l->data;
+
+  if (window == NULL)
+    window = GTK_WINDOW (helix_operator_window_new (GTK_APPLICATION (self), self->router,
+                                                    self->ledger, self->budget, self->audit));
+  helix_operator_window_set_sync (HELIX_OPERATOR_WINDOW (window), self->account, self->sync_client);
+  gtk_window_present (window);
+}
+
 static const GActionEntry app_actions[] = {
   { "quit", quit_action },
   { "about", about_action },
   { "preferences", preferences_action },
+  { "operator", operator_action },
 };
 
 static void

@@ -40,3 +40,21 @@ helix_chat_format_cost (double      cost,
 
   return g_strdup_printf ("$%.2f", cost);
 }
+
+/**
+ * helix_format_usd:
+ * @usd: an amount in USD, 0 or more
+ *
+ * An amount as totals and budgets show it: cents, or four decimals below a
+ * cent so that small sums do not read as nothing.
+ *
+ * Returns: (transfer full): "$12.30", "$0.0042", "$0.00"
+ */
+char *
+helix_format_usd (double usd)
+{
+  if (usd > 0 && usd < 0.01)
+    return g_strdup_printf ("$%.4f", usd);
+
+  return g_strdup_printf ("$%.2f", MAX (usd, 0.0));
+}

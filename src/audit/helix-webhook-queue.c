@@ -86,11 +86,12 @@ struct _HelixWebhookQueue
 {
   GObject      parent_instance;
 
-  GMutex       mutex;     /* around db and checkpoint */
+  GMutex       mutex;     /* around db, checkpoint and pending */
   GMainContext *context;  /* where sinks deliver */
   sqlite3     *db;
   SoupSession *session;
   GHashTable  *sinks;     /* name → Sink */
+  GHashTable  *pending;   /* sink name → entries queued, counted without a query */
   char        *checkpoint;
   gboolean     started;
   guint        backoff_min_ms;
@@ -111,6 +112,47 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void try_send (Sink *sink);
+
+/* Counts what is queued for @sink, once: from then on the count is kept up
+ * to date in memory. With the mutex held. */
+static guint
+count_pending (HelixWebhookQueue *self,
+               const char        *sink)
+{
+  sqlite3_stmt *stmt = NULL;
+  gpointer value;
+  guint n = 0;
+
+  if (g_hash_table_lookup_extended (self->pending, sink, NULL, &value))
+    return GPOINTER_TO_UINT (value);
+
+  if (self->db != NULL &&
+      sqlite3_prepare_v2 (self->db, "SELECT count (*) FROM queue WHERE sink = ?1", -1, &stmt,
+                          NULL) == SQLITE_OK)
+    {
+      sqlite3_bind_text (stmt, 1, sink, -1, SQLITE_STATIC);
+      if (sqlite3_step (stmt) == SQLITE_ROW)
+        n = (guint) sqlite3_column_int64 (stmt, 0);
+      g_hash_table_replace (self->pending, g_strdup (sink), GUINT_TO_POINTER (n));
+    }
+  sqlite3_finalize (stmt);
+
+  return n;
+}
+
+/* After @delta entries were committed to (> 0) or delivered from (< 0)
+ * @sink's queue; count_pending() ran before they were committed. With the
+ * mutex held. */
+static void
+add_pending (HelixWebhookQueue *self,
+             const char        *sink,
+             gint               delta)
+{
+  guint n = count_pending (self, sink);
+
+  n = delta < 0 && (guint) -delta > n ? 0 : n + delta;
+  g_hash_table_replace (self->pending, g_strdup (sink), GUINT_TO_POINTER (n));
+}
 
 static void
 sink_free (gpointer data)
@@ -149,6 +191,7 @@ helix_webhook_queue_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_free (self->checkpoint);
   g_main_context_unref (self->context);
+  g_hash_table_unref (self->pending);
   g_mutex_clear (&self->mutex);
 
   G_OBJECT_CLASS (helix_webhook_queue_parent_class)->finalize (object);
@@ -201,6 +244,7 @@ helix_webhook_queue_init (HelixWebhookQueue *self)
 {
   g_mutex_init (&self->mutex);
   self->context = g_main_context_ref_thread_default ();
+  self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->sinks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, sink_free);
   self->backoff_min_ms = HELIX_WEBHOOK_BACKOFF_MIN_MS;
   self->backoff_max_ms = HELIX_WEBHOOK_BACKOFF_MAX_MS;
@@ -322,6 +366,11 @@ helix_webhook_queue_add_sink (HelixWebhookQueue   *self,
       return FALSE;
     }
 
+  /* What earlier runs left queued, counted once; then kept up to date. */
+  g_mutex_lock (&self->mutex);
+  count_pending (self, name);
+  g_mutex_unlock (&self->mutex);
+
   sink = g_new0 (Sink, 1);
   sink->queue = self;
   sink->name = g_strdup (name);
@@ -408,6 +457,7 @@ helix_webhook_queue_enqueue (HelixWebhookQueue  *self,
     }
 
   g_mutex_lock (&self->mutex);
+  count_pending (self, sink);
   ok = self->db != NULL &&
        sqlite3_prepare_v2 (self->db,
                            "INSERT INTO queue (sink, seq, channel, entry, created_us) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -422,6 +472,8 @@ helix_webhook_queue_enqueue (HelixWebhookQueue  *self,
       ok = sqlite3_step (stmt) == SQLITE_DONE;
     }
   sqlite3_finalize (stmt);
+  if (ok)
+    add_pending (self, sink, 1);
   g_mutex_unlock (&self->mutex);
 
   if (!ok)
@@ -494,6 +546,8 @@ helix_webhook_queue_enqueue_batch (HelixWebhookQueue       *self,
     return TRUE;
 
   g_mutex_lock (&self->mutex);
+  for (guint i = 0; i < n_items; i++)
+    count_pending (self, items[i].sink);
   ok = self->db != NULL &&
        sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
   if (ok)
@@ -526,6 +580,9 @@ helix_webhook_queue_enqueue_batch (HelixWebhookQueue       *self,
       ok = ok && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
       if (!ok)
         sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      for (guint i = 0; ok && i < n_items; i++)
+        if (items[i].entry != NULL)
+          add_pending (self, items[i].sink, 1);
     }
   sqlite3_finalize (insert);
   sqlite3_finalize (mark);
@@ -623,26 +680,18 @@ helix_webhook_queue_set_mark (HelixWebhookQueue  *self,
   return ok;
 }
 
-/* Entries waiting for @sink. */
+/* Entries waiting for @sink, from a count kept in memory: a query only the
+ * first time a sink is asked about. */
 guint
 helix_webhook_queue_get_pending (HelixWebhookQueue *self,
                                  const char        *sink)
 {
-  sqlite3_stmt *stmt = NULL;
-  guint n = 0;
+  guint n;
 
   g_return_val_if_fail (HELIX_IS_WEBHOOK_QUEUE (self), 0);
 
   g_mutex_lock (&self->mutex);
-  if (self->db != NULL &&
-      sqlite3_prepare_v2 (self->db, "SELECT count (*) FROM queue WHERE sink = ?1", -1, &stmt,
-                          NULL) == SQLITE_OK)
-    {
-      sqlite3_bind_text (stmt, 1, sink, -1, SQLITE_STATIC);
-      if (sqlite3_step (stmt) == SQLITE_ROW)
-        n = (guint) sqlite3_column_int64 (stmt, 0);
-    }
-  sqlite3_finalize (stmt);
+  n = count_pending (self, sink);
   g_mutex_unlock (&self->mutex);
 
   return n;
@@ -1039,6 +1088,9 @@ sent_cb (GObject      *object,
   sink->failing_since = 0;
   sink->alerted = FALSE;
   set_error (sink, NULL);
+  g_mutex_lock (&self->mutex);
+  add_pending (self, sink->name, -(gint) sink->sent_ids->len);
+  g_mutex_unlock (&self->mutex);
   g_signal_emit (self, signals[DELIVERED], 0, sink->name, sink->sent_ids->len);
 
   task = g_task_new (self, self->cancellable, deleted_cb, sink);

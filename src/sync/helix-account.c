@@ -26,9 +26,11 @@
 #include <libsoup/soup.h>
 
 #include "helix-account.h"
+#include "helix-json.h"
 
 #define LOGIN_PATH  "api/v1/auth/login"
 #define LOGOUT_PATH "api/v1/auth/logout"
+#define DEVICES_PATH "api/v1/devices"
 
 /* The gateway's limits (HELIX_GATEWAY_DEVICE_NAME_MAX, HELIX_PASSWORD_MAX_BYTES). */
 #define DEVICE_NAME_MAX   128
@@ -1220,6 +1222,227 @@ helix_account_sign_out_finish (HelixAccount  *self,
                                GError       **error)
 {
   return finish_task (self, result, helix_account_sign_out_async, error);
+}
+
+/* Devices {{{1 */
+
+/* The answer of GET /api/v1/devices, at most: a few hundred bytes a device. */
+#define DEVICES_ANSWER_MAX (1024 * 1024)
+#define DEVICES_MAX        1000
+#define DEVICES_DEPTH_MAX  4
+
+void
+helix_account_device_free (HelixAccountDevice *device)
+{
+  if (device == NULL)
+    return;
+
+  g_free (device->id);
+  g_free (device->name);
+  g_free (device);
+}
+
+/* An ISO 8601 time member as µs since the Unix epoch, or 0. */
+static gint64
+get_time_member (JsonObject *object,
+                 const char *name)
+{
+  const char *text = get_string_member (object, name);
+  g_autoptr(GDateTime) time = text != NULL ? g_date_time_new_from_iso8601 (text, NULL) : NULL;
+
+  return time != NULL ? g_date_time_to_unix (time) * G_USEC_PER_SEC : 0;
+}
+
+static gboolean
+get_boolean_member (JsonObject *object,
+                    const char *name)
+{
+  JsonNode *member = json_object_get_member (object, name);
+
+  return member != NULL && json_node_get_value_type (member) == G_TYPE_BOOLEAN &&
+         json_node_get_boolean (member);
+}
+
+/* The devices of a GET /api/v1/devices answer, or %NULL if it is not one. */
+static GPtrArray *
+parse_devices (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GPtrArray) devices = NULL;
+  const char *data;
+  gsize len = 0;
+  JsonNode *root;
+  JsonArray *array;
+
+  data = g_bytes_get_data (body, &len);
+  if (!helix_json_check_text (data, len, DEVICES_ANSWER_MAX, DEVICES_DEPTH_MAX, NULL) ||
+      !json_parser_load_from_data (parser, data, len, NULL))
+    return NULL;
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
+    return NULL;
+
+  array = json_node_get_array (root);
+  devices = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_account_device_free);
+  for (guint i = 0; i < json_array_get_length (array) && i < DEVICES_MAX; i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      JsonObject *object;
+      const char *id, *name;
+      HelixAccountDevice *device;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        return NULL;
+
+      object = json_node_get_object (node);
+      id = get_string_member (object, "id");
+      name = get_string_member (object, "name");
+      if (id == NULL || name == NULL)
+        return NULL;
+
+      device = g_new0 (HelixAccountDevice, 1);
+      device->id = g_utf8_make_valid (id, -1);
+      device->name = g_utf8_make_valid (name, -1);
+      device->created_us = get_time_member (object, "created");
+      device->last_seen_us = get_time_member (object, "last_seen");
+      device->current = get_boolean_member (object, "current");
+      device->revoked = get_boolean_member (object, "revoked");
+      g_ptr_array_add (devices, device);
+    }
+
+  return g_steal_pointer (&devices);
+}
+
+typedef struct
+{
+  SoupMessage *msg;
+  char        *gateway_uri;
+} ListDevices;
+
+static void
+list_devices_free (ListDevices *list)
+{
+  g_clear_object (&list->msg);
+  g_free (list->gateway_uri);
+  g_free (list);
+}
+
+static void
+list_devices_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ListDevices *list = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  GPtrArray *devices;
+  guint status;
+
+  body = soup_session_send_and_read_finish (SOUP_SESSION (object), result, &error);
+  status = soup_message_get_status (list->msg);
+
+  if (body != NULL && status == SOUP_STATUS_UNAUTHORIZED)
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_AUTH,
+                               _("The gateway no longer accepts this device. Sign in again in "
+                                 "Preferences."));
+      return;
+    }
+
+  if (body == NULL || !SOUP_STATUS_IS_SUCCESSFUL (status))
+    {
+      g_task_return_error (task, translate_failure (list->gateway_uri, list->msg, body, error));
+      return;
+    }
+
+  devices = parse_devices (body);
+  if (devices == NULL)
+    {
+      g_autofree char *host = dup_host (list->gateway_uri);
+
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL,
+                               _("The gateway at %s answered with a device list Helix does not "
+                                 "understand. Check that it runs the same version of Helix."),
+                               host);
+      return;
+    }
+
+  g_task_return_pointer (task, devices, (GDestroyNotify) g_ptr_array_unref);
+}
+
+/**
+ * helix_account_list_devices_async:
+ * @self: a signed-in #HelixAccount
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the devices
+ * @user_data: data for @callback
+ *
+ * Asks the gateway for the devices of the account (GET /api/v1/devices),
+ * with the device token. It can run beside the other operations.
+ */
+void
+helix_account_list_devices_async (HelixAccount        *self,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *endpoint = NULL;
+  g_autofree char *authorization = NULL;
+  ListDevices *list;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_list_devices_async);
+
+  if (self->token == NULL || self->gateway_uri == NULL)
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("Not signed in to a gateway. Sign in in Preferences to see "
+                                 "your devices."));
+      return;
+    }
+
+  list = g_new0 (ListDevices, 1);
+  list->gateway_uri = g_strdup (self->gateway_uri);
+  endpoint = g_strconcat (self->gateway_uri, "/", DEVICES_PATH, NULL);
+  list->msg = soup_message_new (SOUP_METHOD_GET, endpoint);
+  g_assert (list->msg != NULL);
+  /* The token goes to this address and no other. */
+  soup_message_add_flags (list->msg, SOUP_MESSAGE_NO_REDIRECT);
+  authorization = g_strconcat ("Bearer ", self->token, NULL);
+  soup_message_headers_replace (soup_message_get_request_headers (list->msg), "Authorization",
+                                authorization);
+  memset (authorization, 0, strlen (authorization));
+  g_task_set_task_data (task, list, (GDestroyNotify) list_devices_free);
+
+  soup_session_send_and_read_async (self->session, list->msg, G_PRIORITY_DEFAULT, cancellable,
+                                    list_devices_cb, g_steal_pointer (&task));
+}
+
+/**
+ * helix_account_list_devices_finish:
+ * @self: a #HelixAccount
+ * @result: the result
+ * @error: where to put the error
+ *
+ * Returns: (transfer container) (element-type HelixAccountDevice): the
+ *   account's devices, as the gateway lists them
+ */
+GPtrArray *
+helix_account_list_devices_finish (HelixAccount  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_list_devices_async,
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* GObject {{{1 */

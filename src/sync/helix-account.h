@@ -41,6 +41,30 @@ typedef enum
  * (the normalized gateway address) and "username". */
 #define HELIX_ACCOUNT_SECRET_SCHEMA_NAME "ai.helix.Helix.DeviceToken"
 
+/**
+ * HelixAccountDevice:
+ * @id: the device's id (a UUID)
+ * @name: its name
+ * @created_us: when it signed in, µs since the Unix epoch, or 0
+ * @last_seen_us: when the gateway last heard from it, or 0
+ * @current: whether it is this device
+ * @revoked: whether its token was revoked
+ *
+ * A device of the account, as GET /api/v1/devices lists it.
+ */
+typedef struct
+{
+  char     *id;
+  char     *name;
+  gint64    created_us;
+  gint64    last_seen_us;
+  gboolean  current;
+  gboolean  revoked;
+} HelixAccountDevice;
+
+void helix_account_device_free (HelixAccountDevice *device);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixAccountDevice, helix_account_device_free)
+
 #define HELIX_TYPE_ACCOUNT (helix_account_get_type ())
 
 G_DECLARE_FINAL_TYPE (HelixAccount, helix_account, HELIX, ACCOUNT, GObject)
@@ -88,5 +112,13 @@ void          helix_account_sign_out_async  (HelixAccount         *self,
 gboolean      helix_account_sign_out_finish (HelixAccount         *self,
                                              GAsyncResult         *result,
                                              GError              **error);
+
+void          helix_account_list_devices_async  (HelixAccount        *self,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+GPtrArray    *helix_account_list_devices_finish (HelixAccount        *self,
+                                                 GAsyncResult        *result,
+                                                 GError             **error);
 
 G_END_DECLS
