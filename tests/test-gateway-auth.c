@@ -588,6 +588,84 @@ test_cli (Scratch       *s,
   g_assert_null (strstr (s->cli_output->str, "correct horse battery"));
 }
 
+static gint64
+count_audit_entries (Scratch *s)
+{
+  g_autofree char *path = g_build_filename (s->state_dir, "audit.db", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 n;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT count (*) FROM entries", -1, &stmt, NULL), ==,
+                   SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  n = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+
+  return n;
+}
+
+/* Account commands are on record before they change anything; with the
+ * audit store locked they change nothing. */
+static void
+test_cli_audit (Scratch       *s,
+                gconstpointer  data)
+{
+  const char * const add_carol[] = { "--add-user", "carol", NULL };
+  const char * const disable_alice[] = { "--disable-user", "alice", NULL };
+  const char * const enable_alice[] = { "--enable-user", "alice", NULL };
+  g_autofree char *audit_path = g_build_filename (s->state_dir, "audit.db", NULL);
+  g_autoptr(HelixGatewayUser) alice = NULL;
+  g_autofree char *err = NULL;
+  sqlite3 *lock = NULL;
+  gint64 before;
+
+  add_user (s, "alice", "alice password", FALSE);
+  before = count_audit_entries (s);
+  g_assert_cmpint (before, >=, 1);
+
+  /* The audit store cannot be written: nothing happens. */
+  g_assert_cmpint (sqlite3_open (audit_path, &lock), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (lock, "BEGIN EXCLUSIVE", NULL, NULL, NULL), ==, SQLITE_OK);
+
+  g_assert_cmpint (run_cli (s, add_carol, "carol password\n", NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "Nothing was changed"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (s, disable_alice, NULL, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "Nothing was changed"));
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (sqlite3_exec (lock, "ROLLBACK", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (lock);
+
+  {
+    g_autoptr(HelixGatewayDb) db = helix_gateway_db_open (s->db_path, NULL);
+    g_autoptr(HelixGatewayUser) carol = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_nonnull (db);
+    carol = helix_gateway_db_lookup_user (db, "carol", &error);
+    g_assert_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER);
+    g_assert_null (carol);
+    helix_gateway_db_close (db);
+  }
+  alice = lookup_user (s, "alice");
+  g_assert_false (alice->disabled);
+  g_clear_pointer (&alice, helix_gateway_user_free);
+  g_assert_cmpint (count_audit_entries (s), ==, before);
+
+  /* Writable again: each change is one entry more. */
+  g_assert_cmpint (run_cli (s, disable_alice, NULL, NULL, NULL), ==, 0);
+  g_assert_cmpint (run_cli (s, enable_alice, NULL, NULL, NULL), ==, 0);
+  add_user (s, "carol", "carol password", FALSE);
+  g_assert_cmpint (count_audit_entries (s), ==, before + 3);
+  alice = lookup_user (s, "carol");
+  g_assert_nonnull (alice);
+}
+
 static void
 test_login (Scratch       *s,
             gconstpointer  data)
@@ -993,6 +1071,24 @@ assert_file_clean (const char         *path,
     }
 }
 
+/* The audit trail's files and its webhook queue, with their WAL files. */
+static void
+assert_audit_clean (Scratch            *s,
+                    const char * const *secrets)
+{
+  static const char * const files[] = {
+    "audit.db", "audit.db-wal", "webhooks.db", "webhooks.db-wal",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (s->state_dir, files[i], NULL);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        assert_file_clean (path, secrets);
+    }
+}
+
 static void
 test_secrets (Scratch       *s,
               gconstpointer  data)
@@ -1010,7 +1106,15 @@ test_secrets (Scratch       *s,
   gsize db_len = 0;
   guint8 hash[crypto_hash_sha256_BYTES];
   const char *password = "Tr0ub4dor&3-secret";
+  /* A webhook whose URL holds a token; port 9 refuses, so deliveries fail and retry. */
+  const char *sink_token = "SinkToken-canary-7Hq2mPz91xKc";
+  g_autofree char *config = g_strdup_printf ("[sink canary]\n"
+                                             "url=http://127.0.0.1:9/api/webhooks/1/%s\n"
+                                             "channels=api;alerts;hash-chain\n", sink_token);
+  g_autoptr(GError) error = NULL;
 
+  g_assert_true (g_file_set_contents (s->config, config, -1, &error));
+  g_assert_no_error (error);
   gateway_start (s);
   add_user (s, "alice", password, TRUE);
   add_user (s, "bob", "bob's own password", FALSE);
@@ -1035,17 +1139,20 @@ test_secrets (Scratch       *s,
   g_ptr_array_add (secrets, g_strdup (first));
   g_ptr_array_add (secrets, g_strdup (second));
   g_ptr_array_add (secrets, g_strdup (bob));
+  g_ptr_array_add (secrets, g_strdup (sink_token));
   g_ptr_array_add (secrets, NULL);
 
   /* While it runs, the WAL holds the recent writes. */
   g_assert_true (g_file_test (wal_path, G_FILE_TEST_EXISTS));
   assert_file_clean (s->db_path, (const char * const *) secrets->pdata);
   assert_file_clean (wal_path, (const char * const *) secrets->pdata);
+  assert_audit_clean (s, (const char * const *) secrets->pdata);
 
   gateway_stop (s);
 
   assert_file_clean (s->db_path, (const char * const *) secrets->pdata);
   assert_file_clean (wal_path, (const char * const *) secrets->pdata);
+  assert_audit_clean (s, (const char * const *) secrets->pdata);
   for (guint i = 0; i + 1 < secrets->len; i++)
     {
       const char *secret = g_ptr_array_index (secrets, i);
@@ -1221,6 +1328,7 @@ main (int    argc,
 
   ADD ("db-refuses", test_db_refuses);
   ADD ("cli", test_cli);
+  ADD ("cli-audit", test_cli_audit);
   ADD ("login", test_login);
   ADD ("logout", test_logout);
   ADD ("devices", test_devices);

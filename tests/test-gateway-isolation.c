@@ -859,14 +859,17 @@ raw_send (Fixture    *f,
 
 /* The route table {{{1 */
 
-/* A concrete path for @pattern, with @id for "{id}". */
+/* A concrete path for @pattern, with @id for "{id}" (and "{name}"). */
 static char *
 route_path (const char *pattern,
             const char *id)
 {
-  g_auto(GStrv) parts = g_strsplit (pattern, "{id}", -1);
+  g_autoptr(GString) path = g_string_new (pattern);
 
-  return g_strjoinv (id, parts);
+  g_string_replace (path, "{id}", id, 0);
+  g_string_replace (path, "{name}", id, 0);
+
+  return g_string_free (g_steal_pointer (&path), FALSE);
 }
 
 /* The route table is the truth: every handler the gateway registered serves
@@ -898,9 +901,11 @@ test_route_table (Fixture       *f,
 
   for (guint i = 0; i < n_routes; i++)
     {
+      static const char * const write_methods[] = { "PUT", "PATCH", "POST", "DELETE" };
       g_autofree char *path = route_path (routes[i].pattern, f->bob_session);
       g_autoptr(GBytes) response = NULL;
       g_autoptr(SoupMessage) msg = NULL;
+      const char *method = NULL;
       gboolean served = FALSE;
 
       /* Served by a handler registered for it or for a prefix of it. */
@@ -911,9 +916,12 @@ test_route_table (Fixture       *f,
 
       g_assert_cmpstr (helix_gateway_metrics_route_for_path (path), ==, routes[i].pattern);
 
-      /* PUT is allowed nowhere. */
-      g_assert_null (strstr (routes[i].methods, "PUT"));
-      msg = http (f, "PUT", path, f->bob_c.token, "{}", &response);
+      /* A method with a body that the route does not take. */
+      for (guint m = 0; m < G_N_ELEMENTS (write_methods) && method == NULL; m++)
+        if (strstr (routes[i].methods, write_methods[m]) == NULL)
+          method = write_methods[m];
+      g_assert_nonnull (method);
+      msg = http (f, method, path, f->bob_c.token, "{}", &response);
       helix_test_http_assert_status (msg, response, SOUP_STATUS_METHOD_NOT_ALLOWED);
       assert_error_body (msg, response, "method_not_allowed");
       g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg),
@@ -930,6 +938,7 @@ typedef enum
   TARGET_DELETED,       /* alice's deleted session */
   TARGET_MESSAGE,       /* alice's message id, used as a session id */
   TARGET_DEVICE,        /* alice's device */
+  TARGET_FLAG,          /* a feature flag */
 } Target;
 
 typedef enum
@@ -1003,6 +1012,22 @@ static const RestCase rest_cases[] = {
     "{\"session\":\"{session}\",\"content\":\"hi\"}", 404, "not_found" },
   { "/api/v1/chat/message", "POST", TARGET_NONE, AUTH_TOKEN,
     "{\"session\":\"{message}\",\"content\":\"hi\"}", 404, "not_found" },
+  /* Bob's own flags; the admin routes are for administrators only. */
+  { "/api/v1/flags", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL },
+  { "/api/v1/flags", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL },
+  { "/api/v1/admin/flags", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 403, "forbidden" },
+  { "/api/v1/admin/flags", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 403, NULL },
+  { "/api/v1/admin/flags/{name}", "PATCH", TARGET_FLAG, AUTH_TOKEN,
+    "{\"enabled\":false,\"percent\":0}", 403, "forbidden" },
+  { "/api/v1/admin/maintenance", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 403, "forbidden" },
+  { "/api/v1/admin/maintenance", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 403, NULL },
+  { "/api/v1/admin/maintenance", "PUT", TARGET_NONE, AUTH_TOKEN,
+    "{\"maintenance\":true}", 403, "forbidden" },
+  { "/api/v1/audit/verify", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 403, "forbidden" },
+  { "/api/v1/audit/verify", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 403, NULL },
+  { "/api/v1/audit/verify", "POST", TARGET_NONE, AUTH_TOKEN, "{}", 403, "forbidden" },
+  { "/api/v1/audit/entries", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 403, "forbidden" },
+  { "/api/v1/audit/entries", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 403, NULL },
 };
 
 static const char *
@@ -1021,6 +1046,8 @@ target_id (Fixture *f,
       return f->alice_message;
     case TARGET_DEVICE:
       return f->alice_a.device;
+    case TARGET_FLAG:
+      return "voice";
     default:
       g_assert_not_reached ();
     }
@@ -1171,6 +1198,17 @@ test_rest_matrix (Fixture       *f,
       /* Nothing reached alice's open socket either. */
       client_sentinel (alice_ws, sentinel);
     }
+
+  /* Bob's admin requests changed nothing. */
+  {
+    HelixFlagState state;
+
+    g_assert_true (helix_flags_get_state (helix_gateway_get_flags (f->gateway), "voice", &state));
+    g_assert_true (state.enabled);
+    g_assert_cmpuint (state.percent, ==, 100);
+    g_assert_cmpint (state.source, ==, HELIX_FLAG_SOURCE_DEFAULT);
+    g_assert_false (_helix_gateway_in_maintenance (f->gateway));
+  }
 
   /* Bob's spare device is logged out; alice's devices are all still there. */
   expect (f, "GET", "/api/v1/devices", f->bob_spare.token, NULL, 401, "invalid_token");

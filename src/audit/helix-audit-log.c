@@ -504,6 +504,47 @@ maybe_checkpoint (HelixAuditLog *self)
 
 /* Appending */
 
+/* Another process may have appended since this one last did: the account
+ * commands of the command line record while the gateway runs. Within the
+ * write transaction, the tail is read again, so that both extend one chain. */
+static gboolean
+reread_tail (HelixAuditLog  *self,
+             gint64         *size,
+             guint8         *head,
+             GError        **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (self->db, "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      g_propagate_error (error, db_error (self->db, "be read"));
+      return FALSE;
+    }
+
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW && sqlite3_column_bytes (stmt, 1) == 32)
+    {
+      *size = sqlite3_column_int64 (stmt, 0);
+      memcpy (head, sqlite3_column_blob (stmt, 1), 32);
+    }
+  else if (rc == SQLITE_DONE)
+    {
+      *size = 0;
+      memset (head, 0, 32);
+    }
+  else
+    {
+      g_propagate_error (error, db_error (self->db, "be read"));
+      sqlite3_finalize (stmt);
+      return FALSE;
+    }
+  sqlite3_finalize (stmt);
+
+  return TRUE;
+}
+
 static gboolean
 insert_entries (HelixAuditLog          *self,
                 const HelixAuditEntry  *entries,
@@ -512,7 +553,8 @@ insert_entries (HelixAuditLog          *self,
                 GError                **error)
 {
   guint8 head[32];
-  gint64 seq = self->size;
+  gint64 seq;
+  gint64 start;
 
   for (guint i = 0; i < n_entries; i++)
     if (!check_entry (&entries[i], error))
@@ -521,7 +563,12 @@ insert_entries (HelixAuditLog          *self,
   if (!exec (self->db, "BEGIN IMMEDIATE", "start a transaction", error))
     return FALSE;
 
-  memcpy (head, self->head, 32);
+  if (!reread_tail (self, &start, head, error))
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  seq = start;
   for (guint i = 0; i < n_entries; i++)
     {
       g_autoptr(GByteArray) record = NULL;
@@ -556,7 +603,7 @@ insert_entries (HelixAuditLog          *self,
     }
 
   if (first_seq != NULL)
-    *first_seq = self->size + 1;
+    *first_seq = start + 1;
   self->size = seq;
   memcpy (self->head, head, 32);
   maybe_checkpoint (self);

@@ -389,6 +389,7 @@ typedef struct
   char              *user_key;
   char              *address_key;
   gboolean           disconnected;
+  gboolean           succeeded;
 } Login;
 
 static void
@@ -471,6 +472,26 @@ login_succeeded (Login *login)
   _helix_gateway_respond_json (login->msg, SOUP_STATUS_OK, root);
 }
 
+/* Once the login is on record. */
+static gboolean
+act_login (HelixGateway        *self,
+           SoupServerMessage   *msg,
+           HelixGatewayAudited *audited)
+{
+  Login *login = _helix_gateway_audited_get_data (audited);
+
+  if (login->succeeded)
+    login_succeeded (login);
+  else
+    {
+      g_info ("login: refused from %s", soup_server_message_get_remote_host (msg));
+      respond_login_failed (msg);
+    }
+  _helix_gateway_set_no_store (msg);
+
+  return TRUE;
+}
+
 static void
 login_verified_cb (GObject      *source,
                    GAsyncResult *result,
@@ -508,18 +529,31 @@ login_verified_cb (GObject      *source,
     }
 
   if (error != NULL)
-    _helix_gateway_respond_internal_error (login->msg, error);
-  else if (ok && login->may_login)
-    login_succeeded (login);
-  else
     {
-      g_info ("login: refused from %s", soup_server_message_get_remote_host (login->msg));
-      respond_login_failed (login->msg);
+      _helix_gateway_respond_internal_error (login->msg, error);
+      _helix_gateway_set_no_store (login->msg);
+      soup_server_message_unpause (login->msg);
+      login_free (login);
+      return;
     }
 
-  _helix_gateway_set_no_store (login->msg);
-  soup_server_message_unpause (login->msg);
-  login_free (login);
+  /* On record before a token is issued, or the refusal is told (never the
+   * password; the name only when it is one). */
+  login->succeeded = ok && login->may_login;
+  g_signal_handlers_disconnect_by_data (login->msg, login);
+  {
+    gboolean valid = helix_gateway_user_name_is_valid (login->user_name);
+    g_autofree char *payload =
+      _helix_gateway_audit_payload ("user", valid ? login->user_name : NULL,
+                                    "device_name", login->device_name,
+                                    "address", soup_server_message_get_remote_host (login->msg),
+                                    NULL);
+
+    _helix_gateway_audited (login->gateway, login->msg, HELIX_AUDIT_CHANNEL_API,
+                            valid ? login->user_name : "anonymous",
+                            login->succeeded ? "auth.login" : "auth.login_failed", payload,
+                            act_login, login, (GDestroyNotify) login_free);
+  }
 }
 
 static void
@@ -672,6 +706,86 @@ login_cb (SoupServer        *server,
 
 /* POST /api/v1/auth/logout {{{1 */
 
+/* A device to revoke, once that is on record. */
+typedef struct
+{
+  gint64    user_id;
+  char     *user_name;
+  char     *device;
+  gboolean  logout;   /* the caller's own device, logging out */
+} Revocation;
+
+static void
+revocation_free (Revocation *revocation)
+{
+  g_free (revocation->user_name);
+  g_free (revocation->device);
+  g_free (revocation);
+}
+
+static gboolean
+act_revoke (HelixGateway        *self,
+            SoupServerMessage   *msg,
+            HelixGatewayAudited *audited)
+{
+  Revocation *revocation = _helix_gateway_audited_get_data (audited);
+  g_autoptr(GError) error = NULL;
+  HelixGatewayDb *db = helix_gateway_get_db (self);
+
+  if (db == NULL)
+    {
+      respond_unavailable (msg);
+      return TRUE;
+    }
+
+  /* Indexed updates of one device and its tokens. */
+  if (!helix_gateway_db_revoke_device (db, revocation->user_id, revocation->device, &error))
+    {
+      /* Another user's device is "not found" too: never 403, which would
+       * tell that it exists. */
+      if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE))
+        _helix_gateway_respond_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+                                      _("You have no device with this id."));
+      else
+        _helix_gateway_respond_internal_error (msg, error);
+      return TRUE;
+    }
+
+  if (revocation->logout)
+    g_info ("logout: user %s, device %s", revocation->user_name, revocation->device);
+  else
+    g_info ("devices: user %s revoked device %s", revocation->user_name, revocation->device);
+  _helix_gateway_hub_close_device (_helix_gateway_get_hub (self), revocation->user_id,
+                                   revocation->device, HELIX_GATEWAY_WS_CLOSE_REVOKED,
+                                   revocation->logout ? "the device logged out"
+                                                      : "the device was revoked");
+  _helix_gateway_respond_no_content (msg);
+
+  return TRUE;
+}
+
+/* Records the revocation of @device, then makes it (fail closed). */
+static void
+revoke_audited (HelixGateway      *self,
+                SoupServerMessage *msg,
+                HelixGatewayAuth  *auth,
+                const char        *device,
+                gboolean           logout)
+{
+  Revocation *revocation = g_new0 (Revocation, 1);
+  g_autofree char *payload = NULL;
+
+  revocation->user_id = auth->user_id;
+  revocation->user_name = g_strdup (auth->user_name);
+  revocation->device = g_strdup (device);
+  revocation->logout = logout;
+
+  payload = _helix_gateway_audit_payload ("device", device, "by_device", auth->device_uuid, NULL);
+  _helix_gateway_audited (self, msg, HELIX_AUDIT_CHANNEL_API, auth->user_name,
+                          logout ? "auth.logout" : "device.revoke", payload, act_revoke,
+                          revocation, (GDestroyNotify) revocation_free);
+}
+
 static void
 logout_cb (SoupServer        *server,
            SoupServerMessage *msg,
@@ -682,23 +796,11 @@ logout_cb (SoupServer        *server,
   static const char * const allowed[] = { "POST", NULL };
   HelixGateway *self = user_data;
   g_auto(HelixGatewayAuth) auth = { 0 };
-  g_autoptr(GError) error = NULL;
 
   if (!_helix_gateway_begin_authenticated (self, msg, path, LOGOUT_PATH, allowed, &auth))
     return;
 
-  /* Indexed updates of one device and its tokens. */
-  if (!helix_gateway_db_revoke_device (helix_gateway_get_db (self), auth.user_id,
-                                       auth.device_uuid, &error))
-    {
-      _helix_gateway_respond_internal_error (msg, error);
-      return;
-    }
-
-  g_info ("logout: user %s, device %s", auth.user_name, auth.device_uuid);
-  _helix_gateway_hub_close_device (_helix_gateway_get_hub (self), auth.user_id, auth.device_uuid,
-                                   HELIX_GATEWAY_WS_CLOSE_REVOKED, "the device logged out");
-  _helix_gateway_respond_no_content (msg);
+  revoke_audited (self, msg, &auth, auth.device_uuid, TRUE);
 }
 
 /* /api/v1/devices {{{1 */
@@ -767,7 +869,6 @@ revoke_device (HelixGateway      *self,
                HelixGatewayAuth  *auth,
                const char        *id)
 {
-  g_autoptr(GError) error = NULL;
 
   /* Canonical lower-case UUIDs only, as the gateway hands them out. */
   if (!helix_uuid_is_valid (id))
@@ -778,22 +879,7 @@ revoke_device (HelixGateway      *self,
       return;
     }
 
-  if (!helix_gateway_db_revoke_device (helix_gateway_get_db (self), auth->user_id, id, &error))
-    {
-      /* Another user's device is "not found" too: never 403, which would
-       * tell that it exists. */
-      if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE))
-        _helix_gateway_respond_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
-                                      _("You have no device with this id."));
-      else
-        _helix_gateway_respond_internal_error (msg, error);
-      return;
-    }
-
-  g_info ("devices: user %s revoked device %s", auth->user_name, id);
-  _helix_gateway_hub_close_device (_helix_gateway_get_hub (self), auth->user_id, id,
-                                   HELIX_GATEWAY_WS_CLOSE_REVOKED, "the device was revoked");
-  _helix_gateway_respond_no_content (msg);
+  revoke_audited (self, msg, auth, id, FALSE);
 }
 
 static void

@@ -13,7 +13,9 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
-#include "helix-gateway-config.h"
+#include "helix-audit.h"
+#include "helix-gateway-config-private.h"
+#include "helix-flags.h"
 
 /**
  * HelixGatewayConfig:
@@ -28,32 +30,6 @@
  * configuration untouched, and its errors name where the bad value came
  * from: the file and line, the environment variable, or the option.
  */
-struct _HelixGatewayConfig
-{
-  char          *path;
-  char          *listen;
-  char          *listen_host;
-  char          *state_dir;
-  guint16        listen_port;
-  HelixLogLevel  log_level;
-  char         **allowed_origins;
-  double         user_rate;     /* requests per second; 0: no limit */
-  double         user_burst;
-  double         address_rate;
-  double         address_burst;
-  gboolean       maintenance;
-  char          *tls_certificate; /* (nullable): PEM file */
-  char          *tls_key;         /* (nullable): PEM file */
-
-  /* The AI router (helix-gateway-providers.c builds it from these). */
-  GPtrArray     *providers;       /* of HelixGatewayProviderConfig, in file order */
-  char          *router_override; /* (nullable): "model" or "provider/model" */
-  char          *router_prices;   /* (nullable): a JSON price table merged over the shipped one */
-  gint           router_cooldown_ms;   /* -1: the router's default */
-  gint           router_max_attempts;  /* -1: the router's default */
-  HelixGatewayBudgetConfig budget;
-};
-
 #define CONFIG_GROUP "gateway"
 
 typedef gboolean (*ConfigSetter) (HelixGatewayConfig  *self,
@@ -179,6 +155,9 @@ helix_gateway_config_new (void)
   self->router_cooldown_ms = -1;
   self->router_max_attempts = -1;
   self->budget.alert_ratio = HELIX_GATEWAY_DEFAULT_BUDGET_ALERT_RATIO;
+  self->flags = g_new0 (FlagConfig, _helix_gateway_config_n_flags ());
+  self->audit_heartbeat_seconds = HELIX_AUDIT_HEARTBEAT_S;
+  self->sinks = g_ptr_array_new_with_free_func (_helix_gateway_sink_config_free);
 
   return self;
 }
@@ -219,6 +198,15 @@ helix_gateway_config_copy (const HelixGatewayConfig *self)
   copy->router_cooldown_ms = self->router_cooldown_ms;
   copy->router_max_attempts = self->router_max_attempts;
   copy->budget = self->budget;
+  copy->flags = g_memdup2 (self->flags, sizeof (FlagConfig) * _helix_gateway_config_n_flags ());
+  copy->audit_key_file = g_strdup (self->audit_key_file);
+  copy->audit_checkpoint_entries = self->audit_checkpoint_entries;
+  copy->audit_checkpoint_seconds = self->audit_checkpoint_seconds;
+  copy->audit_heartbeat_seconds = self->audit_heartbeat_seconds;
+  copy->sinks = g_ptr_array_new_with_free_func (_helix_gateway_sink_config_free);
+  for (guint i = 0; i < self->sinks->len; i++)
+    g_ptr_array_add (copy->sinks,
+                     _helix_gateway_sink_config_copy (g_ptr_array_index (self->sinks, i)));
 
   return copy;
 }
@@ -245,6 +233,9 @@ helix_gateway_config_free (HelixGatewayConfig *self)
   g_clear_pointer (&self->providers, g_ptr_array_unref);
   g_free (self->router_override);
   g_free (self->router_prices);
+  g_free (self->flags);
+  g_free (self->audit_key_file);
+  g_clear_pointer (&self->sinks, g_ptr_array_unref);
   g_free (self);
 }
 
@@ -652,6 +643,12 @@ group_keys (const char *group)
     return router_keys;
   if (g_str_equal (group, "budget"))
     return budget_keys;
+  if (g_str_equal (group, FLAGS_GROUP))
+    return _helix_gateway_config_get_flags_keys ();
+  if (g_str_equal (group, AUDIT_GROUP))
+    return _helix_gateway_config_get_audit_keys ();
+  if (g_str_has_prefix (group, SINK_GROUP_PREFIX))
+    return _helix_gateway_config_get_sink_keys ();
   if (g_str_has_prefix (group, PROVIDER_GROUP_PREFIX))
     return provider_keys;
 
@@ -824,13 +821,26 @@ scan_key_file (const char  *origin,
                   return FALSE;
                 }
             }
+          else if (g_str_has_prefix (group, SINK_GROUP_PREFIX))
+            {
+              if (!provider_name_is_valid (group + strlen (SINK_GROUP_PREFIX)))
+                {
+                  g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                               HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
+                               _("%s:%u: “[%s]”: a sink’s name is 1 to %u letters, digits, "
+                                 "dots, dashes and underscores, for example [sink discord]"),
+                               origin, line_no, group, HELIX_GATEWAY_PROVIDER_NAME_MAX);
+                  return FALSE;
+                }
+            }
           else if (!g_str_equal (group, CONFIG_GROUP) && !g_str_equal (group, "router") &&
-                   !g_str_equal (group, "budget"))
+                   !g_str_equal (group, "budget") && !g_str_equal (group, FLAGS_GROUP) &&
+                   !g_str_equal (group, AUDIT_GROUP))
             {
               g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
                            HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_GROUP,
                            _("%s:%u: unknown group “[%s]”; the groups are [%s], [router], "
-                             "[budget] and [provider NAME]"),
+                             "[budget], [flags], [audit], [provider NAME] and [sink NAME]"),
                            origin, line_no, group, CONFIG_GROUP);
               return FALSE;
             }
@@ -909,8 +919,8 @@ clear_key_location (gpointer data)
 
 /* [router], [budget] and [provider NAME] {{{1 */
 
-static gboolean
-set_absolute_path (char       **field,
+gboolean
+_helix_gateway_config_set_absolute_path (char       **field,
                    const char  *value,
                    const char  *example,
                    GError     **error)
@@ -935,8 +945,8 @@ set_absolute_path (char       **field,
 }
 
 /* A whole number from @min to @max. */
-static gboolean
-parse_bounded_int (const char  *value,
+gboolean
+_helix_gateway_config_parse_bounded_int (const char  *value,
                    gint         min,
                    gint         max,
                    gint        *out,
@@ -1025,11 +1035,14 @@ set_router_key (HelixGatewayConfig  *self,
   if (g_str_equal (key, "override"))
     return helix_gateway_config_set_router_override (self, value, error);
   if (g_str_equal (key, "prices"))
-    return set_absolute_path (&self->router_prices, value, "/etc/helix/prices.json", error);
+    return _helix_gateway_config_set_absolute_path (&self->router_prices, value,
+                                                    "/etc/helix/prices.json", error);
   if (g_str_equal (key, "cooldown-ms"))
-    return parse_bounded_int (value, 0, 24 * 3600 * 1000, &self->router_cooldown_ms, error);
+    return _helix_gateway_config_parse_bounded_int (value, 0, 24 * 3600 * 1000,
+                                                    &self->router_cooldown_ms, error);
   if (g_str_equal (key, "max-attempts"))
-    return parse_bounded_int (value, 1, 10, &self->router_max_attempts, error);
+    return _helix_gateway_config_parse_bounded_int (value, 1, 10, &self->router_max_attempts,
+                                                    error);
 
   g_assert_not_reached ();
 }
@@ -1198,7 +1211,8 @@ set_provider_key (HelixGatewayConfig  *self,
     }
 
   if (g_str_equal (key, "key-file"))
-    return set_absolute_path (&provider->key_file, value, "/etc/helix/keys/openai", error);
+    return _helix_gateway_config_set_absolute_path (&provider->key_file, value,
+                                                    "/etc/helix/keys/openai", error);
 
   if (g_str_equal (key, "key-env"))
     {
@@ -1275,7 +1289,10 @@ check_providers (HelixGatewayConfig  *self,
  * `tls-certificate`, `tls-key`), `[router]` (`override`, `prices`,
  * `cooldown-ms`, `max-attempts`), `[budget]` (`global-daily-usd`,
  * `global-monthly-usd`, `user-daily-usd`, `user-monthly-usd`, `over-cap`,
- * `alert-ratio`) and one `[provider NAME]` per AI provider (`kind`,
+ * `alert-ratio`), `[flags]` (one key per feature flag, `on`, `off` or a
+ * percentage, and one kill switch per flag, `disable-custom-tools`,
+ * `disable-composite-skills`, `disable-synthesis`, `disable-voice`) and one
+ * `[provider NAME]` per AI provider (`kind`,
  * `base-url`, `models`, `key-file`, `key-env`). Any other group or key is an
  * error, so that a typo is never silently ignored; so is an API key written
  * in the file. Errors start with `ORIGIN:LINE:` and name the key. Trailing
@@ -1341,6 +1358,13 @@ helix_gateway_config_load_data (HelixGatewayConfig  *self,
             set_router_key (updated, location->key, value, &local_error);
           else if (g_str_equal (location->group, "budget"))
             set_budget_key (updated, location->key, value, &local_error);
+          else if (g_str_equal (location->group, FLAGS_GROUP))
+            _helix_gateway_config_set_flags_key (updated, location->key, value, &local_error);
+          else if (g_str_equal (location->group, AUDIT_GROUP))
+            _helix_gateway_config_set_audit_key (updated, location->key, value, &local_error);
+          else if (g_str_has_prefix (location->group, SINK_GROUP_PREFIX))
+            _helix_gateway_config_set_sink_key (updated, location->group, location->key, value,
+                                                &local_error);
           else
             set_provider_key (updated, location->group, location->key, value, &local_error);
         }
@@ -1368,6 +1392,17 @@ helix_gateway_config_load_data (HelixGatewayConfig  *self,
   }
 
   if (!check_providers (updated, origin, error))
+    return FALSE;
+
+  {
+    g_auto(GStrv) groups = g_key_file_get_groups (key_file, NULL);
+
+    for (guint i = 0; groups[i] != NULL; i++)
+      if (g_str_has_prefix (groups[i], SINK_GROUP_PREFIX))
+        _helix_gateway_config_ensure_sink (updated, groups[i] + strlen (SINK_GROUP_PREFIX));
+  }
+
+  if (!_helix_gateway_config_check_sinks (updated, origin, error))
     return FALSE;
 
   config_swap (self, updated);
@@ -1433,8 +1468,11 @@ helix_gateway_config_load_file (HelixGatewayConfig  *self,
  *
  * Applies `HELIX_LISTEN`, `HELIX_STATE_DIR`, `HELIX_LOG_LEVEL`,
  * `HELIX_ALLOWED_ORIGINS`, `HELIX_RATE_LIMIT_PER_USER`,
- * `HELIX_RATE_LIMIT_PER_ADDRESS`, `HELIX_MAINTENANCE`, `HELIX_TLS_CERTIFICATE`
- * and `HELIX_TLS_KEY` over @self. A variable that is unset or empty changes nothing.
+ * `HELIX_RATE_LIMIT_PER_ADDRESS`, `HELIX_MAINTENANCE`, `HELIX_TLS_CERTIFICATE`,
+ * `HELIX_TLS_KEY`, the router's override and the kill switches of the
+ * feature flags (`DISABLE_SYNTHESIS`, `DISABLE_CUSTOM_TOOLS`,
+ * `DISABLE_COMPOSITE_SKILLS`, `DISABLE_VOICE`: `1` kills) over @self. A
+ * variable that is unset or empty changes nothing.
  *
  * Returns: %TRUE on success; else @self is unchanged
  */
@@ -1470,6 +1508,9 @@ helix_gateway_config_apply_environment (HelixGatewayConfig  *self,
           return FALSE;
         }
     }
+
+  if (!_helix_gateway_config_apply_kill_switches (updated, envp, error))
+    return FALSE;
 
   /* The router's override: HELIX_PROVIDER_OVERRIDE, or the PROVIDER_OVERRIDE
    * the desktop reads too. */

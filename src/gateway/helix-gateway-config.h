@@ -6,7 +6,9 @@
 
 #include <gio/gio.h>
 
+#include "helix-flags.h"
 #include "helix-log.h"
+#include "helix-webhook-queue.h"
 
 G_BEGIN_DECLS
 
@@ -69,6 +71,23 @@ typedef struct
   gboolean downgrade;
   double   alert_ratio;
 } HelixGatewayBudgetConfig;
+
+/**
+ * HelixGatewaySinkConfig:
+ * @name: the sink's name (`[sink NAME]`)
+ * @url: where entries are sent (a credential: never logged)
+ * @backup_url: (nullable): where they go when @url keeps failing
+ * @format: Discord-compatible or generic JSON
+ * @channels: the audit channels it gets
+ */
+typedef struct
+{
+  char               *name;
+  char               *url;
+  char               *backup_url;
+  HelixWebhookFormat  format;
+  char              **channels;
+} HelixGatewaySinkConfig;
 
 #define HELIX_GATEWAY_CONFIG_ERROR (helix_gateway_config_error_quark ())
 
@@ -190,5 +209,20 @@ const HelixGatewayBudgetConfig *
                     helix_gateway_config_get_budget        (const HelixGatewayConfig *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewayConfig, helix_gateway_config_free)
+
+gboolean            helix_gateway_config_set_flag          (HelixGatewayConfig       *self,
+                                                            const char               *name,
+                                                            const char               *value,
+                                                            GError                  **error);
+HelixFlags         *helix_gateway_config_dup_flags         (const HelixGatewayConfig *self);
+char               *helix_gateway_config_dup_audit_key_file (const HelixGatewayConfig *self);
+void                helix_gateway_config_get_audit_timing  (const HelixGatewayConfig *self,
+                                                            guint                    *entries,
+                                                            guint                    *seconds,
+                                                            guint                    *heartbeat);
+guint               helix_gateway_config_get_n_sinks       (const HelixGatewayConfig *self);
+const HelixGatewaySinkConfig *
+                    helix_gateway_config_get_sink          (const HelixGatewayConfig *self,
+                                                            guint                     index);
 
 G_END_DECLS

@@ -73,6 +73,12 @@ static const char * const routes[] = {
   "/api/v1/sync",
   "/api/v1/chat/message",
   "/api/v1/operations/cost",
+  "/api/v1/flags",
+  "/api/v1/admin/flags",
+  "/api/v1/admin/flags/{name}",
+  "/api/v1/admin/maintenance",
+  "/api/v1/audit/verify",
+  "/api/v1/audit/entries",
   "/v1/chat/completions",
   "/v1/models",
 };
@@ -127,7 +133,8 @@ helix_gateway_metrics_route_for_path (const char *path)
   if (path[0] != '/' || strlen (path) > 256)
     return "other";
 
-  /* /api/v1/sessions/X/messages → /api/v1/sessions/{id}/messages */
+  /* /api/v1/sessions/X/messages → /api/v1/sessions/{id}/messages,
+   * /api/v1/admin/flags/X → /api/v1/admin/flags/{name} */
   segments = g_strsplit (path + 1, "/", -1);
   pattern = g_string_new (NULL);
   for (guint i = 0; segments[i] != NULL; i++)
@@ -135,9 +142,11 @@ helix_gateway_metrics_route_for_path (const char *path)
       gboolean is_id = i == 3 &&
                        (g_str_equal (segments[2], "sessions") ||
                         g_str_equal (segments[2], "devices"));
+      gboolean is_name = i == 4 && g_str_equal (segments[2], "admin") &&
+                         g_str_equal (segments[3], "flags");
 
       g_string_append_c (pattern, '/');
-      g_string_append (pattern, is_id ? "{id}" : segments[i]);
+      g_string_append (pattern, is_id ? "{id}" : is_name ? "{name}" : segments[i]);
     }
 
   for (guint i = 0; i < G_N_ELEMENTS (routes); i++)

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "helix-audit.h"
 #include "helix-gateway.h"
 #include "helix-ledger.h"
 #include "helix-router.h"
@@ -89,6 +90,15 @@ void     _helix_gateway_respond_rate_limited (SoupServerMessage *msg,
                                              gint64             retry_after_us);
 gboolean _helix_gateway_method_is_write     (const char        *method);
 gboolean _helix_gateway_in_maintenance      (HelixGateway      *self);
+gboolean _helix_gateway_maintenance_is_runtime (HelixGateway   *self);
+void     _helix_gateway_set_maintenance_async (HelixGateway        *self,
+                                               gboolean             maintenance,
+                                               const char          *by,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+gboolean _helix_gateway_set_maintenance_finish (HelixGateway   *self,
+                                               GAsyncResult   *result,
+                                               GError        **error);
 gboolean _helix_gateway_apply_cors          (HelixGateway      *self,
                                              SoupServerMessage *msg);
 
@@ -113,6 +123,8 @@ HelixGatewayLogins *_helix_gateway_get_logins (HelixGateway    *self);
 int      _helix_gateway_users_main          (const HelixGatewayConfig      *config,
                                              const HelixGatewayUserCommand *command);
 void     _helix_gateway_add_api_routes      (HelixGateway      *self,
+                                             SoupServer        *server);
+void     _helix_gateway_add_admin_routes    (HelixGateway      *self,
                                              SoupServer        *server);
 void     _helix_gateway_add_sessions_routes (HelixGateway      *self,
                                              SoupServer        *server);
@@ -232,6 +244,7 @@ HelixGatewayAi *_helix_gateway_ai_new            (const HelixGatewayConfig  *con
 void            _helix_gateway_ai_free           (HelixGatewayAi            *ai);
 HelixRouter    *_helix_gateway_ai_get_router     (HelixGatewayAi            *ai);
 HelixLedger    *_helix_gateway_ai_get_ledger     (HelixGatewayAi            *ai);
+HelixBudget    *_helix_gateway_ai_get_budget     (HelixGatewayAi            *ai);
 GPtrArray      *_helix_gateway_ai_get_models     (HelixGatewayAi            *ai);
 gboolean        _helix_gateway_ai_has_model      (HelixGatewayAi            *ai,
                                                   const char                *wanted);
@@ -259,5 +272,42 @@ gboolean    _helix_gateway_lookup_admin           (HelixGateway      *self,
                                                    const char        *user_name,
                                                    gboolean          *is_admin,
                                                    GError           **error);
+
+/* The audit trail (helix-gateway-audit.c). */
+typedef struct _HelixGatewayAudited HelixGatewayAudited;
+
+/* Runs a privileged action once its entry is durable; returns %TRUE when it
+ * answered the request, %FALSE when it calls _helix_gateway_audited_finish() later. */
+typedef gboolean (*HelixGatewayActFunc) (HelixGateway        *self,
+                                         SoupServerMessage   *msg,
+                                         HelixGatewayAudited *audited);
+
+HelixAudit   *_helix_gateway_get_audit                 (HelixGateway              *self);
+HelixAudit   *_helix_gateway_audit_open                (const HelixGatewayConfig  *config,
+                                                        gboolean                   serve,
+                                                        GError                   **error);
+char         *_helix_gateway_audit_payload             (const char                *first_name,
+                                                        ...) G_GNUC_NULL_TERMINATED;
+void          _helix_gateway_audited                   (HelixGateway              *self,
+                                                        SoupServerMessage         *msg,
+                                                        const char                *channel,
+                                                        const char                *actor,
+                                                        const char                *event,
+                                                        const char                *payload,
+                                                        HelixGatewayActFunc        act,
+                                                        gpointer                   data,
+                                                        GDestroyNotify             destroy);
+gpointer      _helix_gateway_audited_get_data          (HelixGatewayAudited       *audited);
+SoupServerMessage *_helix_gateway_audited_get_message (HelixGatewayAudited       *audited);
+void          _helix_gateway_audited_finish            (HelixGatewayAudited       *audited);
+void          _helix_gateway_respond_audit_unavailable (SoupServerMessage         *msg,
+                                                        const GError              *error);
+gboolean      _helix_gateway_require_admin             (HelixGateway              *self,
+                                                        SoupServerMessage         *msg,
+                                                        HelixGatewayAuth          *auth);
+GFileMonitor *_helix_gateway_audit_watch_config        (HelixAudit                *audit,
+                                                        const char                *path);
+void          _helix_gateway_add_audit_routes          (HelixGateway              *self,
+                                                        SoupServer                *server);
 
 G_END_DECLS

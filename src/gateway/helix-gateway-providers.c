@@ -29,6 +29,7 @@
 
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
+#include "helix-sanitizer.h"
 #include "helix-http-provider.h"
 #include "helix-ledger.h"
 
@@ -432,6 +433,9 @@ _helix_gateway_ai_new (const HelixGatewayConfig  *config,
           return NULL;
         }
 
+      /* Keys never reach a log line, an audit entry or a webhook. */
+      for (guint j = 0; keys != NULL && keys[j] != NULL; j++)
+        helix_sanitizer_add_secret (helix_sanitizer_get_default (), keys[j]);
       helix_http_provider_set_api_keys (provider, (const char * const *) keys);
       helix_router_add_provider (ai->router, HELIX_PROVIDER (provider), pc->name,
                                  (const char * const *) pc->models);
@@ -549,6 +553,13 @@ HelixLedger *
 _helix_gateway_ai_get_ledger (HelixGatewayAi *ai)
 {
   return ai->ledger;
+}
+
+/* (nullable): the budget, when limits are configured */
+HelixBudget *
+_helix_gateway_ai_get_budget (HelixGatewayAi *ai)
+{
+  return ai->budget;
 }
 
 /* (element-type HelixGatewayModel): the configured models */

@@ -131,7 +131,7 @@ _helix_gateway_apply_cors (HelixGateway      *self,
       soup_message_headers_get_one (request_headers, "Access-Control-Request-Method") != NULL)
     {
       soup_message_headers_replace (headers, "Access-Control-Allow-Methods",
-                                    "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
+                                    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
       soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
                                     "Authorization, Content-Type, X-Request-Id");
       soup_message_headers_replace (headers, "Access-Control-Max-Age",
@@ -367,6 +367,12 @@ static const HelixGatewayRoute routes[] = {
   { "/api/v1/sync", "GET" },
   { "/api/v1/operations/cost", "GET, HEAD" },
   { "/api/v1/chat/message", "POST" },
+  { "/api/v1/flags", "GET, HEAD" },
+  { "/api/v1/admin/flags", "GET, HEAD" },
+  { "/api/v1/admin/flags/{name}", "PATCH" },
+  { "/api/v1/admin/maintenance", "GET, HEAD, PUT" },
+  { "/api/v1/audit/verify", "GET, HEAD, POST" },
+  { "/api/v1/audit/entries", "GET, HEAD" },
   { "/v1/chat/completions", "POST" },
   { "/v1/models", "GET, HEAD" },
 };
@@ -402,4 +408,6 @@ _helix_gateway_add_routes (HelixGateway *self,
   _helix_gateway_add_openai_routes (self, server);
   _helix_gateway_add_cost_routes (self, server);
   _helix_gateway_add_chat_routes (self, server);
+  _helix_gateway_add_admin_routes (self, server);
+  _helix_gateway_add_audit_routes (self, server);
 }

@@ -2,7 +2,10 @@
  *
  * Commands that manage the gateway's accounts from the command line, then
  * exit without serving. They open the same database as the server (which may
- * be running: SQLite serialises the writes).
+ * be running: SQLite serialises the writes). Adding, disabling and enabling
+ * a user are recorded in the audit trail first (helix_audit_record_sync());
+ * if that fails, nothing is changed. The gateway delivers those entries to
+ * its webhooks when it next starts.
  *
  * New passwords are read from standard input: the first line when it is not
  * a terminal (for scripts), otherwise typed twice without echo. They never
@@ -150,8 +153,36 @@ get_new_password (const char  *name,
   return first;
 }
 
+/* Records an account change before it is made: if the entry cannot be
+ * written, the change must not happen (fail closed). */
+static gboolean
+record (HelixAudit  *audit,
+        const char  *event,
+        const char  *name,
+        gboolean     is_admin,
+        GError     **error)
+{
+  g_autofree char *actor = g_strdup_printf ("cli:%s", g_get_user_name ());
+  g_autofree char *payload = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  payload = _helix_gateway_audit_payload ("user", name, "admin", is_admin ? "true" : "false",
+                                          NULL);
+  if (!helix_audit_record_sync (audit, HELIX_AUDIT_CHANNEL_API, actor, event, payload,
+                                &local_error))
+    {
+      g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_AUDIT,
+                   _("Nothing was changed: the change could not be written to the audit trail "
+                     "first (%s)"), local_error->message);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
 static int
 add_user (HelixGatewayDb *db,
+          HelixAudit     *audit,
           const char     *name,
           gboolean        is_admin)
 {
@@ -188,6 +219,9 @@ add_user (HelixGatewayDb *db,
   hash = helix_password_hash (password, &error);
   helix_password_free (password);
   if (hash == NULL)
+    return fail (error->message);
+
+  if (!record (audit, "user.add", name, is_admin, &error))
     return fail (error->message);
 
   if (!helix_gateway_db_add_user (db, name, hash, is_admin, &error))
@@ -238,10 +272,14 @@ list_users (HelixGatewayDb *db)
 
 static int
 set_disabled (HelixGatewayDb *db,
+              HelixAudit     *audit,
               const char     *name,
               gboolean        disabled)
 {
   g_autoptr(GError) error = NULL;
+
+  if (!record (audit, disabled ? "user.disable" : "user.enable", name, FALSE, &error))
+    return fail (error->message);
 
   if (!helix_gateway_db_set_user_disabled (db, name, disabled, &error))
     return fail (error->message);
@@ -268,6 +306,7 @@ _helix_gateway_users_main (const HelixGatewayConfig      *config,
                            const HelixGatewayUserCommand *command)
 {
   g_autoptr(HelixGatewayDb) db = NULL;
+  g_autoptr(HelixAudit) audit = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *db_path = NULL;
   const char *state_dir = helix_gateway_config_get_state_dir (config);
@@ -290,17 +329,33 @@ _helix_gateway_users_main (const HelixGatewayConfig      *config,
   if (db == NULL)
     return fail (error->message);
 
+  /* Account changes are on record before they are made. */
+  if (!command->list_users)
+    {
+      audit = _helix_gateway_audit_open (config, FALSE, &error);
+      if (audit == NULL)
+        {
+          g_autofree char *message =
+            g_strdup_printf (_("Nothing was changed: %s"), error->message);
+
+          helix_gateway_db_close (db);
+          return fail (message);
+        }
+    }
+
   if (command->add_user != NULL)
-    status = add_user (db, command->add_user, command->admin);
+    status = add_user (db, audit, command->add_user, command->admin);
   else if (command->list_users)
     status = list_users (db);
   else if (command->disable_user != NULL)
-    status = set_disabled (db, command->disable_user, TRUE);
+    status = set_disabled (db, audit, command->disable_user, TRUE);
   else if (command->enable_user != NULL)
-    status = set_disabled (db, command->enable_user, FALSE);
+    status = set_disabled (db, audit, command->enable_user, FALSE);
   else
     g_assert_not_reached ();
 
+  if (audit != NULL)
+    helix_audit_close (audit);
   helix_gateway_db_close (db);
 
   return status;

@@ -14,11 +14,17 @@
 #include <glib/gi18n.h>
 #include <sodium.h>
 
+#include "helix-audit-watch.h"
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
 #include "helix-log.h"
 #include "helix-password.h"
+#include "helix-state-file.h"
 #include "helix-token-bucket.h"
+
+/* The files of the state directory that hold what changes at run time. */
+#define FLAGS_FILE   "flags.json"
+#define RUNTIME_FILE "runtime.json"
 
 /**
  * HelixGateway:
@@ -26,6 +32,12 @@
  * The server of `helix --headless`: it owns the configuration, the
  * gateway's #HelixGatewayDb (`gateway.db` in the state directory) and a
  * #SoupServer that answers HTTP requests.
+ *
+ * Beside the database, the state directory holds the audit trail
+ * (`audit.db`, `webhooks.db`, `audit.key`: helix-gateway-audit.c), the
+ * feature flags changed at run time (`flags.json`, a #HelixFlags) and the
+ * maintenance switch (`runtime.json`); the last two are #HelixStateFile
+ * documents, written in a worker thread before a change takes effect.
  *
  * helix_gateway_start() opens the database and starts listening;
  * helix_gateway_shutdown_async() stops accepting connections, lets the
@@ -102,6 +114,21 @@ struct _HelixGateway
 
   /* (nullable): the AI router, while started with providers configured. */
   HelixGatewayAi     *ai;
+
+  /* The feature flags, kept in <state-dir>/flags.json while started. */
+  HelixFlags         *flags;
+
+  /* The audit trail (<state-dir>/audit.db), while started. */
+  HelixAudit         *audit;
+  /* (nullable): watches the configuration file for the audit trail. */
+  GFileMonitor       *config_monitor;
+
+  /* (nullable): <state-dir>/runtime.json, while started: what an
+   * administrator switched at run time (maintenance mode). */
+  HelixStateFile     *runtime;
+  /* Maintenance switched at run time: it wins over the configuration. */
+  gboolean            maintenance_set;
+  gboolean            maintenance;
 
   /* A shutdown in progress. */
   GTask              *shutdown;
@@ -557,6 +584,16 @@ stop_serving (HelixGateway *self)
 
   detach_requests (self);
   g_clear_pointer (&self->ai, _helix_gateway_ai_free);
+  if (self->flags != NULL)
+    g_signal_handlers_disconnect_by_data (self->flags, self);
+  g_clear_object (&self->flags);
+  g_clear_object (&self->runtime);
+  if (self->config_monitor != NULL)
+    g_file_monitor_cancel (self->config_monitor);
+  g_clear_object (&self->config_monitor);
+  if (self->audit != NULL)
+    helix_audit_close (self->audit);
+  g_clear_object (&self->audit);
 
   if (self->db != NULL)
     {
@@ -682,6 +719,16 @@ helix_gateway_dispose (GObject *object)
 
   detach_requests (self);
   g_clear_pointer (&self->ai, _helix_gateway_ai_free);
+  if (self->flags != NULL)
+    g_signal_handlers_disconnect_by_data (self->flags, self);
+  g_clear_object (&self->flags);
+  g_clear_object (&self->runtime);
+  if (self->config_monitor != NULL)
+    g_file_monitor_cancel (self->config_monitor);
+  g_clear_object (&self->config_monitor);
+  if (self->audit != NULL)
+    helix_audit_close (self->audit);
+  g_clear_object (&self->audit);
 
   if (self->db != NULL)
     {
@@ -1006,10 +1053,12 @@ _helix_gateway_admit (HelixGateway      *self,
     }
 
   /* Logging in and out stays possible: reading needs a token. AI calls
-   * change nothing that syncs: they go on too. */
-  if (helix_gateway_config_get_maintenance (self->config) && !openai &&
+   * change nothing that syncs: they go on too. Administrators must be able
+   * to change flags and to end maintenance. */
+  if (_helix_gateway_in_maintenance (self) && !openai &&
       _helix_gateway_method_is_write (soup_server_message_get_method (msg)) &&
-      !g_str_has_prefix (path, "/api/v1/auth/"))
+      !g_str_has_prefix (path, "/api/v1/auth/") && !g_str_has_prefix (path, "/api/v1/admin/") &&
+      !g_str_has_prefix (path, "/api/v1/audit/"))
     {
       soup_message_headers_replace (headers, "Retry-After",
                                     G_STRINGIFY (HELIX_GATEWAY_MAINTENANCE_RETRY_AFTER_S));
@@ -1083,7 +1132,168 @@ _helix_gateway_in_maintenance (HelixGateway *self)
 {
   g_assert (HELIX_IS_GATEWAY (self));
 
+  if (self->maintenance_set)
+    return self->maintenance;
+
   return helix_gateway_config_get_maintenance (self->config);
+}
+
+/* Whether maintenance was last switched at run time (else: the configuration). */
+gboolean
+_helix_gateway_maintenance_is_runtime (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->maintenance_set;
+}
+
+/* Reads {"maintenance":{"enabled":bool,"changed_us":int,"by":"NAME"}}. */
+static gboolean
+load_runtime (HelixGateway    *self,
+              HelixStateFile  *runtime,
+              GError         **error)
+{
+  JsonObject *root = helix_state_file_get_root (runtime);
+  JsonNode *node = json_object_get_member (root, "maintenance");
+  JsonObject *object;
+  JsonNode *enabled;
+
+  if (node == NULL)
+    return TRUE;
+
+  object = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  enabled = object != NULL ? json_object_get_member (object, "enabled") : NULL;
+  if (enabled == NULL || !JSON_NODE_HOLDS_VALUE (enabled) ||
+      json_node_get_value_type (enabled) != G_TYPE_BOOLEAN)
+    {
+      g_set_error (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_STATE_DIR,
+                   _("%s: “maintenance” needs the boolean “enabled”; correct or remove it"),
+                   helix_state_file_get_path (runtime));
+      return FALSE;
+    }
+
+  self->maintenance_set = TRUE;
+  self->maintenance = json_node_get_boolean (enabled);
+
+  return TRUE;
+}
+
+static void
+maintenance_stored_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HelixGateway *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  if (!helix_state_file_set_member_finish (HELIX_STATE_FILE (source), result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  self->maintenance_set = TRUE;
+  self->maintenance = GPOINTER_TO_INT (g_task_get_task_data (task));
+  g_info ("maintenance mode is now %s", self->maintenance ? "on" : "off");
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * _helix_gateway_set_maintenance_async:
+ * @self: a started gateway
+ * @maintenance: whether to refuse writes
+ * @by: the administrator who switched it
+ * @callback: called once the switch is on disk (and in effect), or failed
+ * @user_data: data for @callback
+ *
+ * Switches maintenance mode at run time. The switch is written to
+ * `runtime.json` in the state directory (in a worker thread) before it takes
+ * effect, and wins over the configuration after a restart too.
+ */
+void
+_helix_gateway_set_maintenance_async (HelixGateway        *self,
+                                      gboolean             maintenance,
+                                      const char          *by,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, _helix_gateway_set_maintenance_async);
+  g_task_set_task_data (task, GINT_TO_POINTER (!!maintenance), NULL);
+
+  if (self->runtime == NULL)
+    {
+      g_task_return_new_error (task, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_FAILED,
+                               _("The gateway is not started"));
+      return;
+    }
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "enabled");
+  json_builder_add_boolean_value (builder, maintenance);
+  json_builder_set_member_name (builder, "changed_us");
+  json_builder_add_int_value (builder, g_get_real_time ());
+  json_builder_set_member_name (builder, "by");
+  json_builder_add_string_value (builder, by);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+
+  helix_state_file_set_member_async (self->runtime, "maintenance", node, NULL,
+                                     maintenance_stored_cb, g_steal_pointer (&task));
+}
+
+gboolean
+_helix_gateway_set_maintenance_finish (HelixGateway  *self,
+                                       GAsyncResult  *result,
+                                       GError       **error)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+  g_assert (g_task_is_valid (result, self));
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* (nullable): the audit trail, while started */
+HelixAudit *
+_helix_gateway_get_audit (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->audit;
+}
+
+/**
+ * helix_gateway_get_flags:
+ * @self: a gateway
+ *
+ * Returns: (transfer none) (nullable): the feature flags, while the gateway is started
+ */
+HelixFlags *
+helix_gateway_get_flags (HelixGateway *self)
+{
+  g_return_val_if_fail (HELIX_IS_GATEWAY (self), NULL);
+
+  return self->flags;
+}
+
+static void
+on_flag_changed (HelixFlags   *flags,
+                 const char   *name,
+                 HelixGateway *self)
+{
+  HelixFlagState state;
+
+  if (helix_flags_get_state (flags, name, &state))
+    g_info ("flag %s: %s, %u%%%s", name, state.enabled ? "enabled" : "disabled", state.percent,
+            state.kill != HELIX_FLAG_KILL_NONE ? " (killed)" : "");
 }
 
 static gboolean
@@ -1283,12 +1493,16 @@ dup_socket_uri (GSocket     *listen_socket,
  * @error: return location for a #GError
  *
  * Checks and loads the TLS certificate and key if configured, creates the
- * state directory (mode 0700) if needed, opens the database and starts
- * listening, then logs `listening on http://ADDR:PORT` (`https://` with TLS)
- * at info level with the port it really got.
+ * state directory (mode 0700) if needed, opens the audit trail (making its
+ * key on the first start), reads the flags and the maintenance switch
+ * changed at run time, opens the database and starts listening, then logs
+ * `listening on http://ADDR:PORT` (`https://` with TLS) at info level with
+ * the port it really got. A damaged state file or an audit trail that
+ * cannot be opened stops the start-up (%HELIX_GATEWAY_ERROR_STATE_DIR,
+ * %HELIX_GATEWAY_ERROR_AUDIT).
  *
- * This blocks while the database opens (and migrates): it is meant to run
- * once at start-up, before the main loop serves anything.
+ * This blocks while the files open (and the database migrates): it is
+ * meant to run once at start-up, before the main loop serves anything.
  *
  * Returns: %TRUE if the gateway is listening
  */
@@ -1306,6 +1520,11 @@ helix_gateway_start (HelixGateway  *self,
   g_autofree char *db_path = NULL;
   g_autofree char *uri = NULL;
   g_autoptr(GError) ai_error = NULL;
+  g_autoptr(HelixFlags) flags = NULL;
+  g_autoptr(HelixStateFile) runtime = NULL;
+  g_autoptr(HelixAudit) audit = NULL;
+  g_autofree char *flags_path = NULL;
+  g_autofree char *runtime_path = NULL;
   HelixGatewayAi *ai = NULL;
   const char *state_dir;
 
@@ -1336,6 +1555,32 @@ helix_gateway_start (HelixGateway  *self,
     }
 
   if (!helix_password_init (error))
+    return FALSE;
+
+  /* Before anything that acts: privileged actions are recorded first. */
+  audit = _helix_gateway_audit_open (self->config, TRUE, error);
+  if (audit == NULL)
+    return FALSE;
+
+  /* What an administrator changed at run time: the flags, maintenance. */
+  flags = helix_gateway_config_dup_flags (self->config);
+  flags_path = g_build_filename (state_dir, FLAGS_FILE, NULL);
+  if (!helix_flags_load (flags, flags_path, &local_error))
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_STATE_DIR,
+                           local_error->message);
+      return FALSE;
+    }
+
+  runtime_path = g_build_filename (state_dir, RUNTIME_FILE, NULL);
+  runtime = helix_state_file_open (runtime_path, &local_error);
+  if (runtime == NULL)
+    {
+      g_set_error_literal (error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_STATE_DIR,
+                           local_error->message);
+      return FALSE;
+    }
+  if (!load_runtime (self, runtime, error))
     return FALSE;
 
   /* Keys, prices and the ledger: a mistake there stops the start-up too. */
@@ -1399,6 +1644,23 @@ helix_gateway_start (HelixGateway  *self,
 
   self->uri = g_steal_pointer (&uri);
   self->ai = ai;
+  self->flags = g_steal_pointer (&flags);
+  self->runtime = g_steal_pointer (&runtime);
+  self->audit = g_steal_pointer (&audit);
+  /* Breakers opening and closing (assistant-state, alerts), budget alerts (alerts). */
+  if (ai != NULL)
+    helix_audit_watch_router (self->audit, _helix_gateway_ai_get_router (ai),
+                              _helix_gateway_ai_get_budget (ai));
+  self->config_monitor =
+    _helix_gateway_audit_watch_config (self->audit, helix_gateway_config_get_path (self->config));
+  {
+    g_autofree char *payload = _helix_gateway_audit_payload ("version", PACKAGE_VERSION,
+                                                             "listen", self->uri, NULL);
+
+    helix_audit_record (self->audit, HELIX_AUDIT_CHANNEL_API, "system", "gateway.start",
+                        payload);
+  }
+  g_signal_connect_object (self->flags, "changed", G_CALLBACK (on_flag_changed), self, 0);
   self->tls_certificate = g_steal_pointer (&tls_certificate);
   self->listener = g_steal_pointer (&listener);
   self->started_us = g_get_monotonic_time ();

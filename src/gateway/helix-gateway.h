@@ -28,6 +28,7 @@ G_BEGIN_DECLS
  *   helix_gateway_config_load_tls())
  * @HELIX_GATEWAY_ERROR_PROVIDERS: the AI providers cannot be set up: a key
  *   file that others can read, a missing key, a bad price file, …
+ * @HELIX_GATEWAY_ERROR_AUDIT: the audit trail cannot be opened or written
  */
 typedef enum
 {
@@ -39,6 +40,7 @@ typedef enum
   HELIX_GATEWAY_ERROR_CANCELLED,
   HELIX_GATEWAY_ERROR_TLS,
   HELIX_GATEWAY_ERROR_PROVIDERS,
+  HELIX_GATEWAY_ERROR_AUDIT,
 } HelixGatewayError;
 
 #define HELIX_TYPE_GATEWAY (helix_gateway_get_type ())
@@ -53,6 +55,7 @@ const HelixGatewayConfig *helix_gateway_get_config               (HelixGateway  
 HelixGatewayDb           *helix_gateway_get_db                   (HelixGateway              *self);
 const char               *helix_gateway_get_uri                  (HelixGateway              *self);
 guint                     helix_gateway_get_n_requests_in_flight (HelixGateway              *self);
+HelixFlags               *helix_gateway_get_flags                (HelixGateway              *self);
 
 gboolean                  helix_gateway_start                    (HelixGateway              *self,
                                                                   GError                   **error);

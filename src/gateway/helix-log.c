@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "helix-log.h"
+#include "helix-sanitizer.h"
 
 /* The name systemd shows for our lines when stderr is a plain pipe. */
 #define LOG_IDENTIFIER "helix-gateway"
@@ -268,6 +269,8 @@ helix_log_writer (GLogLevelFlags   log_level,
 {
   g_autofree char *domain_copy = NULL;
   g_autofree char *message_copy = NULL;
+  g_autofree char *redacted = NULL;
+  g_autofree GLogField *clean_fields = NULL;
   g_autofree char *line = NULL;
   const char *domain = NULL;
   const char *message = NULL;
@@ -297,8 +300,21 @@ helix_log_writer (GLogLevelFlags   log_level,
   if (message != NULL && message_length >= 0)
     message = message_copy = g_strndup (message, message_length);
 
+  /* Every line passes the sanitizer: a key, token or webhook URL that some
+   * message carries is replaced before it reaches the journal or stderr. */
+  if (message != NULL)
+    message = redacted = helix_sanitizer_redact (helix_sanitizer_get_default (), message);
+
+  clean_fields = g_memdup2 (fields, sizeof (GLogField) * n_fields);
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (clean_fields[i].key, "MESSAGE") == 0 && message != NULL)
+      {
+        clean_fields[i].value = message;
+        clean_fields[i].length = -1;
+      }
+
   if (to_journal &&
-      g_log_writer_journald (log_level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
+      g_log_writer_journald (log_level, clean_fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
     return G_LOG_WRITER_HANDLED;
 
   /* Also the fallback when the journal socket refused the message: stderr is
