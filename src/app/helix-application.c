@@ -15,6 +15,7 @@
 #include "helix-audit.h"
 #include "helix-audit-keyring.h"
 #include "helix-audit-watch.h"
+#include "helix-checkpoint-keeper.h"
 #include "helix-core.h"
 #include "helix-operator-window.h"
 #include "helix-ledger.h"
@@ -37,6 +38,7 @@ struct _HelixApplication
   HelixAudit     *audit;
   char           *audit_error;
   HelixProviderSettings *providers;
+  HelixCheckpointKeeper *checkpoints;
   HelixSyncClient *sync_client;
   GtkWindow      *preferences;
 
@@ -509,6 +511,7 @@ helix_application_startup (GApplication *app)
                                          preferences_accels);
 
   self->settings = g_settings_new ("ai.helix.Helix");
+  self->checkpoints = helix_checkpoint_keeper_new (self->settings, self->account);
   path = self->database_path != NULL ? g_strdup (self->database_path)
                                      : helix_store_dup_default_path ();
 
@@ -592,6 +595,7 @@ helix_application_finalize (GObject *object)
   g_clear_object (&self->sync_client);
   g_clear_object (&self->account);
   g_clear_object (&self->providers);
+  g_clear_object (&self->checkpoints);
   g_clear_object (&self->ledger);
   g_clear_object (&self->audit);
   g_free (self->audit_error);
@@ -728,4 +732,19 @@ helix_application_get_audit (HelixApplication *self)
   g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
 
   return self->audit;
+}
+
+/**
+ * helix_application_get_checkpoint_keeper:
+ * @self: the application
+ *
+ * Returns: (transfer none) (nullable): what keeps the gateway's audit
+ *   checkpoints, once the application started
+ */
+HelixCheckpointKeeper *
+helix_application_get_checkpoint_keeper (HelixApplication *self)
+{
+  g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
+
+  return self->checkpoints;
 }

@@ -8,6 +8,7 @@
 
 #include "helix-account.h"
 #include "helix-audit.h"
+#include "helix-checkpoint-keeper.h"
 #include "helix-ledger.h"
 #include "helix-provider-settings.h"
 #include "helix-router.h"
@@ -24,5 +25,6 @@ HelixRouter      *helix_application_get_router  (HelixApplication *self);
 HelixProviderSettings *helix_application_get_provider_settings (HelixApplication *self);
 HelixLedger      *helix_application_get_ledger  (HelixApplication *self);
 HelixAudit       *helix_application_get_audit   (HelixApplication *self);
+HelixCheckpointKeeper *helix_application_get_checkpoint_keeper (HelixApplication *self);
 
 G_END_DECLS

@@ -3,6 +3,8 @@
  *   GET  /api/v1/audit/verify[?checkpoint=NOTE]   verifies the whole log (administrators)
  *   POST /api/v1/audit/verify {"checkpoint":NOTE}  the same, with a longer note
  *   GET  /api/v1/audit/entries?channel=&actor=&q=&before=&limit=   entries, newest first
+ *   GET  /api/v1/audit/checkpoint                   the newest signed checkpoint and the key
+ *                                                   (any signed-in user: devices keep them)
  *
  * The trail (src/audit/helix-audit.c) is `audit.db` in the state directory,
  * its webhook queue `webhooks.db`, its signing key `audit.key` (0600) unless
@@ -34,6 +36,7 @@
 
 #define VERIFY_PATH  "/api/v1/audit/verify"
 #define ENTRIES_PATH "/api/v1/audit/entries"
+#define CHECKPOINT_PATH "/api/v1/audit/checkpoint"
 
 /* The longest checkpoint note a client may send, and the longest filters. */
 #define MAX_CHECKPOINT_NOTE 4096
@@ -796,6 +799,59 @@ entries_cb (SoupServer        *server,
   helix_audit_list_async (audit, &filter, NULL, listed_cb, query_new (msg, audit));
 }
 
+/* GET /api/v1/audit/checkpoint {{{1 */
+
+/* The newest checkpoint and the key that signs them, for every signed-in
+ * user: a size and a hash say nothing of anyone's data, and each device that
+ * keeps them is a witness the log's keeper cannot rewrite. */
+static void
+checkpoint_cb (SoupServer        *server,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *params,
+               gpointer           user_data)
+{
+  static const char * const allowed[] = { "GET", "HEAD", NULL };
+  HelixGateway *self = user_data;
+  g_auto(HelixGatewayAuth) auth = { 0 };
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *note = NULL;
+  g_autofree char *key = NULL;
+  const guint8 *public_key;
+  HelixAudit *audit;
+
+  if (!_helix_gateway_begin_authenticated (self, msg, path, CHECKPOINT_PATH, allowed, &auth))
+    return;
+
+  audit = get_audit_or_respond (self, msg);
+  if (audit == NULL)
+    return;
+
+  public_key = helix_audit_get_public_key (audit);
+  note = helix_audit_dup_latest_checkpoint (audit);
+  key = public_key != NULL ? g_base64_encode (public_key, HELIX_AUDIT_PUBLIC_KEY_BYTES) : NULL;
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "origin");
+  json_builder_add_string_value (builder, helix_audit_get_origin (audit));
+  json_builder_set_member_name (builder, "public_key");
+  if (key != NULL)
+    json_builder_add_string_value (builder, key);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "checkpoint");
+  if (note != NULL)
+    json_builder_add_string_value (builder, note);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  _helix_gateway_respond_json (msg, SOUP_STATUS_OK, root);
+}
+
 void
 _helix_gateway_add_audit_routes (HelixGateway *self,
                                  SoupServer   *server)
@@ -805,4 +861,5 @@ _helix_gateway_add_audit_routes (HelixGateway *self,
 
   soup_server_add_handler (server, VERIFY_PATH, verify_cb, self, NULL);
   soup_server_add_handler (server, ENTRIES_PATH, entries_cb, self, NULL);
+  soup_server_add_handler (server, CHECKPOINT_PATH, checkpoint_cb, self, NULL);
 }

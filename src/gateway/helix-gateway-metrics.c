@@ -79,6 +79,7 @@ static const char * const routes[] = {
   "/api/v1/admin/maintenance",
   "/api/v1/audit/verify",
   "/api/v1/audit/entries",
+  "/api/v1/audit/checkpoint",
   "/v1/chat/completions",
   "/v1/models",
 };

@@ -373,6 +373,7 @@ static const HelixGatewayRoute routes[] = {
   { "/api/v1/admin/maintenance", "GET, HEAD, PUT" },
   { "/api/v1/audit/verify", "GET, HEAD, POST" },
   { "/api/v1/audit/entries", "GET, HEAD" },
+  { "/api/v1/audit/checkpoint", "GET, HEAD" },
   { "/v1/chat/completions", "POST" },
   { "/v1/models", "GET, HEAD" },
 };

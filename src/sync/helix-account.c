@@ -31,6 +31,7 @@
 #define LOGIN_PATH  "api/v1/auth/login"
 #define LOGOUT_PATH "api/v1/auth/logout"
 #define DEVICES_PATH "api/v1/devices"
+#define CHECKPOINT_PATH "api/v1/audit/checkpoint"
 
 /* The gateway's limits (HELIX_GATEWAY_DEVICE_NAME_MAX, HELIX_PASSWORD_MAX_BYTES). */
 #define DEVICE_NAME_MAX   128
@@ -1314,34 +1315,41 @@ parse_devices (GBytes *body)
   return g_steal_pointer (&devices);
 }
 
+/* An authorized GET of the gateway's API: the answer parsed, or why not. */
+
+typedef gpointer (*ParseFunc) (GBytes *body);
+
 typedef struct
 {
-  SoupMessage *msg;
-  char        *gateway_uri;
-} ListDevices;
+  SoupMessage    *msg;
+  char           *gateway_uri;
+  ParseFunc       parse;
+  GDestroyNotify  free_result;
+  const char     *what;   /* "a device list", for the error */
+} Get;
 
 static void
-list_devices_free (ListDevices *list)
+get_free (Get *get)
 {
-  g_clear_object (&list->msg);
-  g_free (list->gateway_uri);
-  g_free (list);
+  g_clear_object (&get->msg);
+  g_free (get->gateway_uri);
+  g_free (get);
 }
 
 static void
-list_devices_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+get_cb (GObject      *object,
+        GAsyncResult *result,
+        gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  ListDevices *list = g_task_get_task_data (task);
+  Get *get = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) body = NULL;
-  GPtrArray *devices;
+  gpointer parsed;
   guint status;
 
   body = soup_session_send_and_read_finish (SOUP_SESSION (object), result, &error);
-  status = soup_message_get_status (list->msg);
+  status = soup_message_get_status (get->msg);
 
   if (body != NULL && status == SOUP_STATUS_UNAUTHORIZED)
     {
@@ -1353,34 +1361,67 @@ list_devices_cb (GObject      *object,
 
   if (body == NULL || !SOUP_STATUS_IS_SUCCESSFUL (status))
     {
-      g_task_return_error (task, translate_failure (list->gateway_uri, list->msg, body, error));
+      g_task_return_error (task, translate_failure (get->gateway_uri, get->msg, body, error));
       return;
     }
 
-  devices = parse_devices (body);
-  if (devices == NULL)
+  parsed = get->parse (body);
+  if (parsed == NULL)
     {
-      g_autofree char *host = dup_host (list->gateway_uri);
+      g_autofree char *host = dup_host (get->gateway_uri);
 
       g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL,
-                               _("The gateway at %s answered with a device list Helix does not "
-                                 "understand. Check that it runs the same version of Helix."),
-                               host);
+                               /* Translators: the first %s is what was asked for, such as "a device list" */
+                               _("The gateway at %s answered with %s Helix does not understand. "
+                                 "Check that it runs the same version of Helix."),
+                               host, get->what);
       return;
     }
 
-  g_task_return_pointer (task, devices, (GDestroyNotify) g_ptr_array_unref);
+  g_task_return_pointer (task, parsed, get->free_result);
+}
+
+/* Sends GET @path with the device's token; @task gets what @parse made of the answer. */
+static void
+authorized_get (HelixAccount   *self,
+                GTask          *task,
+                const char     *path,
+                ParseFunc       parse,
+                GDestroyNotify  free_result,
+                const char     *what)
+{
+  g_autofree char *endpoint = NULL;
+  g_autofree char *authorization = NULL;
+  Get *get;
+
+  get = g_new0 (Get, 1);
+  get->gateway_uri = g_strdup (self->gateway_uri);
+  get->parse = parse;
+  get->free_result = free_result;
+  get->what = what;
+  endpoint = g_strconcat (self->gateway_uri, "/", path, NULL);
+  get->msg = soup_message_new (SOUP_METHOD_GET, endpoint);
+  g_assert (get->msg != NULL);
+  /* The token goes to this address and no other. */
+  soup_message_add_flags (get->msg, SOUP_MESSAGE_NO_REDIRECT);
+  authorization = g_strconcat ("Bearer ", self->token, NULL);
+  soup_message_headers_replace (soup_message_get_request_headers (get->msg), "Authorization",
+                                authorization);
+  memset (authorization, 0, strlen (authorization));
+  g_task_set_task_data (task, get, (GDestroyNotify) get_free);
+
+  soup_session_send_and_read_async (self->session, get->msg, G_PRIORITY_DEFAULT,
+                                    g_task_get_cancellable (task), get_cb, g_object_ref (task));
 }
 
 /**
  * helix_account_list_devices_async:
- * @self: a signed-in #HelixAccount
+ * @self: a #HelixAccount, signed in
  * @cancellable: (nullable): a #GCancellable
  * @callback: called with the devices
- * @user_data: data for @callback
+ * @user_data: for @callback
  *
- * Asks the gateway for the devices of the account (GET /api/v1/devices),
- * with the device token. It can run beside the other operations.
+ * Lists the account's devices (GET /api/v1/devices).
  */
 void
 helix_account_list_devices_async (HelixAccount        *self,
@@ -1389,9 +1430,6 @@ helix_account_list_devices_async (HelixAccount        *self,
                                   gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autofree char *endpoint = NULL;
-  g_autofree char *authorization = NULL;
-  ListDevices *list;
 
   g_return_if_fail (HELIX_IS_ACCOUNT (self));
 
@@ -1406,21 +1444,118 @@ helix_account_list_devices_async (HelixAccount        *self,
       return;
     }
 
-  list = g_new0 (ListDevices, 1);
-  list->gateway_uri = g_strdup (self->gateway_uri);
-  endpoint = g_strconcat (self->gateway_uri, "/", DEVICES_PATH, NULL);
-  list->msg = soup_message_new (SOUP_METHOD_GET, endpoint);
-  g_assert (list->msg != NULL);
-  /* The token goes to this address and no other. */
-  soup_message_add_flags (list->msg, SOUP_MESSAGE_NO_REDIRECT);
-  authorization = g_strconcat ("Bearer ", self->token, NULL);
-  soup_message_headers_replace (soup_message_get_request_headers (list->msg), "Authorization",
-                                authorization);
-  memset (authorization, 0, strlen (authorization));
-  g_task_set_task_data (task, list, (GDestroyNotify) list_devices_free);
+  authorized_get (self, task, DEVICES_PATH, (ParseFunc) parse_devices,
+                  (GDestroyNotify) g_ptr_array_unref, _("a device list"));
+}
 
-  soup_session_send_and_read_async (self->session, list->msg, G_PRIORITY_DEFAULT, cancellable,
-                                    list_devices_cb, g_steal_pointer (&task));
+/* The gateway's audit checkpoint {{{1 */
+
+#define CHECKPOINT_ANSWER_MAX (16 * 1024)
+#define CHECKPOINT_DEPTH_MAX  2
+
+void
+helix_account_checkpoint_free (HelixAccountCheckpoint *checkpoint)
+{
+  if (checkpoint == NULL)
+    return;
+
+  g_free (checkpoint->origin);
+  g_free (checkpoint->note);
+  g_free (checkpoint);
+}
+
+/* A GET /api/v1/audit/checkpoint answer: {"origin", "public_key", "checkpoint"|null}. */
+static HelixAccountCheckpoint *
+parse_checkpoint (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree guchar *key = NULL;
+  HelixAccountCheckpoint *checkpoint;
+  const char *data, *origin, *public_key;
+  JsonObject *object;
+  JsonNode *root, *note;
+  gsize len = 0;
+
+  data = g_bytes_get_data (body, &len);
+  if (!helix_json_check_text (data, len, CHECKPOINT_ANSWER_MAX, CHECKPOINT_DEPTH_MAX, NULL) ||
+      !json_parser_load_from_data (parser, data, len, NULL) ||
+      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+
+  object = json_node_get_object (root);
+  origin = get_string_member (object, "origin");
+  public_key = get_string_member (object, "public_key");
+  note = json_object_get_member (object, "checkpoint");
+  if (origin == NULL || public_key == NULL || note == NULL ||
+      !(JSON_NODE_HOLDS_NULL (note) || json_node_get_value_type (note) == G_TYPE_STRING))
+    return NULL;
+
+  key = g_base64_decode (public_key, &len);
+  if (len != sizeof checkpoint->public_key)
+    return NULL;
+
+  checkpoint = g_new0 (HelixAccountCheckpoint, 1);
+  checkpoint->origin = g_strdup (origin);
+  memcpy (checkpoint->public_key, key, sizeof checkpoint->public_key);
+  if (JSON_NODE_HOLDS_VALUE (note))
+    checkpoint->note = g_strdup (json_node_get_string (note));
+
+  return checkpoint;
+}
+
+/**
+ * helix_account_get_audit_checkpoint_async:
+ * @self: a #HelixAccount, signed in
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the checkpoint
+ * @user_data: for @callback
+ *
+ * Asks the gateway for the newest signed checkpoint of its audit log and the
+ * key it signs them with (GET /api/v1/audit/checkpoint): devices keep them,
+ * so that a log cut or rewritten later does not go unnoticed.
+ */
+void
+helix_account_get_audit_checkpoint_async (HelixAccount        *self,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_get_audit_checkpoint_async);
+
+  if (self->token == NULL || self->gateway_uri == NULL)
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("Not signed in to a gateway."));
+      return;
+    }
+
+  authorized_get (self, task, CHECKPOINT_PATH, (ParseFunc) parse_checkpoint,
+                  (GDestroyNotify) helix_account_checkpoint_free, _("an audit checkpoint"));
+}
+
+/**
+ * helix_account_get_audit_checkpoint_finish:
+ * @self: a #HelixAccount
+ * @result: the result
+ * @error: where to put the error
+ *
+ * Returns: (transfer full): the gateway's newest checkpoint (its signature
+ *   not checked yet) and key
+ */
+HelixAccountCheckpoint *
+helix_account_get_audit_checkpoint_finish (HelixAccount  *self,
+                                           GAsyncResult  *result,
+                                           GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /**

@@ -65,6 +65,24 @@ typedef struct
 void helix_account_device_free (HelixAccountDevice *device);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixAccountDevice, helix_account_device_free)
 
+/**
+ * HelixAccountCheckpoint:
+ * @origin: the gateway's audit log's name
+ * @public_key: (array fixed-size=32): the ed25519 key it signs checkpoints with
+ * @note: (nullable): its newest checkpoint, a signed note; %NULL before the first
+ *
+ * What GET /api/v1/audit/checkpoint answers.
+ */
+typedef struct
+{
+  char   *origin;
+  guint8  public_key[32];
+  char   *note;
+} HelixAccountCheckpoint;
+
+void helix_account_checkpoint_free (HelixAccountCheckpoint *checkpoint);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixAccountCheckpoint, helix_account_checkpoint_free)
+
 #define HELIX_TYPE_ACCOUNT (helix_account_get_type ())
 
 G_DECLARE_FINAL_TYPE (HelixAccount, helix_account, HELIX, ACCOUNT, GObject)
@@ -117,6 +135,13 @@ void          helix_account_list_devices_async  (HelixAccount        *self,
                                                  GCancellable        *cancellable,
                                                  GAsyncReadyCallback  callback,
                                                  gpointer             user_data);
+void          helix_account_get_audit_checkpoint_async  (HelixAccount        *self,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
+HelixAccountCheckpoint *helix_account_get_audit_checkpoint_finish (HelixAccount  *self,
+                                                                   GAsyncResult  *result,
+                                                                   GError       **error);
 GPtrArray    *helix_account_list_devices_finish (HelixAccount        *self,
                                                  GAsyncResult        *result,
                                                  GError             **error);
