@@ -812,6 +812,37 @@ test_sync (Fixture       *f,
   g_assert_true (sync_row_is (f, "Not syncing"));
   assert_subtitle_has (f, HELIX_OPERATOR_LIST_SYNC, "gateway", "Signed in as alice");
 
+  /* What this device keeps of the gateway's audit log: nothing checkpointed
+   * yet; then a key other than the one pinned is reported. */
+  {
+    g_autoptr(GSettings) settings = g_settings_new ("ai.helix.Helix");
+    g_autoptr(HelixCheckpointKeeper) keeper = NULL;
+    g_autoptr(GAsyncResult) checked = NULL;
+
+    g_settings_reset (settings, "gateway-audit-key");
+    g_settings_reset (settings, "gateway-audit-checkpoint");
+    keeper = helix_checkpoint_keeper_new (settings, account);
+    helix_operator_window_set_checkpoint_keeper (f->window, keeper);
+    helix_checkpoint_keeper_check_async (keeper, NULL, result_cb, &checked);
+    WAIT_UNTIL (checked != NULL, "the checkpoint check");
+    g_assert_true (helix_checkpoint_keeper_check_finish (keeper, checked, &error));
+    g_assert_cmpstr (_helix_operator_window_get_value (f->window, HELIX_OPERATOR_LIST_SYNC,
+                                                       "gateway-audit"), ==, "Unknown");
+
+    g_settings_set (settings, "gateway-audit-key", "(ss)", helix_gateway_get_uri (gateway),
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    g_clear_object (&checked);
+    helix_checkpoint_keeper_check_async (keeper, NULL, result_cb, &checked);
+    WAIT_UNTIL (checked != NULL, "the checkpoint check");
+    g_assert_true (helix_checkpoint_keeper_check_finish (keeper, checked, &error));
+    g_assert_cmpstr (_helix_operator_window_get_value (f->window, HELIX_OPERATOR_LIST_SYNC,
+                                                       "gateway-audit"), ==, "Altered");
+    assert_subtitle_has (f, HELIX_OPERATOR_LIST_SYNC, "gateway-audit", "another key");
+    helix_operator_window_set_checkpoint_keeper (f->window, NULL);
+    g_settings_reset (settings, "gateway-audit-key");
+    g_settings_reset (settings, "gateway-audit-checkpoint");
+  }
+
   /* Syncing: the client's state, live. */
   store = helix_store_open (store_path, &error);
   g_assert_no_error (error);

@@ -286,6 +286,7 @@ operator_action (GSimpleAction *action,
     window = GTK_WINDOW (helix_operator_window_new (GTK_APPLICATION (self), self->router,
                                                     self->ledger, self->budget, self->audit));
   helix_operator_window_set_sync (HELIX_OPERATOR_WINDOW (window), self->account, self->sync_client);
+  helix_operator_window_set_checkpoint_keeper (HELIX_OPERATOR_WINDOW (window), self->checkpoints);
   gtk_window_present (window);
 }
 

@@ -22,6 +22,49 @@ signed_in (HelixOperatorWindow *self)
   return self->account != NULL && helix_account_get_signed_in (self->account);
 }
 
+/* What this device kept of the gateway's audit log, and whether it still fits. */
+static void
+show_checkpoint (HelixOperatorWindow *self,
+                 HelixOperatorRows   *rows)
+{
+  g_autofree char *note = NULL;
+  const char *warning;
+  AdwActionRow *row;
+
+  if (self->checkpoints == NULL)
+    return;
+
+  note = helix_checkpoint_keeper_dup_checkpoint (self->checkpoints);
+  warning = helix_checkpoint_keeper_get_warning (self->checkpoints);
+  row = _helix_operator_rows_take (rows, "gateway-audit", 0);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Gateway audit log"));
+
+  if (warning != NULL)
+    {
+      adw_action_row_set_subtitle (row, warning);
+      _helix_operator_row_set_value (row, _("Altered"), "error");
+    }
+  else if (note != NULL)
+    {
+      g_auto(GStrv) lines = g_strsplit (note, "\n", 3);
+      gint64 size = g_strv_length (lines) > 1 ? g_ascii_strtoll (lines[1], NULL, 10) : 0;
+      g_autofree char *subtitle =
+        g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                      "This device keeps its signed checkpoint at %" G_GINT64_FORMAT " entry",
+                                      "This device keeps its signed checkpoint at %" G_GINT64_FORMAT " entries",
+                                      size),
+                         size);
+
+      adw_action_row_set_subtitle (row, subtitle);
+      _helix_operator_row_set_value (row, _("Consistent"), "success");
+    }
+  else
+    {
+      adw_action_row_set_subtitle (row, _("No checkpoint kept yet"));
+      _helix_operator_row_set_value (row, _("Unknown"), "dim-label");
+    }
+}
+
 static void
 show_state (HelixOperatorWindow *self)
 {
@@ -100,6 +143,7 @@ show_state (HelixOperatorWindow *self)
 
   adw_action_row_set_subtitle (row, subtitle->str);
   _helix_operator_row_set_value (row, value, style);
+  show_checkpoint (self, rows);
   _helix_operator_rows_end (rows, NULL);
 }
 
@@ -258,6 +302,30 @@ helix_operator_window_set_sync (HelixOperatorWindow *self,
   _helix_operator_sync_refresh (self, TRUE);
 }
 
+/**
+ * helix_operator_window_set_checkpoint_keeper:
+ * @self: an operator window
+ * @keeper: (nullable): what keeps the gateway's audit checkpoints
+ *
+ * Shows, while signed in, whether the gateway's audit log still fits the
+ * checkpoint this device kept.
+ */
+void
+helix_operator_window_set_checkpoint_keeper (HelixOperatorWindow   *self,
+                                             HelixCheckpointKeeper *keeper)
+{
+  g_return_if_fail (HELIX_IS_OPERATOR_WINDOW (self));
+  g_return_if_fail (keeper == NULL || HELIX_IS_CHECKPOINT_KEEPER (keeper));
+
+  if (self->checkpoints != NULL)
+    g_signal_handlers_disconnect_by_data (self->checkpoints, self);
+  g_set_object (&self->checkpoints, keeper);
+  if (keeper != NULL)
+    g_signal_connect_object (keeper, "notify::warning", G_CALLBACK (on_state_changed), self,
+                             G_CONNECT_SWAPPED);
+  show_state (self);
+}
+
 void
 _helix_operator_sync_dispose (HelixOperatorWindow *self)
 {
@@ -271,4 +339,13 @@ _helix_operator_sync_dispose (HelixOperatorWindow *self)
     g_signal_handlers_disconnect_by_data (self->sync_client, self);
   g_clear_object (&self->account);
   g_clear_object (&self->sync_client);
+}
+
+/* At the window's end. */
+void
+_helix_operator_sync_finalize (HelixOperatorWindow *self)
+{
+  if (self->checkpoints != NULL)
+    g_signal_handlers_disconnect_by_data (self->checkpoints, self);
+  g_clear_object (&self->checkpoints);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "helix-cost-chart.h"
+#include "helix-checkpoint-keeper.h"
 #include "helix-operator-window.h"
 
 G_BEGIN_DECLS
@@ -55,6 +56,7 @@ struct _HelixOperatorWindow
   HelixAudit        *audit;
   HelixAccount      *account;
   HelixSyncClient   *sync_client;
+  HelixCheckpointKeeper *checkpoints;
   GCancellable      *cancellable;
 
   HelixOperatorRows  rows[HELIX_OPERATOR_N_LISTS];
@@ -160,6 +162,7 @@ void          _helix_operator_audit_more        (HelixOperatorWindow *self);
 void          _helix_operator_sync_refresh      (HelixOperatorWindow *self,
                                                  gboolean             devices);
 void          _helix_operator_sync_dispose      (HelixOperatorWindow *self);
+void          _helix_operator_sync_finalize     (HelixOperatorWindow *self);
 
 /* Test accessors */
 gboolean      _helix_operator_window_is_idle    (HelixOperatorWindow *self);

@@ -483,6 +483,7 @@ helix_operator_window_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->router, self);
   _helix_operator_audit_dispose (self);
   _helix_operator_sync_dispose (self);
+  _helix_operator_sync_finalize (self);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), HELIX_TYPE_OPERATOR_WINDOW);
 

@@ -14,6 +14,8 @@
 #include "helix-router.h"
 #include "helix-sync-client.h"
 
+#include "helix-checkpoint-keeper.h"
+
 G_BEGIN_DECLS
 
 /* Seconds between two refreshes of the figures that have no signal, while the
@@ -36,6 +38,8 @@ HelixAudit  *helix_operator_window_get_audit   (HelixOperatorWindow *self);
 void         helix_operator_window_set_sync    (HelixOperatorWindow *self,
                                                 HelixAccount        *account,
                                                 HelixSyncClient     *client);
+void         helix_operator_window_set_checkpoint_keeper (HelixOperatorWindow   *self,
+                                                          HelixCheckpointKeeper *keeper);
 void         helix_operator_window_refresh     (HelixOperatorWindow *self);
 
 G_END_DECLS
