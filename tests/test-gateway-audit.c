@@ -561,6 +561,15 @@ test_cli_while_serving (Fixture       *f,
   g_assert_true (g_subprocess_wait (process, NULL, &error));
   g_assert_true (g_subprocess_get_if_exited (process));
   g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+
+  /* And the gateway's own: its configuration's state directory and key file. */
+  g_clear_object (&process);
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, binary, "--headless",
+                              "--verify-audit", "--state-dir", f->state_dir, NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (process, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
 }
 
 /* A change on record that then cannot be stored: refused, and on record as failed. */

@@ -80,66 +80,37 @@ has_checkpoints (const char *log_path,
 }
 
 /**
- * helix_audit_verify_main:
- * @argc: the arguments' count
- * @argv: (array length=argc): the command line, with `--verify-audit`
- * @default_state_dir: where the log is without `--state-dir`
+ * helix_audit_verify_run:
+ * @state_dir: the folder of audit.db
+ * @key_file: (nullable): the gateway's key file; %NULL for `@state_dir/audit.key`
+ * @checkpoint_path: (nullable): a checkpoint kept elsewhere
+ * @public_key_text: (nullable): the trusted key, base64
  * @lookup: (nullable): finds a key kept elsewhere than a key file
+ *
+ * Verifies the log and prints one line.
  *
  * Returns: the exit status: 0 intact, 1 tampered with, 2 not checked
  */
 int
-helix_audit_verify_main (int                  argc,
-                         char               **argv,
-                         const char          *default_state_dir,
-                         HelixAuditKeyLookup  lookup)
+helix_audit_verify_run (const char          *state_dir,
+                        const char          *key_file,
+                        const char          *checkpoint_path,
+                        const char          *public_key_text,
+                        HelixAuditKeyLookup  lookup)
 {
-  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(HelixAuditSigner) signer = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(HelixAuditReport) report = { 0 };
-  g_autofree char *state_dir = NULL;
-  g_autofree char *checkpoint_path = NULL;
-  g_autofree char *public_key_text = NULL;
   g_autofree char *known = NULL;
   g_autofree char *log_path = NULL;
   g_autofree char *key_path = NULL;
   g_autofree char *origin = NULL;
   g_autofree guint8 *public_key = NULL;
-  g_auto(GStrv) args = NULL;
-  gboolean verify = FALSE;
-  gboolean headless = FALSE;
   char head[2 * HELIX_AUDIT_HASH_BYTES + 1];
-  GOptionEntry entries[] = {
-    { "verify-audit", 0, 0, G_OPTION_ARG_NONE, &verify, N_("Verify the audit log"), NULL },
-    { "headless", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &headless, NULL, NULL },
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
-      N_("The folder of audit.db (and, on a gateway, audit.key)"), N_("DIR") },
-    { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint_path,
-      N_("A checkpoint kept elsewhere, the newest seen"), N_("FILE") },
-    { "public-key", 0, 0, G_OPTION_ARG_STRING, &public_key_text,
-      N_("The key the checkpoints must be signed with, in base64"), N_("BASE64") },
-    G_OPTION_ENTRY_NULL
-  };
   gsize len = 0;
 
-  args = g_new0 (char *, argc + 1);
-  for (int i = 0; i < argc; i++)
-    args[i] = g_strdup (argv[i]);
-
-  context = g_option_context_new (NULL);
-  g_option_context_set_summary (context, _("Checks that the audit log was not altered."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!g_option_context_parse_strv (context, &args, &error))
-    {
-      g_printerr ("helix: %s\n", error->message);
-      return EXIT_ERROR;
-    }
-
-  if (state_dir == NULL)
-    state_dir = g_strdup (default_state_dir);
   log_path = g_build_filename (state_dir, "audit.db", NULL);
-  key_path = g_build_filename (state_dir, "audit.key", NULL);
+  key_path = key_file != NULL ? g_strdup (key_file) : g_build_filename (state_dir, "audit.key", NULL);
   if (!g_file_test (log_path, G_FILE_TEST_IS_REGULAR))
     {
       g_printerr (_("helix: there is no audit log at %s\n"), log_path);
@@ -224,4 +195,54 @@ helix_audit_verify_main (int                  argc,
     g_print (_("FAILED (%s): %s\n"), problem_name (report.problem),
              report.message != NULL ? report.message : "");
   return EXIT_TAMPERED;
+}
+
+/**
+ * helix_audit_verify_main:
+ * @argc: the arguments' count
+ * @argv: (array length=argc): the command line, with `--verify-audit`
+ * @default_state_dir: where the log is without `--state-dir`
+ * @lookup: (nullable): finds a key kept elsewhere than a key file
+ *
+ * Returns: the exit status: 0 intact, 1 tampered with, 2 not checked
+ */
+int
+helix_audit_verify_main (int                  argc,
+                         char               **argv,
+                         const char          *default_state_dir,
+                         HelixAuditKeyLookup  lookup)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *checkpoint_path = NULL;
+  g_autofree char *public_key_text = NULL;
+  g_auto(GStrv) args = NULL;
+  gboolean verify = FALSE;
+  GOptionEntry entries[] = {
+    { "verify-audit", 0, 0, G_OPTION_ARG_NONE, &verify, N_("Verify the audit log"), NULL },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      N_("The folder of audit.db"), N_("DIR") },
+    { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint_path,
+      N_("A checkpoint kept elsewhere, the newest seen"), N_("FILE") },
+    { "public-key", 0, 0, G_OPTION_ARG_STRING, &public_key_text,
+      N_("The key the checkpoints must be signed with, in base64"), N_("BASE64") },
+    G_OPTION_ENTRY_NULL
+  };
+
+  args = g_new0 (char *, argc + 1);
+  for (int i = 0; i < argc; i++)
+    args[i] = g_strdup (argv[i]);
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, _("Checks that the audit log was not altered."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse_strv (context, &args, &error))
+    {
+      g_printerr ("helix: %s\n", error->message);
+      return EXIT_ERROR;
+    }
+
+  return helix_audit_verify_run (state_dir != NULL ? state_dir : default_state_dir, NULL,
+                                 checkpoint_path, public_key_text, lookup);
 }

@@ -184,6 +184,11 @@ HelixAuditSigner *helix_audit_load_key_file        (const char            *path,
 typedef HelixAuditSigner *(*HelixAuditKeyLookup) (const char  *origin,
                                                   GError     **error);
 
+int               helix_audit_verify_run           (const char            *state_dir,
+                                                    const char            *key_file,
+                                                    const char            *checkpoint_path,
+                                                    const char            *public_key_text,
+                                                    HelixAuditKeyLookup    lookup);
 int               helix_audit_verify_main          (int                    argc,
                                                     char                 **argv,
                                                     const char            *default_state_dir,

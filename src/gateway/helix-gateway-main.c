@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 #include <sqlite3.h>
 
+#include "helix-audit.h"
 #include "helix-gateway-private.h"
 
 typedef struct
@@ -151,8 +152,11 @@ helix_gateway_main (int    argc,
   g_autofree char *disable_user = NULL;
   g_autofree char *enable_user = NULL;
   g_auto(GStrv) args = NULL;
+  g_autofree char *checkpoint_path = NULL;
+  g_autofree char *public_key = NULL;
   gboolean headless = FALSE;
   gboolean version = FALSE;
+  gboolean verify_audit = FALSE;
   HelixGatewayUserCommand users = { 0 };
   guint n_user_commands;
   MainState state = { 0 };
@@ -183,6 +187,13 @@ helix_gateway_main (int    argc,
       N_("Disable a user, log out all their devices, and exit"), N_("NAME") },
     { "enable-user", 0, 0, G_OPTION_ARG_STRING, &enable_user,
       N_("Enable a disabled user and exit"), N_("NAME") },
+    { "verify-audit", 0, 0, G_OPTION_ARG_NONE, &verify_audit,
+      N_("Verify the audit log and exit: 0 intact, 1 altered, 2 not checked"), NULL },
+    { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint_path,
+      N_("With --verify-audit: a checkpoint kept elsewhere, the newest seen"), N_("FILE") },
+    { "public-key", 0, 0, G_OPTION_ARG_STRING, &public_key,
+      N_("With --verify-audit: the key the checkpoints must be signed with, in base64"),
+      N_("BASE64") },
     { NULL }
   };
 
@@ -248,6 +259,21 @@ helix_gateway_main (int    argc,
   /* Account commands change the database and exit, without serving. */
   if (n_user_commands > 0)
     return _helix_gateway_users_main (config, &users);
+
+  /* The state directory and key file of this configuration, and exit. */
+  if (verify_audit)
+    {
+      g_autofree char *key_file = helix_gateway_config_dup_audit_key_file (config);
+
+      return helix_audit_verify_run (helix_gateway_config_get_state_dir (config), key_file,
+                                     checkpoint_path, public_key, NULL);
+    }
+  if (checkpoint_path != NULL || public_key != NULL)
+    {
+      g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           _("--checkpoint and --public-key only go with --verify-audit"));
+      return fail (error);
+    }
 
   /* SQLite counts its memory under a global mutex at every allocation
    * unless told not to; nothing here reads the counts. Only possible before
