@@ -113,12 +113,7 @@ get_flags_or_respond (HelixGateway      *self,
   HelixFlags *flags = helix_gateway_get_flags (self);
 
   if (flags == NULL)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Retry-After", "5");
-      _helix_gateway_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
-                                    _("The gateway is not started. Try again in a moment."));
-    }
+    _helix_gateway_respond_not_started (msg);
 
   return flags;
 }

@@ -512,6 +512,16 @@ verified_cb (GObject      *source,
   query_finish (query);
 }
 
+/* 503 for a request that came before the gateway finished starting. */
+void
+_helix_gateway_respond_not_started (SoupServerMessage *msg)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                "5");
+  _helix_gateway_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                                _("The gateway is not started. Try again in a moment."));
+}
+
 /* Answers 403 unless @auth speaks for an administrator (shared with helix-gateway-admin.c). */
 gboolean
 _helix_gateway_require_admin (HelixGateway      *self,
@@ -545,12 +555,7 @@ get_audit_or_respond (HelixGateway      *self,
   HelixAudit *audit = _helix_gateway_get_audit (self);
 
   if (audit == NULL)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Retry-After", "5");
-      _helix_gateway_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
-                                    _("The gateway is not started. Try again in a moment."));
-    }
+    _helix_gateway_respond_not_started (msg);
 
   return audit;
 }

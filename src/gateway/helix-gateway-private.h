@@ -282,6 +282,7 @@ typedef gboolean (*HelixGatewayActFunc) (HelixGateway        *self,
                                          SoupServerMessage   *msg,
                                          HelixGatewayAudited *audited);
 
+void          _helix_gateway_respond_not_started     (SoupServerMessage         *msg);
 HelixAudit   *_helix_gateway_get_audit                 (HelixGateway              *self);
 HelixAudit   *_helix_gateway_audit_open                (const HelixGatewayConfig  *config,
                                                         gboolean                   serve,
