@@ -819,6 +819,7 @@ typedef struct
   HelixAuditCheckpoint  *known;
   gint                  *found;        /* (atomic) the lowest index of a range with a
                                         * problem; -1 for a bad checkpoint */
+  guint8                 anchor[32];   /* the stored hash before its first entry */
   HelixAuditReport       report;       /* its problem, or where it ended */
   GError                *error;
 } Range;
@@ -892,6 +893,7 @@ verify_range (gpointer data)
         memcpy (head, sqlite3_column_blob (stmt, 0), 32);
       else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         goto failed;
+      memcpy (range->anchor, head, 32);
       g_clear_pointer (&stmt, sqlite3_finalize);
     }
 
@@ -1156,6 +1158,15 @@ _helix_audit_log_verify_in_ranges (HelixAuditLog          *self,
         {
           g_propagate_error (error, g_steal_pointer (&range->error));
           ok = FALSE;
+          done = TRUE;
+        }
+      else if (!done && i > 0 && memcmp (range->anchor, out->head, 32) != 0)
+        {
+          /* Each range read the entry between them on its own connection:
+           * the log changed (or was replaced) while it was checked. */
+          report (out, HELIX_AUDIT_BAD_ENTRY, range->first - 1,
+                  _("Entry %" G_GINT64_FORMAT " changed while the log was being verified"),
+                  range->first - 1);
           done = TRUE;
         }
       else if (!done)
