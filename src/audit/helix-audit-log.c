@@ -801,14 +801,18 @@ check_checkpoint (StoredCheckpoint *stored,
  * one per core, each on its own connection, hashing the rows straight from
  * SQLite's mapped pages. The log's first problem is the first problem of the
  * lowest range that has one, and a range stops as soon as a lower one found
- * something. */
+ * something. There are more ranges than threads, taken in order by whichever
+ * thread is free: on a busy machine a thread that gets less time checks
+ * fewer of them instead of holding the others up. */
 
-#define VERIFY_MIN_RANGE  32768   /* entries: fewer are not worth a thread and a connection */
-#define VERIFY_MAX_RANGES 8
+#define VERIFY_MIN_THREAD 32768   /* entries: fewer are not worth a thread and a connection */
+#define VERIFY_MAX_THREADS 8
+#define VERIFY_RANGES_PER_THREAD 16
+#define VERIFY_MIN_RANGE  4096
 
 typedef struct
 {
-  sqlite3               *db;           /* the log's own for the first range */
+  sqlite3               *db;           /* of the thread that checks it */
   guint                  index;
   gint64                 first;        /* seqs: the first range starts at 1 */
   gint64                 last;
@@ -1003,7 +1007,30 @@ failed:
   return NULL;
 }
 
-/* Another connection to the log, for a range on another thread. */
+typedef struct
+{
+  Range   *ranges;
+  guint    n_ranges;
+  gint    *next;       /* (atomic) the next range to take */
+  sqlite3 *db;         /* the thread's own connection */
+} Worker;
+
+static gpointer
+verify_ranges (gpointer data)
+{
+  Worker *worker = data;
+  gint i;
+
+  while ((i = g_atomic_int_add (worker->next, 1)) < (gint) worker->n_ranges)
+    {
+      worker->ranges[i].db = worker->db;
+      verify_range (&worker->ranges[i]);
+    }
+
+  return NULL;
+}
+
+/* Another connection to the log, for another thread. */
 static sqlite3 *
 open_reader (HelixAuditLog *self)
 {
@@ -1049,10 +1076,11 @@ read_max_seq (HelixAuditLog  *self,
 /*
  * _helix_audit_log_verify_in_ranges:
  * @n_ranges: into how many ranges to split the log, at most one per entry;
- *   0 for one per core (none under %VERIFY_MIN_RANGE entries)
+ *   0 to choose (one range under %VERIFY_MIN_THREAD entries)
  *
  * helix_audit_log_verify(), with the split chosen: the tests check that any
- * split finds the same.
+ * split finds the same. The ranges are checked on as many threads as there
+ * are cores, at most one per range.
  */
 gboolean
 _helix_audit_log_verify_in_ranges (HelixAuditLog          *self,
@@ -1064,8 +1092,11 @@ _helix_audit_log_verify_in_ranges (HelixAuditLog          *self,
 {
   g_autoptr(GArray) checkpoints = NULL;
   g_autofree Range *ranges = NULL;
+  g_autofree Worker *workers = NULL;
   g_autofree GThread **threads = NULL;
+  guint n_threads;
   gint found = G_MAXINT;
+  gint next = 0;
   gint64 max_seq = 0;
   gboolean done = FALSE;
   gboolean ok = TRUE;
@@ -1089,13 +1120,17 @@ _helix_audit_log_verify_in_ranges (HelixAuditLog          *self,
   if (!read_checkpoints (self, checkpoints, error) || !read_max_seq (self, &max_seq, error))
     return FALSE;
 
+  n_threads = MIN (g_get_num_processors (), VERIFY_MAX_THREADS);
   if (n_ranges == 0)
-    n_ranges = (guint) CLAMP (max_seq / VERIFY_MIN_RANGE, 1,
-                              (gint64) MIN (g_get_num_processors (), VERIFY_MAX_RANGES));
+    {
+      n_threads = (guint) CLAMP (max_seq / VERIFY_MIN_THREAD, 1, (gint64) n_threads);
+      n_ranges = n_threads == 1 ? 1 : (guint) CLAMP (max_seq / VERIFY_MIN_RANGE, 1,
+                                                      (gint64) n_threads * VERIFY_RANGES_PER_THREAD);
+    }
   n_ranges = (guint) CLAMP (max_seq, 1, (gint64) n_ranges);
+  n_threads = MIN (n_threads, n_ranges);
 
   ranges = g_new0 (Range, n_ranges);
-  threads = g_new0 (GThread *, n_ranges);
   for (guint i = 0; i < n_ranges; i++)
     {
       Range *range = &ranges[i];
@@ -1107,14 +1142,6 @@ _helix_audit_log_verify_in_ranges (HelixAuditLog          *self,
       range->origin = self->origin;
       range->known = known;
       range->found = &found;
-      range->db = i == 0 ? self->db : open_reader (self);
-      if (range->db == NULL)
-        {
-          /* No connection to spare: the range before takes the rest on. */
-          ranges[i - 1].last = max_seq;
-          n_ranges = i;
-          break;
-        }
     }
 
   /* Each range checks the checkpoints of its entries; the first and the last
@@ -1131,11 +1158,25 @@ _helix_audit_log_verify_in_ranges (HelixAuditLog          *self,
         }
     }
 
-  for (guint i = 1; i < n_ranges; i++)
-    threads[i] = g_thread_new ("helix-audit-verify", verify_range, &ranges[i]);
-  verify_range (&ranges[0]);
-  for (guint i = 1; i < n_ranges; i++)
-    g_thread_join (threads[i]);
+  workers = g_new0 (Worker, n_threads);
+  threads = g_new0 (GThread *, n_threads);
+  for (guint i = 0; i < n_threads; i++)
+    {
+      workers[i] = (Worker) { ranges, n_ranges, &next, i == 0 ? self->db : open_reader (self) };
+      if (workers[i].db == NULL)
+        {
+          n_threads = i;  /* no connection to spare: fewer threads */
+          break;
+        }
+    }
+  for (guint i = 1; i < n_threads; i++)
+    threads[i] = g_thread_new ("helix-audit-verify", verify_ranges, &workers[i]);
+  verify_ranges (&workers[0]);
+  for (guint i = 1; i < n_threads; i++)
+    {
+      g_thread_join (threads[i]);
+      sqlite3_close (workers[i].db);
+    }
 
   /* A checkpoint not signed by the key first (the one of the fewest entries),
    * then the first range with a problem, or an error, or that ends early (the
@@ -1178,8 +1219,6 @@ _helix_audit_log_verify_in_ranges (HelixAuditLog          *self,
         }
       g_clear_error (&range->error);
       helix_audit_report_clear (&range->report);
-      if (i > 0)
-        sqlite3_close (range->db);
     }
 
   if (!ok)
