@@ -5,7 +5,9 @@
  * flips, deletions, swaps, reorders and inserts (each undone before the next),
  * a cut tail with an older checkpoint kept, a chain rewritten and signed
  * again with another key, a checkpoint rolled back. A child process appending
- * is killed with SIGKILL, and the chain still verifies.
+ * is killed with SIGKILL, and the chain still verifies. Every verification is
+ * made twice, the second time with the log split into ranges checked on
+ * threads at once, and both must find exactly the same.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -16,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "helix-audit-log.h"
+#include "helix-audit-log-private.h"
 #include "helix-test-util.h"
 
 #define ORIGIN    "helix-audit/test"
@@ -104,18 +106,52 @@ evil_exec (Fixture    *f,
     g_error ("%s: %s", sql, message);
 }
 
+/* Verifies in @n_ranges ranges, and checks that the report is the one of
+ * verifying it whole. */
+static HelixAuditProblem
+verify_in_ranges (Fixture              *f,
+                  HelixAuditCheckpoint *known,
+                  guint                 n_ranges,
+                  gint64               *seq)
+{
+  g_auto(HelixAuditReport) whole = { 0 };
+  g_auto(HelixAuditReport) split = { 0 };
+  g_autoptr(GError) error = NULL;
+  const guint8 *key = helix_audit_signer_get_public_key (f->signer);
+
+  g_assert_true (_helix_audit_log_verify_in_ranges (f->log, key, known, 1, &whole, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (whole.message);
+  g_assert_true (_helix_audit_log_verify_in_ranges (f->log, key, known, n_ranges, &split, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (split.message, ==, whole.message);
+  g_assert_cmpint (split.problem, ==, whole.problem);
+  g_assert_cmpint (split.seq, ==, whole.seq);
+  g_assert_cmpint (split.n_entries, ==, whole.n_entries);
+  g_assert_cmpmem (split.head, 32, whole.head, 32);
+  if (seq != NULL)
+    *seq = whole.seq;
+
+  return whole.problem;
+}
+
+/* helix_audit_log_verify(), and again in 2 to 5 ranges in turn. */
 static HelixAuditProblem
 verify (Fixture              *f,
         HelixAuditCheckpoint *known,
         gint64               *seq)
 {
+  static guint n_calls;
   g_auto(HelixAuditReport) report = { 0 };
   g_autoptr(GError) error = NULL;
+  gint64 split_seq = 0;
 
   g_assert_true (helix_audit_log_verify (f->log, helix_audit_signer_get_public_key (f->signer),
                                          known, &report, &error));
   g_assert_no_error (error);
   g_assert_nonnull (report.message);
+  g_assert_cmpint (verify_in_ranges (f, known, 2 + n_calls++ % 4, &split_seq), ==, report.problem);
+  g_assert_cmpint (split_seq, ==, report.seq);
   if (seq != NULL)
     *seq = report.seq;
 
@@ -340,6 +376,82 @@ test_tamper_random (Fixture       *f,
   g_assert_cmpuint (detected, ==, 1000);
   /* Every undo restored the log exactly: no false alarm after all that. */
   g_assert_cmpint (verify (f, NULL, NULL), ==, HELIX_AUDIT_OK);
+}
+
+/* Tampering right at the ends of ranges: the stored hash a range starts from
+ * is the one the range before ends with. */
+static void
+test_tamper_boundaries (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (42);
+
+  for (guint n_ranges = 2; n_ranges <= 4; n_ranges++)
+    for (guint boundary = 1; boundary < n_ranges; boundary++)
+      for (gint64 a = N_ENTRIES / n_ranges * boundary - 1; a <= N_ENTRIES / n_ranges * boundary + 1; a++)
+        for (guint kind = 0; kind < 3; kind++)
+          {
+            Row ra = read_row (f, a);
+            gint64 seq = 0;
+
+            if (kind == 0)
+              {
+                g_autoptr(GBytes) flipped = flip_bit (ra.record, rand);
+
+                write_row (f, a, flipped, ra.hash);
+              }
+            else if (kind == 1)
+              {
+                g_autoptr(GBytes) flipped = flip_bit (ra.hash, rand);
+
+                write_row (f, a, ra.record, flipped);
+              }
+            else
+              {
+                g_autofree char *sql = g_strdup_printf ("DELETE FROM entries WHERE seq = %" G_GINT64_FORMAT, a);
+
+                evil_exec (f, sql);
+              }
+
+            g_assert_cmpint (verify_in_ranges (f, NULL, n_ranges, &seq), ==,
+                             kind == 2 ? HELIX_AUDIT_BAD_SEQUENCE : HELIX_AUDIT_BAD_ENTRY);
+            g_assert_cmpint (seq, ==, a);
+
+            write_row (f, a, ra.record, ra.hash);
+            row_clear (&ra);
+          }
+
+  g_assert_cmpint (verify_in_ranges (f, NULL, 3, NULL), ==, HELIX_AUDIT_OK);
+}
+
+/* Ranges that find nothing to check: an empty log, and one shorter than its
+ * split. */
+static void
+test_ranges_small (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("helix-audit-small-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "audit.db", NULL);
+  g_autoptr(HelixAuditSigner) signer = helix_audit_signer_new (ORIGIN, &error);
+  g_autoptr(HelixAuditLog) log = helix_audit_log_open (path, ORIGIN, signer, &error);
+  const guint8 *key = helix_audit_signer_get_public_key (signer);
+
+  g_assert_no_error (error);
+  for (guint n = 0; n < 4; n++)
+    {
+      for (guint n_ranges = 0; n_ranges <= 8; n_ranges++)
+        {
+          g_auto(HelixAuditReport) report = { 0 };
+
+          g_assert_true (_helix_audit_log_verify_in_ranges (log, key, NULL, n_ranges, &report, &error));
+          g_assert_no_error (error);
+          g_assert_cmpint (report.problem, ==, HELIX_AUDIT_OK);
+          g_assert_cmpint (report.n_entries, ==, n);
+        }
+      g_assert_cmpint (helix_audit_log_append (log, "api", "bob", "login", NULL, &error), ==, n + 1);
+    }
+  helix_audit_log_close (log);
+  helix_test_rm_rf (dir);
 }
 
 static HelixAuditCheckpoint *
@@ -620,11 +732,13 @@ main (int   argc,
 
   ADD ("untouched", test_untouched);
   ADD ("tamper/random", test_tamper_random);
+  ADD ("tamper/boundaries", test_tamper_boundaries);
   ADD ("tamper/truncated", test_truncated);
   ADD ("tamper/rewritten", test_rewritten);
   ADD ("tamper/rolled-back", test_rolled_back);
   ADD ("bad-entries", test_bad_entries);
   g_test_add_func ("/helix/audit/bad-checkpoints", test_bad_checkpoints);
+  g_test_add_func ("/helix/audit/ranges-small", test_ranges_small);
   g_test_add_func ("/helix/audit/sigkill", test_sigkill);
 
   return g_test_run ();

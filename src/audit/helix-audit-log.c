@@ -35,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "helix-audit-log.h"
+#include "helix-audit-log-private.h"
 #include "helix-sync-json.h"
 
 #define SCHEMA_VERSION 1
@@ -65,7 +65,11 @@ struct _HelixAuditLog
   char             *path;
   char             *origin;
   sqlite3          *db;
+  sqlite3_stmt     *begin;
   sqlite3_stmt     *insert;
+  sqlite3_stmt     *commit;
+  sqlite3_stmt     *rollback;
+  GByteArray       *record;        /* the one being appended */
   HelixAuditSigner *signer;        /* (nullable): no checkpoints without it */
 
   gint64            size;
@@ -112,51 +116,53 @@ helix_audit_entry_hash (const guint8 *prev,
 
 /* Records */
 
-static void
-put_u16 (GByteArray *out,
-         guint16     value)
+/* Big-endian numbers and length-prefixed strings; each returns where it ended. */
+static guint8 *
+put_u64 (guint8  *p,
+         guint64  value)
 {
-  guint8 b[2] = { value >> 8, value & 0xff };
+  for (int i = 7; i >= 0; i--, value >>= 8)
+    p[i] = value & 0xff;
 
-  g_byte_array_append (out, b, 2);
+  return p + 8;
 }
 
-static void
-put_u32 (GByteArray *out,
-         guint32     value)
+static guint8 *
+put_text (guint8     *p,
+          const char *text,
+          gsize       len,
+          guint       width)   /* of the length: 2 or 4 bytes */
 {
-  guint8 b[4] = { value >> 24, (value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff };
+  for (guint i = 0; i < width; i++)
+    p[i] = (len >> (8 * (width - 1 - i))) & 0xff;
+  memcpy (p + width, text, len);
 
-  g_byte_array_append (out, b, 4);
+  return p + width + len;
 }
 
+/* The record of @entry as entry @seq, into @out (reused from entry to entry). */
 static void
-put_u64 (GByteArray *out,
-         guint64     value)
-{
-  put_u32 (out, (guint32) (value >> 32));
-  put_u32 (out, (guint32) value);
-}
-
-static GByteArray *
-encode_record (gint64                 seq,
+encode_record (GByteArray            *out,
+               gint64                 seq,
                const HelixAuditEntry *entry)
 {
-  GByteArray *out = g_byte_array_sized_new (64 + strlen (entry->payload));
+  gsize channel_len = strlen (entry->channel);
+  gsize actor_len = strlen (entry->actor);
+  gsize event_len = strlen (entry->event);
+  gsize payload_len = strlen (entry->payload);
+  guint8 *p;
 
-  g_byte_array_append (out, (const guint8 *) RECORD_MAGIC, 4);
-  put_u64 (out, (guint64) seq);
-  put_u64 (out, (guint64) entry->time_us);
-  put_u16 (out, (guint16) strlen (entry->channel));
-  g_byte_array_append (out, (const guint8 *) entry->channel, strlen (entry->channel));
-  put_u16 (out, (guint16) strlen (entry->actor));
-  g_byte_array_append (out, (const guint8 *) entry->actor, strlen (entry->actor));
-  put_u16 (out, (guint16) strlen (entry->event));
-  g_byte_array_append (out, (const guint8 *) entry->event, strlen (entry->event));
-  put_u32 (out, (guint32) strlen (entry->payload));
-  g_byte_array_append (out, (const guint8 *) entry->payload, strlen (entry->payload));
-
-  return out;
+  g_byte_array_set_size (out, (guint) (4 + 8 + 8 + 2 + channel_len + 2 + actor_len + 2 +
+                                       event_len + 4 + payload_len));
+  p = out->data;
+  memcpy (p, RECORD_MAGIC, 4);
+  p = put_u64 (p + 4, (guint64) seq);
+  p = put_u64 (p, (guint64) entry->time_us);
+  p = put_text (p, entry->channel, channel_len, 2);
+  p = put_text (p, entry->actor, actor_len, 2);
+  p = put_text (p, entry->event, event_len, 2);
+  p = put_text (p, entry->payload, payload_len, 4);
+  g_assert (p == out->data + out->len);
 }
 
 static gboolean
@@ -172,6 +178,7 @@ check_entry (const HelixAuditEntry  *entry,
 {
   g_autoptr(GError) json_error = NULL;
   const char *p;
+  gsize len;
 
   if (!valid_name (entry->channel) || !valid_name (entry->actor) || !valid_name (entry->event))
     {
@@ -183,8 +190,8 @@ check_entry (const HelixAuditEntry  *entry,
   p = entry->payload;
   while (p != NULL && g_ascii_isspace (*p))
     p++;
-  if (p == NULL || *p != '{' || strlen (entry->payload) > HELIX_AUDIT_MAX_PAYLOAD ||
-      !helix_json_validate (entry->payload, strlen (entry->payload), 32, &json_error))
+  if (p == NULL || *p != '{' || (len = strlen (entry->payload)) > HELIX_AUDIT_MAX_PAYLOAD ||
+      !helix_json_validate (entry->payload, len, 32, &json_error))
     {
       g_set_error_literal (error, HELIX_AUDIT_ERROR, HELIX_AUDIT_ERROR_INVALID,
                            _("An audit payload must be a JSON object of at most 64 KiB, 32 levels deep"));
@@ -229,6 +236,8 @@ helix_audit_log_finalize (GObject *object)
   g_free (self->path);
   g_free (self->origin);
 
+  g_byte_array_unref (self->record);
+
   G_OBJECT_CLASS (helix_audit_log_parent_class)->finalize (object);
 }
 
@@ -243,6 +252,7 @@ helix_audit_log_init (HelixAuditLog *self)
 {
   self->checkpoint_entries = DEFAULT_CHECKPOINT_ENTRIES;
   self->checkpoint_seconds = DEFAULT_CHECKPOINT_SECONDS;
+  self->record = g_byte_array_sized_new (1024);
 }
 
 static gboolean
@@ -294,6 +304,7 @@ helix_audit_log_open (const char        *path,
 {
   g_autoptr(HelixAuditLog) self = NULL;
   sqlite3_stmt *stmt = NULL;
+  int persist_wal = 1;
   int version = 0;
   int fd;
 
@@ -353,11 +364,23 @@ helix_audit_log_open (const char        *path,
       return NULL;
     }
 
-  if (sqlite3_prepare_v3 (self->db, "INSERT INTO entries (seq, record, hash) VALUES (?1, ?2, ?3)",
-                          -1, SQLITE_PREPARE_PERSISTENT, &self->insert, NULL) != SQLITE_OK)
+  /* The WAL stays when the log is closed: a commit that only overwrites the
+   * file syncs about twice as fast as one that makes it grow. */
+  sqlite3_file_control (self->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
+
+  /* A single durable append is one fsync of the WAL; nothing else of it
+   * should cost, not even parsing its BEGIN and COMMIT. */
+  if (sqlite3_prepare_v3 (self->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &self->begin,
+                          NULL) != SQLITE_OK ||
+      sqlite3_prepare_v3 (self->db, "INSERT INTO entries (seq, record, hash) VALUES (?1, ?2, ?3)",
+                          -1, SQLITE_PREPARE_PERSISTENT, &self->insert, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v3 (self->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &self->commit,
+                          NULL) != SQLITE_OK ||
+      sqlite3_prepare_v3 (self->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT, &self->rollback,
+                          NULL) != SQLITE_OK)
     {
       g_propagate_error (error, db_error (self->db, "prepare its writes"));
-      g_clear_pointer (&self->db, sqlite3_close);
+      helix_audit_log_close (self);
       return NULL;
     }
 
@@ -369,7 +392,10 @@ helix_audit_log_close (HelixAuditLog *self)
 {
   g_return_if_fail (HELIX_IS_AUDIT_LOG (self));
 
+  g_clear_pointer (&self->begin, sqlite3_finalize);
   g_clear_pointer (&self->insert, sqlite3_finalize);
+  g_clear_pointer (&self->commit, sqlite3_finalize);
+  g_clear_pointer (&self->rollback, sqlite3_finalize);
   g_clear_pointer (&self->db, sqlite3_close);
 }
 
@@ -545,6 +571,16 @@ reread_tail (HelixAuditLog  *self,
   return TRUE;
 }
 
+/* Runs one of the prepared transaction statements. */
+static gboolean
+step_once (sqlite3_stmt *stmt)
+{
+  int rc = sqlite3_step (stmt);
+
+  sqlite3_reset (stmt);
+  return rc == SQLITE_DONE;
+}
+
 static gboolean
 insert_entries (HelixAuditLog          *self,
                 const HelixAuditEntry  *entries,
@@ -560,45 +596,45 @@ insert_entries (HelixAuditLog          *self,
     if (!check_entry (&entries[i], error))
       return FALSE;
 
-  if (!exec (self->db, "BEGIN IMMEDIATE", "start a transaction", error))
-    return FALSE;
+  if (!step_once (self->begin))
+    {
+      g_propagate_error (error, db_error (self->db, "start a transaction"));
+      return FALSE;
+    }
 
   if (!reread_tail (self, &start, head, error))
     {
-      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      step_once (self->rollback);
       return FALSE;
     }
   seq = start;
   for (guint i = 0; i < n_entries; i++)
     {
-      g_autoptr(GByteArray) record = NULL;
       HelixAuditEntry entry = entries[i];
       guint8 hash[32];
 
       if (entry.time_us == 0)
         entry.time_us = g_get_real_time ();
-      record = encode_record (++seq, &entry);
-      helix_audit_entry_hash (head, record->data, record->len, hash);
+      encode_record (self->record, ++seq, &entry);
+      helix_audit_entry_hash (head, self->record->data, self->record->len, hash);
 
-      sqlite3_reset (self->insert);
       sqlite3_bind_int64 (self->insert, 1, seq);
-      sqlite3_bind_blob (self->insert, 2, record->data, (int) record->len, SQLITE_STATIC);
+      sqlite3_bind_blob (self->insert, 2, self->record->data, (int) self->record->len, SQLITE_STATIC);
       sqlite3_bind_blob (self->insert, 3, hash, 32, SQLITE_STATIC);
-      if (sqlite3_step (self->insert) != SQLITE_DONE)
+      if (!step_once (self->insert))
         {
           g_propagate_error (error, db_error (self->db, "be written"));
-          sqlite3_reset (self->insert);
-          sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+          step_once (self->rollback);
           return FALSE;
         }
       memcpy (head, hash, 32);
     }
-  sqlite3_reset (self->insert);
 
   /* Durable here (synchronous=FULL): only now may the action go ahead. */
-  if (!exec (self->db, "COMMIT", "be written", error))
+  if (!step_once (self->commit))
     {
-      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      g_propagate_error (error, db_error (self->db, "be written"));
+      step_once (self->rollback);
       return FALSE;
     }
 
@@ -878,23 +914,30 @@ read_u64 (const guint8 *p)
          ((guint64) p[6] << 8) | (guint64) p[7];
 }
 
-static gint
-compare_size (gconstpointer a,
-              gconstpointer b)
+/* A stored checkpoint, and once checked against the trusted key, what it says. */
+typedef struct
 {
-  const HelixAuditCheckpoint *ca = *(HelixAuditCheckpoint * const *) a;
-  const HelixAuditCheckpoint *cb = *(HelixAuditCheckpoint * const *) b;
+  gint64                size;
+  char                 *note;
+  HelixAuditCheckpoint *checkpoint;   /* (nullable): it is signed by the key */
+  char                 *problem;      /* (nullable): why it is not */
+} StoredCheckpoint;
 
-  return (ca->size > cb->size) - (ca->size < cb->size);
+static void
+stored_checkpoint_clear (gpointer data)
+{
+  StoredCheckpoint *stored = data;
+
+  g_clear_pointer (&stored->note, g_free);
+  g_clear_pointer (&stored->checkpoint, helix_audit_checkpoint_free);
+  g_clear_pointer (&stored->problem, g_free);
 }
 
-/* The stored checkpoints, each checked against the trusted key. */
+/* The stored checkpoints by size, not checked yet. */
 static gboolean
-read_checkpoints (HelixAuditLog     *self,
-                  const guint8      *public_key,
-                  GPtrArray         *checkpoints,
-                  HelixAuditReport  *out,
-                  GError           **error)
+read_checkpoints (HelixAuditLog  *self,
+                  GArray         *checkpoints,
+                  GError        **error)
 {
   sqlite3_stmt *stmt = NULL;
   int rc;
@@ -908,23 +951,10 @@ read_checkpoints (HelixAuditLog     *self,
 
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      g_autoptr(GError) local_error = NULL;
-      gint64 size = sqlite3_column_int64 (stmt, 0);
-      HelixAuditCheckpoint *checkpoint;
+      const char *note = (const char *) sqlite3_column_text (stmt, 1);
+      StoredCheckpoint stored = { sqlite3_column_int64 (stmt, 0), g_strdup (note != NULL ? note : "") };
 
-      checkpoint = helix_audit_checkpoint_parse ((const char *) sqlite3_column_text (stmt, 1), -1,
-                                                 public_key, self->origin, &local_error);
-      if (checkpoint == NULL || checkpoint->size != size ||
-          g_strcmp0 (checkpoint->origin, self->origin) != 0)
-        {
-          report (out, HELIX_AUDIT_BAD_SIGNATURE, size,
-                  _("The checkpoint at entry %" G_GINT64_FORMAT " is not signed by this log’s key: %s"),
-                  size, local_error != NULL ? local_error->message : _("it names another log or size"));
-          helix_audit_checkpoint_free (checkpoint);
-          sqlite3_finalize (stmt);
-          return TRUE;
-        }
-      g_ptr_array_add (checkpoints, checkpoint);
+      g_array_append_val (checkpoints, stored);
     }
   sqlite3_finalize (stmt);
 
@@ -937,107 +967,333 @@ read_checkpoints (HelixAuditLog     *self,
   return TRUE;
 }
 
-/* Verifying reads on one thread and hashes on the other: SQLite's reading
- * and SHA-256 then overlap, and a long chain verifies at about the speed of
- * hashing alone. */
+/* Checks a stored checkpoint's signature: ed25519, about as slow as hashing
+ * a thousand entries, so each range checks those of its own entries. */
+static void
+check_checkpoint (StoredCheckpoint *stored,
+                  const guint8     *public_key,
+                  const char       *origin)
+{
+  g_autoptr(GError) error = NULL;
 
-#define BATCH_ROWS 4096
+  stored->checkpoint = helix_audit_checkpoint_parse (stored->note, -1, public_key, origin, &error);
+  if (stored->checkpoint == NULL || stored->checkpoint->size != stored->size ||
+      g_strcmp0 (stored->checkpoint->origin, origin) != 0)
+    {
+      g_clear_pointer (&stored->checkpoint, helix_audit_checkpoint_free);
+      stored->problem = g_strdup_printf (_("The checkpoint at entry %" G_GINT64_FORMAT " is not signed by this log’s key: %s"),
+                                         stored->size,
+                                         error != NULL ? error->message : _("it names another log or size"));
+    }
+}
+
+/* The chain holds when each entry's stored hash is the hash of its record and
+ * of the stored hash before it (hash(0) being 32 zero bytes): by induction
+ * every stored hash is then the one the chain gives, and the first entry where
+ * this fails is the first where the log and the chain part. So no entry needs
+ * the hashes before it computed: the log is checked in ranges of seqs at once,
+ * one per core, each on its own connection, hashing the rows straight from
+ * SQLite's mapped pages. The log's first problem is the first problem of the
+ * lowest range that has one, and a range stops as soon as a lower one found
+ * something. There are more ranges than threads, taken in order by whichever
+ * thread is free: on a busy machine a thread that gets less time checks
+ * fewer of them instead of holding the others up. */
+
+#define VERIFY_MIN_THREAD 32768   /* entries: fewer are not worth a thread and a connection */
+#define VERIFY_MAX_THREADS 8
+#define VERIFY_RANGES_PER_THREAD 16
+#define VERIFY_MIN_RANGE  4096
 
 typedef struct
 {
-  guint       n;
-  gint64      seqs[BATCH_ROWS];
-  guint32     ends[BATCH_ROWS];       /* of each record in @records */
-  guint8      hashes[BATCH_ROWS][32];
-  guint8      hash_ok[BATCH_ROWS];    /* the stored hash had 32 bytes */
-  GByteArray *records;
-  int         rc;                     /* SQLITE_DONE in the last batch, or an error */
-} Batch;
+  sqlite3               *db;           /* of the thread that checks it */
+  guint                  index;
+  gint64                 first;        /* seqs: the first range starts at 1 */
+  gint64                 last;
+  StoredCheckpoint      *checkpoints;  /* those of its entries, by size */
+  guint                  n_checkpoints;
+  const guint8          *public_key;
+  const char            *origin;
+  HelixAuditCheckpoint  *known;
+  gint                  *found;        /* (atomic) the lowest index of a range with a
+                                        * problem; -1 for a bad checkpoint */
+  guint8                 anchor[32];   /* the stored hash before its first entry */
+  HelixAuditReport       report;       /* its problem, or where it ended */
+  GError                *error;
+} Range;
 
-typedef struct
+/* The other ranges after @index need not go on. */
+static void
+range_found (Range *range,
+             gint   index)
 {
-  sqlite3_stmt *stmt;
-  GAsyncQueue  *full;
-  GAsyncQueue  *empty;
-  gint          stop;                 /* (atomic) */
-} Reader;
+  gint found;
+
+  do
+    found = g_atomic_int_get (range->found);
+  while (found > index && !g_atomic_int_compare_and_exchange (range->found, found, index));
+}
+
+/* The seq after @seq that the log has, or 0. */
+static gint64
+next_seq (sqlite3 *db,
+          gint64   seq)
+{
+  sqlite3_stmt *stmt = NULL;
+  gint64 next = 0;
+
+  if (sqlite3_prepare_v2 (db, "SELECT min (seq) FROM entries WHERE seq > ?1", -1, &stmt, NULL) ==
+      SQLITE_OK)
+    {
+      sqlite3_bind_int64 (stmt, 1, seq);
+      if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 0) != SQLITE_NULL)
+        next = sqlite3_column_int64 (stmt, 0);
+    }
+  sqlite3_finalize (stmt);
+
+  return next;
+}
 
 static gpointer
-reader_thread (gpointer data)
+verify_range (gpointer data)
 {
-  Reader *reader = data;
-  gboolean done = FALSE;
+  Range *range = data;
+  HelixAuditReport *out = &range->report;
+  StoredCheckpoint *checkpoints = range->checkpoints;
+  sqlite3_stmt *stmt = NULL;
+  guint8 *head = out->head;
+  guint next_checkpoint = 0;
+  gint64 expected = range->first;
+  gboolean stopped = FALSE;
+  int rc;
 
-  while (!done)
+  out->n_entries = range->first - 1;
+
+  /* A checkpoint not signed by the key outweighs any entry: no range need go on. */
+  for (guint i = 0; i < range->n_checkpoints; i++)
     {
-      Batch *batch = g_async_queue_pop (reader->empty);
+      check_checkpoint (&checkpoints[i], range->public_key, range->origin);
+      if (checkpoints[i].problem != NULL)
+        range_found (range, -1);
+    }
 
-      batch->n = 0;
-      batch->rc = SQLITE_ROW;
-      g_byte_array_set_size (batch->records, 0);
+  /* The stored hash before the range. If it is missing or malformed, the range
+   * before reports that entry; this one goes on from zeros, which can only
+   * raise an alarm, never hide one. */
+  if (range->first > 1)
+    {
+      if (sqlite3_prepare_v2 (range->db, "SELECT hash FROM entries WHERE seq = ?1", -1, &stmt,
+                              NULL) != SQLITE_OK)
+        goto failed;
+      sqlite3_bind_int64 (stmt, 1, range->first - 1);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW && sqlite3_column_bytes (stmt, 0) == 32)
+        memcpy (head, sqlite3_column_blob (stmt, 0), 32);
+      else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto failed;
+      memcpy (range->anchor, head, 32);
+      g_clear_pointer (&stmt, sqlite3_finalize);
+    }
 
-      while (batch->n < BATCH_ROWS)
+  /* seq is the rowid: the rows come in order, straight off the b-tree. */
+  if (sqlite3_prepare_v2 (range->db,
+                          "SELECT seq, record, hash FROM entries WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    goto failed;
+  sqlite3_bind_int64 (stmt, 1, range->index == 0 ? G_MININT64 : range->first);
+  sqlite3_bind_int64 (stmt, 2, range->last);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 seq = sqlite3_column_int64 (stmt, 0);
+      const guint8 *record;
+      const guint8 *stored;
+      gsize len;
+      guint8 hash[32];
+
+      if (G_UNLIKELY (g_atomic_int_get (range->found) < (gint) range->index))
         {
-          int rc = g_atomic_int_get (&reader->stop) ? SQLITE_DONE : sqlite3_step (reader->stmt);
-          guint i = batch->n;
-
-          if (rc != SQLITE_ROW)
-            {
-              batch->rc = rc;
-              done = TRUE;
-              break;
-            }
-
-          batch->seqs[i] = sqlite3_column_int64 (reader->stmt, 0);
-          g_byte_array_append (batch->records, sqlite3_column_blob (reader->stmt, 1),
-                               (guint) sqlite3_column_bytes (reader->stmt, 1));
-          batch->ends[i] = batch->records->len;
-          batch->hash_ok[i] = sqlite3_column_bytes (reader->stmt, 2) == 32;
-          if (batch->hash_ok[i])
-            memcpy (batch->hashes[i], sqlite3_column_blob (reader->stmt, 2), 32);
-          batch->n++;
+          stopped = TRUE;
+          break;
         }
 
-      g_async_queue_push (reader->full, batch);
+      if (seq != expected)
+        {
+          report (out, HELIX_AUDIT_BAD_SEQUENCE, expected,
+                  _("Entry %" G_GINT64_FORMAT " is missing (the next one is %" G_GINT64_FORMAT ")"),
+                  expected, seq);
+          break;
+        }
+
+      record = sqlite3_column_blob (stmt, 1);
+      len = (gsize) sqlite3_column_bytes (stmt, 1);
+      /* The record must say its own place: a moved record does not fit. */
+      if (len < 20 || memcmp (record, RECORD_MAGIC, 4) != 0 || (gint64) read_u64 (record + 4) != seq)
+        {
+          report (out, HELIX_AUDIT_BAD_ENTRY, seq,
+                  _("Entry %" G_GINT64_FORMAT " was altered or moved"), seq);
+          break;
+        }
+
+      helix_audit_entry_hash (head, record, len, hash);
+      stored = sqlite3_column_blob (stmt, 2);
+      if (sqlite3_column_bytes (stmt, 2) != 32 || memcmp (hash, stored, 32) != 0)
+        {
+          report (out, HELIX_AUDIT_BAD_ENTRY, seq,
+                  _("Entry %" G_GINT64_FORMAT " does not match the chain: it, or one before it, was altered, inserted, deleted or reordered"),
+                  seq);
+          break;
+        }
+      memcpy (head, hash, 32);
+      out->n_entries = seq;
+      expected++;
+
+      while (next_checkpoint < range->n_checkpoints && checkpoints[next_checkpoint].size <= seq)
+        {
+          HelixAuditCheckpoint *c = checkpoints[next_checkpoint++].checkpoint;
+
+          if (c != NULL && c->size == seq && memcmp (c->head, head, 32) != 0)
+            {
+              report (out, HELIX_AUDIT_REWRITTEN, seq,
+                      _("The log differs from what its checkpoint at entry %" G_GINT64_FORMAT " signed"),
+                      seq);
+              break;
+            }
+        }
+      if (out->problem != HELIX_AUDIT_OK)
+        break;
+      if (range->known != NULL && range->known->size == seq &&
+          memcmp (range->known->head, head, 32) != 0)
+        {
+          report (out, HELIX_AUDIT_REWRITTEN, seq,
+                  _("The log differs from the checkpoint kept at entry %" G_GINT64_FORMAT ": it was rewritten"),
+                  seq);
+          break;
+        }
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+
+  if (!stopped && out->problem == HELIX_AUDIT_OK)
+    {
+      gint64 next;
+
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto failed;
+
+      /* The range's last entries are missing: the log has a gap there, or
+       * simply ends (then later ranges are empty too). */
+      if (expected <= range->last && (next = next_seq (range->db, expected)) != 0)
+        report (out, HELIX_AUDIT_BAD_SEQUENCE, expected,
+                _("Entry %" G_GINT64_FORMAT " is missing (the next one is %" G_GINT64_FORMAT ")"),
+                expected, next);
+    }
+
+  if (out->problem != HELIX_AUDIT_OK)
+    range_found (range, (gint) range->index);
+
+  return NULL;
+
+failed:
+  range->error = db_error (range->db, "be read");
+  sqlite3_finalize (stmt);
+  range_found (range, (gint) range->index);
+
+  return NULL;
+}
+
+typedef struct
+{
+  Range   *ranges;
+  guint    n_ranges;
+  gint    *next;       /* (atomic) the next range to take */
+  sqlite3 *db;         /* the thread's own connection */
+} Worker;
+
+static gpointer
+verify_ranges (gpointer data)
+{
+  Worker *worker = data;
+  gint i;
+
+  while ((i = g_atomic_int_add (worker->next, 1)) < (gint) worker->n_ranges)
+    {
+      worker->ranges[i].db = worker->db;
+      verify_range (&worker->ranges[i]);
     }
 
   return NULL;
 }
 
-/**
- * helix_audit_log_verify:
- * @self: a log
- * @public_key: (array fixed-size=32): the key its checkpoints must be signed with
- * @known: (nullable): a checkpoint kept elsewhere (verified already), the
- *   newest one seen
- * @report: (out caller-allocates): what was found
- * @error: return location for a #GError, for a log that cannot be read
+/* Another connection to the log, for another thread. */
+static sqlite3 *
+open_reader (HelixAuditLog *self)
+{
+  sqlite3 *db = NULL;
+
+  if (sqlite3_open_v2 (self->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK ||
+      sqlite3_busy_timeout (db, 5000) != SQLITE_OK ||
+      sqlite3_exec (db, "PRAGMA mmap_size = 1073741824", NULL, NULL, NULL) != SQLITE_OK)
+    {
+      g_debug ("No second reader of %s: %s", self->path, db != NULL ? sqlite3_errmsg (db) : "");
+      g_clear_pointer (&db, sqlite3_close);
+    }
+
+  return db;
+}
+
+static gboolean
+read_max_seq (HelixAuditLog  *self,
+              gint64         *max_seq,
+              GError        **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (self->db, "SELECT max (seq) FROM entries", -1, &stmt, NULL) != SQLITE_OK)
+    {
+      g_propagate_error (error, db_error (self->db, "be read"));
+      return FALSE;
+    }
+  rc = sqlite3_step (stmt);
+  *max_seq = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      g_propagate_error (error, db_error (self->db, "be read"));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/*
+ * _helix_audit_log_verify_in_ranges:
+ * @n_ranges: into how many ranges to split the log, at most one per entry;
+ *   0 to choose (one range under %VERIFY_MIN_THREAD entries)
  *
- * Recomputes the chain and checks it against the stored checkpoints and
- * @known. Finds an edited, inserted, deleted or moved entry (the first one),
- * a checkpoint not signed by @public_key (a chain rewritten and signed again
- * with another key), a log shorter than a checkpoint (a cut tail), a head
- * that differs from a checkpoint's, and a log whose newest checkpoint is
- * older than @known (rolled back). It waits for the disk: run it in a thread
- * (the operator view) or a tool (`helix --verify-audit`).
- *
- * Returns: %TRUE if the log could be read; then see @report
+ * helix_audit_log_verify(), with the split chosen: the tests check that any
+ * split finds the same. The ranges are checked on as many threads as there
+ * are cores, at most one per range.
  */
 gboolean
-helix_audit_log_verify (HelixAuditLog          *self,
-                        const guint8           *public_key,
-                        HelixAuditCheckpoint   *known,
-                        HelixAuditReport       *out,
-                        GError                **error)
+_helix_audit_log_verify_in_ranges (HelixAuditLog          *self,
+                                   const guint8           *public_key,
+                                   HelixAuditCheckpoint   *known,
+                                   guint                   n_ranges,
+                                   HelixAuditReport       *out,
+                                   GError                **error)
 {
-  g_autoptr(GPtrArray) checkpoints = NULL;
-  Batch *batches[3];
-  Reader reader = { 0 };
-  GThread *thread;
-  guint8 head[32] = { 0 };
-  guint next_checkpoint = 0;
-  gint64 expected = 1;
-  int rc = SQLITE_DONE;
+  g_autoptr(GArray) checkpoints = NULL;
+  g_autofree Range *ranges = NULL;
+  g_autofree Worker *workers = NULL;
+  g_autofree GThread **threads = NULL;
+  guint n_threads;
+  gint found = G_MAXINT;
+  gint next = 0;
+  gint64 max_seq = 0;
+  gboolean done = FALSE;
+  gboolean ok = TRUE;
 
   g_return_val_if_fail (HELIX_IS_AUDIT_LOG (self), FALSE);
   g_return_val_if_fail (public_key != NULL, FALSE);
@@ -1051,126 +1307,123 @@ helix_audit_log_verify (HelixAuditLog          *self,
       return FALSE;
     }
 
-  checkpoints = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_audit_checkpoint_free);
-  if (!read_checkpoints (self, public_key, checkpoints, out, error))
+  checkpoints = g_array_new (FALSE, TRUE, sizeof (StoredCheckpoint));
+  g_array_set_clear_func (checkpoints, stored_checkpoint_clear);
+
+  /* The log as it is now: entries appended while it is checked are not. */
+  if (!read_checkpoints (self, checkpoints, error) || !read_max_seq (self, &max_seq, error))
+    return FALSE;
+
+  n_threads = MIN (g_get_num_processors (), VERIFY_MAX_THREADS);
+  if (n_ranges == 0)
+    {
+      n_threads = (guint) CLAMP (max_seq / VERIFY_MIN_THREAD, 1, (gint64) n_threads);
+      n_ranges = n_threads == 1 ? 1 : (guint) CLAMP (max_seq / VERIFY_MIN_RANGE, 1,
+                                                      (gint64) n_threads * VERIFY_RANGES_PER_THREAD);
+    }
+  n_ranges = (guint) CLAMP (max_seq, 1, (gint64) n_ranges);
+  n_threads = MIN (n_threads, n_ranges);
+
+  ranges = g_new0 (Range, n_ranges);
+  for (guint i = 0; i < n_ranges; i++)
+    {
+      Range *range = &ranges[i];
+
+      range->index = i;
+      range->first = i == 0 ? 1 : ranges[i - 1].last + 1;
+      range->last = i + 1 == n_ranges ? max_seq : max_seq / n_ranges * (i + 1);
+      range->public_key = public_key;
+      range->origin = self->origin;
+      range->known = known;
+      range->found = &found;
+    }
+
+  /* Each range checks the checkpoints of its entries; the first and the last
+   * take those before and after all entries. */
+  for (guint i = 0, c = 0; i < n_ranges; i++)
+    {
+      if (c < checkpoints->len)
+        ranges[i].checkpoints = &g_array_index (checkpoints, StoredCheckpoint, c);
+      while (c < checkpoints->len &&
+             (i + 1 == n_ranges || g_array_index (checkpoints, StoredCheckpoint, c).size <= ranges[i].last))
+        {
+          ranges[i].n_checkpoints++;
+          c++;
+        }
+    }
+
+  workers = g_new0 (Worker, n_threads);
+  threads = g_new0 (GThread *, n_threads);
+  for (guint i = 0; i < n_threads; i++)
+    {
+      workers[i] = (Worker) { ranges, n_ranges, &next, i == 0 ? self->db : open_reader (self) };
+      if (workers[i].db == NULL)
+        {
+          n_threads = i;  /* no connection to spare: fewer threads */
+          break;
+        }
+    }
+  for (guint i = 1; i < n_threads; i++)
+    threads[i] = g_thread_new ("helix-audit-verify", verify_ranges, &workers[i]);
+  verify_ranges (&workers[0]);
+  for (guint i = 1; i < n_threads; i++)
+    {
+      g_thread_join (threads[i]);
+      sqlite3_close (workers[i].db);
+    }
+
+  /* A checkpoint not signed by the key first (the one of the fewest entries),
+   * then the first range with a problem, or an error, or that ends early (the
+   * log ends there). */
+  for (guint i = 0; i < checkpoints->len && !done; i++)
+    {
+      StoredCheckpoint *stored = &g_array_index (checkpoints, StoredCheckpoint, i);
+
+      if (stored->problem != NULL)
+        {
+          report (out, HELIX_AUDIT_BAD_SIGNATURE, stored->size, "%s", stored->problem);
+          done = TRUE;
+        }
+    }
+  for (guint i = 0; i < n_ranges; i++)
+    {
+      Range *range = &ranges[i];
+
+      if (!done && range->error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&range->error));
+          ok = FALSE;
+          done = TRUE;
+        }
+      else if (!done && i > 0 && memcmp (range->anchor, out->head, 32) != 0)
+        {
+          /* Each range read the entry between them on its own connection:
+           * the log changed (or was replaced) while it was checked. */
+          report (out, HELIX_AUDIT_BAD_ENTRY, range->first - 1,
+                  _("Entry %" G_GINT64_FORMAT " changed while the log was being verified"),
+                  range->first - 1);
+          done = TRUE;
+        }
+      else if (!done)
+        {
+          helix_audit_report_clear (out);
+          *out = range->report;
+          range->report.message = NULL;
+          done = out->problem != HELIX_AUDIT_OK || out->n_entries < range->last;
+        }
+      g_clear_error (&range->error);
+      helix_audit_report_clear (&range->report);
+    }
+
+  if (!ok)
     return FALSE;
   if (out->problem != HELIX_AUDIT_OK)
     return TRUE;
 
-  if (sqlite3_prepare_v2 (self->db, "SELECT seq, record, hash FROM entries ORDER BY seq", -1,
-                          &reader.stmt, NULL) != SQLITE_OK)
-    {
-      g_propagate_error (error, db_error (self->db, "be read"));
-      return FALSE;
-    }
-
-  /* The connection is the reader's until it is done. */
-  reader.full = g_async_queue_new ();
-  reader.empty = g_async_queue_new ();
-  for (guint i = 0; i < G_N_ELEMENTS (batches); i++)
-    {
-      batches[i] = g_new0 (Batch, 1);
-      batches[i]->records = g_byte_array_sized_new (BATCH_ROWS * 300);
-      g_async_queue_push (reader.empty, batches[i]);
-    }
-  thread = g_thread_new ("helix-audit-verify", reader_thread, &reader);
-
-  for (gboolean last = FALSE; !last; )
-    {
-      Batch *batch = g_async_queue_pop (reader.full);
-      guint32 begin = 0;
-
-      last = batch->rc != SQLITE_ROW;
-      if (last)
-        rc = batch->rc;
-
-      for (guint i = 0; i < batch->n && out->problem == HELIX_AUDIT_OK; begin = batch->ends[i], i++)
-        {
-          gint64 seq = batch->seqs[i];
-          const guint8 *record = batch->records->data + begin;
-          gsize len = batch->ends[i] - begin;
-          guint8 hash[32];
-
-          if (seq != expected)
-            {
-              report (out, HELIX_AUDIT_BAD_SEQUENCE, expected,
-                      _("Entry %" G_GINT64_FORMAT " is missing (the next one is %" G_GINT64_FORMAT ")"),
-                      expected, seq);
-              break;
-            }
-
-          /* The record must say its own place: a moved record does not fit. */
-          if (len < 20 || memcmp (record, RECORD_MAGIC, 4) != 0 ||
-              (gint64) read_u64 (record + 4) != seq)
-            {
-              report (out, HELIX_AUDIT_BAD_ENTRY, seq,
-                      _("Entry %" G_GINT64_FORMAT " was altered or moved"), seq);
-              break;
-            }
-
-          helix_audit_entry_hash (head, record, len, hash);
-          if (!batch->hash_ok[i] || memcmp (hash, batch->hashes[i], 32) != 0)
-            {
-              report (out, HELIX_AUDIT_BAD_ENTRY, seq,
-                      _("Entry %" G_GINT64_FORMAT " does not match the chain: it, or one before it, was altered, inserted, deleted or reordered"),
-                      seq);
-              break;
-            }
-          memcpy (head, hash, 32);
-          out->n_entries = seq;
-          expected++;
-
-          while (next_checkpoint < checkpoints->len &&
-                 ((HelixAuditCheckpoint *) g_ptr_array_index (checkpoints, next_checkpoint))->size == seq)
-            {
-              HelixAuditCheckpoint *c = g_ptr_array_index (checkpoints, next_checkpoint++);
-
-              if (memcmp (c->head, head, 32) != 0)
-                {
-                  report (out, HELIX_AUDIT_REWRITTEN, seq,
-                          _("The log differs from what its checkpoint at entry %" G_GINT64_FORMAT " signed"),
-                          seq);
-                  break;
-                }
-            }
-          if (out->problem == HELIX_AUDIT_OK && known != NULL && known->size == seq &&
-              memcmp (known->head, head, 32) != 0)
-            report (out, HELIX_AUDIT_REWRITTEN, seq,
-                    _("The log differs from the checkpoint kept at entry %" G_GINT64_FORMAT ": it was rewritten"),
-                    seq);
-        }
-
-      /* Found something: the reader stops at its next row. */
-      if (out->problem != HELIX_AUDIT_OK)
-        g_atomic_int_set (&reader.stop, TRUE);
-      g_async_queue_push (reader.empty, batch);
-    }
-
-  g_thread_join (thread);
-  sqlite3_finalize (reader.stmt);
-  for (guint i = 0; i < G_N_ELEMENTS (batches); i++)
-    {
-      g_byte_array_unref (batches[i]->records);
-      g_free (batches[i]);
-    }
-  g_async_queue_unref (reader.full);
-  g_async_queue_unref (reader.empty);
-
-  if (rc != SQLITE_DONE)
-    {
-      g_propagate_error (error, db_error (self->db, "be read"));
-      return FALSE;
-    }
-  memcpy (out->head, head, 32);
-
-  if (out->problem != HELIX_AUDIT_OK)
-    return TRUE;
-
-  g_ptr_array_sort (checkpoints, compare_size);
   if (checkpoints->len > 0 &&
-      ((HelixAuditCheckpoint *) g_ptr_array_index (checkpoints, checkpoints->len - 1))->size > out->n_entries)
+      g_array_index (checkpoints, StoredCheckpoint, checkpoints->len - 1).size > out->n_entries)
     {
-      gint64 size = ((HelixAuditCheckpoint *) g_ptr_array_index (checkpoints, checkpoints->len - 1))->size;
+      gint64 size = g_array_index (checkpoints, StoredCheckpoint, checkpoints->len - 1).size;
 
       return report (out, HELIX_AUDIT_TRUNCATED, out->n_entries + 1,
                      _("The log has %" G_GINT64_FORMAT " entries but was checkpointed at %" G_GINT64_FORMAT ": its end was cut off"),
@@ -1184,11 +1437,41 @@ helix_audit_log_verify (HelixAuditLog          *self,
 
   if (known != NULL &&
       (checkpoints->len == 0 ||
-       ((HelixAuditCheckpoint *) g_ptr_array_index (checkpoints, checkpoints->len - 1))->size < known->size))
+       g_array_index (checkpoints, StoredCheckpoint, checkpoints->len - 1).size < known->size))
     return report (out, HELIX_AUDIT_ROLLED_BACK, known->size,
                    _("The log’s checkpoints end before the one kept at entry %" G_GINT64_FORMAT ": they were rolled back"),
                    known->size);
 
   return report (out, HELIX_AUDIT_OK, 0,
                  _("%" G_GINT64_FORMAT " entries verified"), out->n_entries);
+}
+
+/**
+ * helix_audit_log_verify:
+ * @self: a log
+ * @public_key: (array fixed-size=32): the key its checkpoints must be signed with
+ * @known: (nullable): a checkpoint kept elsewhere (verified already), the
+ *   newest one seen
+ * @report: (out caller-allocates): what was found
+ * @error: return location for a #GError, for a log that cannot be read
+ *
+ * Checks the chain against the stored checkpoints and @known. Finds an
+ * edited, inserted, deleted or moved entry (the first one), a checkpoint not
+ * signed by @public_key (a chain rewritten and signed again with another
+ * key), a log shorter than a checkpoint (a cut tail), a head that differs
+ * from a checkpoint's, and a log whose newest checkpoint is older than @known
+ * (rolled back). A long log is checked on every core at once. It waits for
+ * the disk: run it in a thread (the operator view) or a tool
+ * (`helix --verify-audit`).
+ *
+ * Returns: %TRUE if the log could be read; then see @report
+ */
+gboolean
+helix_audit_log_verify (HelixAuditLog          *self,
+                        const guint8           *public_key,
+                        HelixAuditCheckpoint   *known,
+                        HelixAuditReport       *out,
+                        GError                **error)
+{
+  return _helix_audit_log_verify_in_ranges (self, public_key, known, 0, out, error);
 }

@@ -1143,7 +1143,11 @@ batch_read_cb (GObject      *object,
   body = sink->format == HELIX_WEBHOOK_FORMAT_DISCORD ? build_discord_body (sink, batch)
                                                       : build_json_body (self, sink, batch);
   msg = soup_message_new (SOUP_METHOD_POST, sink->on_backup ? sink->backup_url : sink->url);
-  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+  /* Delivery is at least once and receivers drop repeats by seq: sending a
+   * batch again is harmless, so the POST may go over a kept-alive connection
+   * (libsoup opens a new one for every non-idempotent request otherwise: a
+   * TCP, and for real webhooks a TLS, handshake per batch). */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT | SOUP_MESSAGE_IDEMPOTENT);
   len = strlen (body);
   bytes = g_bytes_new_take (g_steal_pointer (&body), len);
   soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
