@@ -86,7 +86,8 @@ struct _HelixWebhookQueue
 {
   GObject      parent_instance;
 
-  GMutex       mutex;     /* around db, checkpoint and pending */
+  GMutex       mutex;     /* around db and checkpoint */
+  GMutex       counts_mutex; /* around pending; taken after mutex, never before */
   GMainContext *context;  /* where sinks deliver */
   sqlite3     *db;
   SoupSession *session;
@@ -113,18 +114,45 @@ static guint signals[N_SIGNALS];
 
 static void try_send (Sink *sink);
 
+/* The count kept for @sink, if there is one. Takes the counts' own lock:
+ * never waits for the database's. */
+static gboolean
+lookup_pending (HelixWebhookQueue *self,
+                const char        *sink,
+                guint             *n)
+{
+  gpointer value = NULL;
+  gboolean found;
+
+  g_mutex_lock (&self->counts_mutex);
+  found = g_hash_table_lookup_extended (self->pending, sink, NULL, &value);
+  g_mutex_unlock (&self->counts_mutex);
+  *n = GPOINTER_TO_UINT (value);
+
+  return found;
+}
+
+static void
+store_pending (HelixWebhookQueue *self,
+               const char        *sink,
+               guint              n)
+{
+  g_mutex_lock (&self->counts_mutex);
+  g_hash_table_replace (self->pending, g_strdup (sink), GUINT_TO_POINTER (n));
+  g_mutex_unlock (&self->counts_mutex);
+}
+
 /* Counts what is queued for @sink, once: from then on the count is kept up
- * to date in memory. With the mutex held. */
+ * to date in memory. With the database's mutex held. */
 static guint
 count_pending (HelixWebhookQueue *self,
                const char        *sink)
 {
   sqlite3_stmt *stmt = NULL;
-  gpointer value;
   guint n = 0;
 
-  if (g_hash_table_lookup_extended (self->pending, sink, NULL, &value))
-    return GPOINTER_TO_UINT (value);
+  if (lookup_pending (self, sink, &n))
+    return n;
 
   if (self->db != NULL &&
       sqlite3_prepare_v2 (self->db, "SELECT count (*) FROM queue WHERE sink = ?1", -1, &stmt,
@@ -133,7 +161,7 @@ count_pending (HelixWebhookQueue *self,
       sqlite3_bind_text (stmt, 1, sink, -1, SQLITE_STATIC);
       if (sqlite3_step (stmt) == SQLITE_ROW)
         n = (guint) sqlite3_column_int64 (stmt, 0);
-      g_hash_table_replace (self->pending, g_strdup (sink), GUINT_TO_POINTER (n));
+      store_pending (self, sink, n);
     }
   sqlite3_finalize (stmt);
 
@@ -141,17 +169,17 @@ count_pending (HelixWebhookQueue *self,
 }
 
 /* After @delta entries were committed to (> 0) or delivered from (< 0)
- * @sink's queue; count_pending() ran before they were committed. With the
- * mutex held. */
+ * @sink's queue; count_pending() ran before they were committed. */
 static void
 add_pending (HelixWebhookQueue *self,
              const char        *sink,
              gint               delta)
 {
-  guint n = count_pending (self, sink);
+  guint n = 0;
 
+  lookup_pending (self, sink, &n);
   n = delta < 0 && (guint) -delta > n ? 0 : n + delta;
-  g_hash_table_replace (self->pending, g_strdup (sink), GUINT_TO_POINTER (n));
+  store_pending (self, sink, n);
 }
 
 static void
@@ -192,6 +220,7 @@ helix_webhook_queue_finalize (GObject *object)
   g_free (self->checkpoint);
   g_main_context_unref (self->context);
   g_hash_table_unref (self->pending);
+  g_mutex_clear (&self->counts_mutex);
   g_mutex_clear (&self->mutex);
 
   G_OBJECT_CLASS (helix_webhook_queue_parent_class)->finalize (object);
@@ -243,6 +272,7 @@ static void
 helix_webhook_queue_init (HelixWebhookQueue *self)
 {
   g_mutex_init (&self->mutex);
+  g_mutex_init (&self->counts_mutex);
   self->context = g_main_context_ref_thread_default ();
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->sinks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, sink_free);
@@ -690,6 +720,10 @@ helix_webhook_queue_get_pending (HelixWebhookQueue *self,
 
   g_return_val_if_fail (HELIX_IS_WEBHOOK_QUEUE (self), 0);
 
+  /* Known once the sink was added: no wait for a sync in progress. */
+  if (lookup_pending (self, sink, &n))
+    return n;
+
   g_mutex_lock (&self->mutex);
   n = count_pending (self, sink);
   g_mutex_unlock (&self->mutex);
@@ -1088,9 +1122,7 @@ sent_cb (GObject      *object,
   sink->failing_since = 0;
   sink->alerted = FALSE;
   set_error (sink, NULL);
-  g_mutex_lock (&self->mutex);
   add_pending (self, sink->name, -(gint) sink->sent_ids->len);
-  g_mutex_unlock (&self->mutex);
   g_signal_emit (self, signals[DELIVERED], 0, sink->name, sink->sent_ids->len);
 
   task = g_task_new (self, self->cancellable, deleted_cb, sink);
