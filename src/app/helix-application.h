@@ -11,6 +11,7 @@
 #include "helix-ledger.h"
 #include "helix-provider-settings.h"
 #include "helix-router.h"
+#include "helix-webhook-settings.h"
 
 G_BEGIN_DECLS
 
@@ -24,5 +25,6 @@ HelixRouter      *helix_application_get_router  (HelixApplication *self);
 HelixProviderSettings *helix_application_get_provider_settings (HelixApplication *self);
 HelixLedger      *helix_application_get_ledger  (HelixApplication *self);
 HelixAudit       *helix_application_get_audit   (HelixApplication *self);
+HelixWebhookSettings *helix_application_get_webhook_settings (HelixApplication *self);
 
 G_END_DECLS
