@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "helix-alerts-page-private.h"
+#include "helix-application.h"
 #include "helix-preferences-window.h"
 #include "helix-webhook-settings.h"
 #include "helix-test-keyring.h"
@@ -907,11 +908,15 @@ test_page (Fixture       *f,
   dialog = find_message_dialog (page->editor);
   g_assert_nonnull (dialog);
   adw_message_dialog_response (dialog, "remove");
-  helix_test_wait_for (helix_webhook_settings_get_n_webhooks (f->webhooks) == 1, WAIT_S,
+  /* Done when its address is out of the keyring too: the error goes then. */
+  helix_test_wait_for (helix_webhook_settings_get_n_webhooks (f->webhooks) == 1 &&
+                       !gtk_widget_get_visible (GTK_WIDGET (page->error_group)), WAIT_S,
                        "the removal");
   spin ();
   g_assert_null (find_row (page, "discord"));
-  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (page->error_group)));
+  g_clear_pointer (&stored, g_free);
+  stored = keyring_urls ("discord");
+  g_assert_null (stored);
 
   gtk_window_destroy (window);
   spin ();
@@ -969,6 +974,105 @@ test_preferences_window (Fixture       *f,
   g_clear_object (&f->webhooks);
 }
 
+/* The application {{{1 */
+
+typedef struct
+{
+  Fixture          *f;
+  HelixApplication *app;
+  gboolean          recorded;
+  gboolean          checked;
+} AppCheck;
+
+static gboolean
+app_check_cb (gpointer user_data)
+{
+  AppCheck *check = user_data;
+  HelixAudit *audit = helix_application_get_audit (check->app);
+  g_autoptr(GPtrArray) sinks = NULL;
+
+  /* The trail is open, the webhook read from the keyring and added. */
+  if (audit == NULL)
+    return G_SOURCE_CONTINUE;
+  sinks = helix_audit_list_sinks (audit);
+  if (sinks->len == 0)
+    return G_SOURCE_CONTINUE;
+
+  if (!check->recorded)
+    {
+      g_assert_cmpuint (sinks->len, ==, 1);
+      g_assert_cmpstr (((HelixAuditSinkStatus *) g_ptr_array_index (sinks, 0))->name, ==,
+                       "receiver");
+      helix_audit_record (audit, HELIX_AUDIT_CHANNEL_ALERTS, "test", "budget.reached",
+                          "{\"limit\":5}");
+      check->recorded = TRUE;
+    }
+
+  if (check->f->bodies->len == 0)
+    return G_SOURCE_CONTINUE;
+
+  check->checked = TRUE;
+  g_application_quit (G_APPLICATION (check->app));
+
+  return G_SOURCE_REMOVE;
+}
+
+/* The application reads the webhooks before it starts its audit trail, and
+ * an alert recorded there reaches the receiver. */
+static void
+test_application (Fixture       *f,
+                  gconstpointer  data)
+{
+  static const char * const channels[] = { HELIX_AUDIT_CHANNEL_ALERTS,
+                                           HELIX_AUDIT_CHANNEL_HEARTBEAT, NULL };
+  g_autoptr(HelixWebhook) webhook = NULL;
+  g_autoptr(HelixWebhook) saved = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *db = NULL;
+  AppCheck check = { f, NULL, FALSE, FALSE };
+  char *argv[4];
+  guint timeout_id;
+
+  /* In a process of its own, as test-providers.c's application case is: the
+   * whole application's widgets grow GLib's quark table past what
+   * LeakSanitizer can tell from a leak. */
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  url = token_url (f);
+  f->webhooks = new_loaded (f);
+  webhook = helix_webhook_new (NULL, "Receiver", HELIX_WEBHOOK_FORMAT_JSON, url, NULL, channels);
+  saved = save (f->webhooks, webhook, &error);
+  g_assert_no_error (error);
+  helix_test_assert_finalized (g_steal_pointer (&f->webhooks));
+
+  db = g_build_filename (f->dir, "profile", "helix.db", NULL);
+  check.app = helix_application_new ("ai.helix.Helix.TestWebhooks");
+  argv[0] = (char *) "helix";
+  argv[1] = (char *) "--database";
+  argv[2] = db;
+  argv[3] = NULL;
+  timeout_id = g_timeout_add (50, app_check_cb, &check);
+  g_assert_cmpint (g_application_run (G_APPLICATION (check.app), 3, argv), ==, 0);
+  if (!check.checked)
+    g_source_remove (timeout_id);
+  g_assert_true (check.checked);
+
+  g_assert_cmpstr (g_ptr_array_index (f->paths, 0), ==, TOKEN_PATH);
+  g_assert_nonnull (strstr (g_ptr_array_index (f->bodies, 0), "budget.reached"));
+  g_assert_null (strstr (g_ptr_array_index (f->bodies, 0), CANARY));
+  g_assert_nonnull (helix_application_get_webhook_settings (check.app));
+  g_assert_cmpuint (helix_webhook_settings_get_n_webhooks (
+                      helix_application_get_webhook_settings (check.app)), ==, 1);
+
+  g_clear_object (&check.app);
+}
+
 /* Main {{{1 */
 
 int
@@ -1012,6 +1116,7 @@ main (int   argc,
   ADD ("page", test_page);
   ADD ("page-no-keyring", test_page_no_keyring);
   ADD ("preferences-window", test_preferences_window);
+  ADD ("application", test_application);
 
 #undef ADD
 

@@ -370,9 +370,15 @@ on_webhooks_loaded (GObject      *object,
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
-      g_message ("Not delivering the audit log to any webhook: %s", error->message);
+      if (self->audit != NULL)
+        g_message ("Not delivering the audit log to any webhook: %s", error->message);
     }
-  else
+
+  /* Read for the Alerts page only: there is no trail to deliver. */
+  if (self->audit == NULL)
+    return;
+
+  if (error == NULL)
     n_sinks = helix_webhook_settings_add_sinks (self->webhooks, self->audit);
 
   /* A receiver that stops getting heartbeats knows Helix stopped. */
@@ -397,7 +403,12 @@ open_audit (HelixApplication *self,
   g_autofree char *origin = helix_audit_keyring_default_origin ();
   g_autoptr(GError) error = NULL;
 
+  /* The addresses are read even without a trail, for the Alerts page; with
+   * one, the sinks are added before it starts: it starts once they are read.
+   * Entries recorded meanwhile are delivered too. */
   self->webhooks = helix_webhook_settings_new (self->settings);
+  helix_webhook_settings_load_async (self->webhooks, self->cancellable, on_webhooks_loaded,
+                                     g_object_ref (self));
 
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
@@ -420,11 +431,6 @@ open_audit (HelixApplication *self,
     }
   helix_webhook_settings_set_audit (self->webhooks, self->audit, NULL);
   helix_audit_watch_router (self->audit, self->router, self->budget);
-
-  /* Sinks are added before the trail starts: it starts once the webhooks'
-   * addresses are read. Entries recorded meanwhile are delivered too. */
-  helix_webhook_settings_load_async (self->webhooks, self->cancellable, on_webhooks_loaded,
-                                     g_object_ref (self));
 
   helix_audit_keyring_load_async (origin, self->cancellable, on_audit_key_loaded,
                                   g_object_ref (self));
