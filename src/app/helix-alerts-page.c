@@ -389,7 +389,8 @@ open_editor (HelixAlertsPage    *self,
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Format"));
   adw_combo_row_set_model (ADW_COMBO_ROW (row), G_LIST_MODEL (format_model));
   adw_combo_row_set_selected (ADW_COMBO_ROW (row),
-                              webhook != NULL && webhook->format == HELIX_WEBHOOK_FORMAT_JSON ? 1 : 0);
+                              webhook != NULL && webhook->format == HELIX_WEBHOOK_FORMAT_JSON
+                                ? 1 : 0);
   g_signal_connect_object (row, "notify::selected", G_CALLBACK (editor_validate), self,
                            G_CONNECT_SWAPPED);
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), row);
@@ -409,7 +410,8 @@ open_editor (HelixAlertsPage    *self,
       GtkWidget *check = gtk_check_button_new ();
 
       g_assert (channels[i] != NULL);
-      gtk_check_button_set_active (GTK_CHECK_BUTTON (check), g_strv_contains (checked, channels[i]));
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (check),
+                                   g_strv_contains (checked, channels[i]));
       gtk_widget_set_valign (check, GTK_ALIGN_CENTER);
       g_signal_connect_object (check, "toggled", G_CALLBACK (editor_validate), self,
                                G_CONNECT_SWAPPED);

@@ -5,6 +5,12 @@
  * secret_password_lookup(): the latter leaks a D-Bus reply for every item it
  * finds in libsecret 0.20.
  *
+ * An item found but left locked (its unlock prompt dismissed) is an error.
+ * A collection whose unlock fails altogether is another matter: libsecret
+ * 0.20 leaves its items out of the search, which then finds none; the
+ * callers say of an item they expected but did not get that it could not be
+ * read (perhaps locked).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "helix-keyring"
@@ -100,8 +106,8 @@ searched_cb (GObject      *object,
   n_listed = g_list_length (items);
   g_list_free_full (items, g_object_unref);
 
-  g_debug ("Found %u items of %s in the keyring (%u listed, locked %d)", g_hash_table_size (secrets),
-           load->schema->name, n_listed, locked);
+  g_debug ("Found %u of %u items of %s in the keyring", g_hash_table_size (secrets), n_listed,
+           load->schema->name);
 
   if (locked)
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,

@@ -357,7 +357,8 @@ read_settings (HelixWebhookSettings *self)
         g_message ("Ignoring the webhook “%s” in the settings: unknown format “%s”", id,
                    format_text);
       else if (!channels_are_known (channels))
-        g_message ("Ignoring the webhook “%s” in the settings: no channels, or unknown ones", id);
+        g_message ("Ignoring the webhook “%s” in the settings: no channels, or unknown ones",
+                   id);
       else
         g_ptr_array_add (self->webhooks,
                          helix_webhook_new (id, name, format, NULL, NULL, channels));
@@ -855,7 +856,8 @@ helix_webhook_settings_validate (HelixWebhookSettings  *self,
       return FALSE;
     }
 
-  if (webhook->format != HELIX_WEBHOOK_FORMAT_DISCORD && webhook->format != HELIX_WEBHOOK_FORMAT_JSON)
+  if (webhook->format != HELIX_WEBHOOK_FORMAT_DISCORD &&
+      webhook->format != HELIX_WEBHOOK_FORMAT_JSON)
     return set_invalid (error, _("Choose the format the webhook reads: Discord or JSON."));
 
   if (webhook->url == NULL || *webhook->url == '\0')
@@ -1104,7 +1106,8 @@ helix_webhook_settings_save_async (HelixWebhookSettings *self,
     {
       g_task_return_new_error (task, HELIX_WEBHOOK_SETTINGS_ERROR,
                                HELIX_WEBHOOK_SETTINGS_ERROR_NOT_FOUND,
-                               _("The webhook “%s” was removed in the meantime."), webhook->name);
+                               _("The webhook “%s” was removed in the meantime."),
+                               webhook->name);
       return;
     }
 
