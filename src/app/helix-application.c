@@ -39,6 +39,7 @@ struct _HelixApplication
   char           *audit_error;
   HelixProviderSettings *providers;
   HelixCheckpointKeeper *checkpoints;
+  HelixWebhookSettings *webhooks;
   HelixSyncClient *sync_client;
   GtkWindow      *preferences;
 
@@ -264,6 +265,8 @@ preferences_action (GSimpleAction *action,
                                                                     self->settings)));
       helix_preferences_window_set_provider_settings (HELIX_PREFERENCES_WINDOW (self->preferences),
                                                       self->providers);
+      helix_preferences_window_set_webhook_settings (HELIX_PREFERENCES_WINDOW (self->preferences),
+                                                     self->webhooks, self->audit);
     }
 
   gtk_window_present (self->preferences);
@@ -382,10 +385,44 @@ on_audit_key_loaded (GObject      *object,
     helix_audit_set_signer (self->audit, signer);
 }
 
+/* The webhooks are read: each becomes a sink of the audit trail, which then
+ * starts delivering. Without the keyring, it starts without them. */
+static void
+on_webhooks_loaded (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(HelixApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  guint n_sinks = 0;
+
+  if (!helix_webhook_settings_load_finish (HELIX_WEBHOOK_SETTINGS (object), result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      if (self->audit != NULL)
+        g_message ("Not delivering the audit log to any webhook: %s", error->message);
+    }
+
+  /* Read for the Alerts page only: there is no trail to deliver. */
+  if (self->audit == NULL)
+    return;
+
+  if (error == NULL)
+    n_sinks = helix_webhook_settings_add_sinks (self->webhooks, self->audit);
+
+  /* A receiver that stops getting heartbeats knows Helix stopped. */
+  if (n_sinks > 0)
+    helix_audit_set_heartbeat (self->audit, HELIX_AUDIT_HEARTBEAT_S, "desktop");
+  helix_audit_start (self->audit);
+  g_debug ("The audit log delivers to %u webhooks", n_sinks);
+}
+
 /* The audit trail beside the store: what Helix did on the user's behalf,
  * chained and, once the keyring answers, checkpointed with the key kept
- * there. A trail that cannot be opened leaves privileged changes refused
- * (fail closed), with the reason. */
+ * there, and delivered to the user's webhooks once their addresses are read
+ * from the keyring. A trail that cannot be opened leaves privileged changes
+ * refused (fail closed), with the reason. */
 static void
 open_audit (HelixApplication *self,
             const char       *store_path)
@@ -396,6 +433,13 @@ open_audit (HelixApplication *self,
   g_autofree char *origin = helix_audit_keyring_default_origin ();
   g_autoptr(GError) error = NULL;
 
+  /* The addresses are read even without a trail, for the Alerts page; with
+   * one, the sinks are added before it starts: it starts once they are read.
+   * Entries recorded meanwhile are delivered too. */
+  self->webhooks = helix_webhook_settings_new (self->settings);
+  helix_webhook_settings_load_async (self->webhooks, self->cancellable, on_webhooks_loaded,
+                                     g_object_ref (self));
+
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
       int saved_errno = errno;
@@ -403,6 +447,7 @@ open_audit (HelixApplication *self,
       self->audit_error = g_strdup_printf (_("Could not make the folder %s for the audit log: %s"),
                                            dir, g_strerror (saved_errno));
       g_message ("%s", self->audit_error);
+      helix_webhook_settings_set_audit (self->webhooks, NULL, self->audit_error);
       return;
     }
 
@@ -411,9 +456,10 @@ open_audit (HelixApplication *self,
     {
       self->audit_error = g_strdup (error->message);
       g_message ("%s", self->audit_error);
+      helix_webhook_settings_set_audit (self->webhooks, NULL, self->audit_error);
       return;
     }
-  helix_audit_start (self->audit);
+  helix_webhook_settings_set_audit (self->webhooks, self->audit, NULL);
   helix_audit_watch_router (self->audit, self->router, self->budget);
 
   helix_audit_keyring_load_async (origin, self->cancellable, on_audit_key_loaded,
@@ -597,6 +643,7 @@ helix_application_finalize (GObject *object)
   g_clear_object (&self->account);
   g_clear_object (&self->providers);
   g_clear_object (&self->checkpoints);
+  g_clear_object (&self->webhooks);
   g_clear_object (&self->ledger);
   g_clear_object (&self->audit);
   g_free (self->audit_error);
@@ -718,6 +765,22 @@ helix_application_get_ledger (HelixApplication *self)
   g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
 
   return self->ledger;
+}
+
+/**
+ * helix_application_get_webhook_settings:
+ * @self: the application
+ *
+ * The webhooks the user delivers the audit trail to; valid after startup.
+ *
+ * Returns: (transfer none) (nullable): the webhook settings
+ */
+HelixWebhookSettings *
+helix_application_get_webhook_settings (HelixApplication *self)
+{
+  g_return_val_if_fail (HELIX_IS_APPLICATION (self), NULL);
+
+  return self->webhooks;
 }
 
 /**

@@ -12,6 +12,7 @@
 #include "helix-ledger.h"
 #include "helix-provider-settings.h"
 #include "helix-router.h"
+#include "helix-webhook-settings.h"
 
 G_BEGIN_DECLS
 
@@ -26,5 +27,6 @@ HelixProviderSettings *helix_application_get_provider_settings (HelixApplication
 HelixLedger      *helix_application_get_ledger  (HelixApplication *self);
 HelixAudit       *helix_application_get_audit   (HelixApplication *self);
 HelixCheckpointKeeper *helix_application_get_checkpoint_keeper (HelixApplication *self);
+HelixWebhookSettings *helix_application_get_webhook_settings (HelixApplication *self);
 
 G_END_DECLS

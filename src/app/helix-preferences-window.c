@@ -1,4 +1,4 @@
-/* helix-preferences-window.c: the preferences window (Account, Providers)
+/* helix-preferences-window.c: the preferences window (Account, Providers, Alerts)
  *
  * The Account page signs the application's HelixAccount in to a gateway and
  * out again. It only shows the account: the HTTP and keyring work is in
@@ -7,7 +7,8 @@
  * keyring.
  *
  * The Providers page (HelixProvidersPage) is added beside it when the
- * application gives the window its HelixProviderSettings.
+ * application gives the window its HelixProviderSettings, and the Alerts page
+ * (HelixAlertsPage) when it gives its HelixWebhookSettings.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -17,6 +18,7 @@
 
 #include <glib/gi18n.h>
 
+#include "helix-alerts-page.h"
 #include "helix-preferences-window.h"
 #include "helix-providers-page.h"
 
@@ -27,6 +29,7 @@ struct _HelixPreferencesWindow
   HelixAccount         *account;
   GSettings            *settings;
   HelixProvidersPage   *providers_page;
+  HelixAlertsPage      *alerts_page;
 
   /* Template widgets */
   AdwPreferencesGroup  *sign_in_group;
@@ -477,4 +480,50 @@ helix_preferences_window_get_providers_page (HelixPreferencesWindow *self)
   g_return_val_if_fail (HELIX_IS_PREFERENCES_WINDOW (self), NULL);
 
   return self->providers_page;
+}
+
+/**
+ * helix_preferences_window_set_webhook_settings:
+ * @self: a #HelixPreferencesWindow
+ * @webhooks: (nullable): the webhooks of the audit trail, or %NULL
+ * @audit: (nullable): the running audit trail, for their delivery state
+ *
+ * Adds the Alerts page for @webhooks (once), after the other pages.
+ */
+void
+helix_preferences_window_set_webhook_settings (HelixPreferencesWindow *self,
+                                               HelixWebhookSettings   *webhooks,
+                                               HelixAudit             *audit)
+{
+  g_return_if_fail (HELIX_IS_PREFERENCES_WINDOW (self));
+  g_return_if_fail (webhooks == NULL || HELIX_IS_WEBHOOK_SETTINGS (webhooks));
+  g_return_if_fail (audit == NULL || HELIX_IS_AUDIT (audit));
+
+  if (self->alerts_page != NULL)
+    {
+      adw_preferences_window_remove (ADW_PREFERENCES_WINDOW (self),
+                                     ADW_PREFERENCES_PAGE (self->alerts_page));
+      self->alerts_page = NULL;
+    }
+
+  if (webhooks == NULL)
+    return;
+
+  self->alerts_page = helix_alerts_page_new (webhooks, audit);
+  adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self),
+                              ADW_PREFERENCES_PAGE (self->alerts_page));
+}
+
+/**
+ * helix_preferences_window_get_alerts_page:
+ * @self: a #HelixPreferencesWindow
+ *
+ * Returns: (transfer none) (nullable): the Alerts page, if there is one
+ */
+HelixAlertsPage *
+helix_preferences_window_get_alerts_page (HelixPreferencesWindow *self)
+{
+  g_return_val_if_fail (HELIX_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return self->alerts_page;
 }

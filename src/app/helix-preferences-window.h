@@ -1,4 +1,4 @@
-/* helix-preferences-window.h: the preferences window (Account, Providers)
+/* helix-preferences-window.h: the preferences window (Account, Providers, Alerts)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -7,6 +7,7 @@
 #include <adwaita.h>
 
 #include "helix-account.h"
+#include "helix-alerts-page.h"
 #include "helix-provider-settings.h"
 #include "helix-providers-page.h"
 
@@ -24,5 +25,9 @@ HelixAccount           *helix_preferences_window_get_account (HelixPreferencesWi
 void                    helix_preferences_window_set_provider_settings (HelixPreferencesWindow *self,
                                                                         HelixProviderSettings  *providers);
 HelixProvidersPage     *helix_preferences_window_get_providers_page    (HelixPreferencesWindow *self);
+void                    helix_preferences_window_set_webhook_settings  (HelixPreferencesWindow *self,
+                                                                        HelixWebhookSettings   *webhooks,
+                                                                        HelixAudit             *audit);
+HelixAlertsPage        *helix_preferences_window_get_alerts_page       (HelixPreferencesWindow *self);
 
 G_END_DECLS

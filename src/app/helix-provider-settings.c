@@ -32,8 +32,10 @@
 #include <glib/gi18n.h>
 #include <libsecret/secret.h>
 
+#include "helix-audit-gate.h"
 #include "helix-http-provider.h"
 #include "helix-json.h"
+#include "helix-keyring-items.h"
 #include "helix-provider-settings.h"
 
 /* What the price table gets for an unknown model of a local server. */
@@ -95,14 +97,6 @@ get_schema (void)
   };
 
   return &schema;
-}
-
-/* Wipes a string that held a key, then frees it. */
-static void
-free_secret (gpointer secret)
-{
-  if (secret != NULL)
-    secret_password_free (secret);
 }
 
 static gboolean
@@ -375,8 +369,7 @@ on_budget_changed (HelixProviderSettings *self,
 
 /* Loading the keys {{{1 */
 
-/* Through secret_service_search() rather than secret_password_lookup(): the
- * latter leaks a D-Bus reply for every item it finds in libsecret 0.20. */
+/* Through helix_keyring_items_load_async(), shared with the webhook settings. */
 
 static char *
 keyring_message (const char *detail)
@@ -408,121 +401,43 @@ keys_loaded (HelixProviderSettings *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADING]);
 }
 
-typedef struct
-{
-  HelixProviderSettings *self;
-  SecretService         *service;
-} Load;
-
 static void
-load_free (Load *load)
+keys_read_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
 {
-  g_clear_object (&load->self);
-  g_clear_object (&load->service);
-  g_free (load);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Load, load_free)
-
-static void
-load_searched_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(Load) load = user_data;
-  HelixProviderSettings *self = load->self;
+  g_autoptr(HelixProviderSettings) self = user_data;
+  g_autoptr(GHashTable) keys = NULL;
   g_autoptr(GError) error = NULL;
-  gboolean locked = FALSE;
-  GList *items;
+  GHashTableIter iter;
+  gpointer id;
+  gpointer key;
 
-  items = secret_service_search_finish (SECRET_SERVICE (object), result, &error);
-  if (error != NULL)
+  keys = helix_keyring_items_load_finish (result, &error);
+  if (keys == NULL)
     {
       keys_loaded (self, error);
       return;
     }
 
-  for (const GList *l = items; l != NULL; l = l->next)
+  g_hash_table_iter_init (&iter, keys);
+  while (g_hash_table_iter_next (&iter, &id, &key))
     {
-      g_autoptr(GVariant) cached = NULL;
-      g_autoptr(GHashTable) attributes = NULL;
-      SecretValue *value;
-      const char *id;
-      char *key;
-
-      /* An item removed while it was being read has no attributes left. */
-      cached = g_dbus_proxy_get_cached_property (G_DBUS_PROXY (l->data), "Attributes");
-      if (cached == NULL)
-        continue;
-
-      attributes = secret_item_get_attributes (l->data);
-      id = g_hash_table_lookup (attributes, "provider");
-      value = secret_item_get_secret (l->data);
-
-      /* Found, but still locked: the unlock prompt was dismissed. */
-      if (value == NULL)
-        {
-          locked = TRUE;
-          continue;
-        }
-
-      key = secret_value_unref_to_password (value, NULL);
-      if (id == NULL || *id == '\0' || key == NULL || *key == '\0')
-        {
-          free_secret (key);
-          continue;
-        }
-
       g_hash_table_replace (self->keys, g_strdup (id), key);
+      g_hash_table_iter_steal (&iter);
+      g_free (id);
     }
-  g_list_free_full (items, g_object_unref);
 
   g_debug ("Found %u API keys in the keyring", g_hash_table_size (self->keys));
-
-  if (locked)
-    {
-      g_autoptr(GError) locked_error = g_error_new_literal (HELIX_PROVIDER_SETTINGS_ERROR,
-                                                            HELIX_PROVIDER_SETTINGS_ERROR_KEYRING,
-                                                            _("The keyring is locked"));
-
-      keys_loaded (self, locked_error);
-    }
-  else
-    keys_loaded (self, NULL);
-}
-
-static void
-load_got_service_cb (GObject      *object,
-                     GAsyncResult *result,
-                     gpointer      user_data)
-{
-  g_autoptr(Load) load = user_data;
-  g_autoptr(GHashTable) attributes = NULL;
-  g_autoptr(GError) error = NULL;
-
-  load->service = secret_service_get_finish (result, &error);
-  if (load->service == NULL)
-    {
-      keys_loaded (load->self, error);
-      return;
-    }
-
-  /* Every key of the schema: no attribute to match but the schema's own. */
-  attributes = g_hash_table_new (g_str_hash, g_str_equal);
-  secret_service_search (load->service, get_schema (), attributes,
-                         SECRET_SEARCH_ALL | SECRET_SEARCH_UNLOCK | SECRET_SEARCH_LOAD_SECRETS,
-                         load->self->cancellable, load_searched_cb, load);
-  load = NULL;
+  keys_loaded (self, NULL);
 }
 
 static void
 load_keys (HelixProviderSettings *self)
 {
-  Load *load = g_new0 (Load, 1);
-
-  load->self = g_object_ref (self);
   self->loading = TRUE;
-  secret_service_get (SECRET_SERVICE_OPEN_SESSION, self->cancellable, load_got_service_cb, load);
+  helix_keyring_items_load_async (get_schema (), "provider", self->cancellable, keys_read_cb,
+                                  g_object_ref (self));
 }
 
 /* GObject {{{1 */
@@ -704,7 +619,7 @@ static void
 helix_provider_settings_init (HelixProviderSettings *self)
 {
   self->configs = g_ptr_array_new_with_free_func (g_object_unref);
-  self->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_secret);
+  self->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, helix_keyring_secret_free);
   self->problems = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->local_prices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_strfreev);
   self->cancellable = g_cancellable_new ();
@@ -1007,7 +922,7 @@ save_free (Save *save)
 {
   g_clear_object (&save->config);
   g_clear_object (&save->old_config);
-  g_clear_pointer (&save->api_key, free_secret);
+  g_clear_pointer (&save->api_key, helix_keyring_secret_free);
   g_free (save);
 }
 
@@ -1045,30 +960,6 @@ save_commit (GTask *task)
 
 /* Audit {{{2 */
 
-typedef void (*AuditedFunc) (GTask *task);
-
-static void
-audited_cb (GObject      *object,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  AuditedFunc then = g_object_get_data (G_OBJECT (task), "helix-audited-then");
-  g_autoptr(GError) error = NULL;
-
-  if (helix_audit_record_finish (HELIX_AUDIT (object), result, &error) == 0)
-    {
-      g_task_return_new_error (task, HELIX_PROVIDER_SETTINGS_ERROR,
-                               HELIX_PROVIDER_SETTINGS_ERROR_AUDIT,
-                               _("Helix did not change the providers: the change could not be "
-                                 "written to the audit log first. (%s)"),
-                               error->message);
-      return;
-    }
-
-  then (task);
-}
-
 /* Changes to providers and their keys are privileged: each is written to
  * the audit trail first and made only if that worked (fail closed). */
 static void
@@ -1076,28 +967,11 @@ audit_then (HelixProviderSettings *self,
             GTask                 *task,
             const char            *event,
             const char            *payload,
-            AuditedFunc            then)
+            HelixAuditGateFunc     then)
 {
-  if (self->audit == NULL && self->audit_error != NULL)
-    {
-      g_task_return_new_error (task, HELIX_PROVIDER_SETTINGS_ERROR,
-                               HELIX_PROVIDER_SETTINGS_ERROR_AUDIT,
-                               _("Helix did not change the providers: the audit log is not "
-                                 "available. (%s)"),
-                               self->audit_error);
-      return;
-    }
-
-  if (self->audit == NULL)
-    {
-      then (task);
-      return;
-    }
-
-  g_object_set_data (G_OBJECT (task), "helix-audited-then", then);
-  helix_audit_record_async (self->audit, HELIX_AUDIT_CHANNEL_ASSISTANT_STATE, g_get_user_name (),
-                            event, payload, g_task_get_cancellable (task), audited_cb,
-                            g_object_ref (task));
+  helix_audit_gate (self->audit, self->audit_error, task, event, payload,
+                    HELIX_PROVIDER_SETTINGS_ERROR, HELIX_PROVIDER_SETTINGS_ERROR_AUDIT,
+                    _("Helix did not change the providers"), then);
 }
 
 /* What an audit entry says of a provider: never its key. */
