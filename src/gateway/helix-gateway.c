@@ -202,6 +202,17 @@ get_request (SoupServerMessage *msg)
   return g_object_get_qdata (G_OBJECT (msg), helix_request_quark ());
 }
 
+static void
+helix_request_clear_body (HelixRequest *request)
+{
+  if (request->body != NULL)
+    {
+      /* It may hold a password. */
+      sodium_memzero (request->body->data, request->body->len);
+      g_clear_pointer (&request->body, g_byte_array_unref);
+    }
+}
+
 /* Called when the message is finalized. */
 static void
 helix_request_free (gpointer data)
@@ -217,12 +228,7 @@ helix_request_free (gpointer data)
         schedule_drain_check (request->gateway);
     }
 
-  if (request->body != NULL)
-    {
-      /* It may hold a password. */
-      sodium_memzero (request->body->data, request->body->len);
-      g_byte_array_unref (request->body);
-    }
+  helix_request_clear_body (request);
   g_free (request);
 }
 
@@ -444,10 +450,18 @@ on_request_finished (HelixGateway      *self,
                      SoupServerMessage *msg,
                      SoupServer        *server)
 {
+  HelixRequest *request = get_request (msg);
+
   finish_request (self, msg, FALSE);
 
   if (self->keepalive != NULL)
-    _helix_gateway_keepalive_request_finished (self->keepalive, msg);
+    {
+      /* The message stays until the next request on its kept-alive
+       * connection; its body was parsed when the route answered. */
+      if (request != NULL)
+        helix_request_clear_body (request);
+      _helix_gateway_keepalive_request_finished (self->keepalive, msg);
+    }
 }
 
 static void
