@@ -29,9 +29,11 @@
  * list, for as long as the server runs).
  *
  * So the gateway watches each connection between a response and the next
- * request itself (an IdleConnection). On request-finished, it watches the
- * socket for input at G_PRIORITY_HIGH, above the source through which
- * libsoup reads (G_PRIORITY_DEFAULT): when the socket becomes readable, the
+ * request itself (an IdleConnection). On request-finished (and request-
+ * aborted: libsoup keeps a connection open after a 500 response sent in
+ * full, which it reports as aborted), it watches the socket for input at
+ * G_PRIORITY_HIGH, above the source through which libsoup reads
+ * (G_PRIORITY_DEFAULT): when the socket becomes readable, the
  * watch runs first and peeks. Data: a request, which libsoup reads once
  * the watch is gone. The end of the stream or an error: the client went;
  * libsoup has read nothing yet, so the gateway takes the connection from
@@ -333,7 +335,8 @@ _helix_gateway_keepalive_request_started (HelixGatewayKeepalive *self,
 /**
  * _helix_gateway_keepalive_request_finished:
  * @self: the keep-alive state
- * @msg: a request whose response was sent (request-finished)
+ * @msg: a request whose response was sent (request-finished), or that
+ *   failed (request-aborted)
  *
  * Watches @msg's connection until its next request, while libsoup keeps it
  * open; during a shutdown (_helix_gateway_keepalive_close_idle()), closes

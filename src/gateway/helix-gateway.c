@@ -445,23 +445,31 @@ finish_request (HelixGateway      *self,
     schedule_drain_check (self);
 }
 
+/* After request-finished, and request-aborted: libsoup keeps the connection
+ * of a 500 response sent in full open too (it reports it as aborted). */
+static void
+keep_alive (HelixGateway      *self,
+            SoupServerMessage *msg)
+{
+  HelixRequest *request = get_request (msg);
+
+  if (self->keepalive == NULL)
+    return;
+
+  /* The message stays until the next request on its kept-alive
+   * connection; its body was parsed when the route answered. */
+  if (request != NULL)
+    helix_request_clear_body (request);
+  _helix_gateway_keepalive_request_finished (self->keepalive, msg);
+}
+
 static void
 on_request_finished (HelixGateway      *self,
                      SoupServerMessage *msg,
                      SoupServer        *server)
 {
-  HelixRequest *request = get_request (msg);
-
   finish_request (self, msg, FALSE);
-
-  if (self->keepalive != NULL)
-    {
-      /* The message stays until the next request on its kept-alive
-       * connection; its body was parsed when the route answered. */
-      if (request != NULL)
-        helix_request_clear_body (request);
-      _helix_gateway_keepalive_request_finished (self->keepalive, msg);
-    }
+  keep_alive (self, msg);
 }
 
 static void
@@ -470,6 +478,9 @@ on_request_aborted (HelixGateway      *self,
                     SoupServer        *server)
 {
   finish_request (self, msg, TRUE);
+  /* Also when the connection broke: libsoup then closes it right after
+   * this signal, which ends the watch at once. */
+  keep_alive (self, msg);
 }
 
 /* Requests the gateway is working on. A message whose headers have not
