@@ -28,20 +28,26 @@
  *   gateway_runqueue_wait_s   how long its main thread waited for a CPU then (other
  *                             processes, the load generator included, had the cores)
  *   ws_idle_bytes_per_conn    gateway RSS growth over the idle synced connections / N
- *   http_health_rps, http_health_p99_ms       GET /health, a new connection each time
+ *   http_health_rps, http_health_p99_ms       GET /health
  *   http_sessions_rps, http_sessions_p99_ms   GET /api/v1/sessions with a token
+ *   http_health_gateway_cpu_us, http_sessions_gateway_cpu_us  the CPU time of the
+ *                             gateway's main thread (which serves HTTP) per request
+ *                             answered in those phases
  *
- * The gateway closes HTTP connections after each response (no keep-alive), so
- * the HTTP clients are plain blocking sockets, one connection per request, in
- * HELIX_BENCH_HTTP_THREADS threads: a libsoup client costs more CPU per request
- * than the server on a two-core machine and would measure itself.
+ * The HTTP clients are plain blocking sockets in HELIX_BENCH_HTTP_THREADS
+ * threads, each keeping its connection to the gateway open between requests
+ * (HTTP keep-alive, as browsers and libsoup do; HELIX_BENCH_HTTP_KEEPALIVE=0:
+ * a new connection for each request, "Connection: close"): a libsoup client
+ * costs more CPU per request than the server on a two-core machine and would
+ * measure itself.
  *
  * Environment (defaults are the figures of issue 3):
  *   HELIX_BENCH_USERS (100), HELIX_BENCH_DEVICES (10 per user), HELIX_BENCH_CLIENTS
  *   (sets USERS = CLIENTS / DEVICES), HELIX_BENCH_RATE (10000 ops/s),
  *   HELIX_BENCH_SECONDS (10, the measured fixed-rate window), HELIX_BENCH_WINDOW (4),
  *   HELIX_BENCH_THREADS (2 WebSocket client threads), HELIX_BENCH_HTTP_THREADS (4),
- *   HELIX_BENCH_HTTP_SECONDS (4). HELIX_BENCH_KEEP=1 keeps the state directory.
+ *   HELIX_BENCH_HTTP_SECONDS (4), HELIX_BENCH_HTTP_KEEPALIVE (1).
+ *   HELIX_BENCH_KEEP=1 keeps the state directory.
  *   HELIX_BENCH_SHARED_TOKENS=1 logs in once per user (the slow argon2 check) and
  *   lets its devices share that token, for quicker runs; the load is the same.
  *
@@ -100,6 +106,7 @@ static guint n_threads = 2;
 static guint http_threads = 4;
 static guint http_seconds = 4;
 static gboolean shared_tokens = FALSE;
+static gboolean http_keepalive = TRUE;
 
 static guint
 env_uint (const char *name,
@@ -329,12 +336,10 @@ gateway_rss_kib (Gateway *gw)
   return g_ascii_strtoll (line + strlen ("VmRSS:"), NULL, 10);
 }
 
-/* utime + stime from /proc/PID/stat, in seconds. */
+/* utime + stime from @path (/proc/PID/stat, or a thread's), in seconds. */
 static double
-gateway_cpu_s (Gateway *gw)
+stat_cpu_s (const char *path)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%s/stat",
-                                           g_subprocess_get_identifier (gw->process));
   g_autofree char *text = NULL;
   g_auto(GStrv) fields = NULL;
   const char *after;
@@ -350,6 +355,26 @@ gateway_cpu_s (Gateway *gw)
   /* Fields 14 and 15 of the file: 12 and 13 after the ')' counting from 1. */
   return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) /
          sysconf (_SC_CLK_TCK);
+}
+
+/* The gateway's CPU time, all its threads. */
+static double
+gateway_cpu_s (Gateway *gw)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat",
+                                           g_subprocess_get_identifier (gw->process));
+
+  return stat_cpu_s (path);
+}
+
+/* The CPU time of the gateway's main thread, which serves HTTP. */
+static double
+gateway_main_cpu_s (Gateway *gw)
+{
+  const char *pid = g_subprocess_get_identifier (gw->process);
+  g_autofree char *path = g_strdup_printf ("/proc/%s/task/%s/stat", pid, pid);
+
+  return stat_cpu_s (path);
 }
 
 /* Seconds the gateway's main thread was runnable but waiting for a CPU
@@ -373,41 +398,137 @@ gateway_runqueue_s (Gateway *gw)
 
 /* Plain HTTP/1.1 over a blocking socket {{{1 */
 
-/* One request on a new connection; reads the response until the gateway
- * closes. Returns the status (0 on a transport failure) and the body in @body. */
-static guint
-http_request (const char *method,
-              const char *path,
-              const char *token,
-              const char *body,
-              GString    *response)
+/* A client's connection to the gateway, kept open between requests. */
+typedef struct
 {
-  char head[1024];
-  char buf[16384];
+  int      fd;          /* -1: none open */
+  GString *in;          /* received and not yet taken as a response */
+} HttpConn;
+
+#define HTTP_CONN_INIT { -1, NULL }
+
+static void
+http_conn_close (HttpConn *conn)
+{
+  if (conn->fd >= 0)
+    close (conn->fd);
+  conn->fd = -1;
+  if (conn->in != NULL)
+    g_string_truncate (conn->in, 0);
+}
+
+static void
+http_conn_clear (HttpConn *conn)
+{
+  http_conn_close (conn);
+  if (conn->in != NULL)
+    g_string_free (conn->in, TRUE);
+  conn->in = NULL;
+}
+
+static gboolean
+http_conn_open (HttpConn *conn)
+{
   struct timeval timeout = { 30, 0 };
   int one = 1;
-  gsize head_len;
-  guint status = 0;
-  ssize_t n;
-  int fd;
 
-  g_string_truncate (response, 0);
+  if (conn->in == NULL)
+    conn->in = g_string_new (NULL);
 
-  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return 0;
-  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  conn->fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (conn->fd < 0)
+    return FALSE;
+  setsockopt (conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt (conn->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 
-  if (connect (fd, (struct sockaddr *) &gateway_addr, sizeof gateway_addr) != 0)
+  if (connect (conn->fd, (struct sockaddr *) &gateway_addr, sizeof gateway_addr) != 0)
     {
-      close (fd);
-      return 0;
+      http_conn_close (conn);
+      return FALSE;
     }
 
+  return TRUE;
+}
+
+/* Reads one response: its head, then a Content-Length body, or everything
+ * until the gateway closes. Returns its status, 0 on a transport failure;
+ * @response gets the body, *@keep whether the connection may be reused. */
+static guint
+http_conn_read (HttpConn *conn,
+                GString  *response,
+                gboolean *keep)
+{
+  char buf[16384];
+  g_autofree char *head = NULL;
+  const char *end;
+  const char *value;
+  gssize length = -1;
+  gsize head_len = 0;
+  guint status = 0;
+  ssize_t n;
+
+  *keep = FALSE;
+
+  for (;;)
+    {
+      if (head == NULL && (end = strstr (conn->in->str, "\r\n\r\n")) != NULL)
+        {
+          head_len = end + 4 - conn->in->str;
+          head = g_ascii_strdown (conn->in->str, head_len);
+          value = strstr (head, "\r\ncontent-length: ");
+          if (value != NULL)
+            length = g_ascii_strtoll (value + strlen ("\r\ncontent-length: "), NULL, 10);
+        }
+      if (head != NULL && length >= 0 && conn->in->len >= head_len + length)
+        break;
+
+      n = recv (conn->fd, buf, sizeof buf, 0);
+      if (n < 0)
+        return 0;
+      if (n == 0)
+        {
+          /* The end: a response without a length is all there. */
+          if (head == NULL || length >= 0)
+            return 0;
+          length = conn->in->len - head_len;
+          break;
+        }
+      g_string_append_len (conn->in, buf, n);
+    }
+
+  if (sscanf (head, "http/1.1 %u", &status) != 1)
+    return 0;
+
+  g_string_truncate (response, 0);
+  g_string_append_len (response, conn->in->str + head_len, length);
+  g_string_erase (conn->in, 0, head_len + length);
+
+  *keep = strstr (head, "\r\nconnection: close\r\n") == NULL && conn->fd >= 0 &&
+          conn->in->len == 0;
+
+  return status;
+}
+
+/* One request on @conn, opened if needed and kept open when the gateway
+ * keeps it (and @keep_alive): as browsers and libsoup do. A request on a
+ * connection the gateway closed meanwhile is retried once on a new one.
+ * Returns the status (0 on a transport failure) and the body in @response. */
+static guint
+http_request_on (HttpConn   *conn,
+                 gboolean    keep_alive,
+                 const char *method,
+                 const char *path,
+                 const char *token,
+                 const char *body,
+                 GString    *response)
+{
+  char head[1024];
+  gsize head_len;
+
   head_len = g_snprintf (head, sizeof head,
-                         "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s%s%s\r\n",
+                         "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s%s%s%s\r\n",
                          method, path,
+                         keep_alive ? "" : "Connection: close\r\n",
                          token != NULL ? "Authorization: Bearer " : "",
                          token != NULL ? token : "", token != NULL ? "\r\n" : "",
                          body != NULL ? "Content-Type: application/json\r\n" : "",
@@ -416,26 +537,41 @@ http_request (const char *method,
     head_len += g_snprintf (head + head_len - 2, sizeof head - head_len + 2, "%zu\r\n\r\n%s",
                             strlen (body), body) - 2;
 
-  if (send (fd, head, head_len, MSG_NOSIGNAL) != (ssize_t) head_len)
+  for (guint attempt = 0; attempt < 2; attempt++)
     {
-      close (fd);
-      return 0;
+      gboolean reused = conn->fd >= 0;
+      gboolean keep;
+      guint status;
+
+      if (!reused && !http_conn_open (conn))
+        return 0;
+
+      if (send (conn->fd, head, head_len, MSG_NOSIGNAL) != (ssize_t) head_len)
+        status = 0;
+      else
+        status = http_conn_read (conn, response, &keep);
+
+      if (status == 0 || !keep || !keep_alive)
+        http_conn_close (conn);
+      if (status != 0 || !reused)
+        return status;
     }
 
-  while ((n = recv (fd, buf, sizeof buf, 0)) > 0)
-    g_string_append_len (response, buf, n);
-  close (fd);
+  return 0;
+}
 
-  if (n < 0 || sscanf (response->str, "HTTP/1.1 %u", &status) != 1)
-    return 0;
+/* One request on a connection of its own. */
+static guint
+http_request (const char *method,
+              const char *path,
+              const char *token,
+              const char *body,
+              GString    *response)
+{
+  HttpConn conn = HTTP_CONN_INIT;
+  guint status = http_request_on (&conn, FALSE, method, path, token, body, response);
 
-  {
-    const char *end = strstr (response->str, "\r\n\r\n");
-
-    if (end == NULL)
-      return 0;
-    g_string_erase (response, 0, end + 4 - response->str);
-  }
+  http_conn_clear (&conn);
 
   return status;
 }
@@ -1139,11 +1275,13 @@ http_thread (gpointer data)
 {
   HttpRun *run = data;
   g_autoptr(GString) response = g_string_new (NULL);
+  HttpConn conn = HTTP_CONN_INIT;
 
   while (g_get_monotonic_time () < run->until_us)
     {
       gint64 started = g_get_monotonic_time ();
-      guint status = http_request ("GET", run->path, run->token, NULL, response);
+      guint status = http_request_on (&conn, http_keepalive, "GET", run->path, run->token, NULL,
+                                      response);
       guint32 latency = (guint32) (g_get_monotonic_time () - started);
 
       if (status == 200)
@@ -1154,12 +1292,14 @@ http_thread (gpointer data)
       else if (run->failed++ < 3)
         g_printerr ("bench: GET %s: %u %.200s\n", run->path, status, response->str);
     }
+  http_conn_clear (&conn);
 
   return NULL;
 }
 
 static void
-bench_http (const char *name,
+bench_http (Gateway    *gw,
+            const char *name,
             const char *path,
             const char *token)
 {
@@ -1169,6 +1309,8 @@ bench_http (const char *name,
   gint64 started = g_get_monotonic_time ();
   gint64 until = started + http_seconds * G_USEC_PER_SEC;
   guint ok = 0, failed = 0;
+  double cpu0 = gateway_main_cpu_s (gw);
+  double cpu1;
 
   for (guint i = 0; i < http_threads; i++)
     {
@@ -1186,12 +1328,18 @@ bench_http (const char *name,
       ok += runs[i].ok;
       failed += runs[i].failed;
     }
+  cpu1 = gateway_main_cpu_s (gw);
 
   g_array_sort (latencies, compare_u32);
   g_print ("BENCH http_%s_rps %.0f requests/s\n", name,
            ok * (double) G_USEC_PER_SEC / (g_get_monotonic_time () - started));
   g_print ("BENCH http_%s_p99_ms %.2f ms\n", name, percentile_ms (latencies, 0.99));
   g_print ("BENCH http_%s_errors %u errors\n", name, failed);
+  /* Less sensitive than the rate to what else runs on the machine (the
+   * rate is shared with the clients, and the writer thread may still be
+   * storing what the sync phases sent). */
+  g_print ("BENCH http_%s_gateway_cpu_us %.1f us/request\n", name,
+           ok > 0 ? (cpu1 - cpu0) * G_USEC_PER_SEC / ok : -1.0);
 }
 
 /* main {{{1 */
@@ -1214,6 +1362,7 @@ main (int   argc,
   http_threads = env_uint ("HELIX_BENCH_HTTP_THREADS", http_threads);
   http_seconds = env_uint ("HELIX_BENCH_HTTP_SECONDS", http_seconds);
   shared_tokens = g_strcmp0 (g_getenv ("HELIX_BENCH_SHARED_TOKENS"), "1") == 0;
+  http_keepalive = g_strcmp0 (g_getenv ("HELIX_BENCH_HTTP_KEEPALIVE"), "0") != 0;
 
   /* Enough descriptors for the WebSockets. */
   {
@@ -1238,8 +1387,8 @@ main (int   argc,
 
   bench_sync (&gw);
 
-  bench_http ("health", "/health", NULL);
-  bench_http ("sessions", "/api/v1/sessions", devices[0].token);
+  bench_http (&gw, "health", "/health", NULL);
+  bench_http (&gw, "sessions", "/api/v1/sessions", devices[0].token);
 
   gateway_stop (&gw);
   g_printerr ("bench: done in %.1f s\n", (g_get_monotonic_time () - started) / 1e6);

@@ -20,11 +20,13 @@
  *
  * The upstream (a pool of threads, each serving one connection at a time)
  * answers at once with a short event stream ("fast-model"), or
- * sends the first event and holds the rest until told ("slow-model"). Every
- * client request opens a new connection, to the gateway (which closes each
- * connection after its answer) and to the upstream alike, so the difference
- * is what the gateway adds: parsing, auth, routing, the upstream call over a
- * kept-alive connection, and the answer.
+ * sends the first event and holds the rest until told ("slow-model"). The
+ * clients of the non-streaming calls keep their connections open between
+ * calls, to the gateway and to the upstream alike (HELIX_BENCH_KEEPALIVE=0:
+ * a new connection for each call, "Connection: close"); the streaming ones
+ * stop reading at the first text and open a new connection each time, on
+ * both sides too. So the difference is what the gateway adds: parsing, auth,
+ * routing, the upstream call over a kept-alive connection, and the answer.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -68,6 +70,7 @@ static guint concurrency = 32;
 static guint seconds = 5;
 static guint n_streams = 200;
 static guint n_samples = 2000;
+static gboolean keep_alive = TRUE;
 
 static struct sockaddr_in upstream_addr;
 static struct sockaddr_in gateway_addr;
@@ -290,6 +293,132 @@ request (const struct sockaddr_in *addr,
   return g_get_monotonic_time () - start;
 }
 
+/* A connection kept open between requests. */
+typedef struct
+{
+  int      fd;          /* -1: none open */
+  GString *in;          /* received and not yet taken as a response */
+} Conn;
+
+static Conn *
+conn_new (void)
+{
+  Conn *conn = g_new0 (Conn, 1);
+
+  conn->fd = -1;
+  conn->in = g_string_new (NULL);
+
+  return conn;
+}
+
+static void
+conn_close (Conn *conn)
+{
+  if (conn->fd >= 0)
+    close (conn->fd);
+  conn->fd = -1;
+  g_string_truncate (conn->in, 0);
+}
+
+static void
+conn_free (Conn *conn)
+{
+  conn_close (conn);
+  g_string_free (conn->in, TRUE);
+  g_free (conn);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Conn, conn_free)
+
+/* One request on @conn (opened if needed, kept open if the server keeps
+ * it); the response must have a Content-Length. A request on a connection
+ * the server closed meanwhile is retried once on a new one. Returns the
+ * microseconds until the response ended, or -1. */
+static gint64
+request_on (Conn                     *conn,
+            const struct sockaddr_in *addr,
+            const char               *request_text,
+            GString                  *response)
+{
+  char buffer[16384];
+
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      gboolean reused = conn->fd >= 0;
+      gint64 start = g_get_monotonic_time ();
+      g_autofree char *head = NULL;
+      gsize head_len = 0;
+      gssize length = -1;
+      gboolean ok = FALSE;
+
+      if (!reused)
+        {
+          int one = 1;
+
+          conn->fd = socket (AF_INET, SOCK_STREAM, 0);
+          setsockopt (conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          if (connect (conn->fd, (const struct sockaddr *) addr, sizeof *addr) != 0)
+            {
+              conn_close (conn);
+              return -1;
+            }
+        }
+
+      if (write_all (conn->fd, request_text, strlen (request_text)))
+        for (;;)
+          {
+            const char *end;
+            gssize n;
+
+            if (head == NULL && (end = strstr (conn->in->str, "\r\n\r\n")) != NULL)
+              {
+                const char *value;
+
+                head_len = end + 4 - conn->in->str;
+                head = g_ascii_strdown (conn->in->str, head_len);
+                value = strstr (head, "\r\ncontent-length:");
+                if (value == NULL)
+                  break;
+                length = g_ascii_strtoll (value + strlen ("\r\ncontent-length:"), NULL, 10);
+              }
+            if (head != NULL && conn->in->len >= head_len + length)
+              {
+                ok = TRUE;
+                break;
+              }
+
+            n = recv (conn->fd, buffer, sizeof buffer, 0);
+            if (n < 0 && errno == EINTR)
+              continue;
+            if (n <= 0)
+              break;
+            g_string_append_len (conn->in, buffer, n);
+          }
+
+      if (!ok)
+        {
+          g_string_assign (response, conn->in->str);
+          conn_close (conn);
+          if (reused && head == NULL)
+            continue;
+          return -1;
+        }
+
+      g_string_truncate (response, 0);
+      g_string_append_len (response, conn->in->str, head_len + length);
+      g_string_erase (conn->in, 0, head_len + length);
+      if (strstr (head, "\r\nconnection: close\r\n") != NULL)
+        conn_close (conn);
+
+      if (!g_str_has_prefix (response->str, "HTTP/1.1 200"))
+        return -1;
+
+      return g_get_monotonic_time () - start;
+    }
+
+  return -1;
+}
+
 static char *
 chat_request (const char *path,
               const char *token,
@@ -302,9 +431,11 @@ chat_request (const char *path,
   g_autofree char *auth = token != NULL ? g_strdup_printf ("Authorization: Bearer %s\r\n", token)
                                         : g_strdup ("");
 
+  /* The streaming ones are read up to their first text only. */
   return g_strdup_printf ("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
                           "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                          "Connection: close\r\n\r\n%s", path, auth, strlen (body), body);
+                          "%s\r\n%s", path, auth, strlen (body),
+                          keep_alive && !stream ? "" : "Connection: close\r\n", body);
 }
 
 static int
@@ -339,11 +470,13 @@ measure (const struct sockaddr_in *addr,
 {
   GArray *values = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(GString) response = g_string_new (NULL);
+  g_autoptr(Conn) conn = conn_new ();
   guint errors = 0;
 
   for (guint i = 0; i < n; i++)
     {
-      gint64 us = request (addr, text, until_text, response, NULL);
+      gint64 us = until_text == NULL ? request_on (conn, addr, text, response)
+                                     : request (addr, text, until_text, response, NULL);
 
       if (us < 0)
         {
@@ -371,10 +504,11 @@ static gpointer
 load_thread (gpointer data)
 {
   g_autoptr(GString) response = g_string_new (NULL);
+  g_autoptr(Conn) conn = conn_new ();
 
   while (g_get_monotonic_time () < load_until_us)
     {
-      if (request (&gateway_addr, load_request, NULL, response, NULL) >= 0)
+      if (request_on (conn, &gateway_addr, load_request, response) >= 0)
         __atomic_add_fetch (&load_done, 1, __ATOMIC_RELAXED);
       else
         __atomic_add_fetch (&load_failed, 1, __ATOMIC_RELAXED);
@@ -474,6 +608,7 @@ main (int   argc,
   seconds = env_uint ("HELIX_BENCH_SECONDS", seconds);
   n_streams = env_uint ("HELIX_BENCH_STREAMS", n_streams);
   n_samples = env_uint ("HELIX_BENCH_SAMPLES", n_samples);
+  keep_alive = g_strcmp0 (g_getenv ("HELIX_BENCH_KEEPALIVE"), "0") != 0;
 
   signal (SIGPIPE, SIG_IGN);
   upstream_start ();

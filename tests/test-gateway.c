@@ -777,6 +777,7 @@ test_health (Scratch       *s,
   JsonObject *database;
   JsonNode *uptime;
   GStatBuf st;
+  guint64 connection_id;
   guint port;
 
   if (!have_binary ())
@@ -793,7 +794,9 @@ test_health (Scratch       *s,
                                                           NULL), ==, "application/json");
   assert_generated_request_id (response_header (msg, "X-Request-Id"));
   g_assert_cmpstr (response_header (msg, "Cache-Control"), ==, "no-store");
-  g_assert_cmpstr (response_header (msg, "Connection"), ==, "close");
+  /* Plain HTTP connections are kept alive. */
+  g_assert_null (response_header (msg, "Connection"));
+  connection_id = soup_message_get_connection_id (msg);
 
   object = parse_object (body);
   g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "ok");
@@ -817,6 +820,8 @@ test_health (Scratch       *s,
   msg = http (session, "GET", port, "/health", "test-request_1", &body);
   g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
   g_assert_cmpstr (response_header (msg, "X-Request-Id"), ==, "test-request_1");
+  /* On the same connection. */
+  g_assert_cmpuint (soup_message_get_connection_id (msg), ==, connection_id);
   gateway_wait_for_log (gw, "GET /health 200 ");
   gateway_wait_for_log (gw, "request-id=test-request_1\n");
   g_clear_object (&msg);

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "helix-audit-watch.h"
+#include "helix-gateway-keepalive.h"
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
 #include "helix-log.h"
@@ -49,9 +50,17 @@
  * soup_server_listen(): the listener of libsoup 3.2 (Debian 12) leaks the
  * #GSocket of every connection it accepts, which a long-running server
  * cannot afford, and has no way to stop accepting without also closing the
- * connections in flight. The price is that libsoup then closes each
- * connection after its response (no HTTP keep-alive); responses say so
- * with `Connection: close`. WebSocket connections are not affected.
+ * connections in flight. libsoup would then close each connection after
+ * its response; helix-gateway-keepalive.c turns HTTP keep-alive back on for
+ * plain HTTP (a listener that never accepts) and closes the kept-alive
+ * connections that libsoup 3.2.3 would leak: those whose client leaves
+ * between requests, and those idle for longer than
+ * %HELIX_GATEWAY_KEEPALIVE_IDLE_TIMEOUT_S. During a shutdown, idle
+ * connections are closed at once and responses say `Connection: close`.
+ * HTTPS connections are closed after each response (`Connection: close`):
+ * the TLS layer may hold data the socket does not show, so a client
+ * leaving could not be told from one sending. WebSocket connections are
+ * not affected.
  *
  * With `tls-certificate` and `tls-key` set, every accepted connection is
  * first wrapped in a #GTlsServerConnection whose handshake must finish
@@ -89,6 +98,10 @@ struct _HelixGateway
   SoupServer         *server;
   GSocketService     *listener;
   char               *uri;
+
+  /* (nullable): keep-alive, while serving plain HTTP. */
+  HelixGatewayKeepalive *keepalive;
+  guint               keepalive_timeout_ms;
 
   /* (nullable): the certificate and key, when serving HTTPS. */
   GTlsCertificate    *tls_certificate;
@@ -216,6 +229,17 @@ get_request (SoupServerMessage *msg)
   return g_object_get_qdata (G_OBJECT (msg), helix_request_quark ());
 }
 
+static void
+helix_request_clear_body (HelixRequest *request)
+{
+  if (request->body != NULL)
+    {
+      /* It may hold a password. */
+      sodium_memzero (request->body->data, request->body->len);
+      g_clear_pointer (&request->body, g_byte_array_unref);
+    }
+}
+
 /* Called when the message is finalized. */
 static void
 helix_request_free (gpointer data)
@@ -231,12 +255,7 @@ helix_request_free (gpointer data)
         schedule_drain_check (request->gateway);
     }
 
-  if (request->body != NULL)
-    {
-      /* It may hold a password. */
-      sodium_memzero (request->body->data, request->body->len);
-      g_byte_array_unref (request->body);
-    }
+  helix_request_clear_body (request);
   g_free (request);
 }
 
@@ -277,10 +296,12 @@ set_response_headers (SoupServerMessage *msg,
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
 
   soup_message_headers_replace (headers, "X-Request-Id", request->id);
-  /* libsoup closes connections that were not accepted by its own
-   * listener after each response (see above): tell the client. A
-   * WebSocket handshake (101) keeps its "Connection: Upgrade". */
-  if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
+  /* HTTPS connections, and all of them once a shutdown began, are closed
+   * after the response (see above): tell the client. A WebSocket
+   * handshake (101) keeps its "Connection: Upgrade". */
+  if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS &&
+      (request->gateway == NULL || request->gateway->keepalive == NULL ||
+       request->gateway->stopping))
     soup_message_headers_replace (headers, "Connection", "close");
 }
 
@@ -389,6 +410,10 @@ on_request_started (HelixGateway      *self,
 {
   HelixRequest *request = g_new0 (HelixRequest, 1);
 
+  /* A request on a kept-alive connection: it is no longer idle. */
+  if (self->keepalive != NULL)
+    _helix_gateway_keepalive_request_started (self->keepalive, msg);
+
   request->gateway = self;
   request->msg = msg;
   request->started_us = g_get_monotonic_time ();
@@ -447,12 +472,31 @@ finish_request (HelixGateway      *self,
     schedule_drain_check (self);
 }
 
+/* After request-finished, and request-aborted: libsoup keeps the connection
+ * of a 500 response sent in full open too (it reports it as aborted). */
+static void
+keep_alive (HelixGateway      *self,
+            SoupServerMessage *msg)
+{
+  HelixRequest *request = get_request (msg);
+
+  if (self->keepalive == NULL)
+    return;
+
+  /* The message stays until the next request on its kept-alive
+   * connection; its body was parsed when the route answered. */
+  if (request != NULL)
+    helix_request_clear_body (request);
+  _helix_gateway_keepalive_request_finished (self->keepalive, msg);
+}
+
 static void
 on_request_finished (HelixGateway      *self,
                      SoupServerMessage *msg,
                      SoupServer        *server)
 {
   finish_request (self, msg, FALSE);
+  keep_alive (self, msg);
 }
 
 static void
@@ -461,6 +505,9 @@ on_request_aborted (HelixGateway      *self,
                     SoupServer        *server)
 {
   finish_request (self, msg, TRUE);
+  /* Also when the connection broke: libsoup then closes it right after
+   * this signal, which ends the watch at once. */
+  keep_alive (self, msg);
 }
 
 /* Requests the gateway is working on. A message whose headers have not
@@ -572,11 +619,13 @@ stop_serving (HelixGateway *self)
 {
   stop_listening (self);
   _helix_gateway_hub_disconnect_all (self->hub);
+  g_clear_pointer (&self->keepalive, _helix_gateway_keepalive_free);
 
   if (self->server != NULL)
     {
       /* Closes the connections still open: clients that have not sent a
-       * request, and the requests a forced shutdown abandons. */
+       * request, idle kept-alive ones, and the requests a forced shutdown
+       * abandons. */
       soup_server_disconnect (self->server);
       g_signal_handlers_disconnect_by_data (self->server, self);
       g_clear_object (&self->server);
@@ -709,6 +758,7 @@ helix_gateway_dispose (GObject *object)
   stop_listening (self);
   if (self->hub != NULL)
     _helix_gateway_hub_disconnect_all (self->hub);
+  g_clear_pointer (&self->keepalive, _helix_gateway_keepalive_free);
 
   if (self->server != NULL)
     {
@@ -885,6 +935,7 @@ helix_gateway_init (HelixGateway *self)
   self->clock = helix_hlc_clock_new ("gateway");
   self->hub = _helix_gateway_hub_new (self);
   self->handshakes = g_ptr_array_new ();
+  self->keepalive_timeout_ms = HELIX_GATEWAY_KEEPALIVE_IDLE_TIMEOUT_S * 1000;
 }
 
 /**
@@ -957,6 +1008,25 @@ _helix_gateway_request_upgraded (HelixGateway      *self,
   g_assert (HELIX_IS_GATEWAY (self));
 
   finish_request (self, msg, FALSE);
+}
+
+void
+_helix_gateway_set_keepalive_timeout (HelixGateway *self,
+                                      guint         idle_timeout_ms)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+  g_assert (self->server == NULL);
+  g_assert (idle_timeout_ms > 0);
+
+  self->keepalive_timeout_ms = idle_timeout_ms;
+}
+
+guint
+_helix_gateway_get_n_idle_connections (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->keepalive != NULL ? _helix_gateway_keepalive_get_n_idle (self->keepalive) : 0;
 }
 
 /* (nullable): the AI router, while started with providers */
@@ -1642,6 +1712,16 @@ helix_gateway_start (HelixGateway  *self,
     }
   g_signal_connect_object (listener, "incoming", G_CALLBACK (on_incoming), self, 0);
 
+  if (tls_certificate == NULL)
+    {
+      g_autoptr(GError) keepalive_error = NULL;
+
+      self->keepalive = _helix_gateway_keepalive_new (server, self->keepalive_timeout_ms,
+                                                      &keepalive_error);
+      if (self->keepalive == NULL)
+        g_warning ("HTTP keep-alive is off: %s", keepalive_error->message);
+    }
+
   self->uri = g_steal_pointer (&uri);
   self->ai = ai;
   self->flags = g_steal_pointer (&flags);
@@ -1728,6 +1808,8 @@ helix_gateway_shutdown_async (HelixGateway        *self,
 
   self->shutdown = g_steal_pointer (&task);
   stop_listening (self);
+  if (self->keepalive != NULL)
+    _helix_gateway_keepalive_close_idle (self->keepalive);
   /* Sync connections are not requests in flight: they are told to go (1001)
    * at once and reconnect elsewhere or later. */
   _helix_gateway_hub_close_all (self->hub, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
