@@ -71,7 +71,8 @@ fixture_tear_down (Fixture       *f,
   g_settings_reset (f->settings, "gateway-audit-key");
   g_settings_reset (f->settings, "gateway-audit-checkpoint");
   g_clear_object (&f->settings);
-  helix_test_gateway_shutdown (g_steal_pointer (&f->gateway));
+  helix_test_gateway_shutdown (f->gateway);
+  g_clear_object (&f->gateway);
   g_clear_pointer (&f->config, helix_gateway_config_free);
   helix_test_rm_rf (f->dir);
   g_free (f->dir);

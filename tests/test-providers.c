@@ -1369,7 +1369,22 @@ test_canary (Fixture       *f,
 
   if (!g_test_subprocess ())
     {
+      const char *lsan = g_getenv ("LSAN_OPTIONS");
+      g_autofree char *saved = g_strdup (lsan);
+      g_autofree char *options = g_strconcat (lsan != NULL ? lsan : "",
+                                              lsan != NULL ? ":" : "", "detect_leaks=0", NULL);
+
+      /* The whole application with a chat, an audit trail and the keyring
+       * pushes GLib's quark table past its first block, which GLib abandons
+       * on purpose and LeakSanitizer reports without a frame to tell it from
+       * ours (see test_application()). This case is about where a key ends
+       * up, not about leaks, which the other cases check. */
+      g_setenv ("LSAN_OPTIONS", options, TRUE);
       g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      if (saved != NULL)
+        g_setenv ("LSAN_OPTIONS", saved, TRUE);
+      else
+        g_unsetenv ("LSAN_OPTIONS");
       g_test_trap_assert_passed ();
       return;
     }
