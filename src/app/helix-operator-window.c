@@ -420,6 +420,14 @@ verify_action (GtkWidget  *widget,
 }
 
 static void
+gateway_verify_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  _helix_operator_gateway_verify (HELIX_OPERATOR_WINDOW (widget));
+}
+
+static void
 more_action (GtkWidget  *widget,
              const char *action_name,
              GVariant   *parameter)
@@ -482,6 +490,7 @@ helix_operator_window_dispose (GObject *object)
   if (self->router != NULL)
     g_signal_handlers_disconnect_by_data (self->router, self);
   _helix_operator_audit_dispose (self);
+  _helix_operator_gateway_dispose (self);
   _helix_operator_sync_dispose (self);
   _helix_operator_sync_finalize (self);
 
@@ -653,6 +662,14 @@ helix_operator_window_class_init (HelixOperatorWindowClass *klass)
   BIND (month_model_list);
   BIND (budget_list);
   BIND (calls_list);
+  BIND (gateway_page);
+  BIND (gateway_group);
+  BIND (maintenance_row);
+  BIND (maintenance_switch);
+  BIND (gateway_verify_row);
+  BIND (gateway_verify_spinner);
+  BIND (flags_group);
+  BIND (flags_list);
 #undef BIND
   gtk_widget_class_bind_template_callback_full (widget_class, "on_audit_filter_changed",
                                                 G_CALLBACK (_helix_operator_audit_filter_changed));
@@ -660,6 +677,8 @@ helix_operator_window_class_init (HelixOperatorWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "operator.refresh", NULL, refresh_action);
   gtk_widget_class_install_action (widget_class, "operator.verify", NULL, verify_action);
   gtk_widget_class_install_action (widget_class, "operator.more", NULL, more_action);
+  gtk_widget_class_install_action (widget_class, "operator.gateway-verify", NULL,
+                                   gateway_verify_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F5, 0, "operator.refresh", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK,
                                        "operator.refresh", NULL);
@@ -690,6 +709,7 @@ helix_operator_window_init (HelixOperatorWindow *self)
     _helix_operator_rows_init (&self->rows[i], lists[i]);
 
   _helix_operator_audit_init (self);
+  _helix_operator_gateway_init (self);
 }
 
 /**
@@ -765,7 +785,8 @@ gboolean
 _helix_operator_window_is_idle (HelixOperatorWindow *self)
 {
   return self->n_pending == 0 && !self->refresh_again && !self->audit_loading &&
-         !self->verifying && !self->devices_loading;
+         !self->verifying && !self->devices_loading && !self->gateway_loading &&
+         !self->gateway_verifying && self->n_gateway_changes == 0;
 }
 
 guint
