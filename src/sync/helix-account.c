@@ -1369,6 +1369,22 @@ get_cb (GObject      *object,
       return;
     }
 
+  if (body != NULL && status == SOUP_STATUS_NOT_FOUND)
+    {
+      /* A gateway's own "not found" (an unknown flag) is not a wrong address. */
+      g_autofree char *message = dup_error_message (body);
+
+      if (message != NULL)
+        {
+          g_autofree char *host = dup_host (get->gateway_uri);
+
+          g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL,
+                                   _("The gateway at %s refused the request (HTTP %u): %s"),
+                                   host, status, message);
+          return;
+        }
+    }
+
   if (body == NULL || !SOUP_STATUS_IS_SUCCESSFUL (status))
     {
       g_task_return_error (task, translate_failure (get->gateway_uri, get->msg, body, error));
