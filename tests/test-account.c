@@ -799,6 +799,99 @@ test_admin (Fixture       *f,
   assert_not_logged (helix_account_get_token (alice));
 }
 
+/* A gateway that answers too much, too deep, or out of range. */
+static void
+bad_gateway_cb (SoupServer        *server,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer          user_data)
+{
+  GString *request_bodies = user_data;
+  SoupMessageBody *request = soup_server_message_get_request_body (msg);
+  g_autoptr(GString) answer = g_string_new (NULL);
+
+  if (request->length > 0)
+    {
+      g_string_append_len (request_bodies, request->data, request->length);
+      g_string_append_c (request_bodies, '\n');
+    }
+
+  if (g_str_equal (path, "/api/v1/auth/login"))
+    g_string_append (answer, "{\"token\":\"limits-test-token-0123456789\"}");
+  else if (g_str_equal (path, "/api/v1/admin/maintenance"))
+    {
+      /* Over 64 KiB. */
+      g_string_append (answer, "{\"maintenance\":true,\"padding\":\"");
+      for (guint i = 0; i < 70 * 1024; i++)
+        g_string_append_c (answer, 'x');
+      g_string_append (answer, "\"}");
+    }
+  else if (g_str_equal (path, "/api/v1/admin/flags"))
+    /* Nested deeper than an answer of flags is. */
+    g_string_append (answer, "{\"flags\":[{\"name\":\"voice\",\"enabled\":true,\"percent\":5,"
+                             "\"killed\":false,\"source\":\"default\",\"x\":[[[[[[1]]]]]]}]}");
+  else if (g_str_equal (path, "/api/v1/admin/flags/voice"))
+    /* A percent out of range. */
+    g_string_append (answer, "{\"name\":\"voice\",\"enabled\":true,\"percent\":101,"
+                             "\"killed\":false,\"source\":\"runtime\"}");
+  else if (g_str_equal (path, "/api/v1/audit/verify"))
+    /* A negative count. */
+    g_string_append (answer, "{\"ok\":true,\"entries\":-1,\"problem\":\"ok\",\"seq\":0}");
+  else
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
+      return;
+    }
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, answer->str,
+                                    answer->len);
+}
+
+static void
+test_admin_limits (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
+  g_autoptr(HelixAccount) account = helix_account_new ();
+  g_autoptr(GString) request_bodies = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+  GSList *uris;
+
+  helix_test_keyring_start (TRUE);
+  soup_server_add_handler (server, NULL, bad_gateway_cb, request_bodies, NULL);
+  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  uri = g_uri_to_string (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  g_assert_true (sign_in (account, uri, "alice", ALICE_PASSWORD, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (account_maintenance (account, TRUE, NULL, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  g_assert_null (account_list_flags (account, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  g_assert_null (account_patch_flag (account, "voice", 1, 50, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  g_assert_null (account_verify_audit (account, "kept\nnote", &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
+  g_clear_error (&error);
+
+  /* What was sent: JSON bodies as PROTOCOL.md §12 has them. */
+  g_assert_nonnull (strstr (request_bodies->str, "{\"maintenance\":true}\n"));
+  g_assert_nonnull (strstr (request_bodies->str, "{\"enabled\":true,\"percent\":50}\n"));
+  g_assert_nonnull (strstr (request_bodies->str, "{\"checkpoint\":\"kept\\nnote\"}\n"));
+
+  assert_not_logged ("limits-test-token-0123456789");
+}
+
 static void
 test_wrong_password (Fixture       *f,
                      gconstpointer  data)
@@ -1032,6 +1125,7 @@ main (int    argc,
   ADD ("round-trip", test_round_trip);
   ADD ("devices", test_devices);
   ADD ("admin", test_admin);
+  ADD ("admin-limits", test_admin_limits);
   ADD ("invalid-input", test_invalid_input);
   ADD ("wrong-password", test_wrong_password);
   ADD ("rate-limited", test_rate_limited);
