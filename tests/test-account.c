@@ -22,6 +22,7 @@
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
 #include "helix-test-keyring.h"
+#include "helix-test-server.h"
 #include "helix-test-util.h"
 #include "helix-uuid.h"
 
@@ -853,20 +854,15 @@ static void
 test_admin_limits (Fixture       *f,
                    gconstpointer  data)
 {
-  g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
+  HelixTestServer server = { 0 };
   g_autoptr(HelixAccount) account = helix_account_new ();
   g_autoptr(GString) request_bodies = g_string_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autofree char *uri = NULL;
-  GSList *uris;
 
   helix_test_keyring_start (TRUE);
-  soup_server_add_handler (server, NULL, bad_gateway_cb, request_bodies, NULL);
-  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (server);
-  uri = g_uri_to_string (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  helix_test_server_start (&server, bad_gateway_cb, request_bodies);
+  uri = helix_test_server_url (&server, "");
 
   g_assert_true (sign_in (account, uri, "alice", ALICE_PASSWORD, &error));
   g_assert_no_error (error);
@@ -890,6 +886,7 @@ test_admin_limits (Fixture       *f,
   g_assert_nonnull (strstr (request_bodies->str, "{\"checkpoint\":\"kept\\nnote\"}\n"));
 
   assert_not_logged ("limits-test-token-0123456789");
+  helix_test_server_clear (&server);
 }
 
 static void

@@ -23,6 +23,10 @@
 
 #include "helix-operator-window-private.h"
 
+/* As the template has it. */
+#define FLAGS_DESCRIPTION \
+  _("Which features the gateway’s users get, and the share of users each is rolled out to.")
+
 typedef struct
 {
   HelixOperatorWindow *self;     /* unowned: the window owns this */
@@ -171,6 +175,7 @@ take_flag_row (HelixOperatorWindow *self,
   gtk_accessible_update_property (GTK_ACCESSIBLE (flag_row->toggle),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, _("Enabled"), -1);
   adw_action_row_add_suffix (flag_row->row, GTK_WIDGET (flag_row->toggle));
+  adw_action_row_set_activatable_widget (flag_row->row, GTK_WIDGET (flag_row->toggle));
 
   g_signal_connect_swapped (flag_row->toggle, "notify::active", G_CALLBACK (on_flag_toggled),
                             flag_row);
@@ -234,9 +239,7 @@ on_flag_patched (GObject      *object,
       return;
     }
 
-  adw_preferences_group_set_description (self->flags_group,
-                                         _("Which features the gateway’s users get, and the "
-                                           "share of users each is rolled out to."));
+  adw_preferences_group_set_description (self->flags_group, FLAGS_DESCRIPTION);
   if (flag_row->again)
     {
       /* What was changed meanwhile goes next; the widgets keep it. */
@@ -313,6 +316,7 @@ on_flags (GObject      *object,
       return;
     }
 
+  adw_preferences_group_set_description (self->flags_group, FLAGS_DESCRIPTION);
   listed = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < flags->len; i++)
     {
