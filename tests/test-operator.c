@@ -1056,13 +1056,43 @@ test_gateway_admin (Fixture       *f,
   g_assert_nonnull (strstr (adw_action_row_get_subtitle (f->window->gateway_verify_row),
                             "entries checked"));
 
-  /* The gateway gone: the switch goes back and says why. */
+  /* A checkpoint the gateway's log does not fit: the problem and where. */
+  {
+    g_autofree char *forged = g_strdup (note);
+    g_autofree char *kept = NULL;
+    char *size = strchr (forged, '\n');
+
+    g_assert_nonnull (size);
+    /* The checkpoint's size, one more: the signature no longer covers it. */
+    size[1] = size[1] == '9' ? '1' : size[1] + 1;
+    g_settings_set (settings, "gateway-audit-checkpoint", "(ss)",
+                    helix_account_get_gateway_uri (account), forged);
+    kept = helix_checkpoint_keeper_dup_checkpoint (keeper);
+    g_assert_cmpstr (kept, ==, forged);
+  }
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "operator.gateway-verify",
+                                             NULL));
+  WAIT_UNTIL (f->window->n_gateway_verifies == 2 && _helix_operator_window_is_idle (f->window),
+              "the gateway's verification");
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (f->window->gateway_verify_row)),
+                   ==, "The Gateway’s Audit Log Was Altered");
+  g_test_message ("%s", adw_action_row_get_subtitle (f->window->gateway_verify_row));
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (f->window->gateway_verify_row),
+                            "Signature not valid at entry 0: "));
+
+  /* The gateway gone: the switches go back and say why. */
   helix_test_gateway_shutdown (gateway);
   gtk_switch_set_active (f->window->maintenance_switch, TRUE);
   WAIT_UNTIL (_helix_operator_window_is_idle (f->window), "the failed maintenance change");
   g_assert_false (gtk_switch_get_active (f->window->maintenance_switch));
   g_assert_false (gtk_switch_get_state (f->window->maintenance_switch));
   g_assert_nonnull (strstr (adw_action_row_get_subtitle (f->window->maintenance_row),
+                            "Could not reach"));
+  toggle = _helix_operator_window_get_flag_switch (f->window, "custom-tools");
+  gtk_switch_set_active (toggle, TRUE);
+  WAIT_UNTIL (_helix_operator_window_is_idle (f->window), "the failed flag change");
+  g_assert_false (gtk_switch_get_active (toggle));
+  g_assert_nonnull (strstr (adw_preferences_group_get_description (f->window->flags_group),
                             "Could not reach"));
 
   helix_operator_window_set_checkpoint_keeper (f->window, NULL);

@@ -444,6 +444,28 @@ on_maintenance (GObject      *object,
 
 /* Verifying {{{1 */
 
+/* What the gateway found, in words (PROTOCOL.md §12), or @problem itself. */
+static const char *
+describe_problem (const char *problem)
+{
+  static const struct { const char *code; const char *text; } problems[] = {
+    { "bad_entry", N_("Entry altered") },
+    { "bad_sequence", N_("Entries out of sequence") },
+    { "truncated", N_("Log cut short") },
+    { "rewritten", N_("Log rewritten") },
+    { "bad_signature", N_("Signature not valid") },
+    { "rolled_back", N_("Log rolled back") },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (problems); i++)
+    {
+      if (g_str_equal (problem, problems[i].code))
+        return _(problems[i].text);
+    }
+
+  return problem;
+}
+
 static void
 on_verified (GObject      *object,
              GAsyncResult *result,
@@ -489,9 +511,9 @@ on_verified (GObject      *object,
     {
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
                                      _("The Gateway’s Audit Log Was Altered"));
-      /* Translators: what is wrong ("rolled_back", …), an entry's number, and the gateway's words. */
-      subtitle = g_strdup_printf (_("%s at entry %" G_GINT64_FORMAT ": %s"), report->problem,
-                                  report->seq,
+      /* Translators: what is wrong ("Log rolled back", …), an entry's number, and the gateway's words. */
+      subtitle = g_strdup_printf (_("%s at entry %" G_GINT64_FORMAT ": %s"),
+                                  describe_problem (report->problem), report->seq,
                                   report->message != NULL ? report->message : report->problem);
       gtk_widget_add_css_class (row, "error");
     }
