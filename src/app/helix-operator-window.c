@@ -1,7 +1,8 @@
 /* helix-operator-window.c: what Helix did, what it cost, what is failing, and
  * whether the record is intact
  *
- * The operator view of the local install, in four pages:
+ * The operator view of the local install, in four pages, and of the gateway
+ * for its administrators in a fifth:
  *
  * - Health: each provider's breaker and last health check (from the router),
  *   the webhook sinks of the audit log and how delivery goes, and sync with
@@ -12,6 +13,9 @@
  * - Calls: the newest calls, with why the router chose each model.
  * - Audit Log: the entries, newest first, filtered by channel and text, and a
  *   Verify button that proves the chain (helix-operator-audit.c).
+ * - Gateway, only for an administrator of the gateway signed in to: its
+ *   maintenance mode, its feature flags, and its audit log verified against
+ *   the checkpoint this device kept (helix-operator-gateway.c).
  *
  * Every collaborator is optional: a page whose source is missing says so.
  * Nothing here waits for the disk or the network: the ledger and the audit
