@@ -18,15 +18,18 @@
 
 #include "helix-account.h"
 #include "helix-gateway.h"
+#include "helix-password.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
 #include "helix-test-keyring.h"
+#include "helix-test-server.h"
 #include "helix-test-util.h"
 #include "helix-uuid.h"
 
 #define WAIT_TIMEOUT_S 60
 
 #define ALICE_PASSWORD   "correct horse alice"
+#define ROOT_PASSWORD    "root password for the account test"
 
 static struct
 {
@@ -624,6 +627,268 @@ test_devices (Fixture       *f,
   helix_test_assert_finalized (g_steal_pointer (&laptop));
 }
 
+/* Administration: synchronous wrappers */
+
+static gboolean
+account_maintenance (HelixAccount  *account,
+                     int            set,
+                     gboolean      *maintenance,
+                     GError       **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  if (set < 0)
+    helix_account_get_maintenance_async (account, NULL, result_cb, &result);
+  else
+    helix_account_set_maintenance_async (account, set, NULL, result_cb, &result);
+  helix_test_wait_for (result != NULL, WAIT_TIMEOUT_S, "the maintenance mode");
+
+  return helix_account_maintenance_finish (account, result, maintenance, error);
+}
+
+static GPtrArray *
+account_list_flags (HelixAccount  *account,
+                    GError       **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  helix_account_list_flags_async (account, NULL, result_cb, &result);
+  helix_test_wait_for (result != NULL, WAIT_TIMEOUT_S, "the flags");
+
+  return helix_account_list_flags_finish (account, result, error);
+}
+
+static HelixAccountFlag *
+account_patch_flag (HelixAccount  *account,
+                    const char    *name,
+                    int            enabled,
+                    int            percent,
+                    GError       **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  helix_account_patch_flag_async (account, name, enabled, percent, NULL, result_cb, &result);
+  helix_test_wait_for (result != NULL, WAIT_TIMEOUT_S, "the flag change");
+
+  return helix_account_patch_flag_finish (account, result, error);
+}
+
+static HelixAccountAuditReport *
+account_verify_audit (HelixAccount  *account,
+                      const char    *checkpoint,
+                      GError       **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  helix_account_verify_audit_async (account, checkpoint, NULL, result_cb, &result);
+  helix_test_wait_for (result != NULL, WAIT_TIMEOUT_S, "the audit report");
+
+  return helix_account_verify_audit_finish (account, result, error);
+}
+
+static void
+test_admin (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(HelixAccount) alice = helix_account_new ();
+  g_autoptr(HelixAccount) root = helix_account_new ();
+  g_autoptr(GPtrArray) flags = NULL;
+  g_autoptr(HelixAccountFlag) flag = NULL;
+  g_autoptr(HelixAccountAuditReport) report = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hash = NULL;
+  g_autofree char *long_note = NULL;
+  gboolean maintenance = TRUE;
+
+  helix_test_keyring_start (TRUE);
+  hash = helix_password_hash (ROOT_PASSWORD, &error);
+  g_assert_no_error (error);
+  g_assert_true (helix_gateway_db_add_user (helix_gateway_get_db (f->gateway), "root", hash, TRUE,
+                                            &error));
+  g_assert_no_error (error);
+
+  /* Signed out: nothing is sent. */
+  g_assert_false (account_maintenance (root, -1, NULL, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* alice is no administrator: every route says so. */
+  g_assert_true (sign_in (alice, f->uri, "alice", ALICE_PASSWORD, &error));
+  g_assert_no_error (error);
+  g_assert_false (account_maintenance (alice, -1, NULL, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+  g_assert_false (account_maintenance (alice, TRUE, NULL, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+  g_assert_null (account_list_flags (alice, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+  g_assert_null (account_patch_flag (alice, "voice", 1, 100, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+  g_assert_null (account_verify_audit (alice, NULL, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+
+  /* root is. */
+  g_assert_true (sign_in (root, f->uri, "root", ROOT_PASSWORD, &error));
+  g_assert_no_error (error);
+  g_assert_true (account_maintenance (root, -1, &maintenance, &error));
+  g_assert_no_error (error);
+  g_assert_false (maintenance);
+  g_assert_true (account_maintenance (root, TRUE, &maintenance, &error));
+  g_assert_no_error (error);
+  g_assert_true (maintenance);
+  maintenance = FALSE;
+  g_assert_true (account_maintenance (root, -1, &maintenance, &error));
+  g_assert_true (maintenance);
+  g_assert_true (account_maintenance (root, FALSE, &maintenance, &error));
+  g_assert_false (maintenance);
+
+  flags = account_list_flags (root, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (flags->len, ==, 4);
+
+  flag = account_patch_flag (root, "voice", -1, 30, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (flag->name, ==, "voice");
+  g_assert_cmpuint (flag->percent, ==, 30);
+  g_assert_cmpstr (flag->source, ==, "runtime");
+  g_assert_cmpint (flag->changed_us, >, 0);
+  g_clear_pointer (&flag, helix_account_flag_free);
+  flag = account_patch_flag (root, "voice", 0, -1, &error);
+  g_assert_no_error (error);
+  g_assert_false (flag->enabled);
+  g_assert_cmpuint (flag->percent, ==, 30);
+  g_clear_pointer (&flag, helix_account_flag_free);
+
+  /* Names that cannot be a flag's, and nothing to change, are not sent. */
+  g_assert_null (account_patch_flag (root, "../auth/logout", 1, -1, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (account_patch_flag (root, "voice", -1, -1, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (account_patch_flag (root, "teleport", 1, -1, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (error->message, "HTTP 404"));
+  g_assert_null (strstr (error->message, "does not look like"));
+  g_clear_error (&error);
+
+  /* The gateway's audit trail holds the logins and the changes above. */
+  report = account_verify_audit (root, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (report->ok);
+  g_assert_cmpstr (report->problem, ==, "ok");
+  g_assert_cmpint (report->entries, >=, 4);
+  g_clear_pointer (&report, helix_account_audit_report_free);
+
+  /* A note too long is not sent; one that is not a checkpoint does not verify. */
+  long_note = g_strnfill (4097, 'a');
+  g_assert_null (account_verify_audit (root, long_note, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID);
+  g_clear_error (&error);
+  report = account_verify_audit (root, "not a checkpoint", &error);
+  g_assert_no_error (error);
+  g_test_message ("%s: %s", report->problem, report->message);
+  g_assert_false (report->ok);
+  g_assert_cmpstr (report->problem, !=, "ok");
+  g_assert_nonnull (report->message);
+
+  assert_not_logged (helix_account_get_token (root));
+  assert_not_logged (helix_account_get_token (alice));
+}
+
+/* A gateway that answers too much, too deep, or out of range. */
+static void
+bad_gateway_cb (SoupServer        *server,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer          user_data)
+{
+  GString *request_bodies = user_data;
+  SoupMessageBody *request = soup_server_message_get_request_body (msg);
+  g_autoptr(GString) answer = g_string_new (NULL);
+
+  if (request->length > 0)
+    {
+      g_string_append_len (request_bodies, request->data, request->length);
+      g_string_append_c (request_bodies, '\n');
+    }
+
+  if (g_str_equal (path, "/api/v1/auth/login"))
+    g_string_append (answer, "{\"token\":\"limits-test-token-0123456789\"}");
+  else if (g_str_equal (path, "/api/v1/admin/maintenance"))
+    {
+      /* Over 64 KiB. */
+      g_string_append (answer, "{\"maintenance\":true,\"padding\":\"");
+      for (guint i = 0; i < 70 * 1024; i++)
+        g_string_append_c (answer, 'x');
+      g_string_append (answer, "\"}");
+    }
+  else if (g_str_equal (path, "/api/v1/admin/flags"))
+    /* Nested deeper than an answer of flags is. */
+    g_string_append (answer, "{\"flags\":[{\"name\":\"voice\",\"enabled\":true,\"percent\":5,"
+                             "\"killed\":false,\"source\":\"default\",\"x\":[[[[[[1]]]]]]}]}");
+  else if (g_str_equal (path, "/api/v1/admin/flags/voice"))
+    /* A percent out of range. */
+    g_string_append (answer, "{\"name\":\"voice\",\"enabled\":true,\"percent\":101,"
+                             "\"killed\":false,\"source\":\"runtime\"}");
+  else if (g_str_equal (path, "/api/v1/audit/verify"))
+    /* A negative count. */
+    g_string_append (answer, "{\"ok\":true,\"entries\":-1,\"problem\":\"ok\",\"seq\":0}");
+  else
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
+      return;
+    }
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, answer->str,
+                                    answer->len);
+}
+
+static void
+test_admin_limits (Fixture       *f,
+                   gconstpointer  data)
+{
+  HelixTestServer server = { 0 };
+  g_autoptr(HelixAccount) account = helix_account_new ();
+  g_autoptr(GString) request_bodies = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+
+  helix_test_keyring_start (TRUE);
+  helix_test_server_start (&server, bad_gateway_cb, request_bodies);
+  uri = helix_test_server_url (&server, "");
+
+  g_assert_true (sign_in (account, uri, "alice", ALICE_PASSWORD, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (account_maintenance (account, TRUE, NULL, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  g_assert_null (account_list_flags (account, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  g_assert_null (account_patch_flag (account, "voice", 1, 50, &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  g_assert_null (account_verify_audit (account, "kept\nnote", &error));
+  g_assert_error (error, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL);
+  g_clear_error (&error);
+
+  /* What was sent: JSON bodies as PROTOCOL.md §12 has them. */
+  g_assert_nonnull (strstr (request_bodies->str, "{\"maintenance\":true}\n"));
+  g_assert_nonnull (strstr (request_bodies->str, "{\"enabled\":true,\"percent\":50}\n"));
+  g_assert_nonnull (strstr (request_bodies->str, "{\"checkpoint\":\"kept\\nnote\"}\n"));
+
+  assert_not_logged ("limits-test-token-0123456789");
+  helix_test_server_clear (&server);
+}
+
 static void
 test_wrong_password (Fixture       *f,
                      gconstpointer  data)
@@ -856,6 +1121,8 @@ main (int    argc,
   ADD ("no-keyring", test_no_keyring);
   ADD ("round-trip", test_round_trip);
   ADD ("devices", test_devices);
+  ADD ("admin", test_admin);
+  ADD ("admin-limits", test_admin_limits);
   ADD ("invalid-input", test_invalid_input);
   ADD ("wrong-password", test_wrong_password);
   ADD ("rate-limited", test_rate_limited);

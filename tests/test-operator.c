@@ -21,9 +21,12 @@
 #include "fake-provider.h"
 #include "helix-core.h"
 #include "helix-gateway.h"
+#include "helix-gateway-config-private.h"
+#include "helix-password.h"
 #include "helix-operator-window-private.h"
 #include "helix-provider-openai.h"
 #include "helix-test-gateway.h"
+#include "helix-test-http.h"
 #include "helix-test-keyring.h"
 #include "helix-test-server.h"
 #include "helix-test-util.h"
@@ -873,6 +876,232 @@ test_sync (Fixture       *f,
   helix_store_close (store);
 }
 
+/* Gateway administration ---------------------------------------------------- */
+
+#define ROOT_PASSWORD "root password for the operator test"
+#define BOB_PASSWORD  "bob password for the operator test"
+
+static void
+sign_in (HelixAccount *account,
+         HelixGateway *gateway,
+         const char   *username,
+         const char   *password)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  helix_account_sign_in_async (account, helix_gateway_get_uri (gateway), username, password,
+                               "Operator laptop", NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL, "the sign-in");
+  g_assert_true (helix_account_sign_in_finish (account, result, &error));
+  g_assert_no_error (error);
+}
+
+/* What the gateway answers @account for @path, as an administrator. */
+static JsonNode *
+ask_gateway (SoupSession  *session,
+             HelixAccount *account,
+             const char   *path)
+{
+  return helix_test_http_json (session, helix_account_get_gateway_uri (account), "GET", path,
+                               helix_account_get_token (account), NULL, SOUP_STATUS_OK);
+}
+
+/* The flag @name of GET /api/v1/admin/flags, as the gateway has it. */
+static JsonObject *
+find_flag (JsonNode   *root,
+           const char *name)
+{
+  JsonArray *flags = json_object_get_array_member (json_node_get_object (root), "flags");
+
+  for (guint i = 0; i < json_array_get_length (flags); i++)
+    {
+      JsonObject *flag = json_array_get_object_element (flags, i);
+
+      if (g_str_equal (json_object_get_string_member (flag, "name"), name))
+        return flag;
+    }
+
+  g_error ("the gateway has no flag %s", name);
+}
+
+static void
+test_gateway_admin (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(HelixGatewayConfig) config = NULL;
+  g_autoptr(HelixGateway) gateway = NULL;
+  g_autoptr(HelixAccount) account = helix_account_new ();
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(GSettings) settings = g_settings_new ("ai.helix.Helix");
+  g_autoptr(HelixCheckpointKeeper) keeper = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *gateway_dir = g_build_filename (f->dir, "gateway", NULL);
+  g_autofree char *hash = NULL;
+  g_autofree char *note = NULL;
+  g_auto(GStrv) env = g_environ_setenv (NULL, "DISABLE_SYNTHESIS", "1", TRUE);
+  GtkSpinButton *percent;
+  GtkSwitch *toggle;
+  guint loads;
+
+  helix_test_keyring_start (TRUE);
+  g_settings_reset (settings, "gateway-audit-key");
+  g_settings_reset (settings, "gateway-audit-checkpoint");
+  g_assert_cmpint (g_mkdir (gateway_dir, 0700), ==, 0);
+  config = helix_test_gateway_config_new (gateway_dir);
+  helix_test_gateway_config_apply (config, NULL);
+  /* A checkpoint after every entry, and one flag killed from the environment. */
+  g_assert_true (_helix_gateway_config_set_audit_key (config, "checkpoint-entries", "1", &error));
+  g_assert_no_error (error);
+  g_assert_true (helix_gateway_config_apply_environment (config, (const char * const *) env,
+                                                         &error));
+  g_assert_no_error (error);
+  gateway = helix_test_gateway_start (config);
+  hash = helix_password_hash (ROOT_PASSWORD, &error);
+  g_assert_no_error (error);
+  g_assert_true (helix_gateway_db_add_user (helix_gateway_get_db (gateway), "root", hash, TRUE,
+                                            &error));
+  g_assert_no_error (error);
+  helix_test_gateway_add_user (gateway, "bob", BOB_PASSWORD);
+
+  open_window (f);
+  helix_operator_window_set_sync (f->window, account, NULL);
+  g_assert_false (adw_view_stack_page_get_visible (f->window->gateway_page));
+
+  /* bob is no administrator: the gateway says 403, the page stays hidden. */
+  loads = f->window->n_gateway_loads;
+  sign_in (account, gateway, "bob", BOB_PASSWORD);
+  WAIT_UNTIL (f->window->n_gateway_loads > loads && _helix_operator_window_is_idle (f->window),
+              "bob's answer");
+  g_assert_false (f->window->gateway_admin);
+  g_assert_false (adw_view_stack_page_get_visible (f->window->gateway_page));
+  helix_account_sign_out_async (account, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL, "the sign-out");
+  g_assert_true (helix_account_sign_out_finish (account, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  /* root is: the page shows the gateway's state and flags. */
+  sign_in (account, gateway, "root", ROOT_PASSWORD);
+  WAIT_UNTIL (f->window->gateway_admin && f->window->n_gateway_loads > loads + 1 &&
+              _helix_operator_window_is_idle (f->window), "root's answers");
+  g_assert_true (adw_view_stack_page_get_visible (f->window->gateway_page));
+  g_assert_false (gtk_switch_get_state (f->window->maintenance_switch));
+  g_assert_nonnull (_helix_operator_window_get_flag_row (f->window, "voice"));
+  g_assert_nonnull (_helix_operator_window_get_flag_row (f->window, "custom-tools"));
+  toggle = _helix_operator_window_get_flag_switch (f->window, "memory-synthesis");
+  g_assert_nonnull (toggle);
+  g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (toggle)));
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (
+                              _helix_operator_window_get_flag_row (f->window, "memory-synthesis")),
+                            "DISABLE_SYNTHESIS"));
+  g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (
+                   _helix_operator_window_get_flag_switch (f->window, "voice"))));
+
+  /* Maintenance on, then off: the gateway's state follows the switch. */
+  gtk_switch_set_active (f->window->maintenance_switch, TRUE);
+  WAIT_UNTIL (_helix_operator_window_is_idle (f->window), "the maintenance change");
+  g_assert_true (gtk_switch_get_state (f->window->maintenance_switch));
+  root = ask_gateway (session, account, "/api/v1/admin/maintenance");
+  g_assert_true (json_object_get_boolean_member (json_node_get_object (root), "maintenance"));
+  g_clear_pointer (&root, json_node_unref);
+
+  gtk_switch_set_active (f->window->maintenance_switch, FALSE);
+  WAIT_UNTIL (_helix_operator_window_is_idle (f->window), "the maintenance change");
+  g_assert_false (gtk_switch_get_state (f->window->maintenance_switch));
+  root = ask_gateway (session, account, "/api/v1/admin/maintenance");
+  g_assert_false (json_object_get_boolean_member (json_node_get_object (root), "maintenance"));
+  g_clear_pointer (&root, json_node_unref);
+
+  /* A flag's roll-out and switch go to the gateway. */
+  percent = _helix_operator_window_get_flag_percent (f->window, "voice");
+  gtk_spin_button_set_value (percent, 40);
+  WAIT_UNTIL (_helix_operator_window_is_idle (f->window), "the flag change");
+  root = ask_gateway (session, account, "/api/v1/admin/flags");
+  g_assert_cmpint (json_object_get_int_member (find_flag (root, "voice"), "percent"), ==, 40);
+  g_assert_cmpstr (json_object_get_string_member (find_flag (root, "voice"), "source"), ==,
+                   "runtime");
+  g_clear_pointer (&root, json_node_unref);
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (
+                              _helix_operator_window_get_flag_row (f->window, "voice")),
+                            "40"));
+
+  toggle = _helix_operator_window_get_flag_switch (f->window, "custom-tools");
+  g_assert_true (gtk_switch_get_active (toggle));
+  gtk_switch_set_active (toggle, FALSE);
+  WAIT_UNTIL (_helix_operator_window_is_idle (f->window), "the flag change");
+  root = ask_gateway (session, account, "/api/v1/admin/flags");
+  g_assert_false (json_object_get_boolean_member (find_flag (root, "custom-tools"), "enabled"));
+  g_clear_pointer (&root, json_node_unref);
+  g_assert_false (gtk_switch_get_active (toggle));
+
+  /* Verify, with the checkpoint this device kept. */
+  keeper = helix_checkpoint_keeper_new (settings, account);
+  helix_checkpoint_keeper_check_async (keeper, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL, "the checkpoint check");
+  g_assert_true (helix_checkpoint_keeper_check_finish (keeper, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  note = helix_checkpoint_keeper_dup_checkpoint (keeper);
+  g_assert_nonnull (note);
+  helix_operator_window_set_checkpoint_keeper (f->window, keeper);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "operator.gateway-verify",
+                                             NULL));
+  WAIT_UNTIL (f->window->n_gateway_verifies == 1 && _helix_operator_window_is_idle (f->window),
+              "the gateway's verification");
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (f->window->gateway_verify_row)),
+                   ==, "The Gateway’s Audit Log Is Intact");
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (f->window->gateway_verify_row),
+                            "entries checked"));
+
+  /* A checkpoint the gateway's log does not fit: the problem and where. */
+  {
+    g_autofree char *forged = g_strdup (note);
+    g_autofree char *kept = NULL;
+    char *size = strchr (forged, '\n');
+
+    g_assert_nonnull (size);
+    /* The checkpoint's size, one more: the signature no longer covers it. */
+    size[1] = size[1] == '9' ? '1' : size[1] + 1;
+    g_settings_set (settings, "gateway-audit-checkpoint", "(ss)",
+                    helix_account_get_gateway_uri (account), forged);
+    kept = helix_checkpoint_keeper_dup_checkpoint (keeper);
+    g_assert_cmpstr (kept, ==, forged);
+  }
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "operator.gateway-verify",
+                                             NULL));
+  WAIT_UNTIL (f->window->n_gateway_verifies == 2 && _helix_operator_window_is_idle (f->window),
+              "the gateway's verification");
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (f->window->gateway_verify_row)),
+                   ==, "The Gateway’s Audit Log Was Altered");
+  g_test_message ("%s", adw_action_row_get_subtitle (f->window->gateway_verify_row));
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (f->window->gateway_verify_row),
+                            "Signature not valid at entry 0: "));
+
+  /* The gateway gone: the switches go back and say why. */
+  helix_test_gateway_shutdown (gateway);
+  gtk_switch_set_active (f->window->maintenance_switch, TRUE);
+  WAIT_UNTIL (_helix_operator_window_is_idle (f->window), "the failed maintenance change");
+  g_assert_false (gtk_switch_get_active (f->window->maintenance_switch));
+  g_assert_false (gtk_switch_get_state (f->window->maintenance_switch));
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (f->window->maintenance_row),
+                            "Could not reach"));
+  toggle = _helix_operator_window_get_flag_switch (f->window, "custom-tools");
+  gtk_switch_set_active (toggle, TRUE);
+  WAIT_UNTIL (_helix_operator_window_is_idle (f->window), "the failed flag change");
+  g_assert_false (gtk_switch_get_active (toggle));
+  g_assert_nonnull (strstr (adw_preferences_group_get_description (f->window->flags_group),
+                            "Could not reach"));
+
+  helix_operator_window_set_checkpoint_keeper (f->window, NULL);
+  helix_operator_window_set_sync (f->window, NULL, NULL);
+  g_assert_false (adw_view_stack_page_get_visible (f->window->gateway_page));
+  g_settings_reset (settings, "gateway-audit-key");
+  g_settings_reset (settings, "gateway-audit-checkpoint");
+}
+
 /* Without collaborators, every page says what it is missing. */
 static void
 test_nothing (void)
@@ -933,6 +1162,7 @@ main (int   argc,
   ADD ("audit-paging", test_audit_paging);
   ADD ("verify", test_verify);
   ADD ("sync", test_sync);
+  ADD ("gateway-admin", test_gateway_admin);
   g_test_add_func ("/helix/operator/nothing", test_nothing);
 
 #undef ADD

@@ -250,7 +250,10 @@ _helix_operator_sync_refresh (HelixOperatorWindow *self,
 {
   show_state (self);
   if (devices || !signed_in (self))
-    refresh_devices (self);
+    {
+      refresh_devices (self);
+      _helix_operator_gateway_refresh (self);
+    }
 }
 
 static void
@@ -266,6 +269,7 @@ on_signed_in_changed (HelixOperatorWindow *self)
   g_cancellable_cancel (self->devices_cancellable);
   g_clear_object (&self->devices_cancellable);
   self->devices_loading = FALSE;
+  _helix_operator_gateway_reset (self);
   _helix_operator_sync_refresh (self, TRUE);
 }
 
@@ -332,6 +336,7 @@ _helix_operator_sync_dispose (HelixOperatorWindow *self)
   g_cancellable_cancel (self->devices_cancellable);
   g_clear_object (&self->devices_cancellable);
   self->devices_loading = FALSE;
+  _helix_operator_gateway_reset (self);
 
   if (self->account != NULL)
     g_signal_handlers_disconnect_by_data (self->account, self);

@@ -87,6 +87,16 @@ struct _HelixOperatorWindow
   GCancellable      *devices_cancellable;
   gboolean           devices_loading;
 
+  /* The gateway, for administrators */
+  GCancellable      *gateway_cancellable;
+  GHashTable        *flag_rows;          /* name → HelixOperatorFlagRow */
+  gboolean           gateway_loading;
+  gboolean           gateway_admin;
+  gboolean           gateway_verifying;
+  guint              n_gateway_changes;  /* PUTs and PATCHes on their way */
+  guint              n_gateway_loads;    /* answers of administrators' loads */
+  guint              n_gateway_verifies;
+
   /* Template widgets */
   AdwViewStack         *stack;
   AdwPreferencesGroup  *providers_group;
@@ -121,6 +131,14 @@ struct _HelixOperatorWindow
   GtkListBox           *month_model_list;
   GtkListBox           *budget_list;
   GtkListBox           *calls_list;
+  AdwViewStackPage     *gateway_page;
+  AdwPreferencesGroup  *gateway_group;
+  AdwActionRow         *maintenance_row;
+  GtkSwitch            *maintenance_switch;
+  AdwActionRow         *gateway_verify_row;
+  GtkSpinner           *gateway_verify_spinner;
+  AdwPreferencesGroup  *flags_group;
+  GtkListBox           *flags_list;
 };
 
 /* Keyed rows (helix-operator-window.c) */
@@ -164,6 +182,13 @@ void          _helix_operator_sync_refresh      (HelixOperatorWindow *self,
 void          _helix_operator_sync_dispose      (HelixOperatorWindow *self);
 void          _helix_operator_sync_finalize     (HelixOperatorWindow *self);
 
+/* The gateway, for administrators (helix-operator-gateway.c) */
+void          _helix_operator_gateway_init      (HelixOperatorWindow *self);
+void          _helix_operator_gateway_refresh   (HelixOperatorWindow *self);
+void          _helix_operator_gateway_reset     (HelixOperatorWindow *self);
+void          _helix_operator_gateway_verify    (HelixOperatorWindow *self);
+void          _helix_operator_gateway_dispose   (HelixOperatorWindow *self);
+
 /* Test accessors */
 gboolean      _helix_operator_window_is_idle    (HelixOperatorWindow *self);
 guint         _helix_operator_window_get_n_refreshes (HelixOperatorWindow *self);
@@ -180,5 +205,11 @@ guint         _helix_operator_window_get_n_audit_loads (HelixOperatorWindow *sel
 guint         _helix_operator_window_get_n_audit_rows (HelixOperatorWindow *self);
 const char   *_helix_operator_window_get_verify_title (HelixOperatorWindow *self);
 const char   *_helix_operator_window_get_verify_subtitle (HelixOperatorWindow *self);
+GtkSwitch    *_helix_operator_window_get_flag_switch (HelixOperatorWindow *self,
+                                                      const char          *name);
+GtkSpinButton *_helix_operator_window_get_flag_percent (HelixOperatorWindow *self,
+                                                        const char          *name);
+AdwActionRow *_helix_operator_window_get_flag_row (HelixOperatorWindow *self,
+                                                   const char          *name);
 
 G_END_DECLS

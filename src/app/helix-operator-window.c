@@ -1,7 +1,8 @@
 /* helix-operator-window.c: what Helix did, what it cost, what is failing, and
  * whether the record is intact
  *
- * The operator view of the local install, in four pages:
+ * The operator view of the local install, in four pages, and of the gateway
+ * for its administrators in a fifth:
  *
  * - Health: each provider's breaker and last health check (from the router),
  *   the webhook sinks of the audit log and how delivery goes, and sync with
@@ -12,6 +13,9 @@
  * - Calls: the newest calls, with why the router chose each model.
  * - Audit Log: the entries, newest first, filtered by channel and text, and a
  *   Verify button that proves the chain (helix-operator-audit.c).
+ * - Gateway, only for an administrator of the gateway signed in to: its
+ *   maintenance mode, its feature flags, and its audit log verified against
+ *   the checkpoint this device kept (helix-operator-gateway.c).
  *
  * Every collaborator is optional: a page whose source is missing says so.
  * Nothing here waits for the disk or the network: the ledger and the audit
@@ -420,6 +424,14 @@ verify_action (GtkWidget  *widget,
 }
 
 static void
+gateway_verify_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  _helix_operator_gateway_verify (HELIX_OPERATOR_WINDOW (widget));
+}
+
+static void
 more_action (GtkWidget  *widget,
              const char *action_name,
              GVariant   *parameter)
@@ -482,6 +494,7 @@ helix_operator_window_dispose (GObject *object)
   if (self->router != NULL)
     g_signal_handlers_disconnect_by_data (self->router, self);
   _helix_operator_audit_dispose (self);
+  _helix_operator_gateway_dispose (self);
   _helix_operator_sync_dispose (self);
   _helix_operator_sync_finalize (self);
 
@@ -653,6 +666,14 @@ helix_operator_window_class_init (HelixOperatorWindowClass *klass)
   BIND (month_model_list);
   BIND (budget_list);
   BIND (calls_list);
+  BIND (gateway_page);
+  BIND (gateway_group);
+  BIND (maintenance_row);
+  BIND (maintenance_switch);
+  BIND (gateway_verify_row);
+  BIND (gateway_verify_spinner);
+  BIND (flags_group);
+  BIND (flags_list);
 #undef BIND
   gtk_widget_class_bind_template_callback_full (widget_class, "on_audit_filter_changed",
                                                 G_CALLBACK (_helix_operator_audit_filter_changed));
@@ -660,6 +681,8 @@ helix_operator_window_class_init (HelixOperatorWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "operator.refresh", NULL, refresh_action);
   gtk_widget_class_install_action (widget_class, "operator.verify", NULL, verify_action);
   gtk_widget_class_install_action (widget_class, "operator.more", NULL, more_action);
+  gtk_widget_class_install_action (widget_class, "operator.gateway-verify", NULL,
+                                   gateway_verify_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F5, 0, "operator.refresh", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK,
                                        "operator.refresh", NULL);
@@ -690,6 +713,7 @@ helix_operator_window_init (HelixOperatorWindow *self)
     _helix_operator_rows_init (&self->rows[i], lists[i]);
 
   _helix_operator_audit_init (self);
+  _helix_operator_gateway_init (self);
 }
 
 /**
@@ -765,7 +789,8 @@ gboolean
 _helix_operator_window_is_idle (HelixOperatorWindow *self)
 {
   return self->n_pending == 0 && !self->refresh_again && !self->audit_loading &&
-         !self->verifying && !self->devices_loading;
+         !self->verifying && !self->devices_loading && !self->gateway_loading &&
+         !self->gateway_verifying && self->n_gateway_changes == 0;
 }
 
 guint

@@ -1315,7 +1315,7 @@ parse_devices (GBytes *body)
   return g_steal_pointer (&devices);
 }
 
-/* An authorized GET of the gateway's API: the answer parsed, or why not. */
+/* An authorized request to the gateway's API: the answer parsed, or why not. */
 
 typedef gpointer (*ParseFunc) (GBytes *body);
 
@@ -1359,6 +1359,32 @@ get_cb (GObject      *object,
       return;
     }
 
+  if (body != NULL && status == SOUP_STATUS_FORBIDDEN)
+    {
+      g_autofree char *host = dup_host (get->gateway_uri);
+
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_FORBIDDEN,
+                               _("Only administrators of the gateway at %s may do this."),
+                               host);
+      return;
+    }
+
+  if (body != NULL && status == SOUP_STATUS_NOT_FOUND)
+    {
+      /* A gateway's own "not found" (an unknown flag) is not a wrong address. */
+      g_autofree char *message = dup_error_message (body);
+
+      if (message != NULL)
+        {
+          g_autofree char *host = dup_host (get->gateway_uri);
+
+          g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_PROTOCOL,
+                                   _("The gateway at %s refused the request (HTTP %u): %s"),
+                                   host, status, message);
+          return;
+        }
+    }
+
   if (body == NULL || !SOUP_STATUS_IS_SUCCESSFUL (status))
     {
       g_task_return_error (task, translate_failure (get->gateway_uri, get->msg, body, error));
@@ -1381,14 +1407,17 @@ get_cb (GObject      *object,
   g_task_return_pointer (task, parsed, get->free_result);
 }
 
-/* Sends GET @path with the device's token; @task gets what @parse made of the answer. */
+/* Sends @method @path with the device's token and, if @body is not %NULL, a
+ * JSON body; @task gets what @parse made of the answer. */
 static void
-authorized_get (HelixAccount   *self,
-                GTask          *task,
-                const char     *path,
-                ParseFunc       parse,
-                GDestroyNotify  free_result,
-                const char     *what)
+authorized_request (HelixAccount   *self,
+                    GTask          *task,
+                    const char     *method,
+                    const char     *path,
+                    GBytes         *body,
+                    ParseFunc       parse,
+                    GDestroyNotify  free_result,
+                    const char     *what)
 {
   g_autofree char *endpoint = NULL;
   g_autofree char *authorization = NULL;
@@ -1400,7 +1429,7 @@ authorized_get (HelixAccount   *self,
   get->free_result = free_result;
   get->what = what;
   endpoint = g_strconcat (self->gateway_uri, "/", path, NULL);
-  get->msg = soup_message_new (SOUP_METHOD_GET, endpoint);
+  get->msg = soup_message_new (method, endpoint);
   g_assert (get->msg != NULL);
   /* The token goes to this address and no other. */
   soup_message_add_flags (get->msg, SOUP_MESSAGE_NO_REDIRECT);
@@ -1408,10 +1437,23 @@ authorized_get (HelixAccount   *self,
   soup_message_headers_replace (soup_message_get_request_headers (get->msg), "Authorization",
                                 authorization);
   memset (authorization, 0, strlen (authorization));
+  if (body != NULL)
+    soup_message_set_request_body_from_bytes (get->msg, "application/json", body);
   g_task_set_task_data (task, get, (GDestroyNotify) get_free);
 
   soup_session_send_and_read_async (self->session, get->msg, G_PRIORITY_DEFAULT,
                                     g_task_get_cancellable (task), get_cb, g_object_ref (task));
+}
+
+static void
+authorized_get (HelixAccount   *self,
+                GTask          *task,
+                const char     *path,
+                ParseFunc       parse,
+                GDestroyNotify  free_result,
+                const char     *what)
+{
+  authorized_request (self, task, SOUP_METHOD_GET, path, NULL, parse, free_result, what);
 }
 
 /**
@@ -1576,6 +1618,567 @@ helix_account_list_devices_finish (HelixAccount  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_list_devices_async,
                         NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Administration of the gateway (PROTOCOL.md §12) {{{1 */
+
+#define MAINTENANCE_PATH   "api/v1/admin/maintenance"
+#define FLAGS_PATH         "api/v1/admin/flags"
+#define VERIFY_PATH        "api/v1/audit/verify"
+/* libsoup 3.2 has no SOUP_METHOD_PATCH. */
+#define METHOD_PATCH       "PATCH"
+#define ADMIN_ANSWER_MAX   (64 * 1024)
+#define ADMIN_DEPTH_MAX    4
+#define FLAGS_MAX          256
+#define FLAG_NAME_MAX      64
+#define NOTE_MAX           4096
+
+/* Checks that @self can ask the gateway, or returns an error to @task. */
+static gboolean
+check_signed_in (HelixAccount *self,
+                 GTask        *task)
+{
+  if (self->token != NULL && self->gateway_uri != NULL)
+    return TRUE;
+
+  g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                           _("Not signed in to a gateway."));
+  return FALSE;
+}
+
+/* The root object of an administration answer within the limits, or %NULL;
+ * @parser holds it. */
+static JsonObject *
+parse_admin_answer (JsonParser *parser,
+                    GBytes     *body)
+{
+  const char *data;
+  gsize len = 0;
+  JsonNode *root;
+
+  data = g_bytes_get_data (body, &len);
+  if (!helix_json_check_text (data, len, ADMIN_ANSWER_MAX, ADMIN_DEPTH_MAX, NULL) ||
+      !json_parser_load_from_data (parser, data, len, NULL) ||
+      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+
+  return json_node_get_object (root);
+}
+
+/* The integer member @name of @object in [@min, @max], or FALSE. */
+static gboolean
+get_int_member (JsonObject *object,
+                const char *name,
+                gint64      min,
+                gint64      max,
+                gint64     *value)
+{
+  JsonNode *member = json_object_get_member (object, name);
+
+  if (member == NULL || json_node_get_value_type (member) != G_TYPE_INT64)
+    return FALSE;
+
+  *value = json_node_get_int (member);
+
+  return *value >= min && *value <= max;
+}
+
+/* Whether @object has a boolean member @name. */
+static gboolean
+has_boolean_member (JsonObject *object,
+                    const char *name)
+{
+  JsonNode *member = json_object_get_member (object, name);
+
+  return member != NULL && json_node_get_value_type (member) == G_TYPE_BOOLEAN;
+}
+
+/* @builder's object as a request body. */
+static GBytes *
+builder_to_bytes (JsonBuilder *builder)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  char *text = json_to_string (root, FALSE);
+
+  return g_bytes_new_take (text, strlen (text));
+}
+
+/* Maintenance {{{2 */
+
+static gboolean *
+parse_maintenance (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *object = parse_admin_answer (parser, body);
+
+  if (object == NULL || !has_boolean_member (object, "maintenance"))
+    return NULL;
+
+  return g_memdup2 (&(gboolean) { get_boolean_member (object, "maintenance") }, sizeof (gboolean));
+}
+
+/**
+ * helix_account_get_maintenance_async:
+ * @self: a #HelixAccount, signed in
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: for @callback
+ *
+ * Asks whether the gateway is in maintenance mode
+ * (GET /api/v1/admin/maintenance). Only administrators may ask: for anyone
+ * else this fails with %HELIX_ACCOUNT_ERROR_FORBIDDEN, which also tells
+ * whether the account is an administrator.
+ */
+void
+helix_account_get_maintenance_async (HelixAccount        *self,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_get_maintenance_async);
+
+  if (check_signed_in (self, task))
+    authorized_get (self, task, MAINTENANCE_PATH, (ParseFunc) parse_maintenance, g_free,
+                    _("a maintenance state"));
+}
+
+/**
+ * helix_account_set_maintenance_async:
+ * @self: a #HelixAccount, signed in as an administrator
+ * @maintenance: whether the gateway goes into maintenance mode
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: for @callback
+ *
+ * Switches the gateway's maintenance mode (PUT /api/v1/admin/maintenance).
+ * Finish with helix_account_maintenance_finish().
+ */
+void
+helix_account_set_maintenance_async (HelixAccount        *self,
+                                     gboolean             maintenance,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(GBytes) body = NULL;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_get_maintenance_async);
+
+  if (!check_signed_in (self, task))
+    return;
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "maintenance");
+  json_builder_add_boolean_value (builder, !!maintenance);
+  json_builder_end_object (builder);
+  body = builder_to_bytes (builder);
+
+  authorized_request (self, task, SOUP_METHOD_PUT, MAINTENANCE_PATH, body,
+                      (ParseFunc) parse_maintenance, g_free, _("a maintenance state"));
+}
+
+/**
+ * helix_account_maintenance_finish:
+ * @self: a #HelixAccount
+ * @result: the result of helix_account_get_maintenance_async() or
+ *   helix_account_set_maintenance_async()
+ * @maintenance: (out): whether the gateway is in maintenance mode now
+ * @error: where to put the error
+ *
+ * Returns: whether the gateway answered
+ */
+gboolean
+helix_account_maintenance_finish (HelixAccount  *self,
+                                  GAsyncResult  *result,
+                                  gboolean      *maintenance,
+                                  GError       **error)
+{
+  g_autofree gboolean *answer = NULL;
+
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        helix_account_get_maintenance_async, FALSE);
+
+  answer = g_task_propagate_pointer (G_TASK (result), error);
+  if (answer == NULL)
+    return FALSE;
+
+  if (maintenance != NULL)
+    *maintenance = *answer;
+
+  return TRUE;
+}
+
+/* Feature flags {{{2 */
+
+void
+helix_account_flag_free (HelixAccountFlag *flag)
+{
+  if (flag == NULL)
+    return;
+
+  g_free (flag->name);
+  g_free (flag->killed_by);
+  g_free (flag->kill_variable);
+  g_free (flag->source);
+  g_free (flag);
+}
+
+/* Whether @name can be a flag's name and go into a path as it is. */
+static gboolean
+flag_name_is_valid (const char *name)
+{
+  gsize len = strlen (name);
+
+  if (len == 0 || len > FLAG_NAME_MAX)
+    return FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (!g_ascii_islower (name[i]) && !g_ascii_isdigit (name[i]) && name[i] != '-')
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* A flag as GET /api/v1/admin/flags lists it, or %NULL. */
+static HelixAccountFlag *
+read_flag (JsonNode *node)
+{
+  g_autoptr(HelixAccountFlag) flag = NULL;
+  const char *name, *source, *killed_by, *kill_variable;
+  JsonObject *object;
+  gint64 percent;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+
+  object = json_node_get_object (node);
+  name = get_string_member (object, "name");
+  source = get_string_member (object, "source");
+  killed_by = get_string_member (object, "killed_by");
+  kill_variable = get_string_member (object, "kill_variable");
+  if (name == NULL || !flag_name_is_valid (name) || source == NULL ||
+      !has_boolean_member (object, "enabled") || !has_boolean_member (object, "killed") ||
+      !get_int_member (object, "percent", 0, 100, &percent))
+    return NULL;
+
+  flag = g_new0 (HelixAccountFlag, 1);
+  flag->name = g_strdup (name);
+  flag->enabled = get_boolean_member (object, "enabled");
+  flag->percent = (guint) percent;
+  flag->killed = get_boolean_member (object, "killed");
+  flag->killed_by = killed_by != NULL ? g_utf8_make_valid (killed_by, -1) : NULL;
+  flag->kill_variable = kill_variable != NULL ? g_utf8_make_valid (kill_variable, -1) : NULL;
+  flag->source = g_utf8_make_valid (source, -1);
+  flag->changed_us = get_time_member (object, "changed");
+
+  return g_steal_pointer (&flag);
+}
+
+static GPtrArray *
+parse_flags (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GPtrArray) flags = NULL;
+  JsonObject *object = parse_admin_answer (parser, body);
+  JsonNode *member;
+  JsonArray *array;
+
+  if (object == NULL || (member = json_object_get_member (object, "flags")) == NULL ||
+      !JSON_NODE_HOLDS_ARRAY (member))
+    return NULL;
+
+  array = json_node_get_array (member);
+  if (json_array_get_length (array) > FLAGS_MAX)
+    return NULL;
+
+  flags = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_account_flag_free);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      HelixAccountFlag *flag = read_flag (json_array_get_element (array, i));
+
+      if (flag == NULL)
+        return NULL;
+
+      g_ptr_array_add (flags, flag);
+    }
+
+  return g_steal_pointer (&flags);
+}
+
+static HelixAccountFlag *
+parse_flag (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *object = parse_admin_answer (parser, body);
+
+  if (object == NULL)
+    return NULL;
+
+  return read_flag (json_parser_get_root (parser));
+}
+
+/**
+ * helix_account_list_flags_async:
+ * @self: a #HelixAccount, signed in as an administrator
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the flags
+ * @user_data: for @callback
+ *
+ * Lists the gateway's feature flags with their roll-out (GET /api/v1/admin/flags).
+ */
+void
+helix_account_list_flags_async (HelixAccount        *self,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_list_flags_async);
+
+  if (check_signed_in (self, task))
+    authorized_get (self, task, FLAGS_PATH, (ParseFunc) parse_flags,
+                    (GDestroyNotify) g_ptr_array_unref, _("a list of feature flags"));
+}
+
+/**
+ * helix_account_list_flags_finish:
+ * @self: a #HelixAccount
+ * @result: the result
+ * @error: where to put the error
+ *
+ * Returns: (transfer container) (element-type HelixAccountFlag): the flags
+ */
+GPtrArray *
+helix_account_list_flags_finish (HelixAccount  *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_list_flags_async,
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * helix_account_patch_flag_async:
+ * @self: a #HelixAccount, signed in as an administrator
+ * @name: the flag's name
+ * @enabled: 1 to enable it, 0 to disable it, -1 to leave it
+ * @percent: its roll-out 0–100, or -1 to leave it
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the flag as it is now
+ * @user_data: for @callback
+ *
+ * Changes a feature flag (PATCH /api/v1/admin/flags/@name).
+ */
+void
+helix_account_patch_flag_async (HelixAccount        *self,
+                                const char          *name,
+                                int                  enabled,
+                                int                  percent,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+  g_return_if_fail (name != NULL);
+  g_return_if_fail (enabled >= -1 && enabled <= 1);
+  g_return_if_fail (percent >= -1 && percent <= 100);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_patch_flag_async);
+
+  if (!check_signed_in (self, task))
+    return;
+
+  if (!flag_name_is_valid (name) || (enabled < 0 && percent < 0))
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("This change of a feature flag cannot be sent."));
+      return;
+    }
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  if (enabled >= 0)
+    {
+      json_builder_set_member_name (builder, "enabled");
+      json_builder_add_boolean_value (builder, enabled == 1);
+    }
+  if (percent >= 0)
+    {
+      json_builder_set_member_name (builder, "percent");
+      json_builder_add_int_value (builder, percent);
+    }
+  json_builder_end_object (builder);
+  body = builder_to_bytes (builder);
+  path = g_strconcat (FLAGS_PATH, "/", name, NULL);
+
+  authorized_request (self, task, METHOD_PATCH, path, body, (ParseFunc) parse_flag,
+                      (GDestroyNotify) helix_account_flag_free, _("a feature flag"));
+}
+
+/**
+ * helix_account_patch_flag_finish:
+ * @self: a #HelixAccount
+ * @result: the result
+ * @error: where to put the error
+ *
+ * Returns: (transfer full): the flag as the gateway has it now
+ */
+HelixAccountFlag *
+helix_account_patch_flag_finish (HelixAccount  *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == helix_account_patch_flag_async,
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Verifying the gateway's audit log {{{2 */
+
+void
+helix_account_audit_report_free (HelixAccountAuditReport *report)
+{
+  if (report == NULL)
+    return;
+
+  g_free (report->problem);
+  g_free (report->message);
+  g_free (report->checkpoint);
+  g_free (report);
+}
+
+static HelixAccountAuditReport *
+parse_audit_report (GBytes *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *object = parse_admin_answer (parser, body);
+  HelixAccountAuditReport *report;
+  const char *problem;
+  gint64 entries, seq;
+
+  if (object == NULL || !has_boolean_member (object, "ok") ||
+      (problem = get_string_member (object, "problem")) == NULL ||
+      !get_int_member (object, "entries", 0, G_MAXINT64, &entries) ||
+      !get_int_member (object, "seq", 0, G_MAXINT64, &seq))
+    return NULL;
+
+  report = g_new0 (HelixAccountAuditReport, 1);
+  report->ok = get_boolean_member (object, "ok");
+  report->entries = entries;
+  report->problem = g_utf8_make_valid (problem, -1);
+  report->seq = seq;
+  if (get_string_member (object, "message") != NULL)
+    report->message = g_utf8_make_valid (get_string_member (object, "message"), -1);
+  if (get_string_member (object, "checkpoint") != NULL &&
+      strlen (get_string_member (object, "checkpoint")) <= NOTE_MAX)
+    report->checkpoint = g_strdup (get_string_member (object, "checkpoint"));
+
+  return report;
+}
+
+/**
+ * helix_account_verify_audit_async:
+ * @self: a #HelixAccount, signed in as an administrator
+ * @checkpoint: (nullable): a signed checkpoint note this device kept
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the report
+ * @user_data: for @callback
+ *
+ * Has the gateway check its whole audit log, and that it still holds what
+ * @checkpoint signed (POST /api/v1/audit/verify).
+ */
+void
+helix_account_verify_audit_async (HelixAccount        *self,
+                                  const char          *checkpoint,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(GBytes) body = NULL;
+
+  g_return_if_fail (HELIX_IS_ACCOUNT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, helix_account_verify_audit_async);
+
+  if (!check_signed_in (self, task))
+    return;
+
+  if (checkpoint != NULL && strlen (checkpoint) > NOTE_MAX)
+    {
+      g_task_return_new_error (task, HELIX_ACCOUNT_ERROR, HELIX_ACCOUNT_ERROR_INVALID,
+                               _("The checkpoint this device kept is too large to send."));
+      return;
+    }
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  if (checkpoint != NULL)
+    {
+      json_builder_set_member_name (builder, "checkpoint");
+      json_builder_add_string_value (builder, checkpoint);
+    }
+  json_builder_end_object (builder);
+  body = builder_to_bytes (builder);
+
+  authorized_request (self, task, SOUP_METHOD_POST, VERIFY_PATH, body,
+                      (ParseFunc) parse_audit_report,
+                      (GDestroyNotify) helix_account_audit_report_free, _("an audit report"));
+}
+
+/**
+ * helix_account_verify_audit_finish:
+ * @self: a #HelixAccount
+ * @result: the result
+ * @error: where to put the error
+ *
+ * Returns: (transfer full): what the gateway found
+ */
+HelixAccountAuditReport *
+helix_account_verify_audit_finish (HelixAccount  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  g_return_val_if_fail (HELIX_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        helix_account_verify_audit_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -24,6 +24,8 @@ G_BEGIN_DECLS
  * @HELIX_ACCOUNT_ERROR_UNAVAILABLE: the gateway is busy or down for a while
  * @HELIX_ACCOUNT_ERROR_NOT_REVOKED: a sign-out removed the token from this
  *   device, but the gateway could not be told to revoke it
+ * @HELIX_ACCOUNT_ERROR_FORBIDDEN: the gateway allows this to administrators
+ *   only, and the account is not one (HTTP 403)
  */
 typedef enum
 {
@@ -35,6 +37,7 @@ typedef enum
   HELIX_ACCOUNT_ERROR_PROTOCOL,
   HELIX_ACCOUNT_ERROR_UNAVAILABLE,
   HELIX_ACCOUNT_ERROR_NOT_REVOKED,
+  HELIX_ACCOUNT_ERROR_FORBIDDEN,
 } HelixAccountError;
 
 /* The libsecret schema of the device tokens, with the attributes "gateway"
@@ -82,6 +85,58 @@ typedef struct
 
 void helix_account_checkpoint_free (HelixAccountCheckpoint *checkpoint);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixAccountCheckpoint, helix_account_checkpoint_free)
+
+/**
+ * HelixAccountFlag:
+ * @name: the flag's name, such as "voice"
+ * @enabled: whether it is on
+ * @percent: the share of users it is rolled out to, 0–100
+ * @killed: whether it is off for everyone whatever @enabled says
+ * @killed_by: (nullable): "config" or "environment" when @killed
+ * @kill_variable: (nullable): the environment variable that kills it
+ * @source: where @enabled and @percent come from: "default", "config", "runtime"
+ * @changed_us: the last change at run time, µs since the Unix epoch, or 0
+ *
+ * A feature flag, as GET /api/v1/admin/flags lists it.
+ */
+typedef struct
+{
+  char     *name;
+  gboolean  enabled;
+  guint     percent;
+  gboolean  killed;
+  char     *killed_by;
+  char     *kill_variable;
+  char     *source;
+  gint64    changed_us;
+} HelixAccountFlag;
+
+void helix_account_flag_free (HelixAccountFlag *flag);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixAccountFlag, helix_account_flag_free)
+
+/**
+ * HelixAccountAuditReport:
+ * @ok: whether the gateway's audit log is intact
+ * @entries: how many entries it checked
+ * @problem: "ok", or what is wrong ("bad_entry", "rolled_back", …)
+ * @seq: the first entry (or checkpoint size) concerned
+ * @message: (nullable): the gateway's words on the problem
+ * @checkpoint: (nullable): the gateway's newest signed checkpoint note
+ *
+ * What POST /api/v1/audit/verify answers.
+ */
+typedef struct
+{
+  gboolean  ok;
+  gint64    entries;
+  char     *problem;
+  gint64    seq;
+  char     *message;
+  char     *checkpoint;
+} HelixAccountAuditReport;
+
+void helix_account_audit_report_free (HelixAccountAuditReport *report);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixAccountAuditReport, helix_account_audit_report_free)
 
 #define HELIX_TYPE_ACCOUNT (helix_account_get_type ())
 
@@ -145,5 +200,44 @@ HelixAccountCheckpoint *helix_account_get_audit_checkpoint_finish (HelixAccount 
 GPtrArray    *helix_account_list_devices_finish (HelixAccount        *self,
                                                  GAsyncResult        *result,
                                                  GError             **error);
+
+void          helix_account_get_maintenance_async (HelixAccount        *self,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+void          helix_account_set_maintenance_async (HelixAccount        *self,
+                                                   gboolean             maintenance,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+gboolean      helix_account_maintenance_finish    (HelixAccount        *self,
+                                                   GAsyncResult        *result,
+                                                   gboolean            *maintenance,
+                                                   GError             **error);
+void          helix_account_list_flags_async      (HelixAccount        *self,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+GPtrArray    *helix_account_list_flags_finish     (HelixAccount        *self,
+                                                   GAsyncResult        *result,
+                                                   GError             **error);
+void          helix_account_patch_flag_async      (HelixAccount        *self,
+                                                   const char          *name,
+                                                   int                  enabled,
+                                                   int                  percent,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+HelixAccountFlag *helix_account_patch_flag_finish (HelixAccount        *self,
+                                                   GAsyncResult        *result,
+                                                   GError             **error);
+void          helix_account_verify_audit_async    (HelixAccount        *self,
+                                                   const char          *checkpoint,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+HelixAccountAuditReport *helix_account_verify_audit_finish (HelixAccount  *self,
+                                                            GAsyncResult  *result,
+                                                            GError       **error);
 
 G_END_DECLS
