@@ -253,7 +253,11 @@ test_fail_closed (Fixture       *f,
     acted = TRUE;
   g_assert_false (acted);
   g_assert_error (error, HELIX_AUDIT_ERROR, HELIX_AUDIT_ERROR_IO);
-  g_assert_nonnull (helix_audit_get_last_error (audit));
+  {
+    g_autofree char *last_error = helix_audit_dup_last_error (audit);
+
+    g_assert_nonnull (last_error);
+  }
   g_clear_error (&error);
 
   g_assert_cmpint (sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL), ==, SQLITE_OK);

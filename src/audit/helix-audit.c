@@ -934,17 +934,24 @@ helix_audit_get_size (HelixAudit *self)
 }
 
 /**
- * helix_audit_get_last_error:
+ * helix_audit_dup_last_error:
  * @self: an audit trail
  *
- * Returns: (nullable): why the last append failed, if one did; valid until the next one
+ * Returns: (transfer full) (nullable): why the last append failed, if one did
  */
-const char *
-helix_audit_get_last_error (HelixAudit *self)
+char *
+helix_audit_dup_last_error (HelixAudit *self)
 {
+  char *message;
+
   g_return_val_if_fail (HELIX_IS_AUDIT (self), NULL);
 
-  return self->last_error;
+  /* The writer sets it: a copy, under the lock. */
+  g_mutex_lock (&self->mutex);
+  message = g_strdup (self->last_error);
+  g_mutex_unlock (&self->mutex);
+
+  return message;
 }
 
 /**

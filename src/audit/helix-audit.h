@@ -95,7 +95,7 @@ const char       *helix_audit_get_origin           (HelixAudit            *self)
 const char       *helix_audit_get_log_path         (HelixAudit            *self);
 const guint8     *helix_audit_get_public_key       (HelixAudit            *self);
 gint64            helix_audit_get_size             (HelixAudit            *self);
-const char       *helix_audit_get_last_error       (HelixAudit            *self);
+char             *helix_audit_dup_last_error       (HelixAudit            *self);
 
 gboolean          helix_audit_add_sink             (HelixAudit            *self,
                                                     const char            *name,
