@@ -572,7 +572,7 @@ note_checkpoint (HelixAudit *self,
 
   /* The entry may have made the next checkpoint: that one waits for more
    * entries, or it would be recorded, checkpointed, recorded… */
-  checkpoint = (helix_audit_checkpoint_free (checkpoint), NULL);
+  g_clear_pointer (&checkpoint, helix_audit_checkpoint_free);
   checkpoint = helix_audit_log_get_latest_checkpoint (self->log, NULL);
   if (checkpoint != NULL && checkpoint->size > self->checkpoint_size)
     {
