@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 
 #include "fake-provider.h"
+#include "helix-test-canary.h"
 
 struct _FakeProvider
 {
@@ -523,67 +524,16 @@ fake_provider_get_client_closed (FakeProvider *self)
 
 /* Test support */
 
-static char *guarded_secret;
-static gboolean show_debug;
-static GLogFunc test_log_handler;
-
-/* Every structured log line is checked for the secret. */
-static GLogWriterOutput
-guard_writer (GLogLevelFlags   log_level,
-              const GLogField *fields,
-              gsize            n_fields,
-              gpointer         user_data)
-{
-  for (gsize i = 0; i < n_fields; i++)
-    {
-      if (fields[i].length < 0 && strstr (fields[i].value, guarded_secret) != NULL)
-        {
-          fprintf (stderr, "The API key was logged: %s\n", (const char *) fields[i].value);
-          abort ();
-        }
-    }
-
-  if ((log_level & G_LOG_LEVEL_DEBUG) != 0 && !show_debug)
-    return G_LOG_WRITER_HANDLED;
-
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
-}
-
-/* g_debug() and friends reach the handler that g_test_init() installed, not the writer. */
-static void
-guard_handler (const char     *log_domain,
-               GLogLevelFlags  log_level,
-               const char     *message,
-               gpointer        user_data)
-{
-  if (message != NULL && strstr (message, guarded_secret) != NULL)
-    {
-      fprintf (stderr, "The API key was logged: %s\n", message);
-      abort ();
-    }
-
-  if ((log_level & G_LOG_LEVEL_DEBUG) != 0 && !show_debug)
-    return;
-
-  test_log_handler (log_domain, log_level, message, user_data);
-}
-
 /*
- * g_test_init(), with every log line of every test checked for @secret (the
- * test aborts if one holds it) and every debug message produced, so that the
- * check sees them; they are shown only with G_MESSAGES_DEBUG.
+ * g_test_init(), with every log line of every test checked for @secret (see
+ * helix-test-canary.h).
  */
 void
 fake_provider_test_init (int        *argc,
                          char     ***argv,
                          const char *secret)
 {
-  guarded_secret = g_strdup (secret);
-  show_debug = g_getenv ("G_MESSAGES_DEBUG") != NULL;
-  g_log_set_writer_func (guard_writer, NULL, NULL);
-  g_test_init (argc, argv, NULL);
-  g_log_set_debug_enabled (TRUE);
-  test_log_handler = g_log_set_default_handler (guard_handler, NULL);
+  helix_test_canary_init (argc, argv, secret);
 }
 
 /* Sanitizer and valgrind runs are slower: their test setups set HELIX_TEST_TIME_SCALE. */

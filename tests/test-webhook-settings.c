@@ -25,6 +25,7 @@
 #include "helix-application.h"
 #include "helix-preferences-window.h"
 #include "helix-webhook-settings.h"
+#include "helix-test-canary.h"
 #include "helix-test-keyring.h"
 #include "helix-test-server.h"
 #include "helix-test-util.h"
@@ -44,54 +45,6 @@ typedef struct
   GPtrArray            *bodies;     /* every request body the receiver got */
   GPtrArray            *paths;      /* and its path */
 } Fixture;
-
-/* Logs {{{1 */
-
-static GLogFunc test_log_handler;
-static gboolean show_debug;
-
-static void
-check_canary (const char *text,
-              gssize      len)
-{
-  g_autofree char *copy = len >= 0 ? g_strndup (text, len) : NULL;
-
-  if (text != NULL && strstr (copy != NULL ? copy : text, CANARY) != NULL)
-    {
-      fprintf (stderr, "A webhook URL was logged: %s\n", copy != NULL ? copy : text);
-      abort ();
-    }
-}
-
-static GLogWriterOutput
-canary_writer (GLogLevelFlags   log_level,
-               const GLogField *fields,
-               gsize            n_fields,
-               gpointer         user_data)
-{
-  for (gsize i = 0; i < n_fields; i++)
-    check_canary (fields[i].value, fields[i].length);
-
-  if ((log_level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) != 0 && !show_debug)
-    return G_LOG_WRITER_HANDLED;
-
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
-}
-
-/* g_debug() and friends reach the handler that g_test_init() installed, not the writer. */
-static void
-canary_handler (const char     *log_domain,
-                GLogLevelFlags  log_level,
-                const char     *message,
-                gpointer        user_data)
-{
-  check_canary (message, -1);
-
-  if ((log_level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) != 0 && !show_debug)
-    return;
-
-  test_log_handler (log_domain, log_level, message, user_data);
-}
 
 /* Helpers {{{1 */
 
@@ -1217,11 +1170,7 @@ main (int   argc,
   g_setenv ("GTK_A11Y", "none", TRUE);
 
   /* Every log line is checked for the canary token, debug included. */
-  show_debug = g_getenv ("G_MESSAGES_DEBUG") != NULL;
-  g_log_set_writer_func (canary_writer, NULL, NULL);
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_debug_enabled (TRUE);
-  test_log_handler = g_log_set_default_handler (canary_handler, NULL);
+  helix_test_canary_init (&argc, &argv, CANARY);
   gtk_init ();
   adw_init ();
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
