@@ -1220,7 +1220,10 @@ test_config (void)
     "[provider a]\nkind=anthropic\nmodels=m1; m2 ;\nkey-env=A_KEYS\n"
     "[provider b]\nkind=gemini\nbase-url=http://127.0.0.1:1\nmodels=m2\n"
     "key-file=/etc/helix/keys/b\n";
-  const char *env[] = { "HELIX_PROVIDER_OVERRIDE=a/m1", "PROVIDER_OVERRIDE=b/m2", NULL };
+  const char *env[] = { "HELIX_PROVIDER_OVERRIDE=a/m1", "PROVIDER_OVERRIDE=b/m2",
+                        "HELIX_BUDGET_USER_DAILY_USD=2.5", "HELIX_BUDGET_OVER_CAP=refuse",
+                        "HELIX_ROUTER_COOLDOWN_MS=250", NULL };
+  const char *bad_env[] = { "HELIX_BUDGET_ALERT_RATIO=2", NULL };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -1263,6 +1266,17 @@ test_config (void)
   /* The environment wins; HELIX_PROVIDER_OVERRIDE over PROVIDER_OVERRIDE. */
   g_assert_true (helix_gateway_config_apply_environment (config, env, &error));
   g_assert_cmpstr (helix_gateway_config_get_router_override (config), ==, "a/m1");
+  g_assert_cmpint (helix_gateway_config_get_router_cooldown_ms (config), ==, 250);
+  budget = helix_gateway_config_get_budget (config);
+  g_assert_cmpfloat (budget->user_daily_usd, ==, 2.5);
+  g_assert_cmpfloat (budget->user_monthly_usd, ==, 20);
+  g_assert_false (budget->downgrade);
+
+  /* A bad value: named with its variable, and nothing changes. */
+  g_assert_false (helix_gateway_config_apply_environment (config, bad_env, &error));
+  g_assert_nonnull (strstr (error->message, "HELIX_BUDGET_ALERT_RATIO"));
+  g_clear_error (&error);
+  g_assert_cmpfloat (helix_gateway_config_get_budget (config)->alert_ratio, ==, 0.5);
 
   /* A copy has it all. */
   {
@@ -1270,7 +1284,7 @@ test_config (void)
 
     g_assert_cmpuint (helix_gateway_config_get_n_providers (copy), ==, 2);
     g_assert_cmpstr (helix_gateway_config_get_provider (copy, 1)->name, ==, "b");
-    g_assert_cmpfloat (helix_gateway_config_get_budget (copy)->user_daily_usd, ==, 1.5);
+    g_assert_cmpfloat (helix_gateway_config_get_budget (copy)->user_daily_usd, ==, 2.5);
   }
 }
 

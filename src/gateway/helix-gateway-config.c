@@ -1469,7 +1469,9 @@ helix_gateway_config_load_file (HelixGatewayConfig  *self,
  * Applies `HELIX_LISTEN`, `HELIX_STATE_DIR`, `HELIX_LOG_LEVEL`,
  * `HELIX_ALLOWED_ORIGINS`, `HELIX_RATE_LIMIT_PER_USER`,
  * `HELIX_RATE_LIMIT_PER_ADDRESS`, `HELIX_MAINTENANCE`, `HELIX_TLS_CERTIFICATE`,
- * `HELIX_TLS_KEY`, the router's override and the kill switches of the
+ * `HELIX_TLS_KEY`, `HELIX_ROUTER_<KEY>` and `HELIX_BUDGET_<KEY>` for the keys
+ * of [router] and [budget] (`HELIX_BUDGET_USER_DAILY_USD`), the router's
+ * override and the kill switches of the
  * feature flags (`DISABLE_SYNTHESIS`, `DISABLE_CUSTOM_TOOLS`,
  * `DISABLE_COMPOSITE_SKILLS`, `DISABLE_VOICE`: `1` kills) over @self. A
  * variable that is unset or empty changes nothing.
@@ -1511,6 +1513,45 @@ helix_gateway_config_apply_environment (HelixGatewayConfig  *self,
 
   if (!_helix_gateway_config_apply_kill_switches (updated, envp, error))
     return FALSE;
+
+  /* HELIX_ROUTER_<KEY> and HELIX_BUDGET_<KEY> for the keys of [router] and
+   * [budget]: HELIX_BUDGET_USER_DAILY_USD=2, HELIX_ROUTER_COOLDOWN_MS=10000. */
+  {
+    static const struct
+    {
+      const char         *prefix;
+      const char * const *keys;
+      gboolean          (*set) (HelixGatewayConfig *, const char *, const char *, GError **);
+    } groups[] = {
+      { "HELIX_ROUTER_", router_keys, set_router_key },
+      { "HELIX_BUDGET_", budget_keys, set_budget_key },
+    };
+
+    for (guint g = 0; g < G_N_ELEMENTS (groups); g++)
+      for (guint k = 0; groups[g].keys[k] != NULL; k++)
+        {
+          g_autofree char *variable = g_strconcat (groups[g].prefix, groups[g].keys[k], NULL);
+          g_autoptr(GError) local_error = NULL;
+          const char *value;
+
+          g_strdelimit (variable, "-", '_');
+          for (char *c = variable; *c != '\0'; c++)
+            *c = g_ascii_toupper (*c);
+
+          value = g_environ_getenv ((char **) envp, variable);
+          if (value == NULL || value[0] == '\0')
+            continue;
+
+          if (!groups[g].set (updated, groups[g].keys[k], value, &local_error))
+            {
+              g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR,
+                           local_error->domain == HELIX_GATEWAY_CONFIG_ERROR
+                             ? local_error->code : HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                           _("environment variable %s: %s"), variable, local_error->message);
+              return FALSE;
+            }
+        }
+  }
 
   /* The router's override: HELIX_PROVIDER_OVERRIDE, or the PROVIDER_OVERRIDE
    * the desktop reads too. */
