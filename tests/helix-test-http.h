@@ -169,6 +169,26 @@ helix_test_http_assert_error (SoupMessage *msg,
   g_assert_cmpstr (json_object_get_string_member (error, "message"), !=, "");
 }
 
+/* Sends a request with a JSON @body (or none) that must answer @status with the
+ * error @code (any, if %NULL). */
+static inline void
+helix_test_http_expect_error (SoupSession *session,
+                              const char  *base,
+                              const char  *method,
+                              const char  *path,
+                              const char  *token,
+                              const char  *body,
+                              guint        status,
+                              const char  *code)
+{
+  g_autoptr(GBytes) response = NULL;
+  g_autoptr(SoupMessage) msg = helix_test_http_send (session, base, method, path, token,
+                                                     "application/json", body, -1, &response);
+
+  helix_test_http_assert_status (msg, response, status);
+  helix_test_http_assert_error (msg, response, code);
+}
+
 /* Sends a request with a JSON @body (or none) that must answer @status; returns
  * the body. */
 static inline GBytes *

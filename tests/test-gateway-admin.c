@@ -105,7 +105,7 @@ fixture_teardown (Fixture       *f,
   g_free (f->bob_token);
 }
 
-/* Sends a request that must answer @status with the error @code. */
+/* A request that must answer @status with the error @code. */
 static void
 expect_error (Fixture    *f,
               const char *method,
@@ -115,12 +115,7 @@ expect_error (Fixture    *f,
               guint       status,
               const char *code)
 {
-  g_autoptr(GBytes) response = NULL;
-  g_autoptr(SoupMessage) msg = helix_test_http_send (f->session, f->base, method, path, token,
-                                                     "application/json", body, -1, &response);
-
-  helix_test_http_assert_status (msg, response, status);
-  helix_test_http_assert_error (msg, response, code);
+  helix_test_http_expect_error (f->session, f->base, method, path, token, body, status, code);
 }
 
 /* The entry of @name in GET /api/v1/admin/flags. */
