@@ -20,6 +20,10 @@
  *   sync_fanout_msgs_per_s    delivered ops per second when every client keeps
  *                             HELIX_BENCH_WINDOW pushes in flight (saturation)
  *   sync_flood_ops_per_s      ops acknowledged per second in that saturation phase
+ *   sync_fanout_ops_per_frame, sync_flood_ops_per_frame  ops delivered per `ops`
+ *                             frame in each phase (each frame costs both sides a
+ *                             system call or more, whatever the load on the machine)
+ *   gateway_cpu_us_per_op     gateway_cpu_s / the ops acknowledged meanwhile
  *   gateway_rss_kib           the gateway's VmRSS at the end of the fan-out phases
  *   gateway_cpu_s             the gateway's user+system CPU seconds during the
  *                             fixed-rate phase (sync_fanout_seconds long), all its
@@ -720,6 +724,7 @@ struct _Worker
   guint64       sent;
   guint64       acked;
   guint64       delivered;
+  guint64       ops_frames;
   guint64       errors;
 
   /* Read after the thread has ended. */
@@ -857,6 +862,7 @@ on_ws_message (SoupWebsocketConnection *ws,
       if (!check_seqs (c, text, len))
         client_error (c, "seq out of order", text);
       record_deliveries (c, text, len, now_us);
+      atomic_add64 (&w->ops_frames, 1);
     }
   else if (g_str_has_prefix (kind, "ack\""))
     {
@@ -1109,7 +1115,7 @@ bench_sync (Gateway *gw)
   guint total = n_users * n_devices;
   g_autoptr(GArray) latencies = g_array_new (FALSE, FALSE, sizeof (guint32));
   gint64 rss_before, rss_idle;
-  guint64 acked0, acked1, delivered0, delivered1, errors_rate;
+  guint64 acked0, acked1, delivered0, delivered1, frames0, frames1, errors_rate;
   guint64 window_sent = 0, window_delivered = 0;
   gint64 t0, t1;
   double cpu0, cpu1;
@@ -1170,12 +1176,14 @@ bench_sync (Gateway *gw)
   g_usleep (WARMUP_US);
   acked0 = SUM (acked);
   delivered0 = SUM (delivered);
+  frames0 = SUM (ops_frames);
   cpu0 = gateway_cpu_s (gw);
   runq0 = gateway_runqueue_s (gw);
   t0 = g_get_monotonic_time ();
   g_usleep (rate_seconds * G_USEC_PER_SEC);
   acked1 = SUM (acked);
   delivered1 = SUM (delivered);
+  frames1 = SUM (ops_frames);
   cpu1 = gateway_cpu_s (gw);
   runq1 = gateway_runqueue_s (gw);
   t1 = g_get_monotonic_time ();
@@ -1203,7 +1211,11 @@ bench_sync (Gateway *gw)
            (acked1 - acked0) * (double) G_USEC_PER_SEC / (t1 - t0));
   g_print ("BENCH sync_fanout_rate_msgs_per_s %.0f msgs/s\n",
            (delivered1 - delivered0) * (double) G_USEC_PER_SEC / (t1 - t0));
+  g_print ("BENCH sync_fanout_ops_per_frame %.2f ops\n",
+           (delivered1 - delivered0) / (double) MAX (frames1 - frames0, 1));
   g_print ("BENCH gateway_cpu_s %.2f s\n", cpu1 - cpu0);
+  g_print ("BENCH gateway_cpu_us_per_op %.1f us\n",
+           (cpu1 - cpu0) * G_USEC_PER_SEC / (double) MAX (acked1 - acked0, 1));
   g_print ("BENCH gateway_runqueue_wait_s %.2f s\n", runq1 - runq0);
   g_print ("BENCH sync_fanout_seconds %.1f s\n", (t1 - t0) / (double) G_USEC_PER_SEC);
 
@@ -1212,15 +1224,19 @@ bench_sync (Gateway *gw)
   g_usleep (WARMUP_US);
   acked0 = SUM (acked);
   delivered0 = SUM (delivered);
+  frames0 = SUM (ops_frames);
   t0 = g_get_monotonic_time ();
   g_usleep (5 * G_USEC_PER_SEC);
   acked1 = SUM (acked);
   delivered1 = SUM (delivered);
+  frames1 = SUM (ops_frames);
   t1 = g_get_monotonic_time ();
   g_print ("BENCH sync_fanout_msgs_per_s %.0f msgs/s\n",
            (delivered1 - delivered0) * (double) G_USEC_PER_SEC / (t1 - t0));
   g_print ("BENCH sync_flood_ops_per_s %.0f ops/s\n",
            (acked1 - acked0) * (double) G_USEC_PER_SEC / (t1 - t0));
+  g_print ("BENCH sync_flood_ops_per_frame %.2f ops\n",
+           (delivered1 - delivered0) / (double) MAX (frames1 - frames0, 1));
   g_print ("BENCH gateway_rss_kib %" G_GINT64_FORMAT " KiB\n", gateway_rss_kib (gw));
 
   g_atomic_int_set (&phase, PHASE_STOP);

@@ -12,6 +12,7 @@
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <sqlite3.h>
 
 #include "helix-gateway.h"
 #include "helix-gateway-sync.h"
@@ -772,8 +773,8 @@ test_push_fanout (Fixture       *f,
 
 /* Reads frames of @c until it has seen @want_acks acks and @want_ops live ops,
  * checking that seqs only ever increase on the connection; records each op
- * id's seq in @seqs (op id → seq). */
-static void
+ * id's seq in @seqs (op id → seq). Returns how many `ops` frames came. */
+static guint
 client_collect (Client     *c,
                 guint       want_acks,
                 guint       want_ops,
@@ -781,6 +782,7 @@ client_collect (Client     *c,
 {
   guint n_acks = 0;
   guint n_ops = 0;
+  guint n_frames = 0;
   gint64 last = 0;
 
   while (n_acks < want_acks || n_ops < want_ops)
@@ -805,6 +807,7 @@ client_collect (Client     *c,
 
           g_assert_cmpint (helix_sync_frame_get_kind (frame), ==, HELIX_SYNC_FRAME_OPS);
           ops = helix_sync_frame_get_ops (frame);
+          n_frames++;
           for (guint i = 0; i < ops->len; i++, n_ops++)
             {
               HelixSyncOp *op = g_ptr_array_index (ops, i);
@@ -822,11 +825,22 @@ client_collect (Client     *c,
             }
         }
     }
+
+  /* Nothing more than asked for. */
+  g_assert_cmpuint (n_acks, ==, want_acks);
+  g_assert_cmpuint (n_ops, ==, want_ops);
+
+  return n_frames;
 }
 
 /* Pushes of several connections that arrive together are stored by one
  * commit: each pusher gets its ack, the others the ops, every connection in
- * increasing seq order, and the log has each op once. */
+ * increasing seq order, and the log has each op once. The ops of one commit
+ * reach a device in as few frames as that order allows: with the database
+ * locked by another process while they arrive, the pushes make at most two
+ * commits (the first push's, waiting for the lock, and all the others), so
+ * the device that pushed nothing gets at most two `ops` frames, and each
+ * pusher at most one before each of its acks and one after the last. */
 static void
 test_group_commit (Fixture       *f,
                    gconstpointer  data)
@@ -837,10 +851,15 @@ test_group_commit (Fixture       *f,
   g_autoptr(GHashTable) seqs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
   const char *pushers[] = { "dev-a", "dev-b", "dev-a", "dev-b", "dev-a" };
+  sqlite3 *lock = NULL;
 
   client_sync_empty (a, "dev-a");
   client_sync_empty (b, "dev-b");
   client_sync_empty (c, "dev-c");
+
+  g_assert_cmpint (sqlite3_open (helix_gateway_db_get_path (helix_gateway_get_db (f->gateway)),
+                                 &lock), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
 
   /* Sent without waiting: they reach the gateway in the same few reads. */
   for (guint i = 0; i < G_N_ELEMENTS (pushers); i++)
@@ -855,9 +874,15 @@ test_group_commit (Fixture       *f,
       g_ptr_array_add (strings, push);
     }
 
-  client_collect (a, 3, 2, seqs);
-  client_collect (b, 2, 3, seqs);
-  client_collect (c, 0, 5, seqs);
+  /* Answered before any ack: every push was read while the commit waits. */
+  client_ping_pong (a, "a-read");
+  client_ping_pong (b, "b-read");
+  g_assert_cmpint (sqlite3_exec (lock, "ROLLBACK", NULL, NULL, NULL), ==, SQLITE_OK);
+  g_clear_pointer (&lock, sqlite3_close);
+
+  g_assert_cmpuint (client_collect (a, 3, 2, seqs), <=, 3);
+  g_assert_cmpuint (client_collect (b, 2, 3, seqs), <=, 3);
+  g_assert_cmpuint (client_collect (c, 0, 5, seqs), <=, 2);
 
   /* Five ops, five different seqs, all stored. */
   g_assert_cmpuint (g_hash_table_size (seqs), ==, 5);

@@ -702,51 +702,207 @@ check_push (SyncConn  *conn,
   return TRUE;
 }
 
-/* What becomes of a push once its group commit is done: an ack and the
- * fan-out, or the error. @conn: the pusher, %NULL once it is gone.
- * @batch_error: why the whole commit failed, if it did. */
+/* What becomes of a refused push (@push->error), or of every push of a
+ * commit that failed (@batch_error): the error, to the pusher only.
+ * @conn: the pusher, %NULL once it is gone. */
 static void
-finish_push (HelixGatewayHub  *hub,
-             SyncConn         *conn,
+refuse_push (SyncConn         *conn,
              HelixGatewayPush *push,
              const GError     *batch_error)
 {
-  if (batch_error != NULL || push->error != NULL)
+  g_assert (batch_error != NULL || push->error != NULL);
+
+  if (conn == NULL || conn->closing)
+    return;
+
+  if (batch_error == NULL && push->error->domain == HELIX_SYNC_ERROR)
     {
-      if (conn == NULL || conn->closing)
-        return;
-
-      if (batch_error == NULL && push->error->domain == HELIX_SYNC_ERROR)
-        {
-          g_info ("sync: user %s, device %s: push refused: %s", conn->user_name,
-                  conn->device_uuid, push->error->message);
-          send_text (conn, helix_sync_frame_build_error_from_gerror (push->error,
-                                                                     push->conflict_op_id));
-        }
-      else
-        fail_unavailable (conn, batch_error != NULL ? batch_error : push->error);
-      return;
+      g_info ("sync: user %s, device %s: push refused: %s", conn->user_name,
+              conn->device_uuid, push->error->message);
+      send_text (conn, helix_sync_frame_build_error_from_gerror (push->error,
+                                                                 push->conflict_op_id));
     }
+  else
+    fail_unavailable (conn, batch_error != NULL ? batch_error : push->error);
+}
 
+/* Acknowledges a stored push to its pusher. */
+static void
+acknowledge_push (SyncConn         *conn,
+                  HelixGatewayPush *push)
+{
   g_assert (push->seqs->len == push->n_ops);
 
-  /* Stored even if the connection went meanwhile: the others get the ops. */
-  if (conn != NULL && !conn->closing)
+  send_text (conn, _helix_gateway_build_ack_frame (push->ops,
+                                                   (const gint64 *) push->seqs->data,
+                                                   push->n_ops));
+
+  /* The pusher has everything up to the ops it just stored. */
+  for (guint i = 0; i < push->applied->len; i++)
+    conn->cursor = MAX (conn->cursor,
+                        helix_sync_op_get_seq (g_ptr_array_index (push->applied, i)));
+
+  HELIX_HOT_DEBUG ("sync: user %s, device %s pushed %u ops, %u new", conn->user_name,
+                   conn->device_uuid, push->n_ops, push->applied->len);
+}
+
+/* Sends ops @from to @to of @seqs and @canonicals to @conn, unless it reads
+ * them from the log (its backlog) or is closing. */
+static void
+send_run (SyncConn     *conn,
+          GArray       *seqs,
+          GPtrArray    *canonicals,
+          guint         from,
+          guint         to)
+{
+  if (to <= from || conn->closing || !conn->synced)
+    return;
+
+  send_ops (conn, &g_array_index (seqs, gint64, from),
+            (char * const *) canonicals->pdata + from, to - from);
+  helix_gateway_metrics_add_ops_fanned_out (to - from);
+}
+
+/* Acknowledges and fans out @n pushes of one user, @idx into @batch in the
+ * order they arrived, stored by one commit. Each op is sent once to every
+ * connection of the user but its pusher's, and a connection gets the ops it
+ * did not push in as few `ops` frames as the order of seqs allows: one before
+ * each of its own acks and one after the last (a single frame, built once for
+ * all of them, for a connection that pushed none). Sending ops one push at a
+ * time would cost a frame, and a system call, per op and device. */
+static void
+deliver_user_pushes (HelixGatewayHub *hub,
+                     Batch           *batch,
+                     const guint     *idx,
+                     guint            n)
+{
+  GPtrArray *list = get_user_conns (hub, batch->pushes[idx[0]].user_id);
+  g_autoptr(GPtrArray) targets = NULL;
+  g_autoptr(GArray) seqs = NULL;
+  g_autoptr(GPtrArray) canonicals = NULL;
+  g_autofree guint *ends = NULL;
+  g_autofree char *shared = NULL;
+  gboolean share;
+
+  /* Nobody connected (the pushers are gone too): they read the log later. */
+  if (list == NULL)
+    return;
+
+  /* Every stored op of these pushes, in seq order; ends[k]: where those of
+   * idx[k] end. */
+  seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  canonicals = g_ptr_array_new ();
+  ends = g_new (guint, n);
+  for (guint k = 0; k < n; k++)
     {
-      send_text (conn, _helix_gateway_build_ack_frame (push->ops,
-                                                       (const gint64 *) push->seqs->data,
-                                                       push->n_ops));
+      HelixGatewayPush *push = &batch->pushes[idx[k]];
 
-      /* The pusher has everything up to the ops it just stored. */
-      for (guint i = 0; i < push->applied->len; i++)
-        conn->cursor = MAX (conn->cursor,
-                            helix_sync_op_get_seq (g_ptr_array_index (push->applied, i)));
+      if (push->error == NULL)
+        for (guint i = 0; i < push->applied->len; i++)
+          {
+            gint64 seq = helix_sync_op_get_seq (g_ptr_array_index (push->applied, i));
 
-      HELIX_HOT_DEBUG ("sync: user %s, device %s pushed %u ops, %u new", conn->user_name,
-                       conn->device_uuid, push->n_ops, push->applied->len);
+            g_assert (seqs->len == 0 || seq > g_array_index (seqs, gint64, seqs->len - 1));
+            g_array_append_val (seqs, seq);
+            g_ptr_array_add (canonicals, g_ptr_array_index (push->canonicals, i));
+          }
+      ends[k] = seqs->len;
     }
 
-  _helix_gateway_hub_publish (hub, push->user_id, conn, push->applied, push->canonicals);
+  share = seqs->len > 0 && seqs->len <= HELIX_SYNC_MAX_OPS &&
+          _helix_gateway_ops_frame_bytes ((const gint64 *) seqs->data,
+                                          (char * const *) canonicals->pdata,
+                                          seqs->len) <= HELIX_SYNC_MAX_FRAME_BYTES;
+
+  /* Sending may close a connection, which changes the list. */
+  targets = g_ptr_array_sized_new (list->len);
+  g_ptr_array_extend (targets, list, NULL, NULL);
+  for (guint t = 0; t < targets->len; t++)
+    {
+      SyncConn *conn = g_ptr_array_index (targets, t);
+      gboolean pushed = FALSE;
+      guint from = 0;
+
+      for (guint k = 0; k < n && !conn->closing; k++)
+        {
+          HelixGatewayPush *push = &batch->pushes[idx[k]];
+
+          if (batch->owners[idx[k]]->conn != conn)
+            continue;
+
+          pushed = TRUE;
+          if (push->error != NULL)
+            {
+              refuse_push (conn, push, NULL);
+              continue;
+            }
+
+          /* Everything with a smaller seq first (PROTOCOL.md, section 9). */
+          send_run (conn, seqs, canonicals, from, k > 0 ? ends[k - 1] : 0);
+          if (!conn->closing)
+            acknowledge_push (conn, push);
+          from = ends[k];
+        }
+
+      if (conn->closing || !conn->synced)
+        continue;
+
+      if (!pushed && share && conn->cursor < g_array_index (seqs, gint64, 0))
+        {
+          if (shared == NULL)
+            shared = _helix_gateway_build_ops_frame ((const gint64 *) seqs->data,
+                                                     (char * const *) canonicals->pdata,
+                                                     seqs->len, NULL);
+          send_shared_text (conn, shared);
+          conn->cursor = g_array_index (seqs, gint64, seqs->len - 1);
+          helix_gateway_metrics_add_ops_fanned_out (seqs->len);
+        }
+      else
+        send_run (conn, seqs, canonicals, from, seqs->len);
+    }
+}
+
+static int
+compare_by_user (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      user_data)
+{
+  const Batch *batch = user_data;
+  guint i = *(const guint *) a;
+  guint j = *(const guint *) b;
+  gint64 user_i = batch->pushes[i].user_id;
+  gint64 user_j = batch->pushes[j].user_id;
+
+  if (user_i != user_j)
+    return user_i < user_j ? -1 : 1;
+
+  /* Stable: in the order they arrived. */
+  return i < j ? -1 : (i > j ? 1 : 0);
+}
+
+/* Acknowledges and fans out a stored batch, user by user. The users' seqs
+ * are independent, so only the order within a user matters. */
+static void
+deliver_batch (HelixGatewayHub *hub,
+               Batch           *batch)
+{
+  g_autoptr(GArray) order = g_array_sized_new (FALSE, FALSE, sizeof (guint), batch->n);
+  guint start = 0;
+
+  for (guint i = 0; i < batch->n; i++)
+    g_array_append_val (order, i);
+  g_array_sort_with_data (order, compare_by_user, batch);
+
+  for (guint i = 1; i <= order->len; i++)
+    {
+      const guint *idx = &g_array_index (order, guint, 0);
+
+      if (i < order->len && batch->pushes[idx[i]].user_id == batch->pushes[idx[start]].user_id)
+        continue;
+
+      deliver_user_pushes (hub, batch, idx + start, i - start);
+      start = i;
+    }
 }
 
 /* Acknowledges and fans out the batch in flight once it is stored (waiting
@@ -775,15 +931,18 @@ complete_batch (HelixGatewayHub *hub,
         hub->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pushes_cb, hub, NULL);
     }
 
-  /* In the order they arrived: each push's seqs after those before it. */
   for (guint i = 0; i < batch->n; i++)
     {
       SyncConn *conn = batch->owners[i]->conn;
 
       if (conn != NULL)
         conn->n_pending--;
-      finish_push (hub, conn, &batch->pushes[i], stored ? NULL : error);
+      if (!stored)
+        refuse_push (conn, &batch->pushes[i], error);
     }
+
+  if (stored)
+    deliver_batch (hub, batch);
   batch_free (batch);
 }
 
@@ -883,7 +1042,7 @@ flush_pushes_cb (gpointer data)
           SyncConn *conn = batch->owners[i]->conn;
 
           conn->n_pending--;
-          finish_push (hub, conn, &batch->pushes[i], error);
+          refuse_push (conn, &batch->pushes[i], error);
         }
       batch_free (batch);
       return G_SOURCE_REMOVE;
