@@ -32,6 +32,9 @@
  *   gateway_runqueue_wait_s   how long its main thread waited for a CPU then (other
  *                             processes, the load generator included, had the cores)
  *   ws_idle_bytes_per_conn    gateway RSS growth over the idle synced connections / N
+ *   sync_push_parse_us        reading and validating one push frame of one
+ *                             message.put, as the clients send (in this process)
+ *   sync_push_jsonglib_us     JsonParser alone on the same text, for comparison
  *   http_health_rps, http_health_p99_ms       GET /health
  *   http_sessions_rps, http_sessions_p99_ms   GET /api/v1/sessions with a token
  *   http_health_gateway_cpu_us, http_sessions_gateway_cpu_us  the CPU time of the
@@ -77,6 +80,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "helix-sync.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -1360,6 +1365,43 @@ bench_http (Gateway    *gw,
 
 /* main {{{1 */
 
+/* The gateway's cost of reading one push frame as send_push() makes them. */
+static void
+bench_push_parse (void)
+{
+  const guint n = 50000;
+  g_autofree char *text = NULL;
+  gint64 t0;
+
+  text = g_strdup_printf ("{\"type\":\"push\",\"ops\":[{\"op\":\"%s\",\"type\":\"message.put\","
+                          "\"id\":\"%s\",\"session\":\"%s\",\"hlc\":\"1763769600000:17:dev-0-3\","
+                          "\"data\":{\"role\":\"user\",\"content\":\"bench @T123456789@\","
+                          "\"status\":\"done\"}}]}",
+                          "0194f1d2-6b7a-7c3e-9a1b-2c3d4e5f6a7b", "0194f1d2-6b7a-7c3e-9a1b-2c3d4e5f6a7c",
+                          "0194f1d2-6b7a-7c3e-9a1b-2c3d4e5f6a7d");
+
+  t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(HelixSyncFrame) frame = helix_sync_frame_parse_full (text, strlen (text), NULL,
+                                                                     &error);
+
+      g_assert_no_error (error);
+    }
+  g_print ("BENCH sync_push_parse_us %.2f us\n", (g_get_monotonic_time () - t0) / (double) n);
+
+  t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      if (!json_parser_load_from_data (parser, text, -1, NULL))
+        g_assert_not_reached ();
+    }
+  g_print ("BENCH sync_push_jsonglib_us %.2f us\n", (g_get_monotonic_time () - t0) / (double) n);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1393,6 +1435,8 @@ main (int   argc,
 
   g_printerr ("bench: %u users x %u devices, %u ops/s for %u s, window %u, %u client "
               "threads\n", n_users, n_devices, rate, rate_seconds, window, n_threads);
+
+  bench_push_parse ();
 
   started = g_get_monotonic_time ();
   gateway_start (&gw);

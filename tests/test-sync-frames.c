@@ -155,6 +155,231 @@ test_json_validate (void)
     }
 }
 
+/* Strict equality of two trees: same node and value types (an int is not a
+ * double), same values bit for bit, same members in the same order. */
+static void
+assert_nodes_identical (JsonNode *a,
+                        JsonNode *b)
+{
+  g_assert_cmpint (json_node_get_node_type (a), ==, json_node_get_node_type (b));
+
+  switch (json_node_get_node_type (a))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *oa = json_node_get_object (a);
+        JsonObject *ob = json_node_get_object (b);
+        g_autoptr(GList) ma = json_object_get_members (oa);
+        g_autoptr(GList) mb = json_object_get_members (ob);
+
+        g_assert_cmpuint (g_list_length (ma), ==, g_list_length (mb));
+        for (GList *la = ma, *lb = mb; la != NULL; la = la->next, lb = lb->next)
+          {
+            g_assert_cmpstr (la->data, ==, lb->data);
+            assert_nodes_identical (json_object_get_member (oa, la->data),
+                                    json_object_get_member (ob, lb->data));
+          }
+      }
+      break;
+
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *aa = json_node_get_array (a);
+        JsonArray *ab = json_node_get_array (b);
+
+        g_assert_cmpuint (json_array_get_length (aa), ==, json_array_get_length (ab));
+        for (guint i = 0; i < json_array_get_length (aa); i++)
+          assert_nodes_identical (json_array_get_element (aa, i),
+                                  json_array_get_element (ab, i));
+      }
+      break;
+
+    case JSON_NODE_VALUE:
+      g_assert_cmpstr (g_type_name (json_node_get_value_type (a)), ==,
+                       g_type_name (json_node_get_value_type (b)));
+      switch (json_node_get_value_type (a))
+        {
+        case G_TYPE_INT64:
+          g_assert_cmpint (json_node_get_int (a), ==, json_node_get_int (b));
+          break;
+        case G_TYPE_DOUBLE:
+          {
+            double da = json_node_get_double (a);
+            double db = json_node_get_double (b);
+
+            g_assert_true (memcmp (&da, &db, sizeof da) == 0 || (da == 0.0 && db == 0.0));
+          }
+          break;
+        case G_TYPE_BOOLEAN:
+          g_assert_cmpint (json_node_get_boolean (a), ==, json_node_get_boolean (b));
+          break;
+        case G_TYPE_STRING:
+          g_assert_cmpstr (json_node_get_string (a), ==, json_node_get_string (b));
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      break;
+
+    case JSON_NODE_NULL:
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Compares helix_json_parse_valid() with JsonParser on @text when
+ * helix_json_validate() accepts it; returns whether it did. Either way,
+ * helix_json_parse_valid() must not read outside @text (ASan). */
+static gboolean
+compare_with_json_glib (const char *text,
+                        gsize       len)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) ours = NULL;
+  g_autoptr(GError) error = NULL;
+  /* An exact copy, so that reading one byte too far is caught. */
+  g_autofree char *exact = g_memdup2 (text, len);
+
+  if (!helix_json_validate (exact, len, 64, &error))
+    {
+      g_autoptr(JsonNode) unchecked = helix_json_parse_valid (exact, len);
+
+      return FALSE;
+    }
+
+  ours = helix_json_parse_valid (exact, len);
+  g_assert_nonnull (ours);
+  json_parser_load_from_data (parser, text, (gssize) len, &error);
+  g_assert_no_error (error);
+  assert_nodes_identical (ours, json_parser_get_root (parser));
+
+  return TRUE;
+}
+
+static void
+append_random_string (GString *out)
+{
+  static const char * const pieces[] = {
+    "a", "Z", "0", " ", "é", "€", "😀", "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n",
+    "\\r", "\\t", "\\u00e9", "\\u20AC", "\\ud83d\\ude00", "\\u0041", "{", "]", ":", ",",
+  };
+  guint n = (guint) g_test_rand_int_range (0, 8);
+
+  g_string_append_c (out, '"');
+  for (guint i = 0; i < n; i++)
+    g_string_append (out, pieces[g_test_rand_int_range (0, G_N_ELEMENTS (pieces))]);
+  g_string_append_c (out, '"');
+}
+
+static void
+append_random_value (GString *out,
+                     guint    depth)
+{
+  static const char * const numbers[] = {
+    "0", "-0", "1", "-1", "42", "9007199254740991", "-9007199254740991", "0.5", "-0.0",
+    "1.0", "2.5e-3", "-7E+2", "1e2", "1E400", "-1e999999", "12345678901234567890.5",
+    "0.1", "3.141592653589793238", "4.9e-324", "1e-400",
+  };
+  static const char * const spaces[] = { "", "", " ", "\n", "\t ", "\r\n" };
+  int kind = g_test_rand_int_range (0, depth >= 6 ? 4 : 6);
+
+  g_string_append (out, spaces[g_test_rand_int_range (0, G_N_ELEMENTS (spaces))]);
+  switch (kind)
+    {
+    case 0:
+      g_string_append (out, numbers[g_test_rand_int_range (0, G_N_ELEMENTS (numbers))]);
+      break;
+    case 1:
+      append_random_string (out);
+      break;
+    case 2:
+      {
+        static const char * const literals[] = { "true", "false", "null" };
+
+        g_string_append (out, literals[g_test_rand_int_range (0, 3)]);
+      }
+      break;
+    case 3:
+      g_string_append_printf (out, "%d", g_test_rand_int ());
+      break;
+    case 4:
+      {
+        guint n = (guint) g_test_rand_int_range (0, 5);
+
+        g_string_append_c (out, '[');
+        for (guint i = 0; i < n; i++)
+          {
+            if (i > 0)
+              g_string_append_c (out, ',');
+            append_random_value (out, depth + 1);
+          }
+        g_string_append_c (out, ']');
+      }
+      break;
+    default:
+      {
+        /* Names repeat now and then: the last value wins, in both. */
+        static const char * const names[] = { "\"a\"", "\"b\"", "\"type\"", "\"\"", "\"\\u00e9\"" };
+        guint n = (guint) g_test_rand_int_range (0, 5);
+
+        g_string_append_c (out, '{');
+        for (guint i = 0; i < n; i++)
+          {
+            if (i > 0)
+              g_string_append_c (out, ',');
+            if (g_test_rand_bit ())
+              g_string_append (out, names[g_test_rand_int_range (0, G_N_ELEMENTS (names))]);
+            else
+              append_random_string (out);
+            g_string_append (out, spaces[g_test_rand_int_range (0, G_N_ELEMENTS (spaces))]);
+            g_string_append_c (out, ':');
+            append_random_value (out, depth + 1);
+          }
+        g_string_append_c (out, '}');
+      }
+      break;
+    }
+  g_string_append (out, spaces[g_test_rand_int_range (0, G_N_ELEMENTS (spaces))]);
+}
+
+/* helix_json_parse_valid() builds exactly JsonParser's tree from every text
+ * helix_json_validate() accepts: random documents, and the same mutated
+ * (what the mutation leaves valid is compared too; what it breaks is still
+ * parsed, for ASan to watch). */
+static void
+test_json_parse_valid (void)
+{
+  guint compared = 0;
+
+  for (guint iter = 0; iter < 20000; iter++)
+    {
+      g_autoptr(GString) text = g_string_new (NULL);
+
+      append_random_value (text, 0);
+      g_assert_true (compare_with_json_glib (text->str, text->len));
+      compared++;
+
+      /* A few mutations of it. */
+      for (guint m = 0; m < 3 && text->len > 0; m++)
+        {
+          static const char interesting[] = "{}[]\",:\\0123456789-.eE+tfnu \x80\xc3";
+          gsize pos = (gsize) g_test_rand_int_range (0, (gint32) text->len);
+
+          if (g_test_rand_bit ())
+            text->str[pos] = interesting[g_test_rand_int_range (0, sizeof interesting - 1)];
+          else
+            g_string_truncate (text, pos);
+          if (compare_with_json_glib (text->str, text->len))
+            compared++;
+        }
+    }
+
+  g_test_message ("%u texts parsed identically", compared);
+  g_assert_cmpuint (compared, >=, 20000);
+}
+
 static void
 assert_roundtrip (const char *text)
 {
@@ -1065,6 +1290,7 @@ main (int   argc,
 
   g_test_add_func ("/helix/sync/json/validate-depth", test_json_validate_depth);
   g_test_add_func ("/helix/sync/json/validate", test_json_validate);
+  g_test_add_func ("/helix/sync/json/parse-valid", test_json_parse_valid);
   g_test_add_func ("/helix/sync/frame/roundtrip", test_frame_roundtrip);
   g_test_add_func ("/helix/sync/frame/builders", test_frame_builders);
   g_test_add_func ("/helix/sync/frame/oversize", test_frame_oversize);

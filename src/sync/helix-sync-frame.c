@@ -378,9 +378,7 @@ helix_sync_frame_parse_full (const char  *text,
                              GError     **error)
 {
   g_autoptr(HelixSyncFrame) frame = NULL;
-  g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) json_error = NULL;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
   JsonObject *object;
   const char *type;
 
@@ -400,16 +398,17 @@ helix_sync_frame_parse_full (const char  *text,
   if (!helix_json_validate (text, len, HELIX_SYNC_MAX_DEPTH, error))
     return NULL;
 
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, text, (gssize) len, &json_error))
+  root = helix_json_parse_valid (text, len);
+  if (root == NULL)
     {
-      g_set_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_FRAME,
-                   _("The frame is not valid JSON: %s"), json_error->message);
+      /* helix_json_validate() accepted it: this is a bug here. */
+      g_critical ("A validated frame could not be parsed");
+      g_set_error_literal (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_FRAME,
+                           _("The frame is not valid JSON"));
       return NULL;
     }
 
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error_literal (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_FRAME,
                            _("A frame must be a JSON object"));

@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -12,5 +12,8 @@ gboolean helix_json_validate    (const char  *text,
                                  gsize        len,
                                  guint        max_depth,
                                  GError     **error);
+
+JsonNode *helix_json_parse_valid (const char  *text,
+                                  gsize        len);
 
 G_END_DECLS

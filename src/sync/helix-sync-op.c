@@ -332,23 +332,23 @@ helix_sync_op_new_from_data (const char  *text,
                              gsize        len,
                              GError     **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) root = NULL;
 
   g_return_val_if_fail (text != NULL, NULL);
 
   if (!helix_json_validate (text, len, HELIX_SYNC_MAX_DEPTH, error))
     return NULL;
 
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, text, (gssize) len, &local_error))
+  root = helix_json_parse_valid (text, len);
+  if (root == NULL)
     {
-      g_set_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_OP,
-                   _("The operation is not valid JSON: %s"), local_error->message);
+      g_critical ("A validated operation could not be parsed");
+      g_set_error_literal (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_OP,
+                           _("The operation is not valid JSON"));
       return NULL;
     }
 
-  return helix_sync_op_new_from_node (json_parser_get_root (parser), error);
+  return helix_sync_op_new_from_node (root, error);
 }
 
 /**
