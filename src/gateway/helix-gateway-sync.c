@@ -537,11 +537,15 @@ find_op (HelixGatewayDb  *self,
   return TRUE;
 }
 
+/* Adds the op to the log under a->seq, unless the user's log has its op id
+ * already: then *@inserted is %FALSE and nothing changed (find_op() tells
+ * its seq, or the conflict). One statement for the common case, a new op. */
 static gboolean
 insert_op (Apply         *a,
            gint64         device_id,
            const char    *canonical,
            const guint8  *hash,
+           gboolean      *inserted,
            GError       **error)
 {
   sqlite3_stmt *stmt;
@@ -549,7 +553,8 @@ insert_op (Apply         *a,
   stmt = _helix_gateway_db_prepare (a->self,
                                     "INSERT INTO ops (user, seq, op, kind, entity, session, hlc, "
                                     "  canonical, hash, device, received_us) "
-                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                    "ON CONFLICT (user, op) DO NOTHING", error);
   if (stmt == NULL)
     return FALSE;
 
@@ -572,7 +577,11 @@ insert_op (Apply         *a,
     sqlite3_bind_null (stmt, 10);
   sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
 
-  return run (a->db, stmt, _("Could not store the operation"), error);
+  if (!run (a->db, stmt, _("Could not store the operation"), error))
+    return FALSE;
+  *inserted = sqlite3_changes (a->db) > 0;
+
+  return TRUE;
 }
 
 static gboolean
@@ -658,22 +667,9 @@ apply_ops_locked (HelixGatewayDb  *self,
       gint64 seq = 0;
       Apply a = { 0 };
 
+      gboolean inserted = FALSE;
+
       canonical_hash (canonical, hash);
-      if (!find_op (self, db, user_id, ops[i], hash, &seq, conflict_op_id, error))
-        return FALSE;
-
-      if (seq != 0)
-        {
-          g_array_append_val (seqs, seq);
-          continue;
-        }
-
-      if (head >= HELIX_SYNC_MAX_INT)
-        {
-          g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
-                               _("The user’s operation log is full"));
-          return FALSE;
-        }
 
       a.self = self;
       a.db = db;
@@ -683,9 +679,34 @@ apply_ops_locked (HelixGatewayDb  *self,
       helix_hlc_format (a.hlc, hlc_text);
       a.hlc_text = hlc_text;
       a.wall_us = HLC_WALL_US (a.hlc);
-      a.seq = ++head;
+      a.seq = head + 1;
 
-      if (!insert_op (&a, device_id, canonical, hash, error) || !apply_op (&a, error))
+      /* A full log still acknowledges ops it has. */
+      if (head < HELIX_SYNC_MAX_INT &&
+          !insert_op (&a, device_id, canonical, hash, &inserted, error))
+        return FALSE;
+
+      if (!inserted)
+        {
+          /* Sent before: acknowledged with its first seq, or refused if
+           * its content differs. */
+          if (!find_op (self, db, user_id, ops[i], hash, &seq, conflict_op_id, error))
+            return FALSE;
+
+          if (seq != 0)
+            {
+              g_array_append_val (seqs, seq);
+              continue;
+            }
+
+          g_assert (head >= HELIX_SYNC_MAX_INT);
+          g_set_error_literal (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
+                               _("The user’s operation log is full"));
+          return FALSE;
+        }
+
+      head = a.seq;
+      if (!apply_op (&a, error))
         return FALSE;
 
       g_array_append_val (seqs, a.seq);
