@@ -904,7 +904,12 @@ on_ws_closed (SoupWebsocketConnection *ws,
   c->closed = TRUE;
   c->worker->n_closed++;
   if (!c->worker->stopping)
-    client_error (c, "closed", soup_websocket_connection_get_close_data (ws));
+    {
+      g_autofree char *what = g_strdup_printf ("closed (%u)",
+                                               soup_websocket_connection_get_close_code (ws));
+
+      client_error (c, what, soup_websocket_connection_get_close_data (ws));
+    }
   if (c->worker->stopping && c->worker->n_closed == c->worker->n_clients)
     g_main_loop_quit (c->worker->loop);
 }
@@ -927,6 +932,8 @@ connected_cb (GObject      *source,
       return;
     }
 
+  /* Frames may be up to 1 MiB (PROTOCOL.md); libsoup allows 128 KiB by default. */
+  soup_websocket_connection_set_max_incoming_payload_size (c->ws, HELIX_SYNC_MAX_FRAME_BYTES);
   g_signal_connect (c->ws, "message", G_CALLBACK (on_ws_message), c);
   g_signal_connect (c->ws, "closed", G_CALLBACK (on_ws_closed), c);
   atomic_add64 (&c->worker->connected, 1);
