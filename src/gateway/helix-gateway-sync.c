@@ -98,7 +98,8 @@ dup_column (sqlite3_stmt *stmt,
   return g_strdup ((const char *) sqlite3_column_text (stmt, column));
 }
 
-/* Steps @stmt to its end and finalizes it. */
+/* Steps @stmt to its end and resets it. @what is translated only when it
+ * is needed: gettext costs more than some of these statements. */
 static gboolean
 run (sqlite3       *db,
      sqlite3_stmt  *stmt,
@@ -110,7 +111,7 @@ run (sqlite3       *db,
   _helix_gateway_db_release (stmt);
   if (rc != SQLITE_DONE)
     {
-      helix_db_set_error (error, db, rc, what);
+      helix_db_set_error (error, db, rc, _(what));
       return FALSE;
     }
 
@@ -204,7 +205,7 @@ apply_field (Apply                *a,
   sqlite3_bind_int64 (stmt, 3, a->user_id);
   sqlite3_bind_text (stmt, 4, uuid, -1, SQLITE_STATIC);
 
-  return run (a->db, stmt, _("Could not store the synced state"), error);
+  return run (a->db, stmt, N_("Could not store the synced state"), error);
 }
 
 /* Reads whether the user has the session @uuid and whether it is deleted. */
@@ -279,7 +280,7 @@ apply_session_put (Apply   *a,
   sqlite3_bind_int64 (stmt, 1, a->user_id);
   sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 3, a->wall_us);
-  if (!run (a->db, stmt, _("Could not store the session"), error))
+  if (!run (a->db, stmt, N_("Could not store the session"), error))
     return FALSE;
 
   for (gsize i = 0; i < G_N_ELEMENTS (helix_lww_session_fields); i++)
@@ -326,7 +327,7 @@ apply_session_delete (Apply   *a,
   sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 3, a->hlc_text, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 4, a->wall_us);
-  if (!run (a->db, stmt, _("Could not delete the session"), error))
+  if (!run (a->db, stmt, N_("Could not delete the session"), error))
     return FALSE;
 
   stmt = _helix_gateway_db_prepare (a->self,
@@ -338,7 +339,7 @@ apply_session_delete (Apply   *a,
   sqlite3_bind_int64 (stmt, 1, a->user_id);
   sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
 
-  return run (a->db, stmt, _("Could not delete the session’s messages"), error);
+  return run (a->db, stmt, N_("Could not delete the session’s messages"), error);
 }
 
 static gboolean
@@ -408,7 +409,7 @@ apply_message_put (Apply   *a,
       sqlite3_bind_int64 (stmt, 7, a->wall_us);
       sqlite3_bind_text (stmt, 8, a->hlc_text, -1, SQLITE_STATIC);
       sqlite3_bind_int64 (stmt, 9, a->seq);
-      if (!run (a->db, stmt, _("Could not store the message"), error))
+      if (!run (a->db, stmt, N_("Could not store the message"), error))
         return FALSE;
     }
   else
@@ -428,7 +429,7 @@ apply_message_put (Apply   *a,
           sqlite3_bind_text (stmt, 4, json_object_get_string_member (data, "status"), -1,
                              SQLITE_STATIC);
           sqlite3_bind_text (stmt, 5, a->hlc_text, -1, SQLITE_STATIC);
-          if (!run (a->db, stmt, _("Could not store the message"), error))
+          if (!run (a->db, stmt, N_("Could not store the message"), error))
             return FALSE;
         }
 
@@ -444,7 +445,7 @@ apply_message_put (Apply   *a,
           sqlite3_bind_int64 (stmt, 1, a->user_id);
           sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
           sqlite3_bind_int64 (stmt, 3, a->wall_us);
-          if (!run (a->db, stmt, _("Could not store the message"), error))
+          if (!run (a->db, stmt, N_("Could not store the message"), error))
             return FALSE;
         }
     }
@@ -467,7 +468,7 @@ apply_message_put (Apply   *a,
   sqlite3_bind_text (stmt, 2, session, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 3, a->wall_us);
 
-  return run (a->db, stmt, _("Could not store the session"), error);
+  return run (a->db, stmt, N_("Could not store the session"), error);
 }
 
 /* The raw SHA-256 of an op's canonical form: helix_sync_op_hash() without
@@ -577,7 +578,7 @@ insert_op (Apply         *a,
     sqlite3_bind_null (stmt, 10);
   sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
 
-  if (!run (a->db, stmt, _("Could not store the operation"), error))
+  if (!run (a->db, stmt, N_("Could not store the operation"), error))
     return FALSE;
   *inserted = sqlite3_changes (a->db) > 0;
 
@@ -725,7 +726,7 @@ apply_ops_locked (HelixGatewayDb  *self,
   sqlite3_bind_int64 (stmt, 1, head);
   sqlite3_bind_int64 (stmt, 2, user_id);
 
-  return run (db, stmt, _("Could not store the operation"), error);
+  return run (db, stmt, N_("Could not store the operation"), error);
 }
 
 /**
@@ -831,7 +832,7 @@ exec_cached (HelixGatewayDb  *self,
 {
   sqlite3_stmt *stmt = _helix_gateway_db_prepare (self, sql, error);
 
-  return stmt != NULL && run (db, stmt, _("Could not write to the database"), error);
+  return stmt != NULL && run (db, stmt, N_("Could not write to the database"), error);
 }
 
 /**
