@@ -17,6 +17,11 @@
  *                          SoupSession opens at most 64 connections per host)
  *   router_upstream_reuse  proxied calls per upstream connection during the
  *                          throughput phase (1.0: no keep-alive to the upstream)
+ *   router_bare_libsoup_added_p50_ms, router_bare_libsoup_added_p99_ms,
+ *   router_bare_libsoup_rps  the same measures through tests/bare-soup-server.c:
+ *                          libsoup's server and client relaying the calls with
+ *                          nothing of Helix in between, the floor under the
+ *                          gateway's figures on this machine
  *
  * The upstream (a pool of threads, each serving one connection at a time)
  * answers at once with a short event stream ("fast-model"), or
@@ -49,6 +54,8 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+
+#include "helix-bench-bare.h"
 
 #define PASSWORD "correct horse battery staple"
 
@@ -495,6 +502,7 @@ measure (const struct sockaddr_in *addr,
 
 /* Load {{{1 */
 
+static const struct sockaddr_in *load_addr;
 static const char *load_request;
 static gint64 load_until_us;
 static guint64 load_done;     /* atomic */
@@ -508,13 +516,76 @@ load_thread (gpointer data)
 
   while (g_get_monotonic_time () < load_until_us)
     {
-      if (request_on (conn, &gateway_addr, load_request, response) >= 0)
+      if (request_on (conn, load_addr, load_request, response) >= 0)
         __atomic_add_fetch (&load_done, 1, __ATOMIC_RELAXED);
       else
         __atomic_add_fetch (&load_failed, 1, __ATOMIC_RELAXED);
     }
 
   return NULL;
+}
+
+/* Runs HELIX_BENCH_CONCURRENCY clients sending @request to @addr for
+ * HELIX_BENCH_SECONDS; returns the seconds it took (load_done: how many
+ * were answered). */
+static double
+run_load (const struct sockaddr_in *addr,
+          const char               *request_text)
+{
+  g_autoptr(GPtrArray) threads = g_ptr_array_new ();
+  gint64 t0 = g_get_monotonic_time ();
+
+  load_addr = addr;
+  load_request = request_text;
+  load_done = 0;
+  load_failed = 0;
+  load_until_us = t0 + seconds * G_USEC_PER_SEC;
+  for (guint i = 0; i < concurrency; i++)
+    g_ptr_array_add (threads, g_thread_new ("load", load_thread, NULL));
+  for (guint i = 0; i < threads->len; i++)
+    g_thread_join (g_ptr_array_index (threads, i));
+
+  return (g_get_monotonic_time () - t0) / (double) G_USEC_PER_SEC;
+}
+
+/* The same calls through bare-soup-server, libsoup's server and client
+ * relaying with nothing of Helix in between: the floor under the gateway's
+ * figures on this machine. */
+static void
+bench_bare (const char *direct_fast)
+{
+  g_autofree char *upstream = g_strdup_printf ("http://127.0.0.1:%u",
+                                               ntohs (upstream_addr.sin_port));
+  g_autofree char *bare_fast = NULL;
+  g_autoptr(GArray) direct = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) relayed = g_array_new (FALSE, FALSE, sizeof (gint64));
+  struct sockaddr_in bare_addr;
+  GSubprocess *bare = helix_bench_bare_start (upstream, &bare_addr);
+  double elapsed;
+
+  if (bare == NULL)
+    return;
+
+  bare_fast = chat_request ("/v1/chat/completions", "none", "fast-model", FALSE);
+  g_array_unref (measure (&bare_addr, bare_fast, NULL, 200));
+  for (guint block = 0; block < 10; block++)
+    {
+      g_autoptr(GArray) a = measure (&upstream_addr, direct_fast, NULL, n_samples / 10);
+      g_autoptr(GArray) b = measure (&bare_addr, bare_fast, NULL, n_samples / 10);
+
+      g_array_append_vals (direct, a->data, a->len);
+      g_array_append_vals (relayed, b->data, b->len);
+    }
+  g_print ("BENCH router_bare_libsoup_added_p50_ms %.3f ms\n",
+           percentile_ms (relayed, 0.50) - percentile_ms (direct, 0.50));
+  g_print ("BENCH router_bare_libsoup_added_p99_ms %.3f ms\n",
+           percentile_ms (relayed, 0.99) - percentile_ms (direct, 0.99));
+
+  elapsed = run_load (&bare_addr, bare_fast);
+  g_print ("BENCH router_bare_libsoup_rps %.0f req/s\n", load_done / elapsed);
+  g_print ("BENCH router_bare_libsoup_rps_errors %" G_GUINT64_FORMAT " errors\n", load_failed);
+
+  helix_bench_bare_stop (bare);
 }
 
 /* The gateway {{{1 */
@@ -577,7 +648,6 @@ main (int   argc,
   g_autoptr(GArray) proxied = NULL;
   g_autoptr(GArray) direct_ttft = NULL;
   g_autoptr(GArray) proxied_ttft = NULL;
-  g_autoptr(GPtrArray) threads = g_ptr_array_new ();
   g_autofree char *dir = NULL;
   g_autofree char *state = NULL;
   g_autofree char *config = NULL;
@@ -598,7 +668,6 @@ main (int   argc,
   gint64 deadline;
   gint64 rss_before;
   gint64 rss_during;
-  gint64 t0;
   double elapsed;
   guint open_streams = 0;
   gint accepted_before;
@@ -736,14 +805,7 @@ main (int   argc,
 
   /* Throughput. */
   accepted_before = g_atomic_int_get (&upstream_accepted);
-  load_request = gateway_fast;
-  t0 = g_get_monotonic_time ();
-  load_until_us = t0 + seconds * G_USEC_PER_SEC;
-  for (guint i = 0; i < concurrency; i++)
-    g_ptr_array_add (threads, g_thread_new ("load", load_thread, NULL));
-  for (guint i = 0; i < threads->len; i++)
-    g_thread_join (g_ptr_array_index (threads, i));
-  elapsed = (g_get_monotonic_time () - t0) / (double) G_USEC_PER_SEC;
+  elapsed = run_load (&gateway_addr, gateway_fast);
   g_print ("BENCH router_rps %.0f req/s\n", load_done / elapsed);
   g_print ("BENCH router_rps_errors %" G_GUINT64_FORMAT " errors\n", load_failed);
   /* Proxied calls per upstream connection: how well the gateway reuses them. */
@@ -825,6 +887,8 @@ main (int   argc,
 
   g_subprocess_send_signal (gateway, SIGTERM);
   g_subprocess_wait (gateway, NULL, NULL);
+
+  bench_bare (direct_fast);
 
   if (g_getenv ("HELIX_BENCH_KEEP") == NULL)
     {
