@@ -10,10 +10,13 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include <sqlite3.h>
 
 #include "helix-db.h"
 #include "helix-gateway-db.h"
+#include "helix-gateway-db-private.h"
 #include "helix-gateway-sync.h"
 #include "helix-sync.h"
 #include "helix-test-util.h"
@@ -855,6 +858,73 @@ test_isolation (Fixture       *f,
 }
 
 /* An unknown user has no head and cannot store ops. */
+static gint64
+file_size (const char *path)
+{
+  GStatBuf buf;
+
+  return g_stat (path, &buf) == 0 ? (gint64) buf.st_size : -1;
+}
+
+static gint64
+query_int (sqlite3    *db,
+           const char *sql)
+{
+  sqlite3_stmt *stmt = NULL;
+  gint64 value;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+
+  return value;
+}
+
+/* A connection that defers checkpoints never copies the log back itself;
+ * the background thread does, once the log is past 1,000 pages, and all of
+ * what was committed is there. */
+static void
+test_deferred_checkpoints (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *content = g_strnfill (200 * 1024, 'x');
+  gint64 before;
+
+  helix_gateway_db_defer_checkpoints (f->db);
+  g_assert_cmpint (query_int (_helix_gateway_db_get_handle (f->db, NULL),
+                              "PRAGMA wal_autocheckpoint"), ==, 0);
+
+  /* What the migrations wrote gets to the database file first. */
+  g_assert_cmpint (sqlite3_wal_checkpoint_v2 (f->reader, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                              NULL), ==, SQLITE_OK);
+  before = file_size (f->path);
+
+  /* 6 MiB of messages, 1,500 pages of 4 KiB, in batches. */
+  for (guint batch = 0; batch < 6; batch++)
+    {
+      HelixSyncOp *ops[5];
+      g_autoptr(GArray) seqs = NULL;
+
+      for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+        {
+          guint n = 100 + batch * G_N_ELEMENTS (ops) + i;
+          g_autofree char *id = g_strdup_printf ("0190f3a2-1c00-7000-8000-%012x", n);
+          g_autofree char *body = g_strdup_printf ("{\"role\":\"user\",\"content\":\"%s\","
+                                                   "\"status\":\"done\"}", content);
+
+          ops[i] = message_put (n, id, S1, "1763769600000:0:laptop", body);
+        }
+      seqs = apply (f, f->alice, ops, G_N_ELEMENTS (ops), NULL);
+      for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+        helix_sync_op_unref (ops[i]);
+    }
+
+  helix_test_wait_for (file_size (f->path) >= before + 4 * 1024 * 1024, 30,
+                       "the background checkpoint");
+  g_assert_cmpint (query_int (f->reader, "SELECT count(*) FROM sync_messages"), ==, 30);
+}
+
 static void
 test_no_such_user (Fixture       *f,
                    gconstpointer  data)
@@ -892,6 +962,7 @@ main (int    argc,
   ADD ("ops-since", test_ops_since);
   ADD ("isolation", test_isolation);
   ADD ("no-such-user", test_no_such_user);
+  ADD ("deferred-checkpoints", test_deferred_checkpoints);
 
 #undef ADD
 

@@ -50,6 +50,9 @@ struct _HelixGatewayDb
    * parsing and planning a query costs more than running one of these
    * indexed lookups (see _helix_gateway_db_prepare()). */
   GHashTable *statements;
+
+  /* (nullable): set by helix_gateway_db_defer_checkpoints() */
+  struct _Checkpoints *checkpoints;
 };
 
 G_DEFINE_FINAL_TYPE (HelixGatewayDb, helix_gateway_db, G_TYPE_OBJECT)
@@ -257,6 +260,120 @@ helix_gateway_db_open (const char  *path,
   return g_steal_pointer (&self);
 }
 
+/* Checkpoints off the committing thread {{{1 */
+
+/* SQLite copies the write-ahead log back into the database (a checkpoint)
+ * in whichever connection commits once the log is past 1,000 pages: a pause
+ * of several milliseconds, with an fsync, for the main loop or the sync
+ * writer, and for every push waiting behind that commit. A connection that
+ * defers them asks one background thread to do it instead, on a connection
+ * of its own (PASSIVE: it never blocks readers or writers, and copies what
+ * it can). The log stays durable either way; only its size changes. */
+
+#define CHECKPOINT_PAGES 1000
+
+typedef struct _Checkpoints
+{
+  char *path;
+  int   queued;  /* atomic: a checkpoint of @path is waiting or running */
+} Checkpoints;
+
+static void
+checkpoints_clear (Checkpoints *checkpoints)
+{
+  g_free (checkpoints->path);
+}
+
+static void
+checkpoints_unref (Checkpoints *checkpoints)
+{
+  g_atomic_rc_box_release_full (checkpoints, (GDestroyNotify) checkpoints_clear);
+}
+
+static void
+checkpoint_func (gpointer data,
+                 gpointer user_data)
+{
+  Checkpoints *checkpoints = data;
+  sqlite3 *db = NULL;
+  int rc;
+
+  /* Cleared first: commits from now on may ask again. */
+  g_atomic_int_set (&checkpoints->queued, 0);
+
+  rc = sqlite3_open_v2 (checkpoints->path, &db, SQLITE_OPEN_READWRITE, NULL);
+  /* A new connection knows the file is in WAL mode only once it read it. */
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec (db, "PRAGMA schema_version", NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    {
+      int log_frames = 0;
+      int copied = 0;
+
+      rc = sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                      &copied);
+      g_debug ("Checkpoint of %s: %d of %d frames", checkpoints->path, copied, log_frames);
+    }
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    g_warning ("Could not checkpoint %s: %s", checkpoints->path,
+               db != NULL ? sqlite3_errmsg (db) : sqlite3_errstr (rc));
+  sqlite3_close (db);
+
+  checkpoints_unref (checkpoints);
+}
+
+static GThreadPool *
+get_checkpoint_pool (void)
+{
+  static gsize pool;
+
+  if (g_once_init_enter (&pool))
+    {
+      GThreadPool *new_pool = g_thread_pool_new (checkpoint_func, NULL, 1, FALSE, NULL);
+
+      g_once_init_leave (&pool, (gsize) new_pool);
+    }
+
+  return (GThreadPool *) pool;
+}
+
+static int
+wal_hook (gpointer    data,
+          sqlite3    *db,
+          const char *name,
+          int         n_pages)
+{
+  Checkpoints *checkpoints = data;
+
+  if (n_pages >= CHECKPOINT_PAGES &&
+      g_atomic_int_compare_and_exchange (&checkpoints->queued, 0, 1))
+    g_thread_pool_push (get_checkpoint_pool (), g_atomic_rc_box_acquire (checkpoints), NULL);
+
+  return SQLITE_OK;
+}
+
+/**
+ * helix_gateway_db_defer_checkpoints:
+ * @self: an open gateway database
+ *
+ * Makes @self leave checkpoints to a background thread (see above), for the
+ * connections of the running gateway. Command-line tools keep SQLite's own.
+ */
+void
+helix_gateway_db_defer_checkpoints (HelixGatewayDb *self)
+{
+  g_return_if_fail (HELIX_IS_GATEWAY_DB (self));
+  g_return_if_fail (self->db != NULL);
+
+  if (self->checkpoints != NULL)
+    return;
+
+  self->checkpoints = g_atomic_rc_box_new0 (Checkpoints);
+  self->checkpoints->path = g_strdup (self->path);
+  sqlite3_wal_autocheckpoint (self->db, 0);
+  sqlite3_wal_hook (self->db, wal_hook, self->checkpoints);
+}
+
 /**
  * helix_gateway_db_close:
  * @self: a gateway database
@@ -272,6 +389,7 @@ helix_gateway_db_close (HelixGatewayDb *self)
   /* The statements go first: sqlite3_close() refuses a connection that has some. */
   g_hash_table_remove_all (self->statements);
   g_clear_pointer (&self->db, sqlite3_close);
+  g_clear_pointer (&self->checkpoints, checkpoints_unref);
 }
 
 const char *

@@ -123,6 +123,7 @@ HelixGatewayDb   *helix_gateway_db_open                      (const char        
                                                               GError             **error);
 void              helix_gateway_db_close                     (HelixGatewayDb      *self);
 const char       *helix_gateway_db_get_path                  (HelixGatewayDb      *self);
+void              helix_gateway_db_defer_checkpoints         (HelixGatewayDb      *self);
 guint             helix_gateway_db_get_schema_version        (HelixGatewayDb      *self);
 guint             helix_gateway_db_get_latest_schema_version (void);
 gboolean          helix_gateway_db_check                     (HelixGatewayDb      *self,

@@ -91,7 +91,9 @@ writer_thread (gpointer data)
           g_autoptr(GError) local_error = NULL;
 
           self->db = helix_gateway_db_open (self->db_path, &local_error);
-          if (self->db == NULL)
+          if (self->db != NULL)
+            helix_gateway_db_defer_checkpoints (self->db);
+          else
             g_set_error (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
                          _("Could not open the database “%s”: %s"), self->db_path,
                          local_error->message);

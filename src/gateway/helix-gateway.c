@@ -1745,6 +1745,7 @@ helix_gateway_start (HelixGateway  *self,
   self->listener = g_steal_pointer (&listener);
   self->started_us = g_get_monotonic_time ();
   self->db = g_steal_pointer (&db);
+  helix_gateway_db_defer_checkpoints (self->db);
   self->server = g_steal_pointer (&server);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DB]);
