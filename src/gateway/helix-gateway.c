@@ -262,10 +262,26 @@ helix_request_free (gpointer data)
 static void
 make_request_id (char *id)
 {
+  static const char hex[] = "0123456789abcdef";
+  static GMutex lock;
+  static GRand *rand;
+  guint32 words[4];
+
+  G_STATIC_ASSERT (HELIX_REQUEST_ID_MAX_LEN >= 32);
+
   /* Request ids only correlate log lines and responses; they are not
-   * secrets, so GLib's PRNG (seeded from /dev/urandom) is good enough. */
-  g_snprintf (id, HELIX_REQUEST_ID_MAX_LEN + 1, "%08x%08x%08x%08x",
-              g_random_int (), g_random_int (), g_random_int (), g_random_int ());
+   * secrets, so a GLib PRNG (seeded from /dev/urandom) is good enough. Ours
+   * takes one lock for the four words, and no printf. */
+  g_mutex_lock (&lock);
+  if G_UNLIKELY (rand == NULL)
+    rand = g_rand_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
+    words[i] = g_rand_int (rand);
+  g_mutex_unlock (&lock);
+
+  for (guint i = 0; i < 32; i++)
+    id[i] = hex[(words[i / 8] >> (28 - 4 * (i % 8))) & 0xf];
+  id[32] = '\0';
 }
 
 gboolean
@@ -350,16 +366,19 @@ _helix_gateway_get_request_body (SoupServerMessage *msg,
 }
 
 static void
-on_got_headers (HelixGateway      *self,
-                SoupServerMessage *msg)
+on_got_headers (SoupServerMessage *msg)
 {
   HelixRequest *request = get_request (msg);
   SoupMessageHeaders *request_headers = soup_server_message_get_request_headers (msg);
+  HelixGateway *self;
   const char *incoming;
   GUri *uri;
 
-  if (request == NULL)
+  /* The gateway clears request->gateway when it goes. */
+  if (request == NULL || request->gateway == NULL)
     return;
+
+  self = request->gateway;
 
   request->got_headers = TRUE;
   /* Requests whose headers arrived before a shutdown began may finish. */
@@ -426,8 +445,9 @@ on_request_started (HelixGateway      *self,
    * malformed request) carry them. */
   set_response_headers (msg, request);
 
-  g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_got_headers), self,
-                           G_CONNECT_SWAPPED);
+  /* Plain handlers (no g_signal_connect_object(), which watches the
+   * gateway for every request): they find it in the request. */
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), NULL);
   g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), NULL);
 }
 

@@ -204,35 +204,57 @@ helix_log_format_line (GLogLevelFlags  log_level,
                        const char     *log_domain,
                        const char     *message)
 {
-  GString *line = g_string_new (NULL);
+  static const char hex[] = "0123456789abcdef";
+  GString *line;
   const char *label;
+  const char *run;
   int priority;
 
   priority = level_to_priority (log_level, &label);
 
-  g_string_append_printf (line, "<%d>%s", priority, LOG_IDENTIFIER);
-  if (log_domain != NULL && log_domain[0] != '\0')
-    g_string_append_printf (line, "[%s]", log_domain);
-  g_string_append_printf (line, ": %s: ", label);
-
   if (message == NULL)
     message = "(NULL) message";
 
+  /* Written for every request: no printf. */
+  line = g_string_sized_new (64 + strlen (message));
+  g_string_append_c (line, '<');
+  g_string_append_c (line, '0' + priority);
+  g_string_append_c (line, '>');
+  g_string_append (line, LOG_IDENTIFIER);
+  if (log_domain != NULL && log_domain[0] != '\0')
+    {
+      g_string_append_c (line, '[');
+      g_string_append (line, log_domain);
+      g_string_append_c (line, ']');
+    }
+  g_string_append (line, ": ");
+  g_string_append (line, label);
+  g_string_append (line, ": ");
+
+  run = message;
   for (const char *p = message; *p != '\0'; p++)
     {
       guchar c = (guchar) *p;
 
+      if (c >= 0x20 && c != 0x7f)
+        continue;
+
+      g_string_append_len (line, run, p - run);
+      run = p + 1;
       if (c == '\n')
         g_string_append (line, "\\n");
       else if (c == '\r')
         g_string_append (line, "\\r");
       else if (c == '\t')
         g_string_append_c (line, '\t');
-      else if (c < 0x20 || c == 0x7f)
-        g_string_append_printf (line, "\\x%02x", c);
       else
-        g_string_append_c (line, (char) c);
+        {
+          g_string_append (line, "\\x");
+          g_string_append_c (line, hex[c >> 4]);
+          g_string_append_c (line, hex[c & 0xf]);
+        }
     }
+  g_string_append (line, run);
 
   g_string_append_c (line, '\n');
 
