@@ -191,6 +191,19 @@ _helix_gateway_json_append_string (GString    *out,
   g_string_append_c (out, '"');
 }
 
+/* Writes the @width last decimal digits of @value (≥ 0) at @out. */
+static void
+put_digits (char   *out,
+            gint64  value,
+            guint   width)
+{
+  for (guint i = width; i > 0; i--)
+    {
+      out[i - 1] = '0' + value % 10;
+      value /= 10;
+    }
+}
+
 /**
  * _helix_gateway_json_append_time:
  * @out: a JSON text being written
@@ -231,10 +244,43 @@ _helix_gateway_json_append_time (GString *out,
   month = mp < 10 ? mp + 3 : mp - 9;
   year = year_of_era + era * 400 + (month <= 2);
 
-  g_snprintf (text, sizeof text, "\"%04d-%02d-%02dT%02d:%02d:%02dZ\"",
-              (int) year, (int) month, (int) day, (int) (secs_of_day / 3600),
-              (int) (secs_of_day / 60 % 60), (int) (secs_of_day % 60));
-  g_string_append (out, text);
+  /* "YYYY-MM-DDTHH:MM:SSZ", without printf: two of them in every session. */
+  text[0] = '"';
+  put_digits (text + 1, year, 4);
+  text[5] = '-';
+  put_digits (text + 6, month, 2);
+  text[8] = '-';
+  put_digits (text + 9, day, 2);
+  text[11] = 'T';
+  put_digits (text + 12, secs_of_day / 3600, 2);
+  text[14] = ':';
+  put_digits (text + 15, secs_of_day / 60 % 60, 2);
+  text[17] = ':';
+  put_digits (text + 18, secs_of_day % 60, 2);
+  text[20] = 'Z';
+  text[21] = '"';
+  g_string_append_len (out, text, 22);
+}
+
+/* Appends @value in decimal. */
+static void
+append_int (GString *out,
+            gint64   value)
+{
+  char text[24];
+  char *p = text + sizeof text;
+  guint64 magnitude = value < 0 ? -(guint64) value : (guint64) value;
+
+  do
+    {
+      *--p = '0' + magnitude % 10;
+      magnitude /= 10;
+    }
+  while (magnitude > 0);
+  if (value < 0)
+    *--p = '-';
+
+  g_string_append_len (out, p, text + sizeof text - p);
 }
 
 /**
@@ -411,12 +457,14 @@ health_cb (SoupServer        *server,
   _helix_gateway_json_append_string (text, PACKAGE_VERSION);
   g_string_append (text, ",\"maintenance\":");
   g_string_append (text, _helix_gateway_in_maintenance (self) ? "true" : "false");
-  g_string_append_printf (text, ",\"uptime_s\":%" G_GINT64_FORMAT,
-                          _helix_gateway_get_uptime_seconds (self));
+  g_string_append (text, ",\"uptime_s\":");
+  append_int (text, _helix_gateway_get_uptime_seconds (self));
   g_string_append (text, ",\"database\":{\"ok\":");
   if (database_ok)
-    g_string_append_printf (text, "true,\"schema_version\":%u",
-                            helix_gateway_db_get_schema_version (db));
+    {
+      g_string_append (text, "true,\"schema_version\":");
+      append_int (text, helix_gateway_db_get_schema_version (db));
+    }
   else
     {
       g_string_append (text, "false,\"error\":");

@@ -78,6 +78,9 @@
 /* TLS handshakes in progress at most; connections beyond are closed at once. */
 #define HELIX_GATEWAY_TLS_HANDSHAKES_MAX 256
 
+/* The request log line: method, path, status (or "aborted after"), duration. */
+#define REQUEST_LINE_FORMAT "%s %s %s %" G_GINT64_FORMAT ".%d ms request-id=%s"
+
 /* One TLS handshake in progress (see on_incoming()). */
 typedef struct
 {
@@ -461,7 +464,6 @@ finish_request (HelixGateway      *self,
   const char *method = soup_server_message_get_method (msg);
   const char *path = uri != NULL ? g_uri_get_path (uri) : NULL;
   guint status = soup_server_message_get_status (msg);
-  double duration_ms;
 
   if (request == NULL || request->finished)
     return;
@@ -475,18 +477,34 @@ finish_request (HelixGateway      *self,
                                            g_get_monotonic_time () - request->started_us);
 
   /* The query string is left out: it may carry secrets. GLib formats a
-   * message before it drops it: not for every request at a quieter level. */
-  duration_ms = (g_get_monotonic_time () - request->started_us) / 1000.0;
-  if (helix_log_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
+   * message before it drops it: not for every request at a quieter level.
+   * Written for every request: the duration in tenths of a millisecond,
+   * rounded, with no floating point formatting, and most lines in a buffer
+   * on the stack (a long path takes an allocation). */
+  if (!helix_log_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
     {
-      /* nothing to write */
+      gint64 tenths = (g_get_monotonic_time () - request->started_us + 50) / 100;
+      const char *outcome = "aborted after";
+      g_autofree char *allocated = NULL;
+      char status_text[16];
+      char buffer[256];
+      gsize length;
+
+      if (!aborted || status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
+        {
+          g_snprintf (status_text, sizeof status_text, "%u", status);
+          outcome = status_text;
+        }
+      method = method != NULL ? method : "-";
+      path = path != NULL ? path : "-";
+
+      length = g_snprintf (buffer, sizeof buffer, REQUEST_LINE_FORMAT, method, path, outcome,
+                           tenths / 10, (int) (tenths % 10), request->id);
+      if (length >= sizeof buffer)
+        allocated = g_strdup_printf (REQUEST_LINE_FORMAT, method, path, outcome,
+                                     tenths / 10, (int) (tenths % 10), request->id);
+      helix_log_info (G_LOG_DOMAIN, allocated != NULL ? allocated : buffer);
     }
-  else if (aborted && status != SOUP_STATUS_INTERNAL_SERVER_ERROR)
-    g_info ("%s %s aborted after %.1f ms request-id=%s",
-            method ? method : "-", path ? path : "-", duration_ms, request->id);
-  else
-    g_info ("%s %s %u %.1f ms request-id=%s",
-            method ? method : "-", path ? path : "-", status, duration_ms, request->id);
 
   if (self->stopping)
     schedule_drain_check (self);
@@ -1103,6 +1121,15 @@ _helix_gateway_get_uptime_seconds (HelixGateway *self)
   return (g_get_monotonic_time () - self->started_us) / G_USEC_PER_SEC;
 }
 
+/* The client's address, formatted: only when a limit needs it. */
+static const char *
+address_of (SoupServerMessage *msg)
+{
+  const char *address = soup_server_message_get_remote_host (msg);
+
+  return address != NULL ? address : "unknown";
+}
+
 /* Answers @msg with 503 if it arrived during a shutdown. Returns whether
  * the handler should go on. */
 gboolean
@@ -1113,7 +1140,6 @@ _helix_gateway_admit (HelixGateway      *self,
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   GUri *uri = soup_server_message_get_uri (msg);
   const char *path = uri != NULL ? g_uri_get_path (uri) : "";
-  const char *address = soup_server_message_get_remote_host (msg);
   gboolean openai = _helix_gateway_path_is_openai (path);
   gboolean api = g_str_has_prefix (path, "/api/") || openai;
   gint64 retry_after_us;
@@ -1135,7 +1161,7 @@ _helix_gateway_admit (HelixGateway      *self,
     return FALSE;
 
   if (self->address_limits != NULL &&
-      !helix_token_buckets_take (self->address_limits, address != NULL ? address : "unknown",
+      !helix_token_buckets_take (self->address_limits, address_of (msg),
                                  g_get_monotonic_time (), &retry_after_us))
     {
       _helix_gateway_respond_rate_limited (msg, retry_after_us);
