@@ -368,6 +368,39 @@ _helix_gateway_get_request_body (SoupServerMessage *msg,
   return request->body;
 }
 
+/* libsoup clears the response headers after a 1xx response (the "100
+ * Continue" of a client that sent "Expect: 100-continue"), which comes
+ * between the request headers and its body: put the id back for the final
+ * response. The route handler has run by now, but nothing is written yet. */
+static void
+on_got_body (SoupServerMessage *msg)
+{
+  HelixRequest *request = get_request (msg);
+
+  if (request != NULL)
+    set_response_headers (msg, request);
+}
+
+/* Whether a request has a body (RFC 9112, 6.3): chunked, or a length
+ * other than 0. libsoup reads nothing for one without either. */
+static gboolean
+announces_body (SoupMessageHeaders *headers)
+{
+  switch (soup_message_headers_get_encoding (headers))
+    {
+    case SOUP_ENCODING_NONE:
+      return FALSE;
+    case SOUP_ENCODING_CONTENT_LENGTH:
+      return soup_message_headers_get_content_length (headers) > 0;
+    case SOUP_ENCODING_UNRECOGNIZED:
+    case SOUP_ENCODING_EOF:
+    case SOUP_ENCODING_CHUNKED:
+    case SOUP_ENCODING_BYTERANGES:
+    default:
+      return TRUE;
+    }
+}
+
 static void
 on_got_headers (SoupServerMessage *msg)
 {
@@ -394,6 +427,12 @@ on_got_headers (SoupServerMessage *msg)
       set_response_headers (msg, request);
     }
 
+  /* Only a request that expects "100 Continue" gets a 1xx response, after
+   * which the headers must be set again (a shutdown starting meanwhile sets
+   * them on every request in flight itself: see set_headers_in_flight()). */
+  if (soup_message_headers_get_expectations (request_headers) & SOUP_EXPECTATION_CONTINUE)
+    g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), NULL);
+
   /* Bodies are never collected by libsoup, which has no size limit: the API
    * routes get theirs through on_got_chunk(), up to
    * HELIX_GATEWAY_MAX_BODY_BYTES; everything else is dropped as it arrives. */
@@ -408,21 +447,10 @@ on_got_headers (SoupServerMessage *msg)
       request->max_body = _helix_gateway_path_is_openai (g_uri_get_path (uri)) ||
                           g_str_equal (g_uri_get_path (uri), "/api/v1/chat/message")
                           ? HELIX_GATEWAY_MAX_CHAT_BODY_BYTES : HELIX_GATEWAY_MAX_BODY_BYTES;
-      g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
+      /* Most API requests (GET) announce no body: no chunk will come. */
+      if (announces_body (request_headers))
+        g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
     }
-}
-
-/* libsoup clears the response headers after a 1xx response (such as the
- * "100 Continue" of a client that sent "Expect: 100-continue"), which comes
- * between the request headers and its body: put the id back for the final
- * response. The route handler has run by now, but nothing is written yet. */
-static void
-on_got_body (SoupServerMessage *msg)
-{
-  HelixRequest *request = get_request (msg);
-
-  if (request != NULL)
-    set_response_headers (msg, request);
 }
 
 static void
@@ -451,7 +479,6 @@ on_request_started (HelixGateway      *self,
   /* Plain handlers (no g_signal_connect_object(), which watches the
    * gateway for every request): they find it in the request. */
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), NULL);
-  g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), NULL);
 }
 
 static void
@@ -589,6 +616,22 @@ log_abandoned_requests (HelixGateway *self)
       g_warning ("%s %s abandoned after %.1f ms request-id=%s",
                  method ? method : "-", uri ? g_uri_get_path (uri) : "-",
                  (g_get_monotonic_time () - request->started_us) / 1000.0, request->id);
+    }
+}
+
+/* A shutdown began: the responses still to come say "Connection: close". */
+static void
+set_headers_in_flight (HelixGateway *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->requests);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      HelixRequest *request = key;
+
+      set_response_headers (request->msg, request);
     }
 }
 
@@ -1853,6 +1896,7 @@ helix_gateway_shutdown_async (HelixGateway        *self,
     }
 
   self->shutdown = g_steal_pointer (&task);
+  set_headers_in_flight (self);
   stop_listening (self);
   if (self->keepalive != NULL)
     _helix_gateway_keepalive_close_idle (self->keepalive);
