@@ -864,6 +864,8 @@ test_health (Scratch       *s,
   g_autoptr(RawClient) idle = NULL;
   g_autofree char *db_path = NULL;
   g_autofree char *long_id = NULL;
+  g_autofree char *long_path = NULL;
+  g_autofree char *long_line = NULL;
   JsonObject *database;
   JsonNode *uptime;
   GStatBuf st;
@@ -914,6 +916,27 @@ test_health (Scratch       *s,
   g_assert_cmpuint (soup_message_get_connection_id (msg), ==, connection_id);
   gateway_wait_for_log (gw, "GET /health 200 ");
   gateway_wait_for_log (gw, "request-id=test-request_1\n");
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  /* The line of every request passes the sanitizer, and a long path is
+   * logged whole. */
+  msg = http (session, "GET", port, "/nothing/sk-abcdefghijklmnopqrstuvwx1234", "secret-path",
+              &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_NOT_FOUND);
+  gateway_wait_for_log (gw, "INFO: GET /nothing/[redacted] 404 ");
+  gateway_wait_for_log (gw, "request-id=secret-path\n");
+  g_assert_false (gateway_logged (gw, "sk-abcdefghijklmnopqrstuvwx1234"));
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  long_path = g_strconcat ("/nothing/", long_id = g_strnfill (400, 'p'), NULL);
+  g_clear_pointer (&long_id, g_free);
+  msg = http (session, "GET", port, long_path, "long-path", &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_NOT_FOUND);
+  long_line = g_strdup_printf ("INFO: GET %s 404 ", long_path);
+  gateway_wait_for_log (gw, long_line);
+  gateway_wait_for_log (gw, "request-id=long-path\n");
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
 
