@@ -49,9 +49,9 @@ static const struct
 };
 
 /* What each rule cannot match without, for a quick look before the regex
- * (most text holds none of it): a rule may match @text only if @text holds
- * @literal (in ASCII lowercase for the caseless rules: then @lowered is
- * searched) and, when set, the character @also. Only for ASCII text: under
+ * (most text holds none of it): a rule may match a text only if the text
+ * holds one of @literals (compared in ASCII lowercase for the caseless
+ * rules) and, when set, the character @also. Only for ASCII text: under
  * Unicode case folding a caseless name may be spelt with other characters
  * ("ſ" for "s", the Kelvin sign for "k"). Keep in step with @rules. */
 static const struct
