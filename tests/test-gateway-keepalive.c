@@ -324,6 +324,106 @@ client_get_health (Client *c)
 
 /* Tests {{{1 */
 
+/* Spins until a response head without a body (an interim response) has
+ * arrived, checks that it starts with @status_line, and takes it out. */
+static void
+client_expect_head (Client     *c,
+                    const char *status_line)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+  const char *end;
+
+  while ((end = strstr (c->in->str, "\r\n\r\n")) == NULL)
+    {
+      if (c->eof || g_get_monotonic_time () > deadline)
+        g_error ("No “%s” from the gateway: %s", status_line, c->in->str);
+      if (!client_poll (c) && !g_main_context_iteration (NULL, FALSE))
+        g_usleep (200);
+    }
+  if (!g_str_has_prefix (c->in->str, status_line))
+    g_error ("Expected “%s” from the gateway, got: %s", status_line, c->in->str);
+  g_string_erase (c->in, 0, end + 4 - c->in->str);
+}
+
+/* Request bodies on a kept-alive connection: the cap holds whether the body
+ * comes with a length or chunked, a request without one needs no body
+ * handling, and the id survives a "100 Continue". */
+static void
+test_bodies (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(Client) c = client_connect (f);
+  g_autofree char *pad = g_strnfill (20 * 1024, 'a');
+  g_autofree char *with_length = NULL;
+  g_autofree char *chunked = NULL;
+
+  with_length = g_strdup_printf ("POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                 "X-Request-Id: long-1\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: %zu\r\n\r\n%s", strlen (pad), pad);
+  chunked = g_strdup_printf ("POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "X-Request-Id: chunked-1\r\nContent-Type: application/json\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n"
+                             "%zx\r\n%s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+                             strlen (pad) / 2, pad + strlen (pad) / 2,
+                             strlen (pad) / 2, pad + strlen (pad) / 2);
+
+  {
+    g_auto(Response) r = { 0 };
+
+    client_send (c, with_length);
+    client_read_response (c, &r);
+    g_assert_cmpuint (r.status, ==, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE);
+    g_assert_cmpstr (r.request_id, ==, "long-1");
+  }
+
+  {
+    g_auto(Response) r = { 0 };
+
+    client_send (c, chunked);
+    client_read_response (c, &r);
+    g_assert_cmpuint (r.status, ==, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE);
+    g_assert_cmpstr (r.request_id, ==, "chunked-1");
+  }
+
+  /* A small chunked body is read: not valid JSON, so 400 rather than 413. */
+  {
+    g_auto(Response) r = { 0 };
+
+    client_send (c, "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "2\r\n{x\r\n0\r\n\r\n");
+    client_read_response (c, &r);
+    g_assert_cmpuint (r.status, ==, SOUP_STATUS_BAD_REQUEST);
+  }
+
+  /* The headers first, then the body once the gateway asked for it. */
+  {
+    g_auto(Response) r = { 0 };
+
+    client_send (c, "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "X-Request-Id: continue-1\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+    client_expect_head (c, "HTTP/1.1 100 Continue\r\n");
+    client_send (c, "{x");
+    client_read_response (c, &r);
+    g_assert_cmpuint (r.status, ==, SOUP_STATUS_BAD_REQUEST);
+    g_assert_cmpstr (r.request_id, ==, "continue-1");
+    g_assert_false (r.close);
+  }
+
+  /* No body at all. */
+  {
+    g_auto(Response) r = { 0 };
+
+    client_send (c, "GET /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "X-Request-Id: get-1\r\n\r\n");
+    client_read_response (c, &r);
+    g_assert_cmpuint (r.status, ==, SOUP_STATUS_UNAUTHORIZED);
+    g_assert_cmpstr (r.request_id, ==, "get-1");
+    g_assert_false (r.close);
+  }
+}
+
 /* Requests one after the other, then pipelined, on one connection. */
 static void
 test_reuse (Fixture       *f,
@@ -702,6 +802,8 @@ main (int   argc,
 
   g_test_add ("/helix/gateway/keepalive/reuse", Fixture, NULL,
               fixture_setup, test_reuse, fixture_teardown);
+  g_test_add ("/helix/gateway/keepalive/bodies", Fixture, NULL,
+              fixture_setup, test_bodies, fixture_teardown);
   g_test_add ("/helix/gateway/keepalive/session", Fixture, NULL,
               fixture_setup, test_session, fixture_teardown);
   g_test_add ("/helix/gateway/keepalive/no-leak", Fixture, NULL,

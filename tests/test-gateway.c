@@ -14,6 +14,8 @@
 #include <libsoup/soup.h>
 
 #include "helix-gateway.h"
+#include "helix-gateway-metrics.h"
+#include "helix-gateway-private.h"
 #include "helix-test-http.h"
 #include "helix-test-util.h"
 
@@ -338,6 +340,7 @@ test_log_format (void)
     { G_LOG_LEVEL_INFO, "helix-gateway", "listening on http://127.0.0.1:1",
       "<6>helix-gateway[helix-gateway]: INFO: listening on http://127.0.0.1:1\n" },
     { G_LOG_LEVEL_DEBUG, "libsoup", "two\nlines\x1b[31m", "<7>helix-gateway[libsoup]: DEBUG: two\\nlines\\x1b[31m\n" },
+    { G_LOG_LEVEL_INFO, "", "a\rb\tc\x7f", "<6>helix-gateway: INFO: a\\rb\tc\\x7f\n" },
   };
   HelixLogLevel level;
 
@@ -354,6 +357,93 @@ test_log_format (void)
   g_assert_cmpstr (helix_log_level_to_string (HELIX_LOG_LEVEL_DEBUG), ==, "debug");
   g_assert_false (helix_log_level_from_string ("WARNING", &level));
   g_assert_false (helix_log_level_from_string (NULL, &level));
+}
+
+/* The hot routes write their JSON directly: the same text json-glib writes. */
+static void
+test_json_writer (void)
+{
+  static const char * const strings[] = {
+    "", "plain", "quote \" and \\ backslash", "\b\f\n\r\t", "\x01\x1f\x7f end",
+    "caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x98\x80", "</script>",
+  };
+  static const gint64 times_s[] = {
+    0, 1, -1, 59, 86399, 86400, -86400, -86401, 951782400 /* 2000-02-29 */,
+    1795348800, 4102444800 /* 2100-01-01 */, 253402300799 /* 9999-12-31T23:59:59 */,
+    G_GINT64_CONSTANT (-62135596800) /* 0001-01-01 */, 253402300800, G_GINT64_CONSTANT (-62135596801),
+  };
+  g_autoptr(GRand) rand = g_rand_new_with_seed (3);
+
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
+    {
+      g_autoptr(JsonNode) node = json_node_init_string (json_node_alloc (), strings[i]);
+      g_autofree char *expected = json_to_string (node, FALSE);
+      g_autoptr(GString) out = g_string_new (NULL);
+      g_autoptr(JsonNode) parsed = NULL;
+      g_autoptr(GError) error = NULL;
+
+      _helix_gateway_json_append_string (out, strings[i]);
+      /* json-glib 1.6 leaves U+001F raw, which JSON does not allow. */
+      if (strchr (strings[i], 0x1f) == NULL)
+        g_assert_cmpstr (out->str, ==, expected);
+      else
+        g_assert_nonnull (strstr (out->str, "\\u001f"));
+      parsed = json_from_string (out->str, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (json_node_get_string (parsed), ==, strings[i]);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (times_s) + 2000; i++)
+    {
+      gint64 time_us = i < G_N_ELEMENTS (times_s)
+                       ? times_s[i] * G_USEC_PER_SEC + (i % 2 ? 999999 : 0)
+                       : (gint64) g_rand_double_range (rand, -7e16, 2.6e17);
+      g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (time_us / G_USEC_PER_SEC);
+      g_autofree char *text = time != NULL ? g_date_time_format_iso8601 (time) : NULL;
+      g_autofree char *expected = text != NULL ? g_strdup_printf ("\"%s\"", text)
+                                               : g_strdup ("null");
+      g_autoptr(GString) out = g_string_new (NULL);
+
+      _helix_gateway_json_append_time (out, time_us);
+      g_assert_cmpstr (out->str, ==, expected);
+    }
+}
+
+static void
+test_route_for_path (void)
+{
+  static const struct
+  {
+    const char *path;
+    const char *route;
+  } cases[] = {
+    { "/health", "/health" },
+    { "/health/", "other" },
+    { "/health/x", "other" },
+    { "/api/v1/sessions", "/api/v1/sessions" },
+    { "/api/v1/sessions/", "/api/v1/sessions/{id}" },
+    { "/api/v1/sessions/0190a1b2-c3d4", "/api/v1/sessions/{id}" },
+    { "/api/v1/sessions/x/messages", "/api/v1/sessions/{id}/messages" },
+    { "/api/v1/sessions/x/messages/y", "other" },
+    { "/api/v1/devices/7", "/api/v1/devices/{id}" },
+    { "/api/v1/admin/flags/voice", "/api/v1/admin/flags/{name}" },
+    { "/api/v1/admin/flags", "/api/v1/admin/flags" },
+    { "/api/v1/admin/maintenance", "/api/v1/admin/maintenance" },
+    { "/api//v1/sessions", "other" },
+    { "/api/v1/sessions{id}", "other" },
+    { "/v1/chat/completions", "/v1/chat/completions" },
+    { "/", "other" },
+    { "", "other" },
+    { "health", "other" },
+    { "/a/b/c/d/e/f/g/h", "other" },
+  };
+  g_autofree char *long_path = g_strnfill (300, 'a');
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_assert_cmpstr (helix_gateway_metrics_route_for_path (cases[i].path), ==, cases[i].route);
+
+  long_path[0] = '/';
+  g_assert_cmpstr (helix_gateway_metrics_route_for_path (long_path), ==, "other");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -774,6 +864,8 @@ test_health (Scratch       *s,
   g_autoptr(RawClient) idle = NULL;
   g_autofree char *db_path = NULL;
   g_autofree char *long_id = NULL;
+  g_autofree char *long_path = NULL;
+  g_autofree char *long_line = NULL;
   JsonObject *database;
   JsonNode *uptime;
   GStatBuf st;
@@ -824,6 +916,27 @@ test_health (Scratch       *s,
   g_assert_cmpuint (soup_message_get_connection_id (msg), ==, connection_id);
   gateway_wait_for_log (gw, "GET /health 200 ");
   gateway_wait_for_log (gw, "request-id=test-request_1\n");
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  /* The line of every request passes the sanitizer, and a long path is
+   * logged whole. */
+  msg = http (session, "GET", port, "/nothing/sk-abcdefghijklmnopqrstuvwx1234", "secret-path",
+              &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_NOT_FOUND);
+  gateway_wait_for_log (gw, "INFO: GET /nothing/[redacted] 404 ");
+  gateway_wait_for_log (gw, "request-id=secret-path\n");
+  g_assert_false (gateway_logged (gw, "sk-abcdefghijklmnopqrstuvwx1234"));
+  g_clear_object (&msg);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  long_path = g_strconcat ("/nothing/", long_id = g_strnfill (400, 'p'), NULL);
+  g_clear_pointer (&long_id, g_free);
+  msg = http (session, "GET", port, long_path, "long-path", &body);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_NOT_FOUND);
+  long_line = g_strdup_printf ("INFO: GET %s 404 ", long_path);
+  gateway_wait_for_log (gw, long_line);
+  gateway_wait_for_log (gw, "request-id=long-path\n");
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
 
@@ -1329,6 +1442,8 @@ main (int   argc,
       g_test_add_data_func (path, &bad_configs[i], test_config_bad_file);
     }
   g_test_add_func ("/helix/gateway/log/format", test_log_format);
+  g_test_add_func ("/helix/gateway/json/writer", test_json_writer);
+  g_test_add_func ("/helix/gateway/metrics/route-for-path", test_route_for_path);
 
   g_test_add ("/helix/gateway/health", Scratch, NULL,
               scratch_setup, test_health, scratch_teardown);

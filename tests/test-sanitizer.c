@@ -28,7 +28,17 @@ test_shapes (void)
     { "{\"API_KEY\" : \"xyz\", \"token\":\"t\"}", "{\"API_KEY\" : \"[redacted]\", \"token\":\"[redacted]\"}" },
     { "login?user=bob&password=s3cr3t&next=/", "login?user=bob&password=[redacted]&next=/" },
     { "client_secret = abc123; other", "client_secret = [redacted]; other" },
+    /* Several rules in one line, and a replacement followed by more */
+    { "GET /x?Token=abc&q=1 Bearer abcdefgh123 sk-ant-api03-AbCdEfGh_ij",
+      "GET /x?Token=[redacted]&q=1 Bearer [redacted] [redacted]" },
+    /* Names in other cases and spellings: Unicode case folding (long s,
+     * Kelvin sign), which a quick look at ASCII letters would miss */
+    { "PaSsWoRd=abc", "PaSsWoRd=[redacted]" },
+    { "pa\u017f\u017fword=abc", "pa\u017f\u017fword=[redacted]" },
+    { "api_\u212aey=abc", "api_\u212aey=[redacted]" },
     /* Not secrets */
+    { "GET /api/v1/sessions 200 0.2 ms request-id=0123456789abcdef",
+      "GET /api/v1/sessions 200 0.2 ms request-id=0123456789abcdef" },
     { "the task: sketch a plan", "the task: sketch a plan" },
     { "sk-short", "sk-short" },
     { "{\"passwords_changed\":3}", "{\"passwords_changed\":3}" },

@@ -48,6 +48,29 @@ static const struct
   { "\\bAIza[0-9A-Za-z_-]{30,}", HELIX_SANITIZER_REDACTED },
 };
 
+/* What each rule cannot match without, for a quick look before the regex
+ * (most text holds none of it): a rule may match a text only if the text
+ * holds one of @literals (compared in ASCII lowercase for the caseless
+ * rules) and, when set, the character @also. Only for ASCII text: under
+ * Unicode case folding a caseless name may be spelt with other characters
+ * ("ſ" for "s", the Kelvin sign for "k"). Keep in step with @rules. */
+static const struct
+{
+  const char *literals[6];  /* any one of them, NULL-terminated */
+  char        also;
+  gboolean    caseless;
+} needs[] = {
+  { { "pass", "secret", "token", "key", "authorization", NULL }, '"', TRUE },
+  { { "pass", "secret", "token", "key", "authorization", NULL }, '=', TRUE },
+  { { "earer", NULL }, 0, FALSE },
+  { { "eyJ", NULL }, 0, FALSE },
+  { { "sk-ant-", NULL }, 0, FALSE },
+  { { "sk-", NULL }, 0, FALSE },
+  { { "AIza", NULL }, 0, FALSE },
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (needs) == G_N_ELEMENTS (rules));
+
 struct _HelixSanitizer
 {
   GRegex    *regexes[G_N_ELEMENTS (rules)];
@@ -206,6 +229,42 @@ replace_all (const char *text,
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+static gboolean
+is_ascii (const char *text)
+{
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    if (*p >= 0x80)
+      return FALSE;
+
+  return TRUE;
+}
+
+/* Whether rule @i could match the ASCII @text (see @needs); @lowered caches
+ * @text in lowercase for the caseless rules. */
+static gboolean
+rule_may_match (guint        i,
+                const char  *text,
+                char       **lowered)
+{
+  const char *haystack = text;
+
+  if (needs[i].also != 0 && strchr (text, needs[i].also) == NULL)
+    return FALSE;
+
+  if (needs[i].caseless)
+    {
+      if (*lowered == NULL)
+        *lowered = g_ascii_strdown (text, -1);
+      haystack = *lowered;
+    }
+
+  for (guint j = 0; needs[i].literals[j] != NULL; j++)
+    if (strstr (haystack, needs[i].literals[j]) != NULL)
+      return TRUE;
+
+  return FALSE;
+}
+
 /**
  * helix_sanitizer_redact:
  * @self: a sanitizer
@@ -218,6 +277,8 @@ helix_sanitizer_redact (HelixSanitizer *self,
                         const char     *text)
 {
   g_autofree char *out = NULL;
+  g_autofree char *lowered = NULL;
+  gboolean ascii;
 
   g_return_val_if_fail (self != NULL, NULL);
 
@@ -239,10 +300,13 @@ helix_sanitizer_redact (HelixSanitizer *self,
     }
   g_rw_lock_reader_unlock (&self->lock);
 
+  ascii = is_ascii (out);
   for (guint i = 0; i < G_N_ELEMENTS (rules); i++)
     {
       char *replaced;
 
+      if (ascii && !rule_may_match (i, out, &lowered))
+        continue;
       if (!g_regex_match (self->regexes[i], out, 0, NULL))
         continue;
       replaced = g_regex_replace (self->regexes[i], out, -1, 0, rules[i].replacement, 0, NULL);
@@ -250,6 +314,8 @@ helix_sanitizer_redact (HelixSanitizer *self,
         {
           g_free (out);
           out = replaced;
+          /* The replacement is ASCII: @out stays ASCII if it was. */
+          g_clear_pointer (&lowered, g_free);
         }
     }
 

@@ -126,33 +126,67 @@ helix_gateway_metrics_init (void)
 const char *
 helix_gateway_metrics_route_for_path (const char *path)
 {
-  g_auto(GStrv) segments = NULL;
-  g_autoptr(GString) pattern = NULL;
+  /* The pattern fits: at most 256 bytes of path, two segments replaced. */
+  char pattern[256 + 2 * sizeof "{name}" + 1];
+  const char *segments[5];
+  gsize lengths[5];
+  guint n_segments = 0;
+  gsize length;
+  char *out;
 
   g_return_val_if_fail (path != NULL, "other");
 
-  if (path[0] != '/' || strlen (path) > 256)
+  length = strlen (path);
+  if (path[0] != '/' || length > 256)
     return "other";
+
+  /* Every request asks: no allocation. No route has more than 5 segments. */
+  for (const char *p = path + 1; ; )
+    {
+      const char *end = strchr (p, '/');
+
+      if (end == NULL)
+        end = p + strlen (p);
+
+      if (n_segments == G_N_ELEMENTS (segments))
+        return "other";
+      segments[n_segments] = p;
+      lengths[n_segments] = end - p;
+      n_segments++;
+      if (*end == '\0')
+        break;
+      p = end + 1;
+    }
+
+#define SEGMENT_IS(i, text) \
+  ((i) < n_segments && lengths[i] == strlen (text) && memcmp (segments[i], text, lengths[i]) == 0)
 
   /* /api/v1/sessions/X/messages → /api/v1/sessions/{id}/messages,
    * /api/v1/admin/flags/X → /api/v1/admin/flags/{name} */
-  segments = g_strsplit (path + 1, "/", -1);
-  pattern = g_string_new (NULL);
-  for (guint i = 0; segments[i] != NULL; i++)
+  out = pattern;
+  for (guint i = 0; i < n_segments; i++)
     {
-      gboolean is_id = i == 3 &&
-                       (g_str_equal (segments[2], "sessions") ||
-                        g_str_equal (segments[2], "devices"));
-      gboolean is_name = i == 4 && g_str_equal (segments[2], "admin") &&
-                         g_str_equal (segments[3], "flags");
+      gboolean is_id = i == 3 && (SEGMENT_IS (2, "sessions") || SEGMENT_IS (2, "devices"));
+      gboolean is_name = i == 4 && SEGMENT_IS (2, "admin") && SEGMENT_IS (3, "flags");
 
-      g_string_append_c (pattern, '/');
-      g_string_append (pattern, is_id ? "{id}" : is_name ? "{name}" : segments[i]);
+      *out++ = '/';
+      if (is_id)
+        out = stpcpy (out, "{id}");
+      else if (is_name)
+        out = stpcpy (out, "{name}");
+      else
+        {
+          memcpy (out, segments[i], lengths[i]);
+          out += lengths[i];
+        }
     }
+  *out = '\0';
+
+#undef SEGMENT_IS
 
   for (guint i = 0; i < G_N_ELEMENTS (routes); i++)
     {
-      if (g_str_equal (pattern->str, routes[i]))
+      if (g_str_equal (pattern, routes[i]))
         return routes[i];
     }
 
@@ -214,12 +248,16 @@ helix_gateway_metrics_observe_request (const char *route,
                                        guint       status,
                                        gint64      duration_us)
 {
-  g_autofree char *key = NULL;
+  /* Routes and methods are short: the key fits, and is copied only once. */
+  char key[128];
+  const char *label = method_label (method);
   guint64 *count;
 
   g_return_if_fail (route != NULL);
 
-  key = g_strdup_printf ("%s\n%s\n%u", route, method_label (method), status);
+  if (strlen (route) + strlen (label) + 16 > sizeof key)
+    g_return_if_reached ();
+  g_snprintf (key, sizeof key, "%s\n%s\n%u", route, label, status);
 
   g_mutex_lock (&lock);
   ensure_initialized ();
@@ -228,7 +266,7 @@ helix_gateway_metrics_observe_request (const char *route,
   if (count == NULL)
     {
       count = g_new0 (guint64, 1);
-      g_hash_table_insert (requests, g_steal_pointer (&key), count);
+      g_hash_table_insert (requests, g_strdup (key), count);
     }
   (*count)++;
 

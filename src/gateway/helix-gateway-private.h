@@ -108,6 +108,13 @@ void     _helix_gateway_add_routes          (HelixGateway      *self,
 void     _helix_gateway_respond_json        (SoupServerMessage *msg,
                                              guint              status,
                                              JsonNode          *root);
+void     _helix_gateway_respond_json_text   (SoupServerMessage *msg,
+                                             guint              status,
+                                             GString           *text);
+void     _helix_gateway_json_append_string  (GString           *out,
+                                             const char        *value);
+void     _helix_gateway_json_append_time    (GString           *out,
+                                             gint64             time_us);
 void     _helix_gateway_respond_error       (SoupServerMessage *msg,
                                              guint              status,
                                              const char        *code,

@@ -54,22 +54,19 @@ gzip_bytes (const char *data,
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (memory));
 }
 
-void
-_helix_gateway_respond_json (SoupServerMessage *msg,
-                             guint              status,
-                             JsonNode          *root)
+/* Answers with the JSON @body (taken), gzipped if large and accepted. */
+static void
+respond_json_body (SoupServerMessage *msg,
+                   guint              status,
+                   char              *body,
+                   gsize              length)
 {
   SoupMessageHeaders *headers;
   g_autoptr(GBytes) compressed = NULL;
-  char *body;
-  gsize length;
 
   g_assert (SOUP_IS_SERVER_MESSAGE (msg));
-  g_assert (root != NULL);
 
   headers = soup_server_message_get_response_headers (msg);
-  body = json_to_string (root, FALSE);
-  length = strlen (body);
 
   /* libsoup 3.2 knows no phrase for 429 (RFC 6585). */
   soup_server_message_set_status (msg, status, status == 429 ? "Too Many Requests" : NULL);
@@ -93,6 +90,197 @@ _helix_gateway_respond_json (SoupServerMessage *msg,
     }
   else
     soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, body, length);
+}
+
+void
+_helix_gateway_respond_json (SoupServerMessage *msg,
+                             guint              status,
+                             JsonNode          *root)
+{
+  char *body;
+
+  g_assert (root != NULL);
+
+  body = json_to_string (root, FALSE);
+  respond_json_body (msg, status, body, strlen (body));
+}
+
+/**
+ * _helix_gateway_respond_json_text:
+ * @msg: a request
+ * @status: the status of the answer
+ * @text: (transfer full): a JSON document, as built with
+ *   _helix_gateway_json_append_string() and friends
+ *
+ * Like _helix_gateway_respond_json(), for the answers of hot routes, which
+ * are written directly rather than built as a #JsonNode first.
+ */
+void
+_helix_gateway_respond_json_text (SoupServerMessage *msg,
+                                  guint              status,
+                                  GString           *text)
+{
+  gsize length = text->len;
+
+  respond_json_body (msg, status, g_string_free (text, FALSE), length);
+}
+
+/**
+ * _helix_gateway_json_append_string:
+ * @out: a JSON text being written
+ * @value: (nullable): valid UTF-8
+ *
+ * Appends @value as a JSON string (escaped as json-glib does, but for
+ * U+001F, which json-glib 1.6 leaves raw), or `null`.
+ */
+void
+_helix_gateway_json_append_string (GString    *out,
+                                   const char *value)
+{
+  static const char hex[] = "0123456789abcdef";
+  const char *run;
+
+  if (value == NULL)
+    {
+      g_string_append (out, "null");
+      return;
+    }
+
+  g_string_append_c (out, '"');
+  run = value;
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      guchar c = (guchar) *p;
+
+      if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+        continue;
+
+      g_string_append_len (out, run, p - run);
+      run = p + 1;
+      switch (c)
+        {
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\b':
+          g_string_append (out, "\\b");
+          break;
+        case '\f':
+          g_string_append (out, "\\f");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        default:
+          g_string_append (out, "\\u00");
+          g_string_append_c (out, hex[c >> 4]);
+          g_string_append_c (out, hex[c & 0xf]);
+          break;
+        }
+    }
+  g_string_append (out, run);
+  g_string_append_c (out, '"');
+}
+
+/* Writes the @width last decimal digits of @value (≥ 0) at @out. */
+static void
+put_digits (char   *out,
+            gint64  value,
+            guint   width)
+{
+  for (guint i = width; i > 0; i--)
+    {
+      out[i - 1] = '0' + value % 10;
+      value /= 10;
+    }
+}
+
+/**
+ * _helix_gateway_json_append_time:
+ * @out: a JSON text being written
+ * @time_us: microseconds since the Unix epoch
+ *
+ * Appends the time, to the second, as an ISO 8601 string in UTC
+ * (`"2026-11-22T10:00:00Z"`, what _helix_gateway_add_time_member() writes),
+ * or `null` outside the years 1–9999.
+ */
+void
+_helix_gateway_json_append_time (GString *out,
+                                 gint64   time_us)
+{
+  /* Seconds from 0001-01-01 to 1970-01-01, and to 10000-01-01. */
+  const gint64 min_s = G_GINT64_CONSTANT (-62135596800);
+  const gint64 max_s = G_GINT64_CONSTANT (253402300800);
+  gint64 seconds = time_us / G_USEC_PER_SEC; /* as GDateTime: towards zero */
+  gint64 days, secs_of_day, era, day_of_era, year_of_era, day_of_year, mp;
+  gint64 year, month, day;
+  char text[32];
+
+  if (seconds < min_s || seconds >= max_s)
+    {
+      g_string_append (out, "null");
+      return;
+    }
+
+  /* Days since the epoch to a civil date (Howard Hinnant's algorithm). */
+  days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
+  secs_of_day = seconds - days * 86400;
+  days += 719468;
+  era = (days >= 0 ? days : days - 146096) / 146097;
+  day_of_era = days - era * 146097;
+  year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  mp = (5 * day_of_year + 2) / 153;
+  day = day_of_year - (153 * mp + 2) / 5 + 1;
+  month = mp < 10 ? mp + 3 : mp - 9;
+  year = year_of_era + era * 400 + (month <= 2);
+
+  /* "YYYY-MM-DDTHH:MM:SSZ", without printf: two of them in every session. */
+  text[0] = '"';
+  put_digits (text + 1, year, 4);
+  text[5] = '-';
+  put_digits (text + 6, month, 2);
+  text[8] = '-';
+  put_digits (text + 9, day, 2);
+  text[11] = 'T';
+  put_digits (text + 12, secs_of_day / 3600, 2);
+  text[14] = ':';
+  put_digits (text + 15, secs_of_day / 60 % 60, 2);
+  text[17] = ':';
+  put_digits (text + 18, secs_of_day % 60, 2);
+  text[20] = 'Z';
+  text[21] = '"';
+  g_string_append_len (out, text, 22);
+}
+
+/* Appends @value in decimal. */
+static void
+append_int (GString *out,
+            gint64   value)
+{
+  char text[24];
+  char *p = text + sizeof text;
+  guint64 magnitude = value < 0 ? -(guint64) value : (guint64) value;
+
+  do
+    {
+      *--p = '0' + magnitude % 10;
+      magnitude /= 10;
+    }
+  while (magnitude > 0);
+  if (value < 0)
+    *--p = '-';
+
+  g_string_append_len (out, p, text + sizeof text - p);
 }
 
 /**
@@ -230,10 +418,9 @@ health_cb (SoupServer        *server,
 {
   static const char * const allowed[] = { "GET", "HEAD", NULL };
   HelixGateway *self = user_data;
-  g_autoptr(JsonBuilder) builder = NULL;
-  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = NULL;
   HelixGatewayDb *db;
+  GString *text;
   gboolean database_ok;
 
   if (!_helix_gateway_admit (self, msg))
@@ -262,40 +449,34 @@ health_cb (SoupServer        *server,
   if (!database_ok)
     g_warning ("Health check: the database does not answer: %s", error->message);
 
-  builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, database_ok ? "ok" : "degraded");
-  json_builder_set_member_name (builder, "version");
-  json_builder_add_string_value (builder, PACKAGE_VERSION);
-  json_builder_set_member_name (builder, "maintenance");
-  json_builder_add_boolean_value (builder, _helix_gateway_in_maintenance (self));
-  json_builder_set_member_name (builder, "uptime_s");
-  json_builder_add_int_value (builder, _helix_gateway_get_uptime_seconds (self));
-  json_builder_set_member_name (builder, "database");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "ok");
-  json_builder_add_boolean_value (builder, database_ok);
+  /* Asked often (by load balancers, monitoring): written directly. */
+  text = g_string_sized_new (160);
+  g_string_append (text, "{\"status\":");
+  g_string_append (text, database_ok ? "\"ok\"" : "\"degraded\"");
+  g_string_append (text, ",\"version\":");
+  _helix_gateway_json_append_string (text, PACKAGE_VERSION);
+  g_string_append (text, ",\"maintenance\":");
+  g_string_append (text, _helix_gateway_in_maintenance (self) ? "true" : "false");
+  g_string_append (text, ",\"uptime_s\":");
+  append_int (text, _helix_gateway_get_uptime_seconds (self));
+  g_string_append (text, ",\"database\":{\"ok\":");
   if (database_ok)
     {
-      json_builder_set_member_name (builder, "schema_version");
-      json_builder_add_int_value (builder, helix_gateway_db_get_schema_version (db));
+      g_string_append (text, "true,\"schema_version\":");
+      append_int (text, helix_gateway_db_get_schema_version (db));
     }
   else
     {
-      json_builder_set_member_name (builder, "error");
-      json_builder_add_string_value (builder, error->message);
+      g_string_append (text, "false,\"error\":");
+      _helix_gateway_json_append_string (text, error->message);
     }
-  json_builder_end_object (builder);
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
+  g_string_append (text, "}}");
 
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Cache-Control", "no-store");
-  _helix_gateway_respond_json (msg,
-                               database_ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE,
-                               root);
+  _helix_gateway_respond_json_text (msg,
+                                    database_ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE,
+                                    text);
 }
 
 /* GET /metrics: Prometheus metrics. Unauthenticated: the reverse proxy must

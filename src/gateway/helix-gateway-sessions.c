@@ -51,25 +51,33 @@ respond_invalid (SoupServerMessage *msg,
   _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request", message);
 }
 
-static JsonNode *
-session_to_json (HelixGatewaySyncSession *session)
+static void
+append_session_json (GString                 *out,
+                     HelixGatewaySyncSession *session)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_string_append (out, "{\"id\":");
+  _helix_gateway_json_append_string (out, session->uuid);
+  g_string_append (out, ",\"title\":");
+  _helix_gateway_json_append_string (out, session->title);
+  g_string_append (out, session->pinned ? ",\"pinned\":true" : ",\"pinned\":false");
+  g_string_append (out, session->archived ? ",\"archived\":true" : ",\"archived\":false");
+  g_string_append (out, ",\"created\":");
+  _helix_gateway_json_append_time (out, session->created_us);
+  g_string_append (out, ",\"updated\":");
+  _helix_gateway_json_append_time (out, session->updated_us);
+  g_string_append_c (out, '}');
+}
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, session->uuid);
-  json_builder_set_member_name (builder, "title");
-  json_builder_add_string_value (builder, session->title);
-  json_builder_set_member_name (builder, "pinned");
-  json_builder_add_boolean_value (builder, session->pinned);
-  json_builder_set_member_name (builder, "archived");
-  json_builder_add_boolean_value (builder, session->archived);
-  _helix_gateway_add_time_member (builder, "created", session->created_us);
-  _helix_gateway_add_time_member (builder, "updated", session->updated_us);
-  json_builder_end_object (builder);
+/* Answers with one session. */
+static void
+respond_session (SoupServerMessage       *msg,
+                 guint                    status,
+                 HelixGatewaySyncSession *session)
+{
+  GString *text = g_string_sized_new (256);
 
-  return json_builder_get_root (builder);
+  append_session_json (text, session);
+  _helix_gateway_respond_json_text (msg, status, text);
 }
 
 /* Finds the caller's live session @id. If it has none (or it is deleted, or
@@ -262,9 +270,8 @@ list_sessions (HelixGateway      *self,
                HelixGatewayAuth  *auth)
 {
   g_autoptr(GPtrArray) sessions = NULL;
-  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = NULL;
-  JsonArray *array;
+  GString *text;
 
   sessions = helix_gateway_db_list_sessions (helix_gateway_get_db (self), auth->user_id, &error);
   if (sessions == NULL)
@@ -273,13 +280,17 @@ list_sessions (HelixGateway      *self,
       return;
     }
 
-  array = json_array_sized_new (sessions->len);
+  /* Read by every device when it starts: written directly. */
+  text = g_string_sized_new (2 + 200 * sessions->len);
+  g_string_append_c (text, '[');
   for (guint i = 0; i < sessions->len; i++)
-    json_array_add_element (array, session_to_json (g_ptr_array_index (sessions, i)));
-
-  root = json_node_new (JSON_NODE_ARRAY);
-  json_node_take_array (root, array);
-  _helix_gateway_respond_json (msg, SOUP_STATUS_OK, root);
+    {
+      if (i > 0)
+        g_string_append_c (text, ',');
+      append_session_json (text, g_ptr_array_index (sessions, i));
+    }
+  g_string_append_c (text, ']');
+  _helix_gateway_respond_json_text (msg, SOUP_STATUS_OK, text);
 }
 
 static void
@@ -290,7 +301,6 @@ create_session (HelixGateway      *self,
   g_autoptr(JsonObject) body = NULL;
   g_autoptr(JsonObject) data = NULL;
   g_autoptr(HelixGatewaySyncSession) session = NULL;
-  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *id = helix_uuid_new_v7 ();
   g_autofree char *location = NULL;
@@ -318,8 +328,7 @@ create_session (HelixGateway      *self,
   location = g_strconcat (SESSIONS_PATH "/", id, NULL);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location",
                                 location);
-  root = session_to_json (session);
-  _helix_gateway_respond_json (msg, SOUP_STATUS_CREATED, root);
+  respond_session (msg, SOUP_STATUS_CREATED, session);
 }
 
 /* One session {{{1 */
@@ -331,13 +340,11 @@ get_session (HelixGateway      *self,
              const char        *id)
 {
   g_autoptr(HelixGatewaySyncSession) session = find_session (self, msg, auth, id);
-  g_autoptr(JsonNode) root = NULL;
 
   if (session == NULL)
     return;
 
-  root = session_to_json (session);
-  _helix_gateway_respond_json (msg, SOUP_STATUS_OK, root);
+  respond_session (msg, SOUP_STATUS_OK, session);
 }
 
 static void
@@ -350,7 +357,6 @@ patch_session (HelixGateway      *self,
   g_autoptr(HelixGatewaySyncSession) updated = NULL;
   g_autoptr(JsonObject) body = NULL;
   g_autoptr(JsonObject) data = NULL;
-  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = NULL;
   const char *seen[3];
 
@@ -387,8 +393,7 @@ patch_session (HelixGateway      *self,
       return;
     }
 
-  root = session_to_json (updated);
-  _helix_gateway_respond_json (msg, SOUP_STATUS_OK, root);
+  respond_session (msg, SOUP_STATUS_OK, updated);
 }
 
 static void

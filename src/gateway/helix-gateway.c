@@ -78,6 +78,9 @@
 /* TLS handshakes in progress at most; connections beyond are closed at once. */
 #define HELIX_GATEWAY_TLS_HANDSHAKES_MAX 256
 
+/* The request log line: method, path, status (or "aborted after"), duration. */
+#define REQUEST_LINE_FORMAT "%s %s %s %" G_GINT64_FORMAT ".%d ms request-id=%s"
+
 /* One TLS handshake in progress (see on_incoming()). */
 typedef struct
 {
@@ -262,10 +265,26 @@ helix_request_free (gpointer data)
 static void
 make_request_id (char *id)
 {
+  static const char hex[] = "0123456789abcdef";
+  static GMutex lock;
+  static GRand *rand;
+  guint32 words[4];
+
+  G_STATIC_ASSERT (HELIX_REQUEST_ID_MAX_LEN >= 32);
+
   /* Request ids only correlate log lines and responses; they are not
-   * secrets, so GLib's PRNG (seeded from /dev/urandom) is good enough. */
-  g_snprintf (id, HELIX_REQUEST_ID_MAX_LEN + 1, "%08x%08x%08x%08x",
-              g_random_int (), g_random_int (), g_random_int (), g_random_int ());
+   * secrets, so a GLib PRNG (seeded from /dev/urandom) is good enough. Ours
+   * takes one lock for the four words, and no printf. */
+  g_mutex_lock (&lock);
+  if G_UNLIKELY (rand == NULL)
+    rand = g_rand_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
+    words[i] = g_rand_int (rand);
+  g_mutex_unlock (&lock);
+
+  for (guint i = 0; i < 32; i++)
+    id[i] = hex[(words[i / 8] >> (28 - 4 * (i % 8))) & 0xf];
+  id[32] = '\0';
 }
 
 gboolean
@@ -349,17 +368,53 @@ _helix_gateway_get_request_body (SoupServerMessage *msg,
   return request->body;
 }
 
+/* libsoup clears the response headers after a 1xx response (the "100
+ * Continue" of a client that sent "Expect: 100-continue"), which comes
+ * between the request headers and its body: put the id back for the final
+ * response. The route handler has run by now, but nothing is written yet. */
 static void
-on_got_headers (HelixGateway      *self,
-                SoupServerMessage *msg)
+on_got_body (SoupServerMessage *msg)
+{
+  HelixRequest *request = get_request (msg);
+
+  if (request != NULL)
+    set_response_headers (msg, request);
+}
+
+/* Whether a request has a body (RFC 9112, 6.3): chunked, or a length
+ * other than 0. libsoup reads nothing for one without either. */
+static gboolean
+announces_body (SoupMessageHeaders *headers)
+{
+  switch (soup_message_headers_get_encoding (headers))
+    {
+    case SOUP_ENCODING_NONE:
+      return FALSE;
+    case SOUP_ENCODING_CONTENT_LENGTH:
+      return soup_message_headers_get_content_length (headers) > 0;
+    case SOUP_ENCODING_UNRECOGNIZED:
+    case SOUP_ENCODING_EOF:
+    case SOUP_ENCODING_CHUNKED:
+    case SOUP_ENCODING_BYTERANGES:
+    default:
+      return TRUE;
+    }
+}
+
+static void
+on_got_headers (SoupServerMessage *msg)
 {
   HelixRequest *request = get_request (msg);
   SoupMessageHeaders *request_headers = soup_server_message_get_request_headers (msg);
+  HelixGateway *self;
   const char *incoming;
   GUri *uri;
 
-  if (request == NULL)
+  /* The gateway clears request->gateway when it goes. */
+  if (request == NULL || request->gateway == NULL)
     return;
+
+  self = request->gateway;
 
   request->got_headers = TRUE;
   /* Requests whose headers arrived before a shutdown began may finish. */
@@ -371,6 +426,12 @@ on_got_headers (HelixGateway      *self,
       g_strlcpy (request->id, incoming, sizeof request->id);
       set_response_headers (msg, request);
     }
+
+  /* Only a request that expects "100 Continue" gets a 1xx response, after
+   * which the headers must be set again (a shutdown starting meanwhile sets
+   * them on every request in flight itself: see set_headers_in_flight()). */
+  if (soup_message_headers_get_expectations (request_headers) & SOUP_EXPECTATION_CONTINUE)
+    g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), NULL);
 
   /* Bodies are never collected by libsoup, which has no size limit: the API
    * routes get theirs through on_got_chunk(), up to
@@ -386,21 +447,10 @@ on_got_headers (HelixGateway      *self,
       request->max_body = _helix_gateway_path_is_openai (g_uri_get_path (uri)) ||
                           g_str_equal (g_uri_get_path (uri), "/api/v1/chat/message")
                           ? HELIX_GATEWAY_MAX_CHAT_BODY_BYTES : HELIX_GATEWAY_MAX_BODY_BYTES;
-      g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
+      /* Most API requests (GET) announce no body: no chunk will come. */
+      if (announces_body (request_headers))
+        g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
     }
-}
-
-/* libsoup clears the response headers after a 1xx response (such as the
- * "100 Continue" of a client that sent "Expect: 100-continue"), which comes
- * between the request headers and its body: put the id back for the final
- * response. The route handler has run by now, but nothing is written yet. */
-static void
-on_got_body (SoupServerMessage *msg)
-{
-  HelixRequest *request = get_request (msg);
-
-  if (request != NULL)
-    set_response_headers (msg, request);
 }
 
 static void
@@ -426,9 +476,9 @@ on_request_started (HelixGateway      *self,
    * malformed request) carry them. */
   set_response_headers (msg, request);
 
-  g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_got_headers), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), NULL);
+  /* Plain handlers (no g_signal_connect_object(), which watches the
+   * gateway for every request): they find it in the request. */
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), NULL);
 }
 
 static void
@@ -441,7 +491,6 @@ finish_request (HelixGateway      *self,
   const char *method = soup_server_message_get_method (msg);
   const char *path = uri != NULL ? g_uri_get_path (uri) : NULL;
   guint status = soup_server_message_get_status (msg);
-  double duration_ms;
 
   if (request == NULL || request->finished)
     return;
@@ -455,18 +504,34 @@ finish_request (HelixGateway      *self,
                                            g_get_monotonic_time () - request->started_us);
 
   /* The query string is left out: it may carry secrets. GLib formats a
-   * message before it drops it: not for every request at a quieter level. */
-  duration_ms = (g_get_monotonic_time () - request->started_us) / 1000.0;
-  if (helix_log_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
+   * message before it drops it: not for every request at a quieter level.
+   * Written for every request: the duration in tenths of a millisecond,
+   * rounded, with no floating point formatting, and most lines in a buffer
+   * on the stack (a long path takes an allocation). */
+  if (!helix_log_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
     {
-      /* nothing to write */
+      gint64 tenths = (g_get_monotonic_time () - request->started_us + 50) / 100;
+      const char *outcome = "aborted after";
+      g_autofree char *allocated = NULL;
+      char status_text[16];
+      char buffer[256];
+      gsize length;
+
+      if (!aborted || status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
+        {
+          g_snprintf (status_text, sizeof status_text, "%u", status);
+          outcome = status_text;
+        }
+      method = method != NULL ? method : "-";
+      path = path != NULL ? path : "-";
+
+      length = g_snprintf (buffer, sizeof buffer, REQUEST_LINE_FORMAT, method, path, outcome,
+                           tenths / 10, (int) (tenths % 10), request->id);
+      if (length >= sizeof buffer)
+        allocated = g_strdup_printf (REQUEST_LINE_FORMAT, method, path, outcome,
+                                     tenths / 10, (int) (tenths % 10), request->id);
+      helix_log_info (G_LOG_DOMAIN, allocated != NULL ? allocated : buffer);
     }
-  else if (aborted && status != SOUP_STATUS_INTERNAL_SERVER_ERROR)
-    g_info ("%s %s aborted after %.1f ms request-id=%s",
-            method ? method : "-", path ? path : "-", duration_ms, request->id);
-  else
-    g_info ("%s %s %u %.1f ms request-id=%s",
-            method ? method : "-", path ? path : "-", status, duration_ms, request->id);
 
   if (self->stopping)
     schedule_drain_check (self);
@@ -551,6 +616,22 @@ log_abandoned_requests (HelixGateway *self)
       g_warning ("%s %s abandoned after %.1f ms request-id=%s",
                  method ? method : "-", uri ? g_uri_get_path (uri) : "-",
                  (g_get_monotonic_time () - request->started_us) / 1000.0, request->id);
+    }
+}
+
+/* A shutdown began: the responses still to come say "Connection: close". */
+static void
+set_headers_in_flight (HelixGateway *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->requests);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      HelixRequest *request = key;
+
+      set_response_headers (request->msg, request);
     }
 }
 
@@ -1083,6 +1164,15 @@ _helix_gateway_get_uptime_seconds (HelixGateway *self)
   return (g_get_monotonic_time () - self->started_us) / G_USEC_PER_SEC;
 }
 
+/* The client's address, formatted: only when a limit needs it. */
+static const char *
+address_of (SoupServerMessage *msg)
+{
+  const char *address = soup_server_message_get_remote_host (msg);
+
+  return address != NULL ? address : "unknown";
+}
+
 /* Answers @msg with 503 if it arrived during a shutdown. Returns whether
  * the handler should go on. */
 gboolean
@@ -1093,7 +1183,6 @@ _helix_gateway_admit (HelixGateway      *self,
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   GUri *uri = soup_server_message_get_uri (msg);
   const char *path = uri != NULL ? g_uri_get_path (uri) : "";
-  const char *address = soup_server_message_get_remote_host (msg);
   gboolean openai = _helix_gateway_path_is_openai (path);
   gboolean api = g_str_has_prefix (path, "/api/") || openai;
   gint64 retry_after_us;
@@ -1115,7 +1204,7 @@ _helix_gateway_admit (HelixGateway      *self,
     return FALSE;
 
   if (self->address_limits != NULL &&
-      !helix_token_buckets_take (self->address_limits, address != NULL ? address : "unknown",
+      !helix_token_buckets_take (self->address_limits, address_of (msg),
                                  g_get_monotonic_time (), &retry_after_us))
     {
       _helix_gateway_respond_rate_limited (msg, retry_after_us);
@@ -1808,6 +1897,7 @@ helix_gateway_shutdown_async (HelixGateway        *self,
     }
 
   self->shutdown = g_steal_pointer (&task);
+  set_headers_in_flight (self);
   stop_listening (self);
   if (self->keepalive != NULL)
     _helix_gateway_keepalive_close_idle (self->keepalive);

@@ -204,35 +204,57 @@ helix_log_format_line (GLogLevelFlags  log_level,
                        const char     *log_domain,
                        const char     *message)
 {
-  GString *line = g_string_new (NULL);
+  static const char hex[] = "0123456789abcdef";
+  GString *line;
   const char *label;
+  const char *run;
   int priority;
 
   priority = level_to_priority (log_level, &label);
 
-  g_string_append_printf (line, "<%d>%s", priority, LOG_IDENTIFIER);
-  if (log_domain != NULL && log_domain[0] != '\0')
-    g_string_append_printf (line, "[%s]", log_domain);
-  g_string_append_printf (line, ": %s: ", label);
-
   if (message == NULL)
     message = "(NULL) message";
 
+  /* Written for every request: no printf. */
+  line = g_string_sized_new (64 + strlen (message));
+  g_string_append_c (line, '<');
+  g_string_append_c (line, '0' + priority);
+  g_string_append_c (line, '>');
+  g_string_append (line, LOG_IDENTIFIER);
+  if (log_domain != NULL && log_domain[0] != '\0')
+    {
+      g_string_append_c (line, '[');
+      g_string_append (line, log_domain);
+      g_string_append_c (line, ']');
+    }
+  g_string_append (line, ": ");
+  g_string_append (line, label);
+  g_string_append (line, ": ");
+
+  run = message;
   for (const char *p = message; *p != '\0'; p++)
     {
       guchar c = (guchar) *p;
 
+      if (c >= 0x20 && c != 0x7f)
+        continue;
+
+      g_string_append_len (line, run, p - run);
+      run = p + 1;
       if (c == '\n')
         g_string_append (line, "\\n");
       else if (c == '\r')
         g_string_append (line, "\\r");
       else if (c == '\t')
         g_string_append_c (line, '\t');
-      else if (c < 0x20 || c == 0x7f)
-        g_string_append_printf (line, "\\x%02x", c);
       else
-        g_string_append_c (line, (char) c);
+        {
+          g_string_append (line, "\\x");
+          g_string_append_c (line, hex[c >> 4]);
+          g_string_append_c (line, hex[c & 0xf]);
+        }
     }
+  g_string_append (line, run);
 
   g_string_append_c (line, '\n');
 
@@ -324,6 +346,41 @@ helix_log_writer (GLogLevelFlags   log_level,
   write_all (STDERR_FILENO, line, strlen (line));
 
   return G_LOG_WRITER_HANDLED;
+}
+
+/**
+ * helix_log_info:
+ * @log_domain: (nullable): the domain of the message
+ * @message: the message, already formatted
+ *
+ * g_info() for the gateway's hottest line, the one of every request: with
+ * the gateway's writer installed and writing to stderr, the line is
+ * sanitized, formatted and written here, without the detour through
+ * g_logv(), its handlers and structured fields. Otherwise (before
+ * helix_log_install(), or logging to the journal) it is g_log() itself.
+ */
+void
+helix_log_info (const char *log_domain,
+                const char *message)
+{
+  g_autofree char *redacted = NULL;
+  g_autofree char *line = NULL;
+
+  g_return_if_fail (message != NULL);
+
+  if (!g_atomic_int_get (&installed_writer) || to_journal)
+    {
+      g_log (log_domain, G_LOG_LEVEL_INFO, "%s", message);
+      return;
+    }
+
+  if (should_drop (G_LOG_LEVEL_INFO, log_domain))
+    return;
+
+  /* As helix_log_writer() does. */
+  redacted = helix_sanitizer_redact (helix_sanitizer_get_default (), message);
+  line = helix_log_format_line (G_LOG_LEVEL_INFO, log_domain, redacted);
+  write_all (STDERR_FILENO, line, strlen (line));
 }
 
 /**

@@ -50,6 +50,8 @@ gboolean       helix_log_would_drop        (GLogLevelFlags  log_level,
       g_debug (__VA_ARGS__); \
   } G_STMT_END
 
+void           helix_log_info              (const char     *log_domain,
+                                            const char     *message);
 char          *helix_log_format_line       (GLogLevelFlags  log_level,
                                             const char     *log_domain,
                                             const char     *message);
