@@ -37,6 +37,8 @@
  *   sync_push_jsonglib_us     JsonParser alone on the same text, for comparison
  *   http_health_rps, http_health_p99_ms       GET /health
  *   http_sessions_rps, http_sessions_p99_ms   GET /api/v1/sessions with a token
+ *   http_health_bare_libsoup_*  the same /health clients against tests/bare-soup-server.c,
+ *                             a SoupServer with nothing of Helix in it: libsoup's floor
  *   http_health_gateway_cpu_us, http_sessions_gateway_cpu_us  the CPU time of the
  *                             gateway's main thread (which serves HTTP) per request
  *                             answered in those phases
@@ -81,6 +83,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "helix-bench-bare.h"
 #include "helix-sync.h"
 
 #include <glib/gstdio.h>
@@ -1458,6 +1461,19 @@ main (int   argc,
   bench_http (&gw, "sessions", "/api/v1/sessions", devices[0].token);
 
   gateway_stop (&gw);
+
+  /* The same clients against a SoupServer with nothing of Helix in it. */
+  {
+    Gateway bare = { 0 };
+
+    bare.process = helix_bench_bare_start (NULL, &gateway_addr);
+    if (bare.process != NULL)
+      {
+        bench_http (&bare, "health_bare_libsoup", "/health", NULL);
+        helix_bench_bare_stop (g_steal_pointer (&bare.process));
+      }
+  }
+
   g_printerr ("bench: done in %.1f s\n", (g_get_monotonic_time () - started) / 1e6);
 
   for (guint i = 0; i < n_users * n_devices; i++)
