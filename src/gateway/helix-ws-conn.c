@@ -22,15 +22,17 @@
  * source, and past HELIX_WS_CONN_MAX_OUTPUT_BYTES queued the frames not
  * started are dropped and the connection closed (HELIX_WS_CLOSE_OUTPUT_FULL).
  *
- * A one-second timer per thread sends the keep-alive pings, closes the
- * connections whose peer answered nothing since the last ping, and ends the
- * closing handshakes that waited HELIX_WS_CONN_CLOSE_TIMEOUT_S for the
- * peer's close frame.
+ * A one-second timer per thread sends the keep-alive pings, closes (1008)
+ * the connections whose peer sent nothing for KEEPALIVE_MISSED intervals,
+ * and ends the closing handshakes that waited HELIX_WS_CONN_CLOSE_TIMEOUT_S
+ * for the peer's close frame.
  *
  * Closing: helix_ws_conn_close() sends a close frame and waits for the
  * peer's; a peer's close frame is echoed with its code, then the stream is
- * closed once the echo is written. After a protocol error the close frame
- * is sent and the input dropped until the peer closes or the timeout.
+ * closed once the echo is written (the server closes first). A frame
+ * refused sends the close frame with its code; then data frames are
+ * skipped as they come (never buffered) until the peer's close frame, the
+ * end of the stream or the timeout.
  *
  * Everything runs on the thread (and thread-default main context) that
  * created the connection; callbacks must not iterate the main context.
@@ -56,6 +58,9 @@
 
 /* A drained output buffer up to this size is kept for the next frames. */
 #define KEEP_OUTPUT_CAPACITY (8 * 1024)
+
+/* A connection that read nothing for this many keep-alive intervals is closed. */
+#define KEEPALIVE_MISSED 3
 
 /* Control frames carry at most this many payload bytes (RFC 6455 section 5.5). */
 #define MAX_CONTROL_PAYLOAD 125
@@ -118,6 +123,7 @@ struct _HelixWsConn
 
   gint64                  close_deadline_us;
   gint64                  next_ping_us;
+  gint64                  last_input_us; /* monotonic time of the last bytes read */
   guint                   keepalive_s;
   gushort                 close_code;
 
@@ -127,7 +133,6 @@ struct _HelixWsConn
   guint                   close_received : 1;
   guint                   shutdown_after_flush : 1;
   guint                   discard_input : 1;
-  guint                   ping_unanswered : 1;
   guint                   processing : 1;
 };
 
@@ -908,7 +913,7 @@ read_input (HelixWsConn *conn)
       return;
     }
 
-  conn->ping_unanswered = FALSE;
+  conn->last_input_us = g_get_monotonic_time ();
   conn->processing = TRUE;
 
   if (shared)
@@ -974,14 +979,13 @@ tick_conn (HelixWsConn *conn,
       conn->in_source == NULL || now < conn->next_ping_us)
     return;
 
-  if (conn->ping_unanswered)
+  if (now - conn->last_input_us >= KEEPALIVE_MISSED * conn->keepalive_s * G_USEC_PER_SEC)
     {
-      g_debug ("WebSocket: the peer answered no ping for %u s", conn->keepalive_s);
+      g_debug ("WebSocket: nothing from the peer for %u s", KEEPALIVE_MISSED * conn->keepalive_s);
       start_close (conn, HELIX_WS_CLOSE_POLICY_VIOLATION, "no answer to pings");
       return;
     }
 
-  conn->ping_unanswered = TRUE;
   conn->next_ping_us = now + conn->keepalive_s * G_USEC_PER_SEC;
   queue_frame (conn, OPCODE_PING, NULL, 0);
 }
@@ -1148,8 +1152,9 @@ helix_ws_conn_start (HelixWsConn            *conn,
   g_source_set_callback (conn->in_source, G_SOURCE_FUNC (input_cb), conn, NULL);
   attach (conn, conn->in_source);
 
+  conn->last_input_us = g_get_monotonic_time ();
   if (conn->keepalive_s > 0)
-    conn->next_ping_us = g_get_monotonic_time () + conn->keepalive_s * G_USEC_PER_SEC;
+    conn->next_ping_us = conn->last_input_us + conn->keepalive_s * G_USEC_PER_SEC;
 }
 
 /**
@@ -1176,17 +1181,20 @@ helix_ws_conn_release (HelixWsConn *conn)
  * @interval_s: seconds between pings; 0 for none
  *
  * Pings the peer every @interval_s seconds, and closes the connection
- * (1008) when the peer sent nothing at all since the previous ping.
+ * (1008) when the peer sent nothing at all, not even a pong, for three
+ * intervals.
  */
 void
 helix_ws_conn_set_keepalive (HelixWsConn *conn,
                              guint        interval_s)
 {
+  gint64 now = g_get_monotonic_time ();
+
   g_return_if_fail (conn != NULL);
 
   conn->keepalive_s = interval_s;
-  conn->ping_unanswered = FALSE;
-  conn->next_ping_us = g_get_monotonic_time () + (gint64) interval_s * G_USEC_PER_SEC;
+  conn->last_input_us = now;
+  conn->next_ping_us = now + (gint64) interval_s * G_USEC_PER_SEC;
 }
 
 /**

@@ -27,8 +27,9 @@ G_BEGIN_DECLS
 #define HELIX_WS_CLOSE_TOO_BIG          1009
 #define HELIX_WS_CLOSE_SERVER_ERROR     1011
 
-/* A peer that reads too slowly (HELIX_WS_CONN_MAX_OUTPUT_BYTES queued) or
- * that answers no ping: the connection is closed with 1008. */
+/* A peer that reads too slowly (HELIX_WS_CONN_MAX_OUTPUT_BYTES queued), or
+ * that sent nothing, not even a pong, for three keep-alive intervals: the
+ * connection is closed with 1008 (policy violation). */
 #define HELIX_WS_CLOSE_OUTPUT_FULL HELIX_WS_CLOSE_POLICY_VIOLATION
 
 typedef enum
