@@ -931,7 +931,7 @@ test_keepalive_timeout (Fixture       *f,
   raw_run (r);
 
   peer = wait_peer (f, 0);
-  g_assert_cmpuint (r->n_pings, >=, 2);
+  g_assert_cmpuint (r->n_pings, >=, 1);
   g_assert_cmpint (r->close_code, ==, HELIX_WS_CLOSE_POLICY_VIOLATION);
   /* It waited for the close frame that never came. */
   g_assert_cmpuint (peer->n_closed, ==, 1);

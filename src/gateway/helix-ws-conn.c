@@ -15,9 +15,12 @@
  *
  * Output: helix_ws_conn_send_text() appends the frame to the connection's
  * output buffer and puts the connection on its thread's list of dirty
- * connections. One GSource per thread (at G_PRIORITY_DEFAULT, ready while
- * the list is not empty) writes each dirty connection's output with one
- * write per main loop iteration, however many frames it holds. A
+ * connections. One GSource per thread (at G_PRIORITY_DEFAULT) writes each
+ * dirty connection's output with one write, however many frames it holds,
+ * from its prepare function: once per main loop iteration, after the
+ * previous iteration's dispatches and before the poll, which then needs no
+ * extra iteration to find the source ready. (Prepare functions run with
+ * the context unlocked; callbacks of a closed connection may run there.) A
  * connection whose socket is full waits for it with a pollable output
  * source, and past HELIX_WS_CONN_MAX_OUTPUT_BYTES queued the frames not
  * started are dropped and the connection closed (HELIX_WS_CLOSE_OUTPUT_FULL).
@@ -178,6 +181,8 @@ buf_clear (Buf *buf)
 
 static void flush_dirty (Loop *loop);
 
+/* The main loop's next iteration starts: what the last one queued is
+ * written before it polls, so that it can block at once. */
 static gboolean
 loop_prepare (GSource *source,
               gint    *timeout)
@@ -185,6 +190,7 @@ loop_prepare (GSource *source,
   Loop *loop = (Loop *) source;
 
   *timeout = -1;
+  flush_dirty (loop);
 
   return loop->dirty.length > 0;
 }
@@ -871,6 +877,13 @@ process_input (HelixWsConn *conn,
   return pos;
 }
 
+/* The most input a connection keeps. */
+static gsize
+max_input (HelixWsConn *conn)
+{
+  return conn->max_message + MAX_HEADER_BYTES + READ_CHUNK;
+}
+
 static void
 read_input (HelixWsConn *conn)
 {
@@ -889,9 +902,20 @@ read_input (HelixWsConn *conn)
     }
   else
     {
-      /* The rest of a large frame at once. */
+      /* The rest of a large frame at once. What is kept between reads is
+       * the start of one frame, at most max_message + MAX_HEADER_BYTES
+       * bytes (a larger frame is skipped, never kept): the ceiling is a
+       * guard. */
       if (conn->frame_need > conn->input.len)
         want = MAX (want, conn->frame_need - conn->input.len);
+      if (conn->input.len + want > max_input (conn))
+        {
+          g_warning ("WebSocket: %" G_GSIZE_FORMAT " bytes of input kept; closing",
+                     conn->input.len);
+          start_close (conn, HELIX_WS_CLOSE_TOO_BIG, "too much input");
+          finish (conn);
+          return;
+        }
       buf_reserve (&conn->input, want);
       dest = conn->input.data + conn->input.len;
     }
