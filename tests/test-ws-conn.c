@@ -243,6 +243,7 @@ typedef struct
 {
   guint      port;
   GBytes    *send;                /* written after the handshake */
+  gboolean   pipelined;           /* @send goes with the upgrade request */
   gboolean   shutdown_after_send; /* then the write side is shut down */
   gboolean   wait_before_reading; /* reads nothing until @reading */
   gint       reading;
@@ -352,7 +353,16 @@ raw_thread (gpointer data)
                              "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                              "Sec-WebSocket-Version: 13\r\n\r\n", r->port);
-  if (!g_output_stream_write_all (out, request, strlen (request), NULL, NULL, &error))
+  if (r->pipelined && r->send != NULL)
+    {
+      g_autoptr(GByteArray) both = g_byte_array_new ();
+
+      g_byte_array_append (both, (const guint8 *) request, strlen (request));
+      g_byte_array_append (both, g_bytes_get_data (r->send, NULL), g_bytes_get_size (r->send));
+      if (!g_output_stream_write_all (out, both->data, both->len, NULL, NULL, &error))
+        goto fail;
+    }
+  else if (!g_output_stream_write_all (out, request, strlen (request), NULL, NULL, &error))
     goto fail;
 
   while (!g_str_has_suffix (head->str, "\r\n\r\n"))
@@ -372,7 +382,7 @@ raw_thread (gpointer data)
       goto out;
     }
 
-  if (r->send != NULL &&
+  if (r->send != NULL && !r->pipelined &&
       !g_output_stream_write_all (out, g_bytes_get_data (r->send, NULL), g_bytes_get_size (r->send),
                                   NULL, NULL, &error))
     goto fail;
@@ -743,6 +753,32 @@ test_fragments (Fixture       *f,
   g_assert_cmpuint (peer->close_code, ==, 1000);
 }
 
+/* Frames sent with the upgrade request, before the 101: libsoup has read
+ * them already when the stream is handed over. */
+static void
+test_pipelined (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GByteArray) send = g_byte_array_new ();
+  g_autoptr(Raw) r = NULL;
+  Peer *peer;
+
+  put_text (send, "early");
+  put_text (send, "bird");
+  put_frame (send, 0x88, "\x03\xe8", 2, TRUE, G_MAXUINT64);
+  r = raw_new (f, send);
+  r->pipelined = TRUE;
+  raw_run (r);
+
+  peer = wait_peer (f, 0);
+  helix_test_wait_for (peer->n_closed == 1, WAIT_TIMEOUT_S, "the server's close");
+  g_assert_cmpuint (peer->messages->len, ==, 2);
+  assert_bytes_equal (g_ptr_array_index (peer->messages, 0), "early", 5);
+  assert_bytes_equal (g_ptr_array_index (peer->messages, 1), "bird", 4);
+  g_assert_cmpuint (peer->close_code, ==, 1000);
+  g_assert_cmpint (r->close_code, ==, 1000);
+}
+
 typedef struct
 {
   const char *name;
@@ -1072,6 +1108,7 @@ main (int    argc,
   ADD ("release", test_release);
   ADD ("keepalive", test_keepalive);
   ADD ("fragments", test_fragments);
+  ADD ("pipelined", test_pipelined);
   ADD ("violations", test_violations);
   ADD ("eof", test_eof);
   ADD ("keepalive-timeout", test_keepalive_timeout);

@@ -107,7 +107,9 @@ struct _HelixWsConn
   GIOStream              *stream;       /* (owned) */
   GPollableInputStream   *in;           /* (unowned) */
   GPollableOutputStream  *out;          /* (unowned) */
+  GSocket                *socket;       /* (unowned) (nullable): under a plain stream */
   GSource                *in_source;    /* (owned) (nullable): while reading */
+  GSource                *in_idle;      /* (owned) (nullable): the first read */
   GSource                *out_source;   /* (owned) (nullable): while the socket is full */
 
   HelixWsConnMessageFunc  message_func;
@@ -411,6 +413,14 @@ static gboolean
 output_cb (GObject  *stream,
            gpointer  data);
 
+static gboolean
+socket_output_cb (GSocket      *socket,
+                  GIOCondition  condition,
+                  gpointer      data)
+{
+  return output_cb (NULL, data);
+}
+
 static void
 wait_writable (HelixWsConn *conn)
 {
@@ -418,9 +428,18 @@ wait_writable (HelixWsConn *conn)
     return;
 
   unmark_dirty (conn);
-  conn->out_source = g_pollable_output_stream_create_source (conn->out, NULL);
+  if (conn->socket != NULL)
+    {
+      conn->out_source = g_socket_create_source (conn->socket, G_IO_OUT, NULL);
+      g_source_set_callback (conn->out_source, G_SOURCE_FUNC (socket_output_cb), conn, NULL);
+    }
+  else
+    {
+      conn->out_source = g_pollable_output_stream_create_source (conn->out, NULL);
+      g_source_set_callback (conn->out_source, G_SOURCE_FUNC (output_cb), conn, NULL);
+    }
   g_source_set_static_name (conn->out_source, "[helix] WebSocket output (full)");
-  g_source_set_callback (conn->out_source, G_SOURCE_FUNC (output_cb), conn, NULL);
+  g_source_set_can_recurse (conn->out_source, TRUE);
   attach (conn, conn->out_source);
 }
 
@@ -517,6 +536,11 @@ finish (HelixWsConn *conn)
     {
       g_source_destroy (conn->in_source);
       g_clear_pointer (&conn->in_source, g_source_unref);
+    }
+  if (conn->in_idle != NULL)
+    {
+      g_source_destroy (conn->in_idle);
+      g_clear_pointer (&conn->in_idle, g_source_unref);
     }
   if (conn->out_source != NULL)
     {
@@ -986,6 +1010,30 @@ input_cb (GObject  *stream,
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+socket_input_cb (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      data)
+{
+  return input_cb (NULL, data);
+}
+
+/* What the stream holds already (libsoup may have read past the request)
+ * does not make the socket readable: it is read once at the start. */
+static gboolean
+first_read_cb (gpointer data)
+{
+  HelixWsConn *conn = helix_ws_conn_ref (data);
+
+  g_clear_pointer (&conn->in_idle, g_source_unref);
+  for (guint i = 0; i < 16 && conn->state != HELIX_WS_CONN_STATE_CLOSED &&
+                    g_pollable_input_stream_is_readable (conn->in); i++)
+    read_input (conn);
+  helix_ws_conn_unref (conn);
+
+  return G_SOURCE_REMOVE;
+}
+
 /* Keep-alive and timeouts {{{1 */
 
 static void
@@ -1033,6 +1081,28 @@ tick_cb (gpointer data)
 }
 
 /* Public API {{{1 */
+
+/* The socket under @stream when nothing but a buffer is in between: a
+ * GSocketConnection, or libsoup's stream around one (its "base-iostream").
+ * Not under TLS, which holds data of its own. */
+static GSocket *
+get_plain_socket (GIOStream *stream)
+{
+  g_autoptr(GIOStream) base = NULL;
+
+  if (G_IS_SOCKET_CONNECTION (stream))
+    return g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
+
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (stream), "base-iostream") == NULL)
+    return NULL;
+
+  /* @stream holds @base. */
+  g_object_get (stream, "base-iostream", &base, NULL);
+  if (G_IS_SOCKET_CONNECTION (base))
+    return g_socket_connection_get_socket (G_SOCKET_CONNECTION (base));
+
+  return NULL;
+}
 
 /* Frames are written whole and at once: Nagle's delay would only hold them back. */
 static void
@@ -1088,6 +1158,7 @@ helix_ws_conn_new (GIOStream *stream,
   conn->in = G_POLLABLE_INPUT_STREAM (in);
   conn->out = G_POLLABLE_OUTPUT_STREAM (out);
   conn->max_message = max_message_bytes;
+  conn->socket = get_plain_socket (stream);
   conn->link.data = conn;
   conn->dirty_link.data = conn;
   conn->loop = loop_get ();
@@ -1171,9 +1242,31 @@ helix_ws_conn_start (HelixWsConn            *conn,
   conn->closed_func = closed_func;
   conn->user_data = user_data;
 
-  conn->in_source = g_pollable_input_stream_create_source (conn->in, NULL);
+  /* The socket's own source where nothing is in between: a pollable
+   * stream's source has a child source, and GLib takes each source's
+   * descriptors out of the poll set and back in for every dispatch, at a
+   * cost that grows with the number of descriptors, unless it may recurse
+   * (the callbacks never iterate the main context). */
+  if (conn->socket != NULL)
+    {
+      conn->in_source = g_socket_create_source (conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                                NULL);
+      g_source_set_callback (conn->in_source, G_SOURCE_FUNC (socket_input_cb), conn, NULL);
+
+      conn->in_idle = g_idle_source_new ();
+      g_source_set_priority (conn->in_idle, G_PRIORITY_DEFAULT);
+      g_source_set_static_name (conn->in_idle, "[helix] WebSocket first read");
+      g_source_set_callback (conn->in_idle, first_read_cb, conn, NULL);
+      attach (conn, conn->in_idle);
+    }
+  else
+    {
+      conn->in_source = g_pollable_input_stream_create_source (conn->in, NULL);
+      g_source_set_callback (conn->in_source, G_SOURCE_FUNC (input_cb), conn, NULL);
+    }
+  g_debug ("WebSocket: watching %s", conn->socket != NULL ? "the socket" : "a pollable stream");
   g_source_set_static_name (conn->in_source, "[helix] WebSocket input");
-  g_source_set_callback (conn->in_source, G_SOURCE_FUNC (input_cb), conn, NULL);
+  g_source_set_can_recurse (conn->in_source, TRUE);
   attach (conn, conn->in_source);
 
   conn->last_input_us = g_get_monotonic_time ();
