@@ -4,7 +4,9 @@
  * already (see helix-gateway-ws.c): text messages both ways, pings, the
  * closing handshake. No extension is negotiated, so frames carry no RSV bit.
  *
- * Input: a pollable source per connection. Each wake-up reads up to
+ * Input: a source per connection, the socket's own under a plain stream
+ * (see helix_ws_conn_start()), else the pollable stream's (TLS), neither
+ * blocked while it is dispatched. Each wake-up reads up to
  * READ_CHUNK bytes (more when a large frame is known to be coming) and
  * handles every complete frame in them. Bytes read while the connection
  * holds no partial frame land in a buffer shared by the thread's
@@ -21,8 +23,8 @@
  * previous iteration's dispatches and before the poll, which then needs no
  * extra iteration to find the source ready. (Prepare functions run with
  * the context unlocked; callbacks of a closed connection may run there.) A
- * connection whose socket is full waits for it with a pollable output
- * source, and past HELIX_WS_CONN_MAX_OUTPUT_BYTES queued the frames not
+ * connection whose socket is full waits for it with an output source, and
+ * past HELIX_WS_CONN_MAX_OUTPUT_BYTES queued the frames not
  * started are dropped and the connection closed (HELIX_WS_CLOSE_OUTPUT_FULL).
  *
  * A one-second timer per thread sends the keep-alive pings, closes (1008)
