@@ -6,9 +6,9 @@
  * messages, closing handshakes, keep-alive) and a raw client on a socket
  * of its own, in a thread with blocking I/O, that writes frames libsoup
  * would never send (frames sent with the upgrade request, fragments with
- * control frames between them, and every
- * protocol violation, each with the close code it must get), reads nothing
- * for a while (the output cap), or writes random bytes.
+ * control frames between them, and every protocol violation, each with
+ * the close code it must get), reads nothing for a while (the output cap),
+ * or writes random bytes.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
