@@ -3,8 +3,13 @@
  * The gateway side of src/sync/PROTOCOL.md. The upgrade request carries
  * `Authorization: Bearer <token>`; a plain handler on the same path checks
  * it (401), the browser `Origin` (403, allowlist `allowed-origins`) and the
- * method before libsoup answers the handshake, so that nothing is upgraded
+ * method before the handshake is answered, so that nothing is upgraded
  * that should not be. permessage-deflate is not offered.
+ *
+ * The handshake is answered here too (soup_websocket_server_process_handshake());
+ * once the 101 is written the stream is taken from libsoup and spoken to by
+ * a HelixWsConn (helix-ws-conn.c), which coalesces the frames queued for a
+ * connection in one main loop iteration into one write.
  *
  * Each open WebSocket is a SyncConn in the gateway's hub, listed under its
  * user. A connection says `hello {cursor}`, gets `welcome {head}`, then its
@@ -48,11 +53,9 @@
 #include "helix-gateway-sync.h"
 #include "helix-log.h"
 #include "helix-password.h"
+#include "helix-ws-conn.h"
 
 #define SYNC_PATH "/api/v1/sync"
-
-/* The largest WebSocket frame read at all (see sync_ws_cb()). */
-#define MAX_INCOMING_PAYLOAD_BYTES (4 * HELIX_SYNC_MAX_FRAME_BYTES)
 
 /* Consecutive refused frames after which a connection is closed (1008). */
 #define MAX_BAD_FRAMES 16
@@ -89,7 +92,7 @@ struct _HelixGatewayHub
   Batch              *inflight;   /* (owned) (nullable): the group commit being stored */
 };
 
-/* Who an accepted upgrade request speaks for, from sync_http_cb() to sync_ws_cb(). */
+/* Who an accepted upgrade request speaks for, from sync_http_cb() to upgrade_cb(). */
 typedef struct
 {
   HelixGatewayAuth auth;
@@ -99,7 +102,7 @@ typedef struct
 typedef struct
 {
   HelixGatewayHub         *hub;         /* (unowned) */
-  SoupWebsocketConnection *ws;
+  HelixWsConn             *ws;          /* (owned) */
   gint64                   user_id;
   char                    *user_name;
   gint64                   device_id;
@@ -218,11 +221,8 @@ sync_conn_free (gpointer data)
         }
     }
 
-  if (conn->ws != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (conn->ws, conn);
-      g_clear_object (&conn->ws);
-    }
+  /* No callback after this; an open stream is closed at once. */
+  g_clear_pointer (&conn->ws, helix_ws_conn_release);
   g_free (conn->user_name);
   g_free (conn->device_uuid);
   g_free (conn->device);
@@ -363,8 +363,7 @@ close_conn (SyncConn   *conn,
   g_debug ("sync: closing the connection of device %s of user %s: %u %s",
            conn->device_uuid, conn->user_name, code, reason);
   /* The device may have started closing first; then its close is answered already. */
-  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (conn->ws, code, reason);
+  helix_ws_conn_close (conn->ws, code, reason);
 }
 
 /**
@@ -374,7 +373,7 @@ close_conn (SyncConn   *conn,
  * @reason: the close reason
  *
  * Closes every open sync connection. They leave the hub once the peer has
- * answered (or libsoup gave up waiting for it).
+ * answered (or HELIX_WS_CONN_CLOSE_TIMEOUT_S went by).
  */
 void
 _helix_gateway_hub_close_all (HelixGatewayHub *hub,
@@ -449,8 +448,7 @@ static void
 send_shared_text (SyncConn   *conn,
                   const char *text)
 {
-  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_send_text (conn->ws, text);
+  helix_ws_conn_send_text (conn->ws, text, strlen (text));
 }
 
 static void
@@ -461,9 +459,9 @@ send_text (SyncConn *conn,
 
   /* The peer may be gone already (a closing handshake in progress, or a dropped
    * network): what would be sent is lost with the connection, and the device gets it
-   * again when it reconnects. */
-  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_send_text (conn->ws, text);
+   * again when it reconnects. A peer that reads nothing is closed once
+   * HELIX_WS_CONN_MAX_OUTPUT_BYTES are queued for it (HELIX_WS_CLOSE_OUTPUT_FULL). */
+  helix_ws_conn_send_text (conn->ws, text, strlen (text));
   g_free (text);
 }
 
@@ -1246,17 +1244,20 @@ handle_bad_frame (SyncConn     *conn,
     close_conn (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many bad frames");
 }
 
+/* HelixWsConn hands over text messages only, valid UTF-8 of at most
+ * HELIX_SYNC_MAX_FRAME_BYTES: a binary one closes the connection with 1003,
+ * a larger one with 1009 (from its header, before it is read), invalid
+ * UTF-8 with 1007. */
 static void
-on_message (SoupWebsocketConnection *ws,
-            gint                     type,
-            GBytes                  *message,
-            SyncConn                *conn)
+on_message (HelixWsConn *ws,
+            const char  *text,
+            gsize        len,
+            gpointer     user_data)
 {
+  SyncConn *conn = user_data;
   g_autoptr(HelixSyncFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *bad_op_id = NULL;
-  gsize len;
-  const char *text = g_bytes_get_data (message, &len);
   HelixSyncFrameKind kind;
 
   if (conn->closing)
@@ -1268,18 +1269,6 @@ on_message (SoupWebsocketConnection *ws,
       conn_is_revoked (conn))
     {
       close_conn (conn, HELIX_GATEWAY_WS_CLOSE_REVOKED, "the token was revoked");
-      return;
-    }
-
-  if (type != SOUP_WEBSOCKET_DATA_TEXT)
-    {
-      close_conn (conn, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, "only text messages are accepted");
-      return;
-    }
-
-  if (len > HELIX_SYNC_MAX_FRAME_BYTES)
-    {
-      close_conn (conn, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message over 1 MiB");
       return;
     }
 
@@ -1351,28 +1340,75 @@ on_message (SoupWebsocketConnection *ws,
 }
 
 static void
-on_closed (SoupWebsocketConnection *ws,
-           SyncConn                *conn)
+on_closed (HelixWsConn *ws,
+           gushort      code,
+           gpointer     user_data)
 {
+  SyncConn *conn = user_data;
   HelixGatewayHub *hub = conn->hub;
 
   g_debug ("sync: device %s of user %s disconnected (%u)", conn->device_uuid, conn->user_name,
-           soup_websocket_connection_get_close_code (ws));
+           code);
 
   hub_unlist (hub, conn);
   /* Frees @conn. */
   g_ptr_array_remove_fast (hub->conns, conn);
 }
 
-static void
-on_error (SoupWebsocketConnection *ws,
-          GError                  *error,
-          SyncConn                *conn)
-{
-  g_debug ("sync: device %s of user %s: %s", conn->device_uuid, conn->user_name, error->message);
-}
-
 /* Routes {{{1 */
+
+/* The 101 is written: the stream is the hub's from now on. */
+static void
+upgrade_cb (SoupServerMessage *msg,
+            gpointer           user_data)
+{
+  HelixGateway *self = user_data;
+  HelixGatewayHub *hub = _helix_gateway_get_hub (self);
+  UpgradeAuth *upgrade = g_object_get_qdata (G_OBJECT (msg), upgrade_auth_quark ());
+  g_autoptr(SoupServerMessage) held = NULL;
+  g_autoptr(GIOStream) stream = NULL;
+  HelixGatewayAuth *auth;
+  HelixWsConn *ws;
+  SyncConn *conn;
+
+  if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
+    return;
+
+  /* sync_http_cb() answers every request it does not authenticate. */
+  g_assert (upgrade != NULL);
+  auth = &upgrade->auth;
+
+  /* Taking the stream can drop libsoup's last reference to @msg. */
+  held = g_object_ref (msg);
+  _helix_gateway_request_upgraded (self, msg);
+  stream = soup_server_message_steal_connection (msg);
+  if (stream == NULL)
+    return;
+
+  ws = helix_ws_conn_new (stream, HELIX_SYNC_MAX_FRAME_BYTES);
+  if (ws == NULL)
+    {
+      g_io_stream_close (stream, NULL, NULL);
+      return;
+    }
+
+  conn = g_new0 (SyncConn, 1);
+  helix_gateway_metrics_websocket_opened ();
+  conn->hub = hub;
+  conn->ws = ws;
+  conn->user_id = auth->user_id;
+  conn->user_name = g_strdup (auth->user_name);
+  conn->device_id = auth->device_id;
+  conn->device_uuid = g_strdup (auth->device_uuid);
+  memcpy (conn->token_hash, upgrade->token_hash, sizeof conn->token_hash);
+  /* sync_http_cb() has just checked it. */
+  conn->checked_us = g_get_monotonic_time ();
+
+  helix_ws_conn_set_keepalive (ws, KEEPALIVE_INTERVAL_S);
+  helix_ws_conn_start (ws, on_message, on_closed, conn);
+
+  hub_add (hub, conn);
+}
 
 static gboolean
 is_upgrade_request (SoupServerMessage *msg)
@@ -1383,7 +1419,8 @@ is_upgrade_request (SoupServerMessage *msg)
          soup_message_headers_header_contains (headers, "Connection", "Upgrade");
 }
 
-/* Runs before libsoup answers the handshake: any status set here refuses it. */
+/* Checks the upgrade request, then answers the handshake: any status set
+ * before refuses it. */
 static void
 sync_http_cb (SoupServer        *server,
               SoupServerMessage *msg,
@@ -1451,50 +1488,13 @@ sync_http_cb (SoupServer        *server,
     g_assert_not_reached ();
 
   g_object_set_qdata_full (G_OBJECT (msg), upgrade_auth_quark (), upgrade, upgrade_auth_free);
-}
 
-static void
-sync_ws_cb (SoupServer              *server,
-            SoupServerMessage       *msg,
-            const char              *path,
-            SoupWebsocketConnection *ws,
-            gpointer                 user_data)
-{
-  HelixGateway *self = user_data;
-  HelixGatewayHub *hub = _helix_gateway_get_hub (self);
-  UpgradeAuth *upgrade = g_object_get_qdata (G_OBJECT (msg), upgrade_auth_quark ());
-  HelixGatewayAuth *auth;
-  SyncConn *conn;
+  /* No subprotocol and no extension (PROTOCOL.md section 2); the origin was
+   * checked above. A handshake libsoup finds wrong is answered (400) here. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
+    return;
 
-  _helix_gateway_request_upgraded (self, msg);
-
-  /* sync_http_cb() answers every request it does not authenticate. */
-  g_assert (upgrade != NULL);
-  auth = &upgrade->auth;
-
-  conn = g_new0 (SyncConn, 1);
-  helix_gateway_metrics_websocket_opened ();
-  conn->hub = hub;
-  conn->ws = g_object_ref (ws);
-  conn->user_id = auth->user_id;
-  conn->user_name = g_strdup (auth->user_name);
-  conn->device_id = auth->device_id;
-  conn->device_uuid = g_strdup (auth->device_uuid);
-  memcpy (conn->token_hash, upgrade->token_hash, sizeof conn->token_hash);
-  /* sync_http_cb() has just checked it. */
-  conn->checked_us = g_get_monotonic_time ();
-
-  /* libsoup drops a connection whose frame is over this limit without a
-   * close frame (the peer sees no code): it is only the hard ceiling. A
-   * message over 1 MiB below it gets a proper 1009 from on_message(). */
-  soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_BYTES);
-  soup_websocket_connection_set_keepalive_interval (ws, KEEPALIVE_INTERVAL_S);
-
-  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
-  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
-  g_signal_connect (ws, "error", G_CALLBACK (on_error), conn);
-
-  hub_add (hub, conn);
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_cb), self, 0);
 }
 
 void
@@ -1504,11 +1504,7 @@ _helix_gateway_add_sync_routes (HelixGateway *self,
   g_assert (HELIX_IS_GATEWAY (self));
   g_assert (SOUP_IS_SERVER (server));
 
-  /* The protocol uses no extension (PROTOCOL.md section 2). */
-  soup_server_remove_websocket_extension (server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-
-  /* The plain handler runs first and refuses what must not be upgraded. The
-   * origin check is done there too, so libsoup is given none. */
+  /* The handler refuses what must not be upgraded, then answers the
+   * handshake itself: the server has no WebSocket handler. */
   soup_server_add_handler (server, SYNC_PATH, sync_http_cb, self, NULL);
-  soup_server_add_websocket_handler (server, SYNC_PATH, NULL, NULL, sync_ws_cb, self, NULL);
 }
