@@ -272,6 +272,9 @@ helix_gateway_db_open (const char  *path,
 
 #define CHECKPOINT_PAGES 1000
 
+/* The page cache of each of the running gateway's connections. */
+#define RUNNING_CACHE_KIB 65536
+
 typedef struct _Checkpoints
 {
   char *path;
@@ -356,8 +359,9 @@ wal_hook (gpointer    data,
  * helix_gateway_db_defer_checkpoints:
  * @self: an open gateway database
  *
- * Makes @self leave checkpoints to a background thread (see above), for the
- * connections of the running gateway. Command-line tools keep SQLite's own.
+ * Makes @self leave checkpoints to a background thread (see above), and
+ * gives it a page cache of 64 MiB, for the connections of the running
+ * gateway. Command-line tools keep SQLite's own.
  */
 void
 helix_gateway_db_defer_checkpoints (HelixGatewayDb *self)
@@ -372,6 +376,12 @@ helix_gateway_db_defer_checkpoints (HelixGatewayDb *self)
   self->checkpoints->path = g_strdup (self->path);
   sqlite3_wal_autocheckpoint (self->db, 0);
   sqlite3_wal_hook (self->db, wal_hook, self->checkpoints);
+
+  /* SQLite's 2 MiB cache makes a big commit write pages out half-way
+   * ("cache spill") and read back the index pages of random op ids. */
+  if (!helix_db_exec (self->db, "PRAGMA cache_size = -" G_STRINGIFY (RUNNING_CACHE_KIB), NULL,
+                      NULL))
+    g_warning ("Could not enlarge the page cache of %s", self->path);
 }
 
 /**
