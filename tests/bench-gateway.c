@@ -31,6 +31,8 @@
  *                             by the ops acknowledged meanwhile, the CPU cost of an op
  *   gateway_runqueue_wait_s   how long its main thread waited for a CPU then (other
  *                             processes, the load generator included, had the cores)
+ *   loadgen_cpu_s             this process's CPU seconds in the same phase: the
+ *                             clients' share of the two cores
  *   ws_idle_bytes_per_conn    gateway RSS growth over the idle synced connections / N
  *   sync_push_parse_us        reading and validating one push frame of one
  *                             message.put, as the clients send (in this process)
@@ -387,6 +389,18 @@ gateway_main_cpu_s (Gateway *gw)
   g_autofree char *path = g_strdup_printf ("/proc/%s/task/%s/stat", pid, pid);
 
   return stat_cpu_s (path);
+}
+
+/* This process's CPU seconds: the load generator's share of the machine. */
+static double
+self_cpu_s (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 /* Seconds the gateway's main thread was runnable but waiting for a CPU
@@ -1133,7 +1147,7 @@ bench_sync (Gateway *gw)
   guint64 acked0, acked1, delivered0, delivered1, frames0, frames1, errors_rate;
   guint64 window_sent = 0, window_delivered = 0;
   gint64 t0, t1;
-  double cpu0, cpu1;
+  double cpu0, cpu1, self0, self1;
   double runq0, runq1;
   guint64 missing;
 
@@ -1193,6 +1207,7 @@ bench_sync (Gateway *gw)
   delivered0 = SUM (delivered);
   frames0 = SUM (ops_frames);
   cpu0 = gateway_cpu_s (gw);
+  self0 = self_cpu_s ();
   runq0 = gateway_runqueue_s (gw);
   t0 = g_get_monotonic_time ();
   g_usleep (rate_seconds * G_USEC_PER_SEC);
@@ -1200,6 +1215,7 @@ bench_sync (Gateway *gw)
   delivered1 = SUM (delivered);
   frames1 = SUM (ops_frames);
   cpu1 = gateway_cpu_s (gw);
+  self1 = self_cpu_s ();
   runq1 = gateway_runqueue_s (gw);
   t1 = g_get_monotonic_time ();
   g_atomic_int_set (&phase, PHASE_DRAIN);
@@ -1232,6 +1248,7 @@ bench_sync (Gateway *gw)
   g_print ("BENCH gateway_cpu_us_per_op %.1f us\n",
            (cpu1 - cpu0) * G_USEC_PER_SEC / (double) MAX (acked1 - acked0, 1));
   g_print ("BENCH gateway_runqueue_wait_s %.2f s\n", runq1 - runq0);
+  g_print ("BENCH loadgen_cpu_s %.2f s\n", self1 - self0);
   g_print ("BENCH sync_fanout_seconds %.1f s\n", (t1 - t0) / (double) G_USEC_PER_SEC);
 
   /* Saturation: every client keeps `window` pushes in flight. */
