@@ -12,6 +12,7 @@
 
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
+#include "helix-json.h"
 
 /* Whether the client takes gzip: "gzip" in Accept-Encoding, and not with q=0. */
 static gboolean
@@ -130,65 +131,16 @@ _helix_gateway_respond_json_text (SoupServerMessage *msg,
  * @out: a JSON text being written
  * @value: (nullable): valid UTF-8
  *
- * Appends @value as a JSON string (escaped as json-glib does, but for
- * U+001F, which json-glib 1.6 leaves raw), or `null`.
+ * Appends @value as a JSON string (helix_json_append_string()), or `null`.
  */
 void
 _helix_gateway_json_append_string (GString    *out,
                                    const char *value)
 {
-  static const char hex[] = "0123456789abcdef";
-  const char *run;
-
   if (value == NULL)
-    {
-      g_string_append (out, "null");
-      return;
-    }
-
-  g_string_append_c (out, '"');
-  run = value;
-  for (const char *p = value; *p != '\0'; p++)
-    {
-      guchar c = (guchar) *p;
-
-      if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
-        continue;
-
-      g_string_append_len (out, run, p - run);
-      run = p + 1;
-      switch (c)
-        {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\b':
-          g_string_append (out, "\\b");
-          break;
-        case '\f':
-          g_string_append (out, "\\f");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        default:
-          g_string_append (out, "\\u00");
-          g_string_append_c (out, hex[c >> 4]);
-          g_string_append_c (out, hex[c & 0xf]);
-          break;
-        }
-    }
-  g_string_append (out, run);
-  g_string_append_c (out, '"');
+    g_string_append (out, "null");
+  else
+    helix_json_append_string (out, value);
 }
 
 /* Writes the @width last decimal digits of @value (≥ 0) at @out. */
