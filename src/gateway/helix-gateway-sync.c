@@ -649,6 +649,7 @@ apply_ops_locked (HelixGatewayDb  *self,
                   GArray          *seqs,
                   GPtrArray       *applied,
                   GPtrArray       *canonicals,
+                  gint64          *head_inout,
                   char           **conflict_op_id,
                   GError         **error)
 {
@@ -656,7 +657,11 @@ apply_ops_locked (HelixGatewayDb  *self,
   gint64 first_head;
   sqlite3_stmt *stmt;
 
-  if (!read_head (self, db, user_id, &head, error))
+  /* @head_inout: the user's head as the batch left it, which the caller
+   * stores once for the whole batch. */
+  if (head_inout != NULL)
+    head = *head_inout;
+  else if (!read_head (self, db, user_id, &head, error))
     return FALSE;
   first_head = head;
 
@@ -714,6 +719,12 @@ apply_ops_locked (HelixGatewayDb  *self,
       g_ptr_array_add (applied, helix_sync_op_dup_with_seq (ops[i], a.seq));
       if (canonicals != NULL)
         g_ptr_array_add (canonicals, g_steal_pointer (&canonical));
+    }
+
+  if (head_inout != NULL)
+    {
+      *head_inout = head;
+      return TRUE;
     }
 
   if (head == first_head)
@@ -788,7 +799,8 @@ helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
   seqs = g_array_sized_new (FALSE, FALSE, sizeof (gint64), n_ops);
   applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
 
-  ok = apply_ops_locked (self, db, user_id, device_id, ops, n_ops, seqs, applied, NULL, &conflict,
+  ok = apply_ops_locked (self, db, user_id, device_id, ops, n_ops, seqs, applied, NULL, NULL,
+                         &conflict,
                          error);
   ok = _helix_gateway_db_commit (self, ok, error);
   helix_gateway_metrics_observe_query ("apply_ops", g_get_monotonic_time () - started_us);
@@ -835,6 +847,33 @@ exec_cached (HelixGatewayDb  *self,
   return stmt != NULL && run (db, stmt, N_("Could not write to the database"), error);
 }
 
+/* Stores the head seq each user of a batch reached (apply_pushes()). */
+static gboolean
+store_heads (HelixGatewayDb  *self,
+             sqlite3         *db,
+             GHashTable      *heads,
+             GError         **error)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, heads);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      sqlite3_stmt *stmt = _helix_gateway_db_prepare (self, "UPDATE users SET head_seq = ?1 "
+                                                      "WHERE id = ?2 AND head_seq != ?1", error);
+
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, *(gint64 *) value);
+      sqlite3_bind_int64 (stmt, 2, *(gint64 *) key);
+      if (!run (db, stmt, N_("Could not store the operation"), error))
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
 /**
  * helix_gateway_db_apply_pushes:
  * @self: a gateway database
@@ -863,6 +902,10 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
                                GError           **error)
 {
   gint64 started_us = g_get_monotonic_time ();
+  /* Each user's head seq as this batch left it, read once and written once
+   * (not twice per push): user id → gint64. */
+  g_autoptr(GHashTable) heads = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                        g_free);
   guint n_applied = 0;
   sqlite3 *db;
   gboolean ok = TRUE;
@@ -882,6 +925,8 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
       g_autoptr(GPtrArray) applied =
         g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
       g_autoptr(GPtrArray) canonicals = g_ptr_array_new_with_free_func (g_free);
+      gint64 *known_head = g_hash_table_lookup (heads, &push->user_id);
+      gint64 head = known_head != NULL ? *known_head : 0;
 
       g_assert (push->seqs == NULL && push->applied == NULL && push->error == NULL);
 
@@ -889,9 +934,16 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
       if (!ok)
         break;
 
-      if (apply_ops_locked (self, db, push->user_id, push->device_id, push->ops, push->n_ops,
-                            seqs, applied, canonicals, &push->conflict_op_id, &push->error))
+      if ((known_head != NULL || read_head (self, db, push->user_id, &head, &push->error)) &&
+          apply_ops_locked (self, db, push->user_id, push->device_id, push->ops, push->n_ops,
+                            seqs, applied, canonicals, &head, &push->conflict_op_id,
+                            &push->error))
         {
+          if (known_head != NULL)
+            *known_head = head;
+          else
+            g_hash_table_insert (heads, g_memdup2 (&push->user_id, sizeof (gint64)),
+                                 g_memdup2 (&head, sizeof (gint64)));
           ok = exec_cached (self, db, "RELEASE push", error);
           push->seqs = g_steal_pointer (&seqs);
           push->applied = g_steal_pointer (&applied);
@@ -915,7 +967,7 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
     }
 
   if (ok)
-    ok = exec_cached (self, db, "COMMIT", error);
+    ok = store_heads (self, db, heads, error) && exec_cached (self, db, "COMMIT", error);
   if (!ok)
     {
       sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
