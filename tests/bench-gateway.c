@@ -87,6 +87,7 @@
 
 #include "helix-bench-bare.h"
 #include "helix-sync.h"
+#include "helix-uuid.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -802,11 +803,12 @@ send_push (Client *c)
   char msg_id[37];
   char text[768];
   gint64 now_us = g_get_monotonic_time ();
-  g_autofree char *a = g_uuid_string_random ();
-  g_autofree char *b = g_uuid_string_random ();
+  gint64 now_ms = g_get_real_time () / 1000;
 
-  g_strlcpy (op_id, a, sizeof op_id);
-  g_strlcpy (msg_id, b, sizeof msg_id);
+  /* Version 7, as Helix devices make them (PROTOCOL.md): time-ordered
+   * ids keep the gateway's (user, id) indexes appending. */
+  helix_uuid_format_v7 (now_ms, op_id);
+  helix_uuid_format_v7 (now_ms, msg_id);
   g_snprintf (text, sizeof text,
               "{\"type\":\"push\",\"ops\":[{\"op\":\"%s\",\"type\":\"message.put\",\"id\":\"%s\","
               "\"session\":\"%s\",\"hlc\":\"%" G_GINT64_FORMAT ":%" G_GUINT64_FORMAT ":%s\","
