@@ -721,6 +721,97 @@ test_messages (Fixture       *f,
   g_assert_cmpint (session->updated_us, ==, 5000 * 1000);
 }
 
+/* A group commit raises each session's updated_us once, at its end: the
+ * state must be the one that applying the same ops one at a time makes,
+ * whatever the order, and a refused push raises nothing. */
+static void
+test_batch_bumps (Fixture       *f,
+                  gconstpointer  data)
+{
+#define MSG(n, id, session, hlc) \
+  message_put (n, id, session, hlc, "{\"role\":\"user\",\"content\":\"m\",\"status\":\"done\"}")
+  HelixSyncOp *ops[] = {
+    session_put (1, S1, "1000:0:dev-a", "{\"title\":\"one\"}"),
+    session_put (2, S2, "1500:0:dev-b", "{\"title\":\"two\"}"),
+    MSG (3, M1, S1, "2000:0:dev-a"),
+    MSG (4, M2, S1, "7000:3:dev-b"),
+    MSG (5, "0190f3a2-1c00-7000-8000-0000000000b3", S2, "3000:0:dev-a"),
+    MSG (6, "0190f3a2-1c00-7000-8000-0000000000b4", S2, "2500:0:dev-b"),
+    /* Older than S2's messages: which of delete and messages comes first
+     * decides nothing. */
+    make_op (7, "session.delete", S2, NULL, "1800:0:dev-c", NULL),
+    session_put (8, S3, "1200:0:dev-a", "{\"pinned\":true}"),
+    MSG (9, "0190f3a2-1c00-7000-8000-0000000000b5", S3, "6000:0:dev-a"),
+    session_put (10, S3, "6500:0:dev-b", "{\"title\":\"three\"}"),
+  };
+  /* Stored by no one: a new message for S1, far in the future, in a push
+   * that reuses op 1's id with other content. */
+  HelixSyncOp *refused[] = {
+    MSG (11, "0190f3a2-1c00-7000-8000-0000000000b6", S1, "99000:0:dev-a"),
+    session_put (1, S1, "1000:0:dev-a", "{\"title\":\"other\"}"),
+  };
+#undef MSG
+  guint order[G_N_ELEMENTS (ops)];
+
+  for (guint round = 0; round < 30; round++)
+    {
+      g_autofree char *name_a = g_strdup_printf ("single%u", round);
+      g_autofree char *name_b = g_strdup_printf ("batch%u", round);
+      g_autofree char *one_by_one = NULL;
+      g_autofree char *batched = NULL;
+      g_autoptr(GError) error = NULL;
+      HelixGatewayPush pushes[G_N_ELEMENTS (ops) + 1] = { { 0 } };
+      gint64 single = add_user (f, name_a);
+      gint64 batch = add_user (f, name_b);
+
+      for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+        order[i] = i;
+      shuffle (order, G_N_ELEMENTS (ops));
+
+      for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+        {
+          apply_one (f, single, ops[order[i]]);
+          pushes[i] = (HelixGatewayPush) { .user_id = batch, .ops = &ops[order[i]], .n_ops = 1 };
+        }
+      pushes[G_N_ELEMENTS (ops)] = (HelixGatewayPush) { .user_id = batch, .ops = refused,
+                                                        .n_ops = G_N_ELEMENTS (refused) };
+
+      g_assert_true (helix_gateway_db_apply_pushes (f->db, pushes, G_N_ELEMENTS (pushes), &error));
+      g_assert_no_error (error);
+      g_assert_error (pushes[G_N_ELEMENTS (ops)].error, HELIX_SYNC_ERROR,
+                      HELIX_SYNC_ERROR_OP_CONFLICT);
+      for (guint i = 0; i < G_N_ELEMENTS (pushes); i++)
+        helix_gateway_push_clear (&pushes[i]);
+
+      one_by_one = dump_state (f, single);
+      batched = dump_state (f, batch);
+      g_assert_cmpstr (batched, ==, one_by_one);
+    }
+
+  /* And what that state is: S1 raised by its newest message, S3 by its
+   * message (newer than both puts), S2 a tombstone. */
+  {
+    g_autoptr(HelixGatewaySyncSession) s1 = NULL;
+    g_autoptr(HelixGatewaySyncSession) s2 = NULL;
+    g_autoptr(HelixGatewaySyncSession) s3 = NULL;
+    gint64 last = add_user (f, "last");
+
+    for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+      apply_one (f, last, ops[i]);
+    s1 = get_session (f, last, S1);
+    g_assert_cmpint (s1->updated_us, ==, 7000 * 1000 + 3);
+    s2 = get_session (f, last, S2);
+    g_assert_true (s2->deleted);
+    s3 = get_session (f, last, S3);
+    g_assert_cmpint (s3->updated_us, ==, 6500 * 1000);
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+    helix_sync_op_unref (ops[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    helix_sync_op_unref (refused[i]);
+}
+
 static void
 test_ops_since (Fixture       *f,
                 gconstpointer  data)
@@ -959,6 +1050,7 @@ main (int    argc,
   ADD ("lww-orders", test_lww);
   ADD ("tombstone", test_tombstone);
   ADD ("messages", test_messages);
+  ADD ("batch-bumps", test_batch_bumps);
   ADD ("ops-since", test_ops_since);
   ADD ("isolation", test_isolation);
   ADD ("no-such-user", test_no_such_user);

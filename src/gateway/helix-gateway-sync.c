@@ -32,6 +32,7 @@
 
 #include "helix-db.h"
 #include "helix-lww.h"
+#include "helix-uuid.h"
 #include "helix-gateway-db-private.h"
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-sync.h"
@@ -57,7 +58,76 @@ typedef struct
   const char     *hlc_text;
   gint64          wall_us;
   gint64          seq;
+  /* (not nullable): session updated_us raises this transaction still owes,
+   * Bump → gint64 (see bump_session()) */
+  GHashTable     *bumps;
 } Apply;
+
+/* A session whose updated_us a message raises. A message's raise is kept
+ * here and written once per session at the end of the transaction
+ * (flush_bumps()), not once per message: max() commutes, and a session
+ * deleted in between is left alone, as it would have been. */
+typedef struct
+{
+  gint64 user_id;
+  char   session[HELIX_UUID_STRING_LEN + 1];
+} Bump;
+
+static guint
+bump_hash (gconstpointer key)
+{
+  const Bump *bump = key;
+
+  return g_str_hash (bump->session) ^ (guint) bump->user_id;
+}
+
+static gboolean
+bump_equal (gconstpointer a,
+            gconstpointer b)
+{
+  const Bump *x = a;
+  const Bump *y = b;
+
+  return x->user_id == y->user_id && strcmp (x->session, y->session) == 0;
+}
+
+static GHashTable *
+bumps_new (void)
+{
+  return g_hash_table_new_full (bump_hash, bump_equal, g_free, g_free);
+}
+
+/* Owes session @session of @user_id the updated_us @wall_us (at least). */
+static void
+bump_session (GHashTable *bumps,
+              gint64      user_id,
+              const char *session,
+              gint64      wall_us)
+{
+  Bump key = { .user_id = user_id };
+  gint64 *owed;
+
+  g_strlcpy (key.session, session, sizeof key.session);
+  owed = g_hash_table_lookup (bumps, &key);
+  if (owed != NULL)
+    *owed = MAX (*owed, wall_us);
+  else
+    g_hash_table_insert (bumps, g_memdup2 (&key, sizeof key), g_memdup2 (&wall_us, sizeof wall_us));
+}
+
+/* Moves the raises of @from into @into (a push that was kept). */
+static void
+bumps_merge (GHashTable *into,
+             GHashTable *from)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, from);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    bump_session (into, ((Bump *) key)->user_id, ((Bump *) key)->session, *(gint64 *) value);
+  g_hash_table_remove_all (from);
+}
 
 void
 helix_gateway_sync_session_free (HelixGatewaySyncSession *session)
@@ -456,19 +526,10 @@ apply_message_put (Apply   *a,
         return FALSE;
     }
 
-  if (!exists)
-    return TRUE;
+  if (exists)
+    bump_session (a->bumps, a->user_id, session, a->wall_us);
 
-  stmt = _helix_gateway_db_prepare (a->self,
-                                    "UPDATE sync_sessions SET updated_us = max (updated_us, ?3) "
-                                    "WHERE user = ?1 AND uuid = ?2", error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, a->user_id);
-  sqlite3_bind_text (stmt, 2, session, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 3, a->wall_us);
-
-  return run (a->db, stmt, N_("Could not store the session"), error);
+  return TRUE;
 }
 
 /* The raw SHA-256 of an op's canonical form: helix_sync_op_hash() without
@@ -639,6 +700,39 @@ read_head (HelixGatewayDb  *self,
   return TRUE;
 }
 
+/* Writes the session raises @bumps owes (see Bump), and forgets them. */
+static gboolean
+flush_bumps (HelixGatewayDb  *self,
+             sqlite3         *db,
+             GHashTable      *bumps,
+             GError         **error)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, bumps);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const Bump *bump = key;
+      sqlite3_stmt *stmt;
+
+      stmt = _helix_gateway_db_prepare (self,
+                                        "UPDATE sync_sessions SET updated_us = ?3 "
+                                        "WHERE user = ?1 AND uuid = ?2 AND deleted = 0 "
+                                        "  AND updated_us < ?3", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, bump->user_id);
+      sqlite3_bind_text (stmt, 2, bump->session, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 3, *(gint64 *) value);
+      if (!run (db, stmt, N_("Could not store the session"), error))
+        return FALSE;
+    }
+  g_hash_table_remove_all (bumps);
+
+  return TRUE;
+}
+
 static gboolean
 apply_ops_locked (HelixGatewayDb  *self,
                   sqlite3         *db,
@@ -650,6 +744,7 @@ apply_ops_locked (HelixGatewayDb  *self,
                   GPtrArray       *applied,
                   GPtrArray       *canonicals,
                   gint64          *head_inout,
+                  GHashTable      *bumps,
                   char           **conflict_op_id,
                   GError         **error)
 {
@@ -686,6 +781,7 @@ apply_ops_locked (HelixGatewayDb  *self,
       a.hlc_text = hlc_text;
       a.wall_us = HLC_WALL_US (a.hlc);
       a.seq = head + 1;
+      a.bumps = bumps;
 
       /* A full log still acknowledges ops it has. */
       if (head < HELIX_SYNC_MAX_INT &&
@@ -777,6 +873,7 @@ helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
 {
   g_autoptr(GArray) seqs = NULL;
   g_autoptr(GPtrArray) applied = NULL;
+  g_autoptr(GHashTable) bumps = bumps_new ();
   g_autofree char *conflict = NULL;
   gint64 started_us = g_get_monotonic_time ();
   sqlite3 *db;
@@ -800,8 +897,8 @@ helix_gateway_db_apply_ops_full (HelixGatewayDb  *self,
   applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
 
   ok = apply_ops_locked (self, db, user_id, device_id, ops, n_ops, seqs, applied, NULL, NULL,
-                         &conflict,
-                         error);
+                         bumps, &conflict, error) &&
+       flush_bumps (self, db, bumps, error);
   ok = _helix_gateway_db_commit (self, ok, error);
   helix_gateway_metrics_observe_query ("apply_ops", g_get_monotonic_time () - started_us);
   if (!ok)
@@ -906,6 +1003,10 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
    * (not twice per push): user id → gint64. */
   g_autoptr(GHashTable) heads = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                                         g_free);
+  /* The batch's session raises, and those of the push being applied, which
+   * join them when the push is kept. */
+  g_autoptr(GHashTable) bumps = bumps_new ();
+  g_autoptr(GHashTable) push_bumps = bumps_new ();
   guint n_applied = 0;
   sqlite3 *db;
   gboolean ok = TRUE;
@@ -936,9 +1037,10 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
 
       if ((known_head != NULL || read_head (self, db, push->user_id, &head, &push->error)) &&
           apply_ops_locked (self, db, push->user_id, push->device_id, push->ops, push->n_ops,
-                            seqs, applied, canonicals, &head, &push->conflict_op_id,
-                            &push->error))
+                            seqs, applied, canonicals, &head, push_bumps,
+                            &push->conflict_op_id, &push->error))
         {
+          bumps_merge (bumps, push_bumps);
           if (known_head != NULL)
             *known_head = head;
           else
@@ -952,6 +1054,7 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
           continue;
         }
 
+      g_hash_table_remove_all (push_bumps);
       ok = exec_cached (self, db, "ROLLBACK TO push", error) &&
            exec_cached (self, db, "RELEASE push", error);
 
@@ -967,7 +1070,8 @@ helix_gateway_db_apply_pushes (HelixGatewayDb    *self,
     }
 
   if (ok)
-    ok = store_heads (self, db, heads, error) && exec_cached (self, db, "COMMIT", error);
+    ok = flush_bumps (self, db, bumps, error) && store_heads (self, db, heads, error) &&
+         exec_cached (self, db, "COMMIT", error);
   if (!ok)
     {
       sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
