@@ -34,6 +34,7 @@
 #include "helix-uuid.h"
 
 #define MIGRATIONS_PATH "/ai/helix/Helix/gateway/migrations"
+#define MAX_STATEMENT_ADDRESSES 1024
 
 /* The desktop store's application id ('HLX1'): earlier gateways kept one as
  * their gateway.db. */
@@ -50,6 +51,11 @@ struct _HelixGatewayDb
    * parsing and planning a query costs more than running one of these
    * indexed lookups (see _helix_gateway_db_prepare()). */
   GHashTable *statements;
+  /* The same statements by the address of the SQL text they were last asked
+   * for with (not owned, at most MAX_STATEMENT_ADDRESSES): callers pass
+   * string constants, and hashing a pointer costs far less than hashing
+   * the text. A hit is checked against the statement's own text. */
+  GHashTable *statement_addresses;
 
   /* (nullable): set by helix_gateway_db_defer_checkpoints() */
   struct _Checkpoints *checkpoints;
@@ -190,6 +196,7 @@ helix_gateway_db_finalize (GObject *object)
   HelixGatewayDb *self = (HelixGatewayDb *) object;
 
   g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->statement_addresses, g_hash_table_unref);
   g_clear_pointer (&self->statements, g_hash_table_unref);
 
   G_OBJECT_CLASS (helix_gateway_db_parent_class)->finalize (object);
@@ -209,6 +216,7 @@ helix_gateway_db_init (HelixGatewayDb *self)
 {
   self->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify) sqlite3_finalize);
+  self->statement_addresses = g_hash_table_new (NULL, NULL);
 }
 
 /* Public API {{{1 */
@@ -397,6 +405,7 @@ helix_gateway_db_close (HelixGatewayDb *self)
   g_return_if_fail (HELIX_IS_GATEWAY_DB (self));
 
   /* The statements go first: sqlite3_close() refuses a connection that has some. */
+  g_hash_table_remove_all (self->statement_addresses);
   g_hash_table_remove_all (self->statements);
   g_clear_pointer (&self->db, sqlite3_close);
   g_clear_pointer (&self->checkpoints, checkpoints_unref);
@@ -496,17 +505,27 @@ _helix_gateway_db_prepare (HelixGatewayDb  *self,
   if (!check_open (self, error))
     return NULL;
 
-  stmt = g_hash_table_lookup (self->statements, sql);
-  if (stmt != NULL)
-    {
-      /* Two users at once would share one cursor. */
-      g_assert (!sqlite3_stmt_busy (stmt));
-      return stmt;
-    }
+  /* The address may have held other text since (a freed string's): the
+   * statement's text says. */
+  stmt = g_hash_table_lookup (self->statement_addresses, sql);
+  if (stmt != NULL && strcmp (sqlite3_sql (stmt), sql) == 0)
+    goto found;
 
-  stmt = helix_db_prepare (self->db, sql, TRUE, error);
-  if (stmt != NULL)
-    g_hash_table_insert (self->statements, g_strdup (sql), stmt);
+  stmt = g_hash_table_lookup (self->statements, sql);
+  if (stmt == NULL)
+    {
+      stmt = helix_db_prepare (self->db, sql, TRUE, error);
+      if (stmt == NULL)
+        return NULL;
+      g_hash_table_insert (self->statements, g_strdup (sql), stmt);
+    }
+  if (g_hash_table_size (self->statement_addresses) < MAX_STATEMENT_ADDRESSES ||
+      g_hash_table_contains (self->statement_addresses, sql))
+    g_hash_table_insert (self->statement_addresses, (gpointer) sql, stmt);
+
+found:
+  /* Two users at once would share one cursor. */
+  g_assert (!sqlite3_stmt_busy (stmt));
 
   return stmt;
 }
