@@ -17,6 +17,7 @@
 #include "helix-db.h"
 #include "helix-gateway-db.h"
 #include "helix-gateway-db-private.h"
+#include "helix-gateway-resources.h"
 #include "helix-gateway-sync.h"
 #include "helix-sync.h"
 #include "helix-test-util.h"
@@ -1034,6 +1035,119 @@ test_no_such_user (Fixture       *f,
   g_assert_cmpuint (seqs->len, ==, 0);
 }
 
+/* A database of schema 2, with a log and messages, keeps them when it is
+ * opened (schema 3 rebuilds ops and sync_messages): every op acknowledged
+ * stays, with its seq, and re-sent ops still get their first seq. */
+static void
+test_migrate_from_2 (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("helix-gateway-migrate-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "gateway.db", NULL);
+  g_autoptr(HelixGatewayDb) db = NULL;
+  g_autoptr(GPtrArray) ops = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GPtrArray) applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  g_autoptr(HelixSyncOp) s1 = session_put (1, S1, "1000:0:dev-a", "{\"title\":\"old\"}");
+  g_autoptr(HelixSyncOp) m1 = message_put (2, M1, S1, "2000:0:dev-a",
+                                           "{\"role\":\"user\",\"content\":\"kept\","
+                                           "\"status\":\"done\"}");
+  g_autoptr(HelixSyncOp) changed = message_put (2, M2, S1, "2000:0:dev-a",
+                                                "{\"role\":\"user\",\"content\":\"other\","
+                                                "\"status\":\"done\"}");
+  g_autoptr(HelixSyncOp) m2 = message_put (3, M2, S1, "3000:0:dev-a",
+                                           "{\"role\":\"user\",\"content\":\"new\","
+                                           "\"status\":\"done\"}");
+  HelixSyncOp *old_ops[] = { s1, m1 };
+  g_autofree char *canonical_s1 = helix_sync_op_canonical (s1);
+  g_autofree char *canonical_m1 = helix_sync_op_canonical (m1);
+  g_autofree char *hash_s1 = helix_sync_op_hash (s1);
+  g_autofree char *hash_m1 = helix_sync_op_hash (m1);
+  g_autofree char *insert = NULL;
+  sqlite3 *raw = NULL;
+  gint64 user;
+
+  g_assert_no_error (error);
+
+  /* Schema 2, written as the gateway of then wrote it. */
+  g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw, "PRAGMA application_id = " G_STRINGIFY (HELIX_GATEWAY_DB_APPLICATION_ID),
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_true (helix_db_migrate (raw, helix_gateway_get_resource (),
+                                   "/ai/helix/Helix/gateway/migrations", 2, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'ops_device'"),
+                   ==, 1);
+  insert = g_strdup_printf (
+    "INSERT INTO users (name, password_hash, is_admin, created_us, head_seq) "
+    "  VALUES ('alice', '$argon2id$x', 0, 1, 2);"
+    "INSERT INTO ops (user, seq, op, kind, entity, session, hlc, canonical, hash, device, "
+    "  received_us) VALUES "
+    "  (1, 1, '%s', 'session.put', '%s', NULL, '1000:0:dev-a', '%s', x'%s', NULL, 1),"
+    "  (1, 2, '%s', 'message.put', '%s', '%s', '2000:0:dev-a', '%s', x'%s', NULL, 2);"
+    "INSERT INTO sync_sessions (user, uuid, title, title_hlc, created_us, updated_us) "
+    "  VALUES (1, '%s', 'old', '1000:0:dev-a', 1000000, 2000000);"
+    "INSERT INTO sync_messages (user, uuid, session, role, content, status, created_us, hlc, "
+    "  seq) VALUES (1, '%s', '%s', 'user', 'kept', 'done', 2000000, '2000:0:dev-a', 2);",
+    helix_sync_op_get_op_id (s1), S1, canonical_s1, hash_s1,
+    helix_sync_op_get_op_id (m1), M1, S1, canonical_m1, hash_m1, S1, M1, S1);
+  g_assert_cmpint (sqlite3_exec (raw, insert, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+
+  db = helix_gateway_db_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (helix_gateway_db_get_schema_version (db), ==,
+                    helix_gateway_db_get_latest_schema_version ());
+  user = 1;
+
+  ops = helix_gateway_db_ops_since (db, user, 0, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ops->len, ==, 2);
+  g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (ops, 1)), ==, 2);
+  messages = helix_gateway_db_list_messages (db, user, S1, 0, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpstr (((HelixGatewaySyncMessage *) g_ptr_array_index (messages, 0))->content, ==,
+                   "kept");
+
+  /* Re-sent: the first seqs, nothing new; the same id with other content:
+   * refused; a new op: the next seq. */
+  g_assert_true (helix_gateway_db_apply_ops (db, user, 0, old_ops, 2, seqs, applied, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_array_index (seqs, gint64, 0), ==, 1);
+  g_assert_cmpint (g_array_index (seqs, gint64, 1), ==, 2);
+  g_assert_cmpuint (applied->len, ==, 0);
+  g_assert_false (helix_gateway_db_apply_ops (db, user, 0, &changed, 1, seqs, applied, &error));
+  g_assert_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_OP_CONFLICT);
+  g_clear_error (&error);
+  g_array_set_size (seqs, 0);
+  g_assert_true (helix_gateway_db_apply_ops (db, user, 0, &m2, 1, seqs, applied, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_array_index (seqs, gint64, 0), ==, 3);
+
+  g_clear_object (&db);
+
+  /* The keys of schema 3, and no index by device. */
+  g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'ops_device'"),
+                   ==, 0);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM pragma_index_list ('ops') AS l, "
+                                   "  pragma_index_info (l.name) AS i "
+                                   "WHERE l.\"unique\" AND i.seqno = 0 AND i.name = 'op'"), ==, 1);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM pragma_index_list ('sync_messages') AS l, "
+                                   "  pragma_index_info (l.name) AS i "
+                                   "WHERE l.origin = 'pk' AND i.seqno = 0 AND i.name = 'uuid'"),
+                   ==, 1);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM sync_messages"), ==, 2);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM pragma_foreign_key_check"), ==, 0);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM pragma_integrity_check "
+                                   "  WHERE integrity_check != 'ok'"), ==, 0);
+  sqlite3_close (raw);
+
+  helix_test_rm_rf (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1057,6 +1171,8 @@ main (int    argc,
   ADD ("deferred-checkpoints", test_deferred_checkpoints);
 
 #undef ADD
+
+  g_test_add_func ("/helix/gateway/sync-db/migrate-from-2", test_migrate_from_2);
 
   return g_test_run ();
 }

@@ -616,7 +616,7 @@ insert_op (Apply         *a,
                                     "INSERT INTO ops (user, seq, op, kind, entity, session, hlc, "
                                     "  canonical, hash, device, received_us) "
                                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                                    "ON CONFLICT (user, op) DO NOTHING", error);
+                                    "ON CONFLICT (op, user) DO NOTHING", error);
   if (stmt == NULL)
     return FALSE;
 
