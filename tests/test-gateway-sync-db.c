@@ -438,11 +438,13 @@ test_pushes (Fixture       *f,
   g_autoptr(GPtrArray) ops = NULL;
   g_autoptr(GError) error = NULL;
   HelixSyncOp *conflicting[2] = { fresh, reused };
-  HelixGatewayPush pushes[4] = {
+  /* Refused alone: a push of one op has no savepoint of its own. */
+  HelixGatewayPush pushes[5] = {
     { .user_id = f->alice, .device_id = f->alice_device, .ops = &first, .n_ops = 1 },
     { .user_id = f->alice, .device_id = f->alice_device, .ops = conflicting, .n_ops = 2 },
     { .user_id = f->bob, .ops = &for_bob, .n_ops = 1 },
     { .user_id = f->alice, .device_id = f->alice_device, .ops = &second, .n_ops = 1 },
+    { .user_id = f->alice, .device_id = f->alice_device, .ops = &reused, .n_ops = 1 },
   };
 
   g_assert_true (helix_gateway_db_apply_pushes (f->db, pushes, G_N_ELEMENTS (pushes), &error));
@@ -467,6 +469,9 @@ test_pushes (Fixture       *f,
   g_assert_no_error (pushes[3].error);
   g_assert_cmpint (g_array_index (pushes[3].seqs, gint64, 0), ==, 2);
   g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (pushes[3].applied, 0)), ==, 2);
+  g_assert_error (pushes[4].error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_OP_CONFLICT);
+  g_assert_cmpstr (pushes[4].conflict_op_id, ==, helix_sync_op_get_op_id (reused));
+  g_assert_null (pushes[4].seqs);
 
   /* Each stored op comes with its canonical text, for the frames. */
   for (guint i = 0; i < G_N_ELEMENTS (pushes); i++)
