@@ -1157,6 +1157,25 @@ test_op_canonical (void)
   g_assert_cmpint (helix_sync_op_get_seq (a), ==, 0);
 }
 
+/* The canonical text is stored (hashed) by gateways: its escapes are fixed
+ * for good, byte for byte. */
+static void
+test_op_canonical_escapes (void)
+{
+  g_autoptr(HelixSyncOp) op = op_from (
+    "{\"op\":\"" OP2 "\",\"type\":\"message.put\",\"id\":\"" M1 "\",\"session\":\"" S1 "\","
+    "\"hlc\":\"" HLC "\",\"data\":{\"role\":\"user\",\"status\":\"done\","
+    "\"content\":\"q\\\" b\\\\ n\\n t\\t r\\r bs\\b ff\\f one\\u0001 us\\u001f "
+    "del\\u007f sl\\/ \\u00e9\\u20ac\\ud83d\\ude00\"}}");
+  g_autofree char *canonical = helix_sync_op_canonical (op);
+
+  g_assert_cmpstr (canonical, ==,
+                   "{\"data\":{\"content\":\"q\\\" b\\\\ n\\n t\\t r\\r bs\\u0008 ff\\u000c "
+                   "one\\u0001 us\\u001f del\x7f sl/ \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
+                   "\"role\":\"user\",\"status\":\"done\"},\"hlc\":\"" HLC "\",\"id\":\"" M1 "\","
+                   "\"op\":\"" OP2 "\",\"session\":\"" S1 "\",\"type\":\"message.put\"}");
+}
+
 static void
 test_op_new (void)
 {
@@ -1304,6 +1323,7 @@ main (int   argc,
   g_test_add_func ("/helix/sync/frame/bad-uuids", test_frame_bad_uuids);
   g_test_add_func ("/helix/sync/frame/bad-hlc", test_frame_bad_hlc);
   g_test_add_func ("/helix/sync/op/canonical", test_op_canonical);
+  g_test_add_func ("/helix/sync/op/canonical-escapes", test_op_canonical_escapes);
   g_test_add_func ("/helix/sync/op/new", test_op_new);
   g_test_add_func ("/helix/sync/fuzz", test_fuzz);
 

@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "helix-json.h"
 #include "helix-sync-op.h"
 #include "helix-sync-op-private.h"
 #include "helix-sync-private.h"
@@ -101,44 +102,16 @@ helix_sync_op_to_json (HelixSyncOp *op,
 }
 
 static void
-append_string (GString    *out,
-               const char *str)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = str; *p != '\0'; p++)
-    {
-      guchar c = (guchar) *p;
-
-      if (c == '"' || c == '\\')
-        {
-          g_string_append_c (out, '\\');
-          g_string_append_c (out, (char) c);
-        }
-      else if (c == '\n')
-        g_string_append (out, "\\n");
-      else if (c == '\t')
-        g_string_append (out, "\\t");
-      else if (c == '\r')
-        g_string_append (out, "\\r");
-      else if (c < 0x20)
-        g_string_append_printf (out, "\\u%04x", c);
-      else
-        g_string_append_c (out, (char) c);
-    }
-  g_string_append_c (out, '"');
-}
-
-static void
 append_member (GString    *out,
                const char *name,
                const char *value)
 {
   if (out->len > 1)
     g_string_append_c (out, ',');
-  append_string (out, name);
+  helix_json_append_string (out, name);
   g_string_append_c (out, ':');
   if (value != NULL)
-    append_string (out, value);
+    helix_json_append_string (out, value);
 }
 
 /**
@@ -146,7 +119,8 @@ append_member (GString    *out,
  * @op: an op
  *
  * The canonical text of @op: members sorted by name (data members too), no
- * whitespace, strings escaped one fixed way, `cost` printed with 17 significant
+ * whitespace, strings escaped one fixed way (helix_json_append_string(); test
+ * /helix/sync/op/canonical-escapes pins it), `cost` printed with 17 significant
  * digits, and no `seq`. Two ops are the same operation exactly when their canonical
  * texts are equal, whatever the key order or spacing they arrived in; the gateway
  * compares a re-sent op with the stored one this way.
@@ -178,10 +152,10 @@ helix_sync_op_canonical (HelixSyncOp *op)
 
           if (l != names)
             g_string_append_c (out, ',');
-          append_string (out, l->data);
+          helix_json_append_string (out, l->data);
           g_string_append_c (out, ':');
           if (type == G_TYPE_STRING)
-            append_string (out, json_node_get_string (node));
+            helix_json_append_string (out, json_node_get_string (node));
           else if (type == G_TYPE_BOOLEAN)
             g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
           else if (type == G_TYPE_INT64)
