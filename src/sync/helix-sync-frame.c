@@ -198,7 +198,7 @@ parse_acks (HelixSyncFrame  *frame,
 
       ack_object = json_node_get_object (node);
       if (!_helix_sync_check_members (ack_object, ack_members, HELIX_SYNC_ERROR_BAD_FRAME,
-                                      _("an ack"), error) ||
+                                      N_("an ack"), error) ||
           !_helix_sync_get_uuid (ack_object, "op", TRUE, HELIX_SYNC_ERROR_BAD_FRAME, &op_id,
                                  error) ||
           !_helix_sync_get_int (ack_object, "seq", TRUE, 1, HELIX_SYNC_MAX_INT,

@@ -57,6 +57,10 @@ check_member_cb (JsonObject  *object,
   check->unknown = name;
 }
 
+/* Whether @object has only members of @allowed. @what names @object in the
+ * error: an untranslated N_() text, or an op or frame type, which
+ * translations leave as it is. It is translated only for an error: gettext
+ * costs more than the check. */
 gboolean
 _helix_sync_check_members (JsonObject          *object,
                            const char * const  *allowed,
@@ -72,7 +76,7 @@ _helix_sync_check_members (JsonObject          *object,
     return TRUE;
 
   name = _helix_sync_excerpt (check.unknown);
-  g_set_error (error, HELIX_SYNC_ERROR, code, _("Unknown member “%s” in %s"), name, what);
+  g_set_error (error, HELIX_SYNC_ERROR, code, _("Unknown member “%s” in %s"), name, _(what));
   return FALSE;
 }
 
