@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
 #include <string.h>
 
 #include "helix-types.h"
@@ -31,59 +32,80 @@ static const char * const message_data_members[] = {
 static const char * const message_names[] = { "model", "provider" };
 static const char * const message_counts[] = { "tokens_in", "tokens_out", "created_us" };
 
+/* The validators below check an op's data. Data that is already in its
+ * normal form is returned itself (with a new reference) when @adopt is
+ * %TRUE (data parsed here, which nobody else holds); otherwise, or when
+ * something needs normalizing, as a copy. The op seals it either way. */
+
+/* A copy of every member of @data, validated before. */
+static JsonObject *
+copy_data (JsonObject *data)
+{
+  JsonObject *out = json_object_new ();
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  json_object_iter_init (&iter, data);
+  while (json_object_iter_next (&iter, &name, &node))
+    json_object_set_member (out, name, json_node_copy (node));
+
+  return out;
+}
+
 static JsonObject *
 validate_session_data (JsonObject  *data,
+                       gboolean     adopt,
                        GError     **error)
 {
-  g_autoptr(JsonObject) out = json_object_new ();
   const char *title;
   gboolean value = FALSE;
   gboolean present;
+  gboolean any;
 
   if (!_helix_sync_check_members (data, session_data_members, HELIX_SYNC_ERROR_BAD_OP,
-                                  _("session.put data"), error))
+                                  N_("session.put data"), error))
     return NULL;
 
   if (!_helix_sync_get_string (data, "title", FALSE, HELIX_SYNC_MAX_TITLE_BYTES,
                                HELIX_SYNC_ERROR_BAD_OP, &title, error))
     return NULL;
-  if (title != NULL)
-    json_object_set_string_member (out, "title", title);
+  any = title != NULL;
 
-  for (guint i = 0; i < G_N_ELEMENTS (session_flags); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (session_flags); i++)
     {
-      const char *name = session_flags[i];
-
-      if (!_helix_sync_get_bool (data, name, HELIX_SYNC_ERROR_BAD_OP, &value, &present, error))
+      if (!_helix_sync_get_bool (data, session_flags[i], HELIX_SYNC_ERROR_BAD_OP, &value,
+                                 &present, error))
         return NULL;
-      if (present)
-        json_object_set_boolean_member (out, name, value);
+      any |= present;
     }
 
-  if (json_object_get_size (out) == 0)
+  if (!any)
     {
       g_set_error_literal (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_OP,
                            _("session.put data must set at least one of title, pinned, archived"));
       return NULL;
     }
 
-  return g_steal_pointer (&out);
+  return adopt ? json_object_ref (data) : copy_data (data);
 }
 
 static JsonObject *
 validate_message_data (JsonObject  *data,
+                       gboolean     adopt,
                        GError     **error)
 {
-  g_autoptr(JsonObject) out = json_object_new ();
+  JsonObject *out;
   const char *str;
   HelixMessageRole role;
   HelixMessageStatus status;
   gint64 n = 0;
   double cost = 0;
   gboolean present;
+  JsonNode *cost_node;
 
   if (!_helix_sync_check_members (data, message_data_members, HELIX_SYNC_ERROR_BAD_OP,
-                                  _("message.put data"), error))
+                                  N_("message.put data"), error))
     return NULL;
 
   if (!_helix_sync_get_string (data, "role", TRUE, G_MAXSIZE, HELIX_SYNC_ERROR_BAD_OP, &str,
@@ -95,12 +117,10 @@ validate_message_data (JsonObject  *data,
                            _("Member “role” must be user, assistant, system or tool"));
       return NULL;
     }
-  json_object_set_string_member (out, "role", helix_message_role_to_string (role));
 
   if (!_helix_sync_get_string (data, "content", TRUE, HELIX_SYNC_MAX_CONTENT_BYTES,
                                HELIX_SYNC_ERROR_BAD_OP, &str, error))
     return NULL;
-  json_object_set_string_member (out, "content", str);
 
   if (!_helix_sync_get_string (data, "status", TRUE, G_MAXSIZE, HELIX_SYNC_ERROR_BAD_OP, &str,
                                error))
@@ -111,42 +131,45 @@ validate_message_data (JsonObject  *data,
                            _("Member “status” must be pending, streaming, done or error"));
       return NULL;
     }
-  json_object_set_string_member (out, "status", helix_message_status_to_string (status));
 
-  for (guint i = 0; i < G_N_ELEMENTS (message_names); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (message_names); i++)
     {
-      const char *name = message_names[i];
-
-      if (!_helix_sync_get_string (data, name, FALSE, HELIX_SYNC_MAX_NAME_BYTES,
+      if (!_helix_sync_get_string (data, message_names[i], FALSE, HELIX_SYNC_MAX_NAME_BYTES,
                                    HELIX_SYNC_ERROR_BAD_OP, &str, error))
         return NULL;
-      if (str != NULL)
-        json_object_set_string_member (out, name, str);
     }
 
-  for (guint i = 0; i < G_N_ELEMENTS (message_counts); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (message_counts); i++)
     {
-      const char *name = message_counts[i];
-
-      if (!_helix_sync_get_int (data, name, FALSE, 0, HELIX_SYNC_MAX_INT,
+      if (!_helix_sync_get_int (data, message_counts[i], FALSE, 0, HELIX_SYNC_MAX_INT,
                                 HELIX_SYNC_ERROR_BAD_OP, &n, &present, error))
         return NULL;
-      if (present)
-        json_object_set_int_member (out, name, n);
     }
 
-  /* Always a double once validated, so that 1 and 1.0 are the same op. */
   if (!_helix_sync_get_number (data, "cost", 0, HELIX_SYNC_ERROR_BAD_OP, &cost, &present, error))
     return NULL;
+
+  /* The normal form of a cost is a double, so that 1 and 1.0 are the same
+   * op, and never -0. */
+  cost_node = json_object_get_member (data, "cost");
+  if (adopt && (cost_node == NULL ||
+                (json_node_get_value_type (cost_node) == G_TYPE_DOUBLE &&
+                 !signbit (json_node_get_double (cost_node)))))
+    return json_object_ref (data);
+
+  out = copy_data (data);
   if (present)
     json_object_set_double_member (out, "cost", cost);
 
-  return g_steal_pointer (&out);
+  return out;
 }
 
+/* @adopt: whether @object was parsed by this library, so that its data
+ * may become the op's (see validate_session_data()). */
 static HelixSyncOp *
 parse_op (JsonObject        *object,
           HelixSyncSeqMode   seq_mode,
+          gboolean           adopt,
           GError           **error)
 {
   g_autoptr(HelixSyncOp) op = NULL;
@@ -231,9 +254,9 @@ parse_op (JsonObject        *object,
     }
 
   if (op->kind == HELIX_SYNC_OP_SESSION_PUT)
-    op->data = validate_session_data (json_node_get_object (data), error);
+    op->data = validate_session_data (json_node_get_object (data), adopt, error);
   else
-    op->data = validate_message_data (json_node_get_object (data), error);
+    op->data = validate_message_data (json_node_get_object (data), adopt, error);
   if (op->data == NULL)
     return NULL;
 
@@ -250,7 +273,8 @@ _helix_sync_op_new_from_object (JsonObject        *object,
 {
   g_assert (object != NULL);
 
-  return parse_op (object, seq_mode, error);
+  /* Frames are parsed by this library: their ops' data may be adopted. */
+  return parse_op (object, seq_mode, TRUE, error);
 }
 
 /**
@@ -293,7 +317,7 @@ helix_sync_op_new (HelixSyncOpKind   kind,
   if (data != NULL)
     json_object_set_object_member (object, "data", json_object_ref (data));
 
-  return parse_op (object, HELIX_SYNC_SEQ_FORBIDDEN, error);
+  return parse_op (object, HELIX_SYNC_SEQ_FORBIDDEN, FALSE, error);
 }
 
 /**
@@ -316,7 +340,7 @@ helix_sync_op_new_from_node (JsonNode  *node,
       return NULL;
     }
 
-  return parse_op (json_node_get_object (node), HELIX_SYNC_SEQ_OPTIONAL, error);
+  return parse_op (json_node_get_object (node), HELIX_SYNC_SEQ_OPTIONAL, FALSE, error);
 }
 
 /**
@@ -348,7 +372,15 @@ helix_sync_op_new_from_data (const char  *text,
       return NULL;
     }
 
-  return helix_sync_op_new_from_node (root, error);
+  /* The tree is this function's own: the op may adopt its data. */
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error_literal (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_OP,
+                           _("An operation must be a JSON object"));
+      return NULL;
+    }
+
+  return parse_op (json_node_get_object (root), HELIX_SYNC_SEQ_OPTIONAL, TRUE, error);
 }
 
 /**
