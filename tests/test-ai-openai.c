@@ -521,6 +521,12 @@ test_bad_streams (Fixture       *fixture,
     { "huge-line", NULL, HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
     { "not-json", "data: {not json}\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
     { "not-object", "data: [1,2]\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    /* Not strict JSON (RFC 8259), which json-glib alone would have taken. */
+    { "trailing-comma", "data: {\"choices\":[],}\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "comment", "data: {\"choices\":[] /* x */}\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "trailing-text", "data: {\"choices\":[]} {}\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
+    { "leading-zero", "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":012,"
+      "\"completion_tokens\":2}}\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
     { "content-number", "data: {\"choices\":[{\"delta\":{\"content\":5}}]}\n\n",
       HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
     { "choices-object", "data: {\"choices\":{}}\n\n", HELIX_PROVIDER_ERROR_PROTOCOL, "Hel" },
