@@ -1566,6 +1566,8 @@ static const BadBody bad_bodies[] = {
     "invalid_request" },
   { "duplicated member", "{\"title\":\"a\",\"title\":\"b\"}", -1, "application/json", 400,
     "invalid_json" },
+  { "duplicated nested member", "{\"title\":\"a\",\"x\":[{\"k\":1,\"k\":1}]}", -1,
+    "application/json", 400, "invalid_json" },
   { "unknown member", "{\"title\":\"a\",\"owner\":\"alice\"}", -1, "application/json", 400,
     "invalid_request" },
   { "text/plain", "{\"title\":\"a\"}", -1, "text/plain", 415, "unsupported_media_type" },

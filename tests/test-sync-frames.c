@@ -344,6 +344,36 @@ append_random_value (GString *out,
   g_string_append (out, spaces[g_test_rand_int_range (0, G_N_ELEMENTS (spaces))]);
 }
 
+/* Repeated names in any object are told; the tree keeps the last. */
+static void
+test_json_parse_valid_repeated (void)
+{
+  static const struct { const char *text; gboolean repeated; } cases[] = {
+    { "{\"a\":1,\"a\":2}", TRUE },
+    { "[{\"x\":{\"k\":1,\"j\":2,\"k\":3}}]", TRUE },
+    { "{\"a\":{\"b\":1},\"c\":{\"b\":2}}", FALSE },
+    { "{\"a\":1,\"A\":2,\"a \":3}", FALSE },
+    { "[1,1,\"a\",\"a\"]", FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      gboolean repeated = !cases[i].repeated;
+      g_autoptr(JsonNode) root = NULL;
+
+      g_assert_true (helix_json_validate (cases[i].text, strlen (cases[i].text), 64, NULL));
+      root = helix_json_parse_valid_full (cases[i].text, strlen (cases[i].text), &repeated);
+      g_assert_nonnull (root);
+      g_assert_cmpint (repeated, ==, cases[i].repeated);
+    }
+
+  {
+    g_autoptr(JsonNode) root = helix_json_parse_valid_full ("{\"a\":1,\"a\":2}", 13, NULL);
+
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (root), "a"), ==, 2);
+  }
+}
+
 /* helix_json_parse_valid() builds exactly JsonParser's tree from every text
  * helix_json_validate() accepts: random documents, and the same mutated
  * (what the mutation leaves valid is compared too; what it breaks is still
@@ -1310,6 +1340,7 @@ main (int   argc,
   g_test_add_func ("/helix/sync/json/validate-depth", test_json_validate_depth);
   g_test_add_func ("/helix/sync/json/validate", test_json_validate);
   g_test_add_func ("/helix/sync/json/parse-valid", test_json_parse_valid);
+  g_test_add_func ("/helix/sync/json/parse-valid-repeated", test_json_parse_valid_repeated);
   g_test_add_func ("/helix/sync/frame/roundtrip", test_frame_roundtrip);
   g_test_add_func ("/helix/sync/frame/builders", test_frame_builders);
   g_test_add_func ("/helix/sync/frame/oversize", test_frame_oversize);

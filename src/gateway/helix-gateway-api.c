@@ -90,39 +90,6 @@ set_retry_after (SoupServerMessage *msg,
 
 /* Request bodies {{{1 */
 
-/* json-glib keeps the last of repeated member names without a word. A body
- * that names a member twice is ambiguous (another parser on the way may
- * take the first): it is refused. The parser reports every member it reads;
- * an object that ends with fewer members had a name twice. */
-typedef struct
-{
-  GHashTable *members_read; /* JsonObject → count */
-  gboolean    repeated;
-} MemberCount;
-
-static void
-on_object_member (JsonParser  *parser,
-                  JsonObject  *object,
-                  const char  *name,
-                  MemberCount *count)
-{
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (count->members_read, object));
-
-  g_hash_table_insert (count->members_read, object, GUINT_TO_POINTER (n + 1));
-}
-
-static void
-on_object_end (JsonParser  *parser,
-               JsonObject  *object,
-               MemberCount *count)
-{
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (count->members_read, object));
-
-  if (n != json_object_get_size (object))
-    count->repeated = TRUE;
-  g_hash_table_remove (count->members_read, object);
-}
-
 /* Reads the request body as a JSON object. On any problem, answers (415, 413
  * or 400) and returns %NULL. */
 JsonObject *
@@ -139,14 +106,12 @@ _helix_gateway_read_json_object_limited (SoupServerMessage *msg,
                                          guint              max_depth)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = NULL;
   const char *content_type;
   GByteArray *body;
   gboolean too_large = FALSE;
-  MemberCount count = { NULL, FALSE };
-  gboolean loaded;
-  JsonNode *root;
+  gboolean repeated = FALSE;
 
   content_type = soup_message_headers_get_content_type (headers, NULL);
   if (content_type == NULL || g_ascii_strcasecmp (content_type, "application/json") != 0)
@@ -198,23 +163,20 @@ _helix_gateway_read_json_object_limited (SoupServerMessage *msg,
       return NULL;
     }
 
-  parser = json_parser_new_immutable ();
-  count.members_read = g_hash_table_new (NULL, NULL);
-  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &count);
-  g_signal_connect (parser, "object-end", G_CALLBACK (on_object_end), &count);
-  loaded = json_parser_load_from_data (parser, (const char *) body->data, body->len, &error);
-  g_signal_handlers_disconnect_by_data (parser, &count);
-  g_hash_table_unref (count.members_read);
-  if (!loaded)
+  root = helix_json_parse_valid_full ((const char *) body->data, body->len, &repeated);
+  if (root == NULL)
     {
-      g_autofree char *message =
-        g_strdup_printf (_("The request body is not valid JSON: %s"), error->message);
+      g_autoptr(GError) internal = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                                        "Validated JSON could not be read");
 
-      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json", message);
+      _helix_gateway_respond_internal_error (msg, internal);
       return NULL;
     }
 
-  if (count.repeated)
+  /* json-glib keeps the last of repeated member names without a word. A
+   * body that names a member twice is ambiguous (another parser on the way
+   * may take the first): it is refused. */
+  if (repeated)
     {
       _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
                                     _("The request body names a member twice in one object; "
@@ -222,8 +184,7 @@ _helix_gateway_read_json_object_limited (SoupServerMessage *msg,
       return NULL;
     }
 
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
                                     _("The request body must be a JSON object."));

@@ -403,6 +403,7 @@ typedef struct
   gsize       pos;
   GString    *scratch;  /* a string being unescaped, or a number for strtod */
   guint       depth;
+  gboolean    repeated; /* some object named a member twice */
 } Reader;
 
 #define READER_MAX_DEPTH 1024
@@ -583,6 +584,8 @@ read_object (Reader *r)
       if (member == NULL)
         return NULL;
       /* A repeated name: the last one wins, as with JsonParser. */
+      if (!r->repeated && json_object_has_member (object, name))
+        r->repeated = TRUE;
       json_object_set_member (object, name, member);
 
       skip_space (r);
@@ -700,9 +703,11 @@ read_value (Reader *r)
 }
 
 /**
- * helix_json_parse_valid:
+ * helix_json_parse_valid_full:
  * @text: JSON text that helix_json_validate() accepted
  * @len: its length in bytes
+ * @repeated: (out) (optional): whether some object of @text names a member
+ *   twice (the tree has the last one, as JsonParser's would)
  *
  * Builds the JsonNode tree of @text, the same one JsonParser would, in a
  * fraction of the time. Text that helix_json_validate() would refuse gives
@@ -712,14 +717,18 @@ read_value (Reader *r)
  * Returns: (transfer full) (nullable): the root node
  */
 JsonNode *
-helix_json_parse_valid (const char *text,
-                        gsize       len)
+helix_json_parse_valid_full (const char *text,
+                             gsize       len,
+                             gboolean   *repeated)
 {
   g_autoptr(GString) scratch = g_string_sized_new (64);
-  Reader r = { text, len, 0, scratch, 0 };
+  Reader r = { text, len, 0, scratch, 0, FALSE };
   JsonNode *root;
 
   g_return_val_if_fail (text != NULL || len == 0, NULL);
+
+  if (repeated != NULL)
+    *repeated = FALSE;
 
   root = read_value (&r);
   if (root == NULL)
@@ -732,5 +741,24 @@ helix_json_parse_valid (const char *text,
       return NULL;
     }
 
+  if (repeated != NULL)
+    *repeated = r.repeated;
+
   return root;
+}
+
+/**
+ * helix_json_parse_valid:
+ * @text: JSON text that helix_json_validate() accepted
+ * @len: its length in bytes
+ *
+ * helix_json_parse_valid_full() without telling about repeated names.
+ *
+ * Returns: (transfer full) (nullable): the root node
+ */
+JsonNode *
+helix_json_parse_valid (const char *text,
+                        gsize       len)
+{
+  return helix_json_parse_valid_full (text, len, NULL);
 }

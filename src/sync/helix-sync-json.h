@@ -13,7 +13,10 @@ gboolean helix_json_validate    (const char  *text,
                                  guint        max_depth,
                                  GError     **error);
 
-JsonNode *helix_json_parse_valid (const char  *text,
-                                  gsize        len);
+JsonNode *helix_json_parse_valid      (const char  *text,
+                                       gsize        len);
+JsonNode *helix_json_parse_valid_full (const char  *text,
+                                       gsize        len,
+                                       gboolean    *repeated);
 
 G_END_DECLS
