@@ -979,13 +979,15 @@ query_int (sqlite3    *db,
 }
 
 /* A connection that defers checkpoints never copies the log back itself;
- * the background thread does, once the log is past 1,000 pages, and all of
- * what was committed is there. */
+ * the background thread does, once the log is past
+ * HELIX_GATEWAY_DB_CHECKPOINT_PAGES pages, and all of what was committed is
+ * there. */
 static void
 test_deferred_checkpoints (Fixture       *f,
                            gconstpointer  data)
 {
   g_autofree char *content = g_strnfill (200 * 1024, 'x');
+  guint n_batches;
   gint64 before;
 
   helix_gateway_db_defer_checkpoints (f->db);
@@ -997,8 +999,10 @@ test_deferred_checkpoints (Fixture       *f,
                                               NULL), ==, SQLITE_OK);
   before = file_size (f->path);
 
-  /* 6 MiB of messages, 1,500 pages of 4 KiB, in batches. */
-  for (guint batch = 0; batch < 6; batch++)
+  /* Messages of 200 KiB (each stored twice: in the log and as a message) in
+   * batches of 5, until the log is 1,500 pages past the threshold. */
+  n_batches = (HELIX_GATEWAY_DB_CHECKPOINT_PAGES + 1500) * 4096 / (5 * 2 * 200 * 1024) + 1;
+  for (guint batch = 0; batch < n_batches; batch++)
     {
       HelixSyncOp *ops[5];
       g_autoptr(GArray) seqs = NULL;
@@ -1017,9 +1021,9 @@ test_deferred_checkpoints (Fixture       *f,
         helix_sync_op_unref (ops[i]);
     }
 
-  helix_test_wait_for (file_size (f->path) >= before + 4 * 1024 * 1024, 30,
-                       "the background checkpoint");
-  g_assert_cmpint (query_int (f->reader, "SELECT count(*) FROM sync_messages"), ==, 30);
+  helix_test_wait_for (file_size (f->path) >= before + HELIX_GATEWAY_DB_CHECKPOINT_PAGES * 4096 / 2,
+                       30, "the background checkpoint");
+  g_assert_cmpint (query_int (f->reader, "SELECT count(*) FROM sync_messages"), ==, 5 * n_batches);
 }
 
 static void

@@ -10,6 +10,14 @@
 
 G_BEGIN_DECLS
 
+/* A connection that defers checkpoints (helix_gateway_db_defer_checkpoints())
+ * has the write-ahead log copied back by a background thread once it is past
+ * this many pages (32 MiB of 4 KiB pages). A busy gateway rewrites the same
+ * pages (each index's last page per user) in every commit: the longer the
+ * log, the more of its frames are older copies of a page that the
+ * checkpoint skips. */
+#define HELIX_GATEWAY_DB_CHECKPOINT_PAGES 8000
+
 sqlite3  *_helix_gateway_db_get_handle (HelixGatewayDb  *self,
                                         GError         **error);
 gboolean  _helix_gateway_db_begin      (HelixGatewayDb  *self,

@@ -271,14 +271,13 @@ helix_gateway_db_open (const char  *path,
 /* Checkpoints off the committing thread {{{1 */
 
 /* SQLite copies the write-ahead log back into the database (a checkpoint)
- * in whichever connection commits once the log is past 1,000 pages: a pause
+ * in whichever connection commits once the log is past 1,000 pages (its
+ * default; HELIX_GATEWAY_DB_CHECKPOINT_PAGES for deferred ones): a pause
  * of several milliseconds, with an fsync, for the main loop or the sync
  * writer, and for every push waiting behind that commit. A connection that
  * defers them asks one background thread to do it instead, on a connection
  * of its own (PASSIVE: it never blocks readers or writers, and copies what
  * it can). The log stays durable either way; only its size changes. */
-
-#define CHECKPOINT_PAGES 1000
 
 /* The page cache of each of the running gateway's connections. */
 #define RUNNING_CACHE_KIB 65536
@@ -356,7 +355,7 @@ wal_hook (gpointer    data,
 {
   Checkpoints *checkpoints = data;
 
-  if (n_pages >= CHECKPOINT_PAGES &&
+  if (n_pages >= HELIX_GATEWAY_DB_CHECKPOINT_PAGES &&
       g_atomic_int_compare_and_exchange (&checkpoints->queued, 0, 1))
     g_thread_pool_push (get_checkpoint_pool (), g_atomic_rc_box_acquire (checkpoints), NULL);
 
