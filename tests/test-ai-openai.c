@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "helix-provider-openai.h"
+#include "helix-sync-json.h"
 #include "helix-test-ai.h"
 
 #define KEY "sk-helix-test-SECRET-0123456789"
@@ -85,6 +86,9 @@ test_stream (Fixture       *fixture,
   g_assert_cmpstr (fake_provider_get_last_header (fixture->fake, "Authorization"), ==, "Bearer " KEY);
   g_assert_cmpstr (fake_provider_get_last_header (fixture->fake, "Accept"), ==, "text/event-stream");
   g_assert_cmpstr (fake_provider_get_last_header (fixture->fake, "Content-Type"), ==, "application/json");
+  g_assert_true (helix_json_validate (fake_provider_get_last_body (fixture->fake),
+                                      strlen (fake_provider_get_last_body (fixture->fake)), 64,
+                                      NULL));
   g_assert_true (json_parser_load_from_data (parser, fake_provider_get_last_body (fixture->fake), -1, NULL));
   body = json_node_get_object (json_parser_get_root (parser));
   g_assert_cmpstr (json_object_get_string_member (body, "model"), ==, "gpt-test");
@@ -130,6 +134,45 @@ test_no_key (Fixture       *fixture,
   body = json_node_get_object (json_parser_get_root (parser));
   g_assert_false (json_object_has_member (body, "max_tokens"));
   g_assert_false (json_object_has_member (body, "temperature"));
+}
+
+/* Every character a message may hold reaches the provider intact, in
+ * strict JSON. */
+static void
+test_request_escapes (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  static const char * const chunks[] = {
+    "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+    NULL
+  };
+  static const char content[] = "q\" b\\ s/ n\n r\r t\t bs\b ff\f one\x01 us\x1f del\x7f "
+                                "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80 \xE2\x80\xA8";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  const char *text;
+  JsonObject *body;
+  JsonArray *messages;
+
+  g_clear_pointer (&fixture->request, helix_chat_request_unref);
+  fixture->request = helix_chat_request_new ("model \"x\"");
+  helix_chat_request_add_message (fixture->request, HELIX_MESSAGE_ROLE_USER, content);
+  helix_chat_request_set_temperature (fixture->request, 0.7);
+  fake_provider_respond_stream (fixture->fake, chunks, FAKE_END_FINISH);
+
+  error = helix_test_ai_run_call (fixture, NULL);
+  g_assert_no_error (error);
+
+  text = fake_provider_get_last_body (fixture->fake);
+  g_assert_true (helix_json_validate (text, strlen (text), 64, NULL));
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  body = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (body, "model"), ==, "model \"x\"");
+  g_assert_cmpfloat (json_object_get_double_member (body, "temperature"), ==, 0.7);
+  messages = json_object_get_array_member (body, "messages");
+  g_assert_cmpuint (json_array_get_length (messages), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (messages, 0),
+                                                  "content"), ==, content);
 }
 
 typedef struct
@@ -813,6 +856,7 @@ main (int   argc,
 
   ADD ("stream", test_stream);
   ADD ("no-key", test_no_key);
+  ADD ("request-escapes", test_request_escapes);
   ADD ("http-errors", test_http_errors);
   ADD ("first-token-timeout", test_first_token_timeout);
   ADD ("call-timeout", test_call_timeout);

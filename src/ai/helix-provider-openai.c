@@ -24,6 +24,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "helix-json.h"
 #include "helix-provider-openai.h"
 #include "helix-provider-private.h"
 
@@ -201,61 +202,52 @@ static const HelixProviderCallFuncs openai_funcs = {
   .stream_ended = NULL,  /* only [DONE] ends an answer */
 };
 
+/* The request body, written straight as text: a JsonBuilder tree and its
+ * generator cost more than the rest of sending the call. */
 static GBytes *
 build_body (HelixChatRequest *request)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  char *text;
-  gsize len;
+  guint n_messages = helix_chat_request_get_n_messages (request);
+  gsize size = 256;
+  GString *out;
   double temperature;
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "model");
-  json_builder_add_string_value (builder, helix_chat_request_get_model (request));
+  for (guint i = 0; i < n_messages; i++)
+    size += strlen (helix_chat_request_get_message_content (request, i)) + 48;
+  out = g_string_sized_new (size);
 
-  json_builder_set_member_name (builder, "messages");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < helix_chat_request_get_n_messages (request); i++)
+  g_string_append (out, "{\"model\":");
+  helix_json_append_string (out, helix_chat_request_get_model (request));
+  g_string_append (out, ",\"messages\":[");
+  for (guint i = 0; i < n_messages; i++)
     {
       HelixMessageRole role = helix_chat_request_get_message_role (request, i);
 
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "role");
-      json_builder_add_string_value (builder, helix_message_role_to_string (role));
-      json_builder_set_member_name (builder, "content");
-      json_builder_add_string_value (builder, helix_chat_request_get_message_content (request, i));
-      json_builder_end_object (builder);
+      if (i > 0)
+        g_string_append_c (out, ',');
+      g_string_append (out, "{\"role\":");
+      helix_json_append_string (out, helix_message_role_to_string (role));
+      g_string_append (out, ",\"content\":");
+      helix_json_append_string (out, helix_chat_request_get_message_content (request, i));
+      g_string_append_c (out, '}');
     }
-  json_builder_end_array (builder);
+  g_string_append_c (out, ']');
 
   if (helix_chat_request_get_max_tokens (request) > 0)
-    {
-      json_builder_set_member_name (builder, "max_tokens");
-      json_builder_add_int_value (builder, helix_chat_request_get_max_tokens (request));
-    }
+    g_string_append_printf (out, ",\"max_tokens\":%u", helix_chat_request_get_max_tokens (request));
 
   if (helix_chat_request_get_temperature (request, &temperature))
     {
-      json_builder_set_member_name (builder, "temperature");
-      json_builder_add_double_value (builder, temperature);
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+      /* Set through the API, which keeps it finite (0 to 2). */
+      g_string_append (out, ",\"temperature\":");
+      g_string_append (out, g_ascii_dtostr (buf, sizeof buf, temperature));
     }
 
-  json_builder_set_member_name (builder, "stream");
-  json_builder_add_boolean_value (builder, TRUE);
-  json_builder_set_member_name (builder, "stream_options");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "include_usage");
-  json_builder_add_boolean_value (builder, TRUE);
-  json_builder_end_object (builder);
-  json_builder_end_object (builder);
+  g_string_append (out, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
 
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, &len);
-
-  return g_bytes_new_take (text, len);
+  return g_string_free_to_bytes (out);
 }
 
 static void
