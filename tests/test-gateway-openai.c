@@ -22,6 +22,7 @@
 #include "fake-provider.h"
 #include "helix-gateway-private.h"
 #include "helix-sse-parser.h"
+#include "helix-sync-json.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
 
@@ -309,6 +310,9 @@ test_completion (Fixture       *f,
   g_assert_cmpstr (header (msg, "X-Helix-Model"), ==, "alpha-model");
   g_assert_nonnull (strstr (header (msg, "X-Helix-Reason"), "cheapest"));
 
+  /* Strict JSON (RFC 8259), as any client may parse it. */
+  g_assert_true (helix_json_validate (g_bytes_get_data (response, NULL),
+                                      g_bytes_get_size (response), 64, NULL));
   root = helix_test_http_parse_json (response);
   object = json_node_get_object (root);
   g_assert_true (g_str_has_prefix (json_object_get_string_member (object, "id"), "chatcmpl-"));

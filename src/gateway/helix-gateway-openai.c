@@ -725,47 +725,37 @@ set_helix_headers (SoupServerMessage *msg,
     }
 }
 
+/* The answer of a call that did not stream, written straight as text (a hot
+ * path: a JsonBuilder tree cost more than the rest of answering). */
 static void
 respond_completion (ChatCall          *call,
                     HelixRouterResult *result)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
   HelixChatStream *stream = call->stream;
+  const char *text = helix_chat_stream_get_text (stream);
+  gint64 input_tokens = MAX (result->input_tokens, 0);
+  gint64 output_tokens = MAX (result->output_tokens, 0);
+  GString *out = g_string_sized_new (256 + strlen (text));
 
   set_helix_headers (call->msg, result);
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, call->id);
-  json_builder_set_member_name (builder, "object");
-  json_builder_add_string_value (builder, "chat.completion");
-  json_builder_set_member_name (builder, "created");
-  json_builder_add_int_value (builder, call->created);
-  json_builder_set_member_name (builder, "model");
-  json_builder_add_string_value (builder, result->model != NULL ? result->model : call->model);
-  json_builder_set_member_name (builder, "choices");
-  json_builder_begin_array (builder);
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "index");
-  json_builder_add_int_value (builder, 0);
-  json_builder_set_member_name (builder, "message");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "role");
-  json_builder_add_string_value (builder, "assistant");
-  json_builder_set_member_name (builder, "content");
-  json_builder_add_string_value (builder, helix_chat_stream_get_text (stream));
-  json_builder_end_object (builder);
-  json_builder_set_member_name (builder, "finish_reason");
-  json_builder_add_string_value (builder,
-                                 openai_finish_reason (helix_chat_stream_get_finish_reason (stream)));
-  json_builder_end_object (builder);
-  json_builder_end_array (builder);
-  add_usage (builder, result->input_tokens, result->output_tokens);
-  json_builder_end_object (builder);
+  g_string_append (out, "{\"id\":");
+  _helix_gateway_json_append_string (out, call->id);
+  g_string_append_printf (out, ",\"object\":\"chat.completion\",\"created\":%" G_GINT64_FORMAT
+                          ",\"model\":", call->created);
+  _helix_gateway_json_append_string (out, result->model != NULL ? result->model : call->model);
+  g_string_append (out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                        "\"content\":");
+  _helix_gateway_json_append_string (out, text);
+  g_string_append (out, "},\"finish_reason\":");
+  _helix_gateway_json_append_string (out, openai_finish_reason (
+                                       helix_chat_stream_get_finish_reason (stream)));
+  g_string_append_printf (out, "}],\"usage\":{\"prompt_tokens\":%" G_GINT64_FORMAT
+                          ",\"completion_tokens\":%" G_GINT64_FORMAT
+                          ",\"total_tokens\":%" G_GINT64_FORMAT "}}",
+                          input_tokens, output_tokens, input_tokens + output_tokens);
 
-  root = json_builder_get_root (builder);
-  _helix_gateway_respond_json (call->msg, SOUP_STATUS_OK, root);
+  _helix_gateway_respond_json_text (call->msg, SOUP_STATUS_OK, out);
 }
 
 /* The end of an event stream: the finish reason, the usage if asked, [DONE]. */
