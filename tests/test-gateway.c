@@ -395,6 +395,36 @@ test_json_writer (void)
       g_assert_cmpstr (json_node_get_string (parsed), ==, strings[i]);
     }
 
+  /* Random strings: escapes at either end, next to each other, and long
+   * runs without any; control characters, ASCII and multi-byte UTF-8, into
+   * a string that grows as they are written. */
+  for (guint i = 0; i < 2000; i++)
+    {
+      static const char * const pieces[] = {
+        "\"", "\\", "\n", "\t", "\r", "\b", "\x01", "\x1f", " ", "~", "\x7f", "\xc3\xa9",
+        "\xf0\x9f\x98\x80", "0190f3a2-1c00-7000-8000-0000000000a1", "a title of some length",
+      };
+      g_autoptr(GString) text = g_string_new (NULL);
+      g_autoptr(GString) out = g_string_new (NULL);
+      g_autoptr(JsonNode) parsed = NULL;
+      g_autoptr(GError) error = NULL;
+      guint n = g_rand_int_range (rand, 0, 12);
+
+      for (guint j = 0; j < n; j++)
+        g_string_append (text, pieces[g_rand_int_range (rand, 0, G_N_ELEMENTS (pieces))]);
+
+      /* After text already written, as in a list. */
+      g_string_append (out, "[1,");
+      _helix_gateway_json_append_string (out, text->str);
+      g_string_append_c (out, ']');
+      g_assert_null (strpbrk (out->str, "\b\f\n\r\t\x01\x1f"));
+      parsed = json_from_string (out->str, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (json_array_get_string_element (json_node_get_array (parsed), 1), ==,
+                       text->str);
+      g_assert_cmpuint (strlen (out->str), ==, out->len);
+    }
+
   for (guint i = 0; i < G_N_ELEMENTS (times_s) + 2000; i++)
     {
       gint64 time_us = i < G_N_ELEMENTS (times_s)

@@ -111,6 +111,14 @@ helix_json_check_text (const char  *text,
   return TRUE;
 }
 
+/* Characters that go into a JSON string as they are: all but the
+ * terminating NUL, the other control characters, '"' (0x22) and '\\' (0x5c). */
+static const guint8 json_plain[256] = {
+  [0x20 ... 0x21] = 1,
+  [0x23 ... 0x5b] = 1,
+  [0x5d ... 0xff] = 1,
+};
+
 /**
  * helix_json_append_string:
  * @out: where to append
@@ -124,40 +132,44 @@ helix_json_append_string (GString    *out,
                           const char *text)
 {
   const char *run = text;
-  const char *p;
+  const char *p = text;
 
   g_string_append_c (out, '"');
-  for (p = text; *p != '\0'; p++)
+  for (;;)
     {
-      guchar c = (guchar) *p;
+      guchar c;
 
-      if (c >= 0x20 && c != '"' && c != '\\')
-        continue;
+      /* Most strings (ids, titles, text) need no escape at all. */
+      while (json_plain[(guchar) *p])
+        p++;
+      helix_json_append_raw (out, run, p - run);
 
-      g_string_append_len (out, run, p - run);
+      c = (guchar) *p;
+      if (c == '\0')
+        break;
+
       switch (c)
         {
         case '"':
-          g_string_append (out, "\\\"");
+          helix_json_append_literal (out, "\\\"");
           break;
         case '\\':
-          g_string_append (out, "\\\\");
+          helix_json_append_literal (out, "\\\\");
           break;
         case '\n':
-          g_string_append (out, "\\n");
+          helix_json_append_literal (out, "\\n");
           break;
         case '\t':
-          g_string_append (out, "\\t");
+          helix_json_append_literal (out, "\\t");
           break;
         case '\r':
-          g_string_append (out, "\\r");
+          helix_json_append_literal (out, "\\r");
           break;
         default:
           g_string_append_printf (out, "\\u%04x", c);
           break;
         }
-      run = p + 1;
+      run = ++p;
     }
-  g_string_append_len (out, run, p - run);
   g_string_append_c (out, '"');
 }

@@ -138,7 +138,7 @@ _helix_gateway_json_append_string (GString    *out,
                                    const char *value)
 {
   if (value == NULL)
-    g_string_append (out, "null");
+    helix_json_append_literal (out, "null");
   else
     helix_json_append_string (out, value);
 }
@@ -211,7 +211,7 @@ _helix_gateway_json_append_time (GString *out,
   put_digits (text + 18, secs_of_day % 60, 2);
   text[20] = 'Z';
   text[21] = '"';
-  g_string_append_len (out, text, 22);
+  helix_json_append_raw (out, text, 22);
 }
 
 /* Appends @value in decimal. */
