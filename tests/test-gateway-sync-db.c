@@ -954,6 +954,141 @@ test_isolation (Fixture       *f,
   g_assert_cmpint (head (f, f->bob), ==, 4);
 }
 
+static void
+collect_session (const HelixGatewaySyncSession *session,
+                 gpointer                       user_data)
+{
+  GPtrArray *seen = user_data;
+  HelixGatewaySyncSession *copy = g_new0 (HelixGatewaySyncSession, 1);
+
+  /* Only the listed members; the HLCs are not read. */
+  g_assert_null (session->title_hlc);
+  g_assert_null (session->pinned_hlc);
+  g_assert_null (session->archived_hlc);
+  g_assert_null (session->deleted_hlc);
+  g_assert_false (session->deleted);
+
+  copy->uuid = g_strdup (session->uuid);
+  copy->title = g_strdup (session->title);
+  copy->pinned = session->pinned;
+  copy->archived = session->archived;
+  copy->created_us = session->created_us;
+  copy->updated_us = session->updated_us;
+  g_ptr_array_add (seen, copy);
+}
+
+/* helix_gateway_db_foreach_session() passes the sessions of
+ * helix_gateway_db_list_sessions(), in its order (newest first, ties by
+ * uuid, descending), tombstones and other users' sessions left out. */
+static void
+test_foreach_session (Fixture       *f,
+                      gconstpointer  data)
+{
+#define S4 "0190f3a2-1c00-7000-8000-0000000000a4"
+  HelixSyncOp *ops[] = {
+    session_put (1, S1, "1000:0:laptop", "{\"title\":\"quote \\\" and \\u0001\"}"),
+    session_put (2, S2, "3000:0:laptop", "{\"title\":\"two\",\"pinned\":true}"),
+    /* As new as S2: after it, by uuid. */
+    session_put (3, S3, "3000:0:phone", "{\"archived\":true,\"pinned\":true}"),
+    session_put (4, S4, "2000:0:laptop", "{\"title\":\"gone\"}"),
+    make_op (5, "session.delete", S4, NULL, "2001:0:laptop", NULL),
+  };
+  g_autoptr(HelixSyncOp) bobs = session_put (1, S4, "9000:0:phone", "{\"title\":\"bob\"}");
+  static const char * const order[] = { S3, S2, S1 };
+  g_autoptr(GPtrArray) seen =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) helix_gateway_sync_session_free);
+  g_autoptr(GPtrArray) listed = NULL;
+  g_autoptr(GArray) seqs = NULL;
+  g_autoptr(GError) error = NULL;
+
+  seqs = apply (f, f->alice, ops, G_N_ELEMENTS (ops), NULL);
+  apply_one (f, f->bob, bobs);
+
+  g_assert_true (helix_gateway_db_foreach_session (f->db, f->alice, collect_session, seen,
+                                                   &error));
+  g_assert_no_error (error);
+  listed = helix_gateway_db_list_sessions (f->db, f->alice, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (seen->len, ==, G_N_ELEMENTS (order));
+  g_assert_cmpuint (listed->len, ==, seen->len);
+  for (guint i = 0; i < seen->len; i++)
+    {
+      HelixGatewaySyncSession *a = g_ptr_array_index (seen, i);
+      HelixGatewaySyncSession *b = g_ptr_array_index (listed, i);
+
+      g_assert_cmpstr (a->uuid, ==, order[i]);
+      g_assert_cmpstr (a->uuid, ==, b->uuid);
+      g_assert_cmpstr (a->title, ==, b->title);
+      g_assert_cmpint (a->pinned, ==, b->pinned);
+      g_assert_cmpint (a->archived, ==, b->archived);
+      g_assert_cmpint (a->created_us, ==, b->created_us);
+      g_assert_cmpint (a->updated_us, ==, b->updated_us);
+    }
+  g_assert_cmpstr (((HelixGatewaySyncSession *) g_ptr_array_index (seen, 2))->title, ==,
+                   "quote \" and \001");
+  g_assert_true (((HelixGatewaySyncSession *) g_ptr_array_index (seen, 0))->archived);
+  g_assert_true (((HelixGatewaySyncSession *) g_ptr_array_index (seen, 0))->pinned);
+  g_assert_cmpint (((HelixGatewaySyncSession *) g_ptr_array_index (seen, 0))->updated_us, ==,
+                   3000 * 1000);
+
+  /* Bob has only the one session, and a user without any none. */
+  g_ptr_array_set_size (seen, 0);
+  g_assert_true (helix_gateway_db_foreach_session (f->db, f->bob, collect_session, seen,
+                                                   &error));
+  g_assert_cmpuint (seen->len, ==, 1);
+  g_assert_cmpstr (((HelixGatewaySyncSession *) g_ptr_array_index (seen, 0))->title, ==, "bob");
+  g_ptr_array_set_size (seen, 0);
+  g_assert_true (helix_gateway_db_foreach_session (f->db, add_user (f, "carol"),
+                                                   collect_session, seen, &error));
+  g_assert_cmpuint (seen->len, ==, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+    helix_sync_op_unref (ops[i]);
+#undef S4
+}
+
+/* The list is read from the index sync_sessions_list alone: no lookup in
+ * the table per row, no sort. The plan of the very statement
+ * helix_gateway_db_foreach_session() keeps prepared. */
+static void
+test_foreach_session_plan (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GPtrArray) seen =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) helix_gateway_sync_session_free);
+  sqlite3 *db = _helix_gateway_db_get_handle (f->db, NULL);
+  g_autoptr(GString) plan = g_string_new (NULL);
+  g_autofree char *explain = NULL;
+  g_autoptr(GError) error = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_true (helix_gateway_db_foreach_session (f->db, f->alice, collect_session, seen,
+                                                   &error));
+  g_assert_no_error (error);
+
+  for (sqlite3_stmt *kept = sqlite3_next_stmt (db, NULL); kept != NULL;
+       kept = sqlite3_next_stmt (db, kept))
+    {
+      const char *sql = sqlite3_sql (kept);
+
+      if (g_str_has_prefix (sql, "SELECT uuid, title, pinned, archived, created_us, updated_us "))
+        {
+          g_assert_null (explain);
+          explain = g_strconcat ("EXPLAIN QUERY PLAN ", sql, NULL);
+        }
+    }
+  g_assert_nonnull (explain);
+
+  g_assert_cmpint (sqlite3_prepare_v2 (f->reader, explain, -1, &stmt, NULL), ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_string_append_printf (plan, "%s\n", (const char *) sqlite3_column_text (stmt, 3));
+  sqlite3_finalize (stmt);
+
+  g_assert_nonnull (strstr (plan->str, "USING COVERING INDEX sync_sessions_list"));
+  g_assert_null (strstr (plan->str, "TEMP B-TREE"));
+}
+
 /* An unknown user has no head and cannot store ops. */
 static gint64
 file_size (const char *path)
@@ -1176,6 +1311,8 @@ main (int    argc,
   ADD ("batch-bumps", test_batch_bumps);
   ADD ("ops-since", test_ops_since);
   ADD ("isolation", test_isolation);
+  ADD ("foreach-session", test_foreach_session);
+  ADD ("foreach-session-plan", test_foreach_session_plan);
   ADD ("no-such-user", test_no_such_user);
   ADD ("deferred-checkpoints", test_deferred_checkpoints);
 

@@ -30,6 +30,7 @@
 
 #include "helix-gateway-private.h"
 #include "helix-gateway-sync.h"
+#include "helix-json.h"
 #include "helix-uuid.h"
 
 #define SESSIONS_PATH "/api/v1/sessions"
@@ -52,18 +53,24 @@ respond_invalid (SoupServerMessage *msg,
 }
 
 static void
-append_session_json (GString                 *out,
-                     HelixGatewaySyncSession *session)
+append_session_json (GString                       *out,
+                     const HelixGatewaySyncSession *session)
 {
-  g_string_append (out, "{\"id\":");
+  /* Each session of a list is written here: the literals go in whole. */
+  helix_json_append_literal (out, "{\"id\":");
   _helix_gateway_json_append_string (out, session->uuid);
-  g_string_append (out, ",\"title\":");
+  helix_json_append_literal (out, ",\"title\":");
   _helix_gateway_json_append_string (out, session->title);
-  g_string_append (out, session->pinned ? ",\"pinned\":true" : ",\"pinned\":false");
-  g_string_append (out, session->archived ? ",\"archived\":true" : ",\"archived\":false");
-  g_string_append (out, ",\"created\":");
+  if (session->pinned && session->archived)
+    helix_json_append_literal (out, ",\"pinned\":true,\"archived\":true,\"created\":");
+  else if (session->pinned)
+    helix_json_append_literal (out, ",\"pinned\":true,\"archived\":false,\"created\":");
+  else if (session->archived)
+    helix_json_append_literal (out, ",\"pinned\":false,\"archived\":true,\"created\":");
+  else
+    helix_json_append_literal (out, ",\"pinned\":false,\"archived\":false,\"created\":");
   _helix_gateway_json_append_time (out, session->created_us);
-  g_string_append (out, ",\"updated\":");
+  helix_json_append_literal (out, ",\"updated\":");
   _helix_gateway_json_append_time (out, session->updated_us);
   g_string_append_c (out, '}');
 }
@@ -265,29 +272,34 @@ read_session_data (SoupServerMessage *msg,
 /* The collection {{{1 */
 
 static void
+append_list_item (const HelixGatewaySyncSession *session,
+                  gpointer                       user_data)
+{
+  GString *text = user_data;
+
+  if (text->len > 1)
+    g_string_append_c (text, ',');
+  append_session_json (text, session);
+}
+
+static void
 list_sessions (HelixGateway      *self,
                SoupServerMessage *msg,
                HelixGatewayAuth  *auth)
 {
-  g_autoptr(GPtrArray) sessions = NULL;
   g_autoptr(GError) error = NULL;
   GString *text;
 
-  sessions = helix_gateway_db_list_sessions (helix_gateway_get_db (self), auth->user_id, &error);
-  if (sessions == NULL)
+  /* Read by every device when it starts: written directly from the rows,
+   * which are not copied. */
+  text = g_string_sized_new (4096);
+  g_string_append_c (text, '[');
+  if (!helix_gateway_db_foreach_session (helix_gateway_get_db (self), auth->user_id,
+                                         append_list_item, text, &error))
     {
+      g_string_free (text, TRUE);
       _helix_gateway_respond_internal_error (msg, error);
       return;
-    }
-
-  /* Read by every device when it starts: written directly. */
-  text = g_string_sized_new (2 + 200 * sessions->len);
-  g_string_append_c (text, '[');
-  for (guint i = 0; i < sessions->len; i++)
-    {
-      if (i > 0)
-        g_string_append_c (text, ',');
-      append_session_json (text, g_ptr_array_index (sessions, i));
     }
   g_string_append_c (text, ']');
   _helix_gateway_respond_json_text (msg, SOUP_STATUS_OK, text);

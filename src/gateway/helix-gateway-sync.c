@@ -1378,6 +1378,11 @@ get_session (HelixGatewayDb  *self,
   return session;
 }
 
+/* A user's live sessions, newest first: through the index sync_sessions_list
+ * (user, deleted, updated_us, uuid, …), with no sorting. */
+#define LIVE_SESSIONS \
+  "FROM sync_sessions WHERE user = ?1 AND deleted = 0 ORDER BY updated_us DESC, uuid DESC"
+
 /**
  * helix_gateway_db_list_sessions:
  * @self: a gateway database
@@ -1403,11 +1408,8 @@ list_sessions (HelixGatewayDb  *self,
   if (db == NULL)
     return NULL;
 
-  /* Through sync_sessions_updated. */
   stmt = _helix_gateway_db_prepare (self,
-                                    "SELECT " SESSION_COLUMNS " FROM sync_sessions "
-                                    "WHERE user = ?1 AND deleted = 0 "
-                                    "ORDER BY updated_us DESC, uuid DESC", error);
+                                    "SELECT " SESSION_COLUMNS " " LIVE_SESSIONS, error);
   if (stmt == NULL)
     return NULL;
 
@@ -1425,6 +1427,80 @@ list_sessions (HelixGatewayDb  *self,
     }
 
   return g_steal_pointer (&sessions);
+}
+
+/**
+ * helix_gateway_db_foreach_session:
+ * @self: a gateway database
+ * @user_id: whose sessions
+ * @func: called for each session
+ * @user_data: for @func
+ * @error: a location for a #GError
+ *
+ * Calls @func for each of the user's sessions that are not deleted, most
+ * recently updated first: the sessions of helix_gateway_db_list_sessions(),
+ * without copying them. The session @func gets is valid only during the
+ * call and has only @uuid, @title, @pinned, @archived, @created_us and
+ * @updated_us (the HLCs are %NULL). @func must not use the database.
+ *
+ * Returns: %TRUE if every session was passed to @func; %FALSE with @error
+ *   set otherwise
+ */
+static gboolean
+foreach_session (HelixGatewayDb              *self,
+                 gint64                       user_id,
+                 HelixGatewaySyncSessionFunc  func,
+                 gpointer                     user_data,
+                 GError                     **error)
+{
+  HelixGatewaySyncSession session = { 0 };
+  sqlite3_stmt *stmt;
+  sqlite3 *db;
+  int rc;
+
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL)
+    return FALSE;
+
+  /* Only what a list shows, all of it in sync_sessions_list: SQLite reads
+   * the index alone (test-gateway-sync-db checks the plan). */
+  stmt = _helix_gateway_db_prepare (self,
+                                    "SELECT uuid, title, pinned, archived, created_us, "
+                                    "updated_us " LIVE_SESSIONS, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      /* Borrowed: valid until the next step. */
+      session.uuid = (char *) sqlite3_column_text (stmt, 0);
+      session.title = (char *) sqlite3_column_text (stmt, 1);
+      session.pinned = sqlite3_column_int (stmt, 2) != 0;
+      session.archived = sqlite3_column_int (stmt, 3) != 0;
+      session.created_us = sqlite3_column_int64 (stmt, 4);
+      session.updated_us = sqlite3_column_int64 (stmt, 5);
+      /* NOT NULL columns: NULL only when out of memory. */
+      if G_UNLIKELY (session.uuid == NULL || session.title == NULL)
+        {
+          rc = SQLITE_NOMEM;
+          break;
+        }
+      func (&session, user_data);
+    }
+  _helix_gateway_db_release (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      helix_db_set_error (error, db, rc, _("Could not read the sessions"));
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 /**
@@ -1536,6 +1612,22 @@ helix_gateway_db_list_sessions (HelixGatewayDb  *self,
   helix_gateway_metrics_observe_query ("list_sessions", g_get_monotonic_time () - started_us);
 
   return sessions;
+}
+
+gboolean
+helix_gateway_db_foreach_session (HelixGatewayDb              *self,
+                                  gint64                       user_id,
+                                  HelixGatewaySyncSessionFunc  func,
+                                  gpointer                     user_data,
+                                  GError                     **error)
+{
+  gint64 started_us = g_get_monotonic_time ();
+  gboolean done = foreach_session (self, user_id, func, user_data, error);
+
+  /* The same query as helix_gateway_db_list_sessions(), but for the columns. */
+  helix_gateway_metrics_observe_query ("list_sessions", g_get_monotonic_time () - started_us);
+
+  return done;
 }
 
 GPtrArray *

@@ -45,6 +45,16 @@ typedef struct
 } HelixGatewaySyncSession;
 
 /**
+ * HelixGatewaySyncSessionFunc:
+ * @session: (transfer none): a session, valid only during the call
+ * @user_data: the data given with the function
+ *
+ * Called by helix_gateway_db_foreach_session() for each session.
+ */
+typedef void (*HelixGatewaySyncSessionFunc) (const HelixGatewaySyncSession *session,
+                                             gpointer                       user_data);
+
+/**
  * HelixGatewaySyncMessage:
  * @uuid: the message's id
  * @session: the session it belongs to
@@ -159,6 +169,11 @@ HelixGatewaySyncSession *helix_gateway_db_get_session    (HelixGatewayDb  *self,
 GPtrArray               *helix_gateway_db_list_sessions  (HelixGatewayDb  *self,
                                                           gint64           user_id,
                                                           GError         **error);
+gboolean                 helix_gateway_db_foreach_session (HelixGatewayDb              *self,
+                                                           gint64                       user_id,
+                                                           HelixGatewaySyncSessionFunc  func,
+                                                           gpointer                     user_data,
+                                                           GError                     **error);
 GPtrArray               *helix_gateway_db_list_messages  (HelixGatewayDb  *self,
                                                           gint64           user_id,
                                                           const char      *session,
