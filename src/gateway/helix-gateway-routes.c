@@ -143,17 +143,20 @@ _helix_gateway_json_append_string (GString    *out,
     helix_json_append_string (out, value);
 }
 
-/* Writes the @width last decimal digits of @value (≥ 0) at @out. */
-static void
-put_digits (char   *out,
-            gint64  value,
-            guint   width)
+/* "00" to "99": two digits at a time, half the divisions. */
+static const char digit_pairs[201] =
+  "0001020304050607080910111213141516171819"
+  "2021222324252627282930313233343536373839"
+  "4041424344454647484950515253545556575859"
+  "6061626364656667686970717273747576777879"
+  "8081828384858687888990919293949596979899";
+
+/* Writes @value (0–99) as two digits at @out. */
+static inline void
+put_2_digits (char  *out,
+              guint  value)
 {
-  for (guint i = width; i > 0; i--)
-    {
-      out[i - 1] = '0' + value % 10;
-      value /= 10;
-    }
+  memcpy (out, digit_pairs + 2 * value, 2);
 }
 
 /**
@@ -173,22 +176,26 @@ _helix_gateway_json_append_time (GString *out,
   const gint64 min_s = G_GINT64_CONSTANT (-62135596800);
   const gint64 max_s = G_GINT64_CONSTANT (253402300800);
   gint64 seconds = time_us / G_USEC_PER_SEC; /* as GDateTime: towards zero */
-  gint64 days, secs_of_day, era, day_of_era, year_of_era, day_of_year, mp;
-  gint64 year, month, day;
+  gint64 days;
+  guint secs_of_day, shifted, era, day_of_era, year_of_era, day_of_year, mp;
+  guint year, month, day;
   char text[32];
 
   if (seconds < min_s || seconds >= max_s)
     {
-      g_string_append (out, "null");
+      helix_json_append_literal (out, "null");
       return;
     }
 
-  /* Days since the epoch to a civil date (Howard Hinnant's algorithm). */
+  /* Days since the epoch to a civil date (Howard Hinnant's algorithm). From
+   * 0001-01-01 on, days + 719468 (counted from 0000-03-01) is positive and
+   * below 2^32: the rest is unsigned 32-bit arithmetic, which divides by
+   * constants in fewer instructions. */
   days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
-  secs_of_day = seconds - days * 86400;
-  days += 719468;
-  era = (days >= 0 ? days : days - 146096) / 146097;
-  day_of_era = days - era * 146097;
+  secs_of_day = (guint) (seconds - days * 86400);
+  shifted = (guint) (days + 719468);
+  era = shifted / 146097;
+  day_of_era = shifted - era * 146097;
   year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
   day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   mp = (5 * day_of_year + 2) / 153;
@@ -198,17 +205,18 @@ _helix_gateway_json_append_time (GString *out,
 
   /* "YYYY-MM-DDTHH:MM:SSZ", without printf: two of them in every session. */
   text[0] = '"';
-  put_digits (text + 1, year, 4);
+  put_2_digits (text + 1, year / 100);
+  put_2_digits (text + 3, year % 100);
   text[5] = '-';
-  put_digits (text + 6, month, 2);
+  put_2_digits (text + 6, month);
   text[8] = '-';
-  put_digits (text + 9, day, 2);
+  put_2_digits (text + 9, day);
   text[11] = 'T';
-  put_digits (text + 12, secs_of_day / 3600, 2);
+  put_2_digits (text + 12, secs_of_day / 3600);
   text[14] = ':';
-  put_digits (text + 15, secs_of_day / 60 % 60, 2);
+  put_2_digits (text + 15, secs_of_day / 60 % 60);
   text[17] = ':';
-  put_digits (text + 18, secs_of_day % 60, 2);
+  put_2_digits (text + 18, secs_of_day % 60);
   text[20] = 'Z';
   text[21] = '"';
   helix_json_append_raw (out, text, 22);
