@@ -316,6 +316,10 @@ test_patch_after_device (Fixture       *f,
   g_autofree char *op_id = helix_uuid_new_v7 ();
   g_autoptr(JsonObject) op_data = json_object_new ();
   g_autoptr(HelixSyncOp) op = NULL;
+  g_autofree char *message_op_id = helix_uuid_new_v7 ();
+  g_autofree char *message_id = helix_uuid_new_v7 ();
+  g_autoptr(JsonObject) message_data = json_object_new ();
+  g_autoptr(HelixSyncOp) message = NULL;
   g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(GPtrArray) applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
   g_autoptr(GError) error = NULL;
@@ -452,6 +456,133 @@ test_isolation (Fixture       *f,
   g_assert_cmpint (head (f, f->bob), ==, 0);
 }
 
+/* GET of the list, which must answer 200; returns the body as sent. */
+static GBytes *
+list_bytes (Fixture    *f,
+            const char *token)
+{
+  g_autoptr(SoupMessage) msg = NULL;
+  GBytes *response = NULL;
+
+  msg = http (f, "GET", SESSIONS, token, NULL, &response);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+
+  return response;
+}
+
+static const char *
+list_title (JsonArray *list,
+            guint      i)
+{
+  return json_object_get_string_member (json_array_get_object_element (list, i), "title");
+}
+
+/* The lists the gateway keeps (see helix-gateway-sessions.c) change as soon
+ * as the sessions do, by whatever connection stores the change, and are no
+ * one else's. */
+static void
+test_list_cache (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *older = create_session (f, f->alice_token, "Older");
+  g_autofree char *newer = create_session (f, f->alice_token, "Newer");
+  g_autofree char *db_path = g_build_filename (f->dir, "state", "gateway.db", NULL);
+  g_autofree char *older_path = g_strconcat (SESSIONS "/", older, NULL);
+  g_autofree char *op_id = helix_uuid_new_v7 ();
+  g_autoptr(HelixGatewayDb) other = NULL;
+  g_autoptr(JsonObject) op_data = json_object_new ();
+  g_autoptr(HelixSyncOp) op = NULL;
+  g_autofree char *message_op_id = helix_uuid_new_v7 ();
+  g_autofree char *message_id = helix_uuid_new_v7 ();
+  g_autoptr(JsonObject) message_data = json_object_new ();
+  g_autoptr(HelixSyncOp) message = NULL;
+  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GPtrArray) applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  g_autoptr(GBytes) first = NULL;
+  g_autoptr(GBytes) again = NULL;
+  g_autoptr(JsonArray) list = NULL;
+  g_autoptr(JsonNode) patched = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bobs = NULL;
+  HelixHlc hlc = { .wall_ms = g_get_real_time () / 1000 + 1000, .counter = 0, .device = "phone" };
+
+  /* Asked twice with nothing changed: the very same answer. */
+  first = list_bytes (f, f->alice_token);
+  again = list_bytes (f, f->alice_token);
+  g_assert_true (g_bytes_equal (first, again));
+  list = list_sessions (f, f->alice_token);
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  g_assert_cmpstr (list_title (list, 0), ==, "Newer");
+  g_clear_pointer (&list, json_array_unref);
+
+  /* A change stored through another connection to the database, as the
+   * sync writer thread or another process stores it. */
+  other = helix_gateway_db_open (db_path, &error);
+  g_assert_no_error (error);
+  json_object_set_string_member (op_data, "title", "Renamed on the phone");
+  op = helix_sync_op_new (HELIX_SYNC_OP_SESSION_PUT, op_id, older, NULL, &hlc, op_data, &error);
+  g_assert_no_error (error);
+  g_assert_true (helix_gateway_db_apply_ops (other, f->alice, 0, &op, 1, seqs, applied, &error));
+  g_assert_no_error (error);
+  helix_gateway_db_close (other);
+
+  list = list_sessions (f, f->alice_token);
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  g_assert_cmpstr (list_title (list, 0), ==, "Renamed on the phone");
+  g_assert_cmpstr (list_title (list, 1), ==, "Newer");
+  g_clear_pointer (&list, json_array_unref);
+
+  /* A message raises its session's updated time: the order changes. */
+  json_object_set_string_member (message_data, "role", "user");
+  json_object_set_string_member (message_data, "content", "later");
+  json_object_set_string_member (message_data, "status", "done");
+  hlc.wall_ms += 1000;
+  message = helix_sync_op_new (HELIX_SYNC_OP_MESSAGE_PUT, message_op_id, message_id, newer, &hlc,
+                               message_data, &error);
+  g_assert_no_error (error);
+  g_assert_true (helix_gateway_db_apply_ops (helix_gateway_get_db (f->gateway), f->alice, 0,
+                                             &message, 1, seqs, applied, &error));
+  g_assert_no_error (error);
+  list = list_sessions (f, f->alice_token);
+  g_assert_cmpstr (list_title (list, 0), ==, "Newer");
+  g_clear_pointer (&list, json_array_unref);
+
+  /* Through the API. */
+  patched = request (f, "PATCH", older_path, f->alice_token, "{\"title\":\"From the web\"}",
+                     SOUP_STATUS_OK);
+  list = list_sessions (f, f->alice_token);
+  /* Still behind the message, which is a second ahead of the clocks. */
+  g_assert_cmpstr (list_title (list, 0), ==, "Newer");
+  g_assert_cmpstr (list_title (list, 1), ==, "From the web");
+  g_clear_pointer (&list, json_array_unref);
+  g_assert_null (request (f, "DELETE", older_path, f->alice_token, NULL,
+                          SOUP_STATUS_NO_CONTENT));
+  list = list_sessions (f, f->alice_token);
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  g_assert_cmpstr (list_title (list, 0), ==, "Newer");
+  g_clear_pointer (&list, json_array_unref);
+
+  /* Bob's list is his own, before and after Alice's was kept. */
+  list = list_sessions (f, f->bob_token);
+  g_assert_cmpuint (json_array_get_length (list), ==, 0);
+  g_clear_pointer (&list, json_array_unref);
+  bobs = create_session (f, f->bob_token, "Bob's");
+  list = list_sessions (f, f->bob_token);
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  g_assert_cmpstr (list_title (list, 0), ==, "Bob's");
+  g_clear_pointer (&list, json_array_unref);
+  list = list_sessions (f, f->alice_token);
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  g_assert_cmpstr (list_title (list, 0), ==, "Newer");
+  g_clear_pointer (&list, json_array_unref);
+
+  /* A kept list goes to no one whose token is no longer valid. */
+  g_assert_null (request (f, "POST", "/api/v1/auth/logout", f->alice_token, NULL,
+                          SOUP_STATUS_NO_CONTENT));
+  request_error (f, "GET", SESSIONS, f->alice_token, NULL, SOUP_STATUS_UNAUTHORIZED,
+                 "invalid_token");
+}
+
 static void
 test_bad_input (Fixture       *f,
                 gconstpointer  data)
@@ -586,6 +717,7 @@ main (int    argc,
   ADD ("patch-after-device", test_patch_after_device);
   ADD ("messages", test_messages);
   ADD ("isolation", test_isolation);
+  ADD ("list-cache", test_list_cache);
   ADD ("bad-input", test_bad_input);
 
 #undef ADD

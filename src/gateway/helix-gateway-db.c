@@ -966,7 +966,8 @@ helix_gateway_db_add_device (HelixGatewayDb  *self,
  * @error: a location for a #GError
  *
  * Finds the token by its hash (the primary key). Revoked tokens, revoked
- * devices and disabled users are not found.
+ * devices and disabled users are not found. The user's head seq is read in
+ * the same statement: what was committed before this call is in it.
  *
  * Returns: %TRUE if the token is valid; %FALSE with @error set otherwise
  *   (%HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE when the token is not valid)
@@ -991,7 +992,8 @@ helix_gateway_db_authenticate (HelixGatewayDb    *self,
 
   /* Every request and every sync frame asks: the statement is kept. */
   stmt = _helix_gateway_db_prepare (self,
-                                    "SELECT u.id, u.name, d.id, d.uuid, d.last_seen_us "
+                                    "SELECT u.id, u.name, d.id, d.uuid, d.last_seen_us, "
+                                    "       u.head_seq "
                                     "FROM tokens t "
                                     "JOIN devices d ON d.id = t.device "
                                     "JOIN users u ON u.id = d.user "
@@ -1010,6 +1012,7 @@ helix_gateway_db_authenticate (HelixGatewayDb    *self,
       auth->device_id = sqlite3_column_int64 (stmt, 2);
       auth->device_uuid = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
       auth->last_seen_us = sqlite3_column_int64 (stmt, 4);
+      auth->head_seq = sqlite3_column_int64 (stmt, 5);
     }
   _helix_gateway_db_release (stmt);
 

@@ -92,6 +92,8 @@ typedef struct
  * @device_id: the device the token was issued to
  * @device_uuid: its public id
  * @last_seen_us: when the device was last seen
+ * @head_seq: the user's head seq (users.head_seq) when the token was checked:
+ *   every change to the user's synced sessions raises it
  *
  * Who a valid token speaks for.
  */
@@ -102,6 +104,7 @@ typedef struct
   gint64  device_id;
   char   *device_uuid;
   gint64  last_seen_us;
+  gint64  head_seq;
 } HelixGatewayAuth;
 
 void helix_gateway_user_free   (HelixGatewayUser   *user);

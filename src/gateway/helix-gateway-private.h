@@ -135,6 +135,14 @@ void     _helix_gateway_add_admin_routes    (HelixGateway      *self,
                                              SoupServer        *server);
 void     _helix_gateway_add_sessions_routes (HelixGateway      *self,
                                              SoupServer        *server);
+
+/* The answers of GET /api/v1/sessions, per user (helix-gateway-sessions.c). */
+typedef struct _HelixGatewayListCache HelixGatewayListCache;
+
+HelixGatewayListCache *_helix_gateway_list_cache_new   (void);
+void                   _helix_gateway_list_cache_free  (HelixGatewayListCache *cache);
+void                   _helix_gateway_list_cache_clear (HelixGatewayListCache *cache);
+HelixGatewayListCache *_helix_gateway_get_list_cache   (HelixGateway          *self);
 HelixHlcClock *_helix_gateway_get_clock     (HelixGateway      *self);
 HelixGatewayHub *_helix_gateway_get_hub     (HelixGateway      *self);
 void     _helix_gateway_request_upgraded    (HelixGateway      *self,

@@ -18,6 +18,16 @@
  * The queries are lookups through the primary keys or a scan of one user's
  * index range, cheap enough for the main loop (see helix-gateway-db.c).
  *
+ * The list (GET /api/v1/sessions), which every device reads when it
+ * starts, is kept per user with the user's head seq it was read at (a
+ * #HelixGatewayListCache). Sessions change only through ops, and every op
+ * stored raises its user's head seq in the same transaction, whichever
+ * connection or process stores it; the token check reads the head seq
+ * (HelixGatewayAuth.head_seq), so a list kept for that very seq is the one
+ * the database would give, and is answered without reading it again. A
+ * list is read after the head seq it is kept for, never before: it may be
+ * newer than its seq (then it is read again next time), never older.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "helix-gateway"
@@ -37,6 +47,10 @@
 
 #define MESSAGES_LIMIT_DEFAULT 50
 #define MESSAGES_LIMIT_MAX     200
+
+/* The lists kept take at most this much memory; a longer list is not kept. */
+#define LIST_CACHE_MAX_BYTES       (4 * 1024 * 1024)
+#define LIST_CACHE_MAX_LIST_BYTES  (256 * 1024)
 
 static void
 respond_session_not_found (SoupServerMessage *msg)
@@ -269,6 +283,113 @@ read_session_data (SoupServerMessage *msg,
   return g_steal_pointer (&data);
 }
 
+/* The lists kept {{{1 */
+
+/* A user's list as answered, and the head seq it was read at. */
+typedef struct
+{
+  gint64  user_id;
+  gint64  head_seq;
+  char   *user_name;
+  char   *text;
+  gsize   length;
+} CachedList;
+
+struct _HelixGatewayListCache
+{
+  GHashTable *lists;   /* user id (gint64 *) → CachedList */
+  gsize       n_bytes; /* the lengths of their texts */
+};
+
+static void
+cached_list_free (CachedList *list)
+{
+  g_free (list->user_name);
+  g_free (list->text);
+  g_free (list);
+}
+
+HelixGatewayListCache *
+_helix_gateway_list_cache_new (void)
+{
+  HelixGatewayListCache *cache = g_new0 (HelixGatewayListCache, 1);
+
+  cache->lists = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+                                        (GDestroyNotify) cached_list_free);
+
+  return cache;
+}
+
+void
+_helix_gateway_list_cache_free (HelixGatewayListCache *cache)
+{
+  g_hash_table_unref (cache->lists);
+  g_free (cache);
+}
+
+/* Forgets every list: for another database. */
+void
+_helix_gateway_list_cache_clear (HelixGatewayListCache *cache)
+{
+  g_hash_table_remove_all (cache->lists);
+  cache->n_bytes = 0;
+}
+
+static void
+list_cache_remove (HelixGatewayListCache *cache,
+                   gint64                 user_id)
+{
+  CachedList *list = g_hash_table_lookup (cache->lists, &user_id);
+
+  if (list != NULL)
+    {
+      cache->n_bytes -= list->length;
+      g_hash_table_remove (cache->lists, &user_id);
+    }
+}
+
+/* The list kept for the user of @auth at its head seq, if any. The name
+ * must match too: a user id is never given again, but the list would go
+ * to no one else even if it were. */
+static const CachedList *
+list_cache_lookup (HelixGatewayListCache  *cache,
+                   const HelixGatewayAuth *auth)
+{
+  const CachedList *list = g_hash_table_lookup (cache->lists, &auth->user_id);
+
+  if (list == NULL || list->head_seq != auth->head_seq ||
+      strcmp (list->user_name, auth->user_name) != 0)
+    return NULL;
+
+  return list;
+}
+
+/* Keeps @text, read after @auth's head seq, as the user's list at that seq. */
+static void
+list_cache_store (HelixGatewayListCache  *cache,
+                  const HelixGatewayAuth *auth,
+                  const GString          *text)
+{
+  CachedList *list;
+
+  list_cache_remove (cache, auth->user_id);
+  if (text->len > LIST_CACHE_MAX_LIST_BYTES)
+    return;
+
+  /* Full: the lists of users who stopped asking go too. */
+  if (cache->n_bytes + text->len > LIST_CACHE_MAX_BYTES)
+    _helix_gateway_list_cache_clear (cache);
+
+  list = g_new0 (CachedList, 1);
+  list->user_id = auth->user_id;
+  list->head_seq = auth->head_seq;
+  list->user_name = g_strdup (auth->user_name);
+  list->text = g_memdup2 (text->str, text->len);
+  list->length = text->len;
+  g_hash_table_insert (cache->lists, &list->user_id, list);
+  cache->n_bytes += list->length;
+}
+
 /* The collection {{{1 */
 
 static void
@@ -287,8 +408,18 @@ list_sessions (HelixGateway      *self,
                SoupServerMessage *msg,
                HelixGatewayAuth  *auth)
 {
+  HelixGatewayListCache *cache = _helix_gateway_get_list_cache (self);
+  const CachedList *cached = list_cache_lookup (cache, auth);
   g_autoptr(GError) error = NULL;
   GString *text;
+
+  /* Nothing changed since the list was read (see the top of this file). */
+  if (cached != NULL)
+    {
+      _helix_gateway_respond_json_text (msg, SOUP_STATUS_OK,
+                                        g_string_new_len (cached->text, cached->length));
+      return;
+    }
 
   /* Read by every device when it starts: written directly from the rows,
    * which are not copied. */
@@ -302,6 +433,7 @@ list_sessions (HelixGateway      *self,
       return;
     }
   g_string_append_c (text, ']');
+  list_cache_store (cache, auth, text);
   _helix_gateway_respond_json_text (msg, SOUP_STATUS_OK, text);
 }
 

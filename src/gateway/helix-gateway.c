@@ -128,6 +128,10 @@ struct _HelixGateway
   /* The open sync WebSockets, per user (helix-gateway-ws.c). */
   HelixGatewayHub    *hub;
 
+  /* The session lists answered, per user (helix-gateway-sessions.c); they
+   * belong to the database they were read from. */
+  HelixGatewayListCache *list_cache;
+
   /* (nullable): the AI router, while started with providers configured. */
   HelixGatewayAi     *ai;
 
@@ -729,6 +733,7 @@ stop_serving (HelixGateway *self)
     {
       helix_gateway_db_close (self->db);
       g_clear_object (&self->db);
+      _helix_gateway_list_cache_clear (self->list_cache);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DB]);
     }
 }
@@ -865,6 +870,7 @@ helix_gateway_dispose (GObject *object)
     {
       helix_gateway_db_close (self->db);
       g_clear_object (&self->db);
+      _helix_gateway_list_cache_clear (self->list_cache);
     }
 
   G_OBJECT_CLASS (helix_gateway_parent_class)->dispose (object);
@@ -883,6 +889,7 @@ helix_gateway_finalize (GObject *object)
   g_clear_pointer (&self->address_limits, helix_token_buckets_free);
   g_clear_pointer (&self->clock, helix_hlc_clock_free);
   g_clear_pointer (&self->hub, _helix_gateway_hub_free);
+  g_clear_pointer (&self->list_cache, _helix_gateway_list_cache_free);
   g_clear_object (&self->tls_certificate);
   g_clear_pointer (&self->handshakes, g_ptr_array_unref);
 
@@ -1015,6 +1022,7 @@ helix_gateway_init (HelixGateway *self)
                                              HELIX_GATEWAY_LOGIN_WINDOW_S * G_USEC_PER_SEC);
   self->clock = helix_hlc_clock_new ("gateway");
   self->hub = _helix_gateway_hub_new (self);
+  self->list_cache = _helix_gateway_list_cache_new ();
   self->handshakes = g_ptr_array_new ();
   self->keepalive_timeout_ms = HELIX_GATEWAY_KEEPALIVE_IDLE_TIMEOUT_S * 1000;
 }
@@ -1069,6 +1077,14 @@ _helix_gateway_get_clock (HelixGateway *self)
   g_assert (HELIX_IS_GATEWAY (self));
 
   return self->clock;
+}
+
+HelixGatewayListCache *
+_helix_gateway_get_list_cache (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->list_cache;
 }
 
 HelixGatewayHub *
@@ -1834,6 +1850,7 @@ helix_gateway_start (HelixGateway  *self,
   self->listener = g_steal_pointer (&listener);
   self->started_us = g_get_monotonic_time ();
   self->db = g_steal_pointer (&db);
+  _helix_gateway_list_cache_clear (self->list_cache);
   helix_gateway_db_defer_checkpoints (self->db);
   self->server = g_steal_pointer (&server);
 
