@@ -1089,6 +1089,61 @@ test_foreach_session_plan (Fixture       *f,
   g_assert_null (strstr (plan->str, "TEMP B-TREE"));
 }
 
+/* Kept statements are found by the address of their text, but the text
+ * decides: another text at the same address (a buffer reused, as texts
+ * built at run time are) gets its own statement. */
+static void
+test_statement_cache (Fixture       *f,
+                      gconstpointer  data)
+{
+  static const char * const texts[] = {
+    "SELECT head_seq FROM users WHERE id = ?1",
+    "SELECT name FROM users WHERE id = ?1",
+    "SELECT head_seq FROM users WHERE id = ?1 AND disabled = 0",
+  };
+  sqlite3_stmt *first[G_N_ELEMENTS (texts)];
+  char buffer[128];
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_strlcpy (buffer, texts[i], sizeof buffer);
+      first[i] = _helix_gateway_db_prepare (f->db, buffer, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (sqlite3_sql (first[i]), ==, texts[i]);
+      _helix_gateway_db_release (first[i]);
+      for (guint j = 0; j < i; j++)
+        g_assert_true (first[j] != first[i]);
+    }
+
+  /* Again, from the literals and from the buffer: the same statements. */
+  for (guint n = 0; n < 2; n++)
+    for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+      {
+        sqlite3_stmt *stmt;
+
+        g_strlcpy (buffer, texts[i], sizeof buffer);
+        stmt = _helix_gateway_db_prepare (f->db, n == 0 ? texts[i] : buffer, &error);
+        g_assert_no_error (error);
+        g_assert_true (stmt == first[i]);
+        g_assert_cmpstr (sqlite3_sql (stmt), ==, texts[i]);
+        sqlite3_bind_int64 (stmt, 1, f->alice);
+        g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+        _helix_gateway_db_release (stmt);
+      }
+
+  /* Texts at ever other addresses (more than are remembered) still find theirs. */
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *copy = g_strdup (texts[i % G_N_ELEMENTS (texts)]);
+      sqlite3_stmt *stmt = _helix_gateway_db_prepare (f->db, copy, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (stmt == first[i % G_N_ELEMENTS (texts)]);
+      _helix_gateway_db_release (stmt);
+    }
+}
+
 /* An unknown user has no head and cannot store ops. */
 static gint64
 file_size (const char *path)
@@ -1313,6 +1368,7 @@ main (int    argc,
   ADD ("isolation", test_isolation);
   ADD ("foreach-session", test_foreach_session);
   ADD ("foreach-session-plan", test_foreach_session_plan);
+  ADD ("statement-cache", test_statement_cache);
   ADD ("no-such-user", test_no_such_user);
   ADD ("deferred-checkpoints", test_deferred_checkpoints);
 
