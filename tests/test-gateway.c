@@ -948,6 +948,11 @@ test_health (Scratch       *s,
   g_assert_cmpuint (soup_message_get_connection_id (msg), ==, connection_id);
   gateway_wait_for_log (gw, "GET /health 200 ");
   gateway_wait_for_log (gw, "request-id=test-request_1\n");
+  /* The whole line: the duration in milliseconds, to a tenth. */
+  g_assert_true (g_regex_match_simple ("^<6>helix-gateway\\[helix-gateway\\]: INFO: GET /health "
+                                       "200 (0|[1-9][0-9]*)\\.[0-9] ms "
+                                       "request-id=test-request_1$",
+                                       gw->log->str, G_REGEX_MULTILINE, 0));
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
 
@@ -969,6 +974,10 @@ test_health (Scratch       *s,
   long_line = g_strdup_printf ("INFO: GET %s 404 ", long_path);
   gateway_wait_for_log (gw, long_line);
   gateway_wait_for_log (gw, "request-id=long-path\n");
+  g_clear_pointer (&long_line, g_free);
+  long_line = g_strdup_printf ("^<6>helix-gateway\\[helix-gateway\\]: INFO: GET %s 404 "
+                               "(0|[1-9][0-9]*)\\.[0-9] ms request-id=long-path$", long_path);
+  g_assert_true (g_regex_match_simple (long_line, gw->log->str, G_REGEX_MULTILINE, 0));
   g_clear_object (&msg);
   g_clear_pointer (&body, g_bytes_unref);
 

@@ -78,8 +78,6 @@
 /* TLS handshakes in progress at most; connections beyond are closed at once. */
 #define HELIX_GATEWAY_TLS_HANDSHAKES_MAX 256
 
-/* The request log line: method, path, status (or "aborted after"), duration. */
-#define REQUEST_LINE_FORMAT "%s %s %s %" G_GINT64_FORMAT ".%d ms request-id=%s"
 
 /* One TLS handshake in progress (see on_incoming()). */
 typedef struct
@@ -485,6 +483,57 @@ on_request_started (HelixGateway      *self,
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), NULL);
 }
 
+/* Writes @value in decimal just before @end; returns where it begins. */
+static char *
+format_decimal (char    *end,
+                guint64  value)
+{
+  do
+    {
+      *--end = '0' + value % 10;
+      value /= 10;
+    }
+  while (value > 0);
+
+  return end;
+}
+
+/* Logs the line of a finished request: "METHOD PATH STATUS 12.3 ms
+ * request-id=ID", STATUS being "aborted after" for an aborted one. Written
+ * for every request: no printf, and most lines in a buffer on the stack (a
+ * long path takes an allocation). */
+static void
+write_request_line (const char *method,
+                    const char *path,
+                    const char *outcome,
+                    const char *duration,
+                    const char *id)
+{
+  const char * const pieces[] = {
+    method, " ", path, " ", outcome, " ", duration, " ms request-id=", id,
+  };
+  gsize lengths[G_N_ELEMENTS (pieces)];
+  g_autofree char *allocated = NULL;
+  char buffer[256];
+  gsize total = 0;
+  char *line;
+  char *p;
+
+  for (guint i = 0; i < G_N_ELEMENTS (pieces); i++)
+    total += lengths[i] = strlen (pieces[i]);
+
+  line = total < sizeof buffer ? buffer : (allocated = g_malloc (total + 1));
+  p = line;
+  for (guint i = 0; i < G_N_ELEMENTS (pieces); i++)
+    {
+      memcpy (p, pieces[i], lengths[i]);
+      p += lengths[i];
+    }
+  *p = '\0';
+
+  helix_log_info (G_LOG_DOMAIN, line);
+}
+
 static void
 finish_request (HelixGateway      *self,
                 SoupServerMessage *msg,
@@ -508,33 +557,31 @@ finish_request (HelixGateway      *self,
                                            g_get_monotonic_time () - request->started_us);
 
   /* The query string is left out: it may carry secrets. GLib formats a
-   * message before it drops it: not for every request at a quieter level.
-   * Written for every request: the duration in tenths of a millisecond,
-   * rounded, with no floating point formatting, and most lines in a buffer
-   * on the stack (a long path takes an allocation). */
+   * message before it drops it: not for every request at a quieter level. */
   if (!helix_log_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
     {
       gint64 tenths = (g_get_monotonic_time () - request->started_us + 50) / 100;
       const char *outcome = "aborted after";
-      g_autofree char *allocated = NULL;
       char status_text[16];
-      char buffer[256];
-      gsize length;
+      char duration[32];
+      char *duration_start;
 
       if (!aborted || status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
         {
-          g_snprintf (status_text, sizeof status_text, "%u", status);
-          outcome = status_text;
+          status_text[sizeof status_text - 1] = '\0';
+          outcome = format_decimal (status_text + sizeof status_text - 1, status);
         }
-      method = method != NULL ? method : "-";
-      path = path != NULL ? path : "-";
 
-      length = g_snprintf (buffer, sizeof buffer, REQUEST_LINE_FORMAT, method, path, outcome,
-                           tenths / 10, (int) (tenths % 10), request->id);
-      if (length >= sizeof buffer)
-        allocated = g_strdup_printf (REQUEST_LINE_FORMAT, method, path, outcome,
-                                     tenths / 10, (int) (tenths % 10), request->id);
-      helix_log_info (G_LOG_DOMAIN, allocated != NULL ? allocated : buffer);
+      /* In tenths of a millisecond, rounded: "12.3". */
+      tenths = MAX (tenths, 0);
+      duration[sizeof duration - 1] = '\0';
+      duration_start = duration + sizeof duration - 1;
+      *--duration_start = '0' + tenths % 10;
+      *--duration_start = '.';
+      duration_start = format_decimal (duration_start, (guint64) tenths / 10);
+
+      write_request_line (method != NULL ? method : "-", path != NULL ? path : "-", outcome,
+                          duration_start, request->id);
     }
 
   if (self->stopping)
