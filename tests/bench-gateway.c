@@ -56,7 +56,9 @@
  *   HELIX_BENCH_USERS (100), HELIX_BENCH_DEVICES (10 per user), HELIX_BENCH_CLIENTS
  *   (sets USERS = CLIENTS / DEVICES), HELIX_BENCH_RATE (10000 ops/s),
  *   HELIX_BENCH_SECONDS (10, the measured fixed-rate window), HELIX_BENCH_WINDOW (4),
- *   HELIX_BENCH_THREADS (2 WebSocket client threads), HELIX_BENCH_HTTP_THREADS (4),
+ *   HELIX_BENCH_THREADS (2 WebSocket client threads), HELIX_BENCH_TICK_MS (1: how often
+ *   each client thread sends the pushes due at the fixed rate; every wake-up of a
+ *   thread polls all its sockets), HELIX_BENCH_HTTP_THREADS (4),
  *   HELIX_BENCH_HTTP_SECONDS (4), HELIX_BENCH_HTTP_KEEPALIVE (1).
  *   HELIX_BENCH_KEEP=1 keeps the state directory.
  *   HELIX_BENCH_SHARED_TOKENS=1 logs in once per user (the slow argon2 check) and
@@ -118,6 +120,7 @@ static guint rate = 10000;
 static guint rate_seconds = 10;
 static guint window = 4;
 static guint n_threads = 2;
+static guint tick_ms = 1;
 static guint http_threads = 4;
 static guint http_seconds = 4;
 static gboolean shared_tokens = FALSE;
@@ -994,7 +997,7 @@ worker_stop (Worker *w)
     }
 }
 
-/* Every millisecond: sends the pushes that are due at the fixed rate. */
+/* Every tick_ms: sends the pushes that are due at the fixed rate. */
 static gboolean
 tick_cb (gpointer data)
 {
@@ -1062,7 +1065,7 @@ worker_thread (gpointer data)
   for (guint i = 0; i < w->n_clients; i++)
     client_connect (&w->clients[i]);
 
-  tick = g_timeout_source_new (1);
+  tick = g_timeout_source_new (tick_ms);
   g_source_set_callback (tick, tick_cb, w, NULL);
   g_source_attach (tick, w->context);
 
@@ -1446,6 +1449,7 @@ main (int   argc,
   rate_seconds = env_uint ("HELIX_BENCH_SECONDS", rate_seconds);
   window = env_uint ("HELIX_BENCH_WINDOW", window);
   n_threads = MIN (env_uint ("HELIX_BENCH_THREADS", n_threads), n_users);
+  tick_ms = MAX (1, env_uint ("HELIX_BENCH_TICK_MS", tick_ms));
   http_threads = env_uint ("HELIX_BENCH_HTTP_THREADS", http_threads);
   http_seconds = env_uint ("HELIX_BENCH_HTTP_SECONDS", http_seconds);
   shared_tokens = g_strcmp0 (g_getenv ("HELIX_BENCH_SHARED_TOKENS"), "1") == 0;
