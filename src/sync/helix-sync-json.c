@@ -567,13 +567,22 @@ read_object (Reader *r)
 
   for (;;)
     {
-      g_autofree char *name = NULL;
+      /* Most names are short: kept on the stack until json-glib copies them. */
+      char short_name[64];
+      g_autofree char *long_name = NULL;
+      const char *name;
       JsonNode *member;
 
       skip_space (r);
       if (r->pos >= r->len || r->text[r->pos] != '"' || !read_string (r))
         return NULL;
-      name = g_strndup (r->scratch->str, r->scratch->len);
+      if (r->scratch->len < sizeof short_name)
+        {
+          memcpy (short_name, r->scratch->str, r->scratch->len + 1);
+          name = short_name;
+        }
+      else
+        name = long_name = g_strndup (r->scratch->str, r->scratch->len);
 
       skip_space (r);
       if (r->pos >= r->len || r->text[r->pos] != ':')
