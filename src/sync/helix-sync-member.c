@@ -154,6 +154,17 @@ _helix_sync_get_uuid (JsonObject      *object,
                       const char     **out,
                       GError         **error)
 {
+  JsonNode *node = json_object_get_member (object, name);
+
+  /* The common case at once: a UUID is ASCII, so valid UTF-8 too. Anything
+   * else goes the long way, for the error it deserves. */
+  if (node != NULL && holds (node, G_TYPE_STRING) &&
+      helix_uuid_is_valid (json_node_get_string (node)))
+    {
+      *out = json_node_get_string (node);
+      return TRUE;
+    }
+
   if (!_helix_sync_get_string (object, name, required, G_MAXSIZE, code, out, error))
     return FALSE;
 
