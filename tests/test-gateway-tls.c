@@ -19,6 +19,7 @@
 #include "helix-sync-frame.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
+#include "helix-test-tls.h"
 #include "helix-test-util.h"
 
 #define WAIT_TIMEOUT_S 30
@@ -38,41 +39,9 @@ typedef struct
 static gboolean
 make_certificate (Fixture *f)
 {
-  g_autofree char *openssl = g_find_program_in_path ("openssl");
-  g_autofree char *err = NULL;
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-  const char *argv[] = {
-    NULL, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-    "-keyout", NULL, "-out", NULL, NULL,
-  };
+  f->cert = helix_test_tls_make_certificate (f->cert_path, f->key_path);
 
-  if (openssl == NULL)
-    {
-      g_test_skip ("openssl is not installed (Debian package openssl)");
-      return FALSE;
-    }
-  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
-    {
-      g_test_skip ("GLib has no TLS backend (Debian package glib-networking)");
-      return FALSE;
-    }
-
-  argv[0] = openssl;
-  argv[15] = f->key_path;
-  argv[17] = f->cert_path;
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
-                &status, &error);
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("openssl failed: %s", err);
-
-  g_assert_cmpint (g_chmod (f->key_path, 0600), ==, 0);
-  f->cert = g_tls_certificate_new_from_file (f->cert_path, &error);
-  g_assert_no_error (error);
-
-  return TRUE;
+  return f->cert != NULL;
 }
 
 /* Trusts exactly the test's certificate. */
