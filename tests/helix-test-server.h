@@ -1,7 +1,9 @@
 /* helix-test-server.h: a loopback HTTP server for tests that play a remote service
  *
  * A SoupServer fed by a GSocketService of our own: libsoup 3.2's own listener
- * leaks. It can be killed and started again on the same port.
+ * leaks. It can be killed and started again on the same port. With a
+ * certificate set before it starts, it speaks HTTPS (as the gateway does:
+ * the TLS handshake first, then the stream goes to the SoupServer).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -17,7 +19,35 @@ typedef struct
   GSocketService *service;
   GPtrArray      *connections;
   guint           port;        /* kept across a restart */
+  GTlsCertificate *tls_certificate; /* (nullable): HTTPS with it */
 } HelixTestServer;
+
+typedef struct
+{
+  HelixTestServer *s;
+  GSocketAddress  *local;
+  GSocketAddress  *remote;
+} HelixTestServerHandshake;
+
+static inline void
+helix_test_server_handshake_cb (GObject      *source,
+                                GAsyncResult *result,
+                                gpointer      user_data)
+{
+  HelixTestServerHandshake *hs = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* A client that gave up, or a server stopped meanwhile: nothing to serve. */
+  if (g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error) &&
+      hs->s->server != NULL &&
+      !soup_server_accept_iostream (hs->s->server, G_IO_STREAM (source), hs->local, hs->remote,
+                                    &error))
+    g_error ("test server: %s", error->message);
+
+  g_object_unref (hs->local);
+  g_object_unref (hs->remote);
+  g_free (hs);
+}
 
 static inline gboolean
 helix_test_server_incoming_cb (GSocketService    *service,
@@ -30,6 +60,21 @@ helix_test_server_incoming_cb (GSocketService    *service,
   g_autoptr(GError) error = NULL;
 
   g_ptr_array_add (s->connections, g_object_ref (connection));
+  if (s->tls_certificate != NULL)
+    {
+      g_autoptr(GIOStream) tls = g_tls_server_connection_new (G_IO_STREAM (connection),
+                                                              s->tls_certificate, &error);
+      HelixTestServerHandshake *hs = g_new0 (HelixTestServerHandshake, 1);
+
+      g_assert_no_error (error);
+      hs->s = s;
+      hs->local = g_steal_pointer (&local);
+      hs->remote = g_steal_pointer (&remote);
+      g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, NULL,
+                                        helix_test_server_handshake_cb, hs);
+      return TRUE;
+    }
+
   if (!soup_server_accept_iostream (s->server, G_IO_STREAM (connection), local, remote, &error))
     g_error ("test server: %s", error->message);
 
@@ -87,13 +132,15 @@ helix_test_server_clear (HelixTestServer *s)
 {
   helix_test_server_stop (s);
   g_clear_pointer (&s->connections, g_ptr_array_unref);
+  g_clear_object (&s->tls_certificate);
 }
 
 static inline char *
 helix_test_server_url (HelixTestServer *s,
                        const char      *path)
 {
-  return g_strdup_printf ("http://127.0.0.1:%u%s", s->port, path);
+  return g_strdup_printf ("%s://127.0.0.1:%u%s", s->tls_certificate != NULL ? "https" : "http",
+                          s->port, path);
 }
 
 G_END_DECLS

@@ -8,7 +8,10 @@
  * would never send (frames sent with the upgrade request, fragments with
  * control frames between them, and every protocol violation, each with
  * the close code it must get), reads nothing for a while (the output cap),
- * or writes random bytes.
+ * or writes random bytes. The libsoup client's tests run over TLS too
+ * (/helix/ws-conn/tls/…): there the connection reads and writes through
+ * GTlsConnection's pollable streams with a GSource of its own, not the
+ * epoll descriptor of plain sockets.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -19,6 +22,7 @@
 #include <libsoup/soup.h>
 
 #include "helix-test-server.h"
+#include "helix-test-tls.h"
 #include "helix-test-util.h"
 #include "helix-ws-conn.h"
 
@@ -46,6 +50,7 @@ struct _Fixture
   GPtrArray       *peers;       /* (element-type Peer) */
   gboolean         echo;        /* send every message back */
   guint            keepalive_s;
+  char            *tls_dir;     /* (nullable): the certificate's, over TLS */
 };
 
 static void
@@ -133,6 +138,23 @@ fixture_setup (Fixture       *f,
   helix_test_server_start (&f->server, server_cb, f);
 }
 
+/* The same over TLS, with a certificate of the test's own. */
+static void
+fixture_setup_tls (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cert_path = NULL;
+  g_autofree char *key_path = NULL;
+
+  f->tls_dir = g_dir_make_tmp ("helix-ws-conn-tls-XXXXXX", &error);
+  g_assert_no_error (error);
+  cert_path = g_build_filename (f->tls_dir, "cert.pem", NULL);
+  key_path = g_build_filename (f->tls_dir, "key.pem", NULL);
+  f->server.tls_certificate = helix_test_tls_make_certificate (cert_path, key_path);
+  fixture_setup (f, data);
+}
+
 static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
@@ -140,6 +162,19 @@ fixture_teardown (Fixture       *f,
   g_ptr_array_unref (f->peers);
   g_clear_object (&f->session);
   helix_test_server_clear (&f->server);
+  if (f->tls_dir != NULL)
+    helix_test_rm_rf (f->tls_dir);
+  g_free (f->tls_dir);
+}
+
+/* Trusts exactly the test server's certificate. */
+static gboolean
+accept_certificate_cb (SoupMessage          *msg,
+                       GTlsCertificate      *certificate,
+                       GTlsCertificateFlags  errors,
+                       Fixture              *f)
+{
+  return g_tls_certificate_is_same (certificate, f->server.tls_certificate);
 }
 
 static Peer *
@@ -204,6 +239,8 @@ client_connect (Fixture *f)
   g_autoptr(GError) error = NULL;
   Client *c = g_new0 (Client, 1);
 
+  if (f->server.tls_certificate != NULL)
+    g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_certificate_cb), f);
   soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
                                         helix_test_result_cb, &result);
   helix_test_wait_for (result != NULL, WAIT_TIMEOUT_S, "the WebSocket handshake");
@@ -1116,6 +1153,19 @@ main (int    argc,
   ADD ("keepalive-timeout", test_keepalive_timeout);
   ADD ("output-cap", test_output_cap);
   ADD ("random", test_random);
+
+#undef ADD
+#define ADD(path, func) \
+  g_test_add ("/helix/ws-conn/tls/" path, Fixture, NULL, fixture_setup_tls, func, fixture_teardown)
+
+  /* What the libsoup client can do, over TLS. */
+  ADD ("text", test_text);
+  ADD ("coalesced", test_coalesced);
+  ADD ("large", test_large);
+  ADD ("close-by-server", test_close_by_server);
+  ADD ("close-by-client", test_close_by_client);
+  ADD ("release", test_release);
+  ADD ("keepalive", test_keepalive);
 
   return g_test_run ();
 }
