@@ -472,18 +472,7 @@ main (int   argc,
 #undef ADD
 
   ret = g_test_run ();
-
-  /* The TLS backend runs handshakes in GTask worker threads, which keep
-   * GnuTLS's thread-local data. LeakSanitizer (GCC 12, glibc 2.36) crashes
-   * reading the dynamic TLS of such threads in its scan at exit ("Tracer
-   * caught signal 11"): let them end first. Idle workers leave GTask's pool
-   * after half a second, then go when told. */
-  g_usleep (G_USEC_PER_SEC);
-  g_thread_pool_set_max_unused_threads (0);
-  g_thread_pool_stop_unused_threads ();
-  for (guint i = 0; i < 200 && g_thread_pool_get_num_unused_threads () > 0; i++)
-    g_usleep (10000);
-  g_usleep (100000);
+  helix_test_tls_end_workers ();
 
   return ret;
 }

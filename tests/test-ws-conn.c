@@ -1134,6 +1134,8 @@ int
 main (int    argc,
       char **argv)
 {
+  int ret;
+
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, func) \
@@ -1167,5 +1169,10 @@ main (int    argc,
   ADD ("release", test_release);
   ADD ("keepalive", test_keepalive);
 
-  return g_test_run ();
+#undef ADD
+
+  ret = g_test_run ();
+  helix_test_tls_end_workers ();
+
+  return ret;
 }
