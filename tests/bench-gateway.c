@@ -2,7 +2,8 @@
  *
  * Starts `$HELIX_BINARY --headless` as a child process with a fresh state
  * directory, adds users (--add-user), logs their devices in over REST and
- * drives it with libsoup WebSocket clients and plain HTTP/1.1 clients. Prints
+ * drives it with WebSocket clients (plain sockets on epoll, or libsoup's:
+ * see "WebSocket clients" below) and plain HTTP/1.1 clients. Prints
  * lines `BENCH <name> <value> <unit>`; run with `meson test -C <build> --benchmark`.
  *
  *   sync_fanout_p99_ms        1,000 WebSocket clients (100 users × 10 devices) push
@@ -57,8 +58,8 @@
  *   (sets USERS = CLIENTS / DEVICES), HELIX_BENCH_RATE (10000 ops/s),
  *   HELIX_BENCH_SECONDS (10, the measured fixed-rate window), HELIX_BENCH_WINDOW (4),
  *   HELIX_BENCH_THREADS (2 WebSocket client threads), HELIX_BENCH_TICK_MS (1: how often
- *   each client thread sends the pushes due at the fixed rate; every wake-up of a
- *   thread polls all its sockets), HELIX_BENCH_HTTP_THREADS (4),
+ *   each client thread sends the pushes due at the fixed rate), HELIX_BENCH_WS_CLIENT
+ *   (plain; libsoup: SoupWebsocketConnection clients), HELIX_BENCH_HTTP_THREADS (4),
  *   HELIX_BENCH_HTTP_SECONDS (4), HELIX_BENCH_HTTP_KEEPALIVE (1).
  *   HELIX_BENCH_KEEP=1 keeps the state directory.
  *   HELIX_BENCH_SHARED_TOKENS=1 logs in once per user (the slow argon2 check) and
@@ -82,6 +83,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -714,26 +716,66 @@ login_all (void)
 
 /* WebSocket clients {{{1 */
 
+/* The WebSocket clients of the sync phases come in two kinds:
+ *
+ * - plain (the default): non-blocking sockets on one epoll descriptor per
+ *   thread, the RFC 6455 handshake and frames written here (client frames
+ *   masked, as the RFC requires; the handshake's Sec-WebSocket-Accept
+ *   checked);
+ * - libsoup (HELIX_BENCH_WS_CLIENT=libsoup): SoupSession and
+ *   SoupWebsocketConnection on a GMainContext per thread.
+ *
+ * Both send the same frames and read them with the same code
+ * (client_got_text()). libsoup's are the reference; but a GMainContext polls
+ * every one of its sources at each wake-up, so 500 connections per thread
+ * cost the load generator about half of the machine's two cores at 10,000
+ * ops/s, and the gateway's main thread then waits for a CPU for 40 % of the
+ * phase: the figures would measure the load generator. */
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+/* A frame's header, as a client sends it: 2 bytes, 8 of extended length, 4 of mask. */
+#define WS_HEADER_MAX 14
+
+typedef enum
+{
+  WS_OPCODE_CONTINUATION = 0x0,
+  WS_OPCODE_TEXT = 0x1,
+  WS_OPCODE_CLOSE = 0x8,
+  WS_OPCODE_PING = 0x9,
+  WS_OPCODE_PONG = 0xa,
+} WsOpcode;
+
+static gboolean libsoup_clients;
+
 typedef struct _Worker Worker;
 
 typedef struct
 {
   Worker                  *worker;
   Device                  *device;
-  SoupWebsocketConnection *ws;
   gint64                   last_seq;
   guint64                  counter;   /* HLC counter */
   guint                    in_flight;
   gboolean                 synced;
   gboolean                 closed;
+
+  /* libsoup clients */
+  SoupWebsocketConnection *ws;
+
+  /* Plain clients */
+  int                      fd;
+  GByteArray              *in;        /* received, not yet taken as frames */
+  GByteArray              *out;       /* waiting for the socket to take it */
+  GByteArray              *message;   /* the fragments of a message so far */
+  char                     accept[29]; /* the Sec-WebSocket-Accept expected */
+  gboolean                 connecting;
+  gboolean                 open;      /* the handshake is done */
+  gboolean                 close_sent;
 } Client;
 
 struct _Worker
 {
   GThread      *thread;
-  GMainContext *context;
-  GMainLoop    *loop;
-  SoupSession  *session;
   Client       *clients;
   guint         n_clients;
   guint         next_client;       /* round robin of the fixed rate */
@@ -743,6 +785,15 @@ struct _Worker
   gboolean      flood_started;
   gboolean      drain_checked;
   gboolean      stopping;
+
+  /* libsoup clients */
+  GMainContext *context;
+  GMainLoop    *loop;
+  SoupSession  *session;
+
+  /* Plain clients */
+  int           epfd;
+  GRand        *rand;              /* the masks of the frames sent */
 
   /* Counters the main thread reads while running (atomic). */
   guint64       connected;
@@ -800,6 +851,66 @@ check_seqs (Client     *c,
 }
 
 static void
+client_error (Client     *c,
+              const char *what,
+              const char *text)
+{
+  Worker *w = c->worker;
+
+  atomic_add64 (&w->errors, 1);
+  if (w->error_frames_printed++ < 5)
+    g_printerr ("bench: %s: %s: %.300s\n", c->device->name, what, text != NULL ? text : "");
+}
+
+/* The connection closed: an error unless the benchmark is ending. */
+static void
+client_closed (Client     *c,
+               guint       code,
+               const char *reason)
+{
+  Worker *w = c->worker;
+
+  if (c->closed)
+    return;
+
+  c->closed = TRUE;
+  w->n_closed++;
+  if (!w->stopping)
+    {
+      g_autofree char *what = g_strdup_printf ("closed (%u)", code);
+
+      client_error (c, what, reason);
+    }
+}
+
+static void ws_send_frame (Client     *c,
+                           WsOpcode    opcode,
+                           const void *payload,
+                           gsize       len);
+
+static void
+client_send_text (Client     *c,
+                  const char *text)
+{
+  if (c->ws != NULL)
+    soup_websocket_connection_send_text (c->ws, text);
+  else
+    ws_send_frame (c, WS_OPCODE_TEXT, text, strlen (text));
+}
+
+/* The connection is open: say hello. */
+static void
+client_opened (Client *c)
+{
+  char hello[160];
+
+  atomic_add64 (&c->worker->connected, 1);
+  g_snprintf (hello, sizeof hello, "{\"type\":\"hello\",\"cursor\":0,\"device\":\"%s\"}",
+              c->device->name);
+  client_send_text (c, hello);
+}
+
+static void
 send_push (Client *c)
 {
   char op_id[37];
@@ -824,7 +935,7 @@ send_push (Client *c)
   atomic_add64 (&c->worker->sent, 1);
   if (now_us >= atomic_get64 (&rate_from_us) && now_us < atomic_get64 (&rate_until_us))
     atomic_add64 (&c->worker->window_sent, 1);
-  soup_websocket_connection_send_text (c->ws, text);
+  client_send_text (c, text);
 }
 
 /* The send time of an op, from its content "bench @T<us>@". */
@@ -858,27 +969,13 @@ record_deliveries (Client     *c,
   atomic_add64 (&w->delivered, n);
 }
 
+/* A text message from the gateway. */
 static void
-client_error (Client     *c,
-              const char *what,
-              const char *text)
+client_got_text (Client     *c,
+                 const char *text,
+                 gsize       len)
 {
   Worker *w = c->worker;
-
-  atomic_add64 (&w->errors, 1);
-  if (w->error_frames_printed++ < 5)
-    g_printerr ("bench: %s: %s: %.300s\n", c->device->name, what, text != NULL ? text : "");
-}
-
-static void
-on_ws_message (SoupWebsocketConnection *ws,
-               gint                     type,
-               GBytes                  *message,
-               Client                  *c)
-{
-  Worker *w = c->worker;
-  gsize len;
-  const char *text = g_bytes_get_data (message, &len);
   gint64 now_us = g_get_monotonic_time ();
   /* The frame's type is its first member (the gateway builds it so). */
   const char *type_at = memmem (text, MIN (len, 40), "\"type\":\"", 8);
@@ -919,89 +1016,10 @@ on_ws_message (SoupWebsocketConnection *ws,
     client_error (c, "unexpected frame", text);
 }
 
-static void
-on_ws_closed (SoupWebsocketConnection *ws,
-              Client                  *c)
-{
-  c->closed = TRUE;
-  c->worker->n_closed++;
-  if (!c->worker->stopping)
-    {
-      g_autofree char *what = g_strdup_printf ("closed (%u)",
-                                               soup_websocket_connection_get_close_code (ws));
-
-      client_error (c, what, soup_websocket_connection_get_close_data (ws));
-    }
-  if (c->worker->stopping && c->worker->n_closed == c->worker->n_clients)
-    g_main_loop_quit (c->worker->loop);
-}
-
-static void
-connected_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  Client *c = data;
-  g_autoptr(GError) error = NULL;
-  char hello[160];
-
-  c->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
-  if (c->ws == NULL)
-    {
-      c->closed = TRUE;
-      c->worker->n_closed++;
-      client_error (c, "could not connect", error->message);
-      return;
-    }
-
-  /* Frames may be up to 1 MiB (PROTOCOL.md); libsoup allows 128 KiB by default. */
-  soup_websocket_connection_set_max_incoming_payload_size (c->ws, HELIX_SYNC_MAX_FRAME_BYTES);
-  g_signal_connect (c->ws, "message", G_CALLBACK (on_ws_message), c);
-  g_signal_connect (c->ws, "closed", G_CALLBACK (on_ws_closed), c);
-  atomic_add64 (&c->worker->connected, 1);
-
-  g_snprintf (hello, sizeof hello, "{\"type\":\"hello\",\"cursor\":0,\"device\":\"%s\"}",
-              c->device->name);
-  soup_websocket_connection_send_text (c->ws, hello);
-}
-
-static void
-client_connect (Client *c)
-{
-  g_autofree char *uri = g_strconcat (gateway_base, "/api/v1/sync", NULL);
-  g_autofree char *auth = g_strconcat ("Bearer ", c->device->token, NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
-
-  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
-  soup_session_websocket_connect_async (c->worker->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
-                                        NULL, connected_cb, c);
-}
-
-static void
-worker_stop (Worker *w)
-{
-  w->stopping = TRUE;
-  if (w->n_closed == w->n_clients)
-    {
-      g_main_loop_quit (w->loop);
-      return;
-    }
-
-  for (guint i = 0; i < w->n_clients; i++)
-    {
-      Client *c = &w->clients[i];
-
-      if (!c->closed && c->ws != NULL &&
-          soup_websocket_connection_get_state (c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_close (c->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-    }
-}
-
 /* Every tick_ms: sends the pushes that are due at the fixed rate. */
-static gboolean
-tick_cb (gpointer data)
+static void
+worker_tick (Worker *w)
 {
-  Worker *w = data;
   Phase p = g_atomic_int_get (&phase);
   gint64 now_us = g_get_monotonic_time ();
 
@@ -1046,18 +1064,584 @@ tick_cb (gpointer data)
               send_push (c);
         }
     }
-  else if (p == PHASE_STOP && !w->stopping)
+}
+
+/* Plain clients {{{2 */
+
+static void
+ws_update_events (Client *c)
+{
+  struct epoll_event event = { .events = EPOLLIN, .data.ptr = c };
+
+  if (c->fd < 0)
+    return;
+  if (c->connecting || (c->out != NULL && c->out->len > 0))
+    event.events |= EPOLLOUT;
+  if (epoll_ctl (c->worker->epfd, EPOLL_CTL_MOD, c->fd, &event) != 0)
+    g_error ("epoll_ctl: %s", g_strerror (errno));
+}
+
+/* The socket is gone (the gateway closed it, or the client after the
+ * closing handshake): @code and @reason are those of the close frame, if any. */
+static void
+ws_lost (Client     *c,
+         guint       code,
+         const char *reason)
+{
+  if (c->fd >= 0)
+    {
+      epoll_ctl (c->worker->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+      close (c->fd);
+      c->fd = -1;
+    }
+  client_closed (c, code, reason);
+}
+
+/* Writes what the socket takes now; keeps the rest in c->out. */
+static void
+ws_write (Client        *c,
+          const guint8  *data,
+          gsize          len)
+{
+  gboolean queued = c->out != NULL && c->out->len > 0;
+
+  if (c->fd < 0)
+    return;
+
+  if (!queued && !c->connecting)
+    {
+      ssize_t n = send (c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        {
+          ws_lost (c, 1006, g_strerror (errno));
+          return;
+        }
+      n = MAX (n, 0);
+      data += n;
+      len -= n;
+      if (len == 0)
+        return;
+    }
+
+  if (c->out == NULL)
+    c->out = g_byte_array_new ();
+  g_byte_array_append (c->out, data, len);
+  if (!queued)
+    ws_update_events (c);
+}
+
+/* A masked frame, as clients must send them (RFC 6455, 5.3). */
+static void
+ws_send_frame (Client     *c,
+               WsOpcode    opcode,
+               const void *payload,
+               gsize       len)
+{
+  guint8 stack[WS_HEADER_MAX + 1024];
+  g_autofree guint8 *allocated = NULL;
+  guint8 *frame = len + WS_HEADER_MAX <= sizeof stack ? stack
+                  : (allocated = g_malloc (len + WS_HEADER_MAX));
+  guint32 mask_value = g_rand_int (c->worker->rand);
+  guint8 mask[4];
+  gsize n = 0;
+
+  memcpy (mask, &mask_value, 4);
+  frame[n++] = 0x80 | opcode;
+  if (len < 126)
+    frame[n++] = 0x80 | len;
+  else if (len <= G_MAXUINT16)
+    {
+      frame[n++] = 0x80 | 126;
+      frame[n++] = len >> 8;
+      frame[n++] = len & 0xff;
+    }
+  else
+    {
+      frame[n++] = 0x80 | 127;
+      for (int shift = 56; shift >= 0; shift -= 8)
+        frame[n++] = ((guint64) len >> shift) & 0xff;
+    }
+  memcpy (frame + n, mask, 4);
+  n += 4;
+  for (gsize i = 0; i < len; i++)
+    frame[n + i] = ((const guint8 *) payload)[i] ^ mask[i & 3];
+
+  ws_write (c, frame, n + len);
+}
+
+static void
+ws_connect (Client *c)
+{
+  struct epoll_event event = { .events = EPOLLOUT, .data.ptr = c };
+  int one = 1;
+
+  c->fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c->fd < 0)
+    g_error ("socket: %s", g_strerror (errno));
+  setsockopt (c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c->in = g_byte_array_new ();
+  c->connecting = TRUE;
+
+  if (connect (c->fd, (struct sockaddr *) &gateway_addr, sizeof gateway_addr) != 0 &&
+      errno != EINPROGRESS)
+    g_error ("connect: %s", g_strerror (errno));
+  if (epoll_ctl (c->worker->epfd, EPOLL_CTL_ADD, c->fd, &event) != 0)
+    g_error ("epoll_ctl: %s", g_strerror (errno));
+}
+
+/* Connected: the opening handshake (RFC 6455, 4.1). */
+static void
+ws_send_handshake (Client *c)
+{
+  g_autoptr(GChecksum) sha1 = g_checksum_new (G_CHECKSUM_SHA1);
+  g_autofree char *key = NULL;
+  g_autofree char *accept = NULL;
+  g_autofree char *request = NULL;
+  guint8 nonce[16];
+  guint8 digest[20];
+  gsize digest_len = sizeof digest;
+  int error = 0;
+  socklen_t error_len = sizeof error;
+
+  if (getsockopt (c->fd, SOL_SOCKET, SO_ERROR, &error, &error_len) != 0 || error != 0)
+    {
+      g_autofree char *reason = g_strconcat ("could not connect: ", g_strerror (error), NULL);
+
+      ws_lost (c, 1006, reason);
+      return;
+    }
+  c->connecting = FALSE;
+
+  for (guint i = 0; i < sizeof nonce; i += 4)
+    {
+      guint32 r = g_rand_int (c->worker->rand);
+
+      memcpy (nonce + i, &r, 4);
+    }
+  key = g_base64_encode (nonce, sizeof nonce);
+  g_checksum_update (sha1, (const guchar *) key, -1);
+  g_checksum_update (sha1, (const guchar *) WS_GUID, -1);
+  g_checksum_get_digest (sha1, digest, &digest_len);
+  accept = g_base64_encode (digest, digest_len);
+  g_strlcpy (c->accept, accept, sizeof c->accept);
+
+  request = g_strdup_printf ("GET /api/v1/sync HTTP/1.1\r\n"
+                             "Host: %s\r\n"
+                             "Upgrade: websocket\r\n"
+                             "Connection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: %s\r\n"
+                             "Sec-WebSocket-Version: 13\r\n"
+                             "Authorization: Bearer %s\r\n"
+                             "\r\n",
+                             gateway_base + strlen ("http://"), key, c->device->token);
+  ws_write (c, (const guint8 *) request, strlen (request));
+  ws_update_events (c);
+}
+
+/* The handshake's response, once its head is in c->in: FALSE (the
+ * connection lost) when the gateway refused, or answered wrongly. */
+static gboolean
+ws_read_handshake (Client *c,
+                   gsize   head_len)
+{
+  g_autofree char *head = g_ascii_strdown ((const char *) c->in->data, head_len);
+  g_autofree char *expected = g_strdup_printf ("\r\nsec-websocket-accept: %s\r\n", c->accept);
+  g_autofree char *accept_down = g_ascii_strdown (expected, -1);
+
+  if (!g_str_has_prefix (head, "http/1.1 101 ") || strstr (head, accept_down) == NULL)
+    {
+      g_autofree char *first = g_strndup ((const char *) c->in->data,
+                                          strcspn ((const char *) c->in->data, "\r"));
+      g_autofree char *reason = g_strconcat ("handshake refused: ", first, NULL);
+
+      ws_lost (c, 1006, reason);
+      return FALSE;
+    }
+
+  g_byte_array_remove_range (c->in, 0, head_len);
+  c->open = TRUE;
+  client_opened (c);
+
+  return TRUE;
+}
+
+/* One frame from the gateway: FALSE when the connection is done. */
+static gboolean
+ws_got_frame (Client       *c,
+              guint8        first,
+              const guint8 *payload,
+              gsize         len)
+{
+  WsOpcode opcode = first & 0x0f;
+  gboolean fin = (first & 0x80) != 0;
+
+  switch (opcode)
+    {
+    case WS_OPCODE_TEXT:
+    case WS_OPCODE_CONTINUATION:
+      if ((opcode == WS_OPCODE_TEXT) == (c->message != NULL))
+        {
+          client_error (c, "fragments out of order", NULL);
+          return FALSE;
+        }
+      if (fin && c->message == NULL)
+        {
+          client_got_text (c, (const char *) payload, len);
+          return TRUE;
+        }
+      if (c->message == NULL)
+        c->message = g_byte_array_new ();
+      g_byte_array_append (c->message, payload, len);
+      if (c->message->len > HELIX_SYNC_MAX_FRAME_BYTES)
+        {
+          client_error (c, "message too large", NULL);
+          return FALSE;
+        }
+      if (fin)
+        {
+          g_autoptr(GByteArray) message = g_steal_pointer (&c->message);
+
+          client_got_text (c, (const char *) message->data, message->len);
+        }
+      return TRUE;
+
+    case WS_OPCODE_PING:
+      ws_send_frame (c, WS_OPCODE_PONG, payload, len);
+      return TRUE;
+
+    case WS_OPCODE_PONG:
+      return TRUE;
+
+    case WS_OPCODE_CLOSE:
+      {
+        guint code = len >= 2 ? (payload[0] << 8) | payload[1] : 1005;
+        g_autofree char *reason = len > 2 ? g_strndup ((const char *) payload + 2, len - 2)
+                                          : NULL;
+
+        /* Answered, then the socket closed: the gateway closes its side too. */
+        if (!c->close_sent)
+          ws_send_frame (c, WS_OPCODE_CLOSE, payload, MIN (len, 2));
+        ws_lost (c, code, reason);
+        return FALSE;
+      }
+
+    default:
+      client_error (c, "unknown opcode", NULL);
+      return FALSE;
+    }
+}
+
+/* Takes the complete frames out of c->in. */
+static void
+ws_read_frames (Client *c)
+{
+  gsize at = 0;
+
+  while (c->fd >= 0)
+    {
+      const guint8 *p = c->in->data + at;
+      gsize avail = c->in->len - at;
+      gsize header = 2;
+      guint64 len;
+
+      if (avail < 2)
+        break;
+      if (p[1] & 0x80)
+        {
+          client_error (c, "masked frame from the server", NULL);
+          ws_lost (c, 1002, NULL);
+          return;
+        }
+      len = p[1] & 0x7f;
+      if (len == 126)
+        {
+          header = 4;
+          if (avail < header)
+            break;
+          len = (p[2] << 8) | p[3];
+        }
+      else if (len == 127)
+        {
+          header = 10;
+          if (avail < header)
+            break;
+          len = 0;
+          for (guint i = 0; i < 8; i++)
+            len = (len << 8) | p[2 + i];
+        }
+      if (len > HELIX_SYNC_MAX_FRAME_BYTES)
+        {
+          client_error (c, "frame too large", NULL);
+          ws_lost (c, 1009, NULL);
+          return;
+        }
+      if (avail < header + len)
+        break;
+
+      at += header + len;
+      if (!ws_got_frame (c, p[0], p + header, len))
+        {
+          if (c->fd >= 0)
+            ws_lost (c, 1002, NULL);
+          return;
+        }
+    }
+
+  if (at > 0 && c->in != NULL)
+    g_byte_array_remove_range (c->in, 0, at);
+}
+
+static void
+ws_readable (Client *c)
+{
+  guint8 buf[65536];
+  ssize_t n = recv (c->fd, buf, sizeof buf, MSG_DONTWAIT);
+
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (n <= 0)
+    {
+      ws_lost (c, 1006, n < 0 ? g_strerror (errno) : "the gateway closed the connection");
+      return;
+    }
+  g_byte_array_append (c->in, buf, n);
+
+  if (!c->open)
+    {
+      const guint8 *end = memmem (c->in->data, c->in->len, "\r\n\r\n", 4);
+
+      if (end == NULL)
+        {
+          if (c->in->len > 16384)
+            ws_lost (c, 1006, "handshake response too large");
+          return;
+        }
+      if (!ws_read_handshake (c, end + 4 - c->in->data))
+        return;
+    }
+
+  ws_read_frames (c);
+}
+
+static void
+ws_writable (Client *c)
+{
+  ssize_t n;
+
+  if (c->connecting)
+    {
+      ws_send_handshake (c);
+      return;
+    }
+  if (c->out == NULL || c->out->len == 0)
+    return;
+
+  n = send (c->fd, c->out->data, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0 && errno != EAGAIN && errno != EINTR)
+    {
+      ws_lost (c, 1006, g_strerror (errno));
+      return;
+    }
+  if (n > 0)
+    g_byte_array_remove_range (c->out, 0, n);
+  if (c->out->len == 0)
+    ws_update_events (c);
+}
+
+/* Starts the closing handshake on every open connection. */
+static void
+ws_worker_stop (Worker *w)
+{
+  w->stopping = TRUE;
+  for (guint i = 0; i < w->n_clients; i++)
+    {
+      Client *c = &w->clients[i];
+      const guint8 normal[2] = { 1000 >> 8, 1000 & 0xff };
+
+      if (c->fd < 0)
+        continue;
+      if (!c->open)
+        {
+          ws_lost (c, 1006, NULL);
+          continue;
+        }
+      c->close_sent = TRUE;
+      ws_send_frame (c, WS_OPCODE_CLOSE, normal, sizeof normal);
+    }
+}
+
+static void
+ws_worker_run (Worker *w)
+{
+  struct epoll_event events[256];
+  gint64 next_tick = g_get_monotonic_time ();
+  gint64 stop_deadline = 0;
+
+  w->epfd = epoll_create1 (EPOLL_CLOEXEC);
+  if (w->epfd < 0)
+    g_error ("epoll_create1: %s", g_strerror (errno));
+  w->rand = g_rand_new ();
+
+  for (guint i = 0; i < w->n_clients; i++)
+    ws_connect (&w->clients[i]);
+
+  while (!w->stopping || w->n_closed < w->n_clients)
+    {
+      gint64 now = g_get_monotonic_time ();
+      int timeout = next_tick > now ? (int) ((next_tick - now + 999) / 1000) : 0;
+      int n = epoll_wait (w->epfd, events, G_N_ELEMENTS (events), timeout);
+
+      if (n < 0 && errno != EINTR)
+        g_error ("epoll_wait: %s", g_strerror (errno));
+
+      for (int i = 0; i < n; i++)
+        {
+          Client *c = events[i].data.ptr;
+
+          /* An earlier event of this round may have closed it. */
+          if (c->fd < 0)
+            continue;
+          if (events[i].events & (EPOLLOUT | EPOLLERR))
+            ws_writable (c);
+          if (c->fd >= 0 && events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+            ws_readable (c);
+        }
+
+      now = g_get_monotonic_time ();
+      if (now < next_tick)
+        continue;
+      next_tick = now + tick_ms * 1000;
+
+      worker_tick (w);
+      if (g_atomic_int_get (&phase) == PHASE_STOP && !w->stopping)
+        {
+          ws_worker_stop (w);
+          stop_deadline = now + 10 * G_USEC_PER_SEC;
+        }
+      else if (w->stopping && now > stop_deadline)
+        {
+          /* The closing handshakes that did not finish. */
+          for (guint i = 0; i < w->n_clients; i++)
+            if (w->clients[i].fd >= 0)
+              {
+                client_error (&w->clients[i], "no close frame in answer", NULL);
+                ws_lost (&w->clients[i], 1006, NULL);
+              }
+        }
+    }
+
+  for (guint i = 0; i < w->n_clients; i++)
+    {
+      Client *c = &w->clients[i];
+
+      g_clear_pointer (&c->in, g_byte_array_unref);
+      g_clear_pointer (&c->out, g_byte_array_unref);
+      g_clear_pointer (&c->message, g_byte_array_unref);
+    }
+  close (w->epfd);
+  g_rand_free (w->rand);
+}
+
+/* libsoup clients {{{2 */
+
+static void
+on_ws_message (SoupWebsocketConnection *ws,
+               gint                     type,
+               GBytes                  *message,
+               Client                  *c)
+{
+  gsize len;
+  const char *text = g_bytes_get_data (message, &len);
+
+  client_got_text (c, text, len);
+}
+
+static void
+on_ws_closed (SoupWebsocketConnection *ws,
+              Client                  *c)
+{
+  client_closed (c, soup_websocket_connection_get_close_code (ws),
+                 soup_websocket_connection_get_close_data (ws));
+  if (c->worker->stopping && c->worker->n_closed == c->worker->n_clients)
+    g_main_loop_quit (c->worker->loop);
+}
+
+static void
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Client *c = data;
+  g_autoptr(GError) error = NULL;
+
+  c->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  if (c->ws == NULL)
+    {
+      client_error (c, "could not connect", error->message);
+      c->closed = TRUE;
+      c->worker->n_closed++;
+      return;
+    }
+
+  /* Frames may be up to 1 MiB (PROTOCOL.md); libsoup allows 128 KiB by default. */
+  soup_websocket_connection_set_max_incoming_payload_size (c->ws, HELIX_SYNC_MAX_FRAME_BYTES);
+  g_signal_connect (c->ws, "message", G_CALLBACK (on_ws_message), c);
+  g_signal_connect (c->ws, "closed", G_CALLBACK (on_ws_closed), c);
+  client_opened (c);
+}
+
+static void
+client_connect (Client *c)
+{
+  g_autofree char *uri = g_strconcat (gateway_base, "/api/v1/sync", NULL);
+  g_autofree char *auth = g_strconcat ("Bearer ", c->device->token, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+  soup_session_websocket_connect_async (c->worker->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
+                                        NULL, connected_cb, c);
+}
+
+static void
+worker_stop (Worker *w)
+{
+  w->stopping = TRUE;
+  if (w->n_closed == w->n_clients)
+    {
+      g_main_loop_quit (w->loop);
+      return;
+    }
+
+  for (guint i = 0; i < w->n_clients; i++)
+    {
+      Client *c = &w->clients[i];
+
+      if (!c->closed && c->ws != NULL &&
+          soup_websocket_connection_get_state (c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (c->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    }
+}
+
+static gboolean
+tick_cb (gpointer data)
+{
+  Worker *w = data;
+
+  worker_tick (w);
+  if (g_atomic_int_get (&phase) == PHASE_STOP && !w->stopping)
     worker_stop (w);
 
   return G_SOURCE_CONTINUE;
 }
 
-static gpointer
-worker_thread (gpointer data)
+static void
+soup_worker_run (Worker *w)
 {
-  Worker *w = data;
   g_autoptr(GSource) tick = NULL;
 
+  w->context = g_main_context_new ();
+  w->loop = g_main_loop_new (w->context, FALSE);
   g_main_context_push_thread_default (w->context);
 
   w->session = soup_session_new_with_options ("max-conns", 65536, "max-conns-per-host", 65536,
@@ -1082,6 +1666,19 @@ worker_thread (gpointer data)
   while (g_main_context_iteration (w->context, FALSE))
     ;
   g_main_context_pop_thread_default (w->context);
+  g_main_loop_unref (w->loop);
+  g_main_context_unref (w->context);
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  Worker *w = data;
+
+  if (libsoup_clients)
+    soup_worker_run (w);
+  else
+    ws_worker_run (w);
 
   return NULL;
 }
@@ -1165,8 +1762,6 @@ bench_sync (Gateway *gw)
     {
       Worker *w = &workers[i];
 
-      w->context = g_main_context_new ();
-      w->loop = g_main_loop_new (w->context, FALSE);
       w->latencies_us = g_array_new (FALSE, FALSE, sizeof (guint32));
       w->rate = (double) rate / n_threads;
     }
@@ -1185,6 +1780,7 @@ bench_sync (Gateway *gw)
 
             c->worker = w;
             c->device = &devices[u * n_devices + k];
+            c->fd = -1;
           }
       w->n_clients = n;
     }
@@ -1303,8 +1899,6 @@ bench_sync (Gateway *gw)
     {
       Worker *w = &workers[i];
 
-      g_main_loop_unref (w->loop);
-      g_main_context_unref (w->context);
       g_array_unref (w->latencies_us);
       g_free (w->clients);
     }
@@ -1454,6 +2048,7 @@ main (int   argc,
   http_seconds = env_uint ("HELIX_BENCH_HTTP_SECONDS", http_seconds);
   shared_tokens = g_strcmp0 (g_getenv ("HELIX_BENCH_SHARED_TOKENS"), "1") == 0;
   http_keepalive = g_strcmp0 (g_getenv ("HELIX_BENCH_HTTP_KEEPALIVE"), "0") != 0;
+  libsoup_clients = g_strcmp0 (g_getenv ("HELIX_BENCH_WS_CLIENT"), "libsoup") == 0;
 
   /* Enough descriptors for the WebSockets. */
   {
@@ -1466,8 +2061,9 @@ main (int   argc,
       }
   }
 
-  g_printerr ("bench: %u users x %u devices, %u ops/s for %u s, window %u, %u client "
-              "threads\n", n_users, n_devices, rate, rate_seconds, window, n_threads);
+  g_printerr ("bench: %u users x %u devices, %u ops/s for %u s, window %u, %u %s client "
+              "threads\n", n_users, n_devices, rate, rate_seconds, window, n_threads,
+              libsoup_clients ? "libsoup" : "plain");
 
   bench_push_parse ();
 
