@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "helix-sync.h"
+#include "helix-sync-json.h"
+#include "helix-sync-private.h"
 
 #define S1  "0190f3a2-1c00-7000-8000-000000000001"
 #define S2  "0190f3a2-1c00-7000-8000-000000000002"
@@ -1255,6 +1257,192 @@ test_op_new (void)
   g_assert_cmpstr (helix_sync_op_get_hlc (g_ptr_array_index (parsed, 0))->device, ==, "phone");
 }
 
+/* Both ways of reading a push frame made the same ops. */
+static void
+assert_same_ops (HelixSyncFrame *a,
+                 HelixSyncFrame *b)
+{
+  GPtrArray *ops_a = helix_sync_frame_get_ops (a);
+  GPtrArray *ops_b = helix_sync_frame_get_ops (b);
+
+  g_assert_cmpint (helix_sync_frame_get_kind (a), ==, HELIX_SYNC_FRAME_PUSH);
+  g_assert_cmpint (helix_sync_frame_get_kind (b), ==, HELIX_SYNC_FRAME_PUSH);
+  g_assert_cmpuint (ops_a->len, ==, ops_b->len);
+
+  for (guint i = 0; i < ops_a->len; i++)
+    {
+      HelixSyncOp *x = g_ptr_array_index (ops_a, i);
+      HelixSyncOp *y = g_ptr_array_index (ops_b, i);
+      g_autofree char *canonical_x = helix_sync_op_canonical (x);
+      g_autofree char *canonical_y = helix_sync_op_canonical (y);
+
+      g_assert_cmpstr (canonical_x, ==, canonical_y);
+      g_assert_true (helix_sync_op_equal (x, y));
+      g_assert_cmpint (helix_sync_op_get_kind (x), ==, helix_sync_op_get_kind (y));
+      g_assert_cmpstr (helix_sync_op_get_op_id (x), ==, helix_sync_op_get_op_id (y));
+      g_assert_cmpstr (helix_sync_op_get_id (x), ==, helix_sync_op_get_id (y));
+      g_assert_cmpstr (helix_sync_op_get_session_id (x), ==, helix_sync_op_get_session_id (y));
+      g_assert_cmpint (helix_hlc_compare (helix_sync_op_get_hlc (x), helix_sync_op_get_hlc (y)),
+                       ==, 0);
+      g_assert_cmpint (helix_sync_op_get_seq (x), ==, 0);
+      g_assert_cmpint (helix_sync_op_get_seq (y), ==, 0);
+    }
+}
+
+/* Reads @text both ways; returns whether the short way took it. */
+static gboolean
+compare_push_ways (const char *text,
+                   gsize       len,
+                   guint      *long_accepted)
+{
+  g_autoptr(HelixSyncFrame) fast = NULL;
+  g_autoptr(HelixSyncFrame) tree = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!helix_json_validate (text, len, 64, NULL))
+    return FALSE;
+
+  fast = _helix_sync_frame_parse_push_fast (text, len);
+  tree = _helix_sync_frame_parse_tree (text, len, NULL, &error);
+  if (tree != NULL)
+    (*long_accepted)++;
+
+  if (fast == NULL)
+    return FALSE;
+
+  /* Never accepted by the short way and refused by the long one. */
+  if (tree == NULL)
+    g_test_message ("The short way accepted what the long way refuses (%s): %.*s",
+                    error->message, (int) len, text);
+  g_assert_no_error (error);
+  g_assert_nonnull (tree);
+  assert_same_ops (fast, tree);
+
+  return TRUE;
+}
+
+static void
+test_frame_push_fast (void)
+{
+  /* The shapes devices send go the short way. */
+  static const char * const usual[] = {
+    "{\"type\":\"push\",\"ops\":[" MESSAGE_PUT "]}",
+    "{\"type\":\"push\",\"ops\":[" SESSION_PUT "," MESSAGE_PUT "," SESSION_DELETE "]}",
+    " {\n \"ops\" : [ " SESSION_DELETE " ,\t" SESSION_PUT " ] , \"type\" : \"push\" }\r\n",
+    /* A whole-number cost: the data is copied as a double, not adopted. */
+    "{\"type\":\"push\",\"ops\":[{\"op\":\"" OP2 "\",\"type\":\"message.put\",\"id\":\"" M1 "\","
+    "\"session\":\"" S1 "\",\"hlc\":\"" HLC "\",\"data\":{\"role\":\"user\",\"content\":\"}]{[\","
+    "\"status\":\"done\",\"cost\":1}}]}",
+    /* Members in another order. */
+    "{\"ops\":[{\"data\":{\"title\":\"x\"},\"hlc\":\"" HLC "\",\"id\":\"" S1 "\","
+    "\"type\":\"session.put\",\"op\":\"" OP1 "\"}],\"type\":\"push\"}",
+  };
+  /* Valid frames the short way leaves to the long way. */
+  static const char * const long_way[] = {
+    /* An escape in an id. */
+    "{\"type\":\"push\",\"ops\":[{\"op\":\"\\u0030190f3a2-1c00-7000-8000-0000000000f3\","
+    "\"type\":\"session.delete\",\"id\":\"" S2 "\",\"hlc\":\"" HLC "\"}]}",
+    /* A repeated member (the last one wins), of the frame or of an op. */
+    "{\"type\":\"push\",\"type\":\"push\",\"ops\":[" SESSION_DELETE "]}",
+    "{\"type\":\"push\",\"ops\":[{\"op\":\"" OP3 "\",\"type\":\"session.delete\",\"id\":\""
+    S1 "\",\"id\":\"" S2 "\",\"hlc\":\"" HLC "\"}]}",
+    /* Another frame type. */
+    "{\"type\":\"ops\",\"ops\":[{\"seq\":7," SESSION_PUT_BODY "]}",
+  };
+  /* Refused both ways. */
+  static const char * const refused[] = {
+    "{\"type\":\"push\",\"ops\":[]}",
+    "{\"type\":\"push\",\"ops\":[{\"seq\":7," SESSION_PUT_BODY "]}",
+    "{\"type\":\"push\",\"ops\":[" SESSION_DELETE "],\"extra\":1}",
+    "{\"type\":\"push\",\"ops\":[{\"op\":\"" OP3 "\",\"type\":\"session.delete\",\"id\":\""
+    S2 "\",\"hlc\":\"" HLC "\",\"data\":{}}]}",
+    "{\"type\":\"push\",\"ops\":[{\"op\":\"" OP2 "\",\"type\":\"message.put\",\"id\":\"" M1 "\","
+    "\"hlc\":\"" HLC "\",\"data\":{\"role\":\"user\",\"content\":\"x\",\"status\":\"done\"}}]}",
+    "{\"type\":\"push\",\"ops\":[{\"op\":\"" OP2 "\",\"type\":\"message.put\",\"id\":\"" M1 "\","
+    "\"session\":\"" S1 "\",\"hlc\":\"" HLC "\",\"data\":{\"role\":\"user\",\"content\":\"x\","
+    "\"status\":\"done\",\"cost\":-1}}]}",
+  };
+  static const char interesting[] = "{}[]\",:\\0123456789-.eE+tfnu \t";
+  guint long_accepted = 0;
+  guint fast_taken = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (usual); i++)
+    {
+      g_test_message ("%s", usual[i]);
+      g_assert_true (compare_push_ways (usual[i], strlen (usual[i]), &long_accepted));
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (long_way); i++)
+    {
+      g_autoptr(HelixSyncFrame) frame = NULL;
+
+      g_assert_false (compare_push_ways (long_way[i], strlen (long_way[i]), &long_accepted));
+      frame = parse_ok (long_way[i]);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(HelixSyncFrame) frame = helix_sync_frame_parse (refused[i], strlen (refused[i]),
+                                                                &error);
+
+      g_assert_null (_helix_sync_frame_parse_push_fast (refused[i], strlen (refused[i])));
+      g_assert_null (frame);
+      g_assert_nonnull (error);
+    }
+
+  /* Mutations of the usual shapes: whatever the short way takes, the long
+   * way takes too, with the same ops. */
+  long_accepted = 0;
+  for (guint iter = 0; iter < 30000; iter++)
+    {
+      const char *seed = usual[g_test_rand_int_range (0, G_N_ELEMENTS (usual))];
+      g_autofree char *buf = g_malloc (strlen (seed) + 8);
+      gsize len = strlen (seed);
+      guint n_mutations = (guint) g_test_rand_int_range (1, 3);
+
+      memcpy (buf, seed, len);
+      for (guint m = 0; m < n_mutations && len > 0; m++)
+        {
+          gsize pos = (gsize) g_test_rand_int_range (0, (gint32) len);
+          char byte = interesting[g_test_rand_int_range (0, sizeof interesting - 1)];
+
+          switch (g_test_rand_int_range (0, 4))
+            {
+            case 0:  /* replace with a byte that matters to JSON */
+              buf[pos] = byte;
+              break;
+            case 1:  /* insert one */
+              memmove (buf + pos + 1, buf + pos, len - pos);
+              buf[pos] = byte;
+              len++;
+              break;
+            case 2:  /* flip the case of a letter (UUIDs are lower-case) */
+              buf[pos] ^= g_ascii_isalpha (buf[pos]) ? 0x20 : 0;
+              break;
+            default:  /* delete one */
+              memmove (buf + pos, buf + pos + 1, len - pos - 1);
+              len--;
+              break;
+            }
+        }
+
+      {
+        /* Exactly len bytes: neither way may read past them. */
+        g_autofree char *exact = g_memdup2 (buf, len);
+
+        if (compare_push_ways (exact, len, &long_accepted))
+          fast_taken++;
+      }
+    }
+
+  g_test_message ("Of 30000 mutated push frames, %u were valid, %u of them taken the short way",
+                  long_accepted, fast_taken);
+  /* The mutations keep enough frames whole for the comparison to mean something. */
+  g_assert_cmpuint (fast_taken, >, 1000);
+  g_assert_cmpuint (fast_taken, <=, long_accepted);
+}
+
 static void
 test_fuzz (void)
 {
@@ -1349,6 +1537,7 @@ main (int   argc,
   g_test_add_func ("/helix/sync/frame/numbers", test_frame_numbers);
   g_test_add_func ("/helix/sync/frame/wrong-types", test_frame_wrong_types);
   g_test_add_func ("/helix/sync/frame/missing", test_frame_missing);
+  g_test_add_func ("/helix/sync/frame/push-fast", test_frame_push_fast);
   g_test_add_func ("/helix/sync/frame/unknown", test_frame_unknown);
   g_test_add_func ("/helix/sync/frame/too-many-ops", test_frame_too_many_ops);
   g_test_add_func ("/helix/sync/frame/bad-uuids", test_frame_bad_uuids);

@@ -164,6 +164,28 @@ validate_message_data (JsonObject  *data,
   return out;
 }
 
+/* Checks the data of a session.put or message.put @op and makes it the
+ * op's. @adopt: whether @data was parsed by this library, so that it may
+ * become the op's itself (see validate_session_data()). */
+static gboolean
+set_data (HelixSyncOp  *op,
+          JsonObject   *data,
+          gboolean      adopt,
+          GError      **error)
+{
+  if (op->kind == HELIX_SYNC_OP_SESSION_PUT)
+    op->data = validate_session_data (data, adopt, error);
+  else
+    op->data = validate_message_data (data, adopt, error);
+  if (op->data == NULL)
+    return FALSE;
+
+  /* Shared by every copy of the op: nobody may change it. */
+  json_object_seal (op->data);
+
+  return TRUE;
+}
+
 /* @adopt: whether @object was parsed by this library, so that its data
  * may become the op's (see validate_session_data()). */
 static HelixSyncOp *
@@ -253,15 +275,50 @@ parse_op (JsonObject        *object,
       return NULL;
     }
 
-  if (op->kind == HELIX_SYNC_OP_SESSION_PUT)
-    op->data = validate_session_data (json_node_get_object (data), adopt, error);
-  else
-    op->data = validate_message_data (json_node_get_object (data), adopt, error);
-  if (op->data == NULL)
+  if (!set_data (op, json_node_get_object (data), adopt, error))
     return NULL;
 
-  /* Shared by every copy of the op: nobody may change it. */
-  json_object_seal (op->data);
+  return g_steal_pointer (&op);
+}
+
+/**
+ * _helix_sync_op_new_parsed:
+ * @kind: the op's `type`
+ * @op_id: its `op`, a valid UUID
+ * @id: its `id`, a valid UUID
+ * @session_id: (nullable): the `session` of a message.put, a valid UUID
+ * @hlc: its `hlc`
+ * @data: (nullable): its `data`, as read from a frame; %NULL for session.delete
+ *
+ * The op of a push frame that helix-sync-frame.c read the short way: the
+ * caller checked every member but @data, which is checked here exactly as
+ * parse_op() checks it (and adopted when parse_op() would adopt it).
+ *
+ * Returns: (transfer full) (nullable): the op, or %NULL when @data is refused
+ */
+HelixSyncOp *
+_helix_sync_op_new_parsed (HelixSyncOpKind  kind,
+                           const char      *op_id,
+                           const char      *id,
+                           const char      *session_id,
+                           const HelixHlc  *hlc,
+                           JsonObject      *data)
+{
+  g_autoptr(HelixSyncOp) op = g_new0 (HelixSyncOp, 1);
+
+  g_assert ((data == NULL) == (kind == HELIX_SYNC_OP_SESSION_DELETE));
+  g_assert ((session_id != NULL) == (kind == HELIX_SYNC_OP_MESSAGE_PUT));
+
+  g_atomic_ref_count_init (&op->ref_count);
+  op->kind = kind;
+  memcpy (op->op_id, op_id, sizeof op->op_id);
+  memcpy (op->id, id, sizeof op->id);
+  if (session_id != NULL)
+    memcpy (op->session_id, session_id, sizeof op->session_id);
+  op->hlc = *hlc;
+
+  if (data != NULL && !set_data (op, data, TRUE, NULL))
+    return NULL;
 
   return g_steal_pointer (&op);
 }

@@ -6,6 +6,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "helix-hlc.h"
 #include "helix-sync-types.h"
 
 G_BEGIN_DECLS
@@ -63,8 +64,21 @@ gboolean     _helix_sync_get_number    (JsonObject          *object,
 HelixSyncOp *_helix_sync_op_new_from_object (JsonObject        *object,
                                              HelixSyncSeqMode   seq_mode,
                                              GError           **error);
+HelixSyncOp *_helix_sync_op_new_parsed      (HelixSyncOpKind    kind,
+                                             const char        *op_id,
+                                             const char        *id,
+                                             const char        *session_id,
+                                             const HelixHlc    *hlc,
+                                             JsonObject        *data);
 void         _helix_sync_op_build           (HelixSyncOp       *op,
                                              JsonBuilder       *builder,
                                              gboolean           with_seq);
+
+HelixSyncFrame *_helix_sync_frame_parse_push_fast (const char  *text,
+                                                  gsize        len);
+HelixSyncFrame *_helix_sync_frame_parse_tree      (const char  *text,
+                                                  gsize        len,
+                                                  char       **bad_op_id,
+                                                  GError     **error);
 
 G_END_DECLS
