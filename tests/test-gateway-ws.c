@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "helix-gateway.h"
+#include "helix-gateway-private.h"
 #include "helix-gateway-sync.h"
 #include "helix-password.h"
 #include "helix-test-util.h"
@@ -1473,6 +1474,73 @@ test_frames_spliced (Fixture       *f,
   client_skip (c, HELIX_SYNC_FRAME_SYNCED);
 }
 
+/* The `ops` and `ack` frames the gateway splices, with seqs of every
+ * length up to the largest: the strict parser reads back each seq, each op
+ * as it was, and the length _helix_gateway_ops_frame_bytes() promised. */
+static void
+test_frame_builders (void)
+{
+  static const gint64 seqs[] = {
+    1, 9, 10, 99, 100, 12345, 999999999, 1000000000, 4294967296, HELIX_SYNC_MAX_INT - 1,
+    HELIX_SYNC_MAX_INT,
+  };
+  const guint n = G_N_ELEMENTS (seqs);
+  g_autoptr(GPtrArray) ops = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  g_autoptr(GPtrArray) canonicals = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(HelixSyncFrame) ops_frame = NULL;
+  g_autoptr(HelixSyncFrame) ack_frame = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ops_text = NULL;
+  g_autofree char *ack_text = NULL;
+  const HelixSyncAck *acks;
+  guint n_acks = 0;
+  gsize length = 0;
+  GPtrArray *parsed;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *op_id = helix_uuid_new_v7 ();
+      g_autofree char *id = helix_uuid_new_v7 ();
+      g_autofree char *text = g_strdup_printf ("{\"op\":\"%s\",\"type\":\"session.put\","
+                                               "\"id\":\"%s\",\"hlc\":\"1763769600000:%u:dev-a\","
+                                               "\"data\":{\"title\":\"t%u\"}}",
+                                               op_id, id, i, i);
+      HelixSyncOp *op = helix_sync_op_new_from_data (text, strlen (text), &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (ops, op);
+      g_ptr_array_add (canonicals, helix_sync_op_canonical (op));
+    }
+
+  ops_text = _helix_gateway_build_ops_frame (seqs, (char * const *) canonicals->pdata, n, &length);
+  g_assert_cmpuint (length, ==, strlen (ops_text));
+  g_assert_cmpuint (length, ==, _helix_gateway_ops_frame_bytes (seqs,
+                                                                 (char * const *) canonicals->pdata,
+                                                                 n));
+  ops_frame = helix_sync_frame_parse (ops_text, length, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (helix_sync_frame_get_kind (ops_frame), ==, HELIX_SYNC_FRAME_OPS);
+  parsed = helix_sync_frame_get_ops (ops_frame);
+  g_assert_cmpuint (parsed->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (parsed, i)), ==, seqs[i]);
+      g_assert_true (helix_sync_op_equal (g_ptr_array_index (parsed, i),
+                                          g_ptr_array_index (ops, i)));
+    }
+
+  ack_text = _helix_gateway_build_ack_frame ((HelixSyncOp * const *) ops->pdata, seqs, n);
+  ack_frame = helix_sync_frame_parse (ack_text, strlen (ack_text), &error);
+  g_assert_no_error (error);
+  acks = helix_sync_frame_get_acks (ack_frame, &n_acks);
+  g_assert_cmpuint (n_acks, ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpstr (acks[i].op, ==, helix_sync_op_get_op_id (g_ptr_array_index (ops, i)));
+      g_assert_cmpint (acks[i].seq, ==, seqs[i]);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1508,6 +1576,7 @@ main (int    argc,
 #undef ADD
 
   g_test_add_func ("/helix/gateway/ws/config-origins", test_config_origins);
+  g_test_add_func ("/helix/gateway/ws/frame-builders", test_frame_builders);
 
   return g_test_run ();
 }
