@@ -11,6 +11,9 @@
  *                          minus straight to the upstream, median
  *   router_rps             proxied non-streaming calls per second, HELIX_BENCH_CONCURRENCY
  *                          (32) clients for HELIX_BENCH_SECONDS (5)
+ *   router_direct_rps      the same clients straight to the upstream: the ceiling of
+ *                          router_rps on this machine, whose cores the gateway shares
+ *                          with them
  *   router_stream_bytes    the gateway's RSS growth per stream in flight, with
  *                          HELIX_BENCH_STREAMS (200) slow streams open at once
  *   router_streams_open    how many of them had their first event (the provider's
@@ -811,6 +814,11 @@ main (int   argc,
   /* Proxied calls per upstream connection: how well the gateway reuses them. */
   g_print ("BENCH router_upstream_reuse %.1f calls/connection\n",
            load_done / (double) MAX (1, g_atomic_int_get (&upstream_accepted) - accepted_before));
+
+  /* The same clients straight to the upstream: what the clients and the
+   * upstream alone make of this machine's cores, the ceiling of router_rps. */
+  elapsed = run_load (&upstream_addr, direct_fast);
+  g_print ("BENCH router_direct_rps %.0f req/s\n", load_done / elapsed);
 
   /* Memory per stream in flight. */
   g_usleep (500000);
