@@ -31,11 +31,20 @@
  * So the gateway watches each connection between a response and the next
  * request itself (an IdleConnection). On request-finished (and request-
  * aborted: libsoup keeps a connection open after a 500 response sent in
- * full, which it reports as aborted), it watches the socket for input at
- * G_PRIORITY_HIGH, above the source through which libsoup reads
- * (G_PRIORITY_DEFAULT): when the socket becomes readable, the
- * watch runs first and peeks. Data: a request, which libsoup reads once
- * the watch is gone. The end of the stream or an error: the client went;
+ * full, which it reports as aborted), it watches the socket for input.
+ * The watch must run before the source through which libsoup reads the
+ * next request, and it does without a priority above libsoup's: both are
+ * at G_PRIORITY_DEFAULT, and GLib dispatches the ready sources of one
+ * priority in the order they were attached. libsoup 3.2 emits request-
+ * finished (the completion callback of the message, in
+ * soup_server_message_io_http1_finished()) before it attaches the source
+ * of the next request, so the watch is always the older. A higher
+ * priority would cost a main loop iteration of its own for every request
+ * on a kept-alive connection (a poll() and the wake-ups that come with it):
+ * GLib dispatches only the most urgent ready sources in an iteration.
+ * When the socket becomes readable, the watch runs first and peeks. Data:
+ * a request, which libsoup reads in the same iteration, the watch being
+ * gone. The end of the stream or an error: the client went;
  * libsoup has read nothing yet, so the gateway takes the connection from
  * the server (soup_server_message_steal_connection() on the last message
  * answered, which frees the server's side) and closes it. The watch also
@@ -370,7 +379,9 @@ _helix_gateway_keepalive_request_finished (HelixGatewayKeepalive *self,
   soup_message_body_truncate (soup_server_message_get_response_body (msg));
 
   conn->watch = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_priority (conn->watch, G_PRIORITY_HIGH);
+  /* Attached before libsoup's source for the next request: dispatched
+   * before it (see the top of this file). */
+  g_source_set_priority (conn->watch, G_PRIORITY_DEFAULT);
   g_source_set_callback (conn->watch, G_SOURCE_FUNC (on_readable), conn, NULL);
   g_source_set_static_name (conn->watch, "[helix-gateway] idle connection");
   g_source_attach (conn->watch, NULL);
