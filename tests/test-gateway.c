@@ -4,10 +4,13 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -357,6 +360,157 @@ test_log_format (void)
   g_assert_cmpstr (helix_log_level_to_string (HELIX_LOG_LEVEL_DEBUG), ==, "debug");
   g_assert_false (helix_log_level_from_string ("WARNING", &level));
   g_assert_false (helix_log_level_from_string (NULL, &level));
+}
+
+/* Batched request lines (helix_log_set_batched()). Each case runs in a
+ * subprocess whose stderr is a file, as the gateway's is in production:
+ * the writer, the batch and the crash handler are process-wide. */
+
+#define BATCH_SECRET "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+
+static char *
+batch_log_path (void)
+{
+  /* Shared by the parent and its child (same parent pid for both). */
+  return g_strdup_printf ("%s/helix-test-log-batch-%d.log", g_get_tmp_dir (),
+                          g_test_subprocess () ? (int) getppid () : (int) getpid ());
+}
+
+static void
+batch_child_setup (void)
+{
+  g_autofree char *path = batch_log_path ();
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (dup2 (fd, STDERR_FILENO), ==, STDERR_FILENO);
+  close (fd);
+
+  helix_log_install (HELIX_LOG_LEVEL_INFO);
+  helix_log_set_batched (TRUE);
+}
+
+static void
+batch_log_request (guint i)
+{
+  char line[128];
+
+  g_snprintf (line, sizeof line, "GET /batch/%05u 200 0.1 ms request-id=batch-%05u", i, i);
+  helix_log_info ("helix-test", line);
+}
+
+static char *
+batch_read_log (void)
+{
+  g_autofree char *path = batch_log_path ();
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  g_file_get_contents (path, &text, NULL, &error);
+  g_assert_no_error (error);
+
+  return text;
+}
+
+/* Asserts that @text holds the lines of requests @first to @last - 1, each
+ * once and in order, at its start; returns where the last one ends. */
+static const char *
+batch_assert_lines (const char *text,
+                    guint       first,
+                    guint       last)
+{
+  const char *p = text;
+
+  for (guint i = first; i < last; i++)
+    {
+      char expected[160];
+      gsize length;
+
+      length = g_snprintf (expected, sizeof expected,
+                           "<6>helix-gateway[helix-test]: INFO: GET /batch/%05u 200 0.1 ms "
+                           "request-id=batch-%05u\n", i, i);
+      if (strncmp (p, expected, length) != 0)
+        g_error ("Line %u missing or out of order; found instead: %.160s", i, p);
+      p += length;
+    }
+
+  return p;
+}
+
+static void
+test_log_batched (void)
+{
+  g_autofree char *path = batch_log_path ();
+  g_autofree char *text = NULL;
+  const char *p;
+
+  if (g_test_subprocess ())
+    {
+      batch_child_setup ();
+
+      /* More than the batch holds: some are written when it fills. */
+      for (guint i = 0; i < 1000; i++)
+        batch_log_request (i);
+      /* Any other message follows the lines logged before it. */
+      g_message ("between the batches");
+      for (guint i = 1000; i < 1500; i++)
+        batch_log_request (i);
+      /* The sanitizer still sees every line. */
+      helix_log_info ("helix-test", "GET /leak/" BATCH_SECRET " 404 0.1 ms request-id=leak");
+
+      /* The main loop with nothing else to do writes them. */
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      text = batch_read_log ();
+      p = batch_assert_lines (text, 0, 1000);
+      g_assert_true (g_str_has_prefix (p, "<5>helix-gateway[helix-gateway-tests]: "
+                                          "MESSAGE: between the batches\n") ||
+                     g_str_has_prefix (p, "<5>helix-gateway: MESSAGE: between the batches\n"));
+      p = strchr (p, '\n') + 1;
+      p = batch_assert_lines (p, 1000, 1500);
+      g_assert_true (g_str_has_prefix (p, "<6>helix-gateway[helix-test]: INFO: GET /leak/"));
+      g_assert_null (strstr (text, BATCH_SECRET));
+      p = strchr (p, '\n') + 1;
+      g_assert_cmpstr (p, ==, "");
+
+      /* Left in the batch at exit: exit() writes them. */
+      for (guint i = 1500; i < 1600; i++)
+        batch_log_request (i);
+      exit (0);
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+
+  text = batch_read_log ();
+  p = strstr (text, "request-id=leak\n");
+  g_assert_nonnull (p);
+  p = batch_assert_lines (p + strlen ("request-id=leak\n"), 1500, 1600);
+  g_assert_cmpstr (p, ==, "");
+  g_unlink (path);
+}
+
+/* A crash writes what is batched before the process goes. */
+static void
+test_log_batched_crash (void)
+{
+  g_autofree char *path = batch_log_path ();
+  g_autofree char *text = NULL;
+
+  if (g_test_subprocess ())
+    {
+      batch_child_setup ();
+      for (guint i = 0; i < 50; i++)
+        batch_log_request (i);
+      abort ();
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+
+  text = batch_read_log ();
+  g_assert_cmpstr (batch_assert_lines (text, 0, 50), ==, "");
+  g_unlink (path);
 }
 
 /* The hot routes write their JSON directly: the same text json-glib writes. */
@@ -1483,6 +1637,8 @@ main (int   argc,
       g_test_add_data_func (path, &bad_configs[i], test_config_bad_file);
     }
   g_test_add_func ("/helix/gateway/log/format", test_log_format);
+  g_test_add_func ("/helix/gateway/log/batched", test_log_batched);
+  g_test_add_func ("/helix/gateway/log/batched-crash", test_log_batched_crash);
   g_test_add_func ("/helix/gateway/json/writer", test_json_writer);
   g_test_add_func ("/helix/gateway/metrics/route-for-path", test_route_for_path);
 

@@ -300,8 +300,13 @@ helix_gateway_main (int    argc,
       return fail (error);
     }
 
+  /* One write() for many request lines; the main loop going idle, any
+   * other message, exit and a crash write them (see helix-log.c). */
+  helix_log_set_batched (TRUE);
+
   g_main_loop_run (loop);
 
+  helix_log_flush ();
   g_source_remove (sigterm_id);
   g_source_remove (sigint_id);
 

@@ -7,7 +7,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +24,44 @@ static char    **debug_domains;
 static gboolean  debug_all;
 static gboolean  to_journal;
 static int       installed_writer; /* (atomic) */
+
+/*
+ * The request lines, batched (helix_log_set_batched()).
+ *
+ * A busy gateway writes one line per request, and one write() each is a
+ * large share of a small request's cost. So with batching on,
+ * helix_log_info() appends its line to @pending, which is written with one
+ * write() when:
+ *  - the main loop has nothing else to do (a G_PRIORITY_LOW idle source,
+ *    added when a line is buffered and none is attached): a quiet
+ *    gateway's lines appear at once;
+ *  - the next line would not fit (BATCH_SIZE) or the oldest buffered line
+ *    is older than BATCH_MAX_AGE_US: a gateway that is never idle writes
+ *    at least that often;
+ *  - any other message is logged (helix_log_writer(), under the same lock):
+ *    lines stay in the order they were logged, and a warning or a g_error()
+ *    always follows the requests before it;
+ *  - the process exits (atexit()) or helix_log_flush() is called (the
+ *    gateway's main() after its loop ends);
+ *  - the process crashes: a handler of SIGSEGV, SIGBUS, SIGFPE, SIGILL and
+ *    SIGABRT writes what is buffered with write() (async-signal-safe; no
+ *    lock, as the crashing thread may hold it), then lets the previous
+ *    disposition handle the signal. Only SIGKILL (or a crash inside the
+ *    append itself) can lose lines.
+ * A fixed array, never reallocated, so that the crash handler can read it.
+ */
+#define BATCH_SIZE       16384
+#define BATCH_MAX_AGE_US (100 * 1000)
+
+static GMutex    batch_lock;
+static gboolean  batched;              /* (atomic) */
+static char      pending[BATCH_SIZE];
+static gsize     pending_len;          /* written under @batch_lock, read by the crash handler */
+static gint64    pending_since_us;
+static gboolean  flush_scheduled;      /* an idle flush is attached */
+
+static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+static struct sigaction previous_actions[G_N_ELEMENTS (crash_signals)];
 
 /**
  * helix_log_level_from_string:
@@ -283,6 +323,143 @@ write_all (int         fd,
     }
 }
 
+/* With @batch_lock held. */
+static void
+flush_locked (void)
+{
+  if (pending_len > 0)
+    write_all (STDERR_FILENO, pending, pending_len);
+  pending_len = 0;
+}
+
+/**
+ * helix_log_flush:
+ *
+ * Writes the request lines helix_log_info() buffered (see
+ * helix_log_set_batched()). Safe from any thread.
+ */
+void
+helix_log_flush (void)
+{
+  g_mutex_lock (&batch_lock);
+  flush_locked ();
+  g_mutex_unlock (&batch_lock);
+}
+
+static gboolean
+flush_idle_cb (gpointer data)
+{
+  g_mutex_lock (&batch_lock);
+  flush_scheduled = FALSE;
+  flush_locked ();
+  g_mutex_unlock (&batch_lock);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Appends @line to the batch, or writes it (and what is pending) if it
+ * does not fit. */
+static void
+batch_line (const char *line,
+            gsize       length)
+{
+  gint64 now = g_get_monotonic_time ();
+  gboolean schedule = FALSE;
+
+  g_mutex_lock (&batch_lock);
+
+  if (pending_len > 0 &&
+      (length > sizeof pending - pending_len || now - pending_since_us > BATCH_MAX_AGE_US))
+    flush_locked ();
+
+  if (length > sizeof pending)
+    write_all (STDERR_FILENO, line, length);
+  else
+    {
+      if (pending_len == 0)
+        pending_since_us = now;
+      memcpy (pending + pending_len, line, length);
+      pending_len += length;
+      schedule = !flush_scheduled;
+      flush_scheduled = TRUE;
+    }
+
+  g_mutex_unlock (&batch_lock);
+
+  /* Outside the lock: GLib takes the context's own. A flush by size or age
+   * meanwhile leaves the idle source with less (or nothing) to write. */
+  if (schedule)
+    {
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_priority (source, G_PRIORITY_LOW);
+      g_source_set_callback (source, flush_idle_cb, NULL, NULL);
+      g_source_set_static_name (source, "[helix] log flush");
+      g_source_attach (source, NULL);
+      g_source_unref (source);
+    }
+}
+
+static void
+crash_handler (int signum)
+{
+  /* Whatever the state of the lock: the process is going. */
+  if (pending_len > 0 && pending_len <= sizeof pending)
+    write_all (STDERR_FILENO, pending, pending_len);
+  pending_len = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (crash_signals); i++)
+    if (crash_signals[i] == signum)
+      sigaction (signum, &previous_actions[i], NULL);
+
+  /* The previous handler (or the default action: a core dump) takes it
+   * from here; a fault repeats when the handler returns. */
+  raise (signum);
+}
+
+static void
+flush_at_exit (void)
+{
+  helix_log_flush ();
+}
+
+/**
+ * helix_log_set_batched:
+ * @batch: whether to batch
+ *
+ * Lets helix_log_info() buffer its lines and write many with one write()
+ * when it writes to stderr itself: when the default main context has
+ * nothing else to do, when the buffer is full, at most 100 ms after the
+ * oldest, before any other message, at exit and on a crash (see the top of
+ * helix-log.c). For the gateway's main(), which runs the default main
+ * context. Turning it off writes what is pending.
+ */
+void
+helix_log_set_batched (gboolean batch)
+{
+  static gsize handlers_installed = 0;
+
+  if (batch && g_once_init_enter (&handlers_installed))
+    {
+      struct sigaction action = { 0 };
+
+      action.sa_handler = crash_handler;
+      sigemptyset (&action.sa_mask);
+      action.sa_flags = SA_RESETHAND | SA_NODEFER;
+      for (guint i = 0; i < G_N_ELEMENTS (crash_signals); i++)
+        sigaction (crash_signals[i], &action, &previous_actions[i]);
+      atexit (flush_at_exit);
+
+      g_once_init_leave (&handlers_installed, 1);
+    }
+
+  g_mutex_lock (&batch_lock);
+  g_atomic_int_set (&batched, batch);
+  if (!batch)
+    flush_locked ();
+  g_mutex_unlock (&batch_lock);
+}
+
 static GLogWriterOutput
 helix_log_writer (GLogLevelFlags   log_level,
                   const GLogField *fields,
@@ -343,7 +520,11 @@ helix_log_writer (GLogLevelFlags   log_level,
    * then still connected to the journal as a stream, which parses the <N>
    * prefix (unlike g_log_writer_default(), this keeps info messages). */
   line = helix_log_format_line (log_level, domain, message);
+  /* After the request lines logged before it. */
+  g_mutex_lock (&batch_lock);
+  flush_locked ();
   write_all (STDERR_FILENO, line, strlen (line));
+  g_mutex_unlock (&batch_lock);
 
   return G_LOG_WRITER_HANDLED;
 }
@@ -380,7 +561,14 @@ helix_log_info (const char *log_domain,
   /* As helix_log_writer() does. */
   redacted = helix_sanitizer_redact (helix_sanitizer_get_default (), message);
   line = helix_log_format_line (G_LOG_LEVEL_INFO, log_domain, redacted);
-  write_all (STDERR_FILENO, line, strlen (line));
+  if (g_atomic_int_get (&batched))
+    batch_line (line, strlen (line));
+  else
+    {
+      g_mutex_lock (&batch_lock);
+      write_all (STDERR_FILENO, line, strlen (line));
+      g_mutex_unlock (&batch_lock);
+    }
 }
 
 /**

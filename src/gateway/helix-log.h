@@ -52,6 +52,8 @@ gboolean       helix_log_would_drop        (GLogLevelFlags  log_level,
 
 void           helix_log_info              (const char     *log_domain,
                                             const char     *message);
+void           helix_log_set_batched       (gboolean        batch);
+void           helix_log_flush             (void);
 char          *helix_log_format_line       (GLogLevelFlags  log_level,
                                             const char     *log_domain,
                                             const char     *message);
