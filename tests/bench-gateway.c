@@ -45,6 +45,10 @@
  *   http_health_gateway_cpu_us, http_sessions_gateway_cpu_us  the CPU time of the
  *                             gateway's main thread (which serves HTTP) per request
  *                             answered in those phases
+ *   sync_fanout_steal_s, sync_flood_steal_s, http_*_steal_s  CPU seconds the
+ *                             hypervisor took from this virtual machine during each
+ *                             phase (/proc/stat): on a shared host, what moves the
+ *                             other figures between runs
  *
  * The HTTP clients are plain blocking sockets in HELIX_BENCH_HTTP_THREADS
  * threads, each keeping its connection to the gateway open between requests
@@ -89,6 +93,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "helix-bench.h"
 #include "helix-bench-bare.h"
 #include "helix-sync.h"
 #include "helix-uuid.h"
@@ -1751,6 +1756,7 @@ bench_sync (Gateway *gw)
   gint64 t0, t1;
   double cpu0, cpu1, self0, self1;
   double runq0, runq1;
+  double steal0, steal1;
   guint64 missing;
 
   /* Let the logins' memory settle before the baseline. */
@@ -1810,6 +1816,7 @@ bench_sync (Gateway *gw)
   cpu0 = gateway_cpu_s (gw);
   self0 = self_cpu_s ();
   runq0 = gateway_runqueue_s (gw);
+  steal0 = helix_bench_steal_s ();
   t0 = g_get_monotonic_time ();
   g_usleep (rate_seconds * G_USEC_PER_SEC);
   acked1 = SUM (acked);
@@ -1818,6 +1825,7 @@ bench_sync (Gateway *gw)
   cpu1 = gateway_cpu_s (gw);
   self1 = self_cpu_s ();
   runq1 = gateway_runqueue_s (gw);
+  steal1 = helix_bench_steal_s ();
   t1 = g_get_monotonic_time ();
   g_atomic_int_set (&phase, PHASE_DRAIN);
 
@@ -1850,6 +1858,7 @@ bench_sync (Gateway *gw)
            (cpu1 - cpu0) * G_USEC_PER_SEC / (double) MAX (acked1 - acked0, 1));
   g_print ("BENCH gateway_runqueue_wait_s %.2f s\n", runq1 - runq0);
   g_print ("BENCH loadgen_cpu_s %.2f s\n", self1 - self0);
+  g_print ("BENCH sync_fanout_steal_s %.2f s\n", steal1 - steal0);
   g_print ("BENCH sync_fanout_seconds %.1f s\n", (t1 - t0) / (double) G_USEC_PER_SEC);
 
   /* Saturation: every client keeps `window` pushes in flight. */
@@ -1858,6 +1867,7 @@ bench_sync (Gateway *gw)
   acked0 = SUM (acked);
   delivered0 = SUM (delivered);
   frames0 = SUM (ops_frames);
+  steal0 = helix_bench_steal_s ();
   t0 = g_get_monotonic_time ();
   g_usleep (5 * G_USEC_PER_SEC);
   acked1 = SUM (acked);
@@ -1870,6 +1880,7 @@ bench_sync (Gateway *gw)
            (acked1 - acked0) * (double) G_USEC_PER_SEC / (t1 - t0));
   g_print ("BENCH sync_flood_ops_per_frame %.2f ops\n",
            (delivered1 - delivered0) / (double) MAX (frames1 - frames0, 1));
+  g_print ("BENCH sync_flood_steal_s %.2f s\n", helix_bench_steal_s () - steal0);
   g_print ("BENCH gateway_rss_kib %" G_GINT64_FORMAT " KiB\n", gateway_rss_kib (gw));
 
   g_atomic_int_set (&phase, PHASE_STOP);
@@ -1957,6 +1968,7 @@ bench_http (Gateway    *gw,
   gint64 until = started + http_seconds * G_USEC_PER_SEC;
   guint ok = 0, failed = 0;
   double cpu0 = gateway_main_cpu_s (gw);
+  double steal0 = helix_bench_steal_s ();
   double cpu1;
 
   for (guint i = 0; i < http_threads; i++)
@@ -1987,6 +1999,7 @@ bench_http (Gateway    *gw,
    * storing what the sync phases sent). */
   g_print ("BENCH http_%s_gateway_cpu_us %.1f us/request\n", name,
            ok > 0 ? (cpu1 - cpu0) * G_USEC_PER_SEC / ok : -1.0);
+  g_print ("BENCH http_%s_steal_s %.2f s\n", name, helix_bench_steal_s () - steal0);
 }
 
 /* main {{{1 */

@@ -11,6 +11,9 @@
  *                          minus straight to the upstream, median
  *   router_rps             proxied non-streaming calls per second, HELIX_BENCH_CONCURRENCY
  *                          (32) clients for HELIX_BENCH_SECONDS (5)
+ *   router_rps_steal_s     CPU seconds the hypervisor took from this virtual machine
+ *                          during that phase (/proc/stat): what moves router_rps between
+ *                          runs on a shared host
  *   router_direct_rps      the same clients straight to the upstream: the ceiling of
  *                          router_rps on this machine, whose cores the gateway shares
  *                          with them
@@ -58,6 +61,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "helix-bench.h"
 #include "helix-bench-bare.h"
 
 #define PASSWORD "correct horse battery staple"
@@ -672,6 +676,7 @@ main (int   argc,
   gint64 rss_before;
   gint64 rss_during;
   double elapsed;
+  double steal;
   guint open_streams = 0;
   gint accepted_before;
   guint n_connected = 0;
@@ -808,8 +813,10 @@ main (int   argc,
 
   /* Throughput. */
   accepted_before = g_atomic_int_get (&upstream_accepted);
+  steal = helix_bench_steal_s ();
   elapsed = run_load (&gateway_addr, gateway_fast);
   g_print ("BENCH router_rps %.0f req/s\n", load_done / elapsed);
+  g_print ("BENCH router_rps_steal_s %.2f s\n", helix_bench_steal_s () - steal);
   g_print ("BENCH router_rps_errors %" G_GUINT64_FORMAT " errors\n", load_failed);
   /* Proxied calls per upstream connection: how well the gateway reuses them. */
   g_print ("BENCH router_upstream_reuse %.1f calls/connection\n",
