@@ -16,7 +16,7 @@ G_BEGIN_DECLS
  * pages (each index's last page per user) in every commit: the longer the
  * log, the more of its frames are older copies of a page that the
  * checkpoint skips. */
-#define HELIX_GATEWAY_DB_CHECKPOINT_PAGES 8000
+#define HELIX_GATEWAY_DB_CHECKPOINT_PAGES 32000
 
 sqlite3  *_helix_gateway_db_get_handle (HelixGatewayDb  *self,
                                         GError         **error);
