@@ -3,7 +3,9 @@
  * Every frame goes through three gates before any member is read: its size, a
  * linear syntax, encoding and depth scan (helix-sync-json.c), then json-glib. After
  * that each frame type has a fixed set of members, each with a fixed JSON type and
- * range; anything else is refused. PROTOCOL.md documents exactly these rules.
+ * range; anything else is refused. PROTOCOL.md documents exactly these rules. Push
+ * frames of the usual shape skip the json-glib tree of the frame itself (see "Push
+ * frames, the short way" below), never its rules.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
