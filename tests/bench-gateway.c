@@ -42,6 +42,9 @@
  *   http_sessions_rps, http_sessions_p99_ms   GET /api/v1/sessions with a token
  *   http_health_bare_libsoup_*  the same /health clients against tests/bare-soup-server.c,
  *                             a SoupServer with nothing of Helix in it: libsoup's floor
+ *   http_health_bare_native_*  the same clients against tests/bare-native-server.c,
+ *                             plain sockets on a GLib main loop with no libsoup: the floor
+ *                             of the kernel and the main loop
  *   http_health_gateway_cpu_us, http_sessions_gateway_cpu_us  the CPU time of the
  *                             gateway's main thread (which serves HTTP) per request
  *                             answered in those phases
@@ -2094,7 +2097,8 @@ main (int   argc,
 
   gateway_stop (&gw);
 
-  /* The same clients against a SoupServer with nothing of Helix in it. */
+  /* The same clients against a SoupServer with nothing of Helix in it, and
+   * against a server with no libsoup either. */
   {
     Gateway bare = { 0 };
 
@@ -2102,6 +2106,13 @@ main (int   argc,
     if (bare.process != NULL)
       {
         bench_http (&bare, "health_bare_libsoup", "/health", NULL);
+        helix_bench_bare_stop (g_steal_pointer (&bare.process));
+      }
+
+    bare.process = helix_bench_bare_start_from ("HELIX_BARE_NATIVE_SERVER", NULL, &gateway_addr);
+    if (bare.process != NULL)
+      {
+        bench_http (&bare, "health_bare_native", "/health", NULL);
         helix_bench_bare_stop (g_steal_pointer (&bare.process));
       }
   }

@@ -11,14 +11,17 @@
 
 #include <gio/gio.h>
 
-/* Starts bare-soup-server (relaying to @upstream_base, if not %NULL) and
- * fills @addr with where it listens. Returns %NULL, saying why on stderr,
- * when HELIX_BARE_SOUP_SERVER is not set (a benchmark run by hand). */
+/* Starts the program named by the environment variable @variable
+ * (HELIX_BARE_SOUP_SERVER: bare-soup-server, relaying to @upstream_base if
+ * not %NULL; HELIX_BARE_NATIVE_SERVER: bare-native-server) and fills @addr
+ * with where it listens. Returns %NULL, saying why on stderr, when the
+ * variable is not set (a benchmark run by hand). */
 static inline GSubprocess *
-helix_bench_bare_start (const char         *upstream_base,
-                        struct sockaddr_in *addr)
+helix_bench_bare_start_from (const char         *variable,
+                             const char         *upstream_base,
+                             struct sockaddr_in *addr)
 {
-  const char *binary = g_getenv ("HELIX_BARE_SOUP_SERVER");
+  const char *binary = g_getenv (variable);
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
   g_autofree char *line = NULL;
@@ -27,7 +30,7 @@ helix_bench_bare_start (const char         *upstream_base,
 
   if (binary == NULL)
     {
-      g_printerr ("bench: HELIX_BARE_SOUP_SERVER is not set: no libsoup floor figures\n");
+      g_printerr ("bench: %s is not set: no floor figures from it\n", variable);
       return NULL;
     }
 
@@ -47,6 +50,14 @@ helix_bench_bare_start (const char         *upstream_base,
   inet_pton (AF_INET, "127.0.0.1", &addr->sin_addr);
 
   return server;
+}
+
+/* Starts bare-soup-server (see helix_bench_bare_start_from()). */
+static inline GSubprocess *
+helix_bench_bare_start (const char         *upstream_base,
+                        struct sockaddr_in *addr)
+{
+  return helix_bench_bare_start_from ("HELIX_BARE_SOUP_SERVER", upstream_base, addr);
 }
 
 static inline void
