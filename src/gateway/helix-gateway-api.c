@@ -236,26 +236,35 @@ respond_unauthorized (SoupServerMessage *msg,
     }
 }
 
-/* Finds who the request's bearer token speaks for. If it has none or an
- * invalid one, answers 401 and returns %FALSE. */
-gboolean
-_helix_gateway_authenticate (HelixGateway      *self,
-                             SoupServerMessage *msg,
-                             HelixGatewayAuth  *auth)
+/**
+ * _helix_gateway_lookup_token:
+ * @self: the gateway
+ * @authorization: (nullable): the request's Authorization header
+ * @auth: (out caller-allocates): who the token speaks for
+ * @error: where a database error goes (%HELIX_GATEWAY_TOKEN_FAILED only)
+ *
+ * Finds who the bearer token of @authorization speaks for, and notes when
+ * its device was last seen (at most every LAST_SEEN_PERIOD_US). Charges no
+ * rate limit and answers nothing: _helix_gateway_authenticate() does, and
+ * the native HTTP path (helix-gateway-native.c) answers only when this
+ * succeeds.
+ *
+ * Returns: what the token is
+ */
+HelixGatewayTokenResult
+_helix_gateway_lookup_token (HelixGateway      *self,
+                             const char        *authorization,
+                             HelixGatewayAuth  *auth,
+                             GError           **error)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   HelixGatewayDb *db = helix_gateway_get_db (self);
-  g_autoptr(GError) error = NULL;
-  const char *value;
+  g_autoptr(GError) local_error = NULL;
+  const char *value = authorization;
   guint8 hash[HELIX_GATEWAY_TOKEN_HASH_LEN];
   gint64 now_us;
 
-  value = soup_message_headers_get_one (headers, "Authorization");
   if (value == NULL || g_ascii_strncasecmp (value, "Bearer ", 7) != 0)
-    {
-      respond_unauthorized (msg, FALSE);
-      return FALSE;
-    }
+    return HELIX_GATEWAY_TOKEN_MISSING;
 
   value += 7;
   while (*value == ' ')
@@ -264,37 +273,62 @@ _helix_gateway_authenticate (HelixGateway      *self,
   /* A lookup by hash: the hash of a wrong token reveals nothing about a
    * right one, so no constant-time comparison is needed. */
   if (!helix_token_hash (value, hash))
-    {
-      respond_unauthorized (msg, TRUE);
-      return FALSE;
-    }
+    return HELIX_GATEWAY_TOKEN_INVALID;
 
   if (db == NULL)
-    {
-      respond_unavailable (msg);
-      return FALSE;
-    }
+    return HELIX_GATEWAY_TOKEN_UNAVAILABLE;
 
-  if (!helix_gateway_db_authenticate (db, hash, auth, &error))
+  if (!helix_gateway_db_authenticate (db, hash, auth, &local_error))
     {
-      if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE))
-        respond_unauthorized (msg, TRUE);
-      else
-        _helix_gateway_respond_internal_error (msg, error);
-      return FALSE;
+      if (g_error_matches (local_error, HELIX_GATEWAY_DB_ERROR,
+                           HELIX_GATEWAY_DB_ERROR_NO_SUCH_DEVICE))
+        return HELIX_GATEWAY_TOKEN_INVALID;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return HELIX_GATEWAY_TOKEN_FAILED;
     }
 
   now_us = g_get_real_time ();
   if (now_us - auth->last_seen_us >= LAST_SEEN_PERIOD_US)
     {
-      if (!helix_gateway_db_touch_device (db, auth->device_id, now_us, &error))
+      if (!helix_gateway_db_touch_device (db, auth->device_id, now_us, &local_error))
         g_warning ("Could not note when device %s was last seen: %s",
-                   auth->device_uuid, error->message);
+                   auth->device_uuid, local_error->message);
       else
         auth->last_seen_us = now_us;
     }
 
-  return _helix_gateway_limit_user (self, msg, auth->user_name);
+  return HELIX_GATEWAY_TOKEN_VALID;
+}
+
+/* Finds who the request's bearer token speaks for. If it has none or an
+ * invalid one, answers 401 and returns %FALSE. */
+gboolean
+_helix_gateway_authenticate (HelixGateway      *self,
+                             SoupServerMessage *msg,
+                             HelixGatewayAuth  *auth)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  g_autoptr(GError) error = NULL;
+
+  switch (_helix_gateway_lookup_token (self, soup_message_headers_get_one (headers, "Authorization"),
+                                       auth, &error))
+    {
+    case HELIX_GATEWAY_TOKEN_VALID:
+      return _helix_gateway_limit_user (self, msg, auth->user_name);
+    case HELIX_GATEWAY_TOKEN_MISSING:
+      respond_unauthorized (msg, FALSE);
+      return FALSE;
+    case HELIX_GATEWAY_TOKEN_INVALID:
+      respond_unauthorized (msg, TRUE);
+      return FALSE;
+    case HELIX_GATEWAY_TOKEN_UNAVAILABLE:
+      respond_unavailable (msg);
+      return FALSE;
+    case HELIX_GATEWAY_TOKEN_FAILED:
+    default:
+      _helix_gateway_respond_internal_error (msg, error);
+      return FALSE;
+    }
 }
 
 /**

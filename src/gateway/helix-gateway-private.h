@@ -113,6 +113,11 @@ void     _helix_gateway_respond_json_text   (SoupServerMessage *msg,
                                              GString           *text);
 void     _helix_gateway_json_append_string  (GString           *out,
                                              const char        *value);
+gboolean _helix_gateway_accepts_gzip        (const char        *accept_encoding);
+GBytes  *_helix_gateway_gzip_bytes          (const char        *data,
+                                             gsize              size);
+GString *_helix_gateway_health_text         (HelixGateway      *self,
+                                             guint             *status);
 void     _helix_gateway_json_append_time    (GString           *out,
                                              gint64             time_us);
 void     _helix_gateway_respond_error       (SoupServerMessage *msg,
@@ -240,6 +245,25 @@ gboolean    _helix_gateway_begin_authenticated    (HelixGateway       *self,
 gboolean    _helix_gateway_authenticate           (HelixGateway      *self,
                                                    SoupServerMessage *msg,
                                                    HelixGatewayAuth  *auth);
+
+/* What a bearer token is (_helix_gateway_lookup_token()). */
+typedef enum
+{
+  HELIX_GATEWAY_TOKEN_VALID,
+  HELIX_GATEWAY_TOKEN_MISSING,     /* no "Authorization: Bearer …" */
+  HELIX_GATEWAY_TOKEN_INVALID,     /* malformed, unknown or revoked */
+  HELIX_GATEWAY_TOKEN_UNAVAILABLE, /* the database is closed */
+  HELIX_GATEWAY_TOKEN_FAILED,      /* the database failed */
+} HelixGatewayTokenResult;
+
+GBytes     *_helix_gateway_list_sessions_text     (HelixGateway      *self,
+                                                   HelixGatewayAuth  *auth,
+                                                   GError           **error);
+
+HelixGatewayTokenResult _helix_gateway_lookup_token (HelixGateway      *self,
+                                                     const char        *authorization,
+                                                     HelixGatewayAuth  *auth,
+                                                     GError           **error);
 void        _helix_gateway_add_time_member        (JsonBuilder       *builder,
                                                    const char        *name,
                                                    gint64             time_us);

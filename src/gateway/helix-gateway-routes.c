@@ -14,12 +14,15 @@
 #include "helix-gateway-private.h"
 #include "helix-json.h"
 
-/* Whether the client takes gzip: "gzip" in Accept-Encoding, and not with q=0. */
-static gboolean
-accepts_gzip (SoupServerMessage *msg)
+/**
+ * _helix_gateway_accepts_gzip:
+ * @value: (nullable): the request's Accept-Encoding header
+ *
+ * Returns: whether the client takes gzip: "gzip" in @value, and not with q=0
+ */
+gboolean
+_helix_gateway_accepts_gzip (const char *value)
 {
-  const char *value = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
-                                                     "Accept-Encoding");
   GSList *codings;
   gboolean found = FALSE;
 
@@ -35,9 +38,17 @@ accepts_gzip (SoupServerMessage *msg)
   return found;
 }
 
-static GBytes *
-gzip_bytes (const char *data,
-            gsize       size)
+/**
+ * _helix_gateway_gzip_bytes:
+ * @data: a response body
+ * @size: its length
+ *
+ * Returns: (transfer full) (nullable): @data compressed with gzip, or %NULL
+ *   (with a warning) if that failed
+ */
+GBytes *
+_helix_gateway_gzip_bytes (const char *data,
+                           gsize       size)
 {
   g_autoptr(GZlibCompressor) compressor = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, -1);
   g_autoptr(GOutputStream) memory = g_memory_output_stream_new_resizable ();
@@ -76,9 +87,12 @@ respond_json_body (SoupServerMessage *msg,
    * compressed depends on Accept-Encoding: caches must know. */
   if (length > HELIX_GATEWAY_GZIP_MIN_BYTES)
     {
+      SoupMessageHeaders *request_headers = soup_server_message_get_request_headers (msg);
+
       soup_message_headers_append (headers, "Vary", "Accept-Encoding");
-      if (accepts_gzip (msg))
-        compressed = gzip_bytes (body, length);
+      if (_helix_gateway_accepts_gzip (soup_message_headers_get_list (request_headers,
+                                                                      "Accept-Encoding")))
+        compressed = _helix_gateway_gzip_bytes (body, length);
     }
 
   if (compressed != NULL)
@@ -363,38 +377,30 @@ _helix_gateway_check_method (SoupServerMessage  *msg,
   return FALSE;
 }
 
-/* GET /health: whether the gateway and its database answer.
+/**
+ * _helix_gateway_health_text:
+ * @self: the gateway
+ * @status: (out): 200, or 503 when the database does not answer
+ *
+ * The answer of `GET /health`: whether the gateway and its database
+ * answer. Shared by the route below and the native HTTP path
+ * (helix-gateway-native.c).
  *
  * This runs on the main loop and queries the database synchronously. That
  * is acceptable here: helix_gateway_db_check() is one trivial query on a
  * local SQLite file (no table scan), much cheaper than the HTTP parsing
- * around it. Anything slow must run in a worker thread. */
-static void
-health_cb (SoupServer        *server,
-           SoupServerMessage *msg,
-           const char        *path,
-           GHashTable        *query,
-           gpointer           user_data)
+ * around it. Anything slow must run in a worker thread.
+ *
+ * Returns: (transfer full): the JSON text
+ */
+GString *
+_helix_gateway_health_text (HelixGateway *self,
+                            guint        *status)
 {
-  static const char * const allowed[] = { "GET", "HEAD", NULL };
-  HelixGateway *self = user_data;
   g_autoptr(GError) error = NULL;
   HelixGatewayDb *db;
   GString *text;
   gboolean database_ok;
-
-  if (!_helix_gateway_admit (self, msg))
-    return;
-
-  /* The handler for /health also gets /health/anything. */
-  if (!g_str_equal (path, "/health"))
-    {
-      _helix_gateway_respond_not_found (msg, path);
-      return;
-    }
-
-  if (!_helix_gateway_check_method (msg, allowed))
-    return;
 
   db = helix_gateway_get_db (self);
   if (db != NULL)
@@ -432,11 +438,41 @@ health_cb (SoupServer        *server,
     }
   g_string_append (text, "}}");
 
+  *status = database_ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE;
+
+  return text;
+}
+
+/* GET /health */
+static void
+health_cb (SoupServer        *server,
+           SoupServerMessage *msg,
+           const char        *path,
+           GHashTable        *query,
+           gpointer           user_data)
+{
+  static const char * const allowed[] = { "GET", "HEAD", NULL };
+  HelixGateway *self = user_data;
+  GString *text;
+  guint status;
+
+  if (!_helix_gateway_admit (self, msg))
+    return;
+
+  /* The handler for /health also gets /health/anything. */
+  if (!g_str_equal (path, "/health"))
+    {
+      _helix_gateway_respond_not_found (msg, path);
+      return;
+    }
+
+  if (!_helix_gateway_check_method (msg, allowed))
+    return;
+
+  text = _helix_gateway_health_text (self, &status);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Cache-Control", "no-store");
-  _helix_gateway_respond_json_text (msg,
-                                    database_ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE,
-                                    text);
+  _helix_gateway_respond_json_text (msg, status, text);
 }
 
 /* GET /metrics: Prometheus metrics. Unauthenticated: the reverse proxy must

@@ -291,8 +291,7 @@ typedef struct
   gint64  user_id;
   gint64  head_seq;
   char   *user_name;
-  char   *text;
-  gsize   length;
+  GBytes *text;
 } CachedList;
 
 struct _HelixGatewayListCache
@@ -305,7 +304,7 @@ static void
 cached_list_free (CachedList *list)
 {
   g_free (list->user_name);
-  g_free (list->text);
+  g_bytes_unref (list->text);
   g_free (list);
 }
 
@@ -343,7 +342,7 @@ list_cache_remove (HelixGatewayListCache *cache,
 
   if (list != NULL)
     {
-      cache->n_bytes -= list->length;
+      cache->n_bytes -= g_bytes_get_size (list->text);
       g_hash_table_remove (cache->lists, &user_id);
     }
 }
@@ -364,30 +363,33 @@ list_cache_lookup (HelixGatewayListCache  *cache,
   return list;
 }
 
-/* Keeps @text, read after @auth's head seq, as the user's list at that seq. */
-static void
+/* Keeps @text (taken), read after @auth's head seq, as the user's list at
+ * that seq; returns it. */
+static GBytes *
 list_cache_store (HelixGatewayListCache  *cache,
                   const HelixGatewayAuth *auth,
-                  const GString          *text)
+                  GBytes                 *text)
 {
+  gsize length = g_bytes_get_size (text);
   CachedList *list;
 
   list_cache_remove (cache, auth->user_id);
-  if (text->len > LIST_CACHE_MAX_LIST_BYTES)
-    return;
+  if (length > LIST_CACHE_MAX_LIST_BYTES)
+    return text;
 
   /* Full: the lists of users who stopped asking go too. */
-  if (cache->n_bytes + text->len > LIST_CACHE_MAX_BYTES)
+  if (cache->n_bytes + length > LIST_CACHE_MAX_BYTES)
     _helix_gateway_list_cache_clear (cache);
 
   list = g_new0 (CachedList, 1);
   list->user_id = auth->user_id;
   list->head_seq = auth->head_seq;
   list->user_name = g_strdup (auth->user_name);
-  list->text = g_memdup2 (text->str, text->len);
-  list->length = text->len;
+  list->text = g_bytes_ref (text);
   g_hash_table_insert (cache->lists, &list->user_id, list);
-  cache->n_bytes += list->length;
+  cache->n_bytes += length;
+
+  return text;
 }
 
 /* The collection {{{1 */
@@ -403,38 +405,66 @@ append_list_item (const HelixGatewaySyncSession *session,
   append_session_json (text, session);
 }
 
-static void
-list_sessions (HelixGateway      *self,
-               SoupServerMessage *msg,
-               HelixGatewayAuth  *auth)
+/**
+ * _helix_gateway_list_sessions_text:
+ * @self: the gateway
+ * @auth: whose sessions
+ * @error: return location for a #GError
+ *
+ * The answer of `GET /api/v1/sessions` for the user of @auth, from the
+ * list kept since their head seq last moved or read from the database.
+ * Shared by the route below and the native HTTP path.
+ *
+ * Returns: (transfer full) (nullable): the JSON text, or %NULL if the
+ *   database failed
+ */
+GBytes *
+_helix_gateway_list_sessions_text (HelixGateway      *self,
+                                   HelixGatewayAuth  *auth,
+                                   GError           **error)
 {
   HelixGatewayListCache *cache = _helix_gateway_get_list_cache (self);
   const CachedList *cached = list_cache_lookup (cache, auth);
-  g_autoptr(GError) error = NULL;
   GString *text;
 
   /* Nothing changed since the list was read (see the top of this file). */
   if (cached != NULL)
-    {
-      _helix_gateway_respond_json_text (msg, SOUP_STATUS_OK,
-                                        g_string_new_len (cached->text, cached->length));
-      return;
-    }
+    return g_bytes_ref (cached->text);
 
   /* Read by every device when it starts: written directly from the rows,
    * which are not copied. */
   text = g_string_sized_new (4096);
   g_string_append_c (text, '[');
   if (!helix_gateway_db_foreach_session (helix_gateway_get_db (self), auth->user_id,
-                                         append_list_item, text, &error))
+                                         append_list_item, text, error))
     {
       g_string_free (text, TRUE);
+      return NULL;
+    }
+  g_string_append_c (text, ']');
+
+  return list_cache_store (cache, auth, g_string_free_to_bytes (text));
+}
+
+static void
+list_sessions (HelixGateway      *self,
+               SoupServerMessage *msg,
+               HelixGatewayAuth  *auth)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) text = NULL;
+  gsize length;
+  gconstpointer data;
+
+  text = _helix_gateway_list_sessions_text (self, auth, &error);
+  if (text == NULL)
+    {
       _helix_gateway_respond_internal_error (msg, error);
       return;
     }
-  g_string_append_c (text, ']');
-  list_cache_store (cache, auth, text);
-  _helix_gateway_respond_json_text (msg, SOUP_STATUS_OK, text);
+
+  data = g_bytes_get_data (text, &length);
+  _helix_gateway_respond_json_text (msg, SOUP_STATUS_OK, g_string_new_len (data, length));
 }
 
 static void

@@ -166,6 +166,42 @@ helix_token_buckets_take (HelixTokenBuckets *self,
   return TRUE;
 }
 
+/**
+ * helix_token_buckets_would_take:
+ * @self: buckets
+ * @key: whose bucket
+ * @now_us: the monotonic time now
+ *
+ * Whether helix_token_buckets_take() would give a token now, without
+ * taking one or changing anything: for a caller that must check several
+ * limits before it charges any of them.
+ *
+ * Returns: %TRUE if the bucket of @key holds a token
+ */
+gboolean
+helix_token_buckets_would_take (HelixTokenBuckets *self,
+                                const char        *key,
+                                gint64             now_us)
+{
+  const Bucket *bucket;
+  double tokens;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+
+  /* A bucket made now is full, and a full one holds at least one token. */
+  bucket = g_hash_table_lookup (self->buckets, key);
+  if (bucket == NULL)
+    return TRUE;
+
+  tokens = bucket->tokens;
+  if (now_us > bucket->updated_us)
+    tokens = MIN (self->burst,
+                  tokens + (now_us - bucket->updated_us) * self->rate / G_USEC_PER_SEC);
+
+  return tokens >= 1;
+}
+
 guint
 helix_token_buckets_get_n_keys (HelixTokenBuckets *self)
 {

@@ -18,6 +18,9 @@ gboolean           helix_token_buckets_take       (HelixTokenBuckets *self,
                                                    const char        *key,
                                                    gint64             now_us,
                                                    gint64            *retry_after_us);
+gboolean           helix_token_buckets_would_take (HelixTokenBuckets *self,
+                                                   const char        *key,
+                                                   gint64             now_us);
 guint              helix_token_buckets_get_n_keys (HelixTokenBuckets *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixTokenBuckets, helix_token_buckets_free)
