@@ -34,9 +34,9 @@
 #include "helix-gateway-keepalive.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
+#include "helix-test-raw-http.h"
 #include "helix-test-util.h"
 
-#define WAIT_S 60
 
 #define HEALTH "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
@@ -89,261 +89,19 @@ fixture_teardown (Fixture       *f,
   g_free (f->uri);
 }
 
-/* The process's open descriptors: the gateway's and the test's. */
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-
-  /* Less the one of the directory being read. */
-  return n - 1;
-}
-
-/* Spins the main context until @condition holds, for at most WAIT_S seconds;
- * the clients below never block it (the gateway runs in this thread). */
-#define spin_until(condition, what) \
-  G_STMT_START { \
-    gint64 _deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC; \
-    while (!(condition)) \
-      { \
-        if (g_get_monotonic_time () > _deadline) \
-          g_error ("Timed out waiting for %s", (what)); \
-        if (!g_main_context_iteration (NULL, FALSE)) \
-          g_usleep (200); \
-      } \
-  } G_STMT_END
-
-/* Waits until the process has @baseline descriptors open again. */
-static void
-wait_fds (guint baseline)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
-  guint n;
-
-  while ((n = count_fds ()) != baseline && g_get_monotonic_time () < deadline)
-    {
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-    }
-
-  if (n != baseline)
-    {
-      g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-      const char *name;
-
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
-          g_autofree char *target = g_file_read_link (path, NULL);
-
-          g_test_message ("fd %s: %s", name, target);
-        }
-      g_error ("%u descriptors are open, %u before: connections leaked", n, baseline);
-    }
-}
-
-/* A raw HTTP/1.1 client {{{1 */
-
-typedef struct
-{
-  int      fd;
-  GString *in;      /* received, not yet taken as a response */
-  gboolean eof;
-} Client;
-
-static Client *
-client_connect (Fixture *f)
-{
-  struct sockaddr_in addr = { 0 };
-  Client *c = g_new0 (Client, 1);
-  int one = 1;
-
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons (f->port);
-  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-
-  c->fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (c->fd, >=, 0);
-  setsockopt (c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  /* The kernel completes the handshake: the gateway accepts it later. */
-  g_assert_cmpint (connect (c->fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
-  c->in = g_string_new (NULL);
-
-  return c;
-}
-
-static void
-client_free (Client *c)
-{
-  if (c->fd >= 0)
-    close (c->fd);
-  g_string_free (c->in, TRUE);
-  g_free (c);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
-
-static void
-client_send (Client     *c,
-             const char *text)
-{
-  gsize len = strlen (text);
-
-  g_assert_cmpint (send (c->fd, text, len, MSG_NOSIGNAL), ==, (gssize) len);
-}
-
-/* Closes with a reset instead of a FIN. */
-static void
-client_reset (Client *c)
-{
-  struct linger linger = { 1, 0 };
-
-  setsockopt (c->fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
-  close (c->fd);
-  c->fd = -1;
-}
-
-/* Whatever arrived, without blocking; sets c->eof at the end of the stream
- * (or a reset). Returns whether anything happened. */
-static gboolean
-client_poll (Client *c)
-{
-  char buf[4096];
-  gssize n = recv (c->fd, buf, sizeof buf, MSG_DONTWAIT);
-
-  if (n > 0)
-    {
-      g_string_append_len (c->in, buf, n);
-      return TRUE;
-    }
-  if (n == 0 || (errno != EAGAIN && errno != EINTR))
-    {
-      c->eof = TRUE;
-      return TRUE;
-    }
-
-  return FALSE;
-}
-
-typedef struct
-{
-  guint    status;
-  gboolean close;       /* "Connection: close" */
-  char    *request_id;
-} Response;
-
-static void
-response_clear (Response *r)
-{
-  g_clear_pointer (&r->request_id, g_free);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Response, response_clear)
-
-/* Spins until a whole response (delimited by its Content-Length) is in, and
- * takes it out of c->in. */
-static void
-client_read_response (Client   *c,
-                      Response *r)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
-  g_autofree char *head = NULL;
-  const char *end;
-  const char *value;
-  guint64 length = 0;
-  gsize head_len;
-
-  for (;;)
-    {
-      end = strstr (c->in->str, "\r\n\r\n");
-      if (end != NULL)
-        {
-          head_len = end + 4 - c->in->str;
-          g_free (head);
-          head = g_ascii_strdown (c->in->str, head_len);
-          value = strstr (head, "\r\ncontent-length: ");
-          g_assert_nonnull (value);
-          length = g_ascii_strtoull (value + strlen ("\r\ncontent-length: "), NULL, 10);
-          if (c->in->len >= head_len + length)
-            break;
-        }
-      if (c->eof)
-        g_error ("The connection closed before a whole response: %s", c->in->str);
-      if (g_get_monotonic_time () > deadline)
-        g_error ("Timed out waiting for a response");
-      if (!client_poll (c) && !g_main_context_iteration (NULL, FALSE))
-        g_usleep (200);
-    }
-
-  /* HTTP/1.1, or 1.0 to an HTTP/1.0 client. */
-  g_assert_true (g_str_has_prefix (head, "http/1.1 ") || g_str_has_prefix (head, "http/1.0 "));
-  r->status = (guint) g_ascii_strtoull (head + strlen ("http/1.1 "), NULL, 10);
-  r->close = strstr (head, "\r\nconnection: close\r\n") != NULL;
-  value = strstr (head, "\r\nx-request-id: ");
-  g_assert_nonnull (value);
-  value += strlen ("\r\nx-request-id: ");
-  r->request_id = g_strndup (value, strcspn (value, "\r"));
-
-  g_string_erase (c->in, 0, head_len + length);
-}
-
-/* Spins until the gateway closes the connection. */
-static void
-client_wait_closed (Client *c)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
-
-  while (!c->eof)
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("Timed out waiting for the gateway to close the connection");
-      if (!client_poll (c) && !g_main_context_iteration (NULL, FALSE))
-        g_usleep (200);
-    }
-
-  /* Nothing but the end: no response the client did not ask for. */
-  g_assert_cmpuint (c->in->len, ==, 0);
-}
-
 /* One GET /health answered 200 on @c, the connection kept open. */
 static void
-client_get_health (Client *c)
+client_get_health (HelixTestRawClient *c)
 {
-  g_auto(Response) r = { 0 };
+  g_auto(HelixTestRawResponse) r = { 0 };
 
-  client_send (c, HEALTH);
-  client_read_response (c, &r);
+  helix_test_raw_send (c, HEALTH);
+  helix_test_raw_read_response (c, &r);
   g_assert_cmpuint (r.status, ==, 200);
   g_assert_false (r.close);
 }
 
 /* Tests {{{1 */
-
-/* Spins until a response head without a body (an interim response) has
- * arrived, checks that it starts with @status_line, and takes it out. */
-static void
-client_expect_head (Client     *c,
-                    const char *status_line)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
-  const char *end;
-
-  while ((end = strstr (c->in->str, "\r\n\r\n")) == NULL)
-    {
-      if (c->eof || g_get_monotonic_time () > deadline)
-        g_error ("No “%s” from the gateway: %s", status_line, c->in->str);
-      if (!client_poll (c) && !g_main_context_iteration (NULL, FALSE))
-        g_usleep (200);
-    }
-  if (!g_str_has_prefix (c->in->str, status_line))
-    g_error ("Expected “%s” from the gateway, got: %s", status_line, c->in->str);
-  g_string_erase (c->in, 0, end + 4 - c->in->str);
-}
 
 /* Request bodies on a kept-alive connection: the cap holds whether the body
  * comes with a length or chunked, a request without one needs no body
@@ -352,7 +110,7 @@ static void
 test_bodies (Fixture       *f,
              gconstpointer  data)
 {
-  g_autoptr(Client) c = client_connect (f);
+  g_autoptr(HelixTestRawClient) c = helix_test_raw_connect (f->port);
   g_autofree char *pad = g_strnfill (20 * 1024, 'a');
   g_autofree char *with_length = NULL;
   g_autofree char *chunked = NULL;
@@ -368,44 +126,44 @@ test_bodies (Fixture       *f,
                              strlen (pad) / 2, pad + strlen (pad) / 2);
 
   {
-    g_auto(Response) r = { 0 };
+    g_auto(HelixTestRawResponse) r = { 0 };
 
-    client_send (c, with_length);
-    client_read_response (c, &r);
+    helix_test_raw_send (c, with_length);
+    helix_test_raw_read_response (c, &r);
     g_assert_cmpuint (r.status, ==, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE);
     g_assert_cmpstr (r.request_id, ==, "long-1");
   }
 
   {
-    g_auto(Response) r = { 0 };
+    g_auto(HelixTestRawResponse) r = { 0 };
 
-    client_send (c, chunked);
-    client_read_response (c, &r);
+    helix_test_raw_send (c, chunked);
+    helix_test_raw_read_response (c, &r);
     g_assert_cmpuint (r.status, ==, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE);
     g_assert_cmpstr (r.request_id, ==, "chunked-1");
   }
 
   /* A small chunked body is read: not valid JSON, so 400 rather than 413. */
   {
-    g_auto(Response) r = { 0 };
+    g_auto(HelixTestRawResponse) r = { 0 };
 
-    client_send (c, "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    helix_test_raw_send (c, "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                     "2\r\n{x\r\n0\r\n\r\n");
-    client_read_response (c, &r);
+    helix_test_raw_read_response (c, &r);
     g_assert_cmpuint (r.status, ==, SOUP_STATUS_BAD_REQUEST);
   }
 
   /* The headers first, then the body once the gateway asked for it. */
   {
-    g_auto(Response) r = { 0 };
+    g_auto(HelixTestRawResponse) r = { 0 };
 
-    client_send (c, "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    helix_test_raw_send (c, "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     "X-Request-Id: continue-1\r\nContent-Type: application/json\r\n"
                     "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n");
-    client_expect_head (c, "HTTP/1.1 100 Continue\r\n");
-    client_send (c, "{x");
-    client_read_response (c, &r);
+    helix_test_raw_expect_head (c, "HTTP/1.1 100 Continue\r\n");
+    helix_test_raw_send (c, "{x");
+    helix_test_raw_read_response (c, &r);
     g_assert_cmpuint (r.status, ==, SOUP_STATUS_BAD_REQUEST);
     g_assert_cmpstr (r.request_id, ==, "continue-1");
     g_assert_false (r.close);
@@ -413,11 +171,11 @@ test_bodies (Fixture       *f,
 
   /* No body at all. */
   {
-    g_auto(Response) r = { 0 };
+    g_auto(HelixTestRawResponse) r = { 0 };
 
-    client_send (c, "GET /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    helix_test_raw_send (c, "GET /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     "X-Request-Id: get-1\r\n\r\n");
-    client_read_response (c, &r);
+    helix_test_raw_read_response (c, &r);
     g_assert_cmpuint (r.status, ==, SOUP_STATUS_UNAUTHORIZED);
     g_assert_cmpstr (r.request_id, ==, "get-1");
     g_assert_false (r.close);
@@ -429,15 +187,15 @@ static void
 test_reuse (Fixture       *f,
             gconstpointer  data)
 {
-  g_autoptr(Client) c = client_connect (f);
+  g_autoptr(HelixTestRawClient) c = helix_test_raw_connect (f->port);
   g_autoptr(GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   for (guint i = 0; i < 5; i++)
     {
-      g_auto(Response) r = { 0 };
+      g_auto(HelixTestRawResponse) r = { 0 };
 
-      client_send (c, HEALTH);
-      client_read_response (c, &r);
+      helix_test_raw_send (c, HEALTH);
+      helix_test_raw_read_response (c, &r);
       g_assert_cmpuint (r.status, ==, 200);
       g_assert_false (r.close);
       /* Each is a request of its own. */
@@ -445,14 +203,14 @@ test_reuse (Fixture       *f,
     }
 
   /* The gateway waits for the next one. */
-  spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 1, "an idle connection");
+  helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 1, "an idle connection");
 
-  client_send (c, HEALTH HEALTH "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  helix_test_raw_send (c, HEALTH HEALTH "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   for (guint i = 0; i < 3; i++)
     {
-      g_auto(Response) r = { 0 };
+      g_auto(HelixTestRawResponse) r = { 0 };
 
-      client_read_response (c, &r);
+      helix_test_raw_read_response (c, &r);
       g_assert_cmpuint (r.status, ==, i < 2 ? 200 : 404);
       g_assert_false (r.close);
       g_assert_true (g_hash_table_add (ids, g_steal_pointer (&r.request_id)));
@@ -460,15 +218,15 @@ test_reuse (Fixture       *f,
 
   /* "Connection: close" from the client ends it after the response. */
   {
-    g_auto(Response) r = { 0 };
+    g_auto(HelixTestRawResponse) r = { 0 };
 
-    client_send (c, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    client_read_response (c, &r);
+    helix_test_raw_send (c, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    helix_test_raw_read_response (c, &r);
     g_assert_cmpuint (r.status, ==, 200);
-    client_wait_closed (c);
+    helix_test_raw_wait_closed (c);
   }
 
-  spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
+  helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
 }
 
 /* A libsoup client sends its requests on one connection. */
@@ -512,7 +270,7 @@ use_connection (Fixture *f,
                 Leave    leave,
                 guint    n_requests)
 {
-  g_autoptr(Client) c = client_connect (f);
+  g_autoptr(HelixTestRawClient) c = helix_test_raw_connect (f->port);
 
   switch (leave)
     {
@@ -524,28 +282,28 @@ use_connection (Fixture *f,
     case LEAVE_RESET:
       for (guint i = 0; i < n_requests; i++)
         client_get_health (c);
-      client_reset (c);
+      helix_test_raw_reset (c);
       break;
 
     case LEAVE_CONNECTION_CLOSE:
       {
-        g_auto(Response) r = { 0 };
+        g_auto(HelixTestRawResponse) r = { 0 };
 
-        client_send (c, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-        client_read_response (c, &r);
+        helix_test_raw_send (c, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        helix_test_raw_read_response (c, &r);
         g_assert_cmpuint (r.status, ==, 200);
-        client_wait_closed (c);
+        helix_test_raw_wait_closed (c);
       }
       break;
 
     case LEAVE_HTTP_1_0:
       {
-        g_auto(Response) r = { 0 };
+        g_auto(HelixTestRawResponse) r = { 0 };
 
-        client_send (c, "GET /health HTTP/1.0\r\n\r\n");
-        client_read_response (c, &r);
+        helix_test_raw_send (c, "GET /health HTTP/1.0\r\n\r\n");
+        helix_test_raw_read_response (c, &r);
         g_assert_cmpuint (r.status, ==, 200);
-        client_wait_closed (c);
+        helix_test_raw_wait_closed (c);
       }
       break;
 
@@ -554,14 +312,14 @@ use_connection (Fixture *f,
       break;
 
     case LEAVE_IN_REQUEST:
-      client_send (c, "GET /health HTTP/1.1\r\nHo");
+      helix_test_raw_send (c, "GET /health HTTP/1.1\r\nHo");
       break;
 
     case LEAVE_AFTER_IDLE_REQUEST:
       client_get_health (c);
-      spin_until (_helix_gateway_get_n_idle_connections (f->gateway) > 0, "an idle connection");
-      client_send (c, "GET /health HTTP/1.1\r\nHo");
-      spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0,
+      helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) > 0, "an idle connection");
+      helix_test_raw_send (c, "GET /health HTTP/1.1\r\nHo");
+      helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0,
                   "the request to start");
       break;
 
@@ -580,8 +338,8 @@ test_no_leak (Fixture       *f,
 
   /* Whatever the gateway opens once (the database's files) is open now. */
   use_connection (f, LEAVE_WHILE_IDLE, 2);
-  spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
-  baseline = count_fds ();
+  helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
+  baseline = helix_test_count_fds ();
 
   for (guint i = 0; i < 200; i++)
     {
@@ -591,12 +349,12 @@ test_no_leak (Fixture       *f,
         g_main_context_iteration (NULL, FALSE);
     }
 
-  wait_fds (baseline);
+  helix_test_wait_fds (baseline);
   g_assert_cmpuint (_helix_gateway_get_n_idle_connections (f->gateway), ==, 0);
 
   /* And the gateway still answers. */
   use_connection (f, LEAVE_CONNECTION_CLOSE, 1);
-  wait_fds (baseline);
+  helix_test_wait_fds (baseline);
 }
 
 /* 200 clients that keep their connections open at once, then all leave. */
@@ -604,28 +362,28 @@ static void
 test_many_idle (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_free);
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_test_raw_client_free);
   guint baseline;
 
   use_connection (f, LEAVE_WHILE_IDLE, 1);
-  spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
-  baseline = count_fds ();
+  helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
+  baseline = helix_test_count_fds ();
 
   for (guint i = 0; i < 200; i++)
     {
-      Client *c = client_connect (f);
+      HelixTestRawClient *c = helix_test_raw_connect (f->port);
 
       client_get_health (c);
       g_ptr_array_add (clients, c);
     }
-  spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 200, "200 idle connections");
+  helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 200, "200 idle connections");
 
   /* Each is still usable. */
   for (guint i = 0; i < clients->len; i++)
     client_get_health (g_ptr_array_index (clients, i));
 
   g_ptr_array_set_size (clients, 0);
-  wait_fds (baseline);
+  helix_test_wait_fds (baseline);
   g_assert_cmpuint (_helix_gateway_get_n_idle_connections (f->gateway), ==, 0);
 }
 
@@ -635,12 +393,12 @@ static void
 test_max_idle (Fixture       *f,
                gconstpointer  data)
 {
-  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_free);
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_test_raw_client_free);
   guint n = HELIX_GATEWAY_KEEPALIVE_MAX_IDLE + 10;
 
   for (guint i = 0; i < n; i++)
     {
-      Client *c = client_connect (f);
+      HelixTestRawClient *c = helix_test_raw_connect (f->port);
 
       client_get_health (c);
       g_ptr_array_add (clients, c);
@@ -648,7 +406,7 @@ test_max_idle (Fixture       *f,
 
   /* The first ten went, the others are still served. */
   for (guint i = 0; i < 10; i++)
-    client_wait_closed (g_ptr_array_index (clients, i));
+    helix_test_raw_wait_closed (g_ptr_array_index (clients, i));
   g_assert_cmpuint (_helix_gateway_get_n_idle_connections (f->gateway), ==,
                     HELIX_GATEWAY_KEEPALIVE_MAX_IDLE);
   for (guint i = 10; i < n; i++)
@@ -665,17 +423,17 @@ test_idle_timeout (Fixture       *f,
   guint baseline;
 
   use_connection (f, LEAVE_WHILE_IDLE, 1);
-  spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
-  baseline = count_fds ();
+  helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
+  baseline = helix_test_count_fds ();
 
   {
-    g_autoptr(Client) c = client_connect (f);
+    g_autoptr(HelixTestRawClient) c = helix_test_raw_connect (f->port);
 
     client_get_health (c);
     client_get_health (c);
-    client_wait_closed (c);
+    helix_test_raw_wait_closed (c);
   }
-  wait_fds (baseline);
+  helix_test_wait_fds (baseline);
 
   /* A libsoup client opens another connection for its next request. */
   {
@@ -686,8 +444,8 @@ test_idle_timeout (Fixture       *f,
     helix_test_http_assert_status (msg, body, SOUP_STATUS_OK);
     first_id = soup_message_get_connection_id (msg);
   }
-  spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 1, "an idle connection");
-  spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "the idle timeout");
+  helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 1, "an idle connection");
+  helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "the idle timeout");
   {
     g_autoptr(GBytes) body = NULL;
     g_autoptr(SoupMessage) msg = helix_test_http_send (session, f->uri, SOUP_METHOD_GET,
@@ -708,7 +466,7 @@ test_internal_error (Fixture       *f,
   g_autofree char *db_path = helix_gateway_config_dup_database_path (
                                helix_gateway_get_config (f->gateway));
   g_autofree char *request = NULL;
-  g_auto(Response) r = { 0 };
+  g_auto(HelixTestRawResponse) r = { 0 };
   sqlite3 *db = NULL;
   guint baseline;
 
@@ -719,25 +477,25 @@ test_internal_error (Fixture       *f,
   sqlite3_close (db);
 
   use_connection (f, LEAVE_WHILE_IDLE, 1);
-  spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
-  baseline = count_fds ();
+  helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 0, "no idle connection");
+  baseline = helix_test_count_fds ();
 
   request = g_strdup_printf ("POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                              strlen (body), body);
   g_test_expect_message ("helix-gateway", G_LOG_LEVEL_WARNING, "POST /api/v1/auth/login: *");
   {
-    g_autoptr(Client) c = client_connect (f);
+    g_autoptr(HelixTestRawClient) c = helix_test_raw_connect (f->port);
 
-    client_send (c, request);
-    client_read_response (c, &r);
+    helix_test_raw_send (c, request);
+    helix_test_raw_read_response (c, &r);
     g_assert_cmpuint (r.status, ==, SOUP_STATUS_INTERNAL_SERVER_ERROR);
     g_assert_false (r.close);
-    spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 1, "an idle connection");
+    helix_test_spin_until (_helix_gateway_get_n_idle_connections (f->gateway) == 1, "an idle connection");
   }
   g_test_assert_expected_messages ();
 
-  wait_fds (baseline);
+  helix_test_wait_fds (baseline);
   g_assert_cmpuint (_helix_gateway_get_n_idle_connections (f->gateway), ==, 0);
 }
 
@@ -760,14 +518,14 @@ static void
 test_shutdown (Fixture       *f,
                gconstpointer  data)
 {
-  g_autoptr(GPtrArray) idle = g_ptr_array_new_with_free_func ((GDestroyNotify) client_free);
-  g_autoptr(Client) busy = client_connect (f);
-  g_auto(Response) r = { 0 };
+  g_autoptr(GPtrArray) idle = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_test_raw_client_free);
+  g_autoptr(HelixTestRawClient) busy = helix_test_raw_connect (f->port);
+  g_auto(HelixTestRawResponse) r = { 0 };
   gboolean done = FALSE;
 
   for (guint i = 0; i < 5; i++)
     {
-      Client *c = client_connect (f);
+      HelixTestRawClient *c = helix_test_raw_connect (f->port);
 
       client_get_health (c);
       g_ptr_array_add (idle, c);
@@ -775,23 +533,23 @@ test_shutdown (Fixture       *f,
 
   /* On a kept-alive connection, a request whose body is not all there. */
   client_get_health (busy);
-  client_send (busy, "POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhe");
-  spin_until (helix_gateway_get_n_requests_in_flight (f->gateway) == 1, "a request in flight");
+  helix_test_raw_send (busy, "POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhe");
+  helix_test_spin_until (helix_gateway_get_n_requests_in_flight (f->gateway) == 1, "a request in flight");
   g_assert_cmpuint (_helix_gateway_get_n_idle_connections (f->gateway), ==, 5);
 
   helix_gateway_shutdown_async (f->gateway, NULL, shutdown_cb, &done);
 
   for (guint i = 0; i < idle->len; i++)
-    client_wait_closed (g_ptr_array_index (idle, i));
+    helix_test_raw_wait_closed (g_ptr_array_index (idle, i));
   g_assert_false (done);
 
-  client_send (busy, "llo");
-  client_read_response (busy, &r);
+  helix_test_raw_send (busy, "llo");
+  helix_test_raw_read_response (busy, &r);
   g_assert_cmpuint (r.status, ==, SOUP_STATUS_METHOD_NOT_ALLOWED);
   g_assert_true (r.close);
-  client_wait_closed (busy);
+  helix_test_raw_wait_closed (busy);
 
-  spin_until (done, "the shutdown");
+  helix_test_spin_until (done, "the shutdown");
 }
 
 int

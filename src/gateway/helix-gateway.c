@@ -16,6 +16,7 @@
 
 #include "helix-audit-watch.h"
 #include "helix-gateway-keepalive.h"
+#include "helix-gateway-native.h"
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
 #include "helix-log.h"
@@ -102,6 +103,10 @@ struct _HelixGateway
 
   /* (nullable): keep-alive, while serving plain HTTP. */
   HelixGatewayKeepalive *keepalive;
+  /* (nullable): the hot routes without libsoup, while serving plain HTTP
+   * (helix-gateway-native.c); off with HELIX_GATEWAY_HTTP=libsoup. */
+  HelixGatewayNative *native;
+  gboolean            native_disabled;
   guint               keepalive_timeout_ms;
 
   /* (nullable): the certificate and key, when serving HTTPS. */
@@ -264,8 +269,14 @@ helix_request_free (gpointer data)
   g_free (request);
 }
 
-static void
-make_request_id (char *id)
+/**
+ * _helix_gateway_make_request_id:
+ * @id: (out caller-allocates): room for 33 bytes
+ *
+ * Writes a new request id: 32 hex digits.
+ */
+void
+_helix_gateway_make_request_id (char *id)
 {
   static const char hex[] = "0123456789abcdef";
   static GMutex lock;
@@ -469,7 +480,7 @@ on_request_started (HelixGateway      *self,
   request->gateway = self;
   request->msg = msg;
   request->started_us = g_get_monotonic_time ();
-  make_request_id (request->id);
+  _helix_gateway_make_request_id (request->id);
 
   g_object_set_qdata_full (G_OBJECT (msg), helix_request_quark (), request, helix_request_free);
   g_hash_table_add (self->requests, request);
@@ -534,6 +545,54 @@ write_request_line (const char *method,
   helix_log_info (G_LOG_DOMAIN, line);
 }
 
+/**
+ * _helix_gateway_log_request:
+ * @method: (nullable): the request's method
+ * @path: (nullable): its path, without the query string (it may carry secrets)
+ * @status: the status answered
+ * @aborted: whether the request was cut off rather than answered
+ * @started_us: the monotonic time the request began
+ * @id: its request id
+ *
+ * Logs the line of a finished request, at info level.
+ */
+void
+_helix_gateway_log_request (const char *method,
+                            const char *path,
+                            guint       status,
+                            gboolean    aborted,
+                            gint64      started_us,
+                            const char *id)
+{
+  gint64 tenths;
+  const char *outcome = "aborted after";
+  char status_text[16];
+  char duration[32];
+  char *duration_start;
+
+  /* GLib formats a message before it drops it: not for every request at a
+   * quieter level. */
+  if (helix_log_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
+    return;
+
+  if (!aborted || status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
+    {
+      status_text[sizeof status_text - 1] = '\0';
+      outcome = format_decimal (status_text + sizeof status_text - 1, status);
+    }
+
+  /* In tenths of a millisecond, rounded: "12.3". */
+  tenths = MAX ((g_get_monotonic_time () - started_us + 50) / 100, 0);
+  duration[sizeof duration - 1] = '\0';
+  duration_start = duration + sizeof duration - 1;
+  *--duration_start = '0' + tenths % 10;
+  *--duration_start = '.';
+  duration_start = format_decimal (duration_start, (guint64) tenths / 10);
+
+  write_request_line (method != NULL ? method : "-", path != NULL ? path : "-", outcome,
+                      duration_start, id);
+}
+
 static void
 finish_request (HelixGateway      *self,
                 SoupServerMessage *msg,
@@ -556,33 +615,7 @@ finish_request (HelixGateway      *self,
                                            method, status,
                                            g_get_monotonic_time () - request->started_us);
 
-  /* The query string is left out: it may carry secrets. GLib formats a
-   * message before it drops it: not for every request at a quieter level. */
-  if (!helix_log_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
-    {
-      gint64 tenths = (g_get_monotonic_time () - request->started_us + 50) / 100;
-      const char *outcome = "aborted after";
-      char status_text[16];
-      char duration[32];
-      char *duration_start;
-
-      if (!aborted || status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
-        {
-          status_text[sizeof status_text - 1] = '\0';
-          outcome = format_decimal (status_text + sizeof status_text - 1, status);
-        }
-
-      /* In tenths of a millisecond, rounded: "12.3". */
-      tenths = MAX (tenths, 0);
-      duration[sizeof duration - 1] = '\0';
-      duration_start = duration + sizeof duration - 1;
-      *--duration_start = '0' + tenths % 10;
-      *--duration_start = '.';
-      duration_start = format_decimal (duration_start, (guint64) tenths / 10);
-
-      write_request_line (method != NULL ? method : "-", path != NULL ? path : "-", outcome,
-                          duration_start, request->id);
-    }
+  _helix_gateway_log_request (method, path, status, aborted, request->started_us, request->id);
 
   if (self->stopping)
     schedule_drain_check (self);
@@ -644,6 +677,11 @@ count_busy (HelixGateway *self)
       if (request->got_headers)
         busy++;
     }
+
+  /* Native answers are made at once, but a slow client may not have taken
+   * all of one yet. */
+  if (self->native != NULL)
+    busy += _helix_gateway_native_get_n_writing (self->native);
 
   return busy;
 }
@@ -751,6 +789,7 @@ stop_serving (HelixGateway *self)
 {
   stop_listening (self);
   _helix_gateway_hub_disconnect_all (self->hub);
+  g_clear_pointer (&self->native, _helix_gateway_native_free);
   g_clear_pointer (&self->keepalive, _helix_gateway_keepalive_free);
 
   if (self->server != NULL)
@@ -847,6 +886,14 @@ schedule_drain_check (HelixGateway *self)
 {
   if (self->drain_check_id == 0)
     self->drain_check_id = g_idle_add (drain_check_cb, self);
+}
+
+/* The native path finished writing an answer. */
+void
+_helix_gateway_native_answer_written (HelixGateway *self)
+{
+  if (self->stopping)
+    schedule_drain_check (self);
 }
 
 static gboolean
@@ -1072,6 +1119,8 @@ helix_gateway_init (HelixGateway *self)
   self->list_cache = _helix_gateway_list_cache_new ();
   self->handshakes = g_ptr_array_new ();
   self->keepalive_timeout_ms = HELIX_GATEWAY_KEEPALIVE_IDLE_TIMEOUT_S * 1000;
+  /* For measuring libsoup against the native path, and a way out. */
+  self->native_disabled = g_strcmp0 (g_getenv ("HELIX_GATEWAY_HTTP"), "libsoup") == 0;
 }
 
 /**
@@ -1170,7 +1219,66 @@ _helix_gateway_get_n_idle_connections (HelixGateway *self)
 {
   g_assert (HELIX_IS_GATEWAY (self));
 
-  return self->keepalive != NULL ? _helix_gateway_keepalive_get_n_idle (self->keepalive) : 0;
+  return (self->keepalive != NULL ? _helix_gateway_keepalive_get_n_idle (self->keepalive) : 0) +
+         (self->native != NULL ? _helix_gateway_native_get_n_idle (self->native) : 0);
+}
+
+/* Tests: whether plain HTTP connections begin on the native path (the
+ * default) or go to libsoup at once; set before helix_gateway_start(). */
+void
+_helix_gateway_set_native_http (HelixGateway *self,
+                                gboolean      enabled)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+  g_assert (self->server == NULL);
+
+  self->native_disabled = !enabled;
+}
+
+/* Tests: requests answered on the native path since the gateway started. */
+guint64
+_helix_gateway_get_n_native_requests (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->native != NULL ? _helix_gateway_native_get_n_answered (self->native) : 0;
+}
+
+gboolean
+_helix_gateway_is_stopping (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->stopping;
+}
+
+/**
+ * _helix_gateway_serve_with_libsoup:
+ * @self: the gateway
+ * @connection: a plain HTTP connection, with nothing of the next request read
+ * @local: its local address
+ * @remote: its remote address
+ *
+ * Hands @connection to the gateway's #SoupServer, for good.
+ */
+void
+_helix_gateway_serve_with_libsoup (HelixGateway      *self,
+                                   GSocketConnection *connection,
+                                   GSocketAddress    *local,
+                                   GSocketAddress    *remote)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  if (self->server == NULL)
+    {
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return;
+    }
+
+  if (!soup_server_accept_iostream (self->server, G_IO_STREAM (connection), local, remote, &error))
+    g_warning ("Could not take a connection: %s", error->message);
 }
 
 /* (nullable): the AI router, while started with providers */
@@ -1324,6 +1432,45 @@ _helix_gateway_limit_user (HelixGateway      *self,
   _helix_gateway_respond_rate_limited (msg, retry_after_us);
 
   return FALSE;
+}
+
+/**
+ * _helix_gateway_charge_limits:
+ * @self: the gateway
+ * @address: the client's address, as soup_server_message_get_remote_host() gives it
+ * @user_name: (nullable): whose request it is, if authenticated
+ *
+ * For the native path: charges a request to the limits of @address and of
+ * @user_name, if both have room; charges neither otherwise (the request
+ * then goes to libsoup, whose routes charge and refuse it).
+ *
+ * Returns: whether the request was charged
+ */
+gboolean
+_helix_gateway_charge_limits (HelixGateway *self,
+                              const char   *address,
+                              const char   *user_name)
+{
+  g_autofree char *user_key = NULL;
+  gint64 now_us = g_get_monotonic_time ();
+  gint64 retry_after_us;
+
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  if (self->user_limits != NULL && user_name != NULL)
+    user_key = g_strconcat ("user:", user_name, NULL);
+
+  if ((self->address_limits != NULL &&
+       !helix_token_buckets_would_take (self->address_limits, address, now_us)) ||
+      (user_key != NULL && !helix_token_buckets_would_take (self->user_limits, user_key, now_us)))
+    return FALSE;
+
+  if (self->address_limits != NULL)
+    helix_token_buckets_take (self->address_limits, address, now_us, &retry_after_us);
+  if (user_key != NULL)
+    helix_token_buckets_take (self->user_limits, user_key, now_us, &retry_after_us);
+
+  return TRUE;
 }
 
 /* Answers 429 with a Retry-After in whole seconds, at least one. */
@@ -1657,8 +1804,10 @@ on_incoming (GSocketService    *service,
       return TRUE;
     }
 
-  if (!soup_server_accept_iostream (self->server, G_IO_STREAM (connection), local, remote, &error))
-    g_warning ("Could not take a connection: %s", error->message);
+  if (self->native != NULL)
+    _helix_gateway_native_take (self->native, connection, local, remote);
+  else
+    _helix_gateway_serve_with_libsoup (self, connection, local, remote);
 
   return TRUE;
 }
@@ -1872,6 +2021,8 @@ helix_gateway_start (HelixGateway  *self,
                                                       &keepalive_error);
       if (self->keepalive == NULL)
         g_warning ("HTTP keep-alive is off: %s", keepalive_error->message);
+      else if (!self->native_disabled)
+        self->native = _helix_gateway_native_new (self, self->keepalive_timeout_ms);
     }
 
   self->uri = g_steal_pointer (&uri);
@@ -1965,6 +2116,8 @@ helix_gateway_shutdown_async (HelixGateway        *self,
   stop_listening (self);
   if (self->keepalive != NULL)
     _helix_gateway_keepalive_close_idle (self->keepalive);
+  if (self->native != NULL)
+    _helix_gateway_native_close_idle (self->native);
   /* Sync connections are not requests in flight: they are told to go (1001)
    * at once and reconnect elsewhere or later. */
   _helix_gateway_hub_close_all (self->hub, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
