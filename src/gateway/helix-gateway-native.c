@@ -71,6 +71,7 @@ typedef struct
   GSocketAddress     *local;
   GSocketAddress     *remote;
   char               *address;      /* (nullable): the remote host, once a limit needs it */
+  char               *host;         /* (nullable): the last Host header taken */
   int                 fd;
   GSource            *source;
   GList               link;         /* in native->conns */
@@ -141,6 +142,7 @@ conn_free (NativeConn *conn)
   g_object_unref (conn->local);
   g_object_unref (conn->remote);
   g_free (conn->address);
+  g_free (conn->host);
   g_free (conn);
 }
 
@@ -290,10 +292,21 @@ is_tchar (char c)
   return g_ascii_isalnum (c) || (c != '\0' && strchr ("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-/* A Host value libsoup takes too: a name or address, and a port. */
+/* Whether libsoup takes @value as a request's Host: it makes the
+ * request's URI from it (http://HOST/PATH), and answers 400 when that is
+ * not a URI with a host. Only names and addresses of the usual characters
+ * are checked here at all; the last Host taken on a connection is kept,
+ * so that the check runs once per connection. */
 static gboolean
-is_plain_host (const char *value)
+conn_host_is_valid (NativeConn *conn,
+                    const char *value)
 {
+  g_autoptr(GUri) uri = NULL;
+  g_autofree char *text = NULL;
+
+  if (conn->host != NULL && strcmp (conn->host, value) == 0)
+    return TRUE;
+
   if (*value == '\0')
     return FALSE;
 
@@ -302,6 +315,16 @@ is_plain_host (const char *value)
       if (!g_ascii_isalnum (*p) && strchr (".-_:[]", *p) == NULL)
         return FALSE;
     }
+
+  text = g_strconcat ("http://", value, "/", NULL);
+  uri = g_uri_parse (text, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED_PATH |
+                     G_URI_FLAGS_ENCODED_QUERY | G_URI_FLAGS_ENCODED_FRAGMENT |
+                     G_URI_FLAGS_SCHEME_NORMALIZE, NULL);
+  if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    return FALSE;
+
+  g_free (conn->host);
+  conn->host = g_strdup (value);
 
   return TRUE;
 }
@@ -324,7 +347,8 @@ take_once (const char **slot,
  * the native routes know how to answer; such a request goes to libsoup.
  */
 static gboolean
-parse_head (char          *head,
+parse_head (NativeConn    *conn,
+            char          *head,
             gsize          length,
             NativeRequest *request)
 {
@@ -393,7 +417,7 @@ parse_head (char          *head,
 
       if (g_ascii_strcasecmp (name, "Host") == 0)
         {
-          if (!take_once (&host, value) || !is_plain_host (value))
+          if (!take_once (&host, value) || !conn_host_is_valid (conn, value))
             return FALSE;
         }
       else if (g_ascii_strcasecmp (name, "Authorization") == 0)
@@ -672,7 +696,7 @@ conn_serve (NativeConn *conn)
         }
       head_length = end + 4 - native->buffer;
 
-      if (!parse_head (native->buffer, head_length, &request) ||
+      if (!parse_head (conn, native->buffer, head_length, &request) ||
           !route (native, conn, &request, &answer))
         {
           conn_hand_over (conn);

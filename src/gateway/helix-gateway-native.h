@@ -52,5 +52,6 @@ void                _helix_gateway_log_request            (const char         *m
 void                _helix_gateway_set_native_http        (HelixGateway       *self,
                                                            gboolean            enabled);
 guint64             _helix_gateway_get_n_native_requests  (HelixGateway       *self);
+guint               _helix_gateway_get_n_native_connections (HelixGateway     *self);
 
 G_END_DECLS

@@ -1235,6 +1235,16 @@ _helix_gateway_set_native_http (HelixGateway *self,
   self->native_disabled = !enabled;
 }
 
+/* Tests: connections on the native path now. */
+guint
+_helix_gateway_get_n_native_connections (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->native != NULL ? _helix_gateway_native_get_n_idle (self->native) +
+                                _helix_gateway_native_get_n_writing (self->native) : 0;
+}
+
 /* Tests: requests answered on the native path since the gateway started. */
 guint64
 _helix_gateway_get_n_native_requests (HelixGateway *self)
