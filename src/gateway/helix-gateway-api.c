@@ -107,11 +107,11 @@ _helix_gateway_read_json_object_limited (SoupServerMessage *msg,
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) root = NULL;
+  HelixGatewayBodyProblem problem;
+  JsonObject *object;
   const char *content_type;
   GByteArray *body;
   gboolean too_large = FALSE;
-  gboolean repeated = FALSE;
 
   content_type = soup_message_headers_get_content_type (headers, NULL);
   if (content_type == NULL || g_ascii_strcasecmp (content_type, "application/json") != 0)
@@ -135,62 +135,102 @@ _helix_gateway_read_json_object_limited (SoupServerMessage *msg,
       return NULL;
     }
 
-  if (body->len == 0)
+  object = _helix_gateway_parse_json_body ((const char *) body->data, body->len, max_bytes,
+                                           max_depth, &problem, &error);
+  switch (problem)
     {
+    case HELIX_GATEWAY_BODY_OK:
+      return object;
+    case HELIX_GATEWAY_BODY_EMPTY:
       _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
                                     _("The request body is empty; it must be a JSON object."));
       return NULL;
-    }
-
-  if (!helix_json_check_text ((const char *) body->data, body->len,
-                              max_bytes, max_depth,
-                              &error))
-    {
+    case HELIX_GATEWAY_BODY_INVALID:
       _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
                                     error->message);
       return NULL;
-    }
-
-  /* json-glib alone would take trailing text, comments and leading zeros. */
-  if (!helix_json_validate ((const char *) body->data, body->len, max_depth,
-                            &error))
-    {
+    case HELIX_GATEWAY_BODY_NOT_STRICT:
       g_debug ("%s: %s", g_uri_get_path (soup_server_message_get_uri (msg)), error->message);
       _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
                                     _("The request body is not strict JSON (RFC 8259): send "
                                       "one object, without comments, trailing text or "
                                       "leading zeros."));
       return NULL;
+    case HELIX_GATEWAY_BODY_UNREADABLE:
+      _helix_gateway_respond_internal_error (msg, error);
+      return NULL;
+    case HELIX_GATEWAY_BODY_REPEATED:
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
+                                    _("The request body names a member twice in one object; "
+                                      "send each member once."));
+      return NULL;
+    case HELIX_GATEWAY_BODY_NOT_OBJECT:
+    default:
+      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
+                                    _("The request body must be a JSON object."));
+      return NULL;
     }
+}
 
-  root = helix_json_parse_valid_full ((const char *) body->data, body->len, &repeated);
+/**
+ * _helix_gateway_parse_json_body:
+ * @data: a request body
+ * @length: its length
+ * @max_bytes: the most it may be
+ * @max_depth: the deepest it may nest
+ * @problem: (out): what is wrong with it, if anything
+ * @error: details of %HELIX_GATEWAY_BODY_INVALID, _NOT_STRICT and _UNREADABLE
+ *
+ * Reads a body that must be one strict JSON object (RFC 8259), checking
+ * its size and depth before json-glib sees it.
+ *
+ * Returns: (transfer full) (nullable): the object, or %NULL and @problem
+ */
+JsonObject *
+_helix_gateway_parse_json_body (const char             *data,
+                                gsize                   length,
+                                gsize                   max_bytes,
+                                guint                   max_depth,
+                                HelixGatewayBodyProblem *problem,
+                                GError                **error)
+{
+  g_autoptr(JsonNode) root = NULL;
+  gboolean repeated = FALSE;
+
+  *problem = HELIX_GATEWAY_BODY_EMPTY;
+  if (length == 0)
+    return NULL;
+
+  *problem = HELIX_GATEWAY_BODY_INVALID;
+  if (!helix_json_check_text (data, length, max_bytes, max_depth, error))
+    return NULL;
+
+  /* json-glib alone would take trailing text, comments and leading zeros. */
+  *problem = HELIX_GATEWAY_BODY_NOT_STRICT;
+  if (!helix_json_validate (data, length, max_depth, error))
+    return NULL;
+
+  *problem = HELIX_GATEWAY_BODY_UNREADABLE;
+  root = helix_json_parse_valid_full (data, length, &repeated);
   if (root == NULL)
     {
-      g_autoptr(GError) internal = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                                        "Validated JSON could not be read");
-
-      _helix_gateway_respond_internal_error (msg, internal);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                           "Validated JSON could not be read");
       return NULL;
     }
 
   /* json-glib keeps the last of repeated member names without a word. A
    * body that names a member twice is ambiguous (another parser on the way
    * may take the first): it is refused. */
+  *problem = HELIX_GATEWAY_BODY_REPEATED;
   if (repeated)
-    {
-      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
-                                    _("The request body names a member twice in one object; "
-                                      "send each member once."));
-      return NULL;
-    }
+    return NULL;
 
+  *problem = HELIX_GATEWAY_BODY_NOT_OBJECT;
   if (!JSON_NODE_HOLDS_OBJECT (root))
-    {
-      _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
-                                    _("The request body must be a JSON object."));
-      return NULL;
-    }
+    return NULL;
 
+  *problem = HELIX_GATEWAY_BODY_OK;
   return json_object_ref (json_node_get_object (root));
 }
 

@@ -304,6 +304,24 @@ const char *_helix_gateway_openai_error_type      (guint              status);
 const char *_helix_gateway_openai_error_code      (const char        *code);
 void        _helix_gateway_add_cost_routes        (HelixGateway      *self,
                                                    SoupServer        *server);
+/* What _helix_gateway_parse_json_body() found wrong. */
+typedef enum
+{
+  HELIX_GATEWAY_BODY_OK,
+  HELIX_GATEWAY_BODY_EMPTY,
+  HELIX_GATEWAY_BODY_INVALID,      /* not JSON, too large or too deep */
+  HELIX_GATEWAY_BODY_NOT_STRICT,   /* comments, trailing text, leading zeros… */
+  HELIX_GATEWAY_BODY_UNREADABLE,   /* validated, yet json-glib failed */
+  HELIX_GATEWAY_BODY_REPEATED,     /* a member named twice */
+  HELIX_GATEWAY_BODY_NOT_OBJECT,
+} HelixGatewayBodyProblem;
+
+JsonObject *_helix_gateway_parse_json_body          (const char              *data,
+                                                     gsize                    length,
+                                                     gsize                    max_bytes,
+                                                     guint                    max_depth,
+                                                     HelixGatewayBodyProblem *problem,
+                                                     GError                 **error);
 JsonObject *_helix_gateway_read_json_object_limited (SoupServerMessage *msg,
                                                    gsize              max_bytes,
                                                    guint              max_depth);
