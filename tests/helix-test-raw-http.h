@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <libsoup/soup.h>
 
 G_BEGIN_DECLS
 
@@ -283,5 +284,88 @@ helix_test_raw_expect_head (HelixTestRawClient     *c,
   g_string_erase (c->in, 0, end + 4 - c->in->str);
 }
 
+
+/* Comparing answers {{{1 */
+
+static inline int
+helix_test_raw_compare_lines (gconstpointer a,
+               gconstpointer b)
+{
+  return g_ascii_strcasecmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* The header lines of @head, sorted, with the values of Date (checked to
+ * be an HTTP date) and X-Request-Id left out: each answer has its own. */
+static inline char *
+helix_test_raw_comparable_headers (const char *head)
+{
+  g_auto(GStrv) lines = g_strsplit (head, "\r\n", -1);
+  g_autoptr(GPtrArray) kept = g_ptr_array_new ();
+
+  /* lines[0] is the status line; the head ends with an empty line. */
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      if (*lines[i] == '\0')
+        continue;
+      if (g_ascii_strncasecmp (lines[i], "Date: ", 6) == 0)
+        {
+          g_autoptr(GDateTime) date = soup_date_time_new_from_http_string (lines[i] + 6);
+
+          g_assert_nonnull (date);
+          g_ptr_array_add (kept, (gpointer) "Date: (a date)");
+        }
+      else if (g_ascii_strncasecmp (lines[i], "X-Request-Id: ", 14) == 0)
+        g_ptr_array_add (kept, (gpointer) "X-Request-Id: (an id)");
+      else
+        g_ptr_array_add (kept, lines[i]);
+    }
+
+  g_ptr_array_sort (kept, helix_test_raw_compare_lines);
+  g_ptr_array_add (kept, NULL);
+
+  return g_strjoinv ("\n", (char **) kept->pdata);
+}
+
+/* The body as text, with what matches one of the regular expressions
+ * @volatile_parts (nullable) replaced by "_". */
+static inline char *
+helix_test_raw_comparable_body (GBytes             *body,
+                                const char * const *volatile_parts)
+{
+  gsize size;
+  const char *data = g_bytes_get_data (body, &size);
+  char *text = g_strndup (size > 0 ? data : "", size);
+
+  for (guint i = 0; volatile_parts != NULL && volatile_parts[i] != NULL; i++)
+    {
+      g_autoptr(GRegex) regex = g_regex_new (volatile_parts[i], 0, 0, NULL);
+      char *replaced = g_regex_replace_literal (regex, text, -1, 0, "_", 0, NULL);
+
+      g_free (text);
+      text = replaced;
+    }
+
+  return text;
+}
+
+/* Asserts that @a and @b are the same answer, but for their Date, their
+ * X-Request-Id and what matches @volatile_parts in their bodies. */
+static inline void
+helix_test_raw_assert_same (const HelixTestRawResponse *a,
+                            const HelixTestRawResponse *b,
+                            const char * const         *volatile_parts)
+{
+  g_autofree char *a_headers = helix_test_raw_comparable_headers (a->head);
+  g_autofree char *b_headers = helix_test_raw_comparable_headers (b->head);
+  g_autofree char *a_body = helix_test_raw_comparable_body (a->body, volatile_parts);
+  g_autofree char *b_body = helix_test_raw_comparable_body (b->body, volatile_parts);
+  g_autofree char *a_status = g_strndup (a->head, strcspn (a->head, "\r"));
+  g_autofree char *b_status = g_strndup (b->head, strcspn (b->head, "\r"));
+
+  g_assert_cmpstr (a_status, ==, b_status);
+  g_assert_cmpstr (a_headers, ==, b_headers);
+  g_assert_cmpuint (g_bytes_get_size (a->body), ==, g_bytes_get_size (b->body));
+  g_assert_cmpstr (a_body, ==, b_body);
+}
 
 G_END_DECLS

@@ -25,6 +25,8 @@
 #include "helix-sync-json.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
+#include "helix-test-raw-http.h"
+#include "helix-gateway-native.h"
 
 #define CANARY       "sk-canary-7d1f0a9e3b5c4d2e8f6a"
 #define BETA_KEY     "sk-beta-second-key"
@@ -729,6 +731,181 @@ test_disconnect (Fixture       *f,
                        "the request to end");
 }
 
+/* The native path (src/gateway/helix-gateway-native.c) {{{1 */
+
+/* What differs between two answers to the same call. */
+static const char * const chat_volatile[] = { "chatcmpl-[0-9a-f]+", "\"created\":[0-9]+", NULL };
+
+static char *
+raw_chat_request (Fixture    *f,
+                  const char *body,
+                  const char *content_type)
+{
+  return g_strdup_printf ("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Authorization: Bearer %s\r\nContent-Type: %s\r\n"
+                          "Content-Length: %zu\r\n\r\n%s", f->token, content_type,
+                          strlen (body), body);
+}
+
+/* Sends @request, whole, on a new connection (where the native path sees it
+ * first), and on one already handed to libsoup: the answers must be the
+ * same, and the first native as @native says. */
+static void
+chat_both (Fixture              *f,
+           const char           *request,
+           gboolean              native,
+           HelixTestRawResponse *r)
+{
+  guint port = helix_test_gateway_get_port (f->gateway);
+  g_autoptr(HelixTestRawClient) fresh = helix_test_raw_connect (port);
+  g_autoptr(HelixTestRawClient) old = helix_test_raw_connect (port);
+  g_auto(HelixTestRawResponse) first = { 0 };
+  g_auto(HelixTestRawResponse) reference = { 0 };
+  guint64 before;
+
+  helix_test_raw_send (old, "GET /nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  helix_test_raw_read_response (old, &first);
+  g_assert_cmpuint (first.status, ==, 404);
+  before = _helix_gateway_get_n_native_requests (f->gateway);
+
+  helix_test_raw_send (fresh, request);
+  helix_test_raw_read_response (fresh, r);
+  g_assert_cmpuint (_helix_gateway_get_n_native_requests (f->gateway), ==, before + (native ? 1 : 0));
+
+  helix_test_raw_send (old, request);
+  helix_test_raw_read_response (old, &reference);
+  g_assert_cmpuint (_helix_gateway_get_n_native_requests (f->gateway), ==, before + (native ? 1 : 0));
+
+  helix_test_raw_assert_same (r, &reference, chat_volatile);
+}
+
+/* A call that does not stream goes the native way, answered as libsoup answers it. */
+static void
+test_native_completion (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *request = raw_chat_request (f, CHAT_BODY ("auto", ""), "application/json");
+  g_autofree char *pinned = raw_chat_request (f, CHAT_BODY ("beta-model", ",\"stream\":false"),
+                                              "application/json");
+  g_auto(HelixTestRawResponse) r = { 0 };
+  g_auto(HelixTestRawResponse) r2 = { 0 };
+  g_autofree char *text = NULL;
+
+  chat_both (f, request, TRUE, &r);
+  g_assert_cmpuint (r.status, ==, 200);
+  g_assert_nonnull (strstr (r.head, "\r\nX-Helix-Provider: alpha\r\n"));
+  text = g_strndup (g_bytes_get_data (r.body, NULL), g_bytes_get_size (r.body));
+  g_assert_nonnull (strstr (text, "\"content\":\"Hello\""));
+
+  chat_both (f, pinned, TRUE, &r2);
+  g_assert_cmpuint (r2.status, ==, 200);
+  g_assert_nonnull (strstr (r2.head, "\r\nX-Helix-Provider: beta\r\n"));
+  g_assert_cmpuint (fake_provider_get_n_requests (f->alpha), ==, 2);
+  g_assert_cmpuint (fake_provider_get_n_requests (f->beta), ==, 2);
+}
+
+/* Upstream failures are answered natively, as libsoup answers them. */
+static void
+test_native_failure (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *request = raw_chat_request (f, CHAT_BODY ("auto", ""), "application/json");
+  g_auto(HelixTestRawResponse) r = { 0 };
+
+  fake_provider_respond_error (f->alpha, 500, NULL, "application/json",
+                               "{\"error\":{\"message\":\"down\"}}");
+  fake_provider_respond_error (f->beta, 400, NULL, "application/json",
+                               "{\"error\":{\"message\":\"bad\"}}");
+  chat_both (f, request, TRUE, &r);
+  g_assert_cmpuint (r.status, >=, 400);
+  g_assert_nonnull (strstr (r.head, "\r\nContent-Type: application/json\r\n"));
+}
+
+/* What the native path leaves to libsoup. */
+static void
+test_native_handed_over (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *streaming = raw_chat_request (f, CHAT_BODY ("auto", ",\"stream\":true"),
+                                                 "application/json");
+  g_autofree char *unknown = raw_chat_request (f, CHAT_BODY ("gamma-model", ""),
+                                               "application/json");
+  g_autofree char *not_json = raw_chat_request (f, "{\"model\":", "application/json");
+  g_autofree char *media = raw_chat_request (f, CHAT_BODY ("auto", ""), "text/plain");
+  g_autofree char *charset = raw_chat_request (f, CHAT_BODY ("auto", ""),
+                                               "application/json; charset=utf-8");
+  const char *no_token = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+  const char *requests[] = { unknown, not_json, media, charset, no_token };
+
+  for (guint i = 0; i < G_N_ELEMENTS (requests); i++)
+    {
+      g_auto(HelixTestRawResponse) r = { 0 };
+
+      chat_both (f, requests[i], FALSE, &r);
+    }
+
+  /* Streaming: libsoup's, chunked (read here up to its end). */
+  {
+    guint port = helix_test_gateway_get_port (f->gateway);
+    g_autoptr(HelixTestRawClient) c = helix_test_raw_connect (port);
+    guint64 before = _helix_gateway_get_n_native_requests (f->gateway);
+
+    helix_test_raw_send (c, streaming);
+    helix_test_raw_expect_head (c, "HTTP/1.1 200 OK\r\n");
+    g_assert_cmpuint (_helix_gateway_get_n_native_requests (f->gateway), ==, before);
+  }
+
+  /* A body sent after its head: libsoup waits for it. */
+  {
+    guint port = helix_test_gateway_get_port (f->gateway);
+    g_autoptr(HelixTestRawClient) c = helix_test_raw_connect (port);
+    g_auto(HelixTestRawResponse) r = { 0 };
+    const char *body = CHAT_BODY ("auto", "");
+    g_autofree char *head = g_strndup (streaming, strstr (streaming, "\r\n\r\n") + 4 - streaming);
+    g_autofree char *length = g_strdup_printf ("Content-Length: %zu", strlen (body));
+    guint64 before = _helix_gateway_get_n_native_requests (f->gateway);
+    g_autoptr(GRegex) regex = g_regex_new ("Content-Length: [0-9]+", 0, 0, NULL);
+    g_autofree char *fixed = g_regex_replace_literal (regex, head, -1, 0, length, 0, NULL);
+
+    helix_test_wait_for (_helix_gateway_get_n_native_connections (f->gateway) == 1, WAIT_S,
+                         "the connection to be accepted");
+    helix_test_raw_send (c, fixed);
+    helix_test_wait_for (_helix_gateway_get_n_native_connections (f->gateway) == 0, WAIT_S,
+                         "the connection to go to libsoup");
+    helix_test_raw_send (c, body);
+    helix_test_raw_read_response (c, &r);
+    g_assert_cmpuint (r.status, ==, 200);
+    g_assert_cmpuint (_helix_gateway_get_n_native_requests (f->gateway), ==, before);
+  }
+}
+
+/* A client that hangs up while the native path waits for the model: the
+ * upstream call is dropped at once. */
+static void
+test_native_disconnect (Fixture       *f,
+                        gconstpointer  data)
+{
+  guint port = helix_test_gateway_get_port (f->gateway);
+  g_autofree char *request = raw_chat_request (f, CHAT_BODY ("auto", ""), "application/json");
+  g_autoptr(HelixTestRawClient) c = helix_test_raw_connect (port);
+  guint64 before = _helix_gateway_get_n_native_requests (f->gateway);
+
+  fake_provider_respond_stream (f->alpha, held_chunks, FAKE_END_HOLD);
+  helix_test_raw_send (c, request);
+  helix_test_wait_for (_helix_gateway_get_n_native_requests (f->gateway) == before + 1, WAIT_S,
+                       "the call to start natively");
+  helix_test_wait_for (fake_provider_get_n_requests (f->alpha) == 1, WAIT_S,
+                       "the upstream call");
+  g_assert_false (fake_provider_get_client_closed (f->alpha));
+
+  helix_test_raw_reset (c);
+  helix_test_wait_for (fake_provider_get_client_closed (f->alpha), WAIT_S,
+                       "the gateway to close the upstream connection");
+  helix_test_wait_for (_helix_gateway_get_n_native_connections (f->gateway) == 0, WAIT_S,
+                       "the connection to close");
+}
+
 static void
 test_models (Fixture       *f,
              gconstpointer  data)
@@ -1322,6 +1499,14 @@ main (int   argc,
               test_upstream_errors, fixture_teardown);
   g_test_add ("/gateway/openai/disconnect", Fixture, NULL, fixture_setup, test_disconnect,
               fixture_teardown);
+  g_test_add ("/gateway/openai/native/completion", Fixture, NULL, fixture_setup,
+              test_native_completion, fixture_teardown);
+  g_test_add ("/gateway/openai/native/failure", Fixture, NULL, fixture_setup,
+              test_native_failure, fixture_teardown);
+  g_test_add ("/gateway/openai/native/handed-over", Fixture, NULL, fixture_setup,
+              test_native_handed_over, fixture_teardown);
+  g_test_add ("/gateway/openai/native/disconnect", Fixture, NULL, fixture_setup,
+              test_native_disconnect, fixture_teardown);
   g_test_add ("/gateway/openai/models", Fixture, NULL, fixture_setup, test_models,
               fixture_teardown);
   g_test_add ("/gateway/openai/metrics", Fixture, NULL, fixture_setup, test_metrics,

@@ -77,8 +77,22 @@ typedef struct
   GList               link;         /* in native->conns */
   gint64              active_us;    /* when it last read or wrote */
   GByteArray         *pending;      /* (nullable): answer bytes the socket has not taken yet */
+  HelixGatewayNativeCall *call;     /* (nullable): the request being answered later */
   gboolean            answered;     /* whether a request was answered on it */
+  gboolean            queued;       /* in native->conns: not in a call */
 } NativeConn;
+
+/* A request answered later (helix-gateway-openai.c). */
+struct _HelixGatewayNativeCall
+{
+  NativeConn *conn;               /* (nullable): NULL once the client went */
+  GFunc       gone_func;
+  gpointer    gone_data;
+  const char *path;               /* static */
+  char       *accept_encoding;    /* (nullable) */
+  gint64      started_us;
+  char        id[HELIX_REQUEST_ID_MAX_LEN + 1];
+};
 
 struct _HelixGatewayNative
 {
@@ -87,6 +101,9 @@ struct _HelixGatewayNative
   /* NativeConn, the quietest first. */
   GQueue        conns;
   guint         n_writing;
+  guint         n_calls;
+  /* NativeConn waiting for the answer of a call (not quiet: not in conns). */
+  GQueue        calls;
   gint64        idle_timeout_us;
   GSource      *timer;
   guint64       n_answered;
@@ -104,7 +121,11 @@ struct _HelixGatewayNative
 /* A request head of the usual shape, parsed in place. */
 typedef struct
 {
+  const char *method;           /* GET or POST */
   const char *path;
+  const char *body;             /* (nullable): POST's, whole */
+  gsize       content_length;
+  const char *content_type;     /* (nullable) */
   const char *authorization;    /* (nullable) */
   const char *accept_encoding;  /* (nullable) */
   const char *request_id;       /* (nullable) */
@@ -129,9 +150,23 @@ conn_free (NativeConn *conn)
 {
   HelixGatewayNative *native = conn->native;
 
-  g_queue_unlink (&native->conns, &conn->link);
+  if (conn->queued)
+    g_queue_unlink (&native->conns, &conn->link);
+  else if (conn->call != NULL)
+    g_queue_unlink (&native->calls, &conn->link);
   if (conn->pending != NULL)
     native->n_writing--;
+  if (conn->call != NULL)
+    {
+      /* The client went before its answer: the call learns it now. */
+      HelixGatewayNativeCall *call = conn->call;
+
+      native->n_calls--;
+      call->conn = NULL;
+      conn->call = NULL;
+      if (call->gone_func != NULL)
+        call->gone_func (call, call->gone_data);
+    }
   if (conn->source != NULL)
     {
       g_source_destroy (conn->source);
@@ -236,7 +271,12 @@ conn_touch (NativeConn *conn,
   HelixGatewayNative *native = conn->native;
 
   conn->active_us = now_us;
-  if (native->conns.tail != &conn->link)
+  if (!conn->queued)
+    {
+      g_queue_push_tail_link (&native->conns, &conn->link);
+      conn->queued = TRUE;
+    }
+  else if (native->conns.tail != &conn->link)
     {
       g_queue_unlink (&native->conns, &conn->link);
       g_queue_push_tail_link (&native->conns, &conn->link);
@@ -361,15 +401,23 @@ parse_head (NativeConn    *conn,
 
   memset (request, 0, sizeof *request);
 
+  {
+
+  const char *content_length = NULL;
+
   /* The request line. */
-  if (length < 4 || memcmp (head, "GET /", 5) != 0)
+  if (length > 5 && memcmp (head, "GET /", 5) == 0)
+    request->method = "GET";
+  else if (length > 6 && memcmp (head, "POST /", 6) == 0)
+    request->method = "POST";
+  else
     return FALSE;
 
   eol = memchr (line, '\r', end - line);
   if (eol == NULL || eol[1] != '\n')
     return FALSE;
 
-  p = line + 4;
+  p = line + strlen (request->method) + 1;
   request->path = p;
   while (p < eol && *p > ' ' && *p < 0x7f && *p != '?' && *p != '#' && *p != '%')
     p++;
@@ -442,7 +490,12 @@ parse_head (NativeConn    *conn,
         }
       else if (g_ascii_strcasecmp (name, "Content-Length") == 0)
         {
-          if (strcmp (value, "0") != 0)
+          if (!take_once (&content_length, value))
+            return FALSE;
+        }
+      else if (g_ascii_strcasecmp (name, "Content-Type") == 0)
+        {
+          if (!take_once (&request->content_type, value))
             return FALSE;
         }
       else if (g_ascii_strcasecmp (name, "Transfer-Encoding") == 0 ||
@@ -454,8 +507,22 @@ parse_head (NativeConn    *conn,
         return FALSE;
     }
 
+  /* A body has a plain length, and only POST has one: at most 7 digits. */
+  if (content_length != NULL)
+    {
+      gsize digits = strspn (content_length, "0123456789");
+
+      if (digits == 0 || digits > 7 || content_length[digits] != '\0')
+        return FALSE;
+      request->content_length = (gsize) g_ascii_strtoull (content_length, NULL, 10);
+    }
+  if (strcmp (request->method, "GET") == 0 ? request->content_length != 0
+                                           : content_length == NULL)
+    return FALSE;
+
   /* HTTP/1.1 requires Host (libsoup answers 400 without). */
   return host != NULL;
+  }
 }
 
 /* Routes {{{1 */
@@ -520,12 +587,33 @@ answer_sessions (HelixGatewayNative  *native,
   return TRUE;
 }
 
-static gboolean
-route (HelixGatewayNative  *native,
-       NativeConn          *conn,
-       const NativeRequest *request,
-       NativeAnswer        *answer)
+/* POST /v1/chat/completions (helix-gateway-openai.c): a call that did not
+ * fail at once, answered later through a HelixGatewayNativeCall. */
+static HelixGatewayOpenaiCall *
+prepare_chat (HelixGatewayNative  *native,
+              NativeConn          *conn,
+              const NativeRequest *request)
 {
+  return _helix_gateway_openai_native_prepare (native->gateway, request->authorization,
+                                               conn_get_address (conn), request->content_type,
+                                               request->body, request->content_length);
+}
+
+static gboolean
+route (HelixGatewayNative      *native,
+       NativeConn              *conn,
+       const NativeRequest     *request,
+       NativeAnswer            *answer,
+       HelixGatewayOpenaiCall **later)
+{
+  if (strcmp (request->method, "POST") == 0)
+    {
+      if (strcmp (request->path, "/v1/chat/completions") != 0)
+        return FALSE;
+      *later = prepare_chat (native, conn, request);
+      return *later != NULL;
+    }
+
   if (strcmp (request->path, "/health") == 0)
     return answer_health (native, answer);
 
@@ -575,7 +663,7 @@ get_date (HelixGatewayNative *native)
  * Returns %FALSE if @conn was closed. */
 static gboolean
 conn_answer (NativeConn          *conn,
-             const NativeRequest *request,
+             const char          *accept_encoding,
              NativeAnswer        *answer,
              const char          *id)
 {
@@ -593,7 +681,9 @@ conn_answer (NativeConn          *conn,
   g_string_append (head, "HTTP/1.1 ");
   append_decimal (head, answer->status);
   g_string_append_c (head, ' ');
-  g_string_append (head, soup_status_get_phrase (answer->status));
+  /* libsoup 3.2 knows no phrase for 429 (RFC 6585): respond_json_body(). */
+  g_string_append (head, answer->status == 429 ? "Too Many Requests"
+                                               : soup_status_get_phrase (answer->status));
   g_string_append (head, "\r\nServer: helix/" PACKAGE_VERSION "\r\nDate: ");
   g_string_append (head, get_date (native));
   g_string_append (head, "\r\n");
@@ -603,7 +693,7 @@ conn_answer (NativeConn          *conn,
   if (answer->may_gzip && body_length > HELIX_GATEWAY_GZIP_MIN_BYTES)
     {
       g_string_append (head, "Vary: Accept-Encoding\r\n");
-      if (_helix_gateway_accepts_gzip (request->accept_encoding))
+      if (_helix_gateway_accepts_gzip (accept_encoding))
         compressed = _helix_gateway_gzip_bytes (body, body_length);
       if (compressed != NULL)
         {
@@ -654,6 +744,116 @@ conn_answer (NativeConn          *conn,
   return TRUE;
 }
 
+/* Calls {{{1 */
+
+/* @conn's request is answered later, by @later. */
+static void
+conn_begin_call (NativeConn             *conn,
+                 const NativeRequest    *request,
+                 const char             *id,
+                 gint64                  started_us,
+                 HelixGatewayOpenaiCall *later)
+{
+  HelixGatewayNative *native = conn->native;
+  HelixGatewayNativeCall *call = g_new0 (HelixGatewayNativeCall, 1);
+
+  call->conn = conn;
+  call->path = "/v1/chat/completions";
+  call->accept_encoding = g_strdup (request->accept_encoding);
+  call->started_us = started_us;
+  g_strlcpy (call->id, id, sizeof call->id);
+
+  /* Not among the quiet ones: a model may think for minutes. */
+  g_queue_unlink (&native->conns, &conn->link);
+  conn->queued = FALSE;
+  g_queue_push_tail_link (&native->calls, &conn->link);
+  conn->call = call;
+  native->n_calls++;
+
+  _helix_gateway_openai_native_start (later, call);
+}
+
+/**
+ * _helix_gateway_native_call_set_gone_func:
+ * @call: a request answered later
+ * @func: called (with @call and @data) if the client goes before the answer
+ * @data: for @func
+ */
+void
+_helix_gateway_native_call_set_gone_func (HelixGatewayNativeCall *call,
+                                          GFunc                   func,
+                                          gpointer                data)
+{
+  call->gone_func = func;
+  call->gone_data = data;
+}
+
+/* Frees @call, unanswered: its client went. */
+void
+_helix_gateway_native_call_drop (HelixGatewayNativeCall *call)
+{
+  g_assert (call->conn == NULL);
+
+  g_free (call->accept_encoding);
+  g_free (call);
+}
+
+/**
+ * _helix_gateway_native_call_respond:
+ * @call: (transfer full): a request answered later
+ * @status: the status of the answer
+ * @headers: the route's header lines, each ending in CRLF
+ * @body: a JSON body
+ *
+ * Answers @call (if its client is still there) and frees it; the
+ * connection then waits for its next request.
+ */
+void
+_helix_gateway_native_call_respond (HelixGatewayNativeCall *call,
+                                    guint                   status,
+                                    const char             *headers,
+                                    GBytes                 *body)
+{
+  NativeConn *conn = call->conn;
+  NativeAnswer answer = { .status = status, .headers = headers, .body = body, .may_gzip = TRUE };
+  HelixGatewayNative *native;
+  gboolean open;
+
+  if (conn == NULL)
+    {
+      _helix_gateway_native_call_drop (call);
+      return;
+    }
+
+  native = conn->native;
+  g_queue_unlink (&native->calls, &conn->link);
+  conn->call = NULL;
+  call->conn = NULL;
+  native->n_calls--;
+  conn_touch (conn, g_get_monotonic_time ());
+
+  helix_gateway_metrics_observe_request (helix_gateway_metrics_route_for_path (call->path),
+                                         "POST", status,
+                                         g_get_monotonic_time () - call->started_us);
+  _helix_gateway_log_request ("POST", call->path, status, FALSE, call->started_us, call->id);
+
+  open = conn_answer (conn, call->accept_encoding, &answer, call->id);
+  _helix_gateway_native_call_drop (call);
+  if (!open)
+    return;
+
+  _helix_gateway_native_answer_written (native->gateway);
+  if (conn->pending != NULL)
+    return;
+
+  if (_helix_gateway_is_stopping (native->gateway))
+    conn_close_after_answer (conn);
+  else
+    conn_watch (conn, G_IO_IN);  /* a pipelined request may be waiting */
+}
+
+/* Answering {{{1 */
+
 /* Answers the requests @conn has sent, as long as they are native ones. */
 static void
 conn_serve (NativeConn *conn)
@@ -665,10 +865,12 @@ conn_serve (NativeConn *conn)
     {
       NativeRequest request;
       NativeAnswer answer = { 0 };
+      HelixGatewayOpenaiCall *later = NULL;
       char id[HELIX_REQUEST_ID_MAX_LEN + 1];
       gint64 started_us;
       gssize peeked;
       gsize head_length;
+      gsize request_length;
       char *end;
 
       do
@@ -696,8 +898,22 @@ conn_serve (NativeConn *conn)
         }
       head_length = end + 4 - native->buffer;
 
-      if (!parse_head (conn, native->buffer, head_length, &request) ||
-          !route (native, conn, &request, &answer))
+      if (!parse_head (conn, native->buffer, head_length, &request))
+        {
+          conn_hand_over (conn);
+          return;
+        }
+
+      /* A body must be here whole, within what was peeked. */
+      if (request.content_length > (gsize) peeked - head_length)
+        {
+          conn_hand_over (conn);
+          return;
+        }
+      request.body = native->buffer + head_length;
+      request_length = head_length + request.content_length;
+
+      if (!route (native, conn, &request, &answer, &later))
         {
           conn_hand_over (conn);
           return;
@@ -710,28 +926,38 @@ conn_serve (NativeConn *conn)
 
       /* The request is ours now: read it for real (elsewhere: @request
        * points into the buffer). */
-      if (recv (conn->fd, native->discard, head_length, 0) != (gssize) head_length)
+      if (recv (conn->fd, native->discard, request_length, 0) != (gssize) request_length)
         {
-          g_bytes_unref (answer.body);
+          g_clear_pointer (&answer.body, g_bytes_unref);
+          if (later != NULL)
+            _helix_gateway_openai_native_start (later, NULL);
           conn_close (conn);
           return;
         }
 
       native->n_answered++;
       conn->answered = TRUE;
-      helix_gateway_metrics_observe_request (helix_gateway_metrics_route_for_path (request.path),
-                                             "GET", answer.status,
-                                             g_get_monotonic_time () - started_us);
-      _helix_gateway_log_request ("GET", request.path, answer.status, FALSE, started_us, id);
 
-      if (!conn_answer (conn, &request, &answer, id))
+      if (later != NULL)
+        {
+          conn_begin_call (conn, &request, id, started_us, later);
+          return;
+        }
+
+      helix_gateway_metrics_observe_request (helix_gateway_metrics_route_for_path (request.path),
+                                             request.method, answer.status,
+                                             g_get_monotonic_time () - started_us);
+      _helix_gateway_log_request (request.method, request.path, answer.status, FALSE,
+                                  started_us, id);
+
+      if (!conn_answer (conn, request.accept_encoding, &answer, id))
         {
           g_bytes_unref (answer.body);
           return;
         }
       g_bytes_unref (answer.body);
 
-      if (conn->pending != NULL || (gsize) peeked == head_length)
+      if (conn->pending != NULL || (gsize) peeked == request_length)
         return;
     }
 }
@@ -742,6 +968,28 @@ conn_cb (int          fd,
          gpointer     data)
 {
   NativeConn *conn = data;
+
+  /* Waiting for an AI call: only a client hanging up matters (a paused
+   * answer reads nothing, so without this nothing would notice). */
+  if (conn->call != NULL && conn->pending == NULL)
+    {
+      char c;
+      gssize n = recv (conn->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+      if (n > 0)
+        {
+          /* A pipelined request: it waits for the answer. */
+          g_source_destroy (conn->source);
+          g_clear_pointer (&conn->source, g_source_unref);
+          return G_SOURCE_REMOVE;
+        }
+
+      g_debug ("%s: the client went away", conn->call->id);
+      conn_close (conn);
+      return G_SOURCE_REMOVE;
+    }
 
   if (conn->pending != NULL)
     {
@@ -789,6 +1037,7 @@ _helix_gateway_native_new (HelixGateway *gateway,
   native->head = g_string_sized_new (512);
   native->date_second = -1;
   g_queue_init (&native->conns);
+  g_queue_init (&native->calls);
 
   /* Above libsoup's sources: closing a quiet connection is cheap. */
   native->timer = g_source_new (&timer_funcs, sizeof (GSource));
@@ -808,6 +1057,8 @@ _helix_gateway_native_free (HelixGatewayNative *native)
 
   while (native->conns.head != NULL)
     conn_close (native->conns.head->data);
+  while (native->calls.head != NULL)
+    conn_close (native->calls.head->data);
 
   g_source_destroy (native->timer);
   g_source_unref (native->timer);
@@ -847,7 +1098,6 @@ _helix_gateway_native_take (HelixGatewayNative *native,
   conn->remote = g_object_ref (remote);
   conn->fd = g_socket_get_fd (g_socket_connection_get_socket (connection));
   conn->link.data = conn;
-  g_queue_push_tail_link (&native->conns, &conn->link);
   conn_touch (conn, g_get_monotonic_time ());
   conn_watch (conn, G_IO_IN);
 }
@@ -880,10 +1130,11 @@ _helix_gateway_native_get_n_idle (HelixGatewayNative *native)
   return native->conns.length - native->n_writing;
 }
 
+/* Connections owed an answer: being written, or waiting for a call. */
 guint
 _helix_gateway_native_get_n_writing (HelixGatewayNative *native)
 {
-  return native->n_writing;
+  return native->n_writing + native->n_calls;
 }
 
 guint64

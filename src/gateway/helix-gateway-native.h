@@ -18,6 +18,9 @@ G_BEGIN_DECLS
 
 typedef struct _HelixGatewayNative HelixGatewayNative;
 
+/* A request the native path answers later: an AI call. */
+typedef struct _HelixGatewayNativeCall HelixGatewayNativeCall;
+
 HelixGatewayNative *_helix_gateway_native_new             (HelixGateway       *gateway,
                                                            guint               idle_timeout_ms);
 void                _helix_gateway_native_free            (HelixGatewayNative *self);
@@ -29,6 +32,29 @@ void                _helix_gateway_native_close_idle      (HelixGatewayNative *s
 guint               _helix_gateway_native_get_n_idle      (HelixGatewayNative *self);
 guint               _helix_gateway_native_get_n_writing   (HelixGatewayNative *self);
 guint64             _helix_gateway_native_get_n_answered  (HelixGatewayNative *self);
+
+void                _helix_gateway_native_call_set_gone_func (HelixGatewayNativeCall *call,
+                                                              GFunc                   func,
+                                                              gpointer                data);
+void                _helix_gateway_native_call_respond    (HelixGatewayNativeCall *call,
+                                                           guint               status,
+                                                           const char         *headers,
+                                                           GBytes             *body);
+void                _helix_gateway_native_call_drop       (HelixGatewayNativeCall *call);
+
+/* In helix-gateway-openai.c: POST /v1/chat/completions. The first checks a
+ * request and returns it ready to start, or %NULL for libsoup to answer;
+ * the second starts it, answering through @native_call. */
+typedef struct _HelixGatewayOpenaiCall HelixGatewayOpenaiCall;
+
+HelixGatewayOpenaiCall *_helix_gateway_openai_native_prepare (HelixGateway       *self,
+                                                              const char         *authorization,
+                                                              const char         *address,
+                                                              const char         *content_type,
+                                                              const char         *body,
+                                                              gsize               length);
+void                _helix_gateway_openai_native_start    (HelixGatewayOpenaiCall *call,
+                                                           HelixGatewayNativeCall *native_call);
 
 /* In helix-gateway.c, for the native path. */
 void                _helix_gateway_serve_with_libsoup     (HelixGateway       *self,

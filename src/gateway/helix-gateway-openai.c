@@ -26,6 +26,7 @@
 
 #include <glib/gi18n.h>
 
+#include "helix-gateway-native.h"
 #include "helix-gateway-private.h"
 #include "helix-json.h"
 #include "helix-log.h"
@@ -49,6 +50,10 @@ _helix_gateway_path_is_openai (const char *path)
 
 /* Errors {{{1 */
 
+static JsonNode *openai_error_node (const char *type,
+                                    const char *code,
+                                    const char *message);
+
 /**
  * _helix_gateway_respond_openai_error:
  * @msg: a request under /v1/
@@ -66,8 +71,17 @@ _helix_gateway_respond_openai_error (SoupServerMessage *msg,
                                      const char        *code,
                                      const char        *message)
 {
+  g_autoptr(JsonNode) root = openai_error_node (type, code, message);
+
+  _helix_gateway_respond_json (msg, status, root);
+}
+
+static JsonNode *
+openai_error_node (const char *type,
+                   const char *code,
+                   const char *message)
+{
   g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "error");
@@ -86,8 +100,7 @@ _helix_gateway_respond_openai_error (SoupServerMessage *msg,
   json_builder_end_object (builder);
   json_builder_end_object (builder);
 
-  root = json_builder_get_root (builder);
-  _helix_gateway_respond_json (msg, status, root);
+  return json_builder_get_root (builder);
 }
 
 /* The type of an OpenAI error of @status. */
@@ -336,9 +349,11 @@ read_chat_ask (SoupServerMessage  *msg,
             g_strdup_printf (_("The model “%s” does not exist on this gateway. Use “auto”, or "
                                "one that GET /v1/models lists."), model);
 
-          _helix_gateway_respond_openai_error (msg, SOUP_STATUS_NOT_FOUND,
-                                               "invalid_request_error", "model_not_found",
-                                               message);
+          /* The native path leaves this answer to libsoup. */
+          if (msg != NULL)
+            _helix_gateway_respond_openai_error (msg, SOUP_STATUS_NOT_FOUND,
+                                                 "invalid_request_error", "model_not_found",
+                                                 message);
           return FALSE;
         }
       ask->pinned = g_strdup (model);
@@ -453,9 +468,16 @@ read_chat_ask (SoupServerMessage  *msg,
 
 /* The call {{{1 */
 
-typedef struct
+/* One call. It answers through libsoup (@msg) or, when the native path
+ * took the request (helix-gateway-native.c), through @native: then it never
+ * streams, and its headers gather in @native_headers. */
+typedef struct _HelixGatewayOpenaiCall
 {
-  SoupServerMessage *msg;
+  SoupServerMessage *msg;           /* (nullable) */
+  HelixGatewayNativeCall *native;   /* (nullable) */
+  GString           *native_headers;
+  ChatAsk            ask;
+  char              *user_name;
   HelixRouter       *router;
   HelixChatStream   *stream;
   GCancellable      *cancellable;
@@ -473,13 +495,18 @@ typedef struct
 static void
 chat_call_free (ChatCall *call)
 {
+  if (call->native_headers != NULL)
+    g_string_free (call->native_headers, TRUE);
+  chat_ask_clear (&call->ask);
+  g_free (call->user_name);
   if (call->hangup != NULL)
     {
       g_source_destroy (call->hangup);
       g_source_unref (call->hangup);
     }
   g_signal_handlers_disconnect_by_data (call->stream, call);
-  g_signal_handlers_disconnect_by_data (call->msg, call);
+  if (call->msg != NULL)
+    g_signal_handlers_disconnect_by_data (call->msg, call);
   g_clear_object (&call->stream);
   g_clear_object (&call->msg);
   g_clear_object (&call->router);
@@ -700,19 +727,57 @@ on_delta (HelixChatStream *stream,
   send_event (call, root, NULL);
 }
 
+/* Sets a header of @call's answer, not yet sent. */
 static void
-set_helix_headers (SoupServerMessage *msg,
+call_set_header (ChatCall   *call,
+                 const char *name,
+                 const char *value)
+{
+  if (call->msg != NULL)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (call->msg),
+                                    name, value);
+      return;
+    }
+
+  g_string_append (call->native_headers, name);
+  g_string_append (call->native_headers, ": ");
+  g_string_append (call->native_headers, value);
+  g_string_append (call->native_headers, "\r\n");
+}
+
+/* Answers @call with the JSON @text (taken). */
+static void
+call_respond_json (ChatCall *call,
+                   guint     status,
+                   GString  *text)
+{
+  if (call->msg != NULL)
+    {
+      _helix_gateway_respond_json_text (call->msg, status, text);
+      soup_server_message_unpause (call->msg);
+      return;
+    }
+
+  {
+    g_autoptr(GBytes) body = g_string_free_to_bytes (text);
+
+    _helix_gateway_native_call_respond (g_steal_pointer (&call->native), status,
+                                        call->native_headers->str, body);
+  }
+}
+
+static void
+set_helix_headers (ChatCall          *call,
                    HelixRouterResult *result)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-
   if (result == NULL)
     return;
 
   if (result->provider != NULL)
-    soup_message_headers_replace (headers, "X-Helix-Provider", result->provider);
+    call_set_header (call, "X-Helix-Provider", result->provider);
   if (result->model != NULL)
-    soup_message_headers_replace (headers, "X-Helix-Model", result->model);
+    call_set_header (call, "X-Helix-Model", result->model);
   if (result->reason != NULL)
     {
       /* A header value is one line of visible ASCII. */
@@ -721,7 +786,7 @@ set_helix_headers (SoupServerMessage *msg,
       for (char *c = reason; *c != '\0'; c++)
         if ((guchar) *c < ' ' || (guchar) *c >= 0x7f)
           *c = '?';
-      soup_message_headers_replace (headers, "X-Helix-Reason", reason);
+      call_set_header (call, "X-Helix-Reason", reason);
     }
 }
 
@@ -737,7 +802,7 @@ respond_completion (ChatCall          *call,
   gint64 output_tokens = MAX (result->output_tokens, 0);
   GString *out = g_string_sized_new (256 + strlen (text));
 
-  set_helix_headers (call->msg, result);
+  set_helix_headers (call, result);
 
   g_string_append (out, "{\"id\":");
   _helix_gateway_json_append_string (out, call->id);
@@ -755,7 +820,7 @@ respond_completion (ChatCall          *call,
                           ",\"total_tokens\":%" G_GINT64_FORMAT "}}",
                           input_tokens, output_tokens, input_tokens + output_tokens);
 
-  _helix_gateway_respond_json_text (call->msg, SOUP_STATUS_OK, out);
+  call_respond_json (call, SOUP_STATUS_OK, out);
 }
 
 /* The end of an event stream: the finish reason, the usage if asked, [DONE]. */
@@ -820,23 +885,7 @@ respond_failure (ChatCall     *call,
   if (call->started)
     {
       /* The status went out with the first event: the error is the last one. */
-      g_autoptr(JsonBuilder) builder = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "error");
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "message");
-      json_builder_add_string_value (builder, error->message);
-      json_builder_set_member_name (builder, "type");
-      json_builder_add_string_value (builder, type);
-      json_builder_set_member_name (builder, "param");
-      json_builder_add_null_value (builder);
-      json_builder_set_member_name (builder, "code");
-      json_builder_add_string_value (builder, code);
-      json_builder_end_object (builder);
-      json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
+      g_autoptr(JsonNode) root = openai_error_node (type, code, error->message);
 
       send_event (call, root, NULL);
       soup_message_body_complete (soup_server_message_get_response_body (call->msg));
@@ -849,12 +898,15 @@ respond_failure (ChatCall     *call,
       gint64 retry_after = helix_chat_stream_get_retry_after (call->stream);
       g_autofree char *seconds = g_strdup_printf ("%" G_GINT64_FORMAT, MAX (retry_after, 1));
 
-      soup_message_headers_replace (soup_server_message_get_response_headers (call->msg),
-                                    "Retry-After", seconds);
+      call_set_header (call, "Retry-After", seconds);
     }
 
-  _helix_gateway_respond_openai_error (call->msg, status, type, code, error->message);
-  soup_server_message_unpause (call->msg);
+  {
+    g_autoptr(JsonNode) root = openai_error_node (type, code, error->message);
+    g_autofree char *json = json_to_string (root, FALSE);
+
+    call_respond_json (call, status, g_string_new (json));
+  }
 }
 
 static void
@@ -872,9 +924,11 @@ chat_done_cb (GObject      *source,
   if (call->gone)
     {
       g_debug ("%s: ended after its client went away", call->id);
+      if (call->native != NULL)
+        _helix_gateway_native_call_drop (g_steal_pointer (&call->native));
       /* A client that hung up while the message waited: let libsoup write
        * the end, find the connection closed and be done with the message. */
-      if (!call->ended)
+      else if (!call->ended)
         {
           if (call->started)
             soup_message_body_complete (soup_server_message_get_response_body (call->msg));
@@ -890,18 +944,68 @@ chat_done_cb (GObject      *source,
     {
       g_debug ("%s: failed: %s", call->id, error->message);
       if (!call->started)
-        set_helix_headers (call->msg, result);
+        set_helix_headers (call, result);
       respond_failure (call, error);
     }
   else if (call->streaming)
     finish_stream (call, result);
   else
-    {
-      respond_completion (call, result);
-      soup_server_message_unpause (call->msg);
-    }
+    respond_completion (call, result);
 
   chat_call_free (call);
+}
+
+/* A call of @ask (taken) for @user_name, not started yet. */
+static ChatCall *
+chat_call_new (HelixGatewayAi *ai,
+               ChatAsk        *ask,
+               const char     *user_name)
+{
+  ChatCall *call = g_new0 (ChatCall, 1);
+  g_autofree char *chosen = NULL;
+
+  call->router = g_object_ref (_helix_gateway_ai_get_router (ai));
+  call->stream = helix_chat_stream_new ();
+  call->cancellable = g_cancellable_new ();
+  call->id = g_strdup_printf ("chatcmpl-%08x%08x%08x", g_random_int (), g_random_int (),
+                              g_random_int ());
+  call->created = g_get_real_time () / G_USEC_PER_SEC;
+  call->streaming = ask->stream;
+  call->include_usage = ask->include_usage;
+  call->user_name = g_strdup (user_name);
+
+  /* The chunks name the model before the call says which it was: the
+   * router's choice now, which a failover before the first token changes
+   * only in the last chunk. */
+  if (call->streaming &&
+      helix_router_choose (call->router, "chat", ask->pinned, NULL, &chosen, NULL, NULL) != NULL)
+    call->model = g_steal_pointer (&chosen);
+  else
+    call->model = g_strdup (ask->pinned != NULL ? ask->pinned : ask->model);
+
+  call->ask = *ask;
+  memset (ask, 0, sizeof *ask);
+
+  g_signal_connect (call->stream, "delta", G_CALLBACK (on_delta), call);
+
+  return call;
+}
+
+static void
+chat_call_start (ChatCall *call)
+{
+  HelixRouterParams params = { 0 };
+
+  params.operation = "chat";
+  params.user = call->user_name;
+  params.pinned_model = call->ask.pinned;
+
+  HELIX_HOT_DEBUG ("%s: user %s, model %s, %u messages%s", call->id, call->user_name,
+                   call->ask.model, helix_chat_request_get_n_messages (call->ask.request),
+                   call->streaming ? ", streaming" : "");
+
+  helix_router_chat_async (call->router, &params, call->ask.request, call->stream,
+                           call->cancellable, chat_done_cb, call);
 }
 
 static void
@@ -916,8 +1020,6 @@ chat_completions_cb (SoupServer        *server,
   g_auto(HelixGatewayAuth) auth = { 0 };
   g_autoptr(JsonObject) object = NULL;
   g_autofree char *problem = NULL;
-  g_autofree char *chosen = NULL;
-  HelixRouterParams params = { 0 };
   ChatAsk ask = { 0 };
   HelixGatewayAi *ai;
   ChatCall *call;
@@ -949,43 +1051,112 @@ chat_completions_cb (SoupServer        *server,
       return;
     }
 
-  call = g_new0 (ChatCall, 1);
+  call = chat_call_new (ai, &ask, auth.user_name);
   call->msg = g_object_ref (msg);
-  call->router = g_object_ref (_helix_gateway_ai_get_router (ai));
-  call->stream = helix_chat_stream_new ();
-  call->cancellable = g_cancellable_new ();
-  call->id = g_strdup_printf ("chatcmpl-%08x%08x%08x", g_random_int (), g_random_int (),
-                              g_random_int ());
-  call->created = g_get_real_time () / G_USEC_PER_SEC;
-  call->streaming = ask.stream;
-  call->include_usage = ask.include_usage;
-
-  /* The chunks name the model before the call says which it was: the
-   * router's choice now, which a failover before the first token changes
-   * only in the last chunk. */
-  if (call->streaming &&
-      helix_router_choose (call->router, "chat", ask.pinned, NULL, &chosen, NULL, NULL) != NULL)
-    call->model = g_steal_pointer (&chosen);
-  else
-    call->model = g_strdup (ask.pinned != NULL ? ask.pinned : ask.model);
-
-  g_signal_connect (call->stream, "delta", G_CALLBACK (on_delta), call);
   g_signal_connect (msg, "disconnected", G_CALLBACK (on_message_ended), call);
   g_signal_connect (msg, "finished", G_CALLBACK (on_message_ended), call);
   watch_hangup (call);
 
-  params.operation = "chat";
-  params.user = auth.user_name;
-  params.pinned_model = ask.pinned;
-
-  HELIX_HOT_DEBUG ("%s: user %s, model %s, %u messages%s", call->id, auth.user_name, ask.model,
-                   helix_chat_request_get_n_messages (ask.request),
-                   call->streaming ? ", streaming" : "");
-
   soup_server_message_pause (msg);
-  helix_router_chat_async (call->router, &params, ask.request, call->stream, call->cancellable,
-                           chat_done_cb, call);
-  chat_ask_clear (&ask);
+  chat_call_start (call);
+}
+
+/* The native path (helix-gateway-native.c) {{{1 */
+
+/**
+ * _helix_gateway_openai_native_prepare:
+ * @self: the gateway
+ * @authorization: (nullable): the request's Authorization header
+ * @address: the client's address
+ * @content_type: (nullable): the request's Content-Type header
+ * @body: the request body
+ * @length: its length
+ *
+ * For the native path: checks a `POST /v1/chat/completions` as
+ * chat_completions_cb() would, and returns the call ready to start if it
+ * would start one that does not stream. Anything else — a bad token, no
+ * provider, a body that is not right, an unknown model, streaming, a rate
+ * limit reached — returns %NULL having answered and charged nothing: the
+ * native path then gives the request to libsoup, which answers it.
+ *
+ * Returns: (transfer full) (nullable): the call, for
+ *   _helix_gateway_openai_native_start()
+ */
+HelixGatewayOpenaiCall *
+_helix_gateway_openai_native_prepare (HelixGateway *self,
+                                      const char   *authorization,
+                                      const char   *address,
+                                      const char   *content_type,
+                                      const char   *body,
+                                      gsize         length)
+{
+  HelixGatewayAi *ai = _helix_gateway_get_ai (self);
+  g_auto(HelixGatewayAuth) auth = { 0 };
+  g_autoptr(JsonObject) object = NULL;
+  g_autofree char *problem = NULL;
+  HelixGatewayBodyProblem body_problem;
+  ChatAsk ask = { 0 };
+  ChatCall *call;
+
+  if (ai == NULL || content_type == NULL ||
+      g_ascii_strcasecmp (content_type, "application/json") != 0 ||
+      length > HELIX_GATEWAY_MAX_CHAT_BODY_BYTES)
+    return NULL;
+
+  if (_helix_gateway_lookup_token (self, authorization, &auth, NULL) != HELIX_GATEWAY_TOKEN_VALID)
+    return NULL;
+
+  object = _helix_gateway_parse_json_body (body, length, HELIX_GATEWAY_MAX_CHAT_BODY_BYTES,
+                                           HELIX_GATEWAY_MAX_CHAT_JSON_DEPTH, &body_problem, NULL);
+  if (object == NULL)
+    return NULL;
+
+  if (!read_chat_ask (NULL, ai, object, &ask, &problem) || ask.stream ||
+      !_helix_gateway_charge_limits (self, address, auth.user_name))
+    {
+      chat_ask_clear (&ask);
+      return NULL;
+    }
+
+  call = chat_call_new (ai, &ask, auth.user_name);
+  /* As libsoup's answer has them: an API route (_helix_gateway_apply_cors()),
+   * _helix_gateway_begin_authenticated(). */
+  call->native_headers = g_string_new ("Vary: Origin\r\nCache-Control: no-store\r\n");
+
+  return call;
+}
+
+static void
+on_native_gone (gpointer native_call,
+                gpointer user_data)
+{
+  ChatCall *call = user_data;
+
+  call->gone = TRUE;
+  g_debug ("%s: the client went away; cancelling the upstream call", call->id);
+  g_cancellable_cancel (call->cancellable);
+}
+
+/**
+ * _helix_gateway_openai_native_start:
+ * @call: (transfer full): from _helix_gateway_openai_native_prepare()
+ * @native_call: (transfer full) (nullable): how to answer; %NULL to drop @call
+ *
+ * Starts @call; its answer goes through @native_call.
+ */
+void
+_helix_gateway_openai_native_start (HelixGatewayOpenaiCall *call,
+                                    HelixGatewayNativeCall *native_call)
+{
+  if (native_call == NULL)
+    {
+      chat_call_free (call);
+      return;
+    }
+
+  call->native = native_call;
+  _helix_gateway_native_call_set_gone_func (native_call, on_native_gone, call);
+  chat_call_start (call);
 }
 
 /* GET /v1/models {{{1 */
