@@ -22,22 +22,29 @@
  * libsoup's server spends 30–50 µs of the main thread on every request on
  * this project's machines, more than everything the gateway does for its
  * hottest routes: the status (`GET /health`, asked by load balancers and
- * monitoring) and a user's session list (`GET /api/v1/sessions`, asked by
- * every device when it starts). Those two are answered here, on plain
- * non-blocking sockets, in a few microseconds; everything else is still
- * libsoup's, which stays the one HTTP implementation the gateway trusts with
- * anything unusual.
+ * monitoring), a user's session list (`GET /api/v1/sessions`, asked by
+ * every device when it starts) and the AI calls of other programs
+ * (`POST /v1/chat/completions` without streaming, helix-gateway-openai.c).
+ * Those are answered here, on plain non-blocking sockets, in a few
+ * microseconds of HTTP; everything else is still libsoup's, which stays the
+ * one HTTP implementation the gateway trusts with anything unusual.
  *
  * Every plain HTTP connection (not HTTPS: see helix-gateway.c) starts here.
  * When it has data, its first bytes are peeked (MSG_PEEK), not read. If they
- * hold a whole request head of the usual shape for one of the two routes,
+ * hold a whole request head of the usual shape for one of these routes,
  * and the answer would be a success, the head is read for real and the
  * answer written at once; the connection stays here for the next request.
+ * A call's body must have arrived whole with its head, within
+ * %HELIX_GATEWAY_NATIVE_HEAD_MAX bytes; the call is checked as libsoup's
+ * route would (_helix_gateway_openai_native_prepare()) before anything is
+ * read, and answered later (a HelixGatewayNativeCall): meanwhile the
+ * connection is watched for the client hanging up, which cancels the call.
  * Anything else — another route or method, a head not whole yet or larger
  * than %HELIX_GATEWAY_NATIVE_HEAD_MAX, HTTP/1.0, `Connection: close`, a
- * body, `Origin` (CORS), `Expect`, `Upgrade`, `Range`, an unusual byte, a
- * repeated header, a token that does not authenticate, a request over a
- * rate limit, a failing database, a shutdown under way — hands the
+ * body elsewhere, `Origin` (CORS), `Expect`, `Upgrade`, `Range`, an unusual
+ * byte, a repeated header, a token that does not authenticate, a request
+ * over a rate limit, a failing database, a call that streams or names an
+ * unknown model or whose body is not right, a shutdown under way — hands the
  * connection to the #SoupServer with nothing of that request read
  * (_helix_gateway_serve_with_libsoup()), for good: libsoup answers it, and
  * every later request on the connection, exactly as it would have without
@@ -852,7 +859,7 @@ _helix_gateway_native_call_respond (HelixGatewayNativeCall *call,
     conn_watch (conn, G_IO_IN);  /* a pipelined request may be waiting */
 }
 
-/* Answering {{{1 */
+/* Serving {{{1 */
 
 /* Answers the requests @conn has sent, as long as they are native ones. */
 static void
