@@ -87,6 +87,7 @@ typedef struct
   HelixGatewayNativeCall *call;     /* (nullable): the request being answered later */
   gboolean            answered;     /* whether a request was answered on it */
   gboolean            queued;       /* in native->conns: not in a call */
+  gsize               low_water;    /* the request being waited for whole, or 0 */
 } NativeConn;
 
 /* A request answered later (helix-gateway-openai.c). */
@@ -213,6 +214,24 @@ conn_close_after_answer (NativeConn *conn)
   conn_close (conn);
 }
 
+/* Makes @conn readable once @size bytes are in (0: as soon as any are).
+ * Returns whether it is. */
+static gboolean
+conn_set_low_water (NativeConn *conn,
+                    gsize       size)
+{
+  int value = MAX (size, 1);
+
+  if (conn->low_water == size)
+    return TRUE;
+
+  if (setsockopt (conn->fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof value) != 0)
+    return FALSE;
+
+  conn->low_water = size;
+  return TRUE;
+}
+
 /* Gives @conn to libsoup, nothing of its next request read. */
 static void
 conn_hand_over (NativeConn *conn)
@@ -222,6 +241,8 @@ conn_hand_over (NativeConn *conn)
   g_autoptr(GSocketAddress) local = g_object_ref (conn->local);
   g_autoptr(GSocketAddress) remote = g_object_ref (conn->remote);
 
+  /* libsoup reads what comes as it comes. */
+  conn_set_low_water (conn, 0);
   conn_free (conn);
   _helix_gateway_serve_with_libsoup (gateway, connection, local, remote);
 }
@@ -594,6 +615,14 @@ answer_sessions (HelixGatewayNative  *native,
   return TRUE;
 }
 
+/* Whether a native route answers POST requests to @path: only then is a
+ * body waited for. */
+static gboolean
+route_takes_posts (const char *path)
+{
+  return strcmp (path, "/v1/chat/completions") == 0;
+}
+
 /* POST /v1/chat/completions (helix-gateway-openai.c): a call that did not
  * fail at once, answered later through a HelixGatewayNativeCall. */
 static HelixGatewayOpenaiCall *
@@ -615,7 +644,7 @@ route (HelixGatewayNative      *native,
 {
   if (strcmp (request->method, "POST") == 0)
     {
-      if (strcmp (request->path, "/v1/chat/completions") != 0)
+      if (!route_takes_posts (request->path))
         return FALSE;
       *later = prepare_chat (native, conn, request);
       return *later != NULL;
@@ -911,14 +940,28 @@ conn_serve (NativeConn *conn)
           return;
         }
 
-      /* A body must be here whole, within what was peeked. */
-      if (request.content_length > (gsize) peeked - head_length)
+      /* A body must be here whole, within what can be peeked. Clients
+       * often send it after the head: the socket is then made to say it is
+       * readable only once the whole request is in (SO_RCVLOWAT; an end of
+       * the stream wakes it up as well). */
+      request_length = head_length + request.content_length;
+      if (strcmp (request.method, "POST") == 0 && !route_takes_posts (request.path))
         {
           conn_hand_over (conn);
           return;
         }
+      if (request_length > (gsize) peeked &&
+          (request_length > HELIX_GATEWAY_NATIVE_HEAD_MAX ||
+           conn->low_water == request_length ||
+           !conn_set_low_water (conn, request_length)))
+        {
+          /* Too large, or the client stopped sending. */
+          conn_hand_over (conn);
+          return;
+        }
+      if (request_length > (gsize) peeked)
+        return;
       request.body = native->buffer + head_length;
-      request_length = head_length + request.content_length;
 
       if (!route (native, conn, &request, &answer, &later))
         {
@@ -944,6 +987,7 @@ conn_serve (NativeConn *conn)
 
       native->n_answered++;
       conn->answered = TRUE;
+      conn_set_low_water (conn, 0);
 
       if (later != NULL)
         {
@@ -1110,8 +1154,9 @@ _helix_gateway_native_take (HelixGatewayNative *native,
 }
 
 /* A shutdown began: kept-alive connections waiting for their next request
- * close, as libsoup's do. A client that connected but has sent nothing yet
- * is libsoup's to answer (503) if it sends a request before the end. */
+ * close, as libsoup's do. A client that connected but has sent nothing yet,
+ * or whose request waits for the rest of its body, is libsoup's to answer
+ * (503) if its request comes whole before the end. */
 void
 _helix_gateway_native_close_idle (HelixGatewayNative *native)
 {
@@ -1124,7 +1169,8 @@ _helix_gateway_native_close_idle (HelixGatewayNative *native)
       l = l->next;
       if (conn->pending != NULL)
         continue;
-      if (conn->answered)
+      /* One whose body is on its way is answered too. */
+      if (conn->answered && conn->low_water == 0)
         conn_close (conn);
       else
         conn_hand_over (conn);
