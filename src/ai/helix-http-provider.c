@@ -1,7 +1,8 @@
 /* helix-http-provider.c: what every HTTP model provider has in common
  *
  * The name in messages and the ledger, the API root, the key and one #SoupSession per
- * provider; a chat call is a #HelixProviderCall with the subclass's request and its
+ * provider, with a pool of the native HTTP/1.1 client for http:// chat calls
+ * (helix-http1-client.c; model lists stay on libsoup); a chat call is a #HelixProviderCall with the subclass's request and its
  * #HelixProviderCallFuncs. Subclasses (one per wire format) only build the request and
  * read the events. The key is write-only: it goes into the request headers and is
  * scrubbed from provider text quoted in errors, never logged.

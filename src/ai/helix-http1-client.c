@@ -1181,12 +1181,17 @@ helix_http1_client_send (HelixHttp1Client          *self,
       return request;
     }
 
-  link = new_connection ? NULL : g_queue_pop_head_link (&request->host->idle);
+  link = new_connection ? NULL : g_queue_peek_head_link (&request->host->idle);
+  /* A connection is watched on one main context: only its own requests reuse it. */
+  if (link != NULL && g_source_get_context (((Conn *) link->data)->source) !=
+                      (g_main_context_get_thread_default () ?: g_main_context_default ()))
+    link = NULL;
   if (link != NULL)
     {
       Conn *conn = link->data;
       GError *error = NULL;
 
+      g_queue_unlink (&request->host->idle, link);
       g_assert (conn->request == NULL && conn->len == 0);
       request->conn = conn;
       conn->request = request;

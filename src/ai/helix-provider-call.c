@@ -1,16 +1,26 @@
 /* helix-provider-call.c: one streaming HTTP call to a provider, whatever its wire format
  *
- * What the OpenAI, Anthropic and Gemini providers share: the libsoup session,
+ * What the OpenAI, Anthropic and Gemini providers share: the HTTP clients,
  * the three timeouts, cancelling, reading the event stream into a
  * #HelixSseParser, reading a bounded error body, and parsing untrusted JSON
  * within limits. The wire format only builds the #SoupMessage and reads events
  * and error bodies (#HelixProviderCallFuncs).
  *
- * A call owns its message, its body stream and an inner #GCancellable.
- * Cancelling the caller's cancellable, or any of the three timeouts, cancels
- * the inner one: the pending libsoup operation fails at once and the
- * connection is closed. Redirects are refused: one could carry the key
- * elsewhere. Everything the provider sends is bounded: events (1 MiB), JSON
+ * Two clients carry the message: an http:// URL goes through the native
+ * HTTP/1.1 client of helix-http1-client.c (several times cheaper per call
+ * than libsoup's), https:// through libsoup's #SoupSession, which does TLS.
+ * `HELIX_PROVIDER_HTTP=libsoup` in the environment sends http:// through
+ * libsoup too (to compare the two). Both feed the same functions: the head
+ * (call_got_head()), body bytes (call_got_body(): the event stream or the
+ * error body), the end (call_body_ended(), call_body_failed()), or no
+ * response at all (call_send_failed(), which sends again once on a new
+ * connection when a reused one had been closed by the server).
+ *
+ * A call owns its message, its body stream (or native request) and an
+ * inner #GCancellable. Cancelling the caller's cancellable, or any of the
+ * three timeouts, cancels the inner one: the pending operation fails at once
+ * and the connection is closed. Redirects are refused (the native client
+ * follows none): one could carry the key elsewhere. Everything the provider sends is bounded: events (1 MiB), JSON
  * depth (64, checked before json-glib sees the text), the answer (8 MiB),
  * error bodies (64 KiB).
  *
@@ -70,7 +80,7 @@ static void soup_read_next (HelixProviderCall *call);
 
 /* Setup */
 
-/* One session per provider. No libsoup I/O timeout: the call's own timeouts
+/* One session per provider (for https, and model lists). No libsoup I/O timeout: the call's own timeouts
  * bound every wait, and a model may think quietly for longer than libsoup's
  * default minute. */
 SoupSession *
