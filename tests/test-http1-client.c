@@ -456,6 +456,28 @@ test_idle_closed (void)
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
   g_assert_false (r.connected);
 
+  /* Reset while idle, and a request goes out before the client saw it: the
+   * write fails at once, which is reported from the main loop. */
+  start (client, &s, &r);
+  fd = server_accept (&s);
+  g_clear_pointer (&request, g_free);
+  request = server_read_request (fd);
+  server_send_str (fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  helix_test_wait_for (r.done, WAIT_S, "an empty response");
+  g_assert_no_error (r.error);
+  {
+    struct linger linger = { .l_onoff = 1, .l_linger = 0 };
+
+    g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger), ==, 0);
+    close (fd);
+  }
+  start (client, &s, &r);
+  helix_test_wait_for (r.done, WAIT_S, "the failed write");
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_false (r.connected);
+  g_assert_cmpuint (r.n_end, ==, 1);
+  g_assert_cmpuint (helix_http1_client_get_n_open (client), ==, 0);
+
   result_clear (&r);
   finish (client, &s, fds);
 }

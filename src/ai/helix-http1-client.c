@@ -431,6 +431,7 @@ request_fail_later (HelixHttp1Request *request,
 
   g_assert (request->pending_error == NULL);
   request->pending_error = error;
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[helix-ai] http request error");
   g_source_set_callback (source, request_fail_later_cb, request_ref (request),
                          (GDestroyNotify) request_unref);
@@ -820,7 +821,9 @@ conn_dispatch (Conn         *conn,
   conn_ref (conn);
   request_ref (request);
 
-  if (request->pending_error == NULL)
+  if (request->pending_error != NULL)
+    request_end (request, g_steal_pointer (&request->pending_error), FALSE);
+  else
     {
       gsize total = request->head_out->len +
                     (request->body_out != NULL ? g_bytes_get_size (request->body_out) : 0);
@@ -879,9 +882,8 @@ connect_cb (GObject      *object,
 /* The client */
 
 static void
-host_free (gpointer data)
+host_close_idle (Host *host)
 {
-  Host *host = data;
   GList *link;
 
   while ((link = g_queue_pop_head_link (&host->idle)) != NULL)
@@ -889,6 +891,14 @@ host_free (gpointer data)
       conn_close (link->data);
       conn_unref (link->data);
     }
+}
+
+static void
+host_free (gpointer data)
+{
+  Host *host = data;
+
+  host_close_idle (host);
   g_free (host->key);
   g_free (host->connect_uri);
   g_free (host->host_header);
@@ -958,9 +968,15 @@ helix_http1_client_unref (HelixHttp1Client *self)
 void
 helix_http1_client_close_idle (HelixHttp1Client *self)
 {
+  GHashTableIter iter;
+  gpointer host;
+
   g_return_if_fail (self != NULL);
 
-  g_hash_table_remove_all (self->hosts);
+  /* The hosts stay: requests in flight point at theirs. */
+  g_hash_table_iter_init (&iter, self->hosts);
+  while (g_hash_table_iter_next (&iter, NULL, &host))
+    host_close_idle (host);
 }
 
 /**
