@@ -100,7 +100,7 @@ struct _Conn
   GIOCondition       events;
   GList              idle_link;
   HelixHttp1Request *request;
-  guint8            *buf;
+  guint8            *buf;       /* cap + 1 bytes: a NUL ends the data */
   gsize              len;
   gsize              cap;
   guint              closed : 1;
@@ -231,7 +231,7 @@ conn_new (HelixHttp1Client  *client,
   conn->fd = g_socket_get_fd (socket);
   conn->idle_link.data = conn;
   conn->cap = READ_SIZE;
-  conn->buf = g_malloc (conn->cap);
+  conn->buf = g_malloc (conn->cap + 1);  /* + the NUL after the data */
 
   /* GSocket keeps the fd non-blocking; requests are tiny and answers stream. */
   g_socket_set_blocking (socket, FALSE);
@@ -266,7 +266,7 @@ conn_release (Conn     *conn,
       if (conn->cap > READ_SIZE)
         {
           conn->cap = READ_SIZE;
-          conn->buf = g_realloc (conn->buf, conn->cap);
+          conn->buf = g_realloc (conn->buf, conn->cap + 1);
         }
       conn_set_events (conn, G_IO_IN);
       g_source_set_ready_time (conn->source,
@@ -753,7 +753,7 @@ request_read (HelixHttp1Request *request)
       if (conn->cap - conn->len < READ_SIZE && conn->cap < MAX_BUFFER)
         {
           conn->cap = MIN (conn->cap * 2, MAX_BUFFER);
-          conn->buf = g_realloc (conn->buf, conn->cap);
+          conn->buf = g_realloc (conn->buf, conn->cap + 1);
         }
       room = conn->cap - conn->len;
       g_assert (room > 0);
@@ -784,6 +784,8 @@ request_read (HelixHttp1Request *request)
 
       request->got_bytes = TRUE;
       conn->len += n;
+      /* soup_headers_parse_response() reads the status line with strtoul(). */
+      conn->buf[conn->len] = '\0';
       used = request_process (request, &go_on);
       if (!go_on)
         return;
