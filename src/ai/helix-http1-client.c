@@ -28,6 +28,9 @@
  * sees every byte as it comes). Headers are parsed by libsoup's
  * soup_headers_parse_response(). Headers are never logged: they carry keys.
  *
+ * A client belongs to one thread (the provider's); a connection is watched
+ * on the main context it was made on and reused only by requests from it.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "helix-ai"

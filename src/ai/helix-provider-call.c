@@ -20,9 +20,10 @@
  * inner #GCancellable. Cancelling the caller's cancellable, or any of the
  * three timeouts, cancels the inner one: the pending operation fails at once
  * and the connection is closed. Redirects are refused (the native client
- * follows none): one could carry the key elsewhere. Everything the provider sends is bounded: events (1 MiB), JSON
- * depth (64, checked before json-glib sees the text), the answer (8 MiB),
- * error bodies (64 KiB).
+ * follows none): one could carry the key elsewhere. Everything the provider
+ * sends is bounded: events (1 MiB), JSON depth (64, checked before json-glib
+ * sees the text), the answer (8 MiB), error bodies (64 KiB); the native
+ * client bounds the response head (64 KiB) and chunk-size lines.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -80,9 +81,9 @@ static void soup_read_next (HelixProviderCall *call);
 
 /* Setup */
 
-/* One session per provider (for https, and model lists). No libsoup I/O timeout: the call's own timeouts
- * bound every wait, and a model may think quietly for longer than libsoup's
- * default minute. */
+/* One session per provider (for https, and model lists). No libsoup I/O
+ * timeout: the call's own timeouts bound every wait, and a model may think
+ * quietly for longer than libsoup's default minute. */
 SoupSession *
 _helix_provider_session_new (void)
 {
