@@ -110,6 +110,7 @@ static char *
 server_read_request (int fd)
 {
   g_autoptr(GString) request = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
   gsize want = G_MAXSIZE;
 
   while (request->len < want)
@@ -125,6 +126,8 @@ server_read_request (int fd)
           g_assert_cmpint (errno, ==, EAGAIN);
           if (!g_main_context_iteration (NULL, FALSE))
             g_usleep (100);
+          if (g_get_monotonic_time () > deadline)
+            g_error ("Timed out waiting for a request");
           continue;
         }
       g_string_append_len (request, buf, n);
@@ -148,6 +151,7 @@ server_send (int         fd,
              const char *data,
              gsize       len)
 {
+  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
   gsize done = 0;
 
   while (done < len)
@@ -158,6 +162,8 @@ server_send (int         fd,
         {
           if (!g_main_context_iteration (NULL, FALSE))
             g_usleep (100);
+          if (g_get_monotonic_time () > deadline)
+            g_error ("Timed out waiting for the client to read");
           continue;
         }
       if (n < 0)
@@ -294,14 +300,14 @@ static const HelixHttp1Callbacks callbacks = {
 };
 
 static void
-start (HelixHttp1Client *client,
-       Server           *s,
-       Result           *r)
+start_with_body (HelixHttp1Client *client,
+                 Server           *s,
+                 Result           *r,
+                 GBytes           *body)
 {
   g_autofree char *url = g_strconcat (s->url, "/v1/chat?x=1", NULL);
   g_autoptr(GUri) uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, NULL);
   g_autoptr(SoupMessageHeaders) headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
-  g_autoptr(GBytes) body = g_bytes_new_static ("{\"a\":1}", 7);
 
   result_clear (r);
   r->body = g_byte_array_new ();
@@ -312,6 +318,16 @@ start (HelixHttp1Client *client,
   g_assert_nonnull (r->request);
   /* Never a callback before send returns. */
   g_assert_false (r->done);
+}
+
+static void
+start (HelixHttp1Client *client,
+       Server           *s,
+       Result           *r)
+{
+  g_autoptr(GBytes) body = g_bytes_new_static ("{\"a\":1}", 7);
+
+  start_with_body (client, s, r, body);
 }
 
 static void
@@ -389,6 +405,43 @@ test_keep_alive (void)
   /* Closing the pool closes the connection. */
   helix_http1_client_close_idle (client);
   g_assert_true (server_peer_closed (fd));
+  close (fd);
+  result_clear (&r);
+  finish (client, &s, fds);
+}
+
+/* A body larger than the socket takes at once: written as room comes. */
+static void
+test_big_body (void)
+{
+  guint fds = count_fds ();
+  HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
+  gsize size = 8 * 1024 * 1024;
+  g_autofree char *data = g_malloc (size);
+  g_autoptr(GBytes) body = NULL;
+  g_autofree char *request = NULL;
+  Result r = { 0 };
+  Server s;
+  const char *received;
+  int fd;
+
+  for (gsize i = 0; i < size; i++)
+    data[i] = 'a' + i % 26;
+  body = g_bytes_new_static (data, size);
+
+  server_start (&s);
+  start_with_body (client, &s, &r, body);
+  fd = server_accept (&s);
+  request = server_read_request (fd);
+  g_assert_nonnull (request);
+  received = strstr (request, "\r\n\r\n") + 4;
+  g_assert_cmpmem (received, strlen (received), data, size);
+  server_send_str (fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  helix_test_wait_for (r.done, WAIT_S, "the response");
+  g_assert_no_error (r.error);
+  assert_body (&r, "ok");
+  g_assert_cmpuint (helix_http1_client_get_n_idle (client), ==, 1);
+
   close (fd);
   result_clear (&r);
   finish (client, &s, fds);
@@ -965,6 +1018,7 @@ main (int   argc,
   warm_up ();
 
   g_test_add_func ("/helix/http1/keep-alive", test_keep_alive);
+  g_test_add_func ("/helix/http1/big-body", test_big_body);
   g_test_add_func ("/helix/http1/idle-closed", test_idle_closed);
   g_test_add_func ("/helix/http1/idle-limits", test_idle_limits);
   g_test_add_func ("/helix/http1/chunked-splits", test_chunked_splits);
