@@ -1014,6 +1014,8 @@ int
 main (int   argc,
       char *argv[])
 {
+  /* The provider tests are about the native client, whatever the caller's setting. */
+  g_unsetenv ("HELIX_PROVIDER_HTTP");
   helix_test_canary_init (&argc, &argv, KEY);
   warm_up ();
 
