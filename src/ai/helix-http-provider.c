@@ -1,7 +1,8 @@
 /* helix-http-provider.c: what every HTTP model provider has in common
  *
  * The name in messages and the ledger, the API root, the key and one #SoupSession per
- * provider; a chat call is a #HelixProviderCall with the subclass's request and its
+ * provider, with a pool of the native HTTP/1.1 client for http:// chat calls
+ * (helix-http1-client.c; model lists stay on libsoup); a chat call is a #HelixProviderCall with the subclass's request and its
  * #HelixProviderCallFuncs. Subclasses (one per wire format) only build the request and
  * read the events. The key is write-only: it goes into the request headers and is
  * scrubbed from provider text quoted in errors, never logged.
@@ -43,7 +44,8 @@ typedef struct
   guint        current;       /* the key calls use while it works */
   guint        key_rest_s;
   Key         *building_key;  /* the key of the request being built */
-  SoupSession *session;
+  SoupSession      *session;
+  HelixHttp1Client *h1client;     /* http:// chat calls; NULL with HELIX_PROVIDER_HTTP=libsoup */
 } HelixHttpProviderPrivate;
 
 static void provider_iface_init (HelixProviderInterface *iface);
@@ -210,7 +212,7 @@ stream_chat_async (HelixProvider       *provider,
   g_debug ("%s: model %s, %u messages", priv->name, helix_chat_request_get_model (request),
            helix_chat_request_get_n_messages (request));
 
-  _helix_provider_call_send (call, priv->session, msg, body);
+  _helix_provider_call_send (call, priv->session, priv->h1client, msg, body);
 }
 
 static gboolean
@@ -276,6 +278,9 @@ helix_http_provider_dispose (GObject *object)
   if (priv->session != NULL)
     soup_session_abort (priv->session);
   g_clear_object (&priv->session);
+  if (priv->h1client != NULL)
+    helix_http1_client_close_idle (priv->h1client);
+  g_clear_pointer (&priv->h1client, helix_http1_client_unref);
 
   G_OBJECT_CLASS (helix_http_provider_parent_class)->dispose (object);
 }
@@ -390,6 +395,8 @@ helix_http_provider_init (HelixHttpProvider *self)
   HelixHttpProviderPrivate *priv = helix_http_provider_get_instance_private (self);
 
   priv->session = _helix_provider_session_new ();
+  if (helix_http1_client_is_enabled ())
+    priv->h1client = helix_http1_client_new ("helix/" PACKAGE_VERSION);
   priv->keys = g_ptr_array_new_with_free_func (key_unref);
   priv->key_rest_s = HELIX_HTTP_PROVIDER_DEFAULT_KEY_REST_S;
 }

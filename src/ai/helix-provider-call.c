@@ -1,18 +1,29 @@
 /* helix-provider-call.c: one streaming HTTP call to a provider, whatever its wire format
  *
- * What the OpenAI, Anthropic and Gemini providers share: the libsoup session,
+ * What the OpenAI, Anthropic and Gemini providers share: the HTTP clients,
  * the three timeouts, cancelling, reading the event stream into a
  * #HelixSseParser, reading a bounded error body, and parsing untrusted JSON
  * within limits. The wire format only builds the #SoupMessage and reads events
  * and error bodies (#HelixProviderCallFuncs).
  *
- * A call owns its message, its body stream and an inner #GCancellable.
- * Cancelling the caller's cancellable, or any of the three timeouts, cancels
- * the inner one: the pending libsoup operation fails at once and the
- * connection is closed. Redirects are refused: one could carry the key
- * elsewhere. Everything the provider sends is bounded: events (1 MiB), JSON
- * depth (64, checked before json-glib sees the text), the answer (8 MiB),
- * error bodies (64 KiB).
+ * Two clients carry the message: an http:// URL goes through the native
+ * HTTP/1.1 client of helix-http1-client.c (several times cheaper per call
+ * than libsoup's), https:// through libsoup's #SoupSession, which does TLS.
+ * `HELIX_PROVIDER_HTTP=libsoup` in the environment sends http:// through
+ * libsoup too (to compare the two). Both feed the same functions: the head
+ * (call_got_head()), body bytes (call_got_body(): the event stream or the
+ * error body), the end (call_body_ended(), call_body_failed()), or no
+ * response at all (call_send_failed(), which sends again once on a new
+ * connection when a reused one had been closed by the server).
+ *
+ * A call owns its message, its body stream (or native request) and an
+ * inner #GCancellable. Cancelling the caller's cancellable, or any of the
+ * three timeouts, cancels the inner one: the pending operation fails at once
+ * and the connection is closed. Redirects are refused (the native client
+ * follows none): one could carry the key elsewhere. Everything the provider
+ * sends is bounded: events (1 MiB), JSON depth (64, checked before json-glib
+ * sees the text), the answer (8 MiB), error bodies (64 KiB); the native
+ * client bounds the response head (64 KiB) and chunk-size lines.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -23,6 +34,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "helix-http1-client.h"
 #include "helix-json.h"
 #include "helix-sync-json.h"
 #include "helix-provider-private.h"
@@ -38,7 +50,10 @@ struct _HelixProviderCall
   GTask                        *task;
   HelixChatStream              *stream;
   SoupMessage                  *msg;
-  SoupSession                  *session;
+  SoupSession                  *session;             /* libsoup's client, or: */
+  HelixHttp1Client             *h1client;            /* the native one (http://) */
+  HelixHttp1Request            *h1;                  /* its request in flight */
+  GSource                      *cancel_source;       /* aborts @h1 */
   GBytes                       *request_body;        /* kept to send it again */
   GInputStream                 *body;
   GCancellable                 *cancellable;         /* ours: aborts the HTTP request */
@@ -62,13 +77,13 @@ struct _HelixProviderCall
   guint                         resent : 1;
 };
 
-static void read_next (HelixProviderCall *call);
+static void soup_read_next (HelixProviderCall *call);
 
 /* Setup */
 
-/* One session per provider. No libsoup I/O timeout: the call's own timeouts
- * bound every wait, and a model may think quietly for longer than libsoup's
- * default minute. */
+/* One session per provider (for https, and model lists). No libsoup I/O
+ * timeout: the call's own timeouts bound every wait, and a model may think
+ * quietly for longer than libsoup's default minute. */
 SoupSession *
 _helix_provider_session_new (void)
 {
@@ -252,6 +267,11 @@ clear_source (GSource **source)
 static void
 call_free (HelixProviderCall *call)
 {
+  /* First: nothing of the request is called after this. */
+  if (call->h1 != NULL)
+    helix_http1_request_abort (g_steal_pointer (&call->h1));
+  clear_source (&call->cancel_source);
+  g_clear_pointer (&call->h1client, helix_http1_client_unref);
   clear_source (&call->connect_timeout);
   clear_source (&call->first_token_timeout);
   clear_source (&call->call_timeout);
@@ -393,20 +413,6 @@ caller_cancelled_cb (GCancellable *caller_cancellable,
   g_cancellable_cancel (G_CANCELLABLE (user_data));
 }
 
-static void
-network_event_cb (SoupMessage        *msg,
-                  GSocketClientEvent  event,
-                  GIOStream          *connection,
-                  gpointer            user_data)
-{
-  HelixProviderCall *call = user_data;
-
-  /* Only a new connection has these events: a reused one has none. */
-  call->connected = TRUE;
-  if (event == G_SOCKET_CLIENT_COMPLETE)
-    clear_source (&call->connect_timeout);
-}
-
 /* Whether @error says the connection was gone before any answer: what an
  * idle connection the server closed meanwhile gives when it is reused. */
 static gboolean
@@ -427,6 +433,19 @@ cut_error (HelixProviderCall *call)
                       call->name);
 }
 
+/* The error of a failed transport operation. */
+static GError *
+transport_error (HelixProviderCall *call,
+                 const GError      *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return take_cancel_reason (call);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
+    return _helix_provider_call_protocol_error (call, error->message);
+
+  return _helix_provider_error_from_io (call->name, error);
+}
+
 static gboolean
 sse_event_cb (const HelixSseEvent *event,
               gpointer             user_data)
@@ -442,80 +461,6 @@ sse_event_cb (const HelixSseEvent *event,
   g_assert (go_on || call->done || call->error != NULL);
 
   return go_on;
-}
-
-/* The body of a successful answer: the event stream. */
-static void
-stream_read_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  HelixProviderCall *call = user_data;
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize len;
-
-  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, &error);
-
-  if (bytes == NULL)
-    {
-      if (call->done && call->error == NULL)
-        call_return (call, NULL);  /* the answer is complete; the end of the body is not needed */
-      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        call_return (call, take_cancel_reason (call));
-      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
-        call_return (call, cut_error (call));
-      else
-        call_return (call, _helix_provider_error_from_io (call->name, error));
-      return;
-    }
-
-  len = g_bytes_get_size (bytes);
-  if (len == 0)
-    {
-      if (!call->done && call->funcs->stream_ended != NULL && call->funcs->stream_ended (call))
-        _helix_provider_call_complete (call);
-      if (call->error != NULL)
-        call_return (call, g_steal_pointer (&call->error));
-      else if (call->done)
-        call_return (call, NULL);
-      else
-        call_return (call, cut_error (call));
-      return;
-    }
-
-  if (!call->done)
-    {
-      if (!helix_sse_parser_feed (call->parser, g_bytes_get_data (bytes, NULL), len, &error))
-        {
-          call_return (call, _helix_provider_call_protocol_error (call, error->message));
-          return;
-        }
-      if (call->error != NULL)
-        {
-          call_return (call, g_steal_pointer (&call->error));
-          return;
-        }
-      if (!call->done && g_cancellable_is_cancelled (call->cancellable))
-        {
-          call_return (call, take_cancel_reason (call));
-          return;
-        }
-      if (call->done)
-        {
-          clear_source (&call->call_timeout);
-          call->drain_timeout = add_timeout (call, DRAIN_MS);
-        }
-    }
-
-  read_next (call);
-}
-
-static void
-read_next (HelixProviderCall *call)
-{
-  g_input_stream_read_bytes_async (call->body, READ_SIZE, G_PRIORITY_DEFAULT,
-                                   call->cancellable, stream_read_cb, call);
 }
 
 static void
@@ -534,86 +479,49 @@ error_body_done (HelixProviderCall *call)
   call_return (call, error);
 }
 
-/* The body of an error answer: read at most HELIX_PROVIDER_MAX_ERROR_BODY. */
+/*
+ * The response, whichever client carries it (libsoup's, or the native one
+ * for http://): both feed these. A call goes: call_send_failed() (no
+ * response; may send again), or call_got_head() then call_got_body() for
+ * each piece of the body, then call_body_ended() or call_body_failed().
+ */
+
+static void transport_send (HelixProviderCall *call,
+                            gboolean           new_connection);
+
+/* No response came. */
 static void
-error_body_read_cb (GObject      *object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+call_send_failed (HelixProviderCall *call,
+                  const GError      *error)
 {
-  HelixProviderCall *call = user_data;
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize room;
-
-  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, &error);
-
-  if (bytes == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      call_return (call, take_cancel_reason (call));
-      return;
-    }
-
-  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
-    {
-      /* An unreadable body still has its status. */
-      error_body_done (call);
-      return;
-    }
-
-  room = HELIX_PROVIDER_MAX_ERROR_BODY - call->error_body->len;
-  g_byte_array_append (call->error_body, g_bytes_get_data (bytes, NULL),
-                       MIN (room, g_bytes_get_size (bytes)));
-  if (call->error_body->len >= HELIX_PROVIDER_MAX_ERROR_BODY)
-    {
-      error_body_done (call);
-      return;
-    }
-
-  g_input_stream_read_bytes_async (call->body, READ_SIZE, G_PRIORITY_DEFAULT,
-                                   call->cancellable, error_body_read_cb, call);
-}
-
-static void
-send_cb (GObject      *object,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  HelixProviderCall *call = user_data;
-  g_autoptr(GError) error = NULL;
-  SoupMessageHeaders *headers;
-  const char *content_type;
-
-  call->body = soup_session_send_finish (SOUP_SESSION (object), result, &error);
-
   /* A reused connection the server had closed while it was idle: the
    * request never reached it (no answer began), so it goes again, once, on
    * a new connection. Not an attempt of the router's: nothing failed. */
-  if (call->body == NULL && !call->connected && !call->resent &&
-      !g_cancellable_is_cancelled (call->cancellable) && is_stale_connection_error (error))
+  if (!call->connected && !call->resent && !g_cancellable_is_cancelled (call->cancellable) &&
+      is_stale_connection_error (error))
     {
       g_debug ("%s: the reused connection was closed (%s); sending again on a new one",
                call->name, error->message);
       call->resent = TRUE;
-      soup_message_add_flags (call->msg, SOUP_MESSAGE_NEW_CONNECTION);
-      soup_message_set_request_body_from_bytes (call->msg, "application/json", call->request_body);
-      soup_session_send_async (call->session, call->msg, G_PRIORITY_DEFAULT, call->cancellable,
-                               send_cb, call);
+      transport_send (call, TRUE);
       return;
     }
 
   clear_source (&call->connect_timeout);
+  call_return (call, transport_error (call, error));
+}
 
-  if (call->body == NULL)
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        call_return (call, take_cancel_reason (call));
-      else
-        call_return (call, _helix_provider_error_from_io (call->name, error));
-      return;
-    }
+/* The status and headers. Returns FALSE if the call ended. */
+static gboolean
+call_got_head (HelixProviderCall  *call,
+               guint               status,
+               SoupMessageHeaders *headers)
+{
+  const char *content_type;
 
-  headers = soup_message_get_response_headers (call->msg);
-  call->status = soup_message_get_status (call->msg);
+  clear_source (&call->connect_timeout);
+
+  call->status = status;
   call->retry_after = helix_provider_parse_retry_after (
     soup_message_headers_get_one (headers, "Retry-After"), NULL);
   content_type = soup_message_headers_get_content_type (headers, NULL);
@@ -623,22 +531,266 @@ send_cb (GObject      *object,
 
   if (!SOUP_STATUS_IS_SUCCESSFUL (call->status))
     {
+      /* The body of an error answer: read at most HELIX_PROVIDER_MAX_ERROR_BODY. */
       clear_source (&call->first_token_timeout);
       call->error_body = g_byte_array_new ();
-      g_input_stream_read_bytes_async (call->body, READ_SIZE, G_PRIORITY_DEFAULT,
-                                       call->cancellable, error_body_read_cb, call);
-      return;
+      return TRUE;
     }
 
   if (g_strcmp0 (content_type, "application/json") == 0)
     {
       call_return (call, _helix_provider_call_protocol_error (call, _("it did not stream its answer")));
-      return;
+      return FALSE;
     }
 
   call->parser = helix_sse_parser_new (sse_event_cb, call, NULL);
   helix_sse_parser_set_limits (call->parser, HELIX_PROVIDER_MAX_EVENT, HELIX_PROVIDER_MAX_EVENT);
-  read_next (call);
+  return TRUE;
+}
+
+/* Some bytes of the body. Returns FALSE if the call ended. */
+static gboolean
+call_got_body (HelixProviderCall *call,
+               const guint8      *data,
+               gsize              len)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (call->error_body != NULL)
+    {
+      gsize room = HELIX_PROVIDER_MAX_ERROR_BODY - call->error_body->len;
+
+      g_byte_array_append (call->error_body, data, MIN (room, len));
+      if (call->error_body->len >= HELIX_PROVIDER_MAX_ERROR_BODY)
+        {
+          error_body_done (call);
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  if (call->done)
+    return TRUE;  /* the answer is complete: the rest is read so the connection can be reused */
+
+  if (!helix_sse_parser_feed (call->parser, (const char *) data, len, &error))
+    {
+      call_return (call, _helix_provider_call_protocol_error (call, error->message));
+      return FALSE;
+    }
+  if (call->error != NULL)
+    {
+      call_return (call, g_steal_pointer (&call->error));
+      return FALSE;
+    }
+  if (!call->done && g_cancellable_is_cancelled (call->cancellable))
+    {
+      call_return (call, take_cancel_reason (call));
+      return FALSE;
+    }
+  if (call->done)
+    {
+      clear_source (&call->call_timeout);
+      call->drain_timeout = add_timeout (call, DRAIN_MS);
+    }
+
+  return TRUE;
+}
+
+/* The body was read to its end. */
+static void
+call_body_ended (HelixProviderCall *call)
+{
+  if (call->error_body != NULL)
+    {
+      error_body_done (call);
+      return;
+    }
+
+  if (!call->done && call->funcs->stream_ended != NULL && call->funcs->stream_ended (call))
+    _helix_provider_call_complete (call);
+  if (call->error != NULL)
+    call_return (call, g_steal_pointer (&call->error));
+  else if (call->done)
+    call_return (call, NULL);
+  else
+    call_return (call, cut_error (call));
+}
+
+/* Reading the body failed. */
+static void
+call_body_failed (HelixProviderCall *call,
+                  const GError      *error)
+{
+  if (call->error_body != NULL)
+    {
+      /* An unreadable body still has its status. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        call_return (call, take_cancel_reason (call));
+      else
+        error_body_done (call);
+      return;
+    }
+
+  if (call->done && call->error == NULL)
+    call_return (call, NULL);  /* the answer is complete; the end of the body is not needed */
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
+    call_return (call, cut_error (call));
+  else
+    call_return (call, transport_error (call, error));
+}
+
+/* libsoup: https, or everything with HELIX_PROVIDER_HTTP=libsoup */
+
+static void
+network_event_cb (SoupMessage        *msg,
+                  GSocketClientEvent  event,
+                  GIOStream          *connection,
+                  gpointer            user_data)
+{
+  HelixProviderCall *call = user_data;
+
+  /* Only a new connection has these events: a reused one has none. */
+  call->connected = TRUE;
+  if (event == G_SOCKET_CLIENT_COMPLETE)
+    clear_source (&call->connect_timeout);
+}
+
+static void
+soup_read_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  HelixProviderCall *call = user_data;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, &error);
+
+  if (bytes == NULL)
+    call_body_failed (call, error);
+  else if (g_bytes_get_size (bytes) == 0)
+    call_body_ended (call);
+  else if (call_got_body (call, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes)))
+    soup_read_next (call);
+}
+
+static void
+soup_read_next (HelixProviderCall *call)
+{
+  g_input_stream_read_bytes_async (call->body, READ_SIZE, G_PRIORITY_DEFAULT,
+                                   call->cancellable, soup_read_cb, call);
+}
+
+static void
+soup_send_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  HelixProviderCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  call->body = soup_session_send_finish (SOUP_SESSION (object), result, &error);
+
+  if (call->body == NULL)
+    call_send_failed (call, error);
+  else if (call_got_head (call, soup_message_get_status (call->msg),
+                          soup_message_get_response_headers (call->msg)))
+    soup_read_next (call);
+}
+
+/* The native client: http:// (helix-http1-client.c) */
+
+static void
+h1_connected_cb (gpointer user_data)
+{
+  HelixProviderCall *call = user_data;
+
+  call->connected = TRUE;
+  clear_source (&call->connect_timeout);
+}
+
+static void
+h1_head_cb (guint               status,
+            SoupMessageHeaders *headers,
+            gpointer            user_data)
+{
+  call_got_head (user_data, status, headers);
+}
+
+static void
+h1_body_cb (const guint8 *data,
+            gsize         len,
+            gpointer      user_data)
+{
+  call_got_body (user_data, data, len);
+}
+
+static void
+h1_end_cb (const GError *error,
+           gpointer      user_data)
+{
+  HelixProviderCall *call = user_data;
+
+  call->h1 = NULL;  /* over, freed when this returns */
+
+  if (error == NULL)
+    call_body_ended (call);
+  else if (call->status == 0)
+    call_send_failed (call, error);
+  else
+    call_body_failed (call, error);
+}
+
+static const HelixHttp1Callbacks h1_callbacks = {
+  .connected = h1_connected_cb,
+  .head = h1_head_cb,
+  .body = h1_body_cb,
+  .end = h1_end_cb,
+};
+
+/* The inner cancellable was cancelled (by the caller, or a timeout): the
+ * request stops now, its connection closed. */
+static gboolean
+h1_cancelled_cb (GCancellable *cancellable,
+                 gpointer      user_data)
+{
+  HelixProviderCall *call = user_data;
+  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                 "Operation was cancelled");
+
+  if (call->h1 != NULL)
+    helix_http1_request_abort (g_steal_pointer (&call->h1));
+
+  if (call->status == 0)
+    call_send_failed (call, error);
+  else
+    call_body_failed (call, error);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+transport_send (HelixProviderCall *call,
+                gboolean           new_connection)
+{
+  if (call->h1client != NULL)
+    {
+      g_assert (call->h1 == NULL);
+      call->h1 = helix_http1_client_send (call->h1client, soup_message_get_method (call->msg),
+                                          soup_message_get_uri (call->msg),
+                                          soup_message_get_request_headers (call->msg),
+                                          "application/json", call->request_body, new_connection,
+                                          &h1_callbacks, call);
+      return;
+    }
+
+  if (new_connection)
+    {
+      soup_message_add_flags (call->msg, SOUP_MESSAGE_NEW_CONNECTION);
+      soup_message_set_request_body_from_bytes (call->msg, "application/json", call->request_body);
+    }
+  soup_session_send_async (call->session, call->msg, G_PRIORITY_DEFAULT, call->cancellable,
+                           soup_send_cb, call);
 }
 
 /*
@@ -695,11 +847,13 @@ _helix_provider_call_new (HelixProvider                *provider,
   return call;
 }
 
-/* Sends @msg (taking it) with the JSON @body on @session; the call then runs
- * to its end by itself. */
+/* Sends @msg (taking it) with the JSON @body: on @h1client for an http://
+ * URL when there is one, else on @session. The call then runs to its end
+ * by itself. */
 void
 _helix_provider_call_send (HelixProviderCall *call,
                            SoupSession       *session,
+                           HelixHttp1Client  *h1client,
                            SoupMessage       *msg,
                            GBytes            *body)
 {
@@ -708,26 +862,38 @@ _helix_provider_call_send (HelixProviderCall *call,
   g_assert (call->msg == NULL);
 
   call->msg = msg;
-  call->session = g_object_ref (session);
   call->request_body = g_bytes_ref (body);
-  soup_message_set_request_body_from_bytes (msg, "application/json", body);
-  /* A redirect could carry the key elsewhere: an API endpoint has no business
-   * redirecting. Without IDEMPOTENT, libsoup 3.2 opens a new connection (and
-   * TLS handshake) for every POST; with it, idle connections are reused. A
-   * POST is never resent by libsoup itself: a reused connection the server
-   * had closed meanwhile is handled in send_cb(). */
-  soup_message_add_flags (call->msg, SOUP_MESSAGE_NO_REDIRECT | SOUP_MESSAGE_IDEMPOTENT);
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
                                 "text/event-stream");
-  g_signal_connect (call->msg, "network-event", G_CALLBACK (network_event_cb), call);
 
   /* No query: a key never goes there, but a misconfigured URL could hold one. */
   g_debug ("%s: %s %s://%s:%d%s", call->name, soup_message_get_method (msg),
            g_uri_get_scheme (uri), g_uri_get_host (uri), g_uri_get_port (uri),
            g_uri_get_path (uri));
 
-  soup_session_send_async (session, call->msg, G_PRIORITY_DEFAULT, call->cancellable,
-                           send_cb, call);
+  if (h1client != NULL && g_strcmp0 (g_uri_get_scheme (uri), "http") == 0)
+    {
+      /* The native client follows no redirect and reuses idle connections;
+       * cancelling aborts its request from the call's main context. */
+      call->h1client = helix_http1_client_ref (h1client);
+      call->cancel_source = g_cancellable_source_new (call->cancellable);
+      g_source_set_callback (call->cancel_source, G_SOURCE_FUNC (h1_cancelled_cb), call, NULL);
+      g_source_set_static_name (call->cancel_source, "[helix-ai] call cancelled");
+      g_source_attach (call->cancel_source, g_task_get_context (call->task));
+      transport_send (call, FALSE);
+      return;
+    }
+
+  call->session = g_object_ref (session);
+  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  /* A redirect could carry the key elsewhere: an API endpoint has no business
+   * redirecting. Without IDEMPOTENT, libsoup 3.2 opens a new connection (and
+   * TLS handshake) for every POST; with it, idle connections are reused. A
+   * POST is never resent by libsoup itself: a reused connection the server
+   * had closed meanwhile is handled in call_send_failed(). */
+  soup_message_add_flags (call->msg, SOUP_MESSAGE_NO_REDIRECT | SOUP_MESSAGE_IDEMPOTENT);
+  g_signal_connect (call->msg, "network-event", G_CALLBACK (network_event_cb), call);
+  transport_send (call, FALSE);
 }
 
 gboolean

@@ -9,6 +9,7 @@
 
 #include "helix-chat-stream.h"
 #include "helix-http-provider.h"
+#include "helix-http1-client.h"
 #include "helix-provider.h"
 #include "helix-sse-parser.h"
 
@@ -130,6 +131,7 @@ HelixProviderCall  *_helix_provider_call_new             (HelixProvider         
                                                           gpointer                      source_tag);
 void                _helix_provider_call_send            (HelixProviderCall            *call,
                                                           SoupSession                  *session,
+                                                          HelixHttp1Client             *h1client,
                                                           SoupMessage                  *msg,
                                                           GBytes                       *body);
 gboolean            _helix_provider_call_finish          (HelixProvider                *provider,
