@@ -33,6 +33,13 @@
 /* Rows written in one transaction, at most. */
 #define MAX_BATCH 1000
 
+/* Records that come within this long of the first of a batch join it. A
+ * commit writes whole pages to the write-ahead log: under load, one commit
+ * for many calls instead of one for each (the ledger thread had become a
+ * sixth of the gateway's CPU at 7,000 calls/s). Anything else queued (a
+ * flush, a query) ends the wait at once. */
+#define GATHER_US 2000
+
 /* Lines a query returns, at most. */
 #define MAX_TOTALS 10000
 #define MAX_RECENT 1000
@@ -261,6 +268,7 @@ write_batch (HelixLedger  *self,
              Job          *first)
 {
   g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + GATHER_US;
   Job *job = first;
   guint n = 0;
 
@@ -278,6 +286,13 @@ write_batch (HelixLedger  *self,
       job_free (job);
       n++;
       job = g_async_queue_try_pop (self->jobs);
+      if (job == NULL)
+        {
+          gint64 left = deadline - g_get_monotonic_time ();
+
+          if (left > 0)
+            job = g_async_queue_timeout_pop (self->jobs, left);
+        }
     }
 
   if (error == NULL)
