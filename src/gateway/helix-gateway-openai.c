@@ -986,7 +986,9 @@ chat_call_new (HelixGatewayAi *ai,
   call->ask = *ask;
   memset (ask, 0, sizeof *ask);
 
-  g_signal_connect (call->stream, "delta", G_CALLBACK (on_delta), call);
+  /* An answer that does not stream is written whole at the end. */
+  if (call->streaming)
+    g_signal_connect (call->stream, "delta", G_CALLBACK (on_delta), call);
 
   return call;
 }
