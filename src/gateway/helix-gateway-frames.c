@@ -43,24 +43,6 @@ count_digits (gint64 value)
   return n;
 }
 
-/* Appends @value, 1 ≤ @value ≤ HELIX_SYNC_MAX_INT, in decimal: without
- * printf, which was most of the time spent building a frame. */
-static void
-append_seq (GString *out,
-            gint64   value)
-{
-  char digits[24];
-  char *p = digits + sizeof digits;
-
-  do
-    {
-      *--p = '0' + value % 10;
-      value /= 10;
-    }
-  while (value > 0);
-
-  g_string_append_len (out, p, digits + sizeof digits - p);
-}
 
 /**
  * _helix_gateway_op_frame_bytes:
@@ -133,7 +115,7 @@ _helix_gateway_build_ops_frame (const gint64 *seqs,
       if (i > 0)
         g_string_append_c (out, ',');
       g_string_append_len (out, SEQ_HEAD, strlen (SEQ_HEAD));
-      append_seq (out, seqs[i]);
+      _helix_gateway_append_int (out, seqs[i]);
       g_string_append_c (out, ',');
       g_string_append (out, canonical + 1);
     }
@@ -179,7 +161,7 @@ _helix_gateway_build_ack_frame (HelixSyncOp * const *ops,
       g_string_append (out, "{\"op\":\"");
       g_string_append_len (out, op_id, HELIX_UUID_STRING_LEN);
       g_string_append (out, "\",\"seq\":");
-      append_seq (out, seqs[i]);
+      _helix_gateway_append_int (out, seqs[i]);
       g_string_append_c (out, '}');
     }
   g_string_append (out, "]}");

@@ -661,23 +661,6 @@ route (HelixGatewayNative      *native,
 
 /* Answering {{{1 */
 
-static void
-append_decimal (GString *out,
-                guint64  value)
-{
-  char digits[24];
-  char *p = digits + sizeof digits;
-
-  do
-    {
-      *--p = '0' + value % 10;
-      value /= 10;
-    }
-  while (value > 0);
-
-  g_string_append_len (out, p, digits + sizeof digits - p);
-}
-
 static const char *
 get_date (HelixGatewayNative *native)
 {
@@ -715,7 +698,7 @@ conn_answer (NativeConn          *conn,
 
   g_string_truncate (head, 0);
   g_string_append (head, "HTTP/1.1 ");
-  append_decimal (head, answer->status);
+  _helix_gateway_append_int (head, answer->status);
   g_string_append_c (head, ' ');
   /* libsoup 3.2 knows no phrase for 429 (RFC 6585): respond_json_body(). */
   g_string_append (head, answer->status == 429 ? "Too Many Requests"
@@ -739,7 +722,7 @@ conn_answer (NativeConn          *conn,
     }
 
   g_string_append (head, "Content-Type: application/json\r\nContent-Length: ");
-  append_decimal (head, body_length);
+  _helix_gateway_append_int (head, body_length);
   g_string_append (head, "\r\nX-Request-Id: ");
   g_string_append (head, id);
   g_string_append (head, "\r\n\r\n");

@@ -113,6 +113,8 @@ void     _helix_gateway_respond_json_text   (SoupServerMessage *msg,
                                              GString           *text);
 void     _helix_gateway_json_append_string  (GString           *out,
                                              const char        *value);
+void     _helix_gateway_append_int          (GString           *out,
+                                             gint64             value);
 gboolean _helix_gateway_accepts_gzip        (const char        *accept_encoding);
 GBytes  *_helix_gateway_gzip_bytes          (const char        *data,
                                              gsize              size);
