@@ -284,13 +284,20 @@ helix_gateway_db_open (const char  *path,
 
 typedef struct _Checkpoints
 {
-  char *path;
-  int   queued;  /* atomic: a checkpoint of @path is waiting or running */
+  char     *path;
+  int       queued;   /* atomic: a checkpoint of @path is waiting or running */
+  GMutex    lock;
+  GCond     cond;
+  gboolean  running;  /* under @lock */
+  gboolean  closed;   /* under @lock: the database was closed (and its files
+                       * may be gone): no checkpoint starts any more */
 } Checkpoints;
 
 static void
 checkpoints_clear (Checkpoints *checkpoints)
 {
+  g_mutex_clear (&checkpoints->lock);
+  g_cond_clear (&checkpoints->cond);
   g_free (checkpoints->path);
 }
 
@@ -311,6 +318,16 @@ checkpoint_func (gpointer data,
   /* Cleared first: commits from now on may ask again. */
   g_atomic_int_set (&checkpoints->queued, 0);
 
+  g_mutex_lock (&checkpoints->lock);
+  if (checkpoints->closed)
+    {
+      g_mutex_unlock (&checkpoints->lock);
+      checkpoints_unref (checkpoints);
+      return;
+    }
+  checkpoints->running = TRUE;
+  g_mutex_unlock (&checkpoints->lock);
+
   rc = sqlite3_open_v2 (checkpoints->path, &db, SQLITE_OPEN_READWRITE, NULL);
   /* A new connection knows the file is in WAL mode only once it read it. */
   if (rc == SQLITE_OK)
@@ -328,6 +345,11 @@ checkpoint_func (gpointer data,
     g_warning ("Could not checkpoint %s: %s", checkpoints->path,
                db != NULL ? sqlite3_errmsg (db) : sqlite3_errstr (rc));
   sqlite3_close (db);
+
+  g_mutex_lock (&checkpoints->lock);
+  checkpoints->running = FALSE;
+  g_cond_broadcast (&checkpoints->cond);
+  g_mutex_unlock (&checkpoints->lock);
 
   checkpoints_unref (checkpoints);
 }
@@ -381,6 +403,8 @@ helix_gateway_db_defer_checkpoints (HelixGatewayDb *self)
 
   self->checkpoints = g_atomic_rc_box_new0 (Checkpoints);
   self->checkpoints->path = g_strdup (self->path);
+  g_mutex_init (&self->checkpoints->lock);
+  g_cond_init (&self->checkpoints->cond);
   sqlite3_wal_autocheckpoint (self->db, 0);
   sqlite3_wal_hook (self->db, wal_hook, self->checkpoints);
 
@@ -407,6 +431,18 @@ helix_gateway_db_close (HelixGatewayDb *self)
   g_hash_table_remove_all (self->statement_addresses);
   g_hash_table_remove_all (self->statements);
   g_clear_pointer (&self->db, sqlite3_close);
+
+  /* A checkpoint queued now would find the files gone (a test's
+   * directory, a database moved away): none starts after this, and one
+   * running is waited for. */
+  if (self->checkpoints != NULL)
+    {
+      g_mutex_lock (&self->checkpoints->lock);
+      self->checkpoints->closed = TRUE;
+      while (self->checkpoints->running)
+        g_cond_wait (&self->checkpoints->cond, &self->checkpoints->lock);
+      g_mutex_unlock (&self->checkpoints->lock);
+    }
   g_clear_pointer (&self->checkpoints, checkpoints_unref);
 }
 
