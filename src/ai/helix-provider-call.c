@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "helix-http1-client.h"
+#include "helix-debug.h"
 #include "helix-json.h"
 #include "helix-sync-json.h"
 #include "helix-provider-private.h"
@@ -314,15 +315,15 @@ call_return (HelixProviderCall *call,
 
   if (error != NULL)
     {
-      g_debug ("%s: call failed after %" G_GSIZE_FORMAT " bytes of text: %s",
-               call->name, helix_chat_stream_get_text_length (call->stream), error->message);
+      HELIX_HOT_DEBUG ("%s: call failed after %" G_GSIZE_FORMAT " bytes of text: %s",
+                       call->name, helix_chat_stream_get_text_length (call->stream), error->message);
       call_free (call);
       g_task_return_error (task, error);
     }
   else
     {
-      g_debug ("%s: call complete, %" G_GSIZE_FORMAT " bytes of text",
-               call->name, helix_chat_stream_get_text_length (call->stream));
+      HELIX_HOT_DEBUG ("%s: call complete, %" G_GSIZE_FORMAT " bytes of text",
+                       call->name, helix_chat_stream_get_text_length (call->stream));
       call_free (call);
       g_task_return_boolean (task, TRUE);
     }
@@ -526,8 +527,8 @@ call_got_head (HelixProviderCall  *call,
     soup_message_headers_get_one (headers, "Retry-After"), NULL);
   content_type = soup_message_headers_get_content_type (headers, NULL);
 
-  g_debug ("%s: HTTP %u, %s", call->name, call->status,
-           content_type != NULL ? content_type : "no content type");
+  HELIX_HOT_DEBUG ("%s: HTTP %u, %s", call->name, call->status,
+                   content_type != NULL ? content_type : "no content type");
 
   if (!SOUP_STATUS_IS_SUCCESSFUL (call->status))
     {
@@ -867,9 +868,9 @@ _helix_provider_call_send (HelixProviderCall *call,
                                 "text/event-stream");
 
   /* No query: a key never goes there, but a misconfigured URL could hold one. */
-  g_debug ("%s: %s %s://%s:%d%s", call->name, soup_message_get_method (msg),
-           g_uri_get_scheme (uri), g_uri_get_host (uri), g_uri_get_port (uri),
-           g_uri_get_path (uri));
+  HELIX_HOT_DEBUG ("%s: %s %s://%s:%d%s", call->name, soup_message_get_method (msg),
+                   g_uri_get_scheme (uri), g_uri_get_host (uri), g_uri_get_port (uri),
+                   g_uri_get_path (uri));
 
   if (h1client != NULL && g_strcmp0 (g_uri_get_scheme (uri), "http") == 0)
     {

@@ -23,6 +23,7 @@
 
 #include <string.h>
 
+#include "helix-debug.h"
 #include "helix-provider-private.h"
 #include "helix-router-private.h"
 
@@ -464,8 +465,8 @@ try_candidate (GTask *task)
                            chat->result->stream, G_CONNECT_DEFAULT);
   request = request_for_model (chat->request, c->model);
 
-  g_debug ("%s/%s: attempt %u (%s)", c->entry->name, c->model, chat->attempt,
-           chat->result->reason);
+  HELIX_HOT_DEBUG ("%s/%s: attempt %u (%s)", c->entry->name, c->model, chat->attempt,
+                   chat->result->reason);
   helix_provider_stream_chat_async (c->entry->provider, request, chat->attempt_stream,
                                     g_task_get_cancellable (task), attempt_cb,
                                     g_object_ref (task));

@@ -628,6 +628,7 @@ helix_log_install (HelixLogLevel level)
       g_log_set_writer_func (helix_log_writer, NULL, NULL);
       g_log_set_default_handler (helix_log_handler, NULL);
       g_atomic_int_set (&installed_writer, TRUE);
+      helix_debug_set_would_drop_func (helix_log_would_drop);
 
       g_once_init_leave (&installed, 1);
     }

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "helix-debug.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -36,19 +38,6 @@ void           helix_log_set_level         (HelixLogLevel   level);
 HelixLogLevel  helix_log_get_level         (void);
 gboolean       helix_log_would_drop        (GLogLevelFlags  log_level,
                                             const char     *log_domain);
-
-/**
- * HELIX_HOT_DEBUG:
- * @...: the format and arguments of g_debug()
- *
- * g_debug() for a hot path: GLib 2.74 formats every g_log() message before
- * it can be dropped, so this makes the line only when it will be written.
- */
-#define HELIX_HOT_DEBUG(...) \
-  G_STMT_START { \
-    if G_UNLIKELY (!helix_log_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN)) \
-      g_debug (__VA_ARGS__); \
-  } G_STMT_END
 
 void           helix_log_info              (const char     *log_domain,
                                             const char     *message);
