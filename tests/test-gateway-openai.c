@@ -876,11 +876,8 @@ test_native_body_after_head (Fixture       *f,
     helix_test_wait_for (_helix_gateway_get_n_native_connections (f->gateway) == 1, WAIT_S,
                          "the connection to be accepted");
     helix_test_raw_send (c, head);
-    for (guint i = 0; i < 50; i++)
-      {
-        g_main_context_iteration (NULL, FALSE);
-        g_usleep (1000);
-      }
+    helix_test_wait_for (_helix_gateway_get_n_native_waiting (f->gateway) == 1, WAIT_S,
+                         "the gateway to wait for the body");
     g_assert_cmpuint (_helix_gateway_get_n_native_connections (f->gateway), ==, 1);
     helix_test_raw_send (c, body);
     helix_test_raw_read_response (c, &r);
@@ -895,8 +892,8 @@ test_native_body_after_head (Fixture       *f,
     helix_test_wait_for (_helix_gateway_get_n_native_connections (f->gateway) == 1, WAIT_S,
                          "the connection to be accepted");
     helix_test_raw_send (c, head);
-    for (guint i = 0; i < 20; i++)
-      g_main_context_iteration (NULL, FALSE);
+    helix_test_wait_for (_helix_gateway_get_n_native_waiting (f->gateway) == 1, WAIT_S,
+                         "the gateway to wait for the body");
   }
   helix_test_wait_for (_helix_gateway_get_n_native_connections (f->gateway) == 0 &&
                        helix_gateway_get_n_requests_in_flight (f->gateway) == 0, WAIT_S,

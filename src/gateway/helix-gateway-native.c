@@ -1173,6 +1173,18 @@ _helix_gateway_native_get_n_writing (HelixGatewayNative *native)
   return native->n_writing + native->n_calls;
 }
 
+/* Tests: connections whose request waits for the rest of its body. */
+guint
+_helix_gateway_native_get_n_waiting (HelixGatewayNative *native)
+{
+  guint n = 0;
+
+  for (GList *l = native->conns.head; l != NULL; l = l->next)
+    n += ((NativeConn *) l->data)->low_water != 0;
+
+  return n;
+}
+
 guint64
 _helix_gateway_native_get_n_answered (HelixGatewayNative *native)
 {

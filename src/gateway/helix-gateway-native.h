@@ -32,6 +32,7 @@ void                _helix_gateway_native_close_idle      (HelixGatewayNative *s
 guint               _helix_gateway_native_get_n_idle      (HelixGatewayNative *self);
 guint               _helix_gateway_native_get_n_writing   (HelixGatewayNative *self);
 guint64             _helix_gateway_native_get_n_answered  (HelixGatewayNative *self);
+guint               _helix_gateway_native_get_n_waiting   (HelixGatewayNative *self);
 
 void                _helix_gateway_native_call_set_gone_func (HelixGatewayNativeCall *call,
                                                               GFunc                   func,
@@ -79,5 +80,6 @@ void                _helix_gateway_set_native_http        (HelixGateway       *s
                                                            gboolean            enabled);
 guint64             _helix_gateway_get_n_native_requests  (HelixGateway       *self);
 guint               _helix_gateway_get_n_native_connections (HelixGateway     *self);
+guint               _helix_gateway_get_n_native_waiting   (HelixGateway       *self);
 
 G_END_DECLS

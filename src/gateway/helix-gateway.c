@@ -1245,6 +1245,15 @@ _helix_gateway_get_n_native_connections (HelixGateway *self)
                                 _helix_gateway_native_get_n_writing (self->native) : 0;
 }
 
+/* Tests: native connections whose request waits for the rest of its body. */
+guint
+_helix_gateway_get_n_native_waiting (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+
+  return self->native != NULL ? _helix_gateway_native_get_n_waiting (self->native) : 0;
+}
+
 /* Tests: requests answered on the native path since the gateway started. */
 guint64
 _helix_gateway_get_n_native_requests (HelixGateway *self)
