@@ -1169,9 +1169,11 @@ query_int (sqlite3    *db,
 }
 
 /* A connection that defers checkpoints never copies the log back itself;
- * the background thread does, once the log is past
- * HELIX_GATEWAY_DB_CHECKPOINT_PAGES pages, and all of what was committed is
- * there. */
+ * the background thread does, once the log is past its threshold
+ * (HELIX_GATEWAY_DB_CHECKPOINT_PAGES; CHECKPOINT_PAGES here, not to write
+ * 130 MB), and all of what was committed is there. */
+#define CHECKPOINT_PAGES 2000
+
 static void
 test_deferred_checkpoints (Fixture       *f,
                            gconstpointer  data)
@@ -1181,6 +1183,7 @@ test_deferred_checkpoints (Fixture       *f,
   gint64 before;
 
   helix_gateway_db_defer_checkpoints (f->db);
+  _helix_gateway_db_set_checkpoint_pages (f->db, CHECKPOINT_PAGES);
   g_assert_cmpint (query_int (_helix_gateway_db_get_handle (f->db, NULL),
                               "PRAGMA wal_autocheckpoint"), ==, 0);
 
@@ -1191,7 +1194,7 @@ test_deferred_checkpoints (Fixture       *f,
 
   /* Messages of 200 KiB (each stored twice: in the log and as a message) in
    * batches of 5, until the log is 1,500 pages past the threshold. */
-  n_batches = (HELIX_GATEWAY_DB_CHECKPOINT_PAGES + 1500) * 4096 / (5 * 2 * 200 * 1024) + 1;
+  n_batches = (CHECKPOINT_PAGES + 1500) * 4096 / (5 * 2 * 200 * 1024) + 1;
   for (guint batch = 0; batch < n_batches; batch++)
     {
       HelixSyncOp *ops[5];
@@ -1211,7 +1214,7 @@ test_deferred_checkpoints (Fixture       *f,
         helix_sync_op_unref (ops[i]);
     }
 
-  helix_test_wait_for (file_size (f->path) >= before + HELIX_GATEWAY_DB_CHECKPOINT_PAGES * 4096 / 2,
+  helix_test_wait_for (file_size (f->path) >= before + CHECKPOINT_PAGES * 4096 / 2,
                        30, "the background checkpoint");
   g_assert_cmpint (query_int (f->reader, "SELECT count(*) FROM sync_messages"), ==, 5 * n_batches);
 }

@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 
 /* A connection that defers checkpoints (helix_gateway_db_defer_checkpoints())
  * has the write-ahead log copied back by a background thread once it is past
- * this many pages (32 MiB of 4 KiB pages). A busy gateway rewrites the same
+ * this many pages (125 MiB of 4 KiB pages). A busy gateway rewrites the same
  * pages (each index's last page per user) in every commit: the longer the
  * log, the more of its frames are older copies of a page that the
  * checkpoint skips. */
@@ -29,5 +29,7 @@ sqlite3_stmt *_helix_gateway_db_prepare (HelixGatewayDb  *self,
                                          const char      *sql,
                                          GError         **error);
 void      _helix_gateway_db_release    (sqlite3_stmt    *stmt);
+void      _helix_gateway_db_set_checkpoint_pages (HelixGatewayDb *self,
+                                                  int             pages);
 
 G_END_DECLS

@@ -285,6 +285,7 @@ helix_gateway_db_open (const char  *path,
 typedef struct _Checkpoints
 {
   char     *path;
+  int       pages;    /* the log's size that asks for a checkpoint */
   int       queued;   /* atomic: a checkpoint of @path is waiting or running */
   GMutex    lock;
   GCond     cond;
@@ -377,7 +378,7 @@ wal_hook (gpointer    data,
 {
   Checkpoints *checkpoints = data;
 
-  if (n_pages >= HELIX_GATEWAY_DB_CHECKPOINT_PAGES &&
+  if (n_pages >= checkpoints->pages &&
       g_atomic_int_compare_and_exchange (&checkpoints->queued, 0, 1))
     g_thread_pool_push (get_checkpoint_pool (), g_atomic_rc_box_acquire (checkpoints), NULL);
 
@@ -403,6 +404,7 @@ helix_gateway_db_defer_checkpoints (HelixGatewayDb *self)
 
   self->checkpoints = g_atomic_rc_box_new0 (Checkpoints);
   self->checkpoints->path = g_strdup (self->path);
+  self->checkpoints->pages = HELIX_GATEWAY_DB_CHECKPOINT_PAGES;
   g_mutex_init (&self->checkpoints->lock);
   g_cond_init (&self->checkpoints->cond);
   sqlite3_wal_autocheckpoint (self->db, 0);
@@ -413,6 +415,19 @@ helix_gateway_db_defer_checkpoints (HelixGatewayDb *self)
   if (!helix_db_exec (self->db, "PRAGMA cache_size = -" G_STRINGIFY (RUNNING_CACHE_KIB), NULL,
                       NULL))
     g_warning ("Could not enlarge the page cache of %s", self->path);
+}
+
+/* Tests: a smaller log asks for a checkpoint (after
+ * helix_gateway_db_defer_checkpoints(), before any commit). */
+void
+_helix_gateway_db_set_checkpoint_pages (HelixGatewayDb *self,
+                                        int             pages)
+{
+  g_return_if_fail (HELIX_IS_GATEWAY_DB (self));
+  g_return_if_fail (self->checkpoints != NULL);
+  g_return_if_fail (pages > 0);
+
+  self->checkpoints->pages = pages;
 }
 
 /**
