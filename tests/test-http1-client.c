@@ -11,7 +11,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -25,6 +24,7 @@
 #include "helix-http1-client.h"
 #include "helix-provider-openai.h"
 #include "helix-test-canary.h"
+#include "helix-test-raw-http.h"
 #include "helix-test-util.h"
 
 #define KEY "sk-helix-h1-SECRET-0123456789"
@@ -42,21 +42,6 @@
           g_error ("Timed out waiting for %s", (what)); \
       } \
   } G_STMT_END
-
-static guint
-count_fds (void)
-{
-  DIR *dir = opendir ("/proc/self/fd");
-  struct dirent *entry;
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while ((entry = readdir (dir)) != NULL)
-    n += entry->d_name[0] != '.';
-  closedir (dir);
-
-  return n - 1;  /* the directory's own */
-}
 
 /* The server */
 
@@ -347,14 +332,14 @@ finish (HelixHttp1Client *client,
   g_assert_cmpuint (helix_http1_client_get_n_open (client), ==, 0);
   helix_http1_client_unref (client);
   server_stop (s);
-  g_assert_cmpuint (count_fds (), ==, fds_before);
+  g_assert_cmpuint (helix_test_count_fds (), ==, fds_before);
 }
 
 /* Two calls in a row: one connection; the request as it should be. */
 static void
 test_keep_alive (void)
 {
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
   g_autofree char *request = NULL;
   g_autofree char *host = NULL;
@@ -414,7 +399,7 @@ test_keep_alive (void)
 static void
 test_big_body (void)
 {
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
   gsize size = 8 * 1024 * 1024;
   g_autofree char *data = g_malloc (size);
@@ -452,7 +437,7 @@ test_big_body (void)
 static void
 test_idle_closed (void)
 {
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
   g_autofree char *request = NULL;
   Result r = { 0 };
@@ -539,7 +524,7 @@ test_idle_closed (void)
 static void
 test_idle_limits (void)
 {
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
   Result r1 = { 0 };
   Result r2 = { 0 };
@@ -587,7 +572,7 @@ test_idle_limits (void)
 static void
 test_chunked_splits (void)
 {
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
   const char *response = CHUNKED_HEAD CHUNKED_BODY;
   gsize len = strlen (response);
@@ -635,7 +620,7 @@ test_not_kept (void)
     "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 13\r\n\r\nuntil the end",
     "HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\nuntil the end",
   };
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
   Result r = { 0 };
   Server s;
@@ -689,7 +674,7 @@ test_bad_responses (void)
     "HTTP/2 200\r\n\r\n",
     "HTTP/1.1 20",
   };
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
   Result r = { 0 };
   Server s;
@@ -726,7 +711,7 @@ test_bad_responses (void)
 static void
 test_cut_and_abort (void)
 {
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
   Result r = { 0 };
   Result r2 = { 0 };
@@ -855,7 +840,7 @@ send_chunk (int         fd,
 static void
 test_call_cut (void)
 {
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   CallResult r = { 0 };
   g_autoptr(HelixChatStream) stream = NULL;
   HelixProvider *provider;
@@ -879,7 +864,7 @@ test_call_cut (void)
   g_clear_error (&r.error);
   helix_test_assert_finalized (provider);
   server_stop (&s);
-  g_assert_cmpuint (count_fds (), ==, fds);
+  g_assert_cmpuint (helix_test_count_fds (), ==, fds);
 }
 
 /* Cancelling in the middle of the answer closes the connection before the
@@ -887,7 +872,7 @@ test_call_cut (void)
 static void
 test_call_cancel (void)
 {
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(HelixChatStream) stream = NULL;
   CallResult r = { 0 };
@@ -927,7 +912,7 @@ test_call_cancel (void)
   g_clear_error (&r.error);
   helix_test_assert_finalized (provider);
   server_stop (&s);
-  g_assert_cmpuint (count_fds (), ==, fds);
+  g_assert_cmpuint (helix_test_count_fds (), ==, fds);
 }
 
 /* The reused connection is closed when the request arrives: the call sends
@@ -935,7 +920,7 @@ test_call_cancel (void)
 static void
 test_call_stale (void)
 {
-  guint fds = count_fds ();
+  guint fds = helix_test_count_fds ();
   g_autoptr(HelixChatStream) stream = NULL;
   CallResult r = { 0 };
   HelixProvider *provider;
@@ -984,7 +969,7 @@ test_call_stale (void)
   g_clear_error (&r.error);
   helix_test_assert_finalized (provider);
   server_stop (&s);
-  g_assert_cmpuint (count_fds (), ==, fds);
+  g_assert_cmpuint (helix_test_count_fds (), ==, fds);
 }
 
 /* GIO makes a few fds of its own on first use (the resolver's, the worker
