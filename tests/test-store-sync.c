@@ -10,6 +10,7 @@
 #include "helix-core.h"
 #include "helix-store-private.h"
 #include "helix-sync.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-util.h"
 
 typedef struct
@@ -37,23 +38,6 @@ fixture_setup (Fixture       *f,
     }
 }
 
-static gint64
-query_int (const char *path,
-           const char *sql)
-{
-  sqlite3 *db = NULL;
-  sqlite3_stmt *stmt = NULL;
-  gint64 value = -1;
-
-  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    value = sqlite3_column_int64 (stmt, 0);
-  sqlite3_finalize (stmt);
-  sqlite3_close (db);
-
-  return value;
-}
 
 /* A schema-2 database gets per-field HLCs from its rows' HLCs, an empty outbox and
  * cursor 0; a deleted session keeps its deletion HLC. */
@@ -66,7 +50,7 @@ test_migrate_backfill (Fixture       *f,
 
   g_assert_true (_helix_store_create_at_version (f->path, 2, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (f->path, SQLITE_OPEN_READWRITE);
   g_assert_cmpint (sqlite3_exec (db,
     "INSERT INTO sessions (uuid, title, created_us, updated_us, hlc, deleted) VALUES "
     "('0190a0b2-7c3d-7000-8000-000000000001', 'Old', 1, 1, '5:0:old', 0), "
@@ -82,11 +66,11 @@ test_migrate_backfill (Fixture       *f,
   g_assert_cmpint (helix_store_get_sync_cursor (f->store, &error), ==, 0);
   g_assert_cmpuint (outbox_len (f->store), ==, 0);
 
-  g_assert_cmpint (query_int (f->path, "SELECT count (*) FROM sessions WHERE title_hlc = hlc AND "
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count (*) FROM sessions WHERE title_hlc = hlc AND "
                                        "pinned_hlc = hlc AND archived_hlc = hlc"), ==, 2);
-  g_assert_cmpint (query_int (f->path, "SELECT count (*) FROM sessions WHERE deleted_hlc = hlc"),
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count (*) FROM sessions WHERE deleted_hlc = hlc"),
                    ==, 1);
-  g_assert_cmpint (query_int (f->path, "SELECT count (*) FROM messages WHERE model_hlc = hlc AND "
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count (*) FROM messages WHERE model_hlc = hlc AND "
                                        "created_hlc = hlc AND cost_hlc IS NULL"), ==, 1);
 }
 
@@ -295,7 +279,7 @@ test_outbox_duplicate_refused (Fixture       *f,
     sqlite3 *db = NULL;
     g_autoptr(HelixSession) reread = NULL;
 
-    g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+    db = helix_test_sqlite_open (f->path, SQLITE_OPEN_READWRITE);
     g_assert_cmpint (sqlite3_exec (db,
                                    "CREATE TRIGGER refuse_ops BEFORE INSERT ON outbox BEGIN "
                                    "  SELECT RAISE (ABORT, 'refused'); END;",
@@ -311,7 +295,7 @@ test_outbox_duplicate_refused (Fixture       *f,
     g_assert_no_error (error);
     g_assert_cmpstr (helix_session_get_title (reread), ==, "S");
     g_assert_cmpuint (helix_session_get_n_messages (reread), ==, 1);
-    g_assert_cmpint (query_int (f->path, "SELECT count (*) FROM messages"), ==, 1);
+    g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count (*) FROM messages"), ==, 1);
     g_assert_cmpuint (outbox_len (f->store), ==, 2);
   }
 }
@@ -382,7 +366,7 @@ state_hash (const char *path)
   g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   sqlite3 *db = NULL;
 
-  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (path, SQLITE_OPEN_READONLY);
   for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
     {
       sqlite3_stmt *stmt = NULL;

@@ -9,6 +9,7 @@
 
 #include "helix-core.h"
 #include "helix-store-private.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-util.h"
 
 typedef struct
@@ -50,34 +51,7 @@ fixture_teardown (Fixture       *f,
   g_free (f->dir);
 }
 
-static gint64
-query_int (const char *path,
-           const char *sql)
-{
-  sqlite3 *db = NULL;
-  sqlite3_stmt *stmt = NULL;
-  gint64 value = -1;
 
-  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    value = sqlite3_column_int64 (stmt, 0);
-  sqlite3_finalize (stmt);
-  sqlite3_close (db);
-
-  return value;
-}
-
-static void
-exec_sql (const char *path,
-          const char *sql)
-{
-  sqlite3 *db = NULL;
-
-  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close (db);
-}
 
 static void
 test_store_create (Fixture       *f,
@@ -94,11 +68,11 @@ test_store_create (Fixture       *f,
   g_assert_true (helix_uuid_is_valid (helix_store_get_device_id (f->store)) ||
                  g_uuid_string_is_valid (helix_store_get_device_id (f->store)));
 
-  g_assert_cmpint (query_int (f->path, "PRAGMA user_version"), ==,
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "PRAGMA user_version"), ==,
                    helix_store_get_latest_schema_version ());
-  g_assert_cmpint (query_int (f->path, "PRAGMA application_id"), ==, HELIX_STORE_APPLICATION_ID);
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), ==, 1);
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_fts'"), ==, 1);
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "PRAGMA application_id"), ==, HELIX_STORE_APPLICATION_ID);
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), ==, 1);
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_fts'"), ==, 1);
 }
 
 static void
@@ -135,19 +109,19 @@ test_store_upgrade (Fixture       *f,
   /* Schema 1 only, with a session and a message written by "an old Helix". */
   g_assert_true (_helix_store_create_at_version (f->path, 1, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (query_int (f->path, "PRAGMA user_version"), ==, 1);
-  exec_sql (f->path,
-            "INSERT INTO sessions (uuid, title, created_us, updated_us, hlc) VALUES "
-            "('0190a0b2-7c3d-7000-8000-000000000001', 'Old chat', 1, 1, '1:0:old');"
-            "INSERT INTO messages (uuid, session, position, role, content, created_us, hlc) VALUES "
-            "('0190a0b2-7c3d-7000-8000-000000000002', 1, 0, 'user', 'an elephant remembers', 1, '1:1:old');"
-            "UPDATE sessions SET n_messages = 1;");
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "PRAGMA user_version"), ==, 1);
+  helix_test_sqlite_exec (f->path,
+               "INSERT INTO sessions (uuid, title, created_us, updated_us, hlc) VALUES "
+               "('0190a0b2-7c3d-7000-8000-000000000001', 'Old chat', 1, 1, '1:0:old');"
+               "INSERT INTO messages (uuid, session, position, role, content, created_us, hlc) VALUES "
+               "('0190a0b2-7c3d-7000-8000-000000000002', 1, 0, 'user', 'an elephant remembers', 1, '1:1:old');"
+               "UPDATE sessions SET n_messages = 1;");
 
   for (guint v = 2; v <= n; v++)
     {
       g_assert_true (_helix_store_create_at_version (f->path, v, &error));
       g_assert_no_error (error);
-      g_assert_cmpint (query_int (f->path, "PRAGMA user_version"), ==, v);
+      g_assert_cmpint (helix_test_sqlite_query_int (f->path, "PRAGMA user_version"), ==, v);
     }
 
   f->store = helix_store_open (f->path, &error);
@@ -211,8 +185,8 @@ test_store_refuse_newer (Fixture       *f,
 
   helix_store_close (f->store);
   g_clear_object (&f->store);
-  exec_sql (f->path, "PRAGMA journal_mode = DELETE");
-  exec_sql (f->path, sql);
+  helix_test_sqlite_exec (f->path, "PRAGMA journal_mode = DELETE");
+  helix_test_sqlite_exec (f->path, sql);
 
   assert_refused_untouched (f->path, HELIX_STORE_ERROR_TOO_NEW);
 }
@@ -254,7 +228,7 @@ test_store_refuse_corrupt_pages (Fixture       *f,
 
   helix_store_close (f->store);
   g_clear_object (&f->store);
-  exec_sql (f->path, "PRAGMA journal_mode = DELETE");
+  helix_test_sqlite_exec (f->path, "PRAGMA journal_mode = DELETE");
 
   /* Keep the 100-byte header and trash the schema page behind it. */
   bytes = read_file (f->path);
@@ -273,7 +247,7 @@ test_store_refuse_foreign (Fixture       *f,
   g_autofree char *db_dir = g_path_get_dirname (f->path);
 
   g_assert_true (g_mkdir_with_parents (db_dir, 0700) == 0);
-  exec_sql (f->path, "CREATE TABLE contacts (name TEXT)");
+  helix_test_sqlite_exec (f->path, "CREATE TABLE contacts (name TEXT)");
 
   assert_refused_untouched (f->path, HELIX_STORE_ERROR_NOT_A_DATABASE);
 }
@@ -378,7 +352,7 @@ test_store_tombstones (Fixture       *f,
   fetched = helix_store_get_session (f->store, helix_session_get_id (s), &error);
   g_assert_no_error (error);
   g_assert_true (helix_session_get_deleted (fetched));
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM messages"), ==, 1);
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count(*) FROM messages"), ==, 1);
 
   /* Undo. */
   restored = helix_store_set_session_flag (f->store, helix_session_get_id (s),
@@ -475,8 +449,8 @@ test_store_messages (Fixture       *f,
 
   /* Nothing of the refused writes stuck, and positions stayed dense. */
   g_assert_cmpuint (helix_store_count_messages (f->store, sid, &error), ==, 10);
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM messages"), ==, 10);
-  g_assert_cmpint (query_int (f->path, "SELECT max(position) FROM messages"), ==, 9);
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count(*) FROM messages"), ==, 10);
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT max(position) FROM messages"), ==, 9);
 }
 
 static void
@@ -591,11 +565,11 @@ test_store_search (Fixture       *f,
   g_clear_object (&s1);
   s1 = helix_store_rename_session (f->store, helix_session_get_id (s2), "Baking", &error);
   g_assert_no_error (error);
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM sessions_fts WHERE sessions_fts MATCH 'recipes'"), ==, 0);
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM sessions_fts WHERE sessions_fts MATCH 'baking'"), ==, 1);
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'oven'"), ==, 1);
-  exec_sql (f->path, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
-  exec_sql (f->path, "INSERT INTO sessions_fts (sessions_fts, rank) VALUES ('integrity-check', 1)");
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count(*) FROM sessions_fts WHERE sessions_fts MATCH 'recipes'"), ==, 0);
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count(*) FROM sessions_fts WHERE sessions_fts MATCH 'baking'"), ==, 1);
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'oven'"), ==, 1);
+  helix_test_sqlite_exec (f->path, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  helix_test_sqlite_exec (f->path, "INSERT INTO sessions_fts (sessions_fts, rank) VALUES ('integrity-check', 1)");
 }
 
 static gint64
@@ -604,7 +578,7 @@ fts_count (const char *path,
 {
   g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '%s'", word);
 
-  return query_int (path, sql);
+  return helix_test_sqlite_query_int (path, sql);
 }
 
 /* Single appends are indexed in batches and before every search: a search always finds
@@ -640,7 +614,7 @@ test_store_deferred_index (Fixture       *f,
     g_autofree char *sql = g_strdup_printf ("UPDATE messages SET content = 'beluga' WHERE uuid = '%s'",
                                             helix_message_get_id (m));
 
-    exec_sql (f->path, sql);
+    helix_test_sqlite_exec (f->path, sql);
     g_clear_pointer (&hits, g_ptr_array_unref);
     hits = helix_store_search_messages (f->store, "beluga", 10, &error);
     g_assert_cmpuint (hits->len, ==, 1);
@@ -662,9 +636,9 @@ test_store_deferred_index (Fixture       *f,
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpint (fts_count (f->path, "orca"), ==, 256);
 
-  exec_sql (f->path, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
-  g_assert_cmpint (query_int (f->path, "SELECT CAST (value AS INTEGER) FROM store_meta WHERE key = 'fts-indexed-upto'"),
-                   ==, query_int (f->path, "SELECT max (id) FROM messages"));
+  helix_test_sqlite_exec (f->path, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT CAST (value AS INTEGER) FROM store_meta WHERE key = 'fts-indexed-upto'"),
+                   ==, helix_test_sqlite_query_int (f->path, "SELECT max (id) FROM messages"));
 }
 
 typedef struct
@@ -799,7 +773,7 @@ test_store_async_writes (Fixture       *f,
   g_assert_cmpuint (state.n_session_changed, ==, 2);
 
   /* Committed, as a separate connection sees. */
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM messages WHERE content = 'async hello'"), ==, 1);
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count(*) FROM messages WHERE content = 'async hello'"), ==, 1);
 
   /* Errors come back through the callback. */
   state.done = FALSE;
