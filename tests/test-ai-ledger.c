@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "helix-ledger.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-util.h"
 
 /* 2026-11-22 12:00 UTC */
@@ -329,7 +330,7 @@ test_bad_file (void)
   sqlite3 *db = NULL;
 
   /* From a newer Helix */
-  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   g_assert_cmpint (sqlite3_exec (db, "PRAGMA user_version = 99", NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (db);
   g_assert_null (helix_ledger_open (path, &error));

@@ -19,6 +19,7 @@
 #include "helix-audit-watch.h"
 #include "helix-http-provider.h"
 #include "helix-sanitizer.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-server.h"
 #include "helix-test-util.h"
 
@@ -245,7 +246,7 @@ test_fail_closed (Fixture       *f,
   g_assert_cmpint (record (audit, HELIX_AUDIT_CHANNEL_API, "auth.login", NULL, &error), ==, 1);
   g_assert_no_error (error);
 
-  g_assert_cmpint (sqlite3_open (f->log_path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (f->log_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   g_assert_cmpint (sqlite3_exec (db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), ==, SQLITE_OK);
 
   seq = record (audit, HELIX_AUDIT_CHANNEL_API, "provider.key.set", "{\"provider\":\"deepseek\"}", &error);
@@ -534,7 +535,7 @@ test_verify (Fixture       *f,
   g_assert_cmpint (forged.problem, ==, HELIX_AUDIT_BAD_SIGNATURE);
 
   /* One byte of entry 7's payload changed. */
-  g_assert_cmpint (sqlite3_open (f->log_path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (f->log_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   g_assert_cmpint (sqlite3_exec (db,
                                  "UPDATE entries SET record = replace (record, CAST ('true' AS BLOB), "
                                  "CAST ('TRUE' AS BLOB)) WHERE seq = 7",
@@ -759,7 +760,7 @@ test_command_line (Fixture       *f,
 
   /* The tail and the checkpoints that covered it are gone: consistent on
    * its own, caught by the kept checkpoint. */
-  g_assert_cmpint (sqlite3_open (f->log_path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (f->log_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   g_assert_cmpint (sqlite3_exec (db, "DELETE FROM entries WHERE seq > 12; "
                                      "DELETE FROM checkpoints WHERE size > 12",
                                  NULL, NULL, NULL), ==, SQLITE_OK);

@@ -28,6 +28,7 @@
 #include "helix-gateway.h"
 #include "helix-gateway-private.h"
 #include "helix-sanitizer.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
 #include "helix-test-util.h"
@@ -204,7 +205,7 @@ lock_audit (Fixture *f)
 {
   sqlite3 *db = NULL;
 
-  g_assert_cmpint (sqlite3_open (f->audit_path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (f->audit_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   g_assert_cmpint (sqlite3_exec (db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), ==, SQLITE_OK);
 
   return db;
@@ -378,7 +379,7 @@ tamper (Fixture *f,
   g_autofree guint8 *record = NULL;
   int len;
 
-  g_assert_cmpint (sqlite3_open (f->audit_path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (f->audit_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   sqlite3_busy_timeout (db, 5000);
   g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT record FROM entries WHERE seq = ?", -1, &stmt,
                                        NULL), ==, SQLITE_OK);

@@ -20,6 +20,7 @@
 
 #include "helix-gateway.h"
 #include "helix-gateway-db.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-http.h"
 #include "helix-test-util.h"
 
@@ -596,8 +597,7 @@ count_audit_entries (Scratch *s)
   sqlite3_stmt *stmt = NULL;
   gint64 n;
 
-  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  sqlite3_busy_timeout (db, 5000);
+  db = helix_test_sqlite_open (path, SQLITE_OPEN_READONLY);
   g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT count (*) FROM entries", -1, &stmt, NULL), ==,
                    SQLITE_OK);
   g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
@@ -628,7 +628,7 @@ test_cli_audit (Scratch       *s,
   g_assert_cmpint (before, >=, 1);
 
   /* The audit store cannot be written: nothing happens. */
-  g_assert_cmpint (sqlite3_open (audit_path, &lock), ==, SQLITE_OK);
+  lock = helix_test_sqlite_open (audit_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   g_assert_cmpint (sqlite3_exec (lock, "BEGIN EXCLUSIVE", NULL, NULL, NULL), ==, SQLITE_OK);
 
   g_assert_cmpint (run_cli (s, add_carol, "carol password\n", NULL, &err), ==, 1);
@@ -1241,17 +1241,6 @@ assert_refused_unchanged (const char *path,
 }
 
 static void
-make_sqlite (const char *path,
-             const char *sql)
-{
-  sqlite3 *db = NULL;
-
-  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close (db);
-}
-
-static void
 test_db_refuses (Scratch       *s,
                  gconstpointer  data)
 {
@@ -1268,17 +1257,17 @@ test_db_refuses (Scratch       *s,
   g_assert_no_error (error);
   assert_refused_unchanged (text, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE);
 
-  make_sqlite (foreign, "PRAGMA application_id = 42; CREATE TABLE t (x);");
+  helix_test_sqlite_exec (foreign, "PRAGMA application_id = 42; CREATE TABLE t (x);");
   assert_refused_unchanged (foreign, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE);
 
-  make_sqlite (desktop, "PRAGMA application_id = 1212962865; PRAGMA user_version = 2; "
-                        "CREATE TABLE sessions (x);");
+  helix_test_sqlite_exec (desktop, "PRAGMA application_id = 1212962865; PRAGMA user_version = 2; "
+                          "CREATE TABLE sessions (x);");
   assert_refused_unchanged (desktop, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE);
 
   sql = g_strdup_printf ("PRAGMA application_id = %d; PRAGMA user_version = %u; "
                          "CREATE TABLE users (x);", HELIX_GATEWAY_DB_APPLICATION_ID,
                          helix_gateway_db_get_latest_schema_version () + 1);
-  make_sqlite (newer, sql);
+  helix_test_sqlite_exec (newer, sql);
   assert_refused_unchanged (newer, HELIX_GATEWAY_DB_ERROR_TOO_NEW);
 
   /* A new file gets the latest schema, and opens again. */

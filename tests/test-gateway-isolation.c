@@ -38,6 +38,7 @@
 #include "helix-gateway-private.h"
 #include "helix-gateway-sync.h"
 #include "helix-sync-frame.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
 #include "helix-test-util.h"
@@ -312,8 +313,7 @@ dump_state (Fixture *f,
   g_autofree char *sessions = NULL;
   g_autofree char *messages = NULL;
 
-  g_assert_cmpint (sqlite3_open_v2 (f->db_path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  sqlite3_busy_timeout (db, 5000);
+  db = helix_test_sqlite_open (f->db_path, SQLITE_OPEN_READONLY);
 
   users = g_strdup_printf ("SELECT id, name, password_hash, is_admin, disabled, created_us, "
                            "head_seq FROM users%s ORDER BY id", where);

@@ -32,6 +32,7 @@
 
 #include "helix-gateway.h"
 #include "helix-gateway-keepalive.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
 #include "helix-test-raw-http.h"
@@ -472,7 +473,7 @@ test_internal_error (Fixture       *f,
 
   /* Logging in looks the user up: that fails now. (SQLite may keep the
    * descriptor of this connection for the next one: counted from here.) */
-  g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   g_assert_cmpint (sqlite3_exec (db, "DROP TABLE users", NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (db);
 

@@ -18,6 +18,7 @@
 #include "helix-gateway-private.h"
 #include "helix-gateway-sync.h"
 #include "helix-password.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-util.h"
 #include "helix-uuid.h"
 #include "helix-test-gateway.h"
@@ -858,8 +859,8 @@ test_group_commit (Fixture       *f,
   client_sync_empty (b, "dev-b");
   client_sync_empty (c, "dev-c");
 
-  g_assert_cmpint (sqlite3_open (helix_gateway_db_get_path (helix_gateway_get_db (f->gateway)),
-                                 &lock), ==, SQLITE_OK);
+  lock = helix_test_sqlite_open (helix_gateway_db_get_path (helix_gateway_get_db (f->gateway)),
+                                 SQLITE_OPEN_READWRITE);
   g_assert_cmpint (sqlite3_exec (lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
 
   /* Sent without waiting: they reach the gateway in the same few reads. */

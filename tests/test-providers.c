@@ -25,6 +25,7 @@
 #include "helix-provider-editor-private.h"
 #include "helix-provider-settings.h"
 #include "helix-providers-page-private.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-canary.h"
 #include "helix-test-keyring.h"
 #include "helix-test-util.h"
@@ -568,7 +569,7 @@ test_audited (Fixture       *f,
 
   /* Another process holds the trail's lock: neither an addition nor a
    * removal happens, in the settings, the router or the keyring. */
-  g_assert_cmpint (sqlite3_open (log_path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (log_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   g_assert_cmpint (sqlite3_exec (db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), ==, SQLITE_OK);
 
   second = new_config ("Second", REMOTE_URL, TRUE, "gpt-4o", NULL);

@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "helix-store-sync.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-sync.h"
 
 #define PASSWORD        "correct horse battery staple"
@@ -688,7 +689,7 @@ gateway_count_ops (Gateway *gateway)
   sqlite3_stmt *stmt = NULL;
   gint64 count;
 
-  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (path, SQLITE_OPEN_READONLY);
   g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT count(*), count(DISTINCT op) FROM ops", -1,
                                        &stmt, NULL), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);

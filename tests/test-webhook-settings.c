@@ -25,6 +25,7 @@
 #include "helix-application.h"
 #include "helix-preferences-window.h"
 #include "helix-webhook-settings.h"
+#include "helix-test-sqlite.h"
 #include "helix-test-canary.h"
 #include "helix-test-keyring.h"
 #include "helix-test-server.h"
@@ -462,7 +463,7 @@ test_audited (Fixture       *f,
 
   /* Another process holds the trail's lock: no addition, change or removal
    * happens, in the settings or the keyring. */
-  g_assert_cmpint (sqlite3_open (f->log_path, &db), ==, SQLITE_OK);
+  db = helix_test_sqlite_open (f->log_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   g_assert_cmpint (sqlite3_exec (db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), ==, SQLITE_OK);
   before = settings_text (f->settings);
 
