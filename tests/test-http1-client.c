@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -72,7 +73,8 @@ server_start (Server *s)
 static void
 server_stop (Server *s)
 {
-  close (s->listen_fd);
+  if (s->listen_fd >= 0)
+    close (s->listen_fd);
   g_clear_pointer (&s->url, g_free);
 }
 
@@ -285,10 +287,11 @@ static const HelixHttp1Callbacks callbacks = {
 };
 
 static void
-start_with_body (HelixHttp1Client *client,
-                 Server           *s,
-                 Result           *r,
-                 GBytes           *body)
+start_full (HelixHttp1Client *client,
+            Server           *s,
+            Result           *r,
+            GBytes           *body,
+            gboolean          new_connection)
 {
   g_autofree char *url = g_strconcat (s->url, "/v1/chat?x=1", NULL);
   g_autoptr(GUri) uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, NULL);
@@ -299,10 +302,19 @@ start_with_body (HelixHttp1Client *client,
   soup_message_headers_append (headers, "Authorization", "Bearer " KEY);
   soup_message_headers_append (headers, "Accept", "text/event-stream");
   r->request = helix_http1_client_send (client, "POST", uri, headers, "application/json", body,
-                                        FALSE, &callbacks, r);
+                                        new_connection, &callbacks, r);
   g_assert_nonnull (r->request);
   /* Never a callback before send returns. */
   g_assert_false (r->done);
+}
+
+static void
+start_with_body (HelixHttp1Client *client,
+                 Server           *s,
+                 Result           *r,
+                 GBytes           *body)
+{
+  start_full (client, s, r, body, FALSE);
 }
 
 static void
@@ -768,6 +780,149 @@ test_cut_and_abort (void)
   finish (client, &s, fds);
 }
 
+/* Reads the next request on @fd and checks it is the one with @body. */
+static void
+assert_next_request (int         fd,
+                     const char *body)
+{
+  g_autofree char *request = server_read_request (fd);
+
+  g_assert_nonnull (request);
+  g_assert_true (g_str_has_suffix (request, body));
+}
+
+/* Runs the client's main loop for a while, for what it might wrongly do. */
+static void
+let_client_run (void)
+{
+  for (guint i = 0; i < 200; i++)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (100);
+    }
+}
+
+static gboolean
+server_has_connection (Server *s)
+{
+  struct pollfd pfd = { .fd = s->listen_fd, .events = POLLIN };
+
+  return poll (&pfd, 1, 0) == 1;
+}
+
+/* At most so many connections per host: the others wait, first come first
+ * served; a finished connection goes straight to the next waiting request,
+ * or closes to make room for one that needs a new connection; an aborted
+ * waiting request leaves the queue unseen; a failed connect frees its
+ * place; a higher limit lets those waiting in. */
+static void
+test_per_host_cap (void)
+{
+  guint fds = helix_test_count_fds ();
+  HelixHttp1Client *client = helix_http1_client_new ("helix-test/1");
+  Result r[6] = { { 0 } };
+  GBytes *bodies[G_N_ELEMENTS (r)];
+  Server s;
+  int fd1;
+  int fd2;
+  int fd3;
+
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++)
+    bodies[i] = g_bytes_new_take (g_strdup_printf ("{\"n\":%u}", i), strlen ("{\"n\":0}"));
+
+  server_start (&s);
+  helix_http1_client_set_max_per_host (client, 2);
+  start_full (client, &s, &r[0], bodies[0], FALSE);
+  start_full (client, &s, &r[1], bodies[1], FALSE);
+  start_full (client, &s, &r[2], bodies[2], FALSE);
+  start_full (client, &s, &r[3], bodies[3], TRUE);
+  start_full (client, &s, &r[4], bodies[4], FALSE);
+  g_assert_cmpuint (helix_http1_client_get_n_waiting (client), ==, 3);
+
+  fd1 = server_accept (&s);
+  fd2 = server_accept (&s);
+  assert_next_request (fd1, "{\"n\":0}");
+  assert_next_request (fd2, "{\"n\":1}");
+  let_client_run ();
+  g_assert_false (server_has_connection (&s));
+  g_assert_cmpuint (helix_http1_client_get_n_open (client), ==, 2);
+
+  /* Aborted while waiting: gone from the queue, never heard of again. */
+  helix_http1_request_abort (r[4].request);
+  g_assert_cmpuint (helix_http1_client_get_n_waiting (client), ==, 2);
+
+  /* The first connection goes on with the oldest request waiting. */
+  server_send_str (fd1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
+  helix_test_wait_for (r[0].done, WAIT_S, "the first response");
+  g_assert_no_error (r[0].error);
+  assert_next_request (fd1, "{\"n\":2}");
+  g_assert_cmpuint (helix_http1_client_get_n_waiting (client), ==, 1);
+
+  /* The next one wants a new connection: the second closes for it. */
+  server_send_str (fd2, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb");
+  helix_test_wait_for (r[1].done, WAIT_S, "the second response");
+  g_assert_no_error (r[1].error);
+  fd3 = server_accept (&s);
+  assert_next_request (fd3, "{\"n\":3}");
+  g_assert_true (server_peer_closed (fd2));
+  g_assert_cmpuint (helix_http1_client_get_n_waiting (client), ==, 0);
+  g_assert_cmpuint (helix_http1_client_get_n_open (client), ==, 2);
+
+  server_send_str (fd1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc");
+  server_send_str (fd3, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nd");
+  helix_test_wait_for (r[2].done && r[3].done, WAIT_S, "the last responses");
+  g_assert_no_error (r[2].error);
+  g_assert_no_error (r[3].error);
+  assert_body (&r[2], "c");
+  assert_body (&r[3], "d");
+  g_assert_cmpuint (r[4].n_end, ==, 0);
+  g_assert_cmpuint (helix_http1_client_get_n_connects (client), ==, 3);
+  g_assert_cmpuint (helix_http1_client_get_n_idle (client), ==, 2);
+  close (fd1);
+  close (fd2);
+  close (fd3);
+
+  /* A limit of one, with the idle connections gone: the second request
+   * waits until a higher limit lets it in. */
+  helix_http1_client_close_idle (client);
+  helix_http1_client_set_max_per_host (client, 1);
+  start_full (client, &s, &r[0], bodies[0], FALSE);
+  start_full (client, &s, &r[1], bodies[1], FALSE);
+  fd1 = server_accept (&s);
+  assert_next_request (fd1, "{\"n\":0}");
+  g_assert_cmpuint (helix_http1_client_get_n_waiting (client), ==, 1);
+  helix_http1_client_set_max_per_host (client, 2);
+  g_assert_cmpuint (helix_http1_client_get_n_waiting (client), ==, 0);
+  fd2 = server_accept (&s);
+  assert_next_request (fd2, "{\"n\":1}");
+  server_send_str (fd1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  server_send_str (fd2, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  helix_test_wait_for (r[0].done && r[1].done, WAIT_S, "both responses");
+  g_assert_no_error (r[0].error);
+  g_assert_no_error (r[1].error);
+  close (fd1);
+  close (fd2);
+
+  /* Nobody listening: each refused connect makes room for the next. */
+  helix_http1_client_close_idle (client);
+  helix_http1_client_set_max_per_host (client, 1);
+  close (s.listen_fd);
+  s.listen_fd = -1;
+  for (guint i = 0; i < 3; i++)
+    start_full (client, &s, &r[i], bodies[i], FALSE);
+  helix_test_wait_for (r[0].done && r[1].done && r[2].done, WAIT_S, "the refused connects");
+  for (guint i = 0; i < 3; i++)
+    g_assert_error (r[i].error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_cmpuint (helix_http1_client_get_n_waiting (client), ==, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++)
+    {
+      result_clear (&r[i]);
+      g_bytes_unref (bodies[i]);
+    }
+  finish (client, &s, fds);
+}
+
 /* Through a provider call */
 
 typedef struct
@@ -1012,6 +1167,7 @@ main (int   argc,
   g_test_add_func ("/helix/http1/not-kept", test_not_kept);
   g_test_add_func ("/helix/http1/bad-responses", test_bad_responses);
   g_test_add_func ("/helix/http1/cut-and-abort", test_cut_and_abort);
+  g_test_add_func ("/helix/http1/per-host-cap", test_per_host_cap);
   g_test_add_func ("/helix/http1/call-cut", test_call_cut);
   g_test_add_func ("/helix/http1/call-cancel", test_call_cancel);
   g_test_add_func ("/helix/http1/call-stale", test_call_stale);

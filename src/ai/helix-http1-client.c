@@ -22,6 +22,13 @@
  * its body was read to its end; a request that stops early (aborted, an
  * error) closes its connection.
  *
+ * At most %HELIX_HTTP1_DEFAULT_MAX_PER_HOST connections per host:port are
+ * open or being made at once (like libsoup's max-conns-per-host); a request
+ * beyond that waits, first come first served, for a connection to come
+ * free (it is handed over without going idle) or to close (a new one is
+ * made). A local model server is not flooded with connections by a burst of
+ * requests; the caller's timeouts bound the wait.
+ *
  * Limits on what the server sends: the response head (and a chunked body's
  * trailers) at most %HELIX_HTTP1_MAX_HEAD bytes, a chunk-size line at most
  * %HELIX_HTTP1_MAX_CHUNK_LINE; the body's size is the caller's business (it
@@ -71,6 +78,8 @@ typedef struct
   char   *connect_uri;  /* for GSocketClient (and its proxy lookup) */
   char   *host_header;
   GQueue  idle;         /* of Conn, the most recently used first */
+  guint   n_conns;      /* open (idle or busy) or being made */
+  GQueue  waiting;      /* of HelixHttp1Request waiting for a connection, oldest first */
 } Host;
 
 struct _HelixHttp1Client
@@ -81,6 +90,7 @@ struct _HelixHttp1Client
   GHashTable      *hosts;           /* key → Host */
   guint            idle_timeout_s;
   guint            max_idle;
+  guint            max_per_host;
   guint            n_open;
   guint            n_connects;
 };
@@ -117,6 +127,8 @@ struct _HelixHttp1Request
   const HelixHttp1Callbacks *callbacks;
   gpointer                   user_data;
   Conn                      *conn;
+  GMainContext              *context;            /* where it was sent from */
+  GList                      wait_link;          /* in host->waiting */
   GCancellable              *connect_cancellable;
   GError                    *pending_error;      /* reported from the main loop */
   GString                   *head_out;
@@ -128,12 +140,17 @@ struct _HelixHttp1Request
   gsize                      trailer_bytes;
   guint                      status;
   guint                      keep_alive : 1;
+  guint                      new_connection : 1; /* never an idle one */
+  guint                      waiting : 1;        /* for a connection */
   guint                      got_bytes : 1;      /* any byte of the response */
   guint                      finished : 1;
 };
 
 static void conn_dispatch (Conn         *conn,
                            GIOCondition  condition);
+static void host_pump     (Host         *host);
+static void request_take  (HelixHttp1Request *request,
+                           Conn              *conn);
 
 /* Switch */
 
@@ -215,6 +232,10 @@ conn_close (Conn *conn)
   g_socket_close (g_socket_connection_get_socket (conn->connection), NULL);
   g_clear_object (&conn->connection);
   conn->fd = -1;
+
+  /* Its place is free: a request waiting for one gets a new connection. */
+  conn->host->n_conns--;
+  host_pump (conn->host);
 }
 
 static Conn *
@@ -263,6 +284,28 @@ conn_release (Conn     *conn,
 
   conn->request = NULL;
 
+  if (reusable && !conn->closed && conn->len == 0)
+    {
+      GMainContext *context = g_source_get_context (conn->source);
+
+      /* Straight to the oldest request waiting that may reuse it. */
+      for (GList *l = conn->host->waiting.head; l != NULL; l = l->next)
+        {
+          HelixHttp1Request *waiter = l->data;
+
+          if (!waiter->new_connection && waiter->context == context)
+            {
+              g_queue_unlink (&conn->host->waiting, l);
+              waiter->waiting = FALSE;
+              request_take (waiter, conn);
+              return;
+            }
+        }
+      /* Those waiting need a new connection: this one makes room for it. */
+      if (conn->host->waiting.length > 0)
+        reusable = FALSE;
+    }
+
   if (reusable && !conn->closed && conn->len == 0 &&
       g_queue_get_length (&conn->host->idle) < client->max_idle)
     {
@@ -307,7 +350,8 @@ request_unref (HelixHttp1Request *request)
   if (!g_ref_count_dec (&request->ref_count))
     return;
 
-  g_assert (request->conn == NULL);
+  g_assert (request->conn == NULL && !request->waiting);
+  g_main_context_unref (request->context);
   g_clear_object (&request->connect_cancellable);
   g_clear_error (&request->pending_error);
   if (request->head_out != NULL)
@@ -316,6 +360,16 @@ request_unref (HelixHttp1Request *request)
   g_clear_pointer (&request->headers, soup_message_headers_unref);
   helix_http1_client_unref (request->client);
   g_free (request);
+}
+
+static void
+request_stop_waiting (HelixHttp1Request *request)
+{
+  if (request->waiting)
+    {
+      g_queue_unlink (&request->host->waiting, &request->wait_link);
+      request->waiting = FALSE;
+    }
 }
 
 /* Ends @request: its connection goes back to the pool if @reusable, the
@@ -332,6 +386,7 @@ request_end (HelixHttp1Request *request,
     return;
 
   request->finished = TRUE;
+  request_stop_waiting (request);
   if (request->connect_cancellable != NULL)
     g_cancellable_cancel (request->connect_cancellable);
   if (request->conn != NULL)
@@ -858,19 +913,19 @@ connect_cb (GObject      *object,
   connection = g_socket_client_connect_to_uri_finish (G_SOCKET_CLIENT (object), result, &error);
   g_clear_object (&request->connect_cancellable);
 
-  if (request->finished)
+  if (request->finished || connection == NULL)
     {
-      /* Aborted meanwhile: a connection made anyway is not kept. */
-      g_clear_error (&error);
+      Host *host = request->host;
+
+      /* Aborted meanwhile (a connection made anyway is not kept), or failed:
+       * its place goes to the next request waiting. */
       if (connection != NULL)
         g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-      request_unref (request);
-      return;
-    }
-
-  if (connection == NULL)
-    {
-      request_end (request, error, FALSE);
+      host->n_conns--;
+      if (!request->finished)
+        request_end (request, g_steal_pointer (&error), FALSE);
+      g_clear_error (&error);
+      host_pump (host);
       request_unref (request);
       return;
     }
@@ -882,6 +937,51 @@ connect_cb (GObject      *object,
   if (!request->finished && !request_write (request, &error))
     request_end (request, error, FALSE);
   request_unref (request);
+}
+
+/* Sends @request on @conn, a connection of its host that was idle or just
+ * finished another request. */
+static void
+request_take (HelixHttp1Request *request,
+              Conn              *conn)
+{
+  GError *error = NULL;
+
+  g_assert (conn->request == NULL && conn->len == 0);
+  request->conn = conn;
+  conn->request = request;
+  g_source_set_ready_time (conn->source, -1);
+  if (!request_write (request, &error))
+    request_fail_later (request, error);
+}
+
+/* Makes a new connection for @request, in a place of its host's already
+ * counted. The connection is watched on @request's main context. */
+static void
+request_connect (HelixHttp1Request *request)
+{
+  g_main_context_push_thread_default (request->context);
+  request_ref (request);  /* for the connect */
+  request->connect_cancellable = g_cancellable_new ();
+  g_socket_client_connect_to_uri_async (request->client->socket_client, request->host->connect_uri, 80,
+                                        request->connect_cancellable, connect_cb, request);
+  g_main_context_pop_thread_default (request->context);
+}
+
+/* Requests waiting get new connections while the host has room. */
+static void
+host_pump (Host *host)
+{
+  HelixHttp1Request *request;
+
+  while (host->waiting.length > 0 &&
+         host->n_conns < ((HelixHttp1Request *) host->waiting.head->data)->client->max_per_host)
+    {
+      request = g_queue_pop_head_link (&host->waiting)->data;
+      request->waiting = FALSE;
+      host->n_conns++;
+      request_connect (request);
+    }
 }
 
 /* The client */
@@ -904,6 +1004,7 @@ host_free (gpointer data)
   Host *host = data;
 
   host_close_idle (host);
+  g_assert (host->waiting.length == 0 && host->n_conns == 0);
   g_free (host->key);
   g_free (host->connect_uri);
   g_free (host->host_header);
@@ -929,6 +1030,7 @@ helix_http1_client_new (const char *user_agent)
   self->hosts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, host_free);
   self->idle_timeout_s = HELIX_HTTP1_DEFAULT_IDLE_S;
   self->max_idle = HELIX_HTTP1_DEFAULT_MAX_IDLE;
+  self->max_per_host = HELIX_HTTP1_DEFAULT_MAX_PER_HOST;
 
   return self;
 }
@@ -1002,6 +1104,52 @@ helix_http1_client_set_idle_limits (HelixHttp1Client *self,
 }
 
 /**
+ * helix_http1_client_set_max_per_host:
+ * @self: a client
+ * @max_per_host: how many connections may be open (or being made) per
+ *   host:port at once, at least 1
+ *
+ * Requests beyond the limit wait for a connection.
+ */
+void
+helix_http1_client_set_max_per_host (HelixHttp1Client *self,
+                                     guint             max_per_host)
+{
+  GHashTableIter iter;
+  gpointer host;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (max_per_host > 0);
+
+  self->max_per_host = max_per_host;
+  g_hash_table_iter_init (&iter, self->hosts);
+  while (g_hash_table_iter_next (&iter, NULL, &host))
+    host_pump (host);
+}
+
+/**
+ * helix_http1_client_get_n_waiting:
+ * @self: a client
+ *
+ * Returns: the number of requests waiting for a connection
+ */
+guint
+helix_http1_client_get_n_waiting (HelixHttp1Client *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_return_val_if_fail (self != NULL, 0);
+
+  g_hash_table_iter_init (&iter, self->hosts);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    n += ((Host *) value)->waiting.length;
+
+  return n;
+}
+
+/**
  * helix_http1_client_get_n_idle:
  * @self: a client
  *
@@ -1072,6 +1220,7 @@ get_host (HelixHttp1Client *self,
   else
     host->host_header = g_strdup (host->key);
   g_queue_init (&host->idle);
+  g_queue_init (&host->waiting);
   g_hash_table_insert (self->hosts, host->key, host);
 
   return host;
@@ -1129,8 +1278,9 @@ append_header (const char *name,
  * @callbacks: what to call as the response comes; must outlive the request
  * @user_data: data for @callbacks
  *
- * Sends a request on an idle connection of the pool, or a new one. The
- * callbacks run on the thread-default main context, never before this
+ * Sends a request on an idle connection of the pool, or a new one; when
+ * its host has as many connections as it may, the request waits for one.
+ * The callbacks run on the thread-default main context, never before this
  * returns.
  *
  * Returns: (transfer none): the request, valid until @callbacks.end returns
@@ -1152,7 +1302,9 @@ helix_http1_client_send (HelixHttp1Client          *self,
   const char *path;
   const char *query;
   gboolean path_ok;
-  GList *link;
+  GMainContext *context;
+  Host *host;
+  GList *link = NULL;
 
   g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (method != NULL, NULL);
@@ -1163,7 +1315,10 @@ helix_http1_client_send (HelixHttp1Client          *self,
   request = g_new0 (HelixHttp1Request, 1);
   g_ref_count_init (&request->ref_count);
   request->client = helix_http1_client_ref (self);
-  request->host = get_host (self, uri);
+  request->host = host = get_host (self, uri);
+  request->context = context = g_main_context_ref_thread_default ();
+  request->wait_link.data = request;
+  request->new_connection = new_connection;
   request->callbacks = callbacks;
   request->user_data = user_data;
   request->headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
@@ -1202,30 +1357,35 @@ helix_http1_client_send (HelixHttp1Client          *self,
       return request;
     }
 
-  link = new_connection ? NULL : g_queue_peek_head_link (&request->host->idle);
   /* A connection is watched on one main context: only its own requests reuse it. */
-  if (link != NULL && g_source_get_context (((Conn *) link->data)->source) !=
-                      (g_main_context_get_thread_default () ?: g_main_context_default ()))
-    link = NULL;
+  if (!new_connection)
+    for (link = host->idle.head; link != NULL; link = link->next)
+      if (g_source_get_context (((Conn *) link->data)->source) == context)
+        break;
   if (link != NULL)
     {
-      Conn *conn = link->data;
-      GError *error = NULL;
-
-      g_queue_unlink (&request->host->idle, link);
-      g_assert (conn->request == NULL && conn->len == 0);
-      request->conn = conn;
-      conn->request = request;
-      g_source_set_ready_time (conn->source, -1);
-      if (!request_write (request, &error))
-        request_fail_later (request, error);
+      g_queue_unlink (&host->idle, link);
+      request_take (request, link->data);
       return request;
     }
 
-  request_ref (request);  /* for the connect */
-  request->connect_cancellable = g_cancellable_new ();
-  g_socket_client_connect_to_uri_async (self->socket_client, request->host->connect_uri, 80,
-                                        request->connect_cancellable, connect_cb, request);
+  /* No room for another connection: wait for one, behind those already
+   * waiting. Idle connections no waiting request can use make room. */
+  if (host->n_conns >= self->max_per_host || host->waiting.length > 0)
+    {
+      request->waiting = TRUE;
+      g_queue_push_tail_link (&host->waiting, &request->wait_link);
+      while (host->waiting.length > 0 && host->n_conns >= self->max_per_host &&
+             (link = g_queue_pop_tail_link (&host->idle)) != NULL)
+        {
+          conn_close (link->data);
+          conn_unref (link->data);
+        }
+      return request;
+    }
+
+  host->n_conns++;
+  request_connect (request);
 
   return request;
 }
@@ -1246,6 +1406,7 @@ helix_http1_request_abort (HelixHttp1Request *request)
     return;
 
   request->finished = TRUE;
+  request_stop_waiting (request);
   if (request->connect_cancellable != NULL)
     g_cancellable_cancel (request->connect_cancellable);
   if (request->conn != NULL)

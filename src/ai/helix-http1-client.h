@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 #define HELIX_HTTP1_MAX_CHUNK_LINE      1024         /* a chunk-size line, extensions included */
 #define HELIX_HTTP1_DEFAULT_IDLE_S      30
 #define HELIX_HTTP1_DEFAULT_MAX_IDLE    64           /* idle connections kept per host */
+#define HELIX_HTTP1_DEFAULT_MAX_PER_HOST 256         /* connections open at once per host */
 
 typedef struct _HelixHttp1Client  HelixHttp1Client;
 typedef struct _HelixHttp1Request HelixHttp1Request;
@@ -56,7 +57,10 @@ void               helix_http1_client_close_idle       (HelixHttp1Client        
 void               helix_http1_client_set_idle_limits  (HelixHttp1Client          *self,
                                                         guint                      idle_timeout_s,
                                                         guint                      max_idle_per_host);
+void               helix_http1_client_set_max_per_host (HelixHttp1Client          *self,
+                                                        guint                      max_per_host);
 guint              helix_http1_client_get_n_idle       (HelixHttp1Client          *self);
+guint              helix_http1_client_get_n_waiting    (HelixHttp1Client          *self);
 guint              helix_http1_client_get_n_open       (HelixHttp1Client          *self);
 guint              helix_http1_client_get_n_connects   (HelixHttp1Client          *self);
 

@@ -91,7 +91,7 @@ _helix_provider_session_new (void)
   return soup_session_new_with_options ("user-agent", "helix/" PACKAGE_VERSION,
                                         "timeout", 0,
                                         "max-conns", 1024,
-                                        "max-conns-per-host", 256,
+                                        "max-conns-per-host", HELIX_HTTP1_DEFAULT_MAX_PER_HOST,
                                         NULL);
 }
 
