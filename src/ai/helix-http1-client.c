@@ -1103,6 +1103,22 @@ helix_http1_client_set_idle_limits (HelixHttp1Client *self,
   self->max_idle = max_idle_per_host;
 }
 
+/* The total length of one queue of every host: @offset is the queue's in #Host. */
+static guint
+sum_host_queues (HelixHttp1Client *self,
+                 glong             offset)
+{
+  GHashTableIter iter;
+  gpointer host;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->hosts);
+  while (g_hash_table_iter_next (&iter, NULL, &host))
+    n += G_STRUCT_MEMBER (GQueue, host, offset).length;
+
+  return n;
+}
+
 /**
  * helix_http1_client_set_max_per_host:
  * @self: a client
@@ -1136,17 +1152,9 @@ helix_http1_client_set_max_per_host (HelixHttp1Client *self,
 guint
 helix_http1_client_get_n_waiting (HelixHttp1Client *self)
 {
-  GHashTableIter iter;
-  gpointer value;
-  guint n = 0;
-
   g_return_val_if_fail (self != NULL, 0);
 
-  g_hash_table_iter_init (&iter, self->hosts);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    n += ((Host *) value)->waiting.length;
-
-  return n;
+  return sum_host_queues (self, G_STRUCT_OFFSET (Host, waiting));
 }
 
 /**
@@ -1158,17 +1166,9 @@ helix_http1_client_get_n_waiting (HelixHttp1Client *self)
 guint
 helix_http1_client_get_n_idle (HelixHttp1Client *self)
 {
-  GHashTableIter iter;
-  gpointer value;
-  guint n = 0;
-
   g_return_val_if_fail (self != NULL, 0);
 
-  g_hash_table_iter_init (&iter, self->hosts);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    n += g_queue_get_length (&((Host *) value)->idle);
-
-  return n;
+  return sum_host_queues (self, G_STRUCT_OFFSET (Host, idle));
 }
 
 /**
