@@ -779,6 +779,21 @@ chat_both (Fixture              *f,
   helix_test_raw_assert_same (r, &reference, chat_volatile);
 }
 
+/* A call whose conversation is about @size bytes long: many turns. */
+static char *
+long_chat_body (gsize size)
+{
+  GString *body = g_string_new ("{\"model\":\"auto\",\"messages\":[");
+  g_autofree char *words = g_strnfill (180, 'w');
+
+  for (guint i = 0; body->len < size; i++)
+    g_string_append_printf (body, "{\"role\":\"%s\",\"content\":\"turn %u %s\"},",
+                            i % 2 == 0 ? "user" : "assistant", i, words);
+  g_string_append (body, "{\"role\":\"user\",\"content\":\"Say hello\"}]}");
+
+  return g_string_free (body, FALSE);
+}
+
 /* A call that does not stream goes the native way, answered as libsoup answers it. */
 static void
 test_native_completion (Fixture       *f,
@@ -802,6 +817,24 @@ test_native_completion (Fixture       *f,
   g_assert_nonnull (strstr (r2.head, "\r\nX-Helix-Provider: beta\r\n"));
   g_assert_cmpuint (fake_provider_get_n_requests (f->alpha), ==, 2);
   g_assert_cmpuint (fake_provider_get_n_requests (f->beta), ==, 2);
+
+  /* A long conversation, within the native path's limit, and over it. */
+  {
+    g_autofree char *within = long_chat_body (HELIX_GATEWAY_NATIVE_REQUEST_MAX - 1024);
+    g_autofree char *over = long_chat_body (HELIX_GATEWAY_NATIVE_REQUEST_MAX);
+    g_autofree char *long_request = raw_chat_request (f, within, "application/json");
+    g_autofree char *longer_request = raw_chat_request (f, over, "application/json");
+    g_auto(HelixTestRawResponse) r3 = { 0 };
+    g_auto(HelixTestRawResponse) r4 = { 0 };
+
+    g_assert_cmpuint (strlen (long_request), <=, HELIX_GATEWAY_NATIVE_REQUEST_MAX);
+    g_assert_cmpuint (strlen (longer_request), >, HELIX_GATEWAY_NATIVE_REQUEST_MAX);
+    chat_both (f, long_request, TRUE, &r3);
+    g_assert_cmpuint (r3.status, ==, 200);
+    chat_both (f, longer_request, FALSE, &r4);
+    g_assert_cmpuint (r4.status, ==, 200);
+    g_assert_cmpuint (fake_provider_get_n_requests (f->alpha), ==, 6);
+  }
 }
 
 /* Upstream failures are answered natively, as libsoup answers them. */

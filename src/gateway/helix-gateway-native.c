@@ -35,12 +35,13 @@
  * and the answer would be a success, the head is read for real and the
  * answer written at once; the connection stays here for the next request.
  * A call's body must have arrived whole with its head, within
- * %HELIX_GATEWAY_NATIVE_HEAD_MAX bytes; the call is checked as libsoup's
+ * %HELIX_GATEWAY_NATIVE_REQUEST_MAX bytes in all; the call is checked as libsoup's
  * route would (_helix_gateway_openai_native_prepare()) before anything is
  * read, and answered later (a HelixGatewayNativeCall): meanwhile the
  * connection is watched for the client hanging up, which cancels the call.
  * Anything else — another route or method, a head not whole yet or larger
- * than %HELIX_GATEWAY_NATIVE_HEAD_MAX, HTTP/1.0, `Connection: close`, a
+ * than %HELIX_GATEWAY_NATIVE_HEAD_MAX, a call larger than
+ * %HELIX_GATEWAY_NATIVE_REQUEST_MAX, HTTP/1.0, `Connection: close`, a
  * body elsewhere, `Origin` (CORS), `Expect`, `Upgrade`, `Range`, an unusual
  * byte, a repeated header, a token that does not authenticate, a request
  * over a rate limit, a failing database, a call that streams or names an
@@ -120,10 +121,10 @@ struct _HelixGatewayNative
   /* The Date header of answers made in the same second. */
   gint64        date_second;
   char          date[64];
-  /* The peeked request head; one byte more for a final NUL. */
-  char          buffer[HELIX_GATEWAY_NATIVE_HEAD_MAX + 1];
-  /* Where a request head is read once answered. */
-  char          discard[HELIX_GATEWAY_NATIVE_HEAD_MAX];
+  /* The peeked request; one byte more for a final NUL. */
+  char          buffer[HELIX_GATEWAY_NATIVE_REQUEST_MAX + 1];
+  /* Where a request is read once answered. */
+  char          discard[HELIX_GATEWAY_NATIVE_REQUEST_MAX];
 };
 
 /* A request head of the usual shape, parsed in place. */
@@ -893,7 +894,7 @@ conn_serve (NativeConn *conn)
       char *end;
 
       do
-        peeked = recv (conn->fd, native->buffer, HELIX_GATEWAY_NATIVE_HEAD_MAX, MSG_PEEK);
+        peeked = recv (conn->fd, native->buffer, HELIX_GATEWAY_NATIVE_REQUEST_MAX, MSG_PEEK);
       while (peeked < 0 && errno == EINTR);
 
       if (peeked < 0 && errno == EAGAIN)
@@ -909,7 +910,7 @@ conn_serve (NativeConn *conn)
       conn_touch (conn, started_us);
       native->buffer[peeked] = '\0';
 
-      end = g_strstr_len (native->buffer, peeked, "\r\n\r\n");
+      end = g_strstr_len (native->buffer, MIN (peeked, HELIX_GATEWAY_NATIVE_HEAD_MAX), "\r\n\r\n");
       if (end == NULL || _helix_gateway_is_stopping (native->gateway))
         {
           conn_hand_over (conn);
@@ -923,7 +924,8 @@ conn_serve (NativeConn *conn)
           return;
         }
 
-      /* A body must be here whole, within what can be peeked. Clients
+      /* A body must be here whole, within what can be peeked
+       * (%HELIX_GATEWAY_NATIVE_REQUEST_MAX with its head). Clients
        * often send it after the head: the socket is then made to say it is
        * readable only once the whole request is in (SO_RCVLOWAT; an end of
        * the stream wakes it up as well). */
@@ -934,7 +936,7 @@ conn_serve (NativeConn *conn)
           return;
         }
       if (request_length > (gsize) peeked &&
-          (request_length > HELIX_GATEWAY_NATIVE_HEAD_MAX ||
+          (request_length > HELIX_GATEWAY_NATIVE_REQUEST_MAX ||
            conn->low_water == request_length ||
            !conn_set_low_water (conn, request_length)))
         {

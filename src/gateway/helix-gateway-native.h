@@ -13,6 +13,10 @@ G_BEGIN_DECLS
 /* The longest request head the native path reads; a longer one goes to libsoup. */
 #define HELIX_GATEWAY_NATIVE_HEAD_MAX 8192
 
+/* The longest request, head and body, the native path takes: an AI call
+ * with a long conversation in it. A longer one goes to libsoup. */
+#define HELIX_GATEWAY_NATIVE_REQUEST_MAX (64 * 1024)
+
 /* Header lines of a request at most on the native path. */
 #define HELIX_GATEWAY_NATIVE_MAX_HEADERS 64
 
