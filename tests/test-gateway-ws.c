@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "helix-gateway.h"
+#include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
 #include "helix-gateway-sync.h"
 #include "helix-password.h"
@@ -660,6 +661,18 @@ test_before_hello (Fixture       *f,
   g_assert_cmpuint (client_wait_closed (c), ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
 }
 
+/* The value of an unlabelled counter of /metrics. */
+static guint64
+metric_value (const char *name)
+{
+  g_autofree char *text = helix_gateway_metrics_render ();
+  g_autofree char *needle = g_strdup_printf ("\n%s ", name);
+  const char *line = strstr (text, needle);
+
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen (needle), NULL, 10);
+}
+
 static void
 test_push_fanout (Fixture       *f,
                   gconstpointer  data)
@@ -683,9 +696,13 @@ test_push_fanout (Fixture       *f,
   GPtrArray *received;
   guint n_acks;
   gint64 sent_us;
+  guint64 accepted_before;
+  guint64 fanned_out_before;
 
   client_sync_empty (a, "dev-a");
   client_sync_empty (b, "dev-b");
+  accepted_before = metric_value ("helix_sync_ops_accepted_total");
+  fanned_out_before = metric_value ("helix_sync_ops_fanned_out_total");
 
   for (guint i = 0; i < 3; i++)
     {
@@ -718,6 +735,9 @@ test_push_fanout (Fixture       *f,
       g_assert_cmpstr (helix_sync_op_get_op_id (op), ==, op_ids[i]);
       g_assert_cmpint (helix_sync_op_get_seq (op), ==, i + 1);
     }
+  /* Counted: three ops accepted, sent to the one other device. */
+  g_assert_cmpuint (metric_value ("helix_sync_ops_accepted_total"), ==, accepted_before + 3);
+  g_assert_cmpuint (metric_value ("helix_sync_ops_fanned_out_total"), ==, fanned_out_before + 3);
   client_ping_pong (b, "b-after-live");
 
   /* The pusher is not sent its own ops. */
