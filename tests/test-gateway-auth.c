@@ -922,6 +922,160 @@ test_rate_limit (Scratch       *s,
   gateway_stop (s);
 }
 
+/* A login through a reverse proxy that forwards for @client. */
+static SoupMessage *
+login_forwarded (Scratch     *s,
+                 const char  *client,
+                 const char  *username,
+                 const char  *password,
+                 GBytes     **response)
+{
+  g_autofree char *base_uri = g_strdup_printf ("http://127.0.0.1:%u", s->port);
+  g_autofree char *body = helix_test_login_body (username, password, "laptop");
+  g_autofree char *forwarded = g_strdup_printf ("203.0.113.66, %s", client);
+  SoupMessage *msg = helix_test_http_message_new (base_uri, "POST", "/api/v1/auth/login", NULL,
+                                                  "application/json", body, -1);
+
+  /* The client wrote the first address itself: never believed. */
+  soup_message_headers_append (soup_message_get_request_headers (msg), "X-Forwarded-For",
+                               forwarded);
+  *response = helix_test_http_send_message (s->session, msg, NULL);
+
+  return msg;
+}
+
+/* Behind a trusted proxy, failed logins count per client it forwards for,
+ * and per account whatever the address. */
+static void
+test_rate_limit_proxied (Scratch       *s,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  SoupMessage *msg;
+  GBytes *response;
+
+  g_assert_true (g_file_set_contents (s->config, "[gateway]\ntrusted-proxies=127.0.0.1\n", -1,
+                                      &error));
+  gateway_start (s);
+  add_user (s, "alice", "alice password", FALSE);
+  add_user (s, "bob", "bob password", FALSE);
+  add_user (s, "carol", "carol password", FALSE);
+
+  /* Five wrong passwords for alice, each from another client. */
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *client = g_strdup_printf ("198.51.100.%u", i + 1);
+
+      msg = login_forwarded (s, client, "alice", "wrong password", &response);
+      assert_error_body (msg, response, SOUP_STATUS_UNAUTHORIZED, "invalid_credentials");
+      g_object_unref (msg);
+      g_bytes_unref (response);
+    }
+
+  /* The account is limited, from a client that never failed… */
+  msg = login_forwarded (s, "198.51.100.77", "alice", "alice password", &response);
+  assert_error_body (msg, response, 429, "too_many_attempts");
+  g_assert_nonnull (response_header (msg, "Retry-After"));
+  g_object_unref (msg);
+  g_bytes_unref (response);
+
+  /* …but those clients are not: bob logs in from the first of them. */
+  msg = login_forwarded (s, "198.51.100.1", "bob", "bob password", &response);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+  g_object_unref (msg);
+  g_bytes_unref (response);
+
+  /* One client's failures are its own: five for unknown accounts, then
+   * carol from there waits, and from next door she does not. */
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("nobody%u", i);
+
+      msg = login_forwarded (s, "2001:db8::1", user, "wrong password", &response);
+      assert_error_body (msg, response, SOUP_STATUS_UNAUTHORIZED, "invalid_credentials");
+      g_object_unref (msg);
+      g_bytes_unref (response);
+    }
+  msg = login_forwarded (s, "2001:db8::1", "carol", "carol password", &response);
+  assert_error_body (msg, response, 429, "too_many_attempts");
+  g_object_unref (msg);
+  g_bytes_unref (response);
+  msg = login_forwarded (s, "2001:db8::2", "carol", "carol password", &response);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+  g_object_unref (msg);
+  g_bytes_unref (response);
+
+  gateway_stop (s);
+}
+
+/* Which address a request counts as coming from. */
+static void
+test_trusted_proxies (void)
+{
+  g_autoptr(HelixGatewayConfig) config = helix_gateway_config_new ();
+  g_autoptr(GError) error = NULL;
+  const char * const env[] = { "HELIX_TRUSTED_PROXIES=192.0.2.1", NULL };
+  const char *file = "[gateway]\ntrusted-proxies=127.0.0.1; 10.0.0.0/8 ;::1\n";
+  static const char * const bad[] = { "localhost", "10.0.0.0/33", "1.2.3", "*", "127.0.0.1:80" };
+  static const struct {
+    const char *peer;
+    const char *forwarded_for;
+    const char *client;  /* NULL: the peer */
+  } cases[] = {
+    { "127.0.0.1", NULL, NULL },
+    { "127.0.0.1", "198.51.100.7", "198.51.100.7" },
+    { "127.0.0.1", " 198.51.100.7 ", "198.51.100.7" },
+    /* Only the right-most untrusted hop: the rest is the client's word. */
+    { "127.0.0.1", "6.6.6.6, 198.51.100.7", "198.51.100.7" },
+    { "127.0.0.1", "6.6.6.6, 198.51.100.7, 10.1.2.3", "198.51.100.7" },
+    { "127.0.0.1", "10.0.0.2,10.0.0.1", "10.0.0.2" },
+    { "::1", "2001:DB8::7", "2001:db8::7" },
+    /* Not an address: the proxy that wrote it is the client. */
+    { "127.0.0.1", "6.6.6.6, unknown", "127.0.0.1" },
+    { "127.0.0.1", "198.51.100.7, 10.0.0.1, junk", "127.0.0.1" },
+    { "127.0.0.1", "6.6.6.6, junk, 10.0.0.1", "10.0.0.1" },
+    { "127.0.0.1", "", "127.0.0.1" },
+    /* Anyone else's header is ignored. */
+    { "198.51.100.9", "6.6.6.6", NULL },
+    { "11.0.0.1", "6.6.6.6", NULL },
+  };
+
+  /* None by default: the header is ignored. */
+  g_assert_null (helix_gateway_config_dup_client_address (config, "127.0.0.1", "6.6.6.6"));
+
+  g_assert_true (helix_gateway_config_load_data (config, file, strlen (file), "test.conf", &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *client = helix_gateway_config_dup_client_address (config, cases[i].peer,
+                                                                         cases[i].forwarded_for);
+
+      g_assert_cmpstr (client, ==, cases[i].client);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_false (helix_gateway_config_set_trusted_proxies (config, bad[i], &error));
+      g_assert_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE);
+      g_clear_error (&error);
+    }
+  /* A refused value changes nothing. */
+  {
+    g_autofree char *client = helix_gateway_config_dup_client_address (config, "127.0.0.1", "1.2.3.4");
+
+    g_assert_cmpstr (client, ==, "1.2.3.4");
+  }
+
+  g_assert_true (helix_gateway_config_apply_environment (config, env, &error));
+  g_assert_no_error (error);
+  g_assert_null (helix_gateway_config_dup_client_address (config, "127.0.0.1", "1.2.3.4"));
+  {
+    g_autofree char *client = helix_gateway_config_dup_client_address (config, "192.0.2.1", "1.2.3.4");
+
+    g_assert_cmpstr (client, ==, "1.2.3.4");
+  }
+}
+
 typedef struct
 {
   const char *name;
@@ -1322,11 +1476,14 @@ main (int    argc,
   ADD ("logout", test_logout);
   ADD ("devices", test_devices);
   ADD ("rate-limit", test_rate_limit);
+  ADD ("rate-limit-proxied", test_rate_limit_proxied);
   ADD ("bad-bodies", test_bad_bodies);
   ADD ("secrets", test_secrets);
   ADD ("rehash", test_rehash);
 
 #undef ADD
+
+  g_test_add_func ("/helix/gateway/auth/trusted-proxies", test_trusted_proxies);
 
   return g_test_run ();
 }

@@ -14,6 +14,7 @@
 #include <libsoup/soup.h>
 
 #include "helix-gateway.h"
+#include "helix-gateway-native.h"
 #include "helix-password.h"
 #include "helix-sync-frame.h"
 #include "helix-test-util.h"
@@ -94,6 +95,9 @@ fixture_setup (Fixture       *f,
   config = helix_test_gateway_config_new (f->dir);
 
   g_assert_true (helix_gateway_config_set_allowed_origins (config, ALLOWED_ORIGIN, &error));
+  g_assert_no_error (error);
+  /* The test stands in for a reverse proxy on 127.0.0.1 (127.0.0.2 is not one). */
+  g_assert_true (helix_gateway_config_set_trusted_proxies (config, "127.0.0.1", &error));
   g_assert_no_error (error);
   helix_test_gateway_config_apply (config, setup);
 
@@ -355,6 +359,85 @@ test_rate_limit_address (Fixture       *f,
   g_clear_pointer (&response, g_bytes_unref);
   msg = http_on (f, other, "GET", SESSIONS, NULL, NULL, &response, NULL);
   helix_test_http_assert_status (msg, response, SOUP_STATUS_UNAUTHORIZED);
+}
+
+/* GET /api/v1/sessions for @token, as forwarded for @client (or not); the
+ * status, and whether the native path answered. */
+static guint
+sessions_from (Fixture     *f,
+               SoupSession *session,
+               const char  *token,
+               const char  *client,
+               gboolean    *native)
+{
+  guint64 before = _helix_gateway_get_n_native_requests (f->gateway);
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) response = NULL;
+
+  if (client != NULL)
+    msg = http_on (f, session, "GET", SESSIONS, token, NULL, &response,
+                   "X-Forwarded-For", client, NULL);
+  else
+    msg = http_on (f, session, "GET", SESSIONS, token, NULL, &response, NULL);
+  if (native != NULL)
+    *native = _helix_gateway_get_n_native_requests (f->gateway) > before;
+  if (soup_message_get_status (msg) == 429)
+    helix_test_http_assert_retry_after (msg);
+
+  return soup_message_get_status (msg);
+}
+
+/* Behind a trusted proxy each client it forwards for has its own bucket,
+ * on the native path and libsoup's alike; anyone else's X-Forwarded-For is
+ * not believed. */
+static void
+test_rate_limit_proxied (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GInetSocketAddress) other_address = NULL;
+  g_autoptr(SoupSession) other = NULL;
+  g_autoptr(SoupSession) proxy = soup_session_new ();
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) response = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *body = helix_test_login_body ("alice", "correct horse alice", "proxied");
+  g_autofree char *token = NULL;
+  gboolean native = FALSE;
+
+  msg = http (f, "POST", HELIX_TEST_LOGIN_PATH, NULL, body, &response,
+              "X-Forwarded-For", "198.51.100.200", NULL);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
+  root = helix_test_http_parse_json (response);
+  token = g_strdup (json_object_get_string_member (json_node_get_object (root), "token"));
+
+  /* A burst of 3, answered natively (on a connection libsoup has not
+   * taken over: the login's is libsoup's), then 429 from libsoup. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_cmpuint (sessions_from (f, proxy, token, "198.51.100.1", &native), ==, 200);
+      g_assert_true (native);
+    }
+  g_assert_cmpuint (sessions_from (f, proxy, token, "198.51.100.1", &native), ==, 429);
+  g_assert_false (native);
+  g_assert_cmpuint (sessions_from (f, proxy, token, "6.6.6.6, 198.51.100.1", NULL), ==, 429);
+
+  /* Other clients of the proxy, and the proxy itself, are not held up (a
+   * new connection: the last one is libsoup's now). */
+  g_clear_object (&proxy);
+  proxy = soup_session_new ();
+  g_assert_cmpuint (sessions_from (f, proxy, token, "198.51.100.2", &native), ==, 200);
+  g_assert_true (native);
+  g_assert_cmpuint (sessions_from (f, proxy, token, "198.51.100.1, 198.51.100.2", NULL),
+                    ==, 200);
+  g_assert_cmpuint (sessions_from (f, proxy, token, NULL, NULL), ==, 200);
+
+  /* From an address that is no proxy, the header means nothing. */
+  other_address = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new_from_string ("127.0.0.2", 0));
+  other = soup_session_new_with_options ("local-address", other_address, NULL);
+  g_assert_cmpuint (sessions_from (f, other, token, "198.51.100.2", NULL), ==, 200);
+  g_assert_cmpuint (sessions_from (f, other, token, "198.51.100.2", NULL), ==, 200);
+  g_assert_cmpuint (sessions_from (f, other, token, "198.51.100.2", NULL), ==, 200);
+  g_assert_cmpuint (sessions_from (f, other, token, "198.51.100.3", NULL), ==, 429);
 }
 
 static void
@@ -776,6 +859,8 @@ main (int   argc,
               fixture_setup, test_metrics, fixture_teardown);
   g_test_add ("/helix/gateway/hardening/rate-limit/address", Fixture, &address_limit,
               fixture_setup, test_rate_limit_address, fixture_teardown);
+  g_test_add ("/helix/gateway/hardening/rate-limit/proxied", Fixture, &address_limit,
+              fixture_setup, test_rate_limit_proxied, fixture_teardown);
   g_test_add ("/helix/gateway/hardening/rate-limit/user", Fixture, &user_limit,
               fixture_setup, test_rate_limit_user, fixture_teardown);
   g_test_add ("/helix/gateway/hardening/maintenance/writes", Fixture, &maintenance,

@@ -519,7 +519,7 @@ act_login (HelixGateway        *self,
     login_succeeded (login);
   else
     {
-      g_info ("login: refused from %s", soup_server_message_get_remote_host (msg));
+      g_info ("login: refused from %s", _helix_gateway_get_client_address (login->gateway, msg));
       respond_login_failed (msg);
     }
   _helix_gateway_set_no_store (msg);
@@ -581,7 +581,8 @@ login_verified_cb (GObject      *source,
     g_autofree char *payload =
       _helix_gateway_audit_payload ("user", valid ? login->user_name : NULL,
                                     "device_name", login->device_name,
-                                    "address", soup_server_message_get_remote_host (login->msg),
+                                    "address",
+                                    _helix_gateway_get_client_address (login->gateway, login->msg),
                                     NULL);
 
     _helix_gateway_audited (login->gateway, login->msg, HELIX_AUDIT_CHANNEL_API,
@@ -672,8 +673,8 @@ login_cb (SoupServer        *server,
 
   /* Charged before the check, so that attempts running at the same time
    * count; refunded when the login succeeds. */
-  address = soup_server_message_get_remote_host (msg);
-  address_key = g_strconcat ("addr:", address ? address : "?", NULL);
+  address = _helix_gateway_get_client_address (self, msg);
+  address_key = g_strconcat ("addr:", address, NULL);
   user_key = g_strconcat ("user:", username, NULL);
   now_us = g_get_monotonic_time ();
   if (!helix_rate_limit_charge (logins->limit, address_key, now_us, &retry_after_us))

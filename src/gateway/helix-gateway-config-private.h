@@ -26,6 +26,7 @@ struct _HelixGatewayConfig
   guint16        listen_port;
   HelixLogLevel  log_level;
   char         **allowed_origins;
+  GPtrArray     *trusted_proxies; /* of GInetAddressMask */
   double         user_rate;     /* requests per second; 0: no limit */
   double         user_burst;
   double         address_rate;

@@ -60,6 +60,8 @@ static const struct {
     helix_gateway_config_set_log_level_name },
   { "allowed-origins", "HELIX_ALLOWED_ORIGINS", helix_gateway_config_set_allowed_origins,
     helix_gateway_config_set_allowed_origins },
+  { "trusted-proxies", "HELIX_TRUSTED_PROXIES", helix_gateway_config_set_trusted_proxies,
+    helix_gateway_config_set_trusted_proxies },
   { "rate-limit-per-user", "HELIX_RATE_LIMIT_PER_USER",
     helix_gateway_config_set_rate_limit_per_user, helix_gateway_config_set_rate_limit_per_user },
   { "rate-limit-per-address", "HELIX_RATE_LIMIT_PER_ADDRESS",
@@ -147,6 +149,7 @@ helix_gateway_config_new (void)
   self->state_dir = g_build_filename (g_get_user_state_dir (), "helix", NULL);
   self->log_level = HELIX_GATEWAY_DEFAULT_LOG_LEVEL;
   self->allowed_origins = g_new0 (char *, 1);
+  self->trusted_proxies = g_ptr_array_new_with_free_func (g_object_unref);
   self->user_rate = HELIX_GATEWAY_DEFAULT_USER_RATE;
   self->user_burst = HELIX_GATEWAY_DEFAULT_USER_BURST;
   self->address_rate = HELIX_GATEWAY_DEFAULT_ADDRESS_RATE;
@@ -183,6 +186,8 @@ helix_gateway_config_copy (const HelixGatewayConfig *self)
   copy->state_dir = g_strdup (self->state_dir);
   copy->log_level = self->log_level;
   copy->allowed_origins = g_strdupv (self->allowed_origins);
+  copy->trusted_proxies = g_ptr_array_copy (self->trusted_proxies, (GCopyFunc) g_object_ref, NULL);
+  g_ptr_array_set_free_func (copy->trusted_proxies, g_object_unref);
   copy->user_rate = self->user_rate;
   copy->user_burst = self->user_burst;
   copy->address_rate = self->address_rate;
@@ -228,6 +233,7 @@ helix_gateway_config_free (HelixGatewayConfig *self)
   g_free (self->listen_host);
   g_free (self->state_dir);
   g_strfreev (self->allowed_origins);
+  g_ptr_array_unref (self->trusted_proxies);
   g_free (self->tls_certificate);
   g_free (self->tls_key);
   g_clear_pointer (&self->providers, g_ptr_array_unref);
@@ -576,6 +582,141 @@ helix_gateway_config_set_allowed_origins (HelixGatewayConfig  *self,
   return TRUE;
 }
 
+/**
+ * helix_gateway_config_set_trusted_proxies:
+ * @self: a configuration
+ * @proxies: addresses or networks separated by `;`, such as
+ *   `127.0.0.1;::1` or `10.0.0.0/8`; empty for none
+ * @error: return location for a #GError
+ *
+ * Sets the reverse proxies (nginx, data/nginx-helix.conf) whose
+ * `X-Forwarded-For` header the gateway believes. A request from one of them
+ * counts as coming from the address the proxy says it forwards for, in the
+ * rate limits per address, the limit on failed logins and the logs. Empty
+ * by default: every client is the address its connection comes from, and
+ * `X-Forwarded-For` is ignored, since any client can send one.
+ *
+ * Returns: %TRUE if every item was an address or a network; else @self is
+ *   unchanged
+ */
+gboolean
+helix_gateway_config_set_trusted_proxies (HelixGatewayConfig  *self,
+                                          const char          *proxies,
+                                          GError             **error)
+{
+  g_auto(GStrv) items = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (proxies != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  items = g_strsplit (proxies, ";", -1);
+  list = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      char *item = g_strstrip (items[i]);
+      GInetAddressMask *mask;
+
+      if (*item == '\0')
+        continue;
+
+      mask = g_inet_address_mask_new_from_string (item, NULL);
+      if (mask == NULL)
+        {
+          g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_INVALID_VALUE,
+                       _("“%s” is not an IP address or network; write it as 127.0.0.1, ::1 "
+                         "or 10.0.0.0/8"),
+                       item);
+          return FALSE;
+        }
+      g_ptr_array_add (list, mask);
+    }
+
+  g_ptr_array_unref (self->trusted_proxies);
+  self->trusted_proxies = g_steal_pointer (&list);
+
+  return TRUE;
+}
+
+/* Proxies in a row at most, in X-Forwarded-For. */
+#define MAX_FORWARDED_HOPS 16
+
+static gboolean
+is_trusted_proxy (const HelixGatewayConfig *self,
+                  GInetAddress             *address)
+{
+  for (guint i = 0; i < self->trusted_proxies->len; i++)
+    {
+      GInetAddressMask *mask = g_ptr_array_index (self->trusted_proxies, i);
+
+      if (g_inet_address_get_family (address) == g_inet_address_mask_get_family (mask) &&
+          g_inet_address_mask_matches (mask, address))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+/**
+ * helix_gateway_config_dup_client_address:
+ * @self: a configuration
+ * @peer: the address a request's connection comes from, as text
+ * @forwarded_for: (nullable): the request's `X-Forwarded-For`
+ *
+ * When @peer is a trusted proxy, the client is the right-most address of
+ * @forwarded_for that is not itself a trusted proxy: the one the nearest
+ * proxy saw. The addresses left of it were written by the client or by
+ * proxies nobody vouches for, and are not believed. An item that is not a
+ * plain IP address ends the walk at the proxy that wrote it.
+ *
+ * Returns: (transfer full) (nullable): the client's address when it is not
+ *   @peer, formatted like @peer; %NULL when it is @peer
+ */
+char *
+helix_gateway_config_dup_client_address (const HelixGatewayConfig *self,
+                                         const char               *peer,
+                                         const char               *forwarded_for)
+{
+  g_autoptr(GInetAddress) client = NULL;
+  const char *end;
+
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (peer != NULL, NULL);
+
+  if (forwarded_for == NULL || self->trusted_proxies->len == 0)
+    return NULL;
+
+  client = g_inet_address_new_from_string (peer);
+  if (client == NULL || !is_trusted_proxy (self, client))
+    return NULL;
+
+  /* From the right: what a client wrote on the left cannot hide the hops
+   * the proxies added. */
+  end = forwarded_for + strlen (forwarded_for);
+  for (guint hops = 0; hops < MAX_FORWARDED_HOPS && is_trusted_proxy (self, client); hops++)
+    {
+      const char *start = end;
+      g_autofree char *item = NULL;
+      GInetAddress *hop;
+
+      while (start > forwarded_for && start[-1] != ',')
+        start--;
+      item = g_strndup (start, end - start);
+      hop = g_inet_address_new_from_string (g_strstrip (item));
+      if (hop == NULL)
+        break;
+      g_object_unref (client);
+      client = hop;
+      if (start == forwarded_for)
+        break;
+      end = start - 1;
+    }
+
+  return g_inet_address_to_string (client);
+}
+
 /* Levenshtein distance, for "did you mean" hints on misspelt keys. */
 static guint
 edit_distance (const char *a,
@@ -729,7 +870,7 @@ set_unknown_key (GError     **error,
     g_set_error (error, HELIX_GATEWAY_CONFIG_ERROR, HELIX_GATEWAY_CONFIG_ERROR_UNKNOWN_KEY,
                  _("%s:%u: unknown key “%s” in group “%s”; the known keys are "
                    "allowed-origins, listen, log-level, maintenance, rate-limit-per-address, "
-                   "rate-limit-per-user, state-dir, tls-certificate and tls-key"),
+                   "rate-limit-per-user, state-dir, tls-certificate, tls-key and trusted-proxies"),
                  origin, line, key, group);
   else
     {
@@ -1286,7 +1427,7 @@ check_providers (HelixGatewayConfig  *self,
  * Applies the settings of a key file over @self. The groups are `[gateway]`
  * (the keys `listen`, `state-dir`, `log-level`, `allowed-origins`,
  * `rate-limit-per-user`, `rate-limit-per-address`, `maintenance`,
- * `tls-certificate`, `tls-key`), `[router]` (`override`, `prices`,
+ * `tls-certificate`, `tls-key`, `trusted-proxies`), `[router]` (`override`, `prices`,
  * `cooldown-ms`, `max-attempts`), `[budget]` (`global-daily-usd`,
  * `global-monthly-usd`, `user-daily-usd`, `user-monthly-usd`, `over-cap`,
  * `alert-ratio`), `[flags]` (one key per feature flag, `on`, `off` or a

@@ -162,6 +162,12 @@ const char         *helix_gateway_config_get_state_dir     (const HelixGatewayCo
 char               *helix_gateway_config_dup_database_path (const HelixGatewayConfig *self);
 HelixLogLevel       helix_gateway_config_get_log_level     (const HelixGatewayConfig *self);
 const char * const *helix_gateway_config_get_allowed_origins (const HelixGatewayConfig *self);
+gboolean            helix_gateway_config_set_trusted_proxies (HelixGatewayConfig    *self,
+                                                            const char               *proxies,
+                                                            GError                  **error);
+char               *helix_gateway_config_dup_client_address (const HelixGatewayConfig *self,
+                                                            const char               *peer,
+                                                            const char               *forwarded_for);
 gboolean            helix_gateway_config_origin_is_allowed (const HelixGatewayConfig *self,
                                                             const char               *origin);
 gboolean            helix_gateway_config_set_rate_limit_per_user (HelixGatewayConfig *self,

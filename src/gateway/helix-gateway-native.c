@@ -138,6 +138,7 @@ typedef struct
   const char *authorization;    /* (nullable) */
   const char *accept_encoding;  /* (nullable) */
   const char *request_id;       /* (nullable) */
+  const char *forwarded_for;    /* (nullable): X-Forwarded-For */
 } NativeRequest;
 
 /* An answer of a native route. */
@@ -512,6 +513,11 @@ parse_head (NativeConn    *conn,
           if (!take_once (&request->request_id, value))
             return FALSE;
         }
+      else if (g_ascii_strcasecmp (name, "X-Forwarded-For") == 0)
+        {
+          if (!take_once (&request->forwarded_for, value))
+            return FALSE;
+        }
       else if (g_ascii_strcasecmp (name, "Connection") == 0)
         {
           if (g_ascii_strcasecmp (value, "keep-alive") != 0)
@@ -556,9 +562,13 @@ parse_head (NativeConn    *conn,
 
 /* Routes {{{1 */
 
-/* The client's address, as soup_server_message_get_remote_host() has it. */
+/* The client's address, as _helix_gateway_get_client_address() has it:
+ * the connection's, or the one a trusted proxy forwards for (then in
+ * *@forwarded, for the caller to free). */
 static const char *
-conn_get_address (NativeConn *conn)
+request_get_address (NativeConn           *conn,
+                     const NativeRequest  *request,
+                     char                **forwarded)
 {
   if (conn->address == NULL)
     {
@@ -567,7 +577,16 @@ conn_get_address (NativeConn *conn)
       conn->address = g_inet_address_to_string (inet);
     }
 
-  return conn->address;
+  *forwarded = NULL;
+  if (request->forwarded_for != NULL)
+    {
+      const HelixGatewayConfig *config = helix_gateway_get_config (conn->native->gateway);
+
+      *forwarded = helix_gateway_config_dup_client_address (config, conn->address,
+                                                            request->forwarded_for);
+    }
+
+  return *forwarded != NULL ? *forwarded : conn->address;
 }
 
 /* GET /health (helix-gateway-routes.c). */
@@ -594,6 +613,7 @@ answer_sessions (HelixGatewayNative  *native,
   HelixGateway *gateway = native->gateway;
   g_auto(HelixGatewayAuth) auth = { 0 };
   g_autoptr(GBytes) text = NULL;
+  g_autofree char *forwarded = NULL;
 
   if (_helix_gateway_lookup_token (gateway, request->authorization, &auth, NULL) !=
       HELIX_GATEWAY_TOKEN_VALID)
@@ -604,7 +624,8 @@ answer_sessions (HelixGatewayNative  *native,
     return FALSE;
 
   /* Last: nothing is charged for a request libsoup answers. */
-  if (!_helix_gateway_charge_limits (gateway, conn_get_address (conn), auth.user_name))
+  if (!_helix_gateway_charge_limits (gateway, request_get_address (conn, request, &forwarded),
+                                     auth.user_name))
     return FALSE;
 
   answer->status = SOUP_STATUS_OK;
@@ -631,9 +652,12 @@ prepare_chat (HelixGatewayNative  *native,
               NativeConn          *conn,
               const NativeRequest *request)
 {
+  g_autofree char *forwarded = NULL;
+
   return _helix_gateway_openai_native_prepare (native->gateway, request->authorization,
-                                               conn_get_address (conn), request->content_type,
-                                               request->body, request->content_length);
+                                               request_get_address (conn, request, &forwarded),
+                                               request->content_type, request->body,
+                                               request->content_length);
 }
 
 static gboolean

@@ -81,6 +81,8 @@ typedef struct
 
 const HelixGatewayRoute *_helix_gateway_get_routes (guint *n_routes);
 
+const char *_helix_gateway_get_client_address (HelixGateway      *self,
+                                               SoupServerMessage *msg);
 gboolean _helix_gateway_admit               (HelixGateway      *self,
                                              SoupServerMessage *msg);
 gboolean _helix_gateway_limit_user          (HelixGateway      *self,

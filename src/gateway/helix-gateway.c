@@ -170,6 +170,7 @@ typedef struct
   char               id[HELIX_REQUEST_ID_MAX_LEN + 1];
   GByteArray        *body;    /* (nullable): the request body of an API route */
   gsize              max_body; /* how large @body may grow */
+  char              *client_address; /* (nullable): once asked for */
   guint              got_headers : 1;
   guint              body_too_large : 1;
   guint              admitted : 1;
@@ -266,6 +267,7 @@ helix_request_free (gpointer data)
     }
 
   helix_request_clear_body (request);
+  g_free (request->client_address);
   g_free (request);
 }
 
@@ -1354,13 +1356,42 @@ _helix_gateway_get_uptime_seconds (HelixGateway *self)
   return (g_get_monotonic_time () - self->started_us) / G_USEC_PER_SEC;
 }
 
-/* The client's address, formatted: only when a limit needs it. */
-static const char *
-address_of (SoupServerMessage *msg)
+/**
+ * _helix_gateway_get_client_address:
+ * @self: a gateway
+ * @msg: a request
+ *
+ * The address of the client a limit per address counts: the connection's,
+ * or the one a trusted proxy forwards for
+ * (helix_gateway_config_dup_client_address()). Formatted only when a limit
+ * needs it.
+ *
+ * Returns: (transfer none): the address, as text; valid while @msg is
+ */
+const char *
+_helix_gateway_get_client_address (HelixGateway      *self,
+                                   SoupServerMessage *msg)
 {
-  const char *address = soup_server_message_get_remote_host (msg);
+  HelixRequest *request = get_request (msg);
+  const char *peer = soup_server_message_get_remote_host (msg);
+  char *forwarded;
 
-  return address != NULL ? address : "unknown";
+  if (request != NULL && request->client_address != NULL)
+    return request->client_address;
+  if (peer == NULL)
+    return "unknown";
+
+  forwarded = helix_gateway_config_dup_client_address (
+    self->config, peer,
+    soup_message_headers_get_list (soup_server_message_get_request_headers (msg), "X-Forwarded-For"));
+  if (forwarded == NULL || request == NULL)
+    {
+      g_free (forwarded);
+      return peer;
+    }
+
+  request->client_address = forwarded;
+  return forwarded;
 }
 
 /* Answers @msg with 503 if it arrived during a shutdown. Returns whether
@@ -1394,7 +1425,8 @@ _helix_gateway_admit (HelixGateway      *self,
     return FALSE;
 
   if (self->address_limits != NULL &&
-      !helix_token_buckets_take (self->address_limits, address_of (msg),
+      !helix_token_buckets_take (self->address_limits,
+                                 _helix_gateway_get_client_address (self, msg),
                                  g_get_monotonic_time (), &retry_after_us))
     {
       _helix_gateway_respond_rate_limited (msg, retry_after_us);
@@ -1456,7 +1488,7 @@ _helix_gateway_limit_user (HelixGateway      *self,
 /**
  * _helix_gateway_charge_limits:
  * @self: the gateway
- * @address: the client's address, as soup_server_message_get_remote_host() gives it
+ * @address: the client's address, as _helix_gateway_get_client_address() gives it
  * @user_name: (nullable): whose request it is, if authenticated
  *
  * For the native path: charges a request to the limits of @address and of
