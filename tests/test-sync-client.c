@@ -11,6 +11,7 @@
 #include "helix-gateway.h"
 #include "helix-gateway-sync.h"
 #include "helix-store-sync.h"
+#include "helix-sync-private.h"
 #include "helix-test-gateway.h"
 #include "helix-test-sync.h"
 
@@ -555,12 +556,66 @@ test_switch_gateway (Fixture       *f,
   helix_test_gateway_shutdown (other);
 }
 
+/* The reconnect delay: its ceiling doubles from 1 s with each failed
+ * attempt and stops at 60 s; the delay is spread over the ceiling's upper
+ * half. */
+static void
+test_backoff (void)
+{
+  static const guint expected_ceilings[] = { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000 };
+  const guint min_ms = HELIX_SYNC_CLIENT_BACKOFF_MIN_MS;
+  const guint max_ms = HELIX_SYNC_CLIENT_BACKOFF_MAX_MS;
+  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (42);
+
+  g_assert_cmpuint (min_ms, ==, 1000);
+  g_assert_cmpuint (max_ms, ==, 60000);
+
+  for (guint attempt = 0; attempt < G_N_ELEMENTS (expected_ceilings); attempt++)
+    {
+      guint ceiling = expected_ceilings[attempt];
+      guint previous = 0;
+
+      g_assert_cmpuint (_helix_sync_backoff_delay_ms (min_ms, max_ms, attempt, 0.0),
+                        ==, ceiling / 2);
+      g_assert_cmpuint (_helix_sync_backoff_delay_ms (min_ms, max_ms, attempt, 0.9999999),
+                        ==, ceiling);
+      g_assert_cmpuint (_helix_sync_backoff_delay_ms (min_ms, max_ms, attempt, 1.0), ==, ceiling);
+      for (double r = 0.0; r < 1.0; r += 0.01)
+        {
+          guint delay = _helix_sync_backoff_delay_ms (min_ms, max_ms, attempt, r);
+
+          g_assert_cmpuint (delay, >=, previous);
+          previous = delay;
+        }
+    }
+
+  /* However many attempts failed, never more than the cap, never an overflow. */
+  for (guint attempt = 8; attempt < 64; attempt++)
+    g_assert_cmpuint (_helix_sync_backoff_delay_ms (min_ms, max_ms, attempt, 0.9999999),
+                      ==, max_ms);
+  g_assert_cmpuint (_helix_sync_backoff_delay_ms (min_ms, max_ms, G_MAXUINT, 0.5), <=, max_ms);
+  g_assert_cmpuint (_helix_sync_backoff_delay_ms (G_MAXUINT, G_MAXUINT, 40, 1.0), ==, G_MAXUINT);
+
+  /* Jitter: clients that failed together come back spread out. */
+  for (guint i = 0; i < 1000; i++)
+    {
+      guint delay = _helix_sync_backoff_delay_ms (min_ms, max_ms, 20, g_rand_double (rand));
+
+      g_assert_cmpuint (delay, >=, max_ms / 2);
+      g_assert_cmpuint (delay, <=, max_ms);
+      g_hash_table_add (seen, GUINT_TO_POINTER (delay));
+    }
+  g_assert_cmpuint (g_hash_table_size (seen), >, 900);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
+  g_test_add_func ("/sync-client/backoff", test_backoff);
   g_test_add ("/sync-client/realtime", Fixture, NULL, fixture_setup, test_realtime, fixture_teardown);
   g_test_add ("/sync-client/offline-convergence", Fixture, NULL, fixture_setup,
               test_offline_convergence, fixture_teardown);

@@ -28,6 +28,7 @@
 
 #include "helix-sync-client.h"
 #include "helix-sync-frame.h"
+#include "helix-sync-private.h"
 #include "helix-sync-replica.h"
 
 /* Ops per `push`: small enough that an ack comes back quickly. */
@@ -934,19 +935,45 @@ ping_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/**
+ * _helix_sync_backoff_delay_ms:
+ * @min_ms: the first ceiling
+ * @max_ms: the highest ceiling
+ * @attempt: how many attempts failed in a row before this one
+ * @random: a random number in [0, 1)
+ *
+ * The wait before a reconnect: exponential with jitter, a delay in the upper
+ * half of a ceiling that doubles from @min_ms with each failed attempt up to
+ * @max_ms. The jitter spreads the clients of a gateway that restarts over
+ * half the ceiling, instead of all of them coming back at once; the lower
+ * half is never used, so a client does not hammer a gateway that is down.
+ *
+ * Returns: the delay in milliseconds
+ */
+guint
+_helix_sync_backoff_delay_ms (guint  min_ms,
+                              guint  max_ms,
+                              guint  attempt,
+                              double random)
+{
+  guint64 cap = (guint64) min_ms << MIN (attempt, 16u);
+
+  cap = MIN (cap, (guint64) max_ms);
+  random = CLAMP (random, 0.0, 1.0);
+
+  return (guint) MIN (cap, cap / 2 + (guint64) (random * (cap - cap / 2 + 1)));
+}
+
 static void
 schedule_reconnect (HelixSyncClient *self)
 {
-  guint64 cap;
   guint delay;
 
   if (self->uri == NULL || self->reconnect_source != 0)
     return;
 
-  /* Exponential with jitter: a random delay in the upper half of min·2^attempt. */
-  cap = (guint64) self->backoff_min_ms << MIN (self->attempt, 16u);
-  cap = MIN (cap, (guint64) self->backoff_max_ms);
-  delay = (guint) (cap / 2 + g_random_int_range (0, (gint32) (cap / 2) + 1));
+  delay = _helix_sync_backoff_delay_ms (self->backoff_min_ms, self->backoff_max_ms,
+                                        self->attempt, g_random_double ());
   self->attempt++;
 
   g_debug ("Sync: reconnecting in %u ms", delay);

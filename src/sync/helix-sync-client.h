@@ -32,7 +32,8 @@ typedef enum
 
 #define HELIX_TYPE_SYNC_STATE (helix_sync_state_get_type ())
 
-/* Reconnect backoff: exponential with full jitter, from 1 s, capped at 60 s. */
+/* Reconnect backoff: exponential with jitter (a delay in the upper half of a
+ * ceiling that doubles), from 1 s, capped at 60 s. */
 #define HELIX_SYNC_CLIENT_BACKOFF_MIN_MS 1000
 #define HELIX_SYNC_CLIENT_BACKOFF_MAX_MS 60000
 

@@ -20,6 +20,10 @@ typedef enum
 } HelixSyncSeqMode;
 
 char        *_helix_sync_excerpt       (const char          *str);
+guint        _helix_sync_backoff_delay_ms (guint             min_ms,
+                                           guint             max_ms,
+                                           guint             attempt,
+                                           double            random);
 gboolean     _helix_sync_check_members (JsonObject          *object,
                                         const char * const  *allowed,
                                         HelixSyncError       code,
