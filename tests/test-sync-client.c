@@ -556,6 +556,104 @@ test_switch_gateway (Fixture       *f,
   helix_test_gateway_shutdown (other);
 }
 
+/* The upgrade requests a stand-in gateway saw. */
+typedef struct
+{
+  guint  n_upgrades;
+  char  *extensions;  /* Sec-WebSocket-Extensions of the last, "" without */
+} Upgrades;
+
+static void
+upgrade_handler (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  Upgrades *upgrades = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *extensions = soup_message_headers_get_one (headers, "Sec-WebSocket-Extensions");
+
+  if (soup_message_headers_header_contains (headers, "Upgrade", "websocket"))
+    {
+      upgrades->n_upgrades++;
+      g_free (upgrades->extensions);
+      upgrades->extensions = g_strdup (extensions != NULL ? extensions : "");
+    }
+  soup_server_message_set_status (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
+}
+
+static void
+websocket_refused_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoupWebsocketConnection) ws =
+    soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+
+  g_assert_null (ws);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* The client offers no WebSocket extension: permessage-deflate stays off
+ * on both ends (the gateway refuses it too: test-gateway-ws). */
+static void
+test_no_deflate (void)
+{
+  g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSList) uris = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("helix-sync-client-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "helix.db", NULL);
+  g_autofree char *base = NULL;
+  g_autofree char *sync_uri = NULL;
+  g_autoptr(HelixStore) store = NULL;
+  HelixSyncClient *client;
+  Upgrades upgrades = { 0 };
+
+  g_assert_no_error (error);
+  soup_server_add_handler (server, "/api/v1/sync", upgrade_handler, &upgrades, NULL);
+  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  base = g_uri_to_string (uris->data);
+  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
+  if (g_str_has_suffix (base, "/"))
+    base[strlen (base) - 1] = '\0';
+
+  /* What a libsoup session with the extension manager offers: the
+   * stand-in sees it. */
+  {
+    g_autoptr(SoupSession) session = soup_session_new ();
+    g_autoptr(SoupMessage) msg = NULL;
+    gboolean done = FALSE;
+
+    soup_session_add_feature_by_type (session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
+    sync_uri = g_strconcat (base, "/api/v1/sync", NULL);
+    msg = soup_message_new (SOUP_METHOD_GET, sync_uri);
+    soup_session_websocket_connect_async (session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                          websocket_refused_cb, &done);
+    helix_test_wait_for (done, 30, "a default libsoup WebSocket");
+    g_assert_cmpuint (upgrades.n_upgrades, ==, 1);
+    g_assert_nonnull (strstr (upgrades.extensions, "permessage-deflate"));
+  }
+
+  /* The sync client's upgrade. */
+  store = helix_store_open (path, &error);
+  g_assert_no_error (error);
+  client = helix_sync_client_new (store);
+  helix_sync_client_connect (client, base, "not-a-real-token-0123456789abcdef");
+  helix_test_wait_for (upgrades.n_upgrades == 2, 30, "the sync client's upgrade");
+  g_assert_cmpstr (upgrades.extensions, ==, "");
+
+  helix_sync_client_disconnect (client);
+  helix_test_assert_finalized (client);
+  helix_store_close (store);
+  g_free (upgrades.extensions);
+  helix_test_rm_rf (dir);
+}
+
 /* The reconnect delay: its ceiling doubles from 1 s with each failed
  * attempt and stops at 60 s; the delay is spread over the ceiling's upper
  * half. */
@@ -616,6 +714,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/sync-client/backoff", test_backoff);
+  g_test_add_func ("/sync-client/no-deflate", test_no_deflate);
   g_test_add ("/sync-client/realtime", Fixture, NULL, fixture_setup, test_realtime, fixture_teardown);
   g_test_add ("/sync-client/offline-convergence", Fixture, NULL, fixture_setup,
               test_offline_convergence, fixture_teardown);
