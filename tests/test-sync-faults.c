@@ -11,7 +11,8 @@
  *   and nothing arrives; the client's keep-alive has to notice).
  *
  * Meanwhile both devices keep writing, and the gateway is killed with SIGKILL and
- * started again on the same state directory, in the middle of pushes. When the faults
+ * started again on the same state directory, twice, each time in the middle of a
+ * push: a change written, its frame delivered to the gateway, its ack not back. When the faults
  * stop, the test checks that within 10 s both devices and the gateway hold every
  * change exactly once: no acknowledged op lost, none duplicated, the same state on
  * both devices.
@@ -31,6 +32,8 @@
 #define PASSWORD        "correct horse battery staple"
 #define FAULT_SECONDS   6
 #define CONVERGE_S      10
+/* How much longer the faults may last while the kills wait for pushes in flight. */
+#define KILL_GRACE_S    10
 #define WS_OPCODE_TEXT  0x1
 
 /* The gateway child {{{1 */
@@ -208,6 +211,7 @@ struct _Proxy
   guint           n_black_holed;
   guint           n_duplicated;
   guint           n_delayed;
+  guint           n_up_writes;  /* writes that reached the gateway's socket */
 };
 
 static void pipe_read (Pipe *pipe);
@@ -303,6 +307,8 @@ write_cb (GObject      *source,
       link_close (pipe->link);
       return;
     }
+  if (pipe == &pipe->link->up)
+    pipe->link->proxy->n_up_writes++;
 
   pipe_read (pipe);
 }
@@ -702,6 +708,35 @@ gateway_count_ops (Gateway *gateway)
   return count;
 }
 
+/* Kills the gateway while a push of @device is on its way: a change just
+ * written, its frame in the gateway's socket, its ack not back. Returns
+ * FALSE, and kills nothing, when that does not happen within half a second
+ * (the device is offline, or the proxy swallows what it sends). */
+static gboolean
+kill_mid_push (Gateway *gateway,
+               Proxy   *proxy,
+               Device  *device,
+               GRand   *rand,
+               guint   *serial)
+{
+  guint writes = proxy->n_up_writes;
+  gint64 deadline = g_get_monotonic_time () + G_USEC_PER_SEC / 2;
+
+  if (helix_sync_client_get_state (device->client) < HELIX_SYNC_STATE_SYNCING)
+    return FALSE;
+
+  device_write (device, rand, ++*serial);
+  while (proxy->n_up_writes == writes && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (100);
+
+  if (proxy->n_up_writes == writes || helix_sync_client_get_pending (device->client) == 0)
+    return FALSE;
+
+  gateway_kill (gateway);
+  return TRUE;
+}
+
 static guint
 time_scale (void)
 {
@@ -746,10 +781,13 @@ test_faults (gconstpointer data)
   helix_sync_client_connect (b.client, proxy_uri, b.token);
 
   /* Both devices write while the network misbehaves, and the gateway is killed twice
-   * at random moments, pushes in flight or not. */
+   * at random moments, each time with a push on its way (the faults go on a while
+   * longer if the network keeps that from happening). */
   start = g_get_monotonic_time ();
   next_kill = start + g_rand_int_range (rand, 1000, 2500) * 1000;
-  while (g_get_monotonic_time () < start + FAULT_SECONDS * G_USEC_PER_SEC)
+  while (g_get_monotonic_time () < start + FAULT_SECONDS * G_USEC_PER_SEC ||
+         (kills < 2 &&
+          g_get_monotonic_time () < start + (FAULT_SECONDS + KILL_GRACE_S) * G_USEC_PER_SEC))
     {
       Device *device = g_rand_boolean (rand) ? &a : &b;
 
@@ -757,13 +795,17 @@ test_faults (gconstpointer data)
 
       if (kills < 2 && g_get_monotonic_time () >= next_kill)
         {
-          gateway_kill (&gateway);
-          kills++;
-          /* Down for a moment: devices meet refused connections. */
-          helix_test_spin_for (200);
-          gateway_start (&gateway);
-          proxy.upstream_port = gateway.port;
-          next_kill = g_get_monotonic_time () + g_rand_int_range (rand, 1000, 2000) * 1000;
+          if (kill_mid_push (&gateway, &proxy, device, rand, &serial))
+            {
+              kills++;
+              /* Down for a moment: devices meet refused connections. */
+              helix_test_spin_for (200);
+              gateway_start (&gateway);
+              proxy.upstream_port = gateway.port;
+              next_kill = g_get_monotonic_time () + g_rand_int_range (rand, 1000, 2000) * 1000;
+            }
+          else
+            next_kill = g_get_monotonic_time () + 50 * 1000;
         }
 
       helix_test_spin_for ((guint) g_rand_int_range (rand, 2, 15));

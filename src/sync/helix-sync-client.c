@@ -1131,6 +1131,11 @@ start_connection (HelixSyncClient *self)
   soup_message_headers_replace (soup_message_get_request_headers (data->msg),
                                 "Authorization", authorization);
 
+  /* A gateway that does not finish the handshake within the idle timeout
+   * (at most HANDSHAKE_TIMEOUT_S) is gone, like a connection gone silent. */
+  g_object_set (self->session, "timeout",
+                MIN (HANDSHAKE_TIMEOUT_S, MAX (1u, (self->idle_timeout_ms + 999) / 1000)), NULL);
+
   g_atomic_int_inc (&self->generation);
   data->generation = (guint) self->generation;
   self->connect_cancellable = g_cancellable_new ();
@@ -1565,7 +1570,7 @@ helix_sync_client_set_backoff (HelixSyncClient *self,
  * @self: a #HelixSyncClient
  * @ping_interval_ms: how often to ping the gateway (default 30 s)
  * @idle_timeout_ms: how long without any frame before the connection counts as dead
- *   (default 90 s)
+ *   (default 90 s); also how long the handshake may take, up to 20 s
  *
  * Takes effect with the next connection.
  */
