@@ -21,6 +21,7 @@
 
 #include "fake-provider.h"
 #include "helix-application.h"
+#include "helix-http-provider.h"
 #include "helix-preferences-window.h"
 #include "helix-provider-editor-private.h"
 #include "helix-provider-settings.h"
@@ -334,6 +335,92 @@ test_add_with_key (Fixture       *f,
   wait_loaded (again);
   g_assert_true (helix_provider_settings_has_key (again, "deepseek"));
   g_assert_true (router_has (router2, "deepseek"));
+}
+
+#define POOL_KEY_1 "sk-pool-one-5b2e9c7d11aa"
+#define POOL_KEY_2 "sk-pool-two-8f04be3c62dd"
+
+/* Several keys form a pool: kept in one keyring item, given to the router's
+ * provider together, each tried by Test Connection; typing mistakes are
+ * refused without quoting a key. */
+static void
+test_key_pool (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(HelixProviderConfig) config = NULL;
+  g_autoptr(HelixProviderConfig) saved = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *stored = NULL;
+  g_autofree char *model = NULL;
+  g_autofree char *reason = NULL;
+  g_auto(GStrv) models = NULL;
+  HelixProvider *provider;
+  guint requests;
+  static const char * const served[] = { "deepseek-chat", NULL };
+  static const char * const bad[] = {
+    POOL_KEY_1 " " POOL_KEY_1, POOL_KEY_1 " sk-\xc3\xa9t\xc3\xa9", POOL_KEY_1 " sk-\x7f",
+  };
+
+  f->providers = new_providers (f);
+  config = new_config ("DeepSeek", fake_provider_get_base_url (f->fake), TRUE, "deepseek-chat",
+                       NULL);
+  saved = save (f, config, "  " POOL_KEY_1 ",\n" POOL_KEY_2 " ", &error);
+  g_assert_no_error (error);
+
+  stored = keyring_key ("deepseek");
+  g_assert_cmpstr (stored, ==, POOL_KEY_1 "\n" POOL_KEY_2);
+  assert_not_in_settings (f->settings, POOL_KEY_1);
+  assert_not_in_settings (f->settings, POOL_KEY_2);
+
+  provider = helix_router_choose (f->router, "chat", NULL, NULL, &model, &reason, &error);
+  g_assert_no_error (error);
+  g_assert_true (HELIX_IS_HTTP_PROVIDER (provider));
+  g_assert_cmpuint (helix_http_provider_get_n_keys (HELIX_HTTP_PROVIDER (provider)), ==, 2);
+
+  /* Test Connection tries both, in order. */
+  fake_provider_set_models (f->fake, served);
+  requests = fake_provider_get_n_requests (f->fake);
+  models = test_connection (f, saved, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstrv (models, served);
+  g_assert_cmpuint (fake_provider_get_n_requests (f->fake), ==, requests + 2);
+  g_assert_cmpstr (fake_provider_get_last_header (f->fake, "Authorization"), ==,
+                   "Bearer " POOL_KEY_2);
+
+  /* A refused key is named by its place. */
+  fake_provider_respond_error (f->fake, 401, NULL, "application/json",
+                               "{\"error\":{\"message\":\"Incorrect API key provided\"}}");
+  g_clear_pointer (&models, g_strfreev);
+  models = test_connection (f, saved, NULL, &error);
+  g_assert_error (error, HELIX_PROVIDER_ERROR, HELIX_PROVIDER_ERROR_AUTH);
+  g_assert_true (g_str_has_prefix (error->message, "API key 1 of 2: "));
+  g_assert_null (strstr (error->message, "sk-pool"));
+  g_clear_error (&error);
+
+  /* Mistakes change nothing, and never quote a key. */
+  for (guint i = 0; i <= G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(HelixProviderConfig) again = NULL;
+      g_autofree char *keys = i < G_N_ELEMENTS (bad) ? g_strdup (bad[i]) : NULL;
+
+      if (keys == NULL)
+        {
+          GString *many = g_string_new (NULL);
+
+          for (guint k = 0; k <= HELIX_HTTP_PROVIDER_MAX_KEYS; k++)
+            g_string_append_printf (many, "sk-many-%u ", k);
+          keys = g_string_free (many, FALSE);
+        }
+      again = save (f, saved, keys, &error);
+      g_assert_null (again);
+      g_assert_error (error, HELIX_PROVIDER_SETTINGS_ERROR, HELIX_PROVIDER_SETTINGS_ERROR_INVALID);
+      g_test_message ("%s", error->message);
+      g_assert_null (strstr (error->message, "sk-"));
+      g_clear_error (&error);
+    }
+  g_clear_pointer (&stored, g_free);
+  stored = keyring_key ("deepseek");
+  g_assert_cmpstr (stored, ==, POOL_KEY_1 "\n" POOL_KEY_2);
 }
 
 static void
@@ -1429,6 +1516,7 @@ main (int   argc,
   g_test_add ("/helix/providers/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
   ADD ("add-with-key", test_add_with_key);
+  ADD ("key-pool", test_key_pool);
   ADD ("remote-unpriced", test_remote_unpriced);
   ADD ("local-prices-removed", test_local_prices_removed);
   ADD ("connection-errors", test_connection_errors);

@@ -466,6 +466,81 @@ helix_http_provider_set_api_keys (HelixHttpProvider  *self,
 }
 
 /**
+ * helix_http_provider_parse_api_keys:
+ * @text: one API key, or several separated by spaces, commas or line breaks
+ * @error: return location for a #GError
+ *
+ * Reads the keys of a pool as a person types them. A key is printable ASCII
+ * without spaces or commas (every vendor's keys are), at most
+ * %HELIX_HTTP_PROVIDER_MAX_KEY_BYTES long; a pool holds at most
+ * %HELIX_HTTP_PROVIDER_MAX_KEYS keys, each once. Errors say which key is
+ * wrong by its position, never by its text.
+ *
+ * Returns: (transfer full) (nullable): the keys in order, possibly none; or
+ *   %NULL with @error set (%G_IO_ERROR_INVALID_ARGUMENT)
+ */
+GStrv
+helix_http_provider_parse_api_keys (const char  *text,
+                                    GError     **error)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const char *p = text;
+  guint n = 0;
+
+  g_return_val_if_fail (text != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  for (;;)
+    {
+      const char *start;
+      g_autofree char *key = NULL;
+
+      while (*p != '\0' && (g_ascii_isspace (*p) || *p == ','))
+        p++;
+      if (*p == '\0')
+        break;
+
+      start = p;
+      while (*p != '\0' && !g_ascii_isspace (*p) && *p != ',')
+        {
+          if ((guchar) *p < 0x21 || (guchar) *p > 0x7e)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("API key %u has a character no API key has."), n + 1);
+              return NULL;
+            }
+          p++;
+        }
+
+      if (++n > HELIX_HTTP_PROVIDER_MAX_KEYS)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("At most %d API keys per provider."), HELIX_HTTP_PROVIDER_MAX_KEYS);
+          return NULL;
+        }
+      if (p - start > HELIX_HTTP_PROVIDER_MAX_KEY_BYTES)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("API key %u is too long (at most %d characters)."), n,
+                       HELIX_HTTP_PROVIDER_MAX_KEY_BYTES);
+          return NULL;
+        }
+
+      key = g_strndup (start, p - start);
+      if (!g_hash_table_add (seen, g_strdup (key)))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("API key %u is there twice."), n);
+          return NULL;
+        }
+      g_strv_builder_add (builder, key);
+    }
+
+  return g_strv_builder_end (builder);
+}
+
+/**
  * helix_http_provider_set_key_rest:
  * @self: a provider
  * @seconds: how long a key rests after a quota or authorization error

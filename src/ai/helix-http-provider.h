@@ -58,7 +58,13 @@ void        helix_http_provider_set_api_keys (HelixHttpProvider  *self,
 void        helix_http_provider_set_key_rest (HelixHttpProvider *self,
                                               guint              seconds);
 guint       helix_http_provider_get_n_keys   (HelixHttpProvider *self);
+GStrv       helix_http_provider_parse_api_keys (const char      *text,
+                                                GError         **error);
 guint       helix_http_provider_get_n_usable_keys (HelixHttpProvider *self);
+
+/* Keys in one provider's pool at most, and the longest key. */
+#define HELIX_HTTP_PROVIDER_MAX_KEYS       16
+#define HELIX_HTTP_PROVIDER_MAX_KEY_BYTES  1024
 
 /* Default time a key rests after its quota ran out or it was refused. */
 #define HELIX_HTTP_PROVIDER_DEFAULT_KEY_REST_S  600

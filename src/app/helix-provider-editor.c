@@ -290,15 +290,19 @@ helix_provider_editor_constructed (GObject *object)
       if (helix_provider_settings_has_key (self->settings, id))
         adw_preferences_group_set_description (self->key_group,
                                                _("Stored in the keyring. Leave empty to keep it, "
-                                                 "or enter a new key to replace it."));
+                                                 "or enter new keys to replace it. Several keys, "
+                                                 "separated by spaces, are used in turn when one "
+                                                 "runs out of quota."));
     }
   else
     gtk_window_set_title (GTK_WINDOW (self), _("Add Provider"));
 
   if (adw_preferences_group_get_description (self->key_group) == NULL)
     adw_preferences_group_set_description (self->key_group,
-                                           _("Kept in your keyring, nowhere else. Servers on this "
-                                             "computer, like Ollama, need none."));
+                                           _("Kept in your keyring, nowhere else. Several keys, "
+                                             "separated by spaces, are used in turn when one runs "
+                                             "out of quota. Servers on this computer, like Ollama, "
+                                             "need none."));
 
   update_url_hint (self);
   show_error (self, NULL);

@@ -306,14 +306,28 @@ apply_config (HelixProviderSettings *self,
 
   provider = helix_http_provider_new_for_kind (helix_provider_config_get_kind (config),
                                                helix_provider_config_get_name (config),
-                                               *base_url != '\0' ? base_url : NULL,
-                                               g_hash_table_lookup (self->keys, id),
+                                               *base_url != '\0' ? base_url : NULL, NULL,
                                                &error);
   if (provider == NULL)
     {
       g_message ("Cannot use the provider %s: %s", id, error->message);
       set_problem (self, id, error->message);
       goto out;
+    }
+  if (g_hash_table_contains (self->keys, id))
+    {
+      /* One key, or a pool of them (one per line in the keyring item). */
+      g_auto(GStrv) keys = helix_http_provider_parse_api_keys (g_hash_table_lookup (self->keys, id),
+                                                               &error);
+
+      if (keys == NULL)
+        {
+          g_message ("Cannot use the provider %s: its keyring item: %s", id, error->message);
+          set_problem (self, id, error->message);
+          g_clear_object (&provider);
+          goto out;
+        }
+      helix_http_provider_set_api_keys (provider, (const char * const *) keys);
     }
 
   if (local)
@@ -1095,6 +1109,7 @@ helix_provider_settings_save_async (HelixProviderSettings *self,
   g_autofree char *name = NULL;
   g_autofree char *base_url = NULL;
   g_autofree char *payload = NULL;
+  g_auto(GStrv) keys = NULL;
   Save *save;
 
   g_return_if_fail (HELIX_IS_PROVIDER_SETTINGS (self));
@@ -1108,6 +1123,16 @@ helix_provider_settings_save_async (HelixProviderSettings *self,
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
+    }
+  if (api_key != NULL)
+    {
+      keys = helix_http_provider_parse_api_keys (api_key, &error);
+      if (keys == NULL)
+        {
+          g_task_return_new_error (task, HELIX_PROVIDER_SETTINGS_ERROR,
+                                   HELIX_PROVIDER_SETTINGS_ERROR_INVALID, "%s", error->message);
+          return;
+        }
     }
 
   save = g_new0 (Save, 1);
@@ -1134,8 +1159,9 @@ helix_provider_settings_save_async (HelixProviderSettings *self,
   save->config = helix_provider_config_new (id, name, helix_provider_config_get_kind (config),
                                             base_url, helix_provider_config_get_models (config),
                                             helix_provider_config_get_enabled (config));
-  if (api_key != NULL && *api_key != '\0')
-    save->api_key = g_strdup (api_key);
+  /* Several keys are kept one per line, in one keyring item. */
+  if (keys != NULL && keys[0] != NULL)
+    save->api_key = g_strjoinv ("\n", keys);
 
   payload = describe_config (save->config, save->api_key != NULL ? "replaced" : "kept");
   audit_then (self, task, save->old_config != NULL ? "provider.changed" : "provider.added",
@@ -1355,33 +1381,81 @@ helix_provider_settings_set_enabled (HelixProviderSettings *self,
 
 /* Test connection {{{2 */
 
+/* A connection test: every key of the pool in turn. */
+typedef struct
+{
+  HelixHttpProvider *provider;
+  GStrv              keys;    /* (nullable): none for a local server */
+  guint              n_keys;
+  guint              next;    /* the key being tried */
+} TestConnection;
+
+static void
+test_connection_free (TestConnection *test)
+{
+  g_clear_object (&test->provider);
+  g_strfreev (test->keys);
+  g_free (test);
+}
+
+static void test_next_key (GTask *task);
+
 static void
 test_listed_cb (GObject      *object,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  TestConnection *test = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  GStrv models;
+  g_auto(GStrv) models = NULL;
 
   models = helix_http_provider_list_models_finish (HELIX_HTTP_PROVIDER (object), result, &error);
+  if (models == NULL && test->n_keys > 1)
+    {
+      /* Which key, by its place in the list: never its text. */
+      g_task_return_new_error (task, error->domain, error->code, _("API key %u of %u: %s"),
+                               test->next + 1, test->n_keys, error->message);
+      return;
+    }
   if (models == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, models, (GDestroyNotify) g_strfreev);
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  if (++test->next < test->n_keys)
+    {
+      test_next_key (g_steal_pointer (&task));
+      return;
+    }
+  g_task_return_pointer (task, g_steal_pointer (&models), (GDestroyNotify) g_strfreev);
+}
+
+static void
+test_next_key (GTask *task)
+{
+  TestConnection *test = g_task_get_task_data (task);
+
+  if (test->keys != NULL)
+    helix_http_provider_set_api_key (test->provider, test->keys[test->next]);
+  helix_http_provider_list_models_async (test->provider, g_task_get_cancellable (task),
+                                         test_listed_cb, task);
 }
 
 /**
  * helix_provider_settings_test_async:
  * @self: the settings
  * @config: the values entered (its id, if it has one, finds the stored key)
- * @api_key: (nullable): the key entered, or %NULL (or "") for the stored one
+ * @api_key: (nullable): the key or keys entered, or %NULL (or "") for the stored ones
  * @cancellable: (nullable): a #GCancellable
  * @callback: called when done
  * @user_data: for @callback
  *
- * "Test Connection": asks the provider for its models, with the key. The
- * errors are for people and never hold the key.
+ * "Test Connection": asks the provider for its models, with each key of
+ * the pool in turn (one key, or several separated by spaces: see
+ * helix_http_provider_parse_api_keys()). The errors are for people, say
+ * which key failed by its place in the list, and never hold a key.
  */
 void
 helix_provider_settings_test_async (HelixProviderSettings *self,
@@ -1396,6 +1470,8 @@ helix_provider_settings_test_async (HelixProviderSettings *self,
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
   g_autofree char *base_url = NULL;
+  g_auto(GStrv) keys = NULL;
+  TestConnection *test;
   const char *id;
 
   g_return_if_fail (HELIX_IS_PROVIDER_SETTINGS (self));
@@ -1408,8 +1484,18 @@ helix_provider_settings_test_async (HelixProviderSettings *self,
   id = helix_provider_config_get_id (config);
   if ((api_key == NULL || *api_key == '\0') && id != NULL)
     api_key = g_hash_table_lookup (self->keys, id);
-  if (api_key != NULL && *api_key == '\0')
-    api_key = NULL;
+  if (api_key != NULL)
+    {
+      keys = helix_http_provider_parse_api_keys (api_key, &error);
+      if (keys == NULL)
+        {
+          g_task_return_new_error (task, HELIX_PROVIDER_SETTINGS_ERROR,
+                                   HELIX_PROVIDER_SETTINGS_ERROR_INVALID, "%s", error->message);
+          return;
+        }
+      if (keys[0] == NULL)
+        g_clear_pointer (&keys, g_strfreev);
+    }
 
   name = g_strstrip (g_strdup (helix_provider_config_get_name (config)));
   if (*name == '\0')
@@ -1420,7 +1506,7 @@ helix_provider_settings_test_async (HelixProviderSettings *self,
   base_url = g_strstrip (g_strdup (helix_provider_config_get_base_url (config)));
 
   provider = helix_http_provider_new_for_kind (helix_provider_config_get_kind (config), name,
-                                               *base_url != '\0' ? base_url : NULL, api_key,
+                                               *base_url != '\0' ? base_url : NULL, NULL,
                                                &error);
   if (provider == NULL)
     {
@@ -1429,8 +1515,12 @@ helix_provider_settings_test_async (HelixProviderSettings *self,
       return;
     }
 
-  helix_http_provider_list_models_async (provider, cancellable, test_listed_cb,
-                                         g_steal_pointer (&task));
+  test = g_new0 (TestConnection, 1);
+  test->provider = g_steal_pointer (&provider);
+  test->n_keys = keys != NULL ? g_strv_length (keys) : 0;
+  test->keys = g_steal_pointer (&keys);
+  g_task_set_task_data (task, test, (GDestroyNotify) test_connection_free);
+  test_next_key (g_steal_pointer (&task));
 }
 
 /**
