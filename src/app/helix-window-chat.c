@@ -244,14 +244,23 @@ void
 _helix_window_update_session_menu (HelixWindow *self)
 {
   g_autoptr(GMenuModel) menu = NULL;
+  g_auto(GStrv) models = NULL;
 
   g_assert (HELIX_IS_WINDOW (self));
 
   if (self->session != NULL)
-    menu = helix_session_menu_new (self->session);
+    {
+      models = self->router != NULL ? helix_router_list_models (self->router)
+                                    : g_new0 (char *, 1);
+      menu = helix_session_menu_new_with_models (self->session,
+                                                 (const char * const *) models);
+    }
 
   gtk_menu_button_set_menu_model (self->session_menu_button, menu);
   gtk_widget_set_visible (GTK_WIDGET (self->session_menu_button), menu != NULL);
+
+  /* The state of win.session-model follows the open session. */
+  _helix_window_notify_session_model (self);
 }
 
 void
