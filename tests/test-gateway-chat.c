@@ -526,6 +526,9 @@ test_desktop_pinned (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *session_id = NULL;
   g_autofree char *message_id = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *request = NULL;
+  g_autoptr(JsonNode) reply = NULL;
 
   helix_chat_controller_set_sync_client (chat, f->a.client);
   helix_test_wait_for (helix_test_client_idle (f->a.client) &&
@@ -562,6 +565,14 @@ test_desktop_pinned (Fixture       *f,
   wait_converged (f);
   on_b = get_session (f->b.store, session_id);
   g_assert_cmpstr (helix_session_get_model (on_b), ==, "alpha/alpha-model");
+
+  /* A program that names no model gets the one pinned for the session. */
+  token = helix_test_login (f->session, f->uri, "alice", PASSWORD, "script", NULL);
+  request = g_strdup_printf ("{\"session\":\"%s\",\"content\":\"And you?\"}", session_id);
+  reply = helix_test_http_json (f->session, f->uri, "POST", "/api/v1/chat/message", token,
+                                request, SOUP_STATUS_OK);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (reply), "reason"), ==,
+                   "pinned for this session: alpha-model");
 
   helix_chat_controller_set_sync_client (chat, NULL);
 }

@@ -699,7 +699,8 @@ test_tombstone (Fixture       *f,
                 gconstpointer  data)
 {
   HelixSyncOp *ops[] = {
-    session_put (1, S1, "1000:0:dev-a", "{\"title\":\"x\",\"pinned\":true}"),
+    session_put (1, S1, "1000:0:dev-a",
+                 "{\"title\":\"x\",\"pinned\":true,\"model\":\"deepseek-chat\"}"),
     /* Older than the puts, and still final. */
     make_op (2, "session.delete", S1, NULL, "500:0:dev-b", NULL),
     session_put (3, S1, "3000:0:dev-a", "{\"title\":\"y\"}"),
