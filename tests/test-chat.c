@@ -1214,11 +1214,16 @@ test_session_model (Fixture       *fixture,
   grid = _helix_message_row_get_details_grid (row);
   g_assert_true (grid_shows (grid, "Model", "deepseek-reasoner"));
   g_assert_true (grid_shows (grid, "Routing", "pinned for this session: deepseek-reasoner"));
+  /* So does the header, for the whole chat. */
+  g_assert_cmpstr (adw_window_title_get_subtitle (fixture->window->window_title), ==,
+                   "4 messages · deepseek-reasoner");
 
   /* Back to automatic: the cheapest again. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.session-model",
                                              "s", ""));
   wait_until (fixture, session_model_is, NULL, "the model to be unpinned");
+  g_assert_cmpstr (adw_window_title_get_subtitle (fixture->window->window_title), ==,
+                   "4 messages");
   fixture->provider->chat = (Step) { 0, answer_chunks, FAKE_END_FINISH };
   automatic = ask_and_wait (fixture, "Once more", 6);
   g_assert_cmpstr (asked_model (fixture, parser), ==, "deepseek-chat");

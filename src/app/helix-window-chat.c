@@ -226,6 +226,17 @@ _helix_window_update_header (HelixWindow *self)
       else
         subtitle = g_strdup_printf (ngettext ("%u message", "%u messages", n_messages),
                                     n_messages);
+
+      /* The model pinned for the chat (win.session-model), in view. */
+      if (helix_session_get_model (self->session) != NULL)
+        {
+          g_autofree char *counted = g_steal_pointer (&subtitle);
+
+          /* Translators: the number of messages of a chat, then the model the user
+           * chose for all its answers, e.g. "3 messages · deepseek-reasoner" */
+          subtitle = g_strdup_printf (_("%s · %s"), counted,
+                                      helix_session_get_model (self->session));
+        }
     }
   else if (self->drafting)
     {
