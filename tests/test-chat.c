@@ -249,6 +249,8 @@ typedef struct
 
 typedef gboolean (*Predicate) (Fixture *fixture, gconstpointer data);
 
+enum { ONE_MODEL, NO_PROVIDERS, TWO_MODELS };
+
 static gboolean
 on_wait_timeout (gpointer user_data)
 {
@@ -475,6 +477,7 @@ fixture_setup (Fixture       *fixture,
                gconstpointer  data)
 {
   static const char * const models[] = { "deepseek-chat", NULL };
+  static const char * const two_models[] = { "deepseek-chat", "deepseek-reasoner", NULL };
   g_autoptr(GSettings) settings = g_settings_new ("ai.helix.Helix");
   g_autoptr(HelixPriceTable) prices = NULL;
   g_autoptr(GError) error = NULL;
@@ -491,11 +494,13 @@ fixture_setup (Fixture       *fixture,
   /* Retries without waiting: the tests are about what the window shows. */
   helix_router_set_backoff (fixture->router, 1, 2, 2);
 
-  /* data: TRUE for a router without providers. */
-  if (!GPOINTER_TO_INT (data))
+  /* data: NO_PROVIDERS for a router without providers; TWO_MODELS for a
+   * provider that serves a dearer model too. */
+  if (GPOINTER_TO_INT (data) != NO_PROVIDERS)
     {
       fixture->provider = test_provider_new ();
-      helix_router_add_provider (fixture->router, HELIX_PROVIDER (fixture->provider), NULL, models);
+      helix_router_add_provider (fixture->router, HELIX_PROVIDER (fixture->provider), NULL,
+                                 GPOINTER_TO_INT (data) == TWO_MODELS ? two_models : models);
     }
 
   open_window (fixture);
@@ -1085,6 +1090,149 @@ test_format_cost (void)
     }
 }
 
+static gboolean
+session_model_is (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(HelixSession) session = NULL;
+  g_autofree char *state = NULL;
+
+  session = helix_store_get_session (fixture->store, open_session_id (fixture), NULL);
+  g_object_get (fixture->window, "session-model", &state, NULL);
+
+  return session != NULL && g_strcmp0 (helix_session_get_model (session), data) == 0 &&
+         g_strcmp0 (state, data != NULL ? data : "") == 0;
+}
+
+/* The targets of the radio items of win.session-model in the open session's menu, in
+ * order, separated by "|"; and the label of the automatic one. */
+static void
+collect_model_items (GMenuModel *menu,
+                     GString    *targets,
+                     char      **automatic_label)
+{
+  for (int i = 0; i < g_menu_model_get_n_items (menu); i++)
+    {
+      g_autoptr(GMenuLinkIter) links = g_menu_model_iterate_item_links (menu, i);
+      g_autofree char *action = NULL;
+      g_autofree char *label = NULL;
+      g_autoptr(GVariant) target = NULL;
+      const char *name;
+      GMenuModel *link;
+
+      if (g_menu_model_get_item_attribute (menu, i, G_MENU_ATTRIBUTE_ACTION, "s", &action) &&
+          g_str_equal (action, "win.session-model"))
+        {
+          target = g_menu_model_get_item_attribute_value (menu, i, G_MENU_ATTRIBUTE_TARGET,
+                                                          G_VARIANT_TYPE_STRING);
+          g_assert_nonnull (target);
+          g_string_append_printf (targets, "%s|", g_variant_get_string (target, NULL));
+          if (g_variant_get_string (target, NULL)[0] == '\0')
+            {
+              g_assert_true (g_menu_model_get_item_attribute (menu, i, G_MENU_ATTRIBUTE_LABEL,
+                                                              "s", &label));
+              *automatic_label = g_steal_pointer (&label);
+            }
+        }
+
+      while (g_menu_link_iter_get_next (links, &name, &link))
+        {
+          collect_model_items (link, targets, automatic_label);
+          g_object_unref (link);
+        }
+    }
+}
+
+static HelixMessage *
+ask_and_wait (Fixture    *fixture,
+              const char *question,
+              guint       n_stored)
+{
+  send_message (fixture, question);
+  wait_until (fixture, n_stored_is, GUINT_TO_POINTER (n_stored), "the answer to be stored");
+  wait_until (fixture, chat_is_idle, NULL, "the calls to end");
+
+  return stored_message (fixture, n_stored - 1);
+}
+
+static const char *
+asked_model (Fixture    *fixture,
+             JsonParser *parser)
+{
+  return json_object_get_string_member (parse_object (parser, fixture->provider->last_chat_body),
+                                        "model");
+}
+
+/* A model pinned for the session in its menu is the one asked, and the answer says
+ * why; "Automatic" goes back to the cheapest. */
+static void
+test_session_model (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(HelixMessage) first = NULL;
+  g_autoptr(HelixMessage) pinned = NULL;
+  g_autoptr(HelixMessage) automatic = NULL;
+  g_autoptr(GString) targets = g_string_new (NULL);
+  g_autofree char *automatic_label = NULL;
+  JsonObject *metadata;
+  HelixMessageRow *row;
+  GtkGrid *grid;
+  GMenuModel *menu;
+
+  /* Nothing pinned: the cheapest. */
+  first = ask_and_wait (fixture, "Say hello to the world", 2);
+  g_assert_cmpstr (helix_message_get_model (first), ==, "deepseek-chat");
+  g_assert_cmpstr (asked_model (fixture, parser), ==, "deepseek-chat");
+  g_assert_true (session_model_is (fixture, NULL));
+
+  /* The menu offers automatic and every model of the router. */
+  menu = gtk_menu_button_get_menu_model (fixture->window->session_menu_button);
+  g_assert_nonnull (menu);
+  collect_model_items (menu, targets, &automatic_label);
+  g_assert_cmpstr (targets->str, ==, "|deepseek-chat|deepseek-reasoner|");
+  g_assert_cmpstr (automatic_label, ==, "Automatic (cheapest)");
+
+  /* Pin the dearer one. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.session-model",
+                                             "s", "deepseek-reasoner"));
+  wait_until (fixture, session_model_is, "deepseek-reasoner", "the model to be pinned");
+
+  fixture->provider->chat = (Step) { 0, second_chunks, FAKE_END_FINISH };
+  pinned = ask_and_wait (fixture, "And again", 4);
+  g_assert_cmpstr (asked_model (fixture, parser), ==, "deepseek-reasoner");
+  g_assert_cmpstr (helix_message_get_content (pinned), ==, "Hi again");
+  g_assert_cmpstr (helix_message_get_model (pinned), ==, "deepseek-reasoner");
+  metadata = parse_object (parser, helix_message_get_metadata (pinned));
+  g_assert_cmpstr (json_object_get_string_member (metadata, "reason"), ==,
+                   "pinned for this session: deepseek-reasoner");
+
+  /* The message shows it. */
+  wait_until (fixture, row_1_shown, GINT_TO_POINTER (3), "the row of the pinned answer");
+  row = find_row (fixture, 3);
+  g_assert_true (g_str_has_prefix (_helix_message_row_get_footer (row), "deepseek-reasoner · "));
+  grid = _helix_message_row_get_details_grid (row);
+  g_assert_true (grid_shows (grid, "Model", "deepseek-reasoner"));
+  g_assert_true (grid_shows (grid, "Routing", "pinned for this session: deepseek-reasoner"));
+  /* So does the header, for the whole chat. */
+  g_assert_cmpstr (adw_window_title_get_subtitle (fixture->window->window_title), ==,
+                   "4 messages · deepseek-reasoner");
+
+  /* Back to automatic: the cheapest again. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.session-model",
+                                             "s", ""));
+  wait_until (fixture, session_model_is, NULL, "the model to be unpinned");
+  g_assert_cmpstr (adw_window_title_get_subtitle (fixture->window->window_title), ==,
+                   "4 messages");
+  fixture->provider->chat = (Step) { 0, answer_chunks, FAKE_END_FINISH };
+  automatic = ask_and_wait (fixture, "Once more", 6);
+  g_assert_cmpstr (asked_model (fixture, parser), ==, "deepseek-chat");
+  g_assert_cmpstr (helix_message_get_model (automatic), ==, "deepseek-chat");
+  metadata = parse_object (parser, helix_message_get_metadata (automatic));
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (metadata, "reason"),
+                                   "cheapest healthy for chat: deepseek-chat"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1094,21 +1242,22 @@ main (int   argc,
 
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
-#define ADD(path, func, no_providers) \
-  g_test_add ((path), Fixture, GINT_TO_POINTER (no_providers), \
+#define ADD(path, func, providers) \
+  g_test_add ((path), Fixture, GINT_TO_POINTER (providers), \
               fixture_setup, (func), fixture_teardown)
 
   g_test_add_func ("/helix/chat/clean-title", test_clean_title);
   g_test_add_func ("/helix/chat/format-cost", test_format_cost);
-  ADD ("/helix/chat/answer", test_answer, FALSE);
-  ADD ("/helix/chat/stop", test_stop, FALSE);
-  ADD ("/helix/chat/error-retry", test_error_retry, FALSE);
-  ADD ("/helix/chat/auth-error", test_auth_error, FALSE);
-  ADD ("/helix/chat/no-providers", test_no_providers, TRUE);
-  ADD ("/helix/chat/regenerate", test_regenerate, FALSE);
-  ADD ("/helix/chat/switch-session", test_switch_session, FALSE);
-  ADD ("/helix/chat/follow-answer", test_follow_answer, FALSE);
-  ADD ("/helix/chat/close-while-streaming", test_close_while_streaming, FALSE);
+  ADD ("/helix/chat/answer", test_answer, ONE_MODEL);
+  ADD ("/helix/chat/stop", test_stop, ONE_MODEL);
+  ADD ("/helix/chat/error-retry", test_error_retry, ONE_MODEL);
+  ADD ("/helix/chat/auth-error", test_auth_error, ONE_MODEL);
+  ADD ("/helix/chat/no-providers", test_no_providers, NO_PROVIDERS);
+  ADD ("/helix/chat/regenerate", test_regenerate, ONE_MODEL);
+  ADD ("/helix/chat/switch-session", test_switch_session, ONE_MODEL);
+  ADD ("/helix/chat/follow-answer", test_follow_answer, ONE_MODEL);
+  ADD ("/helix/chat/close-while-streaming", test_close_while_streaming, ONE_MODEL);
+  ADD ("/helix/chat/session-model", test_session_model, TWO_MODELS);
 
 #undef ADD
 

@@ -499,6 +499,84 @@ test_desktop (Fixture       *f,
   g_assert_false (helix_chat_controller_has_providers (chat));
 }
 
+static HelixSession *
+get_session (HelixStore *store,
+             const char *session_id)
+{
+  g_autoptr(GError) error = NULL;
+  HelixSession *session = helix_store_get_session (store, session_id, &error);
+
+  g_assert_no_error (error);
+  return session;
+}
+
+/* The model pinned for a session on the desktop goes with its chat frame (the
+ * gateway's router asks for it, or says it cannot), and syncs to the user's other
+ * devices like the rest of the session. */
+static void
+test_desktop_pinned (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(HelixChatController) chat = helix_chat_controller_new (f->a.store);
+  g_autoptr(HelixChatCall) call = NULL;
+  g_autoptr(HelixSession) changed = NULL;
+  g_autoptr(HelixSession) on_b = NULL;
+  g_autoptr(HelixMessage) answer = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *session_id = NULL;
+  g_autofree char *message_id = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *request = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+
+  helix_chat_controller_set_sync_client (chat, f->a.client);
+  helix_test_wait_for (helix_test_client_idle (f->a.client) &&
+                       helix_test_client_idle (f->b.client), HELIX_TEST_WAIT_S,
+                       "both devices connected");
+  ask (f, &session_id, &message_id);
+
+  /* A model the gateway does not serve: its router refuses it, nothing is asked. */
+  changed = helix_store_set_session_model (f->a.store, session_id, "no-such-model", &error);
+  g_assert_no_error (error);
+  g_clear_object (&changed);
+  call = g_object_ref (helix_chat_controller_ask (chat, session_id, 1));
+  helix_test_wait_for (helix_chat_call_get_state (call) == HELIX_CHAT_CALL_FAILED &&
+                       helix_chat_controller_get_n_pending (chat) == 0,
+                       HELIX_TEST_WAIT_S, "the gateway to refuse the pinned model");
+  g_assert_nonnull (strstr (helix_chat_call_get_error (call), "no-such-model"));
+  g_assert_cmpuint (fake_provider_get_n_requests (f->alpha), ==, 0);
+  g_clear_object (&call);
+
+  /* One it serves, named with its provider. */
+  changed = helix_store_set_session_model (f->a.store, session_id, "alpha/alpha-model", &error);
+  g_assert_no_error (error);
+  g_clear_object (&changed);
+  call = g_object_ref (helix_chat_controller_ask (chat, session_id, 1));
+  helix_test_wait_for (count_messages (f->a.store, session_id) == 2 &&
+                       helix_chat_controller_get_n_pending (chat) == 0,
+                       HELIX_TEST_WAIT_S, "the answer of the pinned model");
+  messages = helix_store_get_messages (f->a.store, session_id, 1, 1, &error);
+  g_assert_no_error (error);
+  answer = g_object_ref (g_ptr_array_index (messages, 0));
+  g_assert_cmpstr (helix_message_get_content (answer), ==, "Hello, Alice");
+  g_assert_cmpstr (helix_message_get_model (answer), ==, "alpha-model");
+
+  wait_converged (f);
+  on_b = get_session (f->b.store, session_id);
+  g_assert_cmpstr (helix_session_get_model (on_b), ==, "alpha/alpha-model");
+
+  /* A program that names no model gets the one pinned for the session. */
+  token = helix_test_login (f->session, f->uri, "alice", PASSWORD, "script", NULL);
+  request = g_strdup_printf ("{\"session\":\"%s\",\"content\":\"And you?\"}", session_id);
+  reply = helix_test_http_json (f->session, f->uri, "POST", "/api/v1/chat/message", token,
+                                request, SOUP_STATUS_OK);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (reply), "reason"), ==,
+                   "pinned for this session: alpha-model");
+
+  helix_chat_controller_set_sync_client (chat, NULL);
+}
+
 static char *
 session_title (Fixture    *f,
                const char *token,
@@ -568,6 +646,7 @@ main (int   argc,
   ADD ("rest", test_rest_chat);
   ADD ("title", test_title);
   ADD ("desktop", test_desktop);
+  ADD ("desktop-pinned", test_desktop_pinned);
 
   return g_test_run ();
 }

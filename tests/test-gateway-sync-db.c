@@ -197,7 +197,8 @@ dump_state (Fixture *f,
 {
   static const char * const queries[] = {
     "SELECT uuid, title, title_hlc, pinned, pinned_hlc, archived, archived_hlc, deleted, "
-    "  deleted_hlc, created_us, updated_us FROM sync_sessions WHERE user = ? ORDER BY uuid",
+    "  deleted_hlc, created_us, updated_us, model, model_hlc FROM sync_sessions "
+    "  WHERE user = ? ORDER BY uuid",
     "SELECT uuid, session, role, content, status, model, model_hlc, provider, provider_hlc, "
     "  tokens_in, tokens_in_hlc, tokens_out, tokens_out_hlc, cost, cost_hlc, created_us, "
     "  created_hlc, hlc FROM sync_messages WHERE user = ? ORDER BY uuid",
@@ -633,12 +634,73 @@ test_lww (Fixture       *f,
     helix_sync_op_unref (ops[i]);
 }
 
+/* The session's model and its HLC, as "model|hlc" ("NULL" for NULL). */
+static char *
+session_model (Fixture    *f,
+               gint64      user,
+               const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  sqlite3_stmt *stmt = helix_db_prepare (f->reader,
+                                         "SELECT model, model_hlc FROM sync_sessions "
+                                         "WHERE user = ? AND uuid = ?", FALSE, &error);
+  const char *model;
+  const char *hlc;
+  char *ret;
+
+  g_assert_no_error (error);
+  sqlite3_bind_int64 (stmt, 1, user);
+  sqlite3_bind_text (stmt, 2, uuid, -1, SQLITE_STATIC);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  model = (const char *) sqlite3_column_text (stmt, 0);
+  hlc = (const char *) sqlite3_column_text (stmt, 1);
+  ret = g_strdup_printf ("%s|%s", model != NULL ? model : "NULL", hlc != NULL ? hlc : "NULL");
+  sqlite3_finalize (stmt);
+
+  return ret;
+}
+
+/* The pinned model of a session is one more last-writer-wins field; "" (automatic)
+ * is a value like any other. */
+static void
+test_session_model (Fixture       *f,
+                    gconstpointer  data)
+{
+  HelixSyncOp *ops[] = {
+    session_put (1, S1, "1000:0:dev-a", "{\"title\":\"a\",\"model\":\"deepseek-chat\"}"),
+    session_put (2, S1, "3000:0:dev-b", "{\"model\":\"deepseek-reasoner\"}"),
+    session_put (3, S1, "2000:0:dev-a", "{\"model\":\"\"}"),
+    session_put (4, S2, "1000:0:dev-a", "{\"title\":\"never pinned\"}"),
+    session_put (5, S3, "1000:0:dev-a", "{\"model\":\"gemini-2.5-pro\"}"),
+    session_put (6, S3, "4000:0:dev-b", "{\"model\":\"\",\"pinned\":true}"),
+  };
+  g_autofree char *state = NULL;
+  g_autofree char *s1 = NULL;
+  g_autofree char *s2 = NULL;
+  g_autofree char *s3 = NULL;
+  gint64 user = 0;
+
+  state = apply_in_orders (f, ops, G_N_ELEMENTS (ops), 100, &user);
+  g_test_message ("final state:\n%s", state);
+
+  s1 = session_model (f, user, S1);
+  s2 = session_model (f, user, S2);
+  s3 = session_model (f, user, S3);
+  g_assert_cmpstr (s1, ==, "deepseek-reasoner|3000:0:dev-b");
+  g_assert_cmpstr (s2, ==, "NULL|NULL");
+  g_assert_cmpstr (s3, ==, "|4000:0:dev-b");
+
+  for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+    helix_sync_op_unref (ops[i]);
+}
+
 static void
 test_tombstone (Fixture       *f,
                 gconstpointer  data)
 {
   HelixSyncOp *ops[] = {
-    session_put (1, S1, "1000:0:dev-a", "{\"title\":\"x\",\"pinned\":true}"),
+    session_put (1, S1, "1000:0:dev-a",
+                 "{\"title\":\"x\",\"pinned\":true,\"model\":\"deepseek-chat\"}"),
     /* Older than the puts, and still final. */
     make_op (2, "session.delete", S1, NULL, "500:0:dev-b", NULL),
     session_put (3, S1, "3000:0:dev-a", "{\"title\":\"y\"}"),
@@ -1364,6 +1426,7 @@ main (int    argc,
   ADD ("conflict", test_conflict);
   ADD ("pushes", test_pushes);
   ADD ("lww-orders", test_lww);
+  ADD ("session-model", test_session_model);
   ADD ("tombstone", test_tombstone);
   ADD ("messages", test_messages);
   ADD ("batch-bumps", test_batch_bumps);

@@ -62,7 +62,8 @@ test_migrate_backfill (Fixture       *f,
 
   f->store = helix_store_open (f->path, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (helix_store_get_schema_version (f->store), ==, 3);
+  g_assert_cmpuint (helix_store_get_schema_version (f->store), ==,
+                    helix_store_get_latest_schema_version ());
   g_assert_cmpint (helix_store_get_sync_cursor (f->store, &error), ==, 0);
   g_assert_cmpuint (outbox_len (f->store), ==, 0);
 
@@ -72,6 +73,9 @@ test_migrate_backfill (Fixture       *f,
                    ==, 1);
   g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count (*) FROM messages WHERE model_hlc = hlc AND "
                                        "created_hlc = hlc AND cost_hlc IS NULL"), ==, 1);
+  /* Schema 4: nothing pinned, never set. */
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path, "SELECT count (*) FROM sessions WHERE model IS NULL AND "
+                                       "model_hlc IS NULL"), ==, 2);
 }
 
 static void
@@ -605,6 +609,93 @@ test_tombstone (Fixture       *f,
   g_assert_cmpuint (outbox_len (f->store), ==, 0);
 }
 
+/* The pinned model: a local choice goes out as a session.put ("" for automatic),
+ * remote ones win by HLC like any session field, and a bad one is refused whole. */
+static void
+test_session_model (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HelixSession) local = NULL;
+  g_autoptr(HelixSession) changed = NULL;
+  g_autoptr(HelixSession) session = NULL;
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autofree char *id = NULL;
+  const HelixRemoteOp ops[] = {
+    { 1, "0190f3a2-1c00-7000-8000-0000000000d1", "session.put", S1, NULL,
+      "1700000000002:0:dev-a", "{\"title\":\"Remote\",\"model\":\"gemini-2.5-pro\"}" },
+    /* Older: loses. */
+    { 2, "0190f3a2-1c00-7000-8000-0000000000d2", "session.put", S1, NULL,
+      "1700000000001:0:dev-b", "{\"model\":\"deepseek-chat\"}" },
+    /* Newer: back to automatic. */
+    { 3, "0190f3a2-1c00-7000-8000-0000000000d3", "session.put", S1, NULL,
+      "1700000000003:0:dev-b", "{\"model\":\"\"}" },
+  };
+  const HelixRemoteOp stale = {
+    4, "0190f3a2-1c00-7000-8000-0000000000d4", "session.put", S1, NULL,
+    "1700000000004:0:dev-b", "{\"model\":\"deepseek-chat\"}"
+  };
+  const HelixRemoteOp bad = {
+    5, "0190f3a2-1c00-7000-8000-0000000000d5", "session.put", S1, NULL,
+    "1800000000000:0:dev-b", "{\"model\":5}"
+  };
+
+  /* Local: each choice is an op the protocol accepts (assert_entry checks). */
+  local = helix_store_create_session (f->store, "Local", &error);
+  g_assert_no_error (error);
+  id = g_strdup (helix_session_get_id (local));
+  changed = helix_store_set_session_model (f->store, id, "deepseek-reasoner", &error);
+  g_assert_no_error (error);
+  entries = peek_all (f->store);
+  assert_entry (last_entry (entries), "session.put", id, NULL, helix_session_get_hlc (changed),
+                "{\"model\":\"deepseek-reasoner\"}");
+  g_clear_pointer (&entries, g_ptr_array_unref);
+  g_clear_object (&changed);
+  changed = helix_store_set_session_model (f->store, id, NULL, &error);
+  g_assert_no_error (error);
+  entries = peek_all (f->store);
+  assert_entry (last_entry (entries), "session.put", id, NULL, helix_session_get_hlc (changed),
+                "{\"model\":\"\"}");
+  g_clear_pointer (&entries, g_ptr_array_unref);
+  g_clear_object (&changed);
+
+  /* Remote, in order: set, an older op that loses, a newer "" (automatic). */
+  apply_one (f->store, &ops[0]);
+  session = helix_store_get_session (f->store, S1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_session_get_model (session), ==, "gemini-2.5-pro");
+  g_clear_object (&session);
+
+  apply_one (f->store, &ops[1]);
+  session = helix_store_get_session (f->store, S1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_session_get_model (session), ==, "gemini-2.5-pro");
+  g_clear_object (&session);
+
+  apply_one (f->store, &ops[2]);
+  session = helix_store_get_session (f->store, S1, &error);
+  g_assert_no_error (error);
+  g_assert_null (helix_session_get_model (session));
+  g_assert_cmpstr (helix_session_get_title (session), ==, "Remote");
+  g_clear_object (&session);
+
+  /* A local pin made now is newer than a remote op from 2023. */
+  changed = helix_store_set_session_model (f->store, S1, "claude-sonnet-4-0", &error);
+  g_assert_no_error (error);
+  g_clear_object (&changed);
+  apply_one (f->store, &stale);
+  session = helix_store_get_session (f->store, S1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_session_get_model (session), ==, "claude-sonnet-4-0");
+  g_clear_object (&session);
+
+  /* A model that is not a string: nothing of the batch is applied. */
+  g_assert_false (helix_store_apply_remote (f->store, &bad, 1, 0, &error));
+  g_assert_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_INVALID);
+  session = helix_store_get_session (f->store, S1, NULL);
+  g_assert_cmpstr (helix_session_get_model (session), ==, "claude-sonnet-4-0");
+}
+
 typedef struct
 {
   guint messages_added;
@@ -1101,6 +1192,7 @@ main (int   argc,
   ADD ("outbox/ack-cursor", test_ack_and_cursor);
   ADD ("remote/lww-any-order", test_lww_any_order);
   ADD ("remote/tombstone", test_tombstone);
+  ADD ("remote/session-model", test_session_model);
   ADD ("remote/message-before-session", test_message_before_session);
   ADD ("remote/batch-atomic", test_batch_atomic);
   ADD ("remote/models-follow", test_models_follow);

@@ -137,6 +137,123 @@ test_store_upgrade (Fixture       *f,
   g_assert_cmpstr (helix_session_get_title (sessions->pdata[0]), ==, "Old chat");
 }
 
+/* A database of the schema before the pinned model (3) opens with every session on
+ * automatic, and takes a pinned model afterwards. */
+static void
+test_store_upgrade_session_model (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HelixSession) session = NULL;
+  g_autoptr(HelixSession) changed = NULL;
+  const char *id = "0190a0b2-7c3d-7000-8000-000000000001";
+
+  g_assert_cmpuint (helix_store_get_latest_schema_version (), ==, 4);
+  g_assert_true (_helix_store_create_at_version (f->path, 3, &error));
+  g_assert_no_error (error);
+  helix_test_sqlite_exec (f->path,
+               "INSERT INTO sessions (uuid, title, created_us, updated_us, hlc, title_hlc, "
+               "  pinned_hlc, archived_hlc) VALUES "
+               "('0190a0b2-7c3d-7000-8000-000000000001', 'Old chat', 1, 1, '1:0:old', "
+               "  '1:0:old', '1:0:old', '1:0:old');");
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path,
+                   "SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'model'"),
+                   ==, 0);
+
+  f->store = helix_store_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (helix_store_get_schema_version (f->store), ==, 4);
+
+  session = helix_store_get_session (f->store, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_session_get_title (session), ==, "Old chat");
+  g_assert_null (helix_session_get_model (session));
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path,
+                   "SELECT count(*) FROM sessions WHERE model IS NULL AND model_hlc IS NULL"),
+                   ==, 1);
+
+  changed = helix_store_set_session_model (f->store, id, "deepseek-reasoner", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_session_get_model (changed), ==, "deepseek-reasoner");
+  g_assert_cmpint (helix_test_sqlite_query_int (f->path,
+                   "SELECT count(*) FROM sessions WHERE model = 'deepseek-reasoner' "
+                   "AND model_hlc = hlc"), ==, 1);
+}
+
+/* A pinned model is stored, listed, kept across a restart and unpinned by NULL or "";
+ * bad input is refused. */
+static void
+test_store_session_model (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HelixSession) session = NULL;
+  g_autoptr(HelixSession) changed = NULL;
+  g_autoptr(HelixSession) again = NULL;
+  g_autoptr(GPtrArray) sessions = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *too_long = g_strnfill (HELIX_STORE_MODEL_MAX_BYTES + 1, 'm');
+
+  session = helix_store_create_session (f->store, "Pinned", &error);
+  g_assert_no_error (error);
+  id = g_strdup (helix_session_get_id (session));
+  g_assert_null (helix_session_get_model (session));
+
+  changed = helix_store_set_session_model (f->store, id, "deepseek-reasoner", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_session_get_model (changed), ==, "deepseek-reasoner");
+  g_assert_cmpstr (helix_session_get_title (changed), ==, "Pinned");
+  g_clear_object (&changed);
+
+  sessions = helix_store_list_sessions (f->store, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sessions->len, ==, 1);
+  g_assert_cmpstr (helix_session_get_model (sessions->pdata[0]), ==, "deepseek-reasoner");
+
+  /* Kept across a restart. */
+  helix_store_close (f->store);
+  helix_test_assert_finalized (g_steal_pointer (&f->store));
+  f->store = helix_store_open (f->path, &error);
+  g_assert_no_error (error);
+  again = helix_store_get_session (f->store, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_session_get_model (again), ==, "deepseek-reasoner");
+  g_clear_object (&again);
+
+  /* "" and NULL both mean automatic. */
+  changed = helix_store_set_session_model (f->store, id, "", &error);
+  g_assert_no_error (error);
+  g_assert_null (helix_session_get_model (changed));
+  g_clear_object (&changed);
+  changed = helix_store_set_session_model (f->store, id, "gemini-2.5-pro", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (helix_session_get_model (changed), ==, "gemini-2.5-pro");
+  g_clear_object (&changed);
+  changed = helix_store_set_session_model (f->store, id, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (helix_session_get_model (changed));
+  g_clear_object (&changed);
+
+  /* Refused: too long, not UTF-8, an unknown or malformed session. */
+  g_assert_null (helix_store_set_session_model (f->store, id, too_long, &error));
+  g_assert_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (helix_store_set_session_model (f->store, id, "bad \xff model", &error));
+  g_assert_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (helix_store_set_session_model (f->store, "0190a0b2-7c3d-7000-8000-00000000dead",
+                                                "deepseek-chat", &error));
+  g_assert_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (helix_store_set_session_model (f->store, "not-a-uuid", "deepseek-chat", &error));
+  g_assert_error (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  again = helix_store_get_session (f->store, id, &error);
+  g_assert_no_error (error);
+  g_assert_null (helix_session_get_model (again));
+}
+
 static GBytes *
 read_file (const char *path)
 {
@@ -899,6 +1016,8 @@ main (int   argc,
   ADD ("/helix/store/create", test_store_create, TRUE);
   ADD ("/helix/store/reopen", test_store_reopen_keeps_device, TRUE);
   ADD ("/helix/store/upgrade", test_store_upgrade, FALSE);
+  ADD ("/helix/store/upgrade-session-model", test_store_upgrade_session_model, FALSE);
+  ADD ("/helix/store/session-model", test_store_session_model, TRUE);
   ADD ("/helix/store/refuse-newer", test_store_refuse_newer, TRUE);
   ADD ("/helix/store/refuse-corrupt", test_store_refuse_corrupt, FALSE);
   ADD ("/helix/store/refuse-corrupt-pages", test_store_refuse_corrupt_pages, TRUE);

@@ -868,6 +868,11 @@ test_frame_wrong_types (void)
   expect_error ("{\"type\":\"push\",\"ops\":[{\"op\":\"" OP1 "\",\"type\":\"session.put\",\"id\":\""
                 S1 "\",\"hlc\":7,\"data\":{\"title\":\"t\"}}]}", HELIX_SYNC_ERROR_BAD_OP);
   expect_error (MSG_WITH (",\"model\":null"), HELIX_SYNC_ERROR_BAD_OP);
+  /* The session's pinned model: a string ("" for automatic), never null. */
+  expect_error ("{\"type\":\"push\",\"ops\":[{\"op\":\"" OP1 "\",\"type\":\"session.put\",\"id\":\""
+                S1 "\",\"hlc\":\"" HLC "\",\"data\":{\"model\":5}}]}", HELIX_SYNC_ERROR_BAD_OP);
+  expect_error ("{\"type\":\"push\",\"ops\":[{\"op\":\"" OP1 "\",\"type\":\"session.put\",\"id\":\""
+                S1 "\",\"hlc\":\"" HLC "\",\"data\":{\"model\":null}}]}", HELIX_SYNC_ERROR_BAD_OP);
   expect_error ("{\"type\":\"push\",\"ops\":[{\"op\":\"" OP2 "\",\"type\":\"message.put\",\"id\":\""
                 M1 "\",\"session\":\"" S1 "\",\"hlc\":\"" HLC "\",\"data\":{\"role\":\"robot\","
                 "\"content\":\"c\",\"status\":\"done\"}}]}", HELIX_SYNC_ERROR_BAD_OP);
@@ -1220,6 +1225,8 @@ test_op_new (void)
   g_autoptr(HelixSyncFrame) frame = NULL;
   g_autofree char *push = NULL;
   HelixHlc hlc = { .wall_ms = 1763769600000, .counter = 4, .device = "phone" };
+  static const char * const models[] = { "deepseek-reasoner", "" };
+  g_autofree char *long_model = g_strnfill (HELIX_SYNC_MAX_NAME_BYTES + 1, 'm');
   HelixSyncOp *ops[2];
   GPtrArray *parsed;
 
@@ -1237,6 +1244,28 @@ test_op_new (void)
   g_assert_null (bad);
   g_assert_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_OP);
   g_clear_error (&error);
+  g_clear_pointer (&bad_data, json_object_unref);
+  bad_data = json_object_new ();
+  json_object_set_string_member (bad_data, "model", long_model);
+  bad = helix_sync_op_new (HELIX_SYNC_OP_SESSION_PUT, OP1, S1, NULL, &hlc, bad_data, &error);
+  g_assert_null (bad);
+  g_assert_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_OP);
+  g_clear_error (&error);
+  g_clear_pointer (&bad_data, json_object_unref);
+
+  /* A model alone is enough for a session.put; "" is automatic. */
+  for (guint i = 0; i < G_N_ELEMENTS (models); i++)
+    {
+      g_autoptr(JsonObject) model_data = json_object_new ();
+      g_autoptr(HelixSyncOp) model_op = NULL;
+
+      json_object_set_string_member (model_data, "model", models[i]);
+      model_op = helix_sync_op_new (HELIX_SYNC_OP_SESSION_PUT, OP1, S1, NULL, &hlc, model_data,
+                                    &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (model_op);
+    }
+
   bad = helix_sync_op_new (HELIX_SYNC_OP_SESSION_PUT, "nope", S1, NULL, &hlc, data, &error);
   g_assert_null (bad);
   g_assert_error (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_OP);

@@ -461,13 +461,25 @@ typedef struct
   char    *session_id;
   guint64  first;
   guint    n_messages;
+  /* Set by history_thread(): the model the user pinned for the session, if any. */
+  char    *model;
 } HistoryQuery;
 
 static void
 history_query_free (HistoryQuery *query)
 {
   g_free (query->session_id);
+  g_free (query->model);
   g_free (query);
+}
+
+/* The model pinned for the query's session, once the history task is over. */
+static const char *
+history_model (GAsyncResult *result)
+{
+  HistoryQuery *query = g_task_get_task_data (G_TASK (result));
+
+  return query->model;
 }
 
 static void
@@ -478,11 +490,17 @@ history_thread (GTask        *task,
 {
   HistoryQuery *query = task_data;
   HelixStore *store = source_object;
+  g_autoptr(HelixSession) session = NULL;
   GError *error = NULL;
-  GPtrArray *messages;
+  GPtrArray *messages = NULL;
 
-  messages = helix_store_get_messages (store, query->session_id, query->first,
-                                       query->n_messages, &error);
+  session = helix_store_get_session (store, query->session_id, &error);
+  if (session != NULL)
+    {
+      query->model = g_strdup (helix_session_get_model (session));
+      messages = helix_store_get_messages (store, query->session_id, query->first,
+                                           query->n_messages, &error);
+    }
   if (messages == NULL)
     g_task_return_error (task, error);
   else
@@ -598,12 +616,14 @@ on_history_ready (GObject      *object,
   _helix_chat_call_set_stream (ask->call, stream);
   _helix_chat_call_set_state (ask->call, HELIX_CHAT_CALL_STREAMING);
 
-  g_debug ("Asking for an answer in chat %s (%u messages)", session_id,
-           helix_chat_request_get_n_messages (request));
+  g_debug ("Asking for an answer in chat %s (%u messages, model %s)", session_id,
+           helix_chat_request_get_n_messages (request),
+           history_model (result) != NULL ? history_model (result) : "automatic");
   helix_router_chat_async (ask->router,
                            &(HelixRouterParams) {
                              .operation = "chat",
                              .session_id = session_id,
+                             .pinned_model = history_model (result),
                            },
                            request,
                            stream,
@@ -776,7 +796,8 @@ on_gateway_question_ready (GObject      *object,
 
   g_debug ("Asking the gateway for an answer in chat %s", session_id);
   helix_sync_client_request_chat (self->sync_client, session_id,
-                                  helix_message_get_id (question), relayed->reply, NULL);
+                                  helix_message_get_id (question), relayed->reply,
+                                  history_model (result));
   emit_changed (self, session_id);
   ask_free (ask);
 }

@@ -10,6 +10,8 @@
 
 G_BEGIN_DECLS
 
-GMenuModel *helix_session_menu_new (HelixSession *session);
+GMenuModel *helix_session_menu_new             (HelixSession       *session);
+GMenuModel *helix_session_menu_new_with_models (HelixSession       *session,
+                                                const char * const *models);
 
 G_END_DECLS

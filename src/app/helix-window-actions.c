@@ -411,6 +411,37 @@ on_update_ready (GObject      *object,
     _helix_window_show_error (data->self, error);
 }
 
+/**
+ * _helix_window_set_session_model:
+ * @self: a #HelixWindow
+ * @model: (nullable): the model to pin for the open session; %NULL or "" for
+ *   automatic
+ *
+ * What activating `win.session-model` does: stores the choice in the open
+ * session. The action's state follows once the store has it.
+ */
+void
+_helix_window_set_session_model (HelixWindow *self,
+                                 const char  *model)
+{
+  const char *session_id;
+
+  g_assert (HELIX_IS_WINDOW (self));
+
+  if (self->session == NULL || self->store == NULL)
+    return;
+
+  if (model != NULL && model[0] == '\0')
+    model = NULL;
+  if (g_strcmp0 (model, helix_session_get_model (self->session)) == 0)
+    return;
+
+  session_id = helix_session_get_id (self->session);
+  g_debug ("Pinning %s in chat %s", model != NULL ? model : "automatic", session_id);
+  helix_store_set_session_model_async (self->store, session_id, model, NULL, on_update_ready,
+                                       op_data_new (self, session_id, NULL));
+}
+
 static void
 on_rename_entry_changed (AdwMessageDialog *dialog,
                          GtkEditable      *entry)
@@ -772,6 +803,7 @@ _helix_window_class_actions_init (HelixWindowClass *klass)
                                    unarchive_session_action);
   gtk_widget_class_install_action (widget_class, "win.delete-session", "s", delete_session_action);
   gtk_widget_class_install_action (widget_class, "win.undo-delete", "s", undo_delete_action);
+  gtk_widget_class_install_property_action (widget_class, "win.session-model", "session-model");
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
                                        "win.new-session", NULL);

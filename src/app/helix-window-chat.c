@@ -226,6 +226,17 @@ _helix_window_update_header (HelixWindow *self)
       else
         subtitle = g_strdup_printf (ngettext ("%u message", "%u messages", n_messages),
                                     n_messages);
+
+      /* The model pinned for the chat (win.session-model), in view. */
+      if (helix_session_get_model (self->session) != NULL)
+        {
+          g_autofree char *counted = g_steal_pointer (&subtitle);
+
+          /* Translators: the number of messages of a chat, then the model the user
+           * chose for all its answers, e.g. "3 messages · deepseek-reasoner" */
+          subtitle = g_strdup_printf (_("%s · %s"), counted,
+                                      helix_session_get_model (self->session));
+        }
     }
   else if (self->drafting)
     {
@@ -244,14 +255,23 @@ void
 _helix_window_update_session_menu (HelixWindow *self)
 {
   g_autoptr(GMenuModel) menu = NULL;
+  g_auto(GStrv) models = NULL;
 
   g_assert (HELIX_IS_WINDOW (self));
 
   if (self->session != NULL)
-    menu = helix_session_menu_new (self->session);
+    {
+      models = self->router != NULL ? helix_router_list_models (self->router)
+                                    : g_new0 (char *, 1);
+      menu = helix_session_menu_new_with_models (self->session,
+                                                 (const char * const *) models);
+    }
 
   gtk_menu_button_set_menu_model (self->session_menu_button, menu);
   gtk_widget_set_visible (GTK_WIDGET (self->session_menu_button), menu != NULL);
+
+  /* The state of win.session-model follows the open session. */
+  _helix_window_notify_session_model (self);
 }
 
 void

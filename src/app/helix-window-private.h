@@ -106,11 +106,14 @@ void            _helix_window_start_draft             (HelixWindow      *self);
 void            _helix_window_show_error              (HelixWindow      *self,
                                                        const GError     *error);
 char           *_helix_window_title_from_message      (const char       *text);
+void            _helix_window_notify_session_model    (HelixWindow      *self);
 
 /* helix-window-actions.c */
 void            _helix_window_class_actions_init      (HelixWindowClass *klass);
 void            _helix_window_actions_init            (HelixWindow      *self);
 void            _helix_window_update_actions          (HelixWindow      *self);
+void            _helix_window_set_session_model       (HelixWindow      *self,
+                                                       const char       *model);
 
 /* For tests */
 GtkTextBuffer  *_helix_window_get_composer_buffer     (HelixWindow      *self);

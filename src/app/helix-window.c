@@ -18,6 +18,7 @@
 enum {
   PROP_0,
   PROP_STORE,
+  PROP_SESSION_MODEL,
   N_PROPS
 };
 
@@ -222,6 +223,15 @@ _helix_window_title_from_message (const char *text)
 
 /* Store ------------------------------------------------------------------ */
 
+/* The open session changed, or another one opened. */
+void
+_helix_window_notify_session_model (HelixWindow *self)
+{
+  g_assert (HELIX_IS_WINDOW (self));
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SESSION_MODEL]);
+}
+
 static void
 on_store_session_changed (HelixWindow  *self,
                           HelixSession *snapshot,
@@ -387,6 +397,12 @@ helix_window_get_property (GObject    *object,
       g_value_set_object (value, self->store);
       break;
 
+    case PROP_SESSION_MODEL:
+      g_value_set_string (value,
+                          self->session != NULL && helix_session_get_model (self->session) != NULL
+                          ? helix_session_get_model (self->session) : "");
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -404,6 +420,10 @@ helix_window_set_property (GObject      *object,
     {
     case PROP_STORE:
       self->store = g_value_dup_object (value);
+      break;
+
+    case PROP_SESSION_MODEL:
+      _helix_window_set_session_model (self, g_value_get_string (value));
       break;
 
     default:
@@ -435,6 +455,17 @@ helix_window_class_init (HelixWindowClass *klass)
     g_param_spec_object ("store", NULL, NULL,
                          HELIX_TYPE_STORE,
                          (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * HelixWindow:session-model:
+   *
+   * The model pinned for the open session, "" for automatic (the cheapest that
+   * fits). Setting it stores the choice in the session, which then reads back
+   * here once stored; the state of the `win.session-model` action.
+   */
+  properties[PROP_SESSION_MODEL] =
+    g_param_spec_string ("session-model", NULL, NULL, "",
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -553,6 +584,9 @@ helix_window_set_router (HelixWindow *self,
   g_set_object (&self->router, router);
   if (self->chat != NULL)
     helix_chat_controller_set_router (self->chat, router);
+  /* The models a session can be pinned to are the router's. */
+  if (self->session_menu_button != NULL)
+    _helix_window_update_session_menu (self);
   _helix_window_update_actions (self);
 }
 

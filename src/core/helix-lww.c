@@ -8,10 +8,11 @@
 
 #include "helix-lww.h"
 
-const HelixLwwField helix_lww_session_fields[3] = {
+const HelixLwwField helix_lww_session_fields[4] = {
   { "title", "title", "title_hlc", HELIX_LWW_STRING },
   { "pinned", "pinned", "pinned_hlc", HELIX_LWW_BOOLEAN },
   { "archived", "archived", "archived_hlc", HELIX_LWW_BOOLEAN },
+  { "model", "model", "model_hlc", HELIX_LWW_STRING },
 };
 
 const HelixLwwField helix_lww_message_fields[6] = {

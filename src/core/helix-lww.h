@@ -37,8 +37,8 @@ typedef struct
   HelixLwwType  type;
 } HelixLwwField;
 
-/* session.put: title, pinned, archived. */
-extern const HelixLwwField helix_lww_session_fields[3];
+/* session.put: title, pinned, archived, model. */
+extern const HelixLwwField helix_lww_session_fields[4];
 
 /* The optional members of message.put; content and status share the row's `hlc`. */
 extern const HelixLwwField helix_lww_message_fields[6];

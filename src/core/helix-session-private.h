@@ -16,6 +16,7 @@ struct _HelixSession
   char    *id;
   char    *title;
   char    *hlc;
+  char    *model;
   gint64   created_us;
   gint64   updated_us;
   guint64  n_messages;

@@ -25,6 +25,7 @@ enum {
   PROP_DELETED,
   PROP_HLC,
   PROP_N_MESSAGES,
+  PROP_MODEL,
   N_PROPS
 };
 
@@ -38,6 +39,7 @@ helix_session_finalize (GObject *object)
   g_clear_pointer (&self->id, g_free);
   g_clear_pointer (&self->title, g_free);
   g_clear_pointer (&self->hlc, g_free);
+  g_clear_pointer (&self->model, g_free);
 
   G_OBJECT_CLASS (helix_session_parent_class)->finalize (object);
 }
@@ -86,6 +88,10 @@ helix_session_get_property (GObject    *object,
 
     case PROP_N_MESSAGES:
       g_value_set_uint64 (value, self->n_messages);
+      break;
+
+    case PROP_MODEL:
+      g_value_set_string (value, self->model);
       break;
 
     default:
@@ -141,6 +147,15 @@ helix_session_class_init (HelixSessionClass *klass)
   properties[PROP_N_MESSAGES] =
     g_param_spec_uint64 ("n-messages", NULL, NULL, 0, G_MAXUINT64, 0,
                          (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  /**
+   * HelixSession:model: (nullable)
+   *
+   * The model the user pinned for the session: every answer asks for it.
+   * %NULL means automatic (the router chooses).
+   */
+  properties[PROP_MODEL] =
+    g_param_spec_string ("model", NULL, NULL, NULL,
+                         (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -171,6 +186,8 @@ _helix_session_update (HelixSession *self,
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TITLE]);
   if (set_str (&self->hlc, from->hlc))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HLC]);
+  if (set_str (&self->model, from->model))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL]);
 
 #define UPDATE_FIELD(field, prop) \
   G_STMT_START { \
@@ -272,4 +289,18 @@ helix_session_get_n_messages (HelixSession *self)
 {
   g_return_val_if_fail (HELIX_IS_SESSION (self), 0);
   return self->n_messages;
+}
+
+/**
+ * helix_session_get_model:
+ * @self: a #HelixSession
+ *
+ * Returns: (nullable): the model the user pinned for the session, or %NULL for
+ *   automatic
+ */
+const char *
+helix_session_get_model (HelixSession *self)
+{
+  g_return_val_if_fail (HELIX_IS_SESSION (self), NULL);
+  return self->model;
 }

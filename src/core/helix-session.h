@@ -21,6 +21,7 @@ gboolean    helix_session_get_pinned     (HelixSession *self);
 gboolean    helix_session_get_archived   (HelixSession *self);
 gboolean    helix_session_get_deleted    (HelixSession *self);
 const char *helix_session_get_hlc        (HelixSession *self);
+const char *helix_session_get_model      (HelixSession *self);
 guint64     helix_session_get_n_messages (HelixSession *self);
 
 G_END_DECLS

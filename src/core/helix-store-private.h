@@ -66,8 +66,8 @@ struct _HelixStore
 
 #define SESSION_COLUMNS \
   "s.id, s.uuid, s.title, s.created_us, s.updated_us, s.pinned, s.archived, s.deleted, " \
-  "s.hlc, s.n_messages"
-#define N_SESSION_COLUMNS 10
+  "s.hlc, s.n_messages, s.model"
+#define N_SESSION_COLUMNS 11
 
 #define MESSAGE_COLUMNS \
   "m.id, m.uuid, m.position, m.role, m.content, m.created_us, m.status, m.model, " \

@@ -790,11 +790,15 @@ parse_remote (const HelixRemoteOp  *op,
     {
       if (!member_has_type (r->data, "title", G_TYPE_STRING, FALSE) ||
           !member_has_type (r->data, "pinned", G_TYPE_BOOLEAN, FALSE) ||
-          !member_has_type (r->data, "archived", G_TYPE_BOOLEAN, FALSE))
+          !member_has_type (r->data, "archived", G_TYPE_BOOLEAN, FALSE) ||
+          !member_has_type (r->data, "model", G_TYPE_STRING, FALSE))
         return bad_op (op, "session data", error);
       if (json_object_has_member (r->data, "title") &&
           strlen (json_object_get_string_member (r->data, "title")) > HELIX_STORE_TITLE_MAX_BYTES)
         return bad_op (op, "title", error);
+      if (json_object_has_member (r->data, "model") &&
+          strlen (json_object_get_string_member (r->data, "model")) > HELIX_STORE_MODEL_MAX_BYTES)
+        return bad_op (op, "model", error);
       return TRUE;
     }
 

@@ -105,6 +105,7 @@ typedef enum
   WRITE_CREATE_SESSION,
   WRITE_RENAME_SESSION,
   WRITE_SET_FLAG,
+  WRITE_SET_MODEL,
   WRITE_APPEND_MESSAGE,
   WRITE_INDEX,
 } WriteKind;
@@ -114,6 +115,7 @@ typedef struct
   WriteKind         kind;
   char             *session_id;
   char             *title;
+  char             *model;
   HelixSessionFlag  flag;
   gboolean          value;
   HelixNewMessage   message;
@@ -126,6 +128,7 @@ write_op_free (WriteOp *op)
 {
   g_free (op->session_id);
   g_free (op->title);
+  g_free (op->model);
   g_free ((char *) op->message.content);
   g_free ((char *) op->message.model);
   g_free ((char *) op->message.provider);
@@ -311,6 +314,12 @@ enqueue_update (HelixStore  *self,
       g_string_append (data, "\"title\":");
       helix_json_append_string (data, op->title);
     }
+  else if (op->kind == WRITE_SET_MODEL)
+    {
+      /* "" is automatic on the wire (PROTOCOL.md, session.put data). */
+      g_string_append (data, "\"model\":");
+      helix_json_append_string (data, op->model != NULL ? op->model : "");
+    }
   else if (op->flag == HELIX_SESSION_FLAG_DELETED)
     {
       if (!op->value)
@@ -360,6 +369,15 @@ write_update_session (HelixStore  *self,
                       FALSE, error);
       if (stmt != NULL)
         sqlite3_bind_text (stmt, 1, op->title, -1, SQLITE_STATIC);
+    }
+  else if (op->kind == WRITE_SET_MODEL)
+    {
+      stmt = helix_db_prepare (self->writer,
+                      "UPDATE sessions SET model = ?1, model_hlc = ?3, "
+                      "updated_us = max (updated_us, ?2), hlc = ?3 WHERE uuid = ?4",
+                      FALSE, error);
+      if (stmt != NULL)
+        bind_text_or_null (stmt, 1, op->model);
     }
   else
     {
@@ -694,6 +712,7 @@ run_write (HelixStore  *self,
 
     case WRITE_RENAME_SESSION:
     case WRITE_SET_FLAG:
+    case WRITE_SET_MODEL:
       ok = write_update_session (self, op, error);
       break;
 
@@ -1082,10 +1101,92 @@ helix_store_set_session_flag_async (HelixStore          *self,
   queue_write (self, op, helix_store_update_session_finish, cancellable, callback, user_data);
 }
 
+static WriteOp *
+model_op_new (const char  *session_id,
+              const char  *model,
+              GError     **error)
+{
+  WriteOp *op;
+
+  if (!_helix_store_check_id (session_id, _("chat"), error))
+    return NULL;
+
+  if (model != NULL && model[0] == '\0')
+    model = NULL;
+  if (model != NULL &&
+      !_helix_store_check_text (model, HELIX_STORE_MODEL_MAX_BYTES, _("model"), error))
+    return NULL;
+
+  op = write_op_new (WRITE_SET_MODEL);
+  op->session_id = g_strdup (session_id);
+  op->model = g_strdup (model);
+
+  return op;
+}
+
+/**
+ * helix_store_set_session_model:
+ * @self: a #HelixStore
+ * @session_id: the session
+ * @model: (nullable): the model every answer of the session asks for, at most
+ *   %HELIX_STORE_MODEL_MAX_BYTES; %NULL or "" for automatic (the router chooses)
+ * @error: a location for a #GError
+ *
+ * Pins a model for a session, or goes back to automatic. The change syncs like the
+ * other fields of the session.
+ *
+ * Returns: (transfer full): the session after the change
+ */
+HelixSession *
+helix_store_set_session_model (HelixStore  *self,
+                               const char  *session_id,
+                               const char  *model,
+                               GError     **error)
+{
+  g_autoptr(WriteOp) op = NULL;
+
+  g_return_val_if_fail (HELIX_IS_STORE (self), NULL);
+
+  if (!(op = model_op_new (session_id, model, error)))
+    return NULL;
+
+  return run_write_sync (self, op, error);
+}
+
+/**
+ * helix_store_set_session_model_async:
+ *
+ * Like helix_store_set_session_model(), on the writer thread; finish with
+ * helix_store_update_session_finish().
+ */
+void
+helix_store_set_session_model_async (HelixStore          *self,
+                                     const char          *session_id,
+                                     const char          *model,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GError) error = NULL;
+  WriteOp *op;
+
+  g_return_if_fail (HELIX_IS_STORE (self));
+
+  if (!(op = model_op_new (session_id, model, &error)))
+    {
+      g_task_report_error (self, callback, user_data, helix_store_update_session_finish,
+                           g_steal_pointer (&error));
+      return;
+    }
+
+  queue_write (self, op, helix_store_update_session_finish, cancellable, callback, user_data);
+}
+
 /**
  * helix_store_update_session_finish:
  *
- * Finishes helix_store_rename_session_async() and helix_store_set_session_flag_async().
+ * Finishes helix_store_rename_session_async(), helix_store_set_session_flag_async()
+ * and helix_store_set_session_model_async().
  *
  * Returns: (transfer full): the session after the change
  */

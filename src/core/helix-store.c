@@ -662,6 +662,7 @@ _helix_store_session_from_row (sqlite3_stmt *stmt,
                                int           first)
 {
   HelixSession *session = _helix_session_new ();
+  const char *model;
 
   session->rowid = sqlite3_column_int64 (stmt, first + 0);
   session->id = g_strdup ((const char *) sqlite3_column_text (stmt, first + 1));
@@ -673,6 +674,9 @@ _helix_store_session_from_row (sqlite3_stmt *stmt,
   session->deleted = sqlite3_column_int (stmt, first + 7) != 0;
   session->hlc = g_strdup ((const char *) sqlite3_column_text (stmt, first + 8));
   session->n_messages = (guint64) sqlite3_column_int64 (stmt, first + 9);
+  /* '' is how a session.put says "automatic" (PROTOCOL.md): the same as never set. */
+  model = (const char *) sqlite3_column_text (stmt, first + 10);
+  session->model = model != NULL && model[0] != '\0' ? g_strdup (model) : NULL;
 
   return session;
 }

@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 
 /* Limits on what a caller may write. */
 #define HELIX_STORE_TITLE_MAX_BYTES   1024
+#define HELIX_STORE_MODEL_MAX_BYTES   256
 #define HELIX_STORE_CONTENT_MAX_BYTES (4 * 1024 * 1024)
 #define HELIX_STORE_SEARCH_MAX_BYTES  512
 
@@ -120,6 +121,16 @@ void          helix_store_set_session_flag_async (HelixStore           *self,
                                                   const char           *session_id,
                                                   HelixSessionFlag      flag,
                                                   gboolean              value,
+                                                  GCancellable         *cancellable,
+                                                  GAsyncReadyCallback   callback,
+                                                  gpointer              user_data);
+HelixSession *helix_store_set_session_model      (HelixStore           *self,
+                                                  const char           *session_id,
+                                                  const char           *model,
+                                                  GError              **error);
+void          helix_store_set_session_model_async (HelixStore          *self,
+                                                  const char           *session_id,
+                                                  const char           *model,
                                                   GCancellable         *cancellable,
                                                   GAsyncReadyCallback   callback,
                                                   gpointer              user_data);

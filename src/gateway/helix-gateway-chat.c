@@ -636,6 +636,10 @@ chat_start (HelixGateway       *self,
   if (!check_messages (db, user_id, session, message, reply, error))
     return FALSE;
 
+  /* A request that names no model asks for the one pinned for the session, if any. */
+  if (model == NULL && stored->model != NULL && stored->model[0] != '\0')
+    model = stored->model;
+
   if (ai == NULL)
     {
       g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,

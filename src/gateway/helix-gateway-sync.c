@@ -144,6 +144,8 @@ helix_gateway_sync_session_free (HelixGatewaySyncSession *session)
   g_free (session->pinned_hlc);
   g_free (session->archived_hlc);
   g_free (session->deleted_hlc);
+  g_free (session->model);
+  g_free (session->model_hlc);
   g_free (session);
 }
 
@@ -391,7 +393,8 @@ apply_session_delete (Apply   *a,
                                     "ON CONFLICT (user, uuid) DO UPDATE SET "
                                     "  title = '', title_hlc = NULL, "
                                     "  pinned = 0, pinned_hlc = NULL, "
-                                    "  archived = 0, archived_hlc = NULL, deleted = 1, "
+                                    "  archived = 0, archived_hlc = NULL, "
+                                    "  model = NULL, model_hlc = NULL, deleted = 1, "
                                     "  deleted_hlc = ?3, created_us = ?4, updated_us = ?4", error);
   if (stmt == NULL)
     return FALSE;
@@ -1305,7 +1308,7 @@ _helix_gateway_db_op_texts_since (HelixGatewayDb  *self,
 
 #define SESSION_COLUMNS \
   "uuid, title, title_hlc, pinned, pinned_hlc, archived, archived_hlc, deleted, " \
-  "deleted_hlc, created_us, updated_us"
+  "deleted_hlc, created_us, updated_us, model, model_hlc"
 
 static HelixGatewaySyncSession *
 session_from_row (sqlite3_stmt *stmt)
@@ -1323,6 +1326,8 @@ session_from_row (sqlite3_stmt *stmt)
   session->deleted_hlc = dup_column (stmt, 8);
   session->created_us = sqlite3_column_int64 (stmt, 9);
   session->updated_us = sqlite3_column_int64 (stmt, 10);
+  session->model = dup_column (stmt, 11);
+  session->model_hlc = dup_column (stmt, 12);
 
   return session;
 }

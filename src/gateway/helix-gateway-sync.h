@@ -25,6 +25,8 @@ G_BEGIN_DECLS
  * @deleted_hlc: (nullable): the HLC of the newest `session.delete`
  * @created_us: the earliest wall time of its ops (µs since the epoch)
  * @updated_us: the latest wall time of its ops and of its messages' ops
+ * @model: (nullable): the model the user pinned for it; %NULL or "" for automatic
+ * @model_hlc: (nullable): the HLC of the op that set @model
  *
  * A session as the gateway's ops have made it. Both times come from HLCs, so
  * they do not depend on the order the ops arrived in.
@@ -42,6 +44,8 @@ typedef struct
   char     *deleted_hlc;
   gint64    created_us;
   gint64    updated_us;
+  char     *model;
+  char     *model_hlc;
 } HelixGatewaySyncSession;
 
 /**

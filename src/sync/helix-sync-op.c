@@ -23,7 +23,9 @@
 
 G_DEFINE_BOXED_TYPE (HelixSyncOp, helix_sync_op, helix_sync_op_ref, helix_sync_op_unref)
 
-static const char * const session_data_members[] = { "title", "pinned", "archived", NULL };
+static const char * const session_data_members[] = {
+  "title", "pinned", "archived", "model", NULL,
+};
 static const char * const session_flags[] = { "pinned", "archived" };
 static const char * const message_data_members[] = {
   "role", "content", "status", "model", "provider",
@@ -59,6 +61,7 @@ validate_session_data (JsonObject  *data,
                        GError     **error)
 {
   const char *title;
+  const char *model;
   gboolean value = FALSE;
   gboolean present;
   gboolean any;
@@ -72,6 +75,12 @@ validate_session_data (JsonObject  *data,
     return NULL;
   any = title != NULL;
 
+  /* "" is automatic: the router chooses. */
+  if (!_helix_sync_get_string (data, "model", FALSE, HELIX_SYNC_MAX_NAME_BYTES,
+                               HELIX_SYNC_ERROR_BAD_OP, &model, error))
+    return NULL;
+  any |= model != NULL;
+
   for (gsize i = 0; i < G_N_ELEMENTS (session_flags); i++)
     {
       if (!_helix_sync_get_bool (data, session_flags[i], HELIX_SYNC_ERROR_BAD_OP, &value,
@@ -83,7 +92,7 @@ validate_session_data (JsonObject  *data,
   if (!any)
     {
       g_set_error_literal (error, HELIX_SYNC_ERROR, HELIX_SYNC_ERROR_BAD_OP,
-                           _("session.put data must set at least one of title, pinned, archived"));
+                           _("session.put data must set at least one of title, pinned, archived, model"));
       return NULL;
     }
 
