@@ -142,6 +142,8 @@ void     _helix_gateway_add_admin_routes    (HelixGateway      *self,
                                              SoupServer        *server);
 void     _helix_gateway_add_sessions_routes (HelixGateway      *self,
                                              SoupServer        *server);
+void     _helix_gateway_add_search_routes   (HelixGateway      *self,
+                                             SoupServer        *server);
 
 /* The answers of GET /api/v1/sessions, per user (helix-gateway-sessions.c). */
 typedef struct _HelixGatewayListCache HelixGatewayListCache;
