@@ -144,6 +144,12 @@ void     _helix_gateway_add_sessions_routes (HelixGateway      *self,
                                              SoupServer        *server);
 void     _helix_gateway_add_search_routes   (HelixGateway      *self,
                                              SoupServer        *server);
+gboolean _helix_gateway_read_query_integer  (SoupServerMessage *msg,
+                                             GHashTable        *query,
+                                             const char        *name,
+                                             gint64             min,
+                                             gint64             max,
+                                             gint64            *value);
 
 /* The answers of GET /api/v1/sessions, per user (helix-gateway-sessions.c). */
 typedef struct _HelixGatewayListCache HelixGatewayListCache;

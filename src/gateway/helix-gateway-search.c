@@ -335,49 +335,6 @@ respond_invalid (SoupServerMessage *msg,
   _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request", message);
 }
 
-/* Reads the query parameter @name as an integer from @min to @max, as
- * helix-gateway-sessions.c does. Absent: *@value is left alone. Malformed:
- * answers 400 and returns %FALSE. */
-static gboolean
-read_query_integer (SoupServerMessage *msg,
-                    GHashTable        *query,
-                    const char        *name,
-                    gint64             min,
-                    gint64             max,
-                    gint64            *value)
-{
-  const char *text = query != NULL ? g_hash_table_lookup (query, name) : NULL;
-  guint64 parsed = 0;
-  gboolean ok;
-
-  if (text == NULL)
-    return TRUE;
-
-  /* Decimal digits only: no sign, no spaces, at most 19 of them. */
-  ok = *text != '\0' && strlen (text) <= 19;
-  for (const char *p = text; ok && *p != '\0'; p++)
-    ok = g_ascii_isdigit (*p);
-  if (ok)
-    {
-      parsed = g_ascii_strtoull (text, NULL, 10);
-      ok = parsed >= (guint64) min && parsed <= (guint64) max;
-    }
-
-  if (!ok)
-    {
-      g_autofree char *message =
-        g_strdup_printf (_("“%s” must be an integer from %lld to %lld."), name,
-                         (long long) min, (long long) max);
-
-      respond_invalid (msg, message);
-      return FALSE;
-    }
-
-  *value = (gint64) parsed;
-
-  return TRUE;
-}
-
 static void
 search_messages (HelixGateway      *self,
                  SoupServerMessage *msg,
@@ -389,7 +346,8 @@ search_messages (HelixGateway      *self,
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = NULL;
   const char *text = NULL;
-  gint64 cursor = G_MAXINT64;
+  /* Document ids stay far below HELIX_SYNC_MAX_INT, the largest cursor. */
+  gint64 cursor = HELIX_SYNC_MAX_INT;
   gint64 limit = SEARCH_LIMIT_DEFAULT;
   gboolean more;
   guint n;
@@ -436,8 +394,9 @@ search_messages (HelixGateway      *self,
       return;
     }
 
-  if (!read_query_integer (msg, query, "limit", 1, HELIX_GATEWAY_SEARCH_LIMIT_MAX, &limit) ||
-      !read_query_integer (msg, query, "cursor", 1, G_MAXINT64, &cursor))
+  if (!_helix_gateway_read_query_integer (msg, query, "limit", 1, HELIX_GATEWAY_SEARCH_LIMIT_MAX,
+                                          &limit) ||
+      !_helix_gateway_read_query_integer (msg, query, "cursor", 1, HELIX_SYNC_MAX_INT, &cursor))
     return;
 
   /* One more than asked for tells whether there is a next page. */
