@@ -20,6 +20,7 @@
 #include "helix-gateway-sync.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
+#include "helix-test-sqlite.h"
 #include "helix-uuid.h"
 
 #define SEARCH "/api/v1/search"
@@ -665,6 +666,48 @@ test_bad_requests (Fixture       *f,
   g_assert_cmpuint (g_bytes_get_size (body), ==, 0);
 }
 
+/* The search, and the indexing before it, wait in a thread of their own:
+ * while another connection holds the database's write lock, the search
+ * cannot index and answer, and the gateway answers other requests all the
+ * same (on the main loop, it would answer them only after the search). */
+static void
+test_off_main_loop (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *session = store_session (f, f->alice, "Locked");
+  g_autofree char *message = store_message (f, f->alice, session, "waiting for the lock");
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) health = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonArray) results = NULL;
+  HelixTestHttp r = { 0 };
+  sqlite3 *db;
+
+  db = helix_test_sqlite_open (helix_gateway_db_get_path (helix_gateway_get_db (f->gateway)),
+                               SQLITE_OPEN_READWRITE);
+  g_assert_cmpint (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
+
+  msg = helix_test_http_message_new (f->uri, "GET", SEARCH "?q=lock", f->alice_token, NULL, NULL,
+                                     -1);
+  soup_session_send_and_read_async (f->session, msg, G_PRIORITY_DEFAULT, NULL,
+                                    helix_test_http_cb, &r);
+
+  health = helix_test_http (f->session, f->uri, "GET", "/health", NULL, NULL, SOUP_STATUS_OK);
+  g_assert_false (r.done);
+
+  g_assert_cmpint (sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  helix_test_wait_for (r.done, HELIX_TEST_GATEWAY_WAIT_S, "the search");
+  g_assert_no_error (r.error);
+  helix_test_http_assert_status (msg, r.body, SOUP_STATUS_OK);
+  root = helix_test_http_parse_json (r.body);
+  results = json_array_ref (json_object_get_array_member (json_node_get_object (root), "results"));
+  g_assert_cmpuint (json_array_get_length (results), ==, 1);
+  g_assert_nonnull (find_hit (results, session, message));
+  g_bytes_unref (r.body);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -679,6 +722,7 @@ main (int    argc,
   ADD ("deleted", test_deleted);
   ADD ("operators", test_operators);
   ADD ("bad-requests", test_bad_requests);
+  ADD ("off-main-loop", test_off_main_loop);
 
 #undef ADD
 

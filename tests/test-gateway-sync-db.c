@@ -1357,7 +1357,7 @@ count_hits (HelixGatewayDb *db,
             const char     *text)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) hits = helix_gateway_db_search (db, user, text, G_MAXINT64, 100, &error);
+  g_autoptr(GPtrArray) hits = helix_gateway_db_search (db, user, text, 0, 100, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (hits);
@@ -1397,7 +1397,7 @@ test_migrate_from_4 (void)
   g_assert_no_error (error);
   g_assert_cmpint (sqlite3_exec (raw,
     "INSERT INTO users (name, password_hash, is_admin, created_us, head_seq) "
-    "  VALUES ('alice', '$argon2id$x', 0, 1, 2), ('bob', '$argon2id$y', 0, 1, 0);"
+    "  VALUES ('alice', '$argon2id$x', 0, 1, 2), ('bob', '$argon2id$y', 0, 1, 1);"
     "INSERT INTO sync_sessions (user, uuid, title, title_hlc, created_us, updated_us) "
     "  VALUES (1, '" S1 "', 'Baking', '1000:0:dev-a', 1000000, 2000000),"
     "         (2, '" S3 "', 'Baking too', '1000:0:dev-b', 1000000, 2000000);"
@@ -1416,7 +1416,7 @@ test_migrate_from_4 (void)
   g_assert_cmpuint (helix_gateway_db_get_schema_version (db), ==,
                     helix_gateway_db_get_latest_schema_version ());
 
-  hits = helix_gateway_db_search (db, 1, "knead", G_MAXINT64, 10, &error);
+  hits = helix_gateway_db_search (db, 1, "knead", 0, 10, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (hits->len, ==, 1);
   hit = g_ptr_array_index (hits, 0);

@@ -17,10 +17,9 @@
  * live session of the same user: another user's rows, deleted sessions and
  * messages of sessions not (yet) there are never found.
  *
- * Like the other routes of /api/v1/sessions, the queries run on the main
- * loop: indexing reads the caller's new ops through (user, seq) and writes
- * their documents, and the search reads the FTS index newest first, as
- * GET /api/v1/sessions/{id}/messages reads a page of messages.
+ * The first search after many pushes indexes them all: that, and the
+ * search, run in a GTask thread on a connection of their own (a
+ * #HelixGatewaySearcher), never on the main loop.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -43,8 +42,15 @@
 #define SEARCH_LIMIT_DEFAULT 20
 
 /* The most ops one transaction of index_user() indexes: a long backlog is
- * indexed in several, each as short as a group commit of pushes. */
-#define INDEX_BATCH_OPS 2048
+ * indexed in several, each about as short as a group commit of pushes, so
+ * that the sync writer and the REST API's writes, which wait for it, do
+ * not wait long. */
+#define INDEX_BATCH_OPS 256
+
+/* A document's id is (user << DOC_USER_SHIFT) | ((2^40 - 1 - seq) << 1) |
+ * kind (1099511627775 in SQL is 2^40 - 1): see migrations/0005-search.sql. */
+#define DOC_USER_SHIFT 41
+#define DOC_MAX_USER   ((G_GINT64_CONSTANT (1) << (63 - DOC_USER_SHIFT)) - 1)
 
 void
 helix_gateway_search_hit_free (HelixGatewaySearchHit *hit)
@@ -112,16 +118,18 @@ static const char * const index_statements[] = {
   "   AND kind = 'session.delete')",
   /* Messages stored or changed. One that a tombstone kept out is not in
    * sync_messages, and gets no document. */
-  "INSERT INTO search_docs (user, kind, uuid, session, text) "
-  "  SELECT m.user, 0, m.uuid, m.session, m.content "
+  "INSERT INTO search_docs (id, user, kind, uuid, session, text) "
+  "  SELECT (o.user << 41) | ((1099511627775 - o.seq) << 1), m.user, 0, m.uuid, m.session, "
+  "    m.content "
   "  FROM ops o CROSS JOIN sync_messages m ON m.uuid = o.entity AND m.user = o.user "
   "  WHERE o.user = ?1 AND o.seq > ?2 AND o.seq <= ?3 AND o.kind = 'message.put' "
   "  ORDER BY o.seq "
   "ON CONFLICT (user, uuid, kind) DO UPDATE SET text = excluded.text "
   "  WHERE search_docs.text <> excluded.text",
   /* Titles set ... */
-  "INSERT INTO search_docs (user, kind, uuid, session, text) "
-  "  SELECT s.user, 1, s.uuid, s.uuid, s.title "
+  "INSERT INTO search_docs (id, user, kind, uuid, session, text) "
+  "  SELECT (o.user << 41) | ((1099511627775 - o.seq) << 1) | 1, s.user, 1, s.uuid, s.uuid, "
+  "    s.title "
   "  FROM ops o CROSS JOIN sync_sessions s ON s.user = o.user AND s.uuid = o.entity "
   "  WHERE o.user = ?1 AND o.seq > ?2 AND o.seq <= ?3 AND o.kind = 'session.put' "
   "    AND s.deleted = 0 AND s.title <> '' "
@@ -213,7 +221,7 @@ static GPtrArray *
 search (HelixGatewayDb  *self,
         gint64           user_id,
         const char      *text,
-        gint64           before,
+        gint64           after,
         guint            limit,
         GError         **error)
 {
@@ -231,6 +239,14 @@ search (HelixGatewayDb  *self,
   if (db == NULL)
     return NULL;
 
+  /* Ids are made from user ids (see DOC_USER_SHIFT). */
+  if (user_id < 0 || user_id >= DOC_MAX_USER)
+    {
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_FAILED,
+                   _("Search takes user ids below %lld"), (long long) DOC_MAX_USER);
+      return NULL;
+    }
+
   hits = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_gateway_search_hit_free);
 
   /* No word in it: nothing can match. */
@@ -241,9 +257,11 @@ search (HelixGatewayDb  *self,
   if (!index_user (self, db, user_id, error))
     return NULL;
 
-  /* The FTS table drives the join in descending rowid order, which FTS5
-   * gives without sorting: the newest documents first, and the cursor is a
-   * rowid. Only the user's documents of their live sessions pass. */
+  /* The FTS table drives the join in rowid order, which FTS5 gives
+   * without sorting: the newest documents first, and the cursor is a
+   * rowid. FTS5 reads only the user's range of rowids (see
+   * migrations/0005-search.sql), and only the user's documents of their
+   * live sessions pass. */
   stmt = _helix_gateway_db_prepare (self,
                                     "SELECT d.id, d.session, s.title, m.uuid, m.seq, m.role, "
                                     "  snippet (search_fts, 0, '', '', '…', 12), "
@@ -254,17 +272,18 @@ search (HelixGatewayDb  *self,
                                     "  ON s.user = d.user AND s.uuid = d.session "
                                     "LEFT JOIN sync_messages m "
                                     "  ON d.kind = 0 AND m.uuid = d.uuid AND m.user = d.user "
-                                    "WHERE search_fts MATCH ?1 AND f.rowid < ?3 "
+                                    "WHERE search_fts MATCH ?1 AND f.rowid > ?3 AND f.rowid < ?5 "
                                     "  AND d.user = ?2 AND s.deleted = 0 "
                                     "  AND (d.kind = 1 OR m.uuid IS NOT NULL) "
-                                    "ORDER BY f.rowid DESC LIMIT ?4", error);
+                                    "ORDER BY f.rowid LIMIT ?4", error);
   if (stmt == NULL)
     return NULL;
 
   sqlite3_bind_text (stmt, 1, fts_query, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 2, user_id);
-  sqlite3_bind_int64 (stmt, 3, before);
+  sqlite3_bind_int64 (stmt, 3, MAX (after, (user_id << DOC_USER_SHIFT) - 1));
   sqlite3_bind_int (stmt, 4, (int) limit);
+  sqlite3_bind_int64 (stmt, 5, (user_id + 1) << DOC_USER_SHIFT);
 
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
@@ -297,8 +316,8 @@ search (HelixGatewayDb  *self,
  * @user_id: whose messages and sessions
  * @text: what to look for: every word of it must be in a hit (words only,
  *   no FTS5 syntax; see helix_db_fts_query())
- * @before: only hits whose id is less than this (the cursor of the page
- *   before), or %G_MAXINT64 for the first page
+ * @after: only hits whose id is greater than this (the last of the page
+ *   before), or 0 for the first page
  * @limit: at most this many (at least 1)
  * @error: a location for a #GError
  *
@@ -314,12 +333,12 @@ GPtrArray *
 helix_gateway_db_search (HelixGatewayDb  *self,
                          gint64           user_id,
                          const char      *text,
-                         gint64           before,
+                         gint64           after,
                          guint            limit,
                          GError         **error)
 {
   gint64 started_us = g_get_monotonic_time ();
-  GPtrArray *hits = search (self, user_id, text, before, limit, error);
+  GPtrArray *hits = search (self, user_id, text, after, limit, error);
 
   helix_gateway_metrics_observe_query ("search", g_get_monotonic_time () - started_us);
 
@@ -335,22 +354,167 @@ respond_invalid (SoupServerMessage *msg,
   _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request", message);
 }
 
+/* Searching off the main loop {{{1 */
+
+/* A connection of its own for searches, which the GTask threads take turns
+ * with: indexing what a user pushed since their last search may take a
+ * while, and the main loop must not wait for it. */
+struct _HelixGatewaySearcher
+{
+  GMutex          lock;
+  char           *path;
+  HelixGatewayDb *db;      /* under @lock: opened by the first search */
+  gboolean        closed;  /* under @lock */
+};
+
+static void
+searcher_clear (HelixGatewaySearcher *searcher)
+{
+  g_mutex_clear (&searcher->lock);
+  g_free (searcher->path);
+  g_clear_object (&searcher->db);
+}
+
+/**
+ * _helix_gateway_searcher_new:
+ * @path: the gateway's database
+ *
+ * Returns: (transfer full): a searcher of @path, with no connection yet
+ */
+HelixGatewaySearcher *
+_helix_gateway_searcher_new (const char *path)
+{
+  HelixGatewaySearcher *searcher = g_atomic_rc_box_new0 (HelixGatewaySearcher);
+
+  g_mutex_init (&searcher->lock);
+  searcher->path = g_strdup (path);
+
+  return searcher;
+}
+
+HelixGatewaySearcher *
+_helix_gateway_searcher_ref (HelixGatewaySearcher *searcher)
+{
+  return g_atomic_rc_box_acquire (searcher);
+}
+
+void
+_helix_gateway_searcher_unref (HelixGatewaySearcher *searcher)
+{
+  g_atomic_rc_box_release_full (searcher, (GDestroyNotify) searcher_clear);
+}
+
+/**
+ * _helix_gateway_searcher_close:
+ * @searcher: (transfer full): a searcher
+ *
+ * Waits for the search running, if any, closes the connection and drops
+ * @searcher. Searches still queued fail (the gateway is stopping).
+ */
+void
+_helix_gateway_searcher_close (HelixGatewaySearcher *searcher)
+{
+  g_mutex_lock (&searcher->lock);
+  searcher->closed = TRUE;
+  if (searcher->db != NULL)
+    helix_gateway_db_close (searcher->db);
+  g_clear_object (&searcher->db);
+  g_mutex_unlock (&searcher->lock);
+
+  _helix_gateway_searcher_unref (searcher);
+}
+
+typedef struct
+{
+  HelixGatewaySearcher *searcher;
+  SoupServerMessage    *msg;
+  gint64                user_id;
+  char                 *text;
+  gint64                cursor;
+  guint                 limit;
+} SearchJob;
+
+static void
+search_job_free (SearchJob *job)
+{
+  _helix_gateway_searcher_unref (job->searcher);
+  g_object_unref (job->msg);
+  g_free (job->text);
+  g_free (job);
+}
+
+static void
+search_thread (GTask        *task,
+               gpointer      source_object,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  SearchJob *job = task_data;
+  HelixGatewaySearcher *searcher = job->searcher;
+  GPtrArray *hits = NULL;
+  GError *error = NULL;
+
+  g_mutex_lock (&searcher->lock);
+  if (searcher->closed)
+    g_set_error_literal (&error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_CLOSED,
+                         _("The database is closed"));
+  else
+    {
+      if (searcher->db == NULL)
+        {
+          searcher->db = helix_gateway_db_open (searcher->path, &error);
+          /* The index is made again from the op log if its last commits
+           * are lost (search_seq goes back with them): no fsync for each. */
+          if (searcher->db != NULL &&
+              !helix_db_exec (_helix_gateway_db_get_handle (searcher->db, NULL),
+                              "PRAGMA synchronous = NORMAL", NULL, NULL))
+            g_warning ("Could not lighten the commits of searches");
+        }
+      /* One more than asked for tells whether there is a next page. */
+      if (searcher->db != NULL)
+        hits = helix_gateway_db_search (searcher->db, job->user_id, job->text, job->cursor,
+                                        job->limit + 1, &error);
+    }
+  g_mutex_unlock (&searcher->lock);
+
+  if (hits == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, hits, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void respond_hits (SoupServerMessage *msg,
+                          GPtrArray         *hits,
+                          guint              limit);
+
+static void
+search_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  SearchJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GPtrArray) hits = NULL;
+  g_autoptr(GError) error = NULL;
+
+  hits = g_task_propagate_pointer (G_TASK (result), &error);
+  if (hits == NULL)
+    _helix_gateway_respond_internal_error (job->msg, error);
+  else
+    respond_hits (job->msg, hits, job->limit);
+  soup_server_message_unpause (job->msg);
+}
+
 static void
 search_messages (HelixGateway      *self,
                  SoupServerMessage *msg,
                  HelixGatewayAuth  *auth,
                  GHashTable        *query)
 {
-  g_autoptr(GPtrArray) hits = NULL;
-  g_autoptr(JsonBuilder) builder = NULL;
-  g_autoptr(JsonNode) root = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
   const char *text = NULL;
-  /* Document ids stay far below HELIX_SYNC_MAX_INT, the largest cursor. */
-  gint64 cursor = HELIX_SYNC_MAX_INT;
+  gint64 cursor = 0;
   gint64 limit = SEARCH_LIMIT_DEFAULT;
-  gboolean more;
-  guint n;
+  SearchJob *job;
 
   if (query != NULL)
     {
@@ -396,20 +560,37 @@ search_messages (HelixGateway      *self,
 
   if (!_helix_gateway_read_query_integer (msg, query, "limit", 1, HELIX_GATEWAY_SEARCH_LIMIT_MAX,
                                           &limit) ||
-      !_helix_gateway_read_query_integer (msg, query, "cursor", 1, HELIX_SYNC_MAX_INT, &cursor))
+      !_helix_gateway_read_query_integer (msg, query, "cursor", 1, G_MAXINT64, &cursor))
     return;
 
-  /* One more than asked for tells whether there is a next page. */
-  hits = helix_gateway_db_search (helix_gateway_get_db (self), auth->user_id, text, cursor,
-                                  (guint) limit + 1, &error);
-  if (hits == NULL)
-    {
-      _helix_gateway_respond_internal_error (msg, error);
-      return;
-    }
+  job = g_new0 (SearchJob, 1);
+  job->searcher = _helix_gateway_searcher_ref (_helix_gateway_get_searcher (self));
+  job->msg = g_object_ref (msg);
+  job->user_id = auth->user_id;
+  job->text = g_strdup (text);
+  job->cursor = cursor;
+  job->limit = (guint) limit;
 
-  more = hits->len > (guint) limit;
-  n = MIN (hits->len, (guint) limit);
+  task = g_task_new (NULL, NULL, search_done_cb, NULL);
+  g_task_set_source_tag (task, search_messages);
+  g_task_set_task_data (task, job, (GDestroyNotify) search_job_free);
+  soup_server_message_pause (msg);
+  g_task_run_in_thread (task, search_thread);
+}
+
+/* Answers @msg with the first @limit of @hits. */
+static void
+respond_hits (SoupServerMessage *msg,
+              GPtrArray         *hits,
+              guint              limit)
+{
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  gboolean more;
+  guint n;
+
+  more = hits->len > limit;
+  n = MIN (hits->len, limit);
 
   builder = json_builder_new ();
   json_builder_begin_object (builder);

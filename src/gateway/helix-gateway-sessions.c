@@ -594,7 +594,7 @@ delete_session (HelixGateway      *self,
  * @query: (nullable): its query parameters
  * @name: the parameter
  * @min: the least value allowed
- * @max: the greatest value allowed (at most 16 digits)
+ * @max: the greatest value allowed
  * @value: (inout): the value read
  *
  * Reads the query parameter @name as an integer from @min to @max. Absent:
@@ -617,8 +617,9 @@ _helix_gateway_read_query_integer (SoupServerMessage *msg,
   if (text == NULL)
     return TRUE;
 
-  /* Decimal digits only: no sign, no spaces, at most 16 of them. */
-  ok = *text != '\0' && strlen (text) <= 16;
+  /* Decimal digits only: no sign, no spaces, at most 19 of them (any
+   * gint64, and no more than a guint64 holds). */
+  ok = *text != '\0' && strlen (text) <= 19;
   for (const char *p = text; ok && *p != '\0'; p++)
     ok = g_ascii_isdigit (*p);
   if (ok)

@@ -218,7 +218,7 @@ GPtrArray               *helix_gateway_db_list_messages  (HelixGatewayDb  *self,
 GPtrArray               *helix_gateway_db_search         (HelixGatewayDb  *self,
                                                           gint64           user_id,
                                                           const char      *text,
-                                                          gint64           before,
+                                                          gint64           after,
                                                           guint            limit,
                                                           GError         **error);
 

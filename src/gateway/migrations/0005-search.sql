@@ -23,8 +23,18 @@ ALTER TABLE users ADD COLUMN search_seq INTEGER NOT NULL DEFAULT 0 CHECK (search
 
 -- kind 0: a message (uuid = the message, session its session);
 -- kind 1: a session's title (uuid = session = the session).
+--
+-- A document's id is (user << 41) | ((2^40 - 1 - seq) << 1) | kind, seq
+-- that of the op that made it (for a message, sync_messages.seq): each
+-- user's documents are one range of ids, newest first, and no two
+-- documents share one (an op makes one document). FTS5 seeks to the start
+-- of a range of rowids and reads it forwards: a search reads the caller's
+-- newest documents only, however many other users have with the same
+-- words (backwards, FTS5 reads every document of a word). The CHECK
+-- refuses an id outside its user's range (user ids below 2^22, seqs
+-- below 2^40).
 CREATE TABLE search_docs (
-  id             INTEGER PRIMARY KEY,
+  id             INTEGER PRIMARY KEY CHECK (id >> 41 = user),
   user           INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
   kind           INTEGER NOT NULL CHECK (kind = 0 OR kind = 1),
   uuid           TEXT    NOT NULL CHECK (length (uuid) = 36),
@@ -36,16 +46,22 @@ CREATE TABLE search_docs (
 CREATE INDEX search_docs_session ON search_docs (user, session);
 
 -- What schema 4 already held: every message and title of a live session.
-INSERT INTO search_docs (user, kind, uuid, session, text)
-  SELECT m.user, 0, m.uuid, m.session, m.content
+-- Which op made a title is not kept: the titles get the seqs 1, 2, … in
+-- the order of their sessions, below the user's head seq (each came with
+-- an op of its own), so below every seq to come.
+INSERT INTO search_docs (id, user, kind, uuid, session, text)
+  SELECT (m.user << 41) | ((1099511627775 - m.seq) << 1), m.user, 0, m.uuid, m.session, m.content
   FROM sync_messages m
   JOIN sync_sessions s ON s.user = m.user AND s.uuid = m.session AND s.deleted = 0
   ORDER BY m.user, m.seq;
 
-INSERT INTO search_docs (user, kind, uuid, session, text)
-  SELECT user, 1, uuid, uuid, title FROM sync_sessions
+INSERT INTO search_docs (id, user, kind, uuid, session, text)
+  SELECT (user << 41) | ((1099511627775 -
+          row_number () OVER (PARTITION BY user ORDER BY created_us, uuid)) << 1) | 1,
+         user, 1, uuid, uuid, title
+  FROM sync_sessions
   WHERE deleted = 0 AND title <> ''
-  ORDER BY user, created_us;
+  ORDER BY user, created_us, uuid;
 
 UPDATE users SET search_seq = head_seq;
 
