@@ -14,6 +14,12 @@
  *   sync_apply_commits_per_s     group commits per second in the same run
  *   sync_apply_random_ids_us_per_op  the same with version 4 (random) ids, which
  *                                scatter every insert over the (user, id) indexes
+ *   search_index_us_per_op       what indexing those ops for search costs, per op:
+ *                                the first helix_gateway_db_search() of each user,
+ *                                which indexes the user's ops since the last one
+ *                                (pushes do not index)
+ *   search_us                    a search (a page of 20 hits) once the index is
+ *                                up to date, averaged over 1,000 searches
  *
  * Environment: HELIX_BENCH_OPS (100000 ops a run), HELIX_BENCH_BATCH (500),
  * HELIX_BENCH_USERS (100), HELIX_BENCH_DEVICES (10 per user).
@@ -202,6 +208,38 @@ run (gboolean random_ids,
           helix_gateway_push_clear (&pushes[i]);
           helix_sync_op_unref (ops[i]);
         }
+    }
+
+  if (!random_ids)
+    {
+      gint64 index_us = 0;
+      gint64 search_us = 0;
+      guint n_searches = 1000;
+
+      /* Each user's first search indexes their ops. */
+      for (guint u = 0; u < n_users; u++)
+        {
+          g_autoptr(GPtrArray) hits = NULL;
+          gint64 t0 = g_get_monotonic_time ();
+
+          hits = helix_gateway_db_search (db, users[u], "bench message", 0, 20, &error);
+          g_assert_no_error (error);
+          index_us += g_get_monotonic_time () - t0;
+        }
+
+      for (guint i = 0; i < n_searches; i++)
+        {
+          g_autoptr(GPtrArray) hits = NULL;
+          gint64 t0 = g_get_monotonic_time ();
+
+          hits = helix_gateway_db_search (db, users[i % n_users], "short chat", 0, 20,
+                                          &error);
+          g_assert_no_error (error);
+          search_us += g_get_monotonic_time () - t0;
+        }
+
+      g_print ("BENCH search_index_us_per_op %.2f us\n", index_us / (double) n_ops);
+      g_print ("BENCH search_us %.1f us\n", search_us / (double) n_searches);
     }
 
   if (random_ids)

@@ -312,11 +312,12 @@ dump_state (Fixture *f,
   g_autofree char *ops = NULL;
   g_autofree char *sessions = NULL;
   g_autofree char *messages = NULL;
+  g_autofree char *search_docs = NULL;
 
   db = helix_test_sqlite_open (f->db_path, SQLITE_OPEN_READONLY);
 
   users = g_strdup_printf ("SELECT id, name, password_hash, is_admin, disabled, created_us, "
-                           "head_seq FROM users%s ORDER BY id", where);
+                           "head_seq, search_seq FROM users%s ORDER BY id", where);
   devices = g_strdup_printf ("SELECT id, uuid, user, name, created_us, revoked_us FROM devices%s "
                              "ORDER BY id", where_user);
   tokens = g_strdup_printf ("SELECT hex (hash), device, created_us, revoked_us FROM tokens%s "
@@ -327,6 +328,7 @@ dump_state (Fixture *f,
                          "device FROM ops%s ORDER BY user, seq", where_user);
   sessions = g_strdup_printf ("SELECT * FROM sync_sessions%s ORDER BY user, uuid", where_user);
   messages = g_strdup_printf ("SELECT * FROM sync_messages%s ORDER BY user, uuid", where_user);
+  search_docs = g_strdup_printf ("SELECT * FROM search_docs%s ORDER BY id", where_user);
 
   /* One read transaction: a consistent picture. */
   g_assert_cmpint (sqlite3_exec (db, "BEGIN", NULL, NULL, NULL), ==, SQLITE_OK);
@@ -336,6 +338,7 @@ dump_state (Fixture *f,
   dump_query (db, out, ops, user);
   dump_query (db, out, sessions, user);
   dump_query (db, out, messages, user);
+  dump_query (db, out, search_docs, user);
   sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
   sqlite3_close (db);
 
@@ -956,6 +959,7 @@ typedef struct
   const char *body;     /* with alice's ids for {session}, {message} and {device} */
   guint       status;   /* bob's answer */
   const char *code;     /* for an error status */
+  const char *query;    /* (nullable): the query string, with alice's ids as in @body */
 } RestCase;
 
 /* Every route × method of the route table has rows here: bob's token (bob_c)
@@ -996,6 +1000,15 @@ static const RestCase rest_cases[] = {
   { "/api/v1/sessions/{id}/messages", "GET", TARGET_DELETED, AUTH_TOKEN, NULL, 404,
     "not_found" },
   { "/api/v1/sessions/{id}/messages", "HEAD", TARGET_SESSION, AUTH_TOKEN, NULL, 404, NULL },
+  /* Alice's words and ids find nothing of hers (and she finds them: see below). */
+  { "/api/v1/search", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL, "q=secrets" },
+  { "/api/v1/search", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL, "q=for%20alice%20only" },
+  { "/api/v1/search", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL, "q=gone" },
+  { "/api/v1/search", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL, "q={session}" },
+  { "/api/v1/search", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL,
+    "q=alice&limit=100&cursor=1000000" },
+  { "/api/v1/search", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 400, "invalid_request", NULL },
+  { "/api/v1/search", "HEAD", TARGET_NONE, AUTH_TOKEN, NULL, 200, NULL, "q=secrets" },
   /* The upgrade itself is the WebSocket matrix; a plain GET is refused. */
   { "/api/v1/sync", "GET", TARGET_NONE, AUTH_TOKEN, NULL, 400, "not_websocket" },
   /* Bob's own costs only (alice's need user=alice: 403, see test-gateway-openai.c). */
@@ -1060,8 +1073,21 @@ static char *
 case_path (Fixture        *f,
            const RestCase *c)
 {
-  return c->target == TARGET_NONE ? g_strdup (c->pattern)
-                                  : route_path (c->pattern, target_id (f, c->target));
+  g_autofree char *path = c->target == TARGET_NONE
+                          ? g_strdup (c->pattern)
+                          : route_path (c->pattern, target_id (f, c->target));
+  GString *query;
+
+  if (c->query == NULL)
+    return g_steal_pointer (&path);
+
+  query = g_string_new (c->query);
+  g_string_replace (query, "{session}", f->alice_session, 0);
+  g_string_replace (query, "{message}", f->alice_message, 0);
+  g_string_prepend_c (query, '?');
+  g_string_prepend (query, path);
+
+  return g_string_free (query, FALSE);
 }
 
 static char *
@@ -1220,6 +1246,27 @@ test_rest_matrix (Fixture       *f,
 
     expect (f, "GET", path, f->alice_a.token, NULL, 200, NULL);
   }
+  /* What bob's searches did not find is there for alice: her title, her
+   * message, and not her deleted session. */
+  {
+    static const struct { const char *query; guint n; } alice_finds[] = {
+      { "q=secrets", 1 }, { "q=for%20alice%20only", 1 }, { "q=gone", 0 },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (alice_finds); i++)
+      {
+        g_autofree char *path = g_strconcat ("/api/v1/search?", alice_finds[i].query, NULL);
+        g_autoptr(GBytes) response = NULL;
+        g_autoptr(SoupMessage) msg = http (f, "GET", path, f->alice_a.token, NULL, &response);
+        g_autoptr(JsonNode) root = NULL;
+
+        helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
+        root = helix_test_http_parse_json (response);
+        g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                            json_node_get_object (root), "results")), ==, alice_finds[i].n);
+      }
+  }
+
   g_assert_false (alice_ws->closed);
   g_test_message ("REST matrix: %u rows, %u requests", (guint) G_N_ELEMENTS (rest_cases),
                   n_requests);

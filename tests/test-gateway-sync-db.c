@@ -1412,6 +1412,115 @@ test_migrate_from_2 (void)
   helix_test_rm_rf (dir);
 }
 
+/* Counts the hits of helix_gateway_db_search() for @user and @text. */
+static guint
+count_hits (HelixGatewayDb *db,
+            gint64          user,
+            const char     *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) hits = helix_gateway_db_search (db, user, text, 0, 100, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (hits);
+
+  return hits->len;
+}
+
+/* A database of schema 4 with sessions and messages: schema 6 (search) makes what
+ * it holds searchable, each user's rows for that user only, and not the
+ * tombstone's; what is stored later is found too. */
+static void
+test_migrate_from_4 (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("helix-gateway-migrate-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "gateway.db", NULL);
+  g_autoptr(HelixGatewayDb) db = NULL;
+  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GPtrArray) applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  g_autoptr(GPtrArray) hits = NULL;
+  g_autoptr(HelixSyncOp) m3 = message_put (3, M2, S1, "3000:0:dev-a",
+                                           "{\"role\":\"assistant\",\"content\":\"Preheat the oven\","
+                                           "\"status\":\"done\"}");
+  g_autoptr(HelixSyncOp) rename = session_put (4, S1, "4000:0:dev-a", "{\"title\":\"Pastry\"}");
+  HelixGatewaySearchHit *hit;
+  sqlite3 *raw = NULL;
+
+  g_assert_no_error (error);
+
+  /* Schema 4: alice (1) has a live session with a message and a deleted
+   * one; bob (2) has the same words in his own session. */
+  g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw, "PRAGMA application_id = " G_STRINGIFY (HELIX_GATEWAY_DB_APPLICATION_ID),
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_true (helix_db_migrate (raw, helix_gateway_get_resource (),
+                                   "/ai/helix/Helix/gateway/migrations", 4, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (sqlite3_exec (raw,
+    "INSERT INTO users (name, password_hash, is_admin, created_us, head_seq) "
+    "  VALUES ('alice', '$argon2id$x', 0, 1, 2), ('bob', '$argon2id$y', 0, 1, 1);"
+    "INSERT INTO sync_sessions (user, uuid, title, title_hlc, created_us, updated_us) "
+    "  VALUES (1, '" S1 "', 'Baking', '1000:0:dev-a', 1000000, 2000000),"
+    "         (2, '" S3 "', 'Baking too', '1000:0:dev-b', 1000000, 2000000);"
+    "INSERT INTO sync_sessions (user, uuid, deleted, deleted_hlc, created_us, updated_us) "
+    "  VALUES (1, '" S2 "', 1, '1500:0:dev-a', 1500000, 1500000);"
+    "INSERT INTO sync_messages (user, uuid, session, role, content, status, created_us, hlc, "
+    "  seq) VALUES (1, '" M1 "', '" S1 "', 'user', 'Knead the dough', 'done', 2000000, "
+    "  '2000:0:dev-a', 2),"
+    "  (2, '" M1 "', '" S3 "', 'user', 'Knead the dough, bob', 'done', 2000000, "
+    "  '2000:0:dev-b', 1);",
+    NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+
+  db = helix_gateway_db_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (helix_gateway_db_get_schema_version (db), ==,
+                    helix_gateway_db_get_latest_schema_version ());
+
+  hits = helix_gateway_db_search (db, 1, "knead", 0, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (hits->len, ==, 1);
+  hit = g_ptr_array_index (hits, 0);
+  g_assert_cmpstr (hit->message, ==, M1);
+  g_assert_cmpstr (hit->session, ==, S1);
+  g_assert_cmpstr (hit->title, ==, "Baking");
+  g_assert_cmpstr (hit->role, ==, "user");
+  g_assert_cmpint (hit->seq, ==, 2);
+  g_assert_cmpint (hit->created_us, ==, 2000000);
+  g_assert_cmpstr (hit->snippet, ==, "Knead the dough");
+  g_assert_cmpuint (count_hits (db, 1, "baking"), ==, 1);
+  g_assert_cmpuint (count_hits (db, 1, "bob"), ==, 0);
+  g_assert_cmpuint (count_hits (db, 2, "knead"), ==, 1);
+  g_assert_cmpuint (count_hits (db, 2, "dough bob"), ==, 1);
+  g_assert_cmpuint (count_hits (db, 3, "knead"), ==, 0);
+
+  /* Ops stored after the migration are indexed at the next search. */
+  g_assert_true (helix_gateway_db_apply_ops (db, 1, 0, &m3, 1, seqs, applied, &error));
+  g_assert_no_error (error);
+  g_assert_true (helix_gateway_db_apply_ops (db, 1, 0, &rename, 1, seqs, applied, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_hits (db, 1, "oven"), ==, 1);
+  g_assert_cmpuint (count_hits (db, 1, "baking"), ==, 0);
+  g_assert_cmpuint (count_hits (db, 1, "pastry"), ==, 1);
+  g_assert_cmpuint (count_hits (db, 2, "oven"), ==, 0);
+  g_clear_object (&db);
+
+  /* The index agrees with its documents, which agree with the state. */
+  g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw, "INSERT INTO search_fts (search_fts, rank) "
+                                      "VALUES ('integrity-check', 1)", NULL, NULL, NULL),
+                   ==, SQLITE_OK);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM search_docs"), ==, 5);
+  g_assert_cmpint (query_int (raw, "SELECT search_seq FROM users WHERE id = 1"), ==, 4);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM pragma_foreign_key_check"), ==, 0);
+  g_assert_cmpint (query_int (raw, "SELECT count(*) FROM pragma_integrity_check "
+                                   "  WHERE integrity_check != 'ok'"), ==, 0);
+  sqlite3_close (raw);
+
+  helix_test_rm_rf (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1441,6 +1550,7 @@ main (int    argc,
 #undef ADD
 
   g_test_add_func ("/helix/gateway/sync-db/migrate-from-2", test_migrate_from_2);
+  g_test_add_func ("/helix/gateway/sync-db/migrate-from-4", test_migrate_from_4);
 
   return g_test_run ();
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "helix-core.h"
+#include "helix-db.h"
 #include "helix-store-private.h"
 #include "helix-test-sqlite.h"
 #include "helix-test-util.h"
@@ -615,7 +616,7 @@ test_store_fts_query (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *query = _helix_store_fts_query (cases[i].text, cases[i].prefix);
+      g_autofree char *query = helix_db_fts_query (cases[i].text, cases[i].prefix);
       g_assert_cmpstr (query, ==, cases[i].query);
     }
 }

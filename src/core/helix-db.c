@@ -501,3 +501,61 @@ helix_db_open_checked (const char  *path,
 
   return db;
 }
+
+/* Full-text search {{{1 */
+
+/**
+ * helix_db_fts_query:
+ * @text: what the user typed
+ * @prefix_last: whether the last word matches as a prefix (search as you type)
+ *
+ * Turns free text into an FTS5 query that cannot fail to parse, for the desktop
+ * store and the gateway alike: the text is split into words the way the
+ * unicode61 tokenizer splits it, every word becomes a quoted string (so
+ * operators and punctuation are taken literally), and all words must match.
+ * Words after the first %HELIX_DB_FTS_MAX_TERMS are ignored.
+ *
+ * Returns: (transfer full) (nullable): the query, or %NULL when @text has no words
+ */
+char *
+helix_db_fts_query (const char *text,
+                    gboolean    prefix_last)
+{
+  g_autoptr(GString) query = g_string_new (NULL);
+  guint n_terms = 0;
+  const char *p;
+
+  if (text == NULL || !g_utf8_validate (text, -1, NULL))
+    return NULL;
+
+  p = text;
+  while (*p != '\0' && n_terms < HELIX_DB_FTS_MAX_TERMS)
+    {
+      const char *start;
+
+      while (*p != '\0' && !g_unichar_isalnum (g_utf8_get_char (p)))
+        p = g_utf8_next_char (p);
+      if (*p == '\0')
+        break;
+
+      start = p;
+      while (*p != '\0' && g_unichar_isalnum (g_utf8_get_char (p)))
+        p = g_utf8_next_char (p);
+
+      /* Word characters only, so the quotes need no escaping. */
+      if (n_terms > 0)
+        g_string_append_c (query, ' ');
+      g_string_append_c (query, '"');
+      g_string_append_len (query, start, p - start);
+      g_string_append_c (query, '"');
+      n_terms++;
+    }
+
+  if (n_terms == 0)
+    return NULL;
+
+  if (prefix_last)
+    g_string_append_c (query, '*');
+
+  return g_string_free (g_steal_pointer (&query), FALSE);
+}

@@ -9,6 +9,9 @@
 
 G_BEGIN_DECLS
 
+/* The most words helix_db_fts_query() keeps from a text. */
+#define HELIX_DB_FTS_MAX_TERMS 16
+
 sqlite3      *helix_db_open            (const char    *path,
                                         gboolean       read_only,
                                         GError       **error);
@@ -41,5 +44,7 @@ gboolean      helix_db_migrate         (sqlite3       *db,
                                         const char    *dir,
                                         guint          target_version,
                                         GError       **error);
+char         *helix_db_fts_query       (const char    *text,
+                                        gboolean       prefix_last);
 
 G_END_DECLS

@@ -59,7 +59,6 @@ struct _HelixStore
 
 #define MAX_IDLE_READERS   4
 #define MAX_SEARCH_LIMIT   1000
-#define MAX_QUERY_TERMS    16
 #define MAX_PAGE           1024
 /* WAL pages after which a checkpoint is started in the background (4 MiB). */
 #define CHECKPOINT_PAGES   1000
@@ -122,7 +121,5 @@ gboolean      _helix_store_enqueue          (HelixStore     *self,
                                              const char     *hlc,
                                              const char     *data,
                                              GError        **error);
-char         *_helix_store_fts_query        (const char     *text,
-                                             gboolean        prefix_last);
 
 G_END_DECLS

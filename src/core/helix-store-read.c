@@ -277,60 +277,6 @@ helix_store_get_messages (HelixStore  *self,
 
 /* Search {{{1 */
 
-/**
- * _helix_store_fts_query:
- * @text: what the user typed
- * @prefix_last: whether the last word matches as a prefix (search as you type)
- *
- * Turns free text into an FTS5 query that cannot fail to parse: the text is split into
- * words the way the unicode61 tokenizer splits it, every word becomes a quoted string
- * (so operators and punctuation are taken literally), and all words must match.
- *
- * Returns: (transfer full) (nullable): the query, or %NULL when @text has no words
- */
-char *
-_helix_store_fts_query (const char *text,
-                        gboolean    prefix_last)
-{
-  g_autoptr(GString) query = g_string_new (NULL);
-  guint n_terms = 0;
-  const char *p;
-
-  if (text == NULL || !g_utf8_validate (text, -1, NULL))
-    return NULL;
-
-  p = text;
-  while (*p != '\0' && n_terms < MAX_QUERY_TERMS)
-    {
-      const char *start;
-
-      while (*p != '\0' && !g_unichar_isalnum (g_utf8_get_char (p)))
-        p = g_utf8_next_char (p);
-      if (*p == '\0')
-        break;
-
-      start = p;
-      while (*p != '\0' && g_unichar_isalnum (g_utf8_get_char (p)))
-        p = g_utf8_next_char (p);
-
-      /* Word characters only, so the quotes need no escaping. */
-      if (n_terms > 0)
-        g_string_append_c (query, ' ');
-      g_string_append_c (query, '"');
-      g_string_append_len (query, start, p - start);
-      g_string_append_c (query, '"');
-      n_terms++;
-    }
-
-  if (n_terms == 0)
-    return NULL;
-
-  if (prefix_last)
-    g_string_append_c (query, '*');
-
-  return g_string_free (g_steal_pointer (&query), FALSE);
-}
-
 static gboolean
 check_query (const char  *query,
              GError     **error)
@@ -406,7 +352,7 @@ helix_store_search_messages (HelixStore  *self,
   if (!_helix_store_check_open (self, error) || !check_query (query, error))
     return NULL;
 
-  fts_query = _helix_store_fts_query (query, FALSE);
+  fts_query = helix_db_fts_query (query, FALSE);
   if (fts_query == NULL)
     return g_ptr_array_new_with_free_func (g_object_unref);
 
@@ -516,7 +462,7 @@ search_thread (GTask        *task,
 {
   HelixStore *self = source_object;
   SearchData *data = task_data;
-  g_autofree char *fts_query = _helix_store_fts_query (data->query, TRUE);
+  g_autofree char *fts_query = helix_db_fts_query (data->query, TRUE);
   GError *error = NULL;
   GListStore *hits;
   sqlite3 *db;

@@ -9,7 +9,9 @@
  *
  * The gateway uses two connections, each a HelixGatewayDb used from one
  * thread only: the main thread's, and the sync hub's writer thread's, which
- * stores the group commits of pushes (helix-gateway-writer.c). Every query
+ * stores the group commits of pushes (helix-gateway-writer.c); searches
+ * have a third, which their threads take turns with
+ * (helix-gateway-search.c). Every query
  * here is a lookup or update through an index (a primary key or a UNIQUE
  * column) or a scan of one user's devices, so it is cheap enough to run on
  * the main loop; writes commit with synchronous=FULL (one fsync), and wait

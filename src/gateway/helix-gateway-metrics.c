@@ -70,6 +70,7 @@ static const char * const routes[] = {
   "/api/v1/sessions",
   "/api/v1/sessions/{id}",
   "/api/v1/sessions/{id}/messages",
+  "/api/v1/search",
   "/api/v1/sync",
   "/api/v1/chat/message",
   "/api/v1/operations/cost",

@@ -144,6 +144,22 @@ void     _helix_gateway_add_admin_routes    (HelixGateway      *self,
                                              SoupServer        *server);
 void     _helix_gateway_add_sessions_routes (HelixGateway      *self,
                                              SoupServer        *server);
+void     _helix_gateway_add_search_routes   (HelixGateway      *self,
+                                             SoupServer        *server);
+/* The connection searches run on, in threads (helix-gateway-search.c). */
+typedef struct _HelixGatewaySearcher HelixGatewaySearcher;
+
+HelixGatewaySearcher *_helix_gateway_searcher_new   (const char           *path);
+HelixGatewaySearcher *_helix_gateway_searcher_ref   (HelixGatewaySearcher *searcher);
+void                  _helix_gateway_searcher_unref (HelixGatewaySearcher *searcher);
+void                  _helix_gateway_searcher_close (HelixGatewaySearcher *searcher);
+HelixGatewaySearcher *_helix_gateway_get_searcher   (HelixGateway         *self);
+gboolean _helix_gateway_read_query_integer  (SoupServerMessage *msg,
+                                             GHashTable        *query,
+                                             const char        *name,
+                                             gint64             min,
+                                             gint64             max,
+                                             gint64            *value);
 
 /* The answers of GET /api/v1/sessions, per user (helix-gateway-sessions.c). */
 typedef struct _HelixGatewayListCache HelixGatewayListCache;

@@ -548,6 +548,7 @@ static const HelixGatewayRoute routes[] = {
   { "/api/v1/sessions", "GET, HEAD, POST" },
   { "/api/v1/sessions/{id}", "GET, HEAD, PATCH, DELETE" },
   { "/api/v1/sessions/{id}/messages", "GET, HEAD" },
+  { "/api/v1/search", "GET, HEAD" },
   { "/api/v1/sync", "GET" },
   { "/api/v1/operations/cost", "GET, HEAD" },
   { "/api/v1/chat/message", "POST" },
@@ -589,6 +590,7 @@ _helix_gateway_add_routes (HelixGateway *self,
   soup_server_add_handler (server, "/metrics", metrics_cb, self, NULL);
   _helix_gateway_add_api_routes (self, server);
   _helix_gateway_add_sessions_routes (self, server);
+  _helix_gateway_add_search_routes (self, server);
   _helix_gateway_add_sync_routes (self, server);
   _helix_gateway_add_openai_routes (self, server);
   _helix_gateway_add_cost_routes (self, server);

@@ -588,15 +588,27 @@ delete_session (HelixGateway      *self,
   _helix_gateway_respond_no_content (msg);
 }
 
-/* Reads the query parameter @name as an integer from @min to @max. Absent:
- * *@value is left alone. Malformed: answers 400 and returns %FALSE. */
-static gboolean
-read_query_integer (SoupServerMessage *msg,
-                    GHashTable        *query,
-                    const char        *name,
-                    gint64             min,
-                    gint64             max,
-                    gint64            *value)
+/**
+ * _helix_gateway_read_query_integer:
+ * @msg: the request
+ * @query: (nullable): its query parameters
+ * @name: the parameter
+ * @min: the least value allowed
+ * @max: the greatest value allowed
+ * @value: (inout): the value read
+ *
+ * Reads the query parameter @name as an integer from @min to @max. Absent:
+ * *@value is left alone. Malformed: answers 400 and returns %FALSE.
+ *
+ * Returns: whether the request may go on
+ */
+gboolean
+_helix_gateway_read_query_integer (SoupServerMessage *msg,
+                                   GHashTable        *query,
+                                   const char        *name,
+                                   gint64             min,
+                                   gint64             max,
+                                   gint64            *value)
 {
   const char *text = query != NULL ? g_hash_table_lookup (query, name) : NULL;
   guint64 parsed = 0;
@@ -605,8 +617,9 @@ read_query_integer (SoupServerMessage *msg,
   if (text == NULL)
     return TRUE;
 
-  /* Decimal digits only: no sign, no spaces, at most 16 of them. */
-  ok = *text != '\0' && strlen (text) <= 16;
+  /* Decimal digits only: no sign, no spaces, at most 19 of them (any
+   * gint64, and no more than a guint64 holds). */
+  ok = *text != '\0' && strlen (text) <= 19;
   for (const char *p = text; ok && *p != '\0'; p++)
     ok = g_ascii_isdigit (*p);
   if (ok)
@@ -667,8 +680,8 @@ list_messages (HelixGateway      *self,
         }
     }
 
-  if (!read_query_integer (msg, query, "after", 0, HELIX_SYNC_MAX_INT, &after) ||
-      !read_query_integer (msg, query, "limit", 1, MESSAGES_LIMIT_MAX, &limit))
+  if (!_helix_gateway_read_query_integer (msg, query, "after", 0, HELIX_SYNC_MAX_INT, &after) ||
+      !_helix_gateway_read_query_integer (msg, query, "limit", 1, MESSAGES_LIMIT_MAX, &limit))
     return;
 
   session = find_session (self, msg, auth, id);

@@ -166,6 +166,41 @@ gint64                   helix_gateway_db_get_head       (HelixGatewayDb  *self,
                                                           gint64           user_id,
                                                           GError         **error);
 
+/* GET /api/v1/search: the longest text searched for, in bytes (as the
+ * desktop store's HELIX_STORE_SEARCH_MAX_BYTES), and the most hits a page
+ * has. */
+#define HELIX_GATEWAY_SEARCH_MAX_BYTES 512
+#define HELIX_GATEWAY_SEARCH_LIMIT_MAX 100
+
+/**
+ * HelixGatewaySearchHit:
+ * @id: the document's id: the cursor of the next page
+ * @session: the session it is in
+ * @title: the session's title
+ * @message: (nullable): the message found, or %NULL for the session's title
+ * @seq: the seq of the op that first stored @message (0 for a title)
+ * @role: (nullable): the role of @message
+ * @snippet: the words found with a few around them
+ * @created_us: when @message (or the session) was created
+ *
+ * One hit of helix_gateway_db_search().
+ */
+typedef struct
+{
+  gint64  id;
+  char   *session;
+  char   *title;
+  char   *message;
+  gint64  seq;
+  char   *role;
+  char   *snippet;
+  gint64  created_us;
+} HelixGatewaySearchHit;
+
+void                     helix_gateway_search_hit_free   (HelixGatewaySearchHit *hit);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelixGatewaySearchHit, helix_gateway_search_hit_free)
+
 HelixGatewaySyncSession *helix_gateway_db_get_session    (HelixGatewayDb  *self,
                                                           gint64           user_id,
                                                           const char      *uuid,
@@ -182,6 +217,12 @@ GPtrArray               *helix_gateway_db_list_messages  (HelixGatewayDb  *self,
                                                           gint64           user_id,
                                                           const char      *session,
                                                           gint64           after_seq,
+                                                          guint            limit,
+                                                          GError         **error);
+GPtrArray               *helix_gateway_db_search         (HelixGatewayDb  *self,
+                                                          gint64           user_id,
+                                                          const char      *text,
+                                                          gint64           after,
                                                           guint            limit,
                                                           GError         **error);
 

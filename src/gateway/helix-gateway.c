@@ -135,6 +135,10 @@ struct _HelixGateway
    * belong to the database they were read from. */
   HelixGatewayListCache *list_cache;
 
+  /* (nullable): the connection searches run on, from the first search
+   * until the database is closed (helix-gateway-search.c). */
+  HelixGatewaySearcher *searcher;
+
   /* (nullable): the AI router, while started with providers configured. */
   HelixGatewayAi     *ai;
 
@@ -817,6 +821,7 @@ stop_serving (HelixGateway *self)
     helix_audit_close (self->audit);
   g_clear_object (&self->audit);
 
+  g_clear_pointer (&self->searcher, _helix_gateway_searcher_close);
   if (self->db != NULL)
     {
       helix_gateway_db_close (self->db);
@@ -962,6 +967,7 @@ helix_gateway_dispose (GObject *object)
     helix_audit_close (self->audit);
   g_clear_object (&self->audit);
 
+  g_clear_pointer (&self->searcher, _helix_gateway_searcher_close);
   if (self->db != NULL)
     {
       helix_gateway_db_close (self->db);
@@ -1175,6 +1181,25 @@ _helix_gateway_get_clock (HelixGateway *self)
   g_assert (HELIX_IS_GATEWAY (self));
 
   return self->clock;
+}
+
+/**
+ * _helix_gateway_get_searcher:
+ * @self: a started gateway
+ *
+ * Returns: (transfer none): the connection searches run on, made now if
+ *   there is none yet
+ */
+HelixGatewaySearcher *
+_helix_gateway_get_searcher (HelixGateway *self)
+{
+  g_assert (HELIX_IS_GATEWAY (self));
+  g_assert (self->db != NULL);
+
+  if (self->searcher == NULL)
+    self->searcher = _helix_gateway_searcher_new (helix_gateway_db_get_path (self->db));
+
+  return self->searcher;
 }
 
 HelixGatewayListCache *
