@@ -1646,6 +1646,7 @@ test_writes_on_writer (Fixture       *f,
   g_autofree char *op = NULL;
   g_autofree char *push = NULL;
   g_autofree char *revoked_path = NULL;
+  g_autofree char *unseen = NULL;
   g_autoptr(HelixSyncFrame) ack = NULL;
   Login phone = { 0 };
   Login tablet = { 0 };
@@ -1660,8 +1661,10 @@ test_writes_on_writer (Fixture       *f,
    * next request notes it again. Not a connection of the gateway's. */
   other = helix_test_sqlite_open (helix_gateway_db_get_path (helix_gateway_get_db (f->gateway)),
                                   SQLITE_OPEN_READWRITE);
-  g_assert_cmpint (sqlite3_exec (other, "UPDATE devices SET last_seen_us = 0", NULL, NULL, NULL),
-                   ==, SQLITE_OK);
+  unseen = g_strdup_printf ("UPDATE devices SET last_seen_us = 0 WHERE uuid = '%s'",
+                            f->alice_b.device);
+  g_assert_cmpint (sqlite3_exec (other, unseen, NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (other), ==, 1);
   g_clear_pointer (&other, sqlite3_close);
 
   _helix_gateway_db_get_commit_counts (&writer_before, &other_before);
@@ -1702,15 +1705,31 @@ test_writes_on_writer (Fixture       *f,
   g_assert_null (request (f, "DELETE", revoked_path, f->alice_a.token, NULL,
                           SOUP_STATUS_NO_CONTENT));
 
-  /* The unseen device is seen (one commit, not waited for by the request). */
+  /* The unseen device is seen (one commit, not waited for by the request).
+   * The writer stores in order: once a later change is answered, it is
+   * stored too. */
   devices = request (f, "GET", "/api/v1/devices", f->alice_b.token, NULL, SOUP_STATUS_OK);
-  helix_test_wait_for ((_helix_gateway_db_get_commit_counts (&writer_after, NULL),
-                        writer_after >= writer_before + 9),
-                       WAIT_TIMEOUT_S, "the last-seen time to be written");
+  g_clear_pointer (&created, json_node_unref);
+  created = request (f, "POST", "/api/v1/sessions", f->alice_a.token, "{\"title\":\"Later\"}",
+                     SOUP_STATUS_CREATED);
+  client_collect (a, 0, 1, seqs);
 
   _helix_gateway_db_get_commit_counts (&writer_after, &other_after);
   g_assert_cmpuint (other_after, ==, other_before);
-  g_assert_cmpuint (writer_after, ==, writer_before + 9);
+  g_assert_cmpuint (writer_after, ==, writer_before + 10);
+
+  g_clear_pointer (&devices, json_node_unref);
+  devices = request (f, "GET", "/api/v1/devices", f->alice_a.token, NULL, SOUP_STATUS_OK);
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (devices)); i++)
+    {
+      JsonObject *device = json_array_get_object_element (json_node_get_array (devices), i);
+
+      if (g_str_equal (json_object_get_string_member (device, "id"), f->alice_b.device))
+        g_assert_false (g_str_has_prefix (json_object_get_string_member (device, "last_seen"),
+                                          "1970-"));
+    }
+  _helix_gateway_db_get_commit_counts (NULL, &other_after);
+  g_assert_cmpuint (other_after, ==, other_before);
 
   login_clear (&phone);
   login_clear (&tablet);
