@@ -441,6 +441,9 @@ test_ws_cancel (Fixture       *f,
   g_assert_cmpuint (f->a.n_failed, ==, 0);
 }
 
+/* The messages of @session_id in @store; 0 while the session has not
+ * reached that device yet (the other device's push and the gateway's answer
+ * arrive on their own, in seq order, but not at a set time). */
 static guint64
 count_messages (HelixStore *store,
                 const char *session_id)
@@ -448,6 +451,8 @@ count_messages (HelixStore *store,
   g_autoptr(GError) error = NULL;
   guint64 n = helix_store_count_messages (store, session_id, &error);
 
+  if (g_error_matches (error, HELIX_STORE_ERROR, HELIX_STORE_ERROR_NOT_FOUND))
+    return 0;
   g_assert_no_error (error);
   return n;
 }

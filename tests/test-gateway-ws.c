@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "helix-gateway.h"
+#include "helix-gateway-db-private.h"
 #include "helix-gateway-metrics.h"
 #include "helix-gateway-private.h"
 #include "helix-gateway-sync.h"
@@ -1562,6 +1563,350 @@ test_frame_builders (void)
     }
 }
 
+
+/* The writer thread {{{1 */
+
+/* Holds the gateway's writer thread back, as a slow disk would, until
+ * released: the writer calls hold_func() before each write. */
+typedef struct
+{
+  GMutex   mutex;
+  GCond    cond;
+  gboolean held;    /* under @mutex */
+  int      entered; /* atomic: writes that waited */
+} Hold;
+
+static void
+hold_func (gpointer data)
+{
+  Hold *hold = data;
+
+  g_mutex_lock (&hold->mutex);
+  if (hold->held)
+    {
+      g_atomic_int_inc (&hold->entered);
+      /* The test waits on the main context for this. */
+      g_main_context_wakeup (NULL);
+      while (hold->held)
+        g_cond_wait (&hold->cond, &hold->mutex);
+    }
+  g_mutex_unlock (&hold->mutex);
+}
+
+static void
+hold_start (Fixture *f,
+            Hold    *hold)
+{
+  HelixGatewayWriter *writer = _helix_gateway_hub_get_writer (_helix_gateway_get_hub (f->gateway));
+
+  g_assert_nonnull (writer);
+  g_mutex_init (&hold->mutex);
+  g_cond_init (&hold->cond);
+  hold->held = TRUE;
+  hold->entered = 0;
+  _helix_gateway_writer_set_hold (writer, hold_func, hold);
+}
+
+static void
+hold_release (Fixture *f,
+              Hold    *hold)
+{
+  HelixGatewayWriter *writer = _helix_gateway_hub_get_writer (_helix_gateway_get_hub (f->gateway));
+
+  g_mutex_lock (&hold->mutex);
+  hold->held = FALSE;
+  g_cond_broadcast (&hold->cond);
+  g_mutex_unlock (&hold->mutex);
+
+  /* Once it is not called any more, @hold may go. */
+  _helix_gateway_writer_set_hold (writer, NULL, NULL);
+  g_mutex_clear (&hold->mutex);
+  g_cond_clear (&hold->cond);
+}
+
+/* Sends a request without waiting for its answer: *@r says when it came. */
+static SoupMessage *
+request_start (Fixture    *f,
+               const char *method,
+               const char *path,
+               const char *token,
+               const char *body,
+               HttpResult *r)
+{
+  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", f->port, path);
+  SoupMessage *msg = soup_message_new (method, uri);
+
+  if (token != NULL)
+    set_bearer (msg, token);
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+  soup_session_send_and_read_async (f->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, r);
+
+  return msg;
+}
+
+/* The main thread of a running gateway writes nothing: REST session
+ * changes, pushes, logins, logouts, revocations and last-seen updates are
+ * all committed by the writer thread, each in one transaction. */
+static void
+test_writes_on_writer (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(Client) a = client_connect (f, f->alice_a.token);
+  g_autoptr(GHashTable) seqs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) patched = NULL;
+  g_autoptr(JsonNode) devices = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *op_id = helix_uuid_new_v7 ();
+  g_autofree char *op = NULL;
+  g_autofree char *push = NULL;
+  g_autofree char *revoked_path = NULL;
+  g_autofree char *unseen = NULL;
+  g_autoptr(HelixSyncFrame) ack = NULL;
+  Login phone = { 0 };
+  Login tablet = { 0 };
+  sqlite3 *other = NULL;
+  guint writer_before, other_before;
+  guint writer_after, other_after;
+  JsonObject *object;
+
+  client_sync_empty (a, "dev-a");
+
+  /* Another program makes alice's second device look unseen for long: its
+   * next request notes it again. Not a connection of the gateway's. */
+  other = helix_test_sqlite_open (helix_gateway_db_get_path (helix_gateway_get_db (f->gateway)),
+                                  SQLITE_OPEN_READWRITE);
+  unseen = g_strdup_printf ("UPDATE devices SET last_seen_us = 0 WHERE uuid = '%s'",
+                            f->alice_b.device);
+  g_assert_cmpint (sqlite3_exec (other, unseen, NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (other), ==, 1);
+  g_clear_pointer (&other, sqlite3_close);
+
+  _helix_gateway_db_get_commit_counts (&writer_before, &other_before);
+
+  /* REST: create, change, delete (three commits). */
+  created = request (f, "POST", "/api/v1/sessions", f->alice_a.token, "{\"title\":\"Plans\"}",
+                     SOUP_STATUS_CREATED);
+  path = g_strconcat ("/api/v1/sessions/",
+                      json_object_get_string_member (json_node_get_object (created), "id"), NULL);
+  patched = request (f, "PATCH", path, f->alice_a.token, "{\"title\":\"Trip\",\"pinned\":true}",
+                     SOUP_STATUS_OK);
+  object = json_node_get_object (patched);
+  g_assert_cmpstr (json_object_get_string_member (object, "title"), ==, "Trip");
+  g_assert_true (json_object_get_boolean_member (object, "pinned"));
+  g_assert_null (request (f, "DELETE", path, f->alice_a.token, NULL, SOUP_STATUS_NO_CONTENT));
+  g_clear_pointer (&patched, json_node_unref);
+  patched = request (f, "GET", path, f->alice_a.token, NULL, SOUP_STATUS_NOT_FOUND);
+
+  /* Each reached the synced device. */
+  client_collect (a, 0, 3, seqs);
+  g_assert_cmpuint (g_hash_table_size (seqs), ==, 3);
+
+  /* The sync WebSocket (one commit). */
+  op = op_json (op_id, "dev-a", "Pushed");
+  push = push_json (&op, 1);
+  client_send (a, push);
+  ack = client_expect (a, HELIX_SYNC_FRAME_ACK);
+
+  /* Two logins (two commits), a logout and a revocation (two more). */
+  login (f, "alice", "correct horse alice", &phone);
+  login (f, "alice", "correct horse alice", &tablet);
+  g_assert_null (request (f, "POST", "/api/v1/auth/logout", phone.token, NULL,
+                          SOUP_STATUS_NO_CONTENT));
+  g_clear_pointer (&devices, json_node_unref);
+  devices = request (f, "GET", "/api/v1/devices", phone.token, NULL, SOUP_STATUS_UNAUTHORIZED);
+  g_clear_pointer (&devices, json_node_unref);
+  revoked_path = g_strconcat ("/api/v1/devices/", tablet.device, NULL);
+  g_assert_null (request (f, "DELETE", revoked_path, f->alice_a.token, NULL,
+                          SOUP_STATUS_NO_CONTENT));
+
+  /* The unseen device is seen (one commit, not waited for by the request).
+   * The writer stores in order: once a later change is answered, it is
+   * stored too. */
+  devices = request (f, "GET", "/api/v1/devices", f->alice_b.token, NULL, SOUP_STATUS_OK);
+  g_clear_pointer (&created, json_node_unref);
+  created = request (f, "POST", "/api/v1/sessions", f->alice_a.token, "{\"title\":\"Later\"}",
+                     SOUP_STATUS_CREATED);
+  client_collect (a, 0, 1, seqs);
+
+  _helix_gateway_db_get_commit_counts (&writer_after, &other_after);
+  g_assert_cmpuint (other_after, ==, other_before);
+  g_assert_cmpuint (writer_after, ==, writer_before + 10);
+
+  g_clear_pointer (&devices, json_node_unref);
+  devices = request (f, "GET", "/api/v1/devices", f->alice_a.token, NULL, SOUP_STATUS_OK);
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (devices)); i++)
+    {
+      JsonObject *device = json_array_get_object_element (json_node_get_array (devices), i);
+
+      if (g_str_equal (json_object_get_string_member (device, "id"), f->alice_b.device))
+        g_assert_false (g_str_has_prefix (json_object_get_string_member (device, "last_seen"),
+                                          "1970-"));
+    }
+  _helix_gateway_db_get_commit_counts (NULL, &other_after);
+  g_assert_cmpuint (other_after, ==, other_before);
+
+  login_clear (&phone);
+  login_clear (&tablet);
+}
+
+/* While the writer is held (a slow commit), a REST change waits for it, and
+ * the main loop goes on answering others: /health, reads, other users. */
+static void
+test_health_while_writing (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(JsonNode) health = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  HttpResult r = { 0 };
+  Hold hold;
+
+  hold_start (f, &hold);
+  msg = request_start (f, "POST", "/api/v1/sessions", f->alice_a.token,
+                       "{\"title\":\"Slow disk\"}", &r);
+  helix_test_wait_for (g_atomic_int_get (&hold.entered) > 0, WAIT_TIMEOUT_S,
+                       "the write to reach the writer");
+
+  health = request (f, "GET", "/health", NULL, NULL, SOUP_STATUS_OK);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (health), "status"), ==,
+                   "ok");
+  list = request (f, "GET", "/api/v1/sessions", f->bob_c.token, NULL, SOUP_STATUS_OK);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (list)), ==, 0);
+  /* Not answered before it is stored. */
+  g_assert_false (r.done);
+  g_assert_cmpint (head (f, f->alice), ==, 0);
+
+  hold_release (f, &hold);
+  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, "the change to be answered");
+  g_assert_no_error (r.error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_CREATED);
+  g_assert_cmpint (head (f, f->alice), ==, 1);
+  json_parser_load_from_data (parser, g_bytes_get_data (r.body, NULL), g_bytes_get_size (r.body),
+                              &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                                  "title"), ==, "Slow disk");
+  g_bytes_unref (r.body);
+}
+
+/* A REST change of a session and a device's push to the same session, in
+ * flight together: both are kept, in one order of seqs that every device
+ * sees and the answer reflects. */
+static void
+test_rest_races_push (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(Client) a = client_connect (f, f->alice_a.token);
+  g_autoptr(Client) b = client_connect (f, f->alice_b.token);
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) got = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GPtrArray) log = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HelixSyncFrame) ack = NULL;
+  g_autoptr(HelixSyncFrame) rest_op = NULL;
+  g_autoptr(HelixSyncFrame) first = NULL;
+  g_autoptr(HelixSyncFrame) second = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *op_id = helix_uuid_new_v7 ();
+  g_autofree char *op = NULL;
+  g_autofree char *push = NULL;
+  g_autofree char *patch_op_id = NULL;
+  const HelixSyncAck *acks;
+  const char *session;
+  JsonObject *object;
+  HttpResult r = { 0 };
+  guint n_acks;
+  Hold hold;
+
+  client_sync_empty (a, "dev-a");
+  client_sync_empty (b, "dev-b");
+
+  created = request (f, "POST", "/api/v1/sessions", f->alice_a.token, "{\"title\":\"Plans\"}",
+                     SOUP_STATUS_CREATED);
+  session = json_object_get_string_member (json_node_get_object (created), "id");
+  path = g_strconcat ("/api/v1/sessions/", session, NULL);
+  client_skip (a, HELIX_SYNC_FRAME_OPS);
+  client_skip (b, HELIX_SYNC_FRAME_OPS);
+
+  /* The device pins the session; its push is being committed (held)... */
+  hold_start (f, &hold);
+  op = g_strdup_printf ("{\"op\":\"%s\",\"type\":\"session.put\",\"id\":\"%s\","
+                        "\"hlc\":\"%" G_GINT64_FORMAT ":0:dev-a\",\"data\":{\"pinned\":true}}",
+                        op_id, session, g_get_real_time () / 1000);
+  push = push_json (&op, 1);
+  client_send (a, push);
+  helix_test_wait_for (g_atomic_int_get (&hold.entered) > 0, WAIT_TIMEOUT_S,
+                       "the push to reach the writer");
+
+  /* ... while the REST API renames it. */
+  msg = request_start (f, "PATCH", path, f->alice_b.token, "{\"title\":\"Trip\"}", &r);
+  /* A ping answered on the same loop: the PATCH was read and waits too. */
+  client_ping_pong (b, "patch-sent");
+  g_assert_false (r.done);
+  hold_release (f, &hold);
+
+  helix_test_wait_for (r.done, WAIT_TIMEOUT_S, "the PATCH to be answered");
+  g_assert_no_error (r.error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+  json_parser_load_from_data (parser, g_bytes_get_data (r.body, NULL), g_bytes_get_size (r.body),
+                              &error);
+  g_assert_no_error (error);
+  g_bytes_unref (r.body);
+  /* Stored after the push: the answer has both. */
+  object = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (object, "title"), ==, "Trip");
+  g_assert_true (json_object_get_boolean_member (object, "pinned"));
+
+  /* The pusher: its ack (seq 2), then the REST op (seq 3). */
+  ack = client_expect (a, HELIX_SYNC_FRAME_ACK);
+  acks = helix_sync_frame_get_acks (ack, &n_acks);
+  g_assert_cmpuint (n_acks, ==, 1);
+  g_assert_cmpstr (acks[0].op, ==, op_id);
+  g_assert_cmpint (acks[0].seq, ==, 2);
+  rest_op = client_expect (a, HELIX_SYNC_FRAME_OPS);
+  g_assert_cmpuint (helix_sync_frame_get_ops (rest_op)->len, ==, 1);
+  g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (helix_sync_frame_get_ops (rest_op), 0)),
+                   ==, 3);
+  patch_op_id = g_strdup (helix_sync_op_get_op_id (g_ptr_array_index (helix_sync_frame_get_ops (rest_op), 0)));
+
+  /* The other device: both, in the same order. */
+  first = client_expect (b, HELIX_SYNC_FRAME_OPS);
+  g_assert_cmpuint (helix_sync_frame_get_ops (first)->len, ==, 1);
+  g_assert_cmpstr (helix_sync_op_get_op_id (g_ptr_array_index (helix_sync_frame_get_ops (first), 0)),
+                   ==, op_id);
+  g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (helix_sync_frame_get_ops (first), 0)),
+                   ==, 2);
+  second = client_expect (b, HELIX_SYNC_FRAME_OPS);
+  g_assert_cmpuint (helix_sync_frame_get_ops (second)->len, ==, 1);
+  g_assert_cmpstr (helix_sync_op_get_op_id (g_ptr_array_index (helix_sync_frame_get_ops (second), 0)),
+                   ==, patch_op_id);
+  g_assert_cmpint (helix_sync_op_get_seq (g_ptr_array_index (helix_sync_frame_get_ops (second), 0)),
+                   ==, 3);
+
+  /* The log has the three ops, the session both changes. */
+  log = helix_gateway_db_ops_since (helix_gateway_get_db (f->gateway), f->alice, 0, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (log->len, ==, 3);
+  g_assert_cmpstr (helix_sync_op_get_op_id (g_ptr_array_index (log, 1)), ==, op_id);
+  g_assert_cmpstr (helix_sync_op_get_op_id (g_ptr_array_index (log, 2)), ==, patch_op_id);
+  got = request (f, "GET", path, f->alice_a.token, NULL, SOUP_STATUS_OK);
+  object = json_node_get_object (got);
+  g_assert_cmpstr (json_object_get_string_member (object, "title"), ==, "Trip");
+  g_assert_true (json_object_get_boolean_member (object, "pinned"));
+  client_ping_pong (a, "a-done");
+  client_ping_pong (b, "b-done");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1593,6 +1938,9 @@ main (int    argc,
   ADD ("revoke", test_revoke);
   ADD ("disabled-user", test_disabled_user);
   ADD ("shutdown", test_shutdown);
+  ADD ("writes-on-writer", test_writes_on_writer);
+  ADD ("health-while-writing", test_health_while_writing);
+  ADD ("rest-races-push", test_rest_races_push);
 
 #undef ADD
 

@@ -327,15 +327,11 @@ _helix_gateway_lookup_token (HelixGateway      *self,
       return HELIX_GATEWAY_TOKEN_FAILED;
     }
 
+  /* Written by the writer thread; the request does not wait for it. */
   now_us = g_get_real_time ();
-  if (now_us - auth->last_seen_us >= LAST_SEEN_PERIOD_US)
-    {
-      if (!helix_gateway_db_touch_device (db, auth->device_id, now_us, &local_error))
-        g_warning ("Could not note when device %s was last seen: %s",
-                   auth->device_uuid, local_error->message);
-      else
-        auth->last_seen_us = now_us;
-    }
+  if (now_us - auth->last_seen_us >= LAST_SEEN_PERIOD_US &&
+      _helix_gateway_hub_touch_device (_helix_gateway_get_hub (self), auth->device_id, now_us))
+    auth->last_seen_us = now_us;
 
   return HELIX_GATEWAY_TOKEN_VALID;
 }
@@ -457,33 +453,62 @@ respond_login_failed (SoupServerMessage *msg)
                                   "is disabled."));
 }
 
-static void
-login_succeeded (Login *login)
+/* A new device and its token, stored by the writer thread. */
+typedef struct
 {
-  HelixGatewayDb *db = helix_gateway_get_db (login->gateway);
+  Login               *login;   /* (unowned): the audited action's */
+  HelixGatewayAudited *audited; /* (owned): finished once answered */
+  char                 token[HELIX_TOKEN_LEN + 1];
+  guint8               hash[HELIX_GATEWAY_TOKEN_HASH_LEN];
+  gint64               user_id;
+  char                *device_name;
+  char                *device;  /* set by the writer */
+} NewDevice;
+
+static void
+new_device_free (NewDevice *new_device)
+{
+  sodium_memzero (new_device->token, sizeof new_device->token);
+  g_free (new_device->device_name);
+  g_free (new_device->device);
+  g_free (new_device);
+}
+
+static gboolean
+add_device_func (HelixGatewayDb  *db,
+                 gpointer         data,
+                 GError         **error)
+{
+  NewDevice *new_device = data;
+
+  new_device->device = helix_gateway_db_add_device (db, new_device->user_id,
+                                                    new_device->device_name, new_device->hash,
+                                                    error);
+
+  return new_device->device != NULL;
+}
+
+static void
+device_added_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  NewDevice *new_device = user_data;
+  Login *login = new_device->login;
   HelixGatewayLogins *logins = _helix_gateway_get_logins (login->gateway);
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *device = NULL;
-  char token[HELIX_TOKEN_LEN + 1];
-  guint8 hash[HELIX_GATEWAY_TOKEN_HASH_LEN];
 
-  if (db == NULL)
+  if (!_helix_gateway_writer_run_finish (result, &error))
     {
-      respond_unavailable (login->msg);
-      return;
-    }
-
-  helix_token_new (token, hash);
-  device = helix_gateway_db_add_device (db, login->user_id, login->device_name, hash, &error);
-  if (device == NULL)
-    {
-      sodium_memzero (token, sizeof token);
       if (g_error_matches (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NO_SUCH_USER))
         respond_login_failed (login->msg); /* disabled meanwhile */
       else
         _helix_gateway_respond_internal_error (login->msg, error);
+      _helix_gateway_set_no_store (login->msg);
+      _helix_gateway_audited_finish (new_device->audited);
+      new_device_free (new_device);
       return;
     }
 
@@ -494,17 +519,46 @@ login_succeeded (Login *login)
   builder = json_builder_new ();
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "token");
-  json_builder_add_string_value (builder, token);
+  json_builder_add_string_value (builder, new_device->token);
   json_builder_set_member_name (builder, "device");
-  json_builder_add_string_value (builder, device);
+  json_builder_add_string_value (builder, new_device->device);
   json_builder_set_member_name (builder, "user");
   json_builder_add_string_value (builder, login->user_name);
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
-  sodium_memzero (token, sizeof token);
 
-  g_info ("login: user %s on new device %s", login->user_name, device);
+  g_info ("login: user %s on new device %s", login->user_name, new_device->device);
   _helix_gateway_respond_json (login->msg, SOUP_STATUS_OK, root);
+  _helix_gateway_set_no_store (login->msg);
+  _helix_gateway_audited_finish (new_device->audited);
+  new_device_free (new_device);
+}
+
+/* Issues a token on a new device: answered once it is stored. Returns
+ * whether @msg was answered now. */
+static gboolean
+login_succeeded (Login               *login,
+                 HelixGatewayAudited *audited)
+{
+  HelixGatewayWriter *writer = _helix_gateway_hub_get_writer (_helix_gateway_get_hub (login->gateway));
+  NewDevice *new_device;
+
+  if (writer == NULL)
+    {
+      respond_unavailable (login->msg);
+      return TRUE;
+    }
+
+  new_device = g_new0 (NewDevice, 1);
+  new_device->login = login;
+  new_device->audited = audited;
+  new_device->user_id = login->user_id;
+  new_device->device_name = g_strdup (login->device_name);
+  helix_token_new (new_device->token, new_device->hash);
+  _helix_gateway_writer_run_async (writer, add_device_func, new_device, device_added_cb,
+                                   new_device);
+
+  return FALSE;
 }
 
 /* Once the login is on record. */
@@ -515,9 +569,10 @@ act_login (HelixGateway        *self,
 {
   Login *login = _helix_gateway_audited_get_data (audited);
 
-  if (login->succeeded)
-    login_succeeded (login);
-  else
+  if (login->succeeded && !login_succeeded (login, audited))
+    return FALSE;
+
+  if (!login->succeeded)
     {
       g_info ("login: refused from %s", _helix_gateway_get_client_address (login->gateway, msg));
       respond_login_failed (msg);
@@ -527,6 +582,45 @@ act_login (HelixGateway        *self,
   return TRUE;
 }
 
+/* A password hash with new parameters, stored by the writer thread. */
+typedef struct
+{
+  gint64  user_id;
+  char   *user_name;
+  char   *hash;
+} Rehash;
+
+static gboolean
+set_password_hash_func (HelixGatewayDb  *db,
+                        gpointer         data,
+                        GError         **error)
+{
+  Rehash *rehash = data;
+
+  return helix_gateway_db_set_password_hash (db, rehash->user_id, rehash->hash, error);
+}
+
+static void
+password_hash_set_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Rehash *rehash = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (_helix_gateway_writer_run_finish (result, &error))
+    g_info ("login: stored a new password hash for user %s (hash parameters changed)",
+            rehash->user_name);
+  else
+    g_warning ("Could not store a new password hash for user %s: %s",
+               rehash->user_name, error->message);
+
+  g_free (rehash->user_name);
+  sodium_memzero (rehash->hash, strlen (rehash->hash));
+  g_free (rehash->hash);
+  g_free (rehash);
+}
+
 static void
 login_verified_cb (GObject      *source,
                    GAsyncResult *result,
@@ -534,7 +628,7 @@ login_verified_cb (GObject      *source,
 {
   Login *login = user_data;
   HelixGatewayLogins *logins = _helix_gateway_get_logins (login->gateway);
-  HelixGatewayDb *db = helix_gateway_get_db (login->gateway);
+  HelixGatewayWriter *writer = _helix_gateway_hub_get_writer (_helix_gateway_get_hub (login->gateway));
   g_autoptr(GError) error = NULL;
   g_autofree char *new_hash = NULL;
   gboolean ok;
@@ -551,16 +645,17 @@ login_verified_cb (GObject      *source,
       return;
     }
 
-  if (ok && login->may_login && new_hash != NULL && db != NULL)
+  /* Stored by the writer before the new device's token (in that order), and
+   * not waited for: the old hash still verifies the password meanwhile. */
+  if (ok && login->may_login && new_hash != NULL && writer != NULL)
     {
-      g_autoptr(GError) rehash_error = NULL;
+      Rehash *rehash = g_new0 (Rehash, 1);
 
-      if (helix_gateway_db_set_password_hash (db, login->user_id, new_hash, &rehash_error))
-        g_info ("login: stored a new password hash for user %s (hash parameters changed)",
-                login->user_name);
-      else
-        g_warning ("Could not store a new password hash for user %s: %s",
-                   login->user_name, rehash_error->message);
+      rehash->user_id = login->user_id;
+      rehash->user_name = g_strdup (login->user_name);
+      rehash->hash = g_steal_pointer (&new_hash);
+      _helix_gateway_writer_run_async (writer, set_password_hash_func, rehash,
+                                       password_hash_set_cb, rehash);
     }
 
   if (error != NULL)
@@ -745,37 +840,44 @@ login_cb (SoupServer        *server,
 /* A device to revoke, once that is on record. */
 typedef struct
 {
-  gint64    user_id;
-  char     *user_name;
-  char     *device;
-  gboolean  logout;   /* the caller's own device, logging out */
+  HelixGateway *gateway;  /* while it is being stored */
+  gint64        user_id;
+  char         *user_name;
+  char         *device;
+  gboolean      logout;   /* the caller's own device, logging out */
 } Revocation;
 
 static void
 revocation_free (Revocation *revocation)
 {
+  g_clear_object (&revocation->gateway);
   g_free (revocation->user_name);
   g_free (revocation->device);
   g_free (revocation);
 }
 
 static gboolean
-act_revoke (HelixGateway        *self,
-            SoupServerMessage   *msg,
-            HelixGatewayAudited *audited)
+revoke_device_func (HelixGatewayDb  *db,
+                    gpointer         data,
+                    GError         **error)
 {
-  Revocation *revocation = _helix_gateway_audited_get_data (audited);
-  g_autoptr(GError) error = NULL;
-  HelixGatewayDb *db = helix_gateway_get_db (self);
-
-  if (db == NULL)
-    {
-      respond_unavailable (msg);
-      return TRUE;
-    }
+  Revocation *revocation = data;
 
   /* Indexed updates of one device and its tokens. */
-  if (!helix_gateway_db_revoke_device (db, revocation->user_id, revocation->device, &error))
+  return helix_gateway_db_revoke_device (db, revocation->user_id, revocation->device, error);
+}
+
+static void
+device_revoked_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  HelixGatewayAudited *audited = user_data;
+  Revocation *revocation = _helix_gateway_audited_get_data (audited);
+  SoupServerMessage *msg = _helix_gateway_audited_get_message (audited);
+  g_autoptr(GError) error = NULL;
+
+  if (!_helix_gateway_writer_run_finish (result, &error))
     {
       /* Another user's device is "not found" too: never 403, which would
        * tell that it exists. */
@@ -784,20 +886,43 @@ act_revoke (HelixGateway        *self,
                                       _("You have no device with this id."));
       else
         _helix_gateway_respond_internal_error (msg, error);
-      return TRUE;
+      _helix_gateway_audited_finish (audited);
+      return;
     }
 
   if (revocation->logout)
     g_info ("logout: user %s, device %s", revocation->user_name, revocation->device);
   else
     g_info ("devices: user %s revoked device %s", revocation->user_name, revocation->device);
-  _helix_gateway_hub_close_device (_helix_gateway_get_hub (self), revocation->user_id,
-                                   revocation->device, HELIX_GATEWAY_WS_CLOSE_REVOKED,
+  _helix_gateway_hub_close_device (_helix_gateway_get_hub (revocation->gateway),
+                                   revocation->user_id, revocation->device,
+                                   HELIX_GATEWAY_WS_CLOSE_REVOKED,
                                    revocation->logout ? "the device logged out"
                                                       : "the device was revoked");
   _helix_gateway_respond_no_content (msg);
+  _helix_gateway_audited_finish (audited);
+}
 
-  return TRUE;
+/* Revokes the device once that is on record; answers once it is stored. */
+static gboolean
+act_revoke (HelixGateway        *self,
+            SoupServerMessage   *msg,
+            HelixGatewayAudited *audited)
+{
+  Revocation *revocation = _helix_gateway_audited_get_data (audited);
+  HelixGatewayWriter *writer = _helix_gateway_hub_get_writer (_helix_gateway_get_hub (self));
+
+  if (writer == NULL)
+    {
+      respond_unavailable (msg);
+      return TRUE;
+    }
+
+  revocation->gateway = g_object_ref (self);
+  _helix_gateway_writer_run_async (writer, revoke_device_func, revocation, device_revoked_cb,
+                                   audited);
+
+  return FALSE;
 }
 
 /* Records the revocation of @device, then makes it (fail closed). */

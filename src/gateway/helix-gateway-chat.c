@@ -430,6 +430,18 @@ title_is_default (HelixGatewayDb *db,
 }
 
 static void
+title_stored_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autofree char *session = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (_helix_gateway_store_op_finish (HELIX_GATEWAY (source), result, &error) == 0)
+    g_warning ("chat: could not name session %s: %s", session, error->message);
+}
+
+static void
 title_done (GObject      *object,
             GAsyncResult *res,
             gpointer      user_data)
@@ -460,9 +472,8 @@ title_done (GObject      *object,
 
   data = json_object_new ();
   json_object_set_string_member (data, "title", title);
-  if (_helix_gateway_store_op (self, job->user_id, HELIX_SYNC_OP_SESSION_PUT, job->session, NULL,
-                               data, NULL, 0, &error) == 0)
-    g_warning ("chat: could not name session %s: %s", job->session, error->message);
+  _helix_gateway_store_op_async (self, job->user_id, HELIX_SYNC_OP_SESSION_PUT, job->session,
+                                 NULL, data, NULL, 0, title_stored_cb, g_strdup (job->session));
 
   title_job_free (job);
 }
@@ -504,6 +515,32 @@ maybe_title (HelixGateway *self,
                            request, NULL, NULL, title_done, job);
 }
 
+/* An answer being stored, from chat_done() to answer_stored_cb(). */
+typedef struct
+{
+  ChatJob           *job;          /* (owned) */
+  HelixRouterResult *result;       /* (owned) */
+  char              *user_message; /* (nullable): the question of a REST request */
+  char              *text;
+  gboolean           complete;
+  GError            *error;        /* (nullable): why the answer stopped */
+} StoredAnswer;
+
+static void
+stored_answer_free (StoredAnswer *answer)
+{
+  chat_job_free (answer->job);
+  g_clear_pointer (&answer->result, helix_router_result_free);
+  g_free (answer->user_message);
+  g_free (answer->text);
+  g_clear_error (&answer->error);
+  g_free (answer);
+}
+
+static void answer_stored_cb (GObject      *source,
+                              GAsyncResult *res,
+                              gpointer      user_data);
+
 static void
 chat_done (GObject      *object,
            GAsyncResult *res,
@@ -513,10 +550,10 @@ chat_done (GObject      *object,
   g_autoptr(HelixGateway) self = g_weak_ref_get (&job->gateway);
   g_autoptr(HelixRouterResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GError) store_error = NULL;
   g_autoptr(JsonObject) data = NULL;
   g_autofree char *text = NULL;
   const char *user_message;
+  StoredAnswer *answer;
   gboolean complete;
 
   complete = helix_router_chat_finish (HELIX_ROUTER (object), res, &result, &error);
@@ -560,9 +597,30 @@ chat_done (GObject      *object,
       complete = FALSE;
     }
 
-  data = answer_data (result, text, complete);
-  if (_helix_gateway_store_op (self, job->user_id, HELIX_SYNC_OP_MESSAGE_PUT, job->reply,
-                               job->session, data, NULL, 0, &store_error) == 0)
+  /* Answered (and titled) once stored: answer_stored_cb(). */
+  answer = g_new0 (StoredAnswer, 1);
+  answer->job = job;
+  answer->result = g_steal_pointer (&result);
+  answer->user_message = g_strdup (user_message);
+  answer->text = g_steal_pointer (&text);
+  answer->complete = complete;
+  answer->error = g_steal_pointer (&error);
+  data = answer_data (answer->result, answer->text, complete);
+  _helix_gateway_store_op_async (self, job->user_id, HELIX_SYNC_OP_MESSAGE_PUT, job->reply,
+                                 job->session, data, NULL, 0, answer_stored_cb, answer);
+}
+
+static void
+answer_stored_cb (GObject      *source,
+                  GAsyncResult *res,
+                  gpointer      user_data)
+{
+  HelixGateway *self = HELIX_GATEWAY (source);
+  StoredAnswer *answer = user_data;
+  ChatJob *job = answer->job;
+  g_autoptr(GError) store_error = NULL;
+
+  if (_helix_gateway_store_op_finish (self, res, &store_error) == 0)
     {
       g_autofree char *frame = NULL;
 
@@ -576,20 +634,21 @@ chat_done (GObject      *object,
           _helix_gateway_respond_internal_error (job->msg, store_error);
           soup_server_message_unpause (job->msg);
         }
-      chat_job_free (job);
+      stored_answer_free (answer);
       return;
     }
 
   if (job->msg != NULL)
     {
-      respond_answer (job->msg, job, result, user_message, text, complete, error);
+      respond_answer (job->msg, job, answer->result, answer->user_message, answer->text,
+                      answer->complete, answer->error);
       soup_server_message_unpause (job->msg);
     }
 
-  if (complete)
-    maybe_title (self, job, text);
+  if (answer->complete && helix_gateway_get_db (self) != NULL)
+    maybe_title (self, job, answer->text);
 
-  chat_job_free (job);
+  stored_answer_free (answer);
 }
 
 /* Starts an answer to @message in @session, written as @reply. */
@@ -748,6 +807,87 @@ _helix_gateway_chat_cancel (HelixGateway *self,
 
 /* REST */
 
+/* A question of POST /api/v1/chat being stored. */
+typedef struct
+{
+  SoupServerMessage *msg;
+  gint64             user_id;
+  char              *user_name;
+  char              *session;
+  char              *message;
+  char              *reply;
+  char              *model;
+  gboolean           disconnected;
+} Question;
+
+static void
+question_free (Question *question)
+{
+  g_signal_handlers_disconnect_by_data (question->msg, question);
+  g_clear_object (&question->msg);
+  g_free (question->user_name);
+  g_free (question->session);
+  g_free (question->message);
+  g_free (question->reply);
+  g_free (question->model);
+  g_free (question);
+}
+
+static void
+on_question_disconnected (SoupServerMessage *msg,
+                          Question          *question)
+{
+  question->disconnected = TRUE;
+}
+
+static void
+question_stored_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  HelixGateway *self = HELIX_GATEWAY (source);
+  Question *question = user_data;
+  SoupServerMessage *msg = question->msg;
+  g_autoptr(GError) error = NULL;
+
+  if (_helix_gateway_store_op_finish (self, result, &error) == 0)
+    {
+      if (error->domain == HELIX_SYNC_ERROR)
+        _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
+                                      error->message);
+      else
+        _helix_gateway_respond_internal_error (msg, error);
+    }
+  /* The question is stored; nobody waits for the answer. */
+  else if (question->disconnected)
+    {
+      question_free (question);
+      return;
+    }
+  else
+    {
+      g_object_set_data_full (G_OBJECT (msg), "helix-user-message",
+                              g_strdup (question->message), g_free);
+      /* Answered by chat_done(), which lets the request go. */
+      if (chat_start (self, question->user_id, question->user_name, question->session,
+                      question->message, question->reply, question->model, msg, &error))
+        {
+          question_free (question);
+          return;
+        }
+
+      _helix_gateway_respond_error (msg,
+                                    g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
+                                    ? 429
+                                    : status_for_error (error),
+                                    "chat_failed", error->message);
+    }
+
+  if (!question->disconnected)
+    soup_server_message_unpause (msg);
+  question_free (question);
+}
+
 static void
 post_message (HelixGateway      *self,
               SoupServerMessage *msg,
@@ -755,7 +895,6 @@ post_message (HelixGateway      *self,
 {
   g_autoptr(JsonObject) body = NULL;
   g_autoptr(JsonObject) data = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *message = helix_uuid_new_v7 ();
   g_autofree char *reply = helix_uuid_new_v7 ();
   g_autoptr(GList) members = NULL;
@@ -763,6 +902,7 @@ post_message (HelixGateway      *self,
   const char *content;
   const char *model = NULL;
   JsonNode *node;
+  Question *question;
 
   body = _helix_gateway_read_json_object_limited (msg, MAX_BODY_BYTES, 16);
   if (body == NULL)
@@ -831,37 +971,27 @@ post_message (HelixGateway      *self,
       return;
     }
 
-  /* The question is stored first, as the devices would: it reaches them all. */
+  /* The question is stored first, as the devices would: it reaches them all.
+   * The answer starts once it is (question_stored_cb()). */
   data = json_object_new ();
   json_object_set_string_member (data, "role", "user");
   json_object_set_string_member (data, "content", content);
   json_object_set_string_member (data, "status", "done");
   json_object_set_int_member (data, "created_us", g_get_real_time ());
-  if (_helix_gateway_store_op (self, auth->user_id, HELIX_SYNC_OP_MESSAGE_PUT, message, session,
-                               data, NULL, 0, &error) == 0)
-    {
-      if (error->domain == HELIX_SYNC_ERROR)
-        _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
-                                      error->message);
-      else
-        _helix_gateway_respond_internal_error (msg, error);
-      return;
-    }
 
-  g_object_set_data_full (G_OBJECT (msg), "helix-user-message", g_strdup (message), g_free);
-  if (!chat_start (self, auth->user_id, auth->user_name, session, message, reply, model, msg,
-                   &error))
-    {
-      _helix_gateway_respond_error (msg,
-                                    g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
-                                    ? 429
-                                    : status_for_error (error),
-                                    "chat_failed", error->message);
-      return;
-    }
-
-  /* Answered by chat_done(). */
+  question = g_new0 (Question, 1);
+  question->msg = g_object_ref (msg);
+  question->user_id = auth->user_id;
+  question->user_name = g_strdup (auth->user_name);
+  question->session = g_strdup (session);
+  question->message = g_steal_pointer (&message);
+  question->reply = g_steal_pointer (&reply);
+  question->model = g_strdup (model);
+  g_signal_connect (msg, "disconnected", G_CALLBACK (on_question_disconnected), question);
   soup_server_message_pause (msg);
+  _helix_gateway_store_op_async (self, auth->user_id, HELIX_SYNC_OP_MESSAGE_PUT,
+                                 question->message, session, data, NULL, 0,
+                                 question_stored_cb, question);
 }
 
 static void

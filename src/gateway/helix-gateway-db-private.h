@@ -32,4 +32,11 @@ void      _helix_gateway_db_release    (sqlite3_stmt    *stmt);
 void      _helix_gateway_db_set_checkpoint_pages (HelixGatewayDb *self,
                                                   int             pages);
 
+HelixGatewayDb *_helix_gateway_db_open_again (const char  *path,
+                                              GError     **error);
+
+void      _helix_gateway_db_mark_writer_thread (void);
+void      _helix_gateway_db_get_commit_counts  (guint          *n_writer,
+                                                guint          *n_other);
+
 G_END_DECLS

@@ -7,16 +7,29 @@
  * only after checking, without writing a byte, that it is a gateway database
  * that this version understands.
  *
- * The gateway uses two connections, each a HelixGatewayDb used from one
- * thread only: the main thread's, and the sync hub's writer thread's, which
- * stores the group commits of pushes (helix-gateway-writer.c); searches
- * have a third, which their threads take turns with
- * (helix-gateway-search.c). Every query
- * here is a lookup or update through an index (a primary key or a UNIQUE
- * column) or a scan of one user's devices, so it is cheap enough to run on
- * the main loop; writes commit with synchronous=FULL (one fsync), and wait
- * (busy timeout) while the other connection commits. Slow work, such as
- * password hashing, never happens here.
+ * A running gateway uses two connections, each a HelixGatewayDb used from
+ * one thread only: the main thread's, which only reads, and the writer
+ * thread's (helix-gateway-writer.c), the one that writes. Every write of a
+ * running gateway goes through the writer: the sync hub's group commits of
+ * pushes and of the ops the gateway makes itself (REST sessions, the
+ * assistant's answers), and the account writes (logins, logouts and
+ * revocations, password rehashes, when a device was last seen), each
+ * committed with synchronous=FULL (one fsync) off the main loop; the main
+ * loop answers once the writer says it is committed. Reads on the main
+ * loop are lookups through an index (a primary key or a UNIQUE column) or
+ * scans of one user's rows, cheap enough to run there, and in WAL mode never
+ * wait for the writer. Only the command line (--add-user, --disable-user),
+ * which serves no clients, and opening (migrations, before serving) write
+ * from the thread that calls them. Searches have a third connection, which
+ * their threads take turns with (helix-gateway-search.c); it writes nothing
+ * but the search index, data made from the op log and made again from it
+ * if lost, so it commits without an fsync. Slow work, such as password
+ * hashing, never happens here.
+ *
+ * Every connection counts the transactions it commits, by whether the
+ * committing thread is a writer thread (_helix_gateway_db_mark_writer_thread()):
+ * the tests check with _helix_gateway_db_get_commit_counts() that the main
+ * thread of a running gateway commits none.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -64,6 +77,56 @@ struct _HelixGatewayDb
 };
 
 G_DEFINE_FINAL_TYPE (HelixGatewayDb, helix_gateway_db, G_TYPE_OBJECT)
+
+/* Whether the calling thread is a writer thread. */
+static GPrivate writer_thread_mark;
+
+/* Atomic: transactions committed by writer threads, and by other threads. */
+static guint writer_commits;
+static guint other_commits;
+
+/**
+ * _helix_gateway_db_mark_writer_thread:
+ *
+ * Marks the calling thread as the gateway's writer thread for
+ * _helix_gateway_db_get_commit_counts().
+ */
+void
+_helix_gateway_db_mark_writer_thread (void)
+{
+  g_private_set (&writer_thread_mark, GINT_TO_POINTER (1));
+}
+
+/**
+ * _helix_gateway_db_get_commit_counts:
+ * @n_writer: (out) (optional): transactions committed by writer threads
+ * @n_other: (out) (optional): transactions committed by other threads
+ *
+ * What every gateway connection of this process committed since it
+ * started (its opening excepted), for tests.
+ */
+void
+_helix_gateway_db_get_commit_counts (guint *n_writer,
+                                     guint *n_other)
+{
+  if (n_writer != NULL)
+    *n_writer = (guint) g_atomic_int_get (&writer_commits);
+  if (n_other != NULL)
+    *n_other = (guint) g_atomic_int_get (&other_commits);
+}
+
+/* sqlite3_commit_hook(): every write transaction that commits, explicit or
+ * a single statement's. Returns 0: the commit goes on. */
+static int
+commit_hook (gpointer data)
+{
+  if (g_private_get (&writer_thread_mark) != NULL)
+    g_atomic_int_inc (&writer_commits);
+  else
+    g_atomic_int_inc (&other_commits);
+
+  return 0;
+}
 
 G_DEFINE_QUARK (helix-gateway-db-error-quark, helix_gateway_db_error)
 
@@ -265,7 +328,74 @@ helix_gateway_db_open (const char  *path,
       return NULL;
     }
 
+  sqlite3_commit_hook (self->db, commit_hook, NULL);
+
   g_debug ("Opened %s (schema %u)", self->path, self->schema_version);
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * _helix_gateway_db_open_again:
+ * @path: a gateway database that a connection of this process has open
+ *   (helix_gateway_db_open(): checked, migrated, in WAL mode)
+ * @error: a location for a #GError
+ *
+ * Opens another connection to it, such as the writer thread's. Unlike
+ * helix_gateway_db_open(), this never opens the file but through SQLite:
+ * POSIX locks belong to the process, and closing any file descriptor of the
+ * file drops all of them, those of the connections already open too. Then
+ * another program (helix --add-user) closing its own connection would
+ * take itself for the last one, and remove the write-ahead log and the
+ * shared memory that this process still reads: its connections would no
+ * longer see what others commit.
+ *
+ * Returns: (transfer full): the connection, or %NULL with @error set
+ */
+HelixGatewayDb *
+_helix_gateway_db_open_again (const char  *path,
+                              GError     **error)
+{
+  g_autoptr(HelixGatewayDb) self = NULL;
+  gint64 application_id = 0;
+  gint64 version = 0;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  self = g_object_new (HELIX_TYPE_GATEWAY_DB, NULL);
+  self->path = g_strdup (path);
+  self->db = helix_db_open (path, FALSE, error);
+  if (self->db == NULL)
+    return NULL;
+
+  if (!helix_db_query_int (self->db, "PRAGMA application_id", &application_id, error) ||
+      !helix_db_query_int (self->db, "PRAGMA user_version", &version, error))
+    {
+      helix_gateway_db_close (self);
+      return NULL;
+    }
+
+  if (application_id != HELIX_GATEWAY_DB_APPLICATION_ID ||
+      version != helix_gateway_db_get_latest_schema_version ())
+    {
+      g_set_error (error, HELIX_GATEWAY_DB_ERROR, HELIX_GATEWAY_DB_ERROR_NOT_A_DATABASE,
+                   _("“%s” is no longer the database the gateway opened"), path);
+      helix_gateway_db_close (self);
+      return NULL;
+    }
+
+  if (!helix_db_exec (self->db,
+                      "PRAGMA synchronous = FULL;"
+                      "PRAGMA foreign_keys = ON;"
+                      "PRAGMA temp_store = MEMORY;",
+                      _("Could not set up the database"), error))
+    {
+      helix_gateway_db_close (self);
+      return NULL;
+    }
+
+  self->schema_version = (guint) version;
+  sqlite3_commit_hook (self->db, commit_hook, NULL);
 
   return g_steal_pointer (&self);
 }

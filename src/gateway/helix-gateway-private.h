@@ -174,15 +174,19 @@ void     _helix_gateway_request_upgraded    (HelixGateway      *self,
                                              SoupServerMessage *msg);
 
 /* Ops the gateway makes itself (helix-gateway-sessions.c). */
-gint64   _helix_gateway_store_op            (HelixGateway       *self,
-                                             gint64              user_id,
-                                             HelixSyncOpKind     kind,
-                                             const char         *id,
-                                             const char         *session_id,
-                                             JsonObject         *data,
-                                             const char * const *seen,
-                                             gsize               n_seen,
-                                             GError            **error);
+void     _helix_gateway_store_op_async      (HelixGateway        *self,
+                                             gint64               user_id,
+                                             HelixSyncOpKind      kind,
+                                             const char          *id,
+                                             const char          *session_id,
+                                             JsonObject          *data,
+                                             const char * const  *seen,
+                                             gsize                n_seen,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+gint64   _helix_gateway_store_op_finish     (HelixGateway        *self,
+                                             GAsyncResult        *result,
+                                             GError             **error);
 
 /* The assistant's answers over the sync WebSocket and the REST API
  * (helix-gateway-chat.c). */
@@ -219,11 +223,26 @@ void             _helix_gateway_hub_publish        (HelixGatewayHub  *hub,
                                                     GPtrArray        *applied,
                                                     GPtrArray        *canonicals);
 
-void             _helix_gateway_hub_wait_stored    (HelixGatewayHub  *hub);
+void             _helix_gateway_hub_store_op_async  (HelixGatewayHub     *hub,
+                                                     gint64               user_id,
+                                                     HelixSyncOp         *op,
+                                                     GAsyncReadyCallback  callback,
+                                                     gpointer             user_data);
+gint64           _helix_gateway_hub_store_op_finish (GAsyncResult        *result,
+                                                     GError             **error);
+gboolean         _helix_gateway_hub_touch_device   (HelixGatewayHub  *hub,
+                                                    gint64            device_id,
+                                                    gint64            now_us);
 
-/* The group commits, on a thread of their own (helix-gateway-writer.c). */
+/* Every write of the running gateway, on a thread of its own
+ * (helix-gateway-writer.c). */
 typedef struct _HelixGatewayWriter HelixGatewayWriter;
 typedef void (*HelixGatewayWriterDone) (gpointer user_data);
+typedef void (*HelixGatewayWriterHold) (gpointer data);
+/* Runs on the writer thread with its connection. */
+typedef gboolean (*HelixGatewayWriteFunc) (HelixGatewayDb  *db,
+                                           gpointer         data,
+                                           GError         **error);
 
 HelixGatewayWriter *_helix_gateway_writer_new     (const char              *db_path,
                                                    HelixGatewayWriterDone   done,
@@ -234,7 +253,19 @@ void                _helix_gateway_writer_submit  (HelixGatewayWriter      *self
 gboolean            _helix_gateway_writer_is_busy (HelixGatewayWriter      *self);
 gboolean            _helix_gateway_writer_collect (HelixGatewayWriter      *self,
                                                    GError                 **error);
+void                _helix_gateway_writer_run_async  (HelixGatewayWriter    *self,
+                                                      HelixGatewayWriteFunc  func,
+                                                      gpointer               data,
+                                                      GAsyncReadyCallback    callback,
+                                                      gpointer               user_data);
+gboolean            _helix_gateway_writer_run_finish (GAsyncResult          *result,
+                                                      GError               **error);
+void                _helix_gateway_writer_set_hold   (HelixGatewayWriter     *self,
+                                                      HelixGatewayWriterHold  hold,
+                                                      gpointer                data);
 void                _helix_gateway_writer_free    (HelixGatewayWriter      *self);
+
+HelixGatewayWriter *_helix_gateway_hub_get_writer (HelixGatewayHub         *hub);
 
 /* `ops` and `ack` frames spliced from text (helix-gateway-frames.c). */
 gsize            _helix_gateway_op_frame_bytes     (gint64               seq,

@@ -462,7 +462,8 @@ search_thread (GTask        *task,
     {
       if (searcher->db == NULL)
         {
-          searcher->db = helix_gateway_db_open (searcher->path, &error);
+          /* Not helix_gateway_db_open(): see _helix_gateway_db_open_again(). */
+          searcher->db = _helix_gateway_db_open_again (searcher->path, &error);
           /* The index is made again from the op log if its last commits
            * are lost (search_seq goes back with them): no fsync for each. */
           if (searcher->db != NULL &&

@@ -9,8 +9,12 @@
  *                                            {"messages":[…],"next":SEQ or null}
  *
  * Every change is made as a sync op (session.put, session.delete) timestamped
- * by the gateway's own HLC clock (device "gateway") and stored through
- * helix_gateway_db_apply_ops(), exactly as if a device had pushed it: the
+ * by the gateway's own HLC clock (device "gateway") and stored exactly as if
+ * a device had pushed it: with the sync hub's next group commit, on the
+ * writer thread (_helix_gateway_hub_store_op_async()), so that its seq is
+ * ordered with the pushes of the user's devices and it is fanned out to
+ * them with those. The request waits (paused) until the commit is durable,
+ * then is answered: the main loop never writes nor waits for the disk. The
  * op log stays the one source of truth, and devices learn of the change
  * when they sync. A session of another user, or a deleted one, is "not
  * found" (404), never "forbidden", which would tell that it exists.
@@ -131,8 +135,31 @@ find_session (HelixGateway      *self,
   return g_steal_pointer (&session);
 }
 
+static void
+store_op_stored_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HelixSyncOp *op = g_task_get_task_data (task);
+  GError *error = NULL;
+  gint64 seq;
+
+  seq = _helix_gateway_hub_store_op_finish (result, &error);
+  if (seq == 0)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  g_debug ("gateway: stored %s %s as seq %lld",
+           helix_sync_op_kind_to_string (helix_sync_op_get_kind (op)),
+           helix_sync_op_get_id (op), (long long) seq);
+  g_task_return_pointer (task, g_memdup2 (&seq, sizeof seq), g_free);
+}
+
 /**
- * _helix_gateway_store_op:
+ * _helix_gateway_store_op_async:
  * @self: a gateway
  * @user_id: whose data
  * @kind: what kind of op
@@ -142,31 +169,35 @@ find_session (HelixGateway      *self,
  * @seen: (array length=n_seen) (nullable): HLCs the op must be later than, so
  *   that it wins over them
  * @n_seen: how many
- * @error: return location for a #GError: %HELIX_SYNC_ERROR for a bad op,
- *   another domain for a storage error
+ * @callback: called once the op is stored (durably) and sent to every
+ *   connected device of the user, or failed
+ * @user_data: for @callback
  *
- * Makes an op of the gateway's own (REST API, answers of the assistant),
- * stores it and sends it to every connected device of the user.
- *
- * Returns: the op's seq, or 0 on error
+ * Makes an op of the gateway's own (REST API, answers of the assistant) and
+ * stores it on the writer thread with the next group commit of the sync
+ * hub, ordered with the pushes of the user's devices.
  */
-gint64
-_helix_gateway_store_op (HelixGateway       *self,
-                         gint64              user_id,
-                         HelixSyncOpKind     kind,
-                         const char         *id,
-                         const char         *session_id,
-                         JsonObject         *data,
-                         const char * const *seen,
-                         gsize               n_seen,
-                         GError            **error)
+void
+_helix_gateway_store_op_async (HelixGateway        *self,
+                               gint64               user_id,
+                               HelixSyncOpKind      kind,
+                               const char          *id,
+                               const char          *session_id,
+                               JsonObject          *data,
+                               const char * const  *seen,
+                               gsize                n_seen,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
 {
   HelixHlcClock *clock = _helix_gateway_get_clock (self);
+  g_autoptr(GTask) task = NULL;
   g_autoptr(HelixSyncOp) op = NULL;
-  g_autoptr(GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr(GPtrArray) applied = NULL;
   g_autofree char *op_id = helix_uuid_new_v7 ();
+  GError *error = NULL;
   HelixHlc hlc;
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, _helix_gateway_store_op_async);
 
   for (gsize i = 0; i < n_seen; i++)
     {
@@ -178,51 +209,191 @@ _helix_gateway_store_op (HelixGateway       *self,
     }
   helix_hlc_clock_now (clock, &hlc);
 
-  applied = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
-  op = helix_sync_op_new (kind, op_id, id, session_id, &hlc, data, error);
+  op = helix_sync_op_new (kind, op_id, id, session_id, &hlc, data, &error);
   if (op == NULL)
-    return 0;
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  if (helix_gateway_get_db (self) == NULL)
+    {
+      g_task_return_new_error (task, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
+                               _("The database is closed"));
+      return;
+    }
 
   /* Made here, not pushed by a device: no device is recorded, so that every
-   * device of the user receives it. Its seq comes after those of the group
-   * commit being stored, which are fanned out first. */
-  _helix_gateway_hub_wait_stored (_helix_gateway_get_hub (self));
-  if (!helix_gateway_db_apply_ops (helix_gateway_get_db (self), user_id, 0, &op, 1,
-                                   seqs, applied, error))
-    return 0;
-
-  /* Devices connected to the sync WebSocket get it at once. */
-  _helix_gateway_hub_publish (_helix_gateway_get_hub (self), user_id, NULL, applied, NULL);
-
-  g_debug ("gateway: user %lld: stored %s %s as seq %lld", (long long) user_id,
-           helix_sync_op_kind_to_string (kind), id, (long long) g_array_index (seqs, gint64, 0));
-
-  return g_array_index (seqs, gint64, 0);
+   * device of the user receives it. */
+  g_task_set_task_data (task, helix_sync_op_ref (op), (GDestroyNotify) helix_sync_op_unref);
+  _helix_gateway_hub_store_op_async (_helix_gateway_get_hub (self), user_id, op,
+                                     store_op_stored_cb, g_steal_pointer (&task));
 }
 
-/* Makes one op and stores it; on failure answers and returns %FALSE. */
-static gboolean
+/**
+ * _helix_gateway_store_op_finish:
+ * @self: a gateway
+ * @result: the result given to the callback
+ * @error: return location for a #GError: %HELIX_SYNC_ERROR for a bad op,
+ *   another domain for a storage error
+ *
+ * Returns: the op's seq, or 0 on error
+ */
+gint64
+_helix_gateway_store_op_finish (HelixGateway  *self,
+                                GAsyncResult  *result,
+                                GError       **error)
+{
+  g_autofree gint64 *seq = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), 0);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        _helix_gateway_store_op_async, 0);
+
+  seq = g_task_propagate_pointer (G_TASK (result), error);
+
+  return seq != NULL ? *seq : 0;
+}
+
+/* A change of a session over REST, from its request to its answer once the
+ * op is stored. */
+typedef enum
+{
+  CHANGE_CREATE,
+  CHANGE_PATCH,
+  CHANGE_DELETE,
+} ChangeKind;
+
+typedef struct
+{
+  HelixGateway      *gateway;
+  SoupServerMessage *msg;
+  ChangeKind         kind;
+  gint64             user_id;
+  char              *user_name;
+  char              *id;
+  gboolean           disconnected;
+} Change;
+
+static void
+on_change_disconnected (SoupServerMessage *msg,
+                        Change            *change)
+{
+  change->disconnected = TRUE;
+}
+
+static void
+change_free (Change *change)
+{
+  g_signal_handlers_disconnect_by_data (change->msg, change);
+  g_clear_object (&change->msg);
+  g_clear_object (&change->gateway);
+  g_free (change->user_name);
+  g_free (change->id);
+  g_free (change);
+}
+
+/* Answers a change once its op is stored. */
+static void
+answer_change (Change *change)
+{
+  HelixGateway *self = change->gateway;
+  SoupServerMessage *msg = change->msg;
+  HelixGatewayDb *db = helix_gateway_get_db (self);
+  g_autoptr(HelixGatewaySyncSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (change->kind == CHANGE_DELETE)
+    {
+      g_info ("sessions: user %s deleted session %s", change->user_name, change->id);
+      _helix_gateway_respond_no_content (msg);
+      return;
+    }
+
+  if (db == NULL)
+    g_set_error_literal (&error, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
+                         _("The database is closed"));
+  else
+    session = helix_gateway_db_get_session (db, change->user_id, change->id, &error);
+  if (session == NULL)
+    {
+      _helix_gateway_respond_internal_error (msg, error);
+      return;
+    }
+
+  /* Deleted by a device while the change was waiting for its commit. */
+  if (session->deleted)
+    {
+      respond_session_not_found (msg);
+      return;
+    }
+
+  if (change->kind == CHANGE_CREATE)
+    {
+      g_autofree char *location = g_strconcat (SESSIONS_PATH "/", change->id, NULL);
+
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location",
+                                    location);
+      respond_session (msg, SOUP_STATUS_CREATED, session);
+    }
+  else
+    respond_session (msg, SOUP_STATUS_OK, session);
+}
+
+static void
+change_stored_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Change *change = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (change->disconnected)
+    {
+      /* Stored all the same: the devices get it. */
+      g_debug ("sessions: the client went away before its change was stored");
+      change_free (change);
+      return;
+    }
+
+  if (_helix_gateway_store_op_finish (HELIX_GATEWAY (source), result, &error) > 0)
+    answer_change (change);
+  else if (error->domain == HELIX_SYNC_ERROR)
+    respond_invalid (change->msg, error->message);
+  else
+    _helix_gateway_respond_internal_error (change->msg, error);
+
+  soup_server_message_unpause (change->msg);
+  change_free (change);
+}
+
+/* Makes one op and stores it; answers @msg (paused meanwhile) once it is
+ * stored, as @kind says. */
+static void
 apply_new_op (HelixGateway       *self,
               SoupServerMessage  *msg,
               HelixGatewayAuth   *auth,
-              HelixSyncOpKind     kind,
+              ChangeKind          kind,
               const char         *id,
               JsonObject         *data,
               const char * const *seen,
               gsize               n_seen)
 {
-  g_autoptr(GError) error = NULL;
+  Change *change = g_new0 (Change, 1);
 
-  if (_helix_gateway_store_op (self, auth->user_id, kind, id, NULL, data, seen, n_seen,
-                               &error) > 0)
-    return TRUE;
+  change->gateway = g_object_ref (self);
+  change->msg = g_object_ref (msg);
+  change->kind = kind;
+  change->user_id = auth->user_id;
+  change->user_name = g_strdup (auth->user_name);
+  change->id = g_strdup (id);
+  g_signal_connect (msg, "disconnected", G_CALLBACK (on_change_disconnected), change);
+  soup_server_message_pause (msg);
 
-  if (error->domain == HELIX_SYNC_ERROR)
-    respond_invalid (msg, error->message);
-  else
-    _helix_gateway_respond_internal_error (msg, error);
-
-  return FALSE;
+  _helix_gateway_store_op_async (self, auth->user_id,
+                                 kind == CHANGE_DELETE ? HELIX_SYNC_OP_SESSION_DELETE
+                                                       : HELIX_SYNC_OP_SESSION_PUT,
+                                 id, NULL, data, seen, n_seen, change_stored_cb, change);
 }
 
 /* Copies the members of @body into a session.put data object. Only
@@ -474,10 +645,7 @@ create_session (HelixGateway      *self,
 {
   g_autoptr(JsonObject) body = NULL;
   g_autoptr(JsonObject) data = NULL;
-  g_autoptr(HelixGatewaySyncSession) session = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *id = helix_uuid_new_v7 ();
-  g_autofree char *location = NULL;
 
   body = _helix_gateway_read_json_object (msg);
   if (body == NULL)
@@ -489,20 +657,8 @@ create_session (HelixGateway      *self,
   if (!json_object_has_member (data, "title"))
     json_object_set_string_member (data, "title", "");
 
-  if (!apply_new_op (self, msg, auth, HELIX_SYNC_OP_SESSION_PUT, id, data, NULL, 0))
-    return;
-
-  session = helix_gateway_db_get_session (helix_gateway_get_db (self), auth->user_id, id, &error);
-  if (session == NULL)
-    {
-      _helix_gateway_respond_internal_error (msg, error);
-      return;
-    }
-
-  location = g_strconcat (SESSIONS_PATH "/", id, NULL);
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location",
-                                location);
-  respond_session (msg, SOUP_STATUS_CREATED, session);
+  /* Answered 201 once stored. */
+  apply_new_op (self, msg, auth, CHANGE_CREATE, id, data, NULL, 0);
 }
 
 /* One session {{{1 */
@@ -528,10 +684,8 @@ patch_session (HelixGateway      *self,
                const char        *id)
 {
   g_autoptr(HelixGatewaySyncSession) session = find_session (self, msg, auth, id);
-  g_autoptr(HelixGatewaySyncSession) updated = NULL;
   g_autoptr(JsonObject) body = NULL;
   g_autoptr(JsonObject) data = NULL;
-  g_autoptr(GError) error = NULL;
   const char *seen[3];
 
   if (session == NULL)
@@ -556,18 +710,8 @@ patch_session (HelixGateway      *self,
   seen[0] = session->title_hlc;
   seen[1] = session->pinned_hlc;
   seen[2] = session->archived_hlc;
-  if (!apply_new_op (self, msg, auth, HELIX_SYNC_OP_SESSION_PUT, id, data, seen,
-                     G_N_ELEMENTS (seen)))
-    return;
-
-  updated = helix_gateway_db_get_session (helix_gateway_get_db (self), auth->user_id, id, &error);
-  if (updated == NULL)
-    {
-      _helix_gateway_respond_internal_error (msg, error);
-      return;
-    }
-
-  respond_session (msg, SOUP_STATUS_OK, updated);
+  /* Answered with the session once stored. */
+  apply_new_op (self, msg, auth, CHANGE_PATCH, id, data, seen, G_N_ELEMENTS (seen));
 }
 
 static void
@@ -581,11 +725,8 @@ delete_session (HelixGateway      *self,
   if (session == NULL)
     return;
 
-  if (!apply_new_op (self, msg, auth, HELIX_SYNC_OP_SESSION_DELETE, id, NULL, NULL, 0))
-    return;
-
-  g_info ("sessions: user %s deleted session %s", auth->user_name, id);
-  _helix_gateway_respond_no_content (msg);
+  /* Answered 204 once stored. */
+  apply_new_op (self, msg, auth, CHANGE_DELETE, id, NULL, NULL, 0);
 }
 
 /**

@@ -33,10 +33,14 @@
  * a time, so seqs are handed out and sent in the same order. A backlog read
  * sees what is committed; ops committed but not fanned out yet reach a
  * connection either from its backlog or from the fan-out, and its cursor
- * keeps the other copy out. Ops the gateway stores itself on the main loop
- * (helix-gateway-sessions.c) first wait for the commit in flight
- * (_helix_gateway_hub_wait_stored()), so that their seqs are fanned out
- * after it.
+ * keeps the other copy out. Ops the gateway makes itself (REST sessions,
+ * the assistant's answers: _helix_gateway_hub_store_op_async()) join the
+ * same group commits as a push of one op with no pusher: their seqs are
+ * handed out in the same order as the pushes', fanned out with them to
+ * every synced connection of the user, and the caller is told (and answers
+ * its request) once they are committed. The main thread never writes: the
+ * account writes go through the same writer thread
+ * (_helix_gateway_hub_get_writer()).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -88,8 +92,11 @@ struct _HelixGatewayHub
   GPtrArray          *pending;    /* (element-type PendingPush) (owned): pushes for the next
                                    * commit */
   guint               flush_id;   /* while there are pending pushes */
-  HelixGatewayWriter *writer;     /* (owned) (nullable): stores the group commits */
+  HelixGatewayWriter *writer;     /* (owned) (nullable): stores the group commits, and
+                                   * every other write */
   Batch              *inflight;   /* (owned) (nullable): the group commit being stored */
+  GHashTable         *touching;   /* device ids (gint64 *) whose last_seen is being
+                                   * written */
 };
 
 /* Who an accepted upgrade request speaks for, from sync_http_cb() to upgrade_cb(). */
@@ -121,11 +128,23 @@ typedef struct
 
 static gboolean flush_pushes_cb (gpointer data);
 
+/* A last_seen being written (_helix_gateway_hub_touch_device()). */
+typedef struct
+{
+  HelixGatewayHub *hub; /* (nullable): %NULL once the hub stopped its writer */
+  gint64           device_id;
+  gint64           now_us;
+} Touch;
+
 /* A push waiting for the next group commit, or in it (see flush_pushes_cb()). */
 typedef struct
 {
-  SyncConn  *conn; /* (nullable): %NULL once the connection is gone */
+  SyncConn  *conn; /* (nullable): %NULL once the connection is gone, or for an
+                    * op of the gateway's own */
   GPtrArray *ops;  /* (element-type HelixSyncOp): the push's ops */
+  GTask     *task; /* (owned) (nullable): an op of the gateway's own
+                    * (_helix_gateway_hub_store_op_async()), until answered */
+  gint64     user_id; /* whose op, with @task */
 } PendingPush;
 
 static void
@@ -133,8 +152,32 @@ pending_push_free (gpointer data)
 {
   PendingPush *pending = data;
 
+  /* Dropped unstored: the gateway stops. */
+  if (pending->task != NULL)
+    g_task_return_new_error (pending->task, HELIX_GATEWAY_ERROR, HELIX_GATEWAY_ERROR_DATABASE,
+                             _("The gateway stopped before the change was stored"));
+  g_clear_object (&pending->task);
   g_ptr_array_unref (pending->ops);
   g_free (pending);
+}
+
+/* Tells the gateway's own op of @pending how its push went. */
+static void
+answer_local_push (PendingPush      *pending,
+                   HelixGatewayPush *push,
+                   const GError     *batch_error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&pending->task);
+
+  if (batch_error != NULL)
+    g_task_return_error (task, g_error_copy (batch_error));
+  else if (push->error != NULL)
+    g_task_return_error (task, g_error_copy (push->error));
+  else
+    {
+      g_assert (push->seqs != NULL && push->seqs->len == 1);
+      g_task_return_pointer (task, g_memdup2 (push->seqs->data, sizeof (gint64)), g_free);
+    }
 }
 
 /* A group commit: the pushes of several connections, stored by one transaction. */
@@ -162,8 +205,17 @@ batch_free (Batch *batch)
 static void
 hub_stop_writer (HelixGatewayHub *hub)
 {
+  GHashTableIter iter;
+  gpointer touch;
+
   g_clear_pointer (&hub->writer, _helix_gateway_writer_free);
   g_clear_pointer (&hub->inflight, batch_free);
+
+  /* Their answers come later, to nobody. */
+  g_hash_table_iter_init (&iter, hub->touching);
+  while (g_hash_table_iter_next (&iter, NULL, &touch))
+    ((Touch *) touch)->hub = NULL;
+  g_hash_table_remove_all (hub->touching);
 }
 
 static GQuark
@@ -241,6 +293,7 @@ _helix_gateway_hub_new (HelixGateway *gateway)
                                       (GDestroyNotify) g_ptr_array_unref);
   hub->conns = g_ptr_array_new_with_free_func (sync_conn_free);
   hub->pending = g_ptr_array_new_with_free_func (pending_push_free);
+  hub->touching = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 
   return hub;
 }
@@ -257,6 +310,7 @@ _helix_gateway_hub_free (HelixGatewayHub *hub)
   g_hash_table_unref (hub->users);
   g_ptr_array_unref (hub->conns);
   g_ptr_array_unref (hub->pending);
+  g_hash_table_unref (hub->touching);
   g_free (hub);
 }
 
@@ -399,6 +453,8 @@ _helix_gateway_hub_close_all (HelixGatewayHub *hub,
 void
 _helix_gateway_hub_disconnect_all (HelixGatewayHub *hub)
 {
+  g_clear_handle_id (&hub->flush_id, g_source_remove);
+  g_ptr_array_set_size (hub->pending, 0);
   hub_stop_writer (hub);
   g_hash_table_remove_all (hub->users);
   g_ptr_array_set_size (hub->conns, 0);
@@ -941,6 +997,12 @@ complete_batch (HelixGatewayHub *hub,
 
   if (stored)
     deliver_batch (hub, batch);
+
+  /* The gateway's own ops are answered once fanned out. */
+  for (guint i = 0; i < batch->n; i++)
+    if (batch->owners[i]->task != NULL)
+      answer_local_push (batch->owners[i], &batch->pushes[i], stored ? NULL : error);
+
   batch_free (batch);
 }
 
@@ -950,22 +1012,6 @@ writer_done_cb (gpointer data)
   HelixGatewayHub *hub = data;
 
   complete_batch (hub, TRUE);
-}
-
-/**
- * _helix_gateway_hub_wait_stored:
- * @hub: the hub
- *
- * Waits for the group commit in flight, if any, and acknowledges and fans
- * it out, without starting the next one. For the ops the gateway stores on
- * the main loop (helix-gateway-sessions.c): their seqs then come after every
- * seq already handed out, and they can be fanned out at once, in order.
- */
-void
-_helix_gateway_hub_wait_stored (HelixGatewayHub *hub)
-{
-  if (hub->inflight != NULL)
-    complete_batch (hub, FALSE);
 }
 
 /* Group commit: the pushes that arrived since the last one, from every
@@ -1003,20 +1049,29 @@ flush_pushes_cb (gpointer data)
       SyncConn *conn = pending->conn;
       HelixGatewayPush *push = &batch->pushes[batch->n];
 
-      if (conn == NULL)
+      if (pending->task != NULL)
+        {
+          /* The gateway's own op: no device is recorded, so that every
+           * device of the user receives it. */
+          push->user_id = pending->user_id;
+          push->device_id = 0;
+        }
+      else if (conn == NULL)
         continue;
-
       /* A connection closed meanwhile gets no ack: the device pushes again. */
-      if (conn->closing)
+      else if (conn->closing)
         {
           conn->n_pending--;
           pending->conn = NULL;
           continue;
         }
+      else
+        {
+          push->user_id = conn->user_id;
+          push->device_id = conn->device_id;
+        }
 
       batch->owners[batch->n] = pending;
-      push->user_id = conn->user_id;
-      push->device_id = conn->device_id;
       push->ops = (HelixSyncOp **) pending->ops->pdata;
       push->n_ops = pending->ops->len;
       n_ops += pending->ops->len;
@@ -1039,8 +1094,11 @@ flush_pushes_cb (gpointer data)
         {
           SyncConn *conn = batch->owners[i]->conn;
 
-          conn->n_pending--;
+          if (conn != NULL)
+            conn->n_pending--;
           refuse_push (conn, &batch->pushes[i], error);
+          if (batch->owners[i]->task != NULL)
+            answer_local_push (batch->owners[i], &batch->pushes[i], error);
         }
       batch_free (batch);
       return G_SOURCE_REMOVE;
@@ -1055,6 +1113,149 @@ flush_pushes_cb (gpointer data)
   _helix_gateway_writer_submit (hub->writer, batch->pushes, batch->n);
 
   return G_SOURCE_REMOVE;
+}
+
+/**
+ * _helix_gateway_hub_store_op_async:
+ * @hub: the hub
+ * @user_id: whose op
+ * @op: an op the gateway made (REST API, answers of the assistant), validated
+ * @callback: called once it is stored (committed) and sent to the user's
+ *   synced connections, or failed
+ * @user_data: for @callback
+ *
+ * Stores @op with the next group commit, as a push of one op from no
+ * device: its seq comes after those of every push and op submitted before
+ * it, and every device of the user receives it.
+ */
+void
+_helix_gateway_hub_store_op_async (HelixGatewayHub     *hub,
+                                   gint64               user_id,
+                                   HelixSyncOp         *op,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  PendingPush *pending;
+
+  pending = g_new0 (PendingPush, 1);
+  pending->ops = g_ptr_array_new_with_free_func ((GDestroyNotify) helix_sync_op_unref);
+  g_ptr_array_add (pending->ops, helix_sync_op_ref (op));
+  pending->user_id = user_id;
+  pending->task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (pending->task, _helix_gateway_hub_store_op_async);
+  g_task_set_name (pending->task, "[helix] store op");
+
+  g_ptr_array_add (hub->pending, pending);
+  if (hub->flush_id == 0 && hub->inflight == NULL)
+    hub->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pushes_cb, hub, NULL);
+}
+
+/**
+ * _helix_gateway_hub_store_op_finish:
+ * @result: the result given to the callback
+ * @error: a location for a #GError: %HELIX_SYNC_ERROR for an op refused by
+ *   the protocol, another domain for a storage error
+ *
+ * Returns: the op's seq, or 0 on error
+ */
+gint64
+_helix_gateway_hub_store_op_finish (GAsyncResult  *result,
+                                    GError       **error)
+{
+  g_autofree gint64 *seq = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), 0);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        _helix_gateway_hub_store_op_async, 0);
+
+  seq = g_task_propagate_pointer (G_TASK (result), error);
+
+  return seq != NULL ? *seq : 0;
+}
+
+/**
+ * _helix_gateway_hub_get_writer:
+ * @hub: the hub
+ *
+ * The writer thread, for the gateway's writes that are not ops
+ * (_helix_gateway_writer_run_async()): they are stored in the order they
+ * are submitted, with the group commits.
+ *
+ * Returns: (transfer none) (nullable): the writer, or %NULL when the
+ *   database is closed
+ */
+HelixGatewayWriter *
+_helix_gateway_hub_get_writer (HelixGatewayHub *hub)
+{
+  HelixGatewayDb *db = helix_gateway_get_db (hub->gateway);
+
+  if (db == NULL)
+    return NULL;
+
+  if (hub->writer == NULL)
+    hub->writer = _helix_gateway_writer_new (helix_gateway_db_get_path (db), writer_done_cb, hub);
+
+  return hub->writer;
+}
+
+static gboolean
+touch_device_func (HelixGatewayDb  *db,
+                   gpointer         data,
+                   GError         **error)
+{
+  Touch *touch = data;
+
+  return helix_gateway_db_touch_device (db, touch->device_id, touch->now_us, error);
+}
+
+static void
+touch_device_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Touch *touch = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!_helix_gateway_writer_run_finish (result, &error))
+    g_warning ("Could not note when a device was last seen: %s", error->message);
+
+  /* Unless the hub stopped its writer meanwhile (hub_stop_writer()). */
+  if (touch->hub != NULL)
+    g_hash_table_remove (touch->hub->touching, &touch->device_id);
+  g_free (touch);
+}
+
+/**
+ * _helix_gateway_hub_touch_device:
+ * @hub: the hub
+ * @device_id: a device that used its token
+ * @now_us: when
+ *
+ * Notes when @device_id was last seen, on the writer thread. Once per
+ * device at a time: the requests that come meanwhile see the old time, and
+ * do not ask again.
+ *
+ * Returns: whether it is being written now
+ */
+gboolean
+_helix_gateway_hub_touch_device (HelixGatewayHub *hub,
+                                 gint64           device_id,
+                                 gint64           now_us)
+{
+  HelixGatewayWriter *writer = _helix_gateway_hub_get_writer (hub);
+  Touch *touch;
+
+  if (writer == NULL || g_hash_table_contains (hub->touching, &device_id))
+    return FALSE;
+
+  touch = g_new0 (Touch, 1);
+  touch->hub = hub;
+  touch->device_id = device_id;
+  touch->now_us = now_us;
+  g_hash_table_insert (hub->touching, g_memdup2 (&device_id, sizeof device_id), touch);
+  _helix_gateway_writer_run_async (writer, touch_device_func, touch, touch_device_cb, touch);
+
+  return TRUE;
 }
 
 static void
