@@ -340,6 +340,48 @@ test_patch_after_device (Fixture       *f,
                    "From the web");
 }
 
+/* The model pinned for a session: shown by the session (null for
+ * automatic) but not in the list, set and unset with PATCH, checked. */
+static void
+test_model (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *id = create_session (f, f->alice_token, "Pinned");
+  g_autofree char *path = g_strconcat (SESSIONS "/", id, NULL);
+  g_autofree char *too_long = g_strnfill (HELIX_SYNC_MAX_NAME_BYTES + 1, 'm');
+  g_autofree char *too_long_body = g_strdup_printf ("{\"model\":\"%s\"}", too_long);
+  g_autoptr(JsonNode) session = NULL;
+  g_autoptr(JsonNode) patched = NULL;
+  g_autoptr(JsonNode) unpinned = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(JsonNode) bad = NULL;
+  g_autoptr(JsonNode) bad_length = NULL;
+  JsonObject *listed;
+
+  session = request (f, "GET", path, f->alice_token, NULL, SOUP_STATUS_OK);
+  g_assert_true (json_object_get_null_member (json_node_get_object (session), "model"));
+
+  patched = request (f, "PATCH", path, f->alice_token, "{\"model\":\"deepseek-reasoner\"}",
+                     SOUP_STATUS_OK);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (patched), "model"), ==,
+                   "deepseek-reasoner");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (patched), "title"), ==,
+                   "Pinned");
+  list = request (f, "GET", SESSIONS, f->alice_token, NULL, SOUP_STATUS_OK);
+  listed = json_array_get_object_element (json_node_get_array (list), 0);
+  g_assert_cmpstr (json_object_get_string_member (listed, "id"), ==, id);
+  g_assert_false (json_object_has_member (listed, "model"));
+
+  unpinned = request (f, "PATCH", path, f->alice_token, "{\"model\":null}", SOUP_STATUS_OK);
+  g_assert_true (json_object_get_null_member (json_node_get_object (unpinned), "model"));
+
+  bad = request (f, "PATCH", path, f->alice_token, "{\"model\":5}", SOUP_STATUS_BAD_REQUEST);
+  bad_length = request (f, "PATCH", path, f->alice_token, too_long_body, SOUP_STATUS_BAD_REQUEST);
+  g_clear_pointer (&session, json_node_unref);
+  session = request (f, "GET", path, f->alice_token, NULL, SOUP_STATUS_OK);
+  g_assert_true (json_object_get_null_member (json_node_get_object (session), "model"));
+}
+
 static void
 test_messages (Fixture       *f,
                gconstpointer  data)
@@ -715,6 +757,7 @@ main (int    argc,
 
   ADD ("round-trip", test_round_trip);
   ADD ("patch-after-device", test_patch_after_device);
+  ADD ("model", test_model);
   ADD ("messages", test_messages);
   ADD ("isolation", test_isolation);
   ADD ("list-cache", test_list_cache);

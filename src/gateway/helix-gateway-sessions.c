@@ -3,7 +3,7 @@
  *   GET    /api/v1/sessions                  the caller's sessions, newest first
  *   POST   /api/v1/sessions                  {"title"?} → 201, the new session
  *   GET    /api/v1/sessions/{id}             one session
- *   PATCH  /api/v1/sessions/{id}             {"title"?,"pinned"?,"archived"?} → 200
+ *   PATCH  /api/v1/sessions/{id}             {"title"?,"pinned"?,"archived"?,"model"?} → 200
  *   DELETE /api/v1/sessions/{id}             → 204
  *   GET    /api/v1/sessions/{id}/messages?after=SEQ&limit=1..200
  *                                            {"messages":[…],"next":SEQ or null}
@@ -70,9 +70,12 @@ respond_invalid (SoupServerMessage *msg,
   _helix_gateway_respond_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request", message);
 }
 
+/* A session as JSON; with @with_model, the model pinned for it too (a list
+ * leaves it out: it is read from an index without it). */
 static void
 append_session_json (GString                       *out,
-                     const HelixGatewaySyncSession *session)
+                     const HelixGatewaySyncSession *session,
+                     gboolean                       with_model)
 {
   /* Each session of a list is written here: the literals go in whole. */
   helix_json_append_literal (out, "{\"id\":");
@@ -90,6 +93,14 @@ append_session_json (GString                       *out,
   _helix_gateway_json_append_time (out, session->created_us);
   helix_json_append_literal (out, ",\"updated\":");
   _helix_gateway_json_append_time (out, session->updated_us);
+  /* The model pinned for it, or null for the cheapest (automatic). */
+  if (with_model && session->model != NULL && *session->model != '\0')
+    {
+      helix_json_append_literal (out, ",\"model\":");
+      _helix_gateway_json_append_string (out, session->model);
+    }
+  else if (with_model)
+    helix_json_append_literal (out, ",\"model\":null");
   g_string_append_c (out, '}');
 }
 
@@ -101,7 +112,7 @@ respond_session (SoupServerMessage       *msg,
 {
   GString *text = g_string_sized_new (256);
 
-  append_session_json (text, session);
+  append_session_json (text, session, TRUE);
   _helix_gateway_respond_json_text (msg, status, text);
 }
 
@@ -397,8 +408,9 @@ apply_new_op (HelixGateway       *self,
 }
 
 /* Copies the members of @body into a session.put data object. Only
- * "title" (and, unless @title_only, "pinned" and "archived") may be there,
- * each of its type; otherwise answers 400 and returns %NULL. */
+ * "title" (and, unless @title_only, "pinned", "archived" and "model") may
+ * be there, each of its type; otherwise answers 400 and returns %NULL. A
+ * "model" of null goes back to automatic (the op's ""). */
 static JsonObject *
 read_session_data (SoupServerMessage *msg,
                    JsonObject        *body,
@@ -437,13 +449,34 @@ read_session_data (SoupServerMessage *msg,
             }
           json_object_set_boolean_member (data, name, json_node_get_boolean (node));
         }
+      else if (!title_only && g_str_equal (name, "model"))
+        {
+          const char *model = is_string ? json_node_get_string (node) : "";
+
+          if (!is_string && !JSON_NODE_HOLDS_NULL (node))
+            {
+              respond_invalid (msg, _("“model” must be a model's name, or null for the "
+                                      "cheapest."));
+              return NULL;
+            }
+          if (strlen (model) > HELIX_SYNC_MAX_NAME_BYTES)
+            {
+              g_autofree char *message =
+                g_strdup_printf (_("“model” is too long (at most %d bytes)."),
+                                 HELIX_SYNC_MAX_NAME_BYTES);
+
+              respond_invalid (msg, message);
+              return NULL;
+            }
+          json_object_set_string_member (data, name, model);
+        }
       else
         {
           g_autofree char *message =
             g_strdup_printf (title_only
                              ? _("Unknown member “%.64s”: a new session takes only “title”.")
                              : _("Unknown member “%.64s”: a session can change only “title”, "
-                                 "“pinned” and “archived”."),
+                                 "“pinned”, “archived” and “model”."),
                              name);
 
           respond_invalid (msg, message);
@@ -573,7 +606,7 @@ append_list_item (const HelixGatewaySyncSession *session,
 
   if (text->len > 1)
     g_string_append_c (text, ',');
-  append_session_json (text, session);
+  append_session_json (text, session, FALSE);
 }
 
 /**
@@ -686,7 +719,7 @@ patch_session (HelixGateway      *self,
   g_autoptr(HelixGatewaySyncSession) session = find_session (self, msg, auth, id);
   g_autoptr(JsonObject) body = NULL;
   g_autoptr(JsonObject) data = NULL;
-  const char *seen[3];
+  const char *seen[4];
 
   if (session == NULL)
     return;
@@ -701,8 +734,8 @@ patch_session (HelixGateway      *self,
 
   if (json_object_get_size (data) == 0)
     {
-      respond_invalid (msg, _("Nothing to change: send at least one of “title”, “pinned” "
-                              "and “archived”."));
+      respond_invalid (msg, _("Nothing to change: send at least one of “title”, “pinned”, "
+                              "“archived” and “model”."));
       return;
     }
 
@@ -710,6 +743,7 @@ patch_session (HelixGateway      *self,
   seen[0] = session->title_hlc;
   seen[1] = session->pinned_hlc;
   seen[2] = session->archived_hlc;
+  seen[3] = session->model_hlc;
   /* Answered with the session once stored. */
   apply_new_op (self, msg, auth, CHANGE_PATCH, id, data, seen, G_N_ELEMENTS (seen));
 }
