@@ -998,6 +998,26 @@ helix_store_rename_session (HelixStore  *self,
   return run_write_sync (self, op, error);
 }
 
+/* Queues @op, a change of a session, for the writer thread; finished with
+ * helix_store_update_session_finish(). %NULL: it could not be made, and
+ * @error (taken) says why. */
+static void
+queue_session_update (HelixStore          *self,
+                      WriteOp             *op,
+                      GError              *error,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  if (op == NULL)
+    {
+      g_task_report_error (self, callback, user_data, helix_store_update_session_finish, error);
+      return;
+    }
+
+  queue_write (self, op, helix_store_update_session_finish, cancellable, callback, user_data);
+}
+
 /**
  * helix_store_rename_session_async:
  *
@@ -1011,19 +1031,13 @@ helix_store_rename_session_async (HelixStore          *self,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
 {
-  g_autoptr(GError) error = NULL;
+  GError *error = NULL;
   WriteOp *op;
 
   g_return_if_fail (HELIX_IS_STORE (self));
 
-  if (!(op = rename_op_new (session_id, title, &error)))
-    {
-      g_task_report_error (self, callback, user_data, helix_store_update_session_finish,
-                           g_steal_pointer (&error));
-      return;
-    }
-
-  queue_write (self, op, helix_store_update_session_finish, cancellable, callback, user_data);
+  op = rename_op_new (session_id, title, &error);
+  queue_session_update (self, op, error, cancellable, callback, user_data);
 }
 
 static WriteOp *
@@ -1086,19 +1100,13 @@ helix_store_set_session_flag_async (HelixStore          *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data)
 {
-  g_autoptr(GError) error = NULL;
+  GError *error = NULL;
   WriteOp *op;
 
   g_return_if_fail (HELIX_IS_STORE (self));
 
-  if (!(op = flag_op_new (session_id, flag, value, &error)))
-    {
-      g_task_report_error (self, callback, user_data, helix_store_update_session_finish,
-                           g_steal_pointer (&error));
-      return;
-    }
-
-  queue_write (self, op, helix_store_update_session_finish, cancellable, callback, user_data);
+  op = flag_op_new (session_id, flag, value, &error);
+  queue_session_update (self, op, error, cancellable, callback, user_data);
 }
 
 static WriteOp *
@@ -1167,19 +1175,13 @@ helix_store_set_session_model_async (HelixStore          *self,
                                      GAsyncReadyCallback  callback,
                                      gpointer             user_data)
 {
-  g_autoptr(GError) error = NULL;
+  GError *error = NULL;
   WriteOp *op;
 
   g_return_if_fail (HELIX_IS_STORE (self));
 
-  if (!(op = model_op_new (session_id, model, &error)))
-    {
-      g_task_report_error (self, callback, user_data, helix_store_update_session_finish,
-                           g_steal_pointer (&error));
-      return;
-    }
-
-  queue_write (self, op, helix_store_update_session_finish, cancellable, callback, user_data);
+  op = model_op_new (session_id, model, &error);
+  queue_session_update (self, op, error, cancellable, callback, user_data);
 }
 
 /**
