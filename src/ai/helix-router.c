@@ -237,6 +237,20 @@ helix_router_set_cooldown (HelixRouter *self,
   self->cooldown_ms = cooldown_ms;
 }
 
+/**
+ * helix_router_get_cooldown:
+ * @self: a router
+ *
+ * Returns: how long an open breaker stays open, in milliseconds
+ */
+guint
+helix_router_get_cooldown (HelixRouter *self)
+{
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), 0);
+
+  return self->cooldown_ms;
+}
+
 /* The retries of a candidate: base and cap of the backoff, and the calls per
  * candidate (at least 1). */
 void
@@ -352,6 +366,20 @@ helix_router_set_health_interval (HelixRouter *self,
       g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->health_source),
                                 "[helix-ai] health checks");
     }
+}
+
+/**
+ * helix_router_get_health_interval:
+ * @self: a router
+ *
+ * Returns: how often every provider is checked, in milliseconds; 0 for never
+ */
+guint
+helix_router_get_health_interval (HelixRouter *self)
+{
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), 0);
+
+  return self->health_interval_ms;
 }
 
 void
