@@ -509,6 +509,7 @@ test_choose_capability (Fixture       *fixture,
   g_assert_null (helix_router_choose (fixture->router, "chat", "whisper-1", NULL, NULL, NULL,
                                       &error));
   g_assert_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE);
+  g_assert_nonnull (strstr (error->message, "whisper-1, cannot do chat"));
   g_clear_error (&error);
 
   /* Every chat model down: the best available for chat is still no speech model. */

@@ -809,6 +809,31 @@ matches (Entry      *entry,
          strncmp (entry->name, wanted, slash - wanted) == 0 && g_str_equal (model, slash + 1);
 }
 
+/* Whether @pinned names served models, none of which can do @op. */
+static gboolean
+pinned_cannot_do (HelixRouter     *self,
+                  const Operation *op,
+                  const char      *pinned)
+{
+  gboolean served = FALSE;
+
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      for (guint j = 0; entry->models[j] != NULL; j++)
+        {
+          if (!matches (entry, entry->models[j], pinned))
+            continue;
+          served = TRUE;
+          if (can_do (op, helix_price_table_lookup (self->prices, entry->name, entry->models[j])))
+            return FALSE;
+        }
+    }
+
+  return served;
+}
+
 int
 _helix_router_compare_candidates (gconstpointer a,
                     gconstpointer b)
@@ -929,6 +954,10 @@ _helix_router_list_candidates (HelixRouter      *self,
         g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
                      _("No working model can do “%s” now. Add a provider with a suitable model, or try again later."),
                      op->name);
+      else if (*choice == CHOICE_PINNED && pinned_cannot_do (self, op, pinned_model))
+        g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
+                     _("The model pinned for this session, %s, cannot do %s. Unpin it to let Helix choose one that can."),
+                     pinned_model, op->name);
       else if (*choice == CHOICE_PINNED)
         g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
                      _("The model pinned for this session, %s, is not served by a working provider now. Unpin it or try again later."),
@@ -974,7 +1003,8 @@ _helix_router_describe (Choice           choice,
  * @self: a router
  * @operation: "chat", "title", "synthesis", "tool-planning" or "transcription"
  * @pinned_model: (nullable): the model the user pinned for the session, as
- *   "model" or "provider/model"; it is used if healthy, whatever the needs
+ *   "model" or "provider/model"; it is used if healthy and able to do
+ *   @operation, whatever its other needs
  * @override: (nullable): a model forced by PROVIDER_OVERRIDE, as "model" or
  *   "provider/model"; it is used whatever the needs and the health
  * @model: (out) (optional) (transfer full): the model chosen
