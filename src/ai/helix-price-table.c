@@ -3,10 +3,11 @@
  * A price table maps a provider and a model to its price (USD per million
  * input and output tokens), quality tier, context length, whether it
  * streams, and what it can do (its capabilities: "chat", the default, or
- * "transcription" for a speech model). Helix ships one (`data/prices.json`, compiled in as a resource);
- * a second text loaded over it replaces the entries it names and adds new
- * ones. Texts are checked strictly: size and depth first, then every member
- * of every entry; a text with any bad entry changes nothing.
+ * "transcription" for a speech model). Helix ships one (`data/prices.json`,
+ * compiled in as a resource); a second text loaded over it replaces the
+ * entries it names and adds new ones. Texts are checked strictly: size and
+ * depth first, then every member of every entry; a text with any bad entry
+ * changes nothing.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -2,8 +2,9 @@
  *
  * Each operation (chat, title, …) needs a capability (chat or transcription,
  * from the price table), a quality tier, a context length and maybe
- * streaming: only models that can do an operation are its candidates. The router knows the providers, the models each serves and
- * their prices (#HelixPriceTable), and picks the cheapest healthy model that
+ * streaming: only models that can do an operation are its candidates. The
+ * router knows the providers, the models each serves and their prices
+ * (#HelixPriceTable), and picks the cheapest healthy model that
  * meets the needs, unless the user pinned one for the session or an override
  * (PROVIDER_OVERRIDE, read by the caller) forces one. Every choice carries a
  * short reason, for people.
