@@ -272,7 +272,13 @@ test_prices_default (void)
   g_assert_nonnull (price);
   g_assert_cmpfloat_with_epsilon (price->input_per_m, 0.27, 1e-9);
   g_assert_true (price->streaming);
+  g_assert_cmpuint (price->capabilities, ==, HELIX_MODEL_CAPABILITY_CHAT);
   g_assert_null (helix_price_table_lookup (prices, "deepseek", "gpt-4o"));
+
+  /* A speech model transcribes, and does not chat. */
+  price = helix_price_table_lookup (prices, "openai", "gpt-4o-mini-transcribe");
+  g_assert_nonnull (price);
+  g_assert_cmpuint (price->capabilities, ==, HELIX_MODEL_CAPABILITY_TRANSCRIPTION);
 }
 
 static void
@@ -291,9 +297,23 @@ test_prices_override (void)
     "{\"provider\": \"cheap\", \"model\": \"cheap-chat\", \"input\": 5, \"output\": 6,"
     " \"tier\": 3, \"context\": 1000, \"streaming\": false},"
     "{\"provider\": \"new\", \"model\": \"m\", \"input\": 1, \"output\": 1,"
-    " \"tier\": 1, \"context\": 1000, \"streaming\": true}]}", -1, &error));
+    " \"tier\": 1, \"context\": 1000, \"streaming\": true},"
+    "{\"provider\": \"new\", \"model\": \"whisper-1\", \"input\": 0, \"output\": 0,"
+    " \"tier\": 1, \"context\": 1, \"streaming\": false,"
+    " \"capabilities\": [\"transcription\"]},"
+    "{\"provider\": \"new\", \"model\": \"both\", \"input\": 0, \"output\": 0,"
+    " \"tier\": 1, \"context\": 1, \"streaming\": false,"
+    " \"capabilities\": [\"transcription\", \"chat\"]}]}", -1, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (helix_price_table_get_n_items (prices), ==, 4);
+  g_assert_cmpuint (helix_price_table_get_n_items (prices), ==, 6);
+
+  /* Without "capabilities", a model can chat. */
+  g_assert_cmpuint (helix_price_table_lookup (prices, "new", "m")->capabilities, ==,
+                    HELIX_MODEL_CAPABILITY_CHAT);
+  g_assert_cmpuint (helix_price_table_lookup (prices, "new", "whisper-1")->capabilities, ==,
+                    HELIX_MODEL_CAPABILITY_TRANSCRIPTION);
+  g_assert_cmpuint (helix_price_table_lookup (prices, "new", "both")->capabilities, ==,
+                    HELIX_MODEL_CAPABILITY_CHAT | HELIX_MODEL_CAPABILITY_TRANSCRIPTION);
 
   price = helix_price_table_lookup (prices, "cheap", "cheap-chat");
   g_assert_cmpfloat_with_epsilon (price->input_per_m, 5, 1e-9);
@@ -336,6 +356,25 @@ test_prices_invalid (void)
       " {\"provider\": \"p\", \"model\": \"m\", \"input\": 1,"
       " \"output\": 1, \"tier\": 1, \"context\": 1, \"streaming\": true}]}", "twice" },
     { "{\"version\": 1, \"models\": [[[[[[[[[[[[]]]]]]]]]]]]}", "not valid" },
+    { "{\"version\": 1, \"models\": [{\"provider\": \"p\", \"model\": \"m\", \"input\": 1,"
+      " \"output\": 1, \"tier\": 1, \"context\": 1, \"streaming\": true,"
+      " \"capabilities\": \"chat\"}]}", "p/m: “capabilities”" },
+    { "{\"version\": 1, \"models\": [{\"provider\": \"p\", \"model\": \"m\", \"input\": 1,"
+      " \"output\": 1, \"tier\": 1, \"context\": 1, \"streaming\": true,"
+      " \"capabilities\": []}]}", "p/m: “capabilities”" },
+    { "{\"version\": 1, \"models\": [{\"provider\": \"p\", \"model\": \"m\", \"input\": 1,"
+      " \"output\": 1, \"tier\": 1, \"context\": 1, \"streaming\": true,"
+      " \"capabilities\": [\"chat\", \"dance\"]}]}", "unknown capability “dance”" },
+    { "{\"version\": 1, \"models\": [{\"provider\": \"p\", \"model\": \"m\", \"input\": 1,"
+      " \"output\": 1, \"tier\": 1, \"context\": 1, \"streaming\": true,"
+      " \"capabilities\": [1]}]}", "unknown capability" },
+    { "{\"version\": 1, \"models\": [{\"provider\": \"p\", \"model\": \"m\", \"input\": 1,"
+      " \"output\": 1, \"tier\": 1, \"context\": 1, \"streaming\": true,"
+      " \"capabilities\": [\"chat\", \"chat\"]}]}", "listed twice" },
+    { "{\"version\": 1, \"models\": [{\"provider\": \"p\", \"model\": \"m\", \"input\": 1,"
+      " \"output\": 1, \"tier\": 1, \"context\": 1, \"streaming\": true,"
+      " \"capabilities\": [\"chat\", \"chat\", \"chat\", \"chat\", \"chat\", \"chat\","
+      " \"chat\", \"chat\", \"chat\"]}]}", "1 to 8" },
   };
   g_autoptr(HelixPriceTable) prices = helix_price_table_new ();
   g_autofree char *huge = NULL;
@@ -426,6 +465,73 @@ test_choose_pinned_override (Fixture       *fixture,
   g_assert_null (helix_router_choose (fixture->router, "chat", "dear-chat", NULL,
                                       NULL, NULL, &error));
   g_assert_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE);
+}
+
+/* Each operation considers only the models that can do it: transcription
+ * never goes to a chat model, and without a speech model the error says so. */
+static void
+test_choose_capability (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  static const char * const speech_models[] = { "whisper-1", NULL };
+  g_autoptr(ScriptProvider) speech = script_provider_new ("speech");
+  g_autoptr(GError) error = NULL;
+
+  /* Only chat models: tiny would meet transcription's tier and context. */
+  g_assert_null (helix_router_choose (fixture->router, "transcription", NULL, NULL, NULL, NULL,
+                                      &error));
+  g_assert_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE);
+  g_assert_nonnull (strstr (error->message, "No model can do transcription"));
+  g_clear_error (&error);
+  /* Not a pinned chat model either. */
+  g_assert_null (helix_router_choose (fixture->router, "transcription", "tiny", NULL, NULL, NULL,
+                                      &error));
+  g_assert_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE);
+  g_clear_error (&error);
+
+  /* A speech model, free, best tier, long context and streaming: it would win
+   * every operation on its needs alone. */
+  g_assert_true (helix_price_table_load (fixture->prices,
+    "{\"version\": 1, \"models\": ["
+    "{\"provider\": \"speech\", \"model\": \"whisper-1\", \"input\": 0, \"output\": 0,"
+    " \"tier\": 3, \"context\": 1000000, \"streaming\": true,"
+    " \"capabilities\": [\"transcription\"]}]}", -1, &error));
+  g_assert_no_error (error);
+  helix_router_add_provider (fixture->router, HELIX_PROVIDER (speech), NULL, speech_models);
+
+  assert_choice (fixture->router, "transcription", NULL, NULL, "whisper-1",
+                 "cheapest healthy for transcription: whisper-1, $0.00/M in");
+  assert_choice (fixture->router, "chat", NULL, NULL, "cheap-chat", NULL);
+  assert_choice (fixture->router, "title", NULL, NULL, "tiny", NULL);
+  assert_choice (fixture->router, "tool-planning", NULL, NULL, "dear-chat", NULL);
+  assert_choice (fixture->router, "synthesis", NULL, NULL, "cheap-chat", NULL);
+  /* Pinned for chat, it does not chat: the session's pin fails rather than it. */
+  g_assert_null (helix_router_choose (fixture->router, "chat", "whisper-1", NULL, NULL, NULL,
+                                      &error));
+  g_assert_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE);
+  g_assert_nonnull (strstr (error->message, "whisper-1, cannot do chat"));
+  g_clear_error (&error);
+
+  /* Every chat model down: the best available for chat is still no speech model. */
+  for (guint i = 0; i < HELIX_ROUTER_BREAKER_THRESHOLD; i++)
+    {
+      helix_router_report (fixture->router, "dear", FALSE);
+      helix_router_report (fixture->router, "cheap", FALSE);
+      helix_router_report (fixture->router, "tiny", FALSE);
+    }
+  g_assert_null (helix_router_choose (fixture->router, "chat", NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE);
+  g_clear_error (&error);
+
+  /* The speech model down: there is one, it just does not work now. */
+  for (guint i = 0; i < HELIX_ROUTER_BREAKER_THRESHOLD; i++)
+    helix_router_report (fixture->router, "speech", FALSE);
+  g_assert_null (helix_router_choose (fixture->router, "transcription", NULL, NULL, NULL, NULL,
+                                      &error));
+  g_assert_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE);
+  g_assert_nonnull (strstr (error->message, "No working model can do “transcription” now"));
+
+  helix_router_remove_provider (fixture->router, "speech");
 }
 
 static void
@@ -862,7 +968,7 @@ test_providers (Fixture       *fixture,
     "data: [DONE]\n\n",
     NULL
   };
-  HelixModelPrice local = { (char *) "local", (char *) "*", 0, 0, 1, 8192, TRUE };
+  HelixModelPrice local = { (char *) "local", (char *) "*", 0, 0, 1, 8192, TRUE, 0 };
   g_auto(GStrv) providers = NULL;
   g_auto(GStrv) models = NULL;
   g_autoptr(ScriptProvider) script = NULL;
@@ -1286,6 +1392,7 @@ main (int   argc,
   g_test_add_func ("/helix/ai/router/prices/invalid", test_prices_invalid);
   add_test ("choose/cheapest", test_choose_cheapest);
   add_test ("choose/pinned-override", test_choose_pinned_override);
+  add_test ("choose/capability", test_choose_capability);
   add_test ("choose/breaker", test_breaker);
   add_test ("chat/ok", test_chat_ok);
   add_test ("chat/retry", test_chat_retry);

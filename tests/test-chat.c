@@ -737,6 +737,73 @@ test_stop (Fixture       *fixture,
   g_assert_cmpstr (_helix_message_row_get_status (row), ==, "Stopped");
 }
 
+/* The provider cuts the connection off mid-answer: what arrived is kept,
+ * marked partial, with the error shown and Retry; Retry answers. */
+static void
+test_cut (Fixture       *fixture,
+          gconstpointer  data)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(HelixMessage) partial = NULL;
+  g_autoptr(HelixMessage) answer = NULL;
+  JsonObject *metadata;
+  HelixMessageRow *row;
+  GtkWidget *retry;
+  const char *error;
+
+  fixture->provider->chat = (Step) { 0, slow_chunks, FAKE_END_CUT };
+
+  send_message (fixture, "Tell me a story");
+  wait_until (fixture, n_stored_is, GUINT_TO_POINTER (2), "the partial answer to be stored");
+  wait_until (fixture, chat_is_idle, NULL, "the calls to end");
+
+  partial = stored_message (fixture, 1);
+  g_assert_cmpint (helix_message_get_role (partial), ==, HELIX_MESSAGE_ROLE_ASSISTANT);
+  g_assert_cmpint (helix_message_get_status (partial), ==, HELIX_MESSAGE_STATUS_ERROR);
+  g_assert_cmpstr (helix_message_get_content (partial), ==, "Once upon a time");
+  g_assert_cmpstr (helix_message_get_model (partial), ==, "deepseek-chat");
+  metadata = parse_object (parser, helix_message_get_metadata (partial));
+  g_assert_cmpstr (json_object_get_string_member (metadata, "outcome"), ==, "partial");
+  /* Not stopped by the user: the error is recorded, and there is no note. */
+  error = json_object_get_string_member (metadata, "error");
+  g_assert_nonnull (error);
+  g_assert_cmpstr (error, !=, "");
+  g_assert_false (json_object_has_member (metadata, "note"));
+  /* No title from a cut answer. */
+  g_assert_cmpuint (fixture->provider->n_title_calls, ==, 0);
+
+  /* The row keeps the text, says it is partial and why, and offers Retry. */
+  wait_until (fixture, row_1_shown, GINT_TO_POINTER (1), "the row of the partial answer");
+  row = find_row (fixture, 1);
+  g_assert_cmpstr (_helix_message_row_get_text (row), ==, "Once upon a time");
+  g_assert_nonnull (_helix_message_row_get_button (row, "partial"));
+  g_assert_cmpstr (_helix_message_row_get_status (row), ==, error);
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (row), "failed"));
+  g_assert_null (_helix_message_row_get_button (row, "regenerate"));
+  retry = _helix_message_row_get_button (row, "retry");
+  g_assert_nonnull (retry);
+
+  /* The provider recovers: Retry asks the question again and the answer is stored. */
+  fixture->provider->chat = (Step) { 0, answer_chunks, FAKE_END_FINISH };
+  g_assert_true (gtk_widget_activate (retry));
+  wait_until (fixture, n_stored_is, GUINT_TO_POINTER (3), "the answer to be stored");
+  wait_until (fixture, chat_is_idle, NULL, "the calls to end");
+
+  answer = stored_message (fixture, 2);
+  g_assert_cmpint (helix_message_get_status (answer), ==, HELIX_MESSAGE_STATUS_DONE);
+  g_assert_cmpstr (helix_message_get_content (answer), ==, "Hello, world!");
+
+  /* Only the question was asked again, not the partial answer. */
+  {
+    JsonObject *body = parse_object (parser, fixture->provider->last_chat_body);
+    JsonArray *messages = json_object_get_array_member (body, "messages");
+
+    g_assert_cmpuint (json_array_get_length (messages), ==, 2);
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (messages, 1),
+                                                    "content"), ==, "Tell me a story");
+  }
+}
+
 /* A failed call shows why, under the question, with Retry; Retry answers. */
 static void
 test_error_retry (Fixture       *fixture,
@@ -1250,6 +1317,7 @@ main (int   argc,
   g_test_add_func ("/helix/chat/format-cost", test_format_cost);
   ADD ("/helix/chat/answer", test_answer, ONE_MODEL);
   ADD ("/helix/chat/stop", test_stop, ONE_MODEL);
+  ADD ("/helix/chat/cut", test_cut, ONE_MODEL);
   ADD ("/helix/chat/error-retry", test_error_retry, ONE_MODEL);
   ADD ("/helix/chat/auth-error", test_auth_error, ONE_MODEL);
   ADD ("/helix/chat/no-providers", test_no_providers, NO_PROVIDERS);

@@ -15,6 +15,7 @@
 #include "fake-provider.h"
 #include "helix-chat-controller.h"
 #include "helix-gateway.h"
+#include "helix-provider-openai.h"
 #include "helix-test-gateway.h"
 #include "helix-test-sync.h"
 #include "helix-uuid.h"
@@ -27,6 +28,15 @@ static const char * const answer_chunks[] = {
   "data: {\"choices\":[{\"delta\":{\"content\":\"lo, \"}}]}\n\n",
   "data: {\"choices\":[{\"delta\":{\"content\":\"Alice\"},\"finish_reason\":\"stop\"}]}\n\n",
   "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":500}}\n\n",
+  "data: [DONE]\n\n",
+  NULL
+};
+
+/* What the desktop's own provider answers. */
+static const char * const desktop_chunks[] = {
+  "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"From the \"}}]}\n\n",
+  "data: {\"choices\":[{\"delta\":{\"content\":\"desktop\"},\"finish_reason\":\"stop\"}]}\n\n",
+  "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3}}\n\n",
   "data: [DONE]\n\n",
   NULL
 };
@@ -582,6 +592,98 @@ test_desktop_pinned (Fixture       *f,
   helix_chat_controller_set_sync_client (chat, NULL);
 }
 
+/* Asks @chat about a new session's question and waits until the answer is
+ * stored; returns the call. */
+static HelixChatCall *
+ask_and_wait (Fixture             *f,
+              HelixChatController *chat,
+              char               **session_id)
+{
+  g_autofree char *message_id = NULL;
+  HelixChatCall *call;
+
+  ask (f, session_id, &message_id);
+  call = g_object_ref (helix_chat_controller_ask (chat, *session_id, 1));
+  helix_test_wait_for (count_messages (f->a.store, *session_id) == 2 &&
+                       helix_chat_controller_get_n_pending (chat) == 0,
+                       HELIX_TEST_WAIT_S, "the answer stored");
+  return call;
+}
+
+/* Chats go through the gateway when signed in, unless the setting
+ * chat-through-gateway (bound to the controller as the window binds it) is
+ * off: then the desktop's own provider answers, signed in all the same, and
+ * the answer still syncs to the other device. */
+static void
+test_desktop_setting (Fixture       *f,
+                      gconstpointer  data)
+{
+  static const char * const models[] = { "deepseek-chat", NULL };
+  g_autoptr(GSettings) settings = g_settings_new ("ai.helix.Helix");
+  g_autoptr(HelixChatController) chat = helix_chat_controller_new (f->a.store);
+  g_autoptr(FakeProvider) desk = fake_provider_new (FAKE_FORMAT_OPENAI);
+  g_autoptr(HelixPriceTable) prices = NULL;
+  g_autoptr(HelixRouter) router = NULL;
+  g_autoptr(HelixProviderOpenai) provider = NULL;
+  g_autoptr(HelixChatCall) through_gateway = NULL;
+  g_autoptr(HelixChatCall) on_desktop = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *streamed_reply = NULL;
+
+  fake_provider_respond_stream (desk, desktop_chunks, FAKE_END_FINISH);
+  prices = helix_price_table_new_default (&error);
+  g_assert_no_error (error);
+  router = helix_router_new (prices);
+  provider = helix_provider_openai_new ("deepseek", fake_provider_get_base_url (desk),
+                                        "sk-desktop-key", &error);
+  g_assert_no_error (error);
+  helix_router_add_provider (router, HELIX_PROVIDER (provider), NULL, models);
+  helix_chat_controller_set_router (chat, router);
+
+  g_settings_reset (settings, "chat-through-gateway");
+  g_assert_true (g_settings_get_boolean (settings, "chat-through-gateway"));
+  g_settings_bind (settings, "chat-through-gateway", chat, "use-gateway", G_SETTINGS_BIND_GET);
+  g_assert_true (helix_chat_controller_get_use_gateway (chat));
+
+  helix_chat_controller_set_sync_client (chat, f->a.client);
+  helix_test_wait_for (helix_test_client_idle (f->a.client) &&
+                       helix_test_client_idle (f->b.client), HELIX_TEST_WAIT_S,
+                       "both devices connected");
+
+  /* On (the default): the gateway answers; the desktop's provider is not asked. */
+  through_gateway = ask_and_wait (f, chat, &first);
+  g_assert_cmpstr (helix_chat_stream_get_text (_helix_chat_call_get_stream (through_gateway)), ==,
+                   "Hello, Alice");
+  g_assert_cmpuint (fake_provider_get_n_requests (f->alpha), >=, 1);
+  g_assert_cmpuint (fake_provider_get_n_requests (desk), ==, 0);
+
+  /* Off: the desktop's own provider answers, though signed in and online. */
+  g_settings_set_boolean (settings, "chat-through-gateway", FALSE);
+  g_assert_false (helix_chat_controller_get_use_gateway (chat));
+  g_assert_true (helix_chat_controller_has_providers (chat));
+  g_assert_nonnull (f->b.streaming);
+  streamed_reply = g_strdup (f->b.streaming);
+  on_desktop = ask_and_wait (f, chat, &second);
+  g_assert_cmpstr (helix_chat_stream_get_text (_helix_chat_call_get_stream (on_desktop)), ==,
+                   "From the desktop");
+  g_assert_cmpuint (fake_provider_get_n_requests (desk), >=, 1);
+  g_assert_nonnull (strstr (fake_provider_get_last_body (desk), "\"model\":\"deepseek-chat\""));
+  /* The gateway streamed nothing for it; the stored answer syncs. */
+  g_assert_cmpstr (f->b.streaming, ==, streamed_reply);
+  helix_test_wait_for (helix_store_count_messages (f->b.store, second, NULL) == 2,
+                       HELIX_TEST_WAIT_S, "the desktop's answer on the other device");
+
+  /* On again: the gateway answers the next question. */
+  g_settings_set_boolean (settings, "chat-through-gateway", TRUE);
+  g_assert_true (helix_chat_controller_get_use_gateway (chat));
+
+  g_settings_unbind (chat, "use-gateway");
+  g_settings_reset (settings, "chat-through-gateway");
+  helix_chat_controller_set_sync_client (chat, NULL);
+}
+
 static char *
 session_title (Fixture    *f,
                const char *token,
@@ -652,6 +754,7 @@ main (int   argc,
   ADD ("title", test_title);
   ADD ("desktop", test_desktop);
   ADD ("desktop-pinned", test_desktop_pinned);
+  ADD ("desktop-setting", test_desktop_setting);
 
   return g_test_run ();
 }

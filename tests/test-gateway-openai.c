@@ -1429,6 +1429,52 @@ test_key_never_logged (void)
 
 /* Configuration {{{1 */
 
+/* Active health checks, every health-interval-ms: each provider is asked
+ * for its model list with no call from anyone, and the answers alone open and
+ * close its breaker. */
+static const Setup health_setup = { "health-interval-ms=20\n", NULL };
+
+static void
+test_health_checks (Fixture       *f,
+                    gconstpointer  data)
+{
+  HelixRouter *router = _helix_gateway_ai_get_router (_helix_gateway_get_ai (f->gateway));
+  g_autoptr(GBytes) response = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autofree char *metrics = NULL;
+  guint alpha_requests;
+
+  helix_test_wait_for (fake_provider_get_n_requests (f->alpha) >= 2 &&
+                       fake_provider_get_n_requests (f->beta) >= 2,
+                       WAIT_S, "the providers to be checked");
+  g_assert_cmpstr (fake_provider_get_last_path (f->alpha), ==, "/v1/models");
+  g_assert_cmpstr (fake_provider_get_last_path (f->beta), ==, "/v1/models");
+  g_assert_cmpint (helix_router_get_health (router, "alpha"), ==, HELIX_ROUTER_HEALTH_CLOSED);
+
+  /* alpha fails its checks: its breaker opens (5 failures), though nobody
+   * called it, and a chat goes to beta at once. */
+  fake_provider_respond_error (f->alpha, 503, NULL, "application/json",
+                               "{\"error\":{\"message\":\"down\",\"type\":\"server_error\"}}");
+  helix_test_wait_for (helix_router_get_health (router, "alpha") == HELIX_ROUTER_HEALTH_OPEN,
+                       WAIT_S, "alpha's breaker to open");
+  metrics = get_metrics (f);
+  g_assert_nonnull (strstr (metrics, "\nhelix_ai_provider_breaker_state{provider=\"alpha\"} 2\n"));
+
+  alpha_requests = fake_provider_get_n_requests (f->alpha);
+  msg = post_chat (f, f->token, CHAT_BODY ("auto", ""), -1, &response);
+  helix_test_http_assert_status (msg, response, SOUP_STATUS_OK);
+  g_assert_cmpstr (header (msg, "X-Helix-Provider"), ==, "beta");
+  g_assert_cmpstr (fake_provider_get_last_path (f->alpha), ==, "/v1/models");
+  g_assert_cmpint (helix_router_get_health (router, "beta"), ==, HELIX_ROUTER_HEALTH_CLOSED);
+
+  /* alpha answers again: a check closes its breaker long before the cooldown
+   * (30 s) would have let a probe call through. */
+  fake_provider_respond_stream (f->alpha, hello_chunks, FAKE_END_FINISH);
+  helix_test_wait_for (helix_router_get_health (router, "alpha") == HELIX_ROUTER_HEALTH_CLOSED,
+                       WAIT_S, "alpha's breaker to close");
+  g_assert_cmpuint (fake_provider_get_n_requests (f->alpha), >, alpha_requests);
+}
+
 static void
 test_config (void)
 {
@@ -1445,6 +1491,7 @@ test_config (void)
     { "[provider a]\nkind=openai\nmodels=m\nkey-env=NOT-A-NAME\n", "environment variable" },
     { "[provider a]\nkind=openai\nmodels=m\nkey-file=relative/path\n", "absolute path" },
     { "[router]\nmax-attempts=0\n", "max-attempts" },
+    { "[router]\nhealth-interval-ms=-5\n", "health-interval-ms" },
     { "[router]\noverrid=x\n", "did you mean “override”" },
     { "[budget]\nuser-daily-usd=-1\n", "US dollars" },
     { "[budget]\nover-cap=maybe\n", "refuse or downgrade" },
@@ -1458,6 +1505,7 @@ test_config (void)
   const char *good =
     "[gateway]\nlisten=127.0.0.1:0\n"
     "[router]\noverride=b/m2\ncooldown-ms=100\nmax-attempts=4\nprices=/etc/helix/prices.json\n"
+    "health-interval-ms=5000\n"
     "[budget]\nglobal-daily-usd=10\nglobal-monthly-usd=100\nuser-daily-usd=1.5\n"
     "user-monthly-usd=20\nover-cap=downgrade\nalert-ratio=0.5\n"
     "[provider a]\nkind=anthropic\nmodels=m1; m2 ;\nkey-env=A_KEYS\n"
@@ -1465,7 +1513,8 @@ test_config (void)
     "key-file=/etc/helix/keys/b\n";
   const char *env[] = { "HELIX_PROVIDER_OVERRIDE=a/m1", "PROVIDER_OVERRIDE=b/m2",
                         "HELIX_BUDGET_USER_DAILY_USD=2.5", "HELIX_BUDGET_OVER_CAP=refuse",
-                        "HELIX_ROUTER_COOLDOWN_MS=250", NULL };
+                        "HELIX_ROUTER_COOLDOWN_MS=250", "HELIX_ROUTER_HEALTH_INTERVAL_MS=0",
+                        NULL };
   const char *bad_env[] = { "HELIX_BUDGET_ALERT_RATIO=2", NULL };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -1499,6 +1548,7 @@ test_config (void)
   g_assert_cmpstr (helix_gateway_config_get_router_override (config), ==, "b/m2");
   g_assert_cmpint (helix_gateway_config_get_router_cooldown_ms (config), ==, 100);
   g_assert_cmpint (helix_gateway_config_get_router_max_attempts (config), ==, 4);
+  g_assert_cmpint (helix_gateway_config_get_router_health_interval_ms (config), ==, 5000);
   budget = helix_gateway_config_get_budget (config);
   g_assert_cmpfloat (budget->global_daily_usd, ==, 10);
   g_assert_cmpfloat (budget->user_daily_usd, ==, 1.5);
@@ -1510,6 +1560,7 @@ test_config (void)
   g_assert_true (helix_gateway_config_apply_environment (config, env, &error));
   g_assert_cmpstr (helix_gateway_config_get_router_override (config), ==, "a/m1");
   g_assert_cmpint (helix_gateway_config_get_router_cooldown_ms (config), ==, 250);
+  g_assert_cmpint (helix_gateway_config_get_router_health_interval_ms (config), ==, 0);
   budget = helix_gateway_config_get_budget (config);
   g_assert_cmpfloat (budget->user_daily_usd, ==, 2.5);
   g_assert_cmpfloat (budget->user_monthly_usd, ==, 20);
@@ -1582,6 +1633,8 @@ main (int   argc,
               test_budget_downgrade, fixture_teardown);
   g_test_add ("/gateway/openai/budget", Fixture, &budget_setup, fixture_setup, test_budget,
               fixture_teardown);
+  g_test_add ("/gateway/openai/health-checks", Fixture, &health_setup, fixture_setup,
+              test_health_checks, fixture_teardown);
   g_test_add_func ("/gateway/openai/key-file-mode", test_key_file_mode);
   g_test_add_func ("/gateway/openai/key-never-logged", test_key_never_logged);
 

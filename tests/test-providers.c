@@ -46,6 +46,7 @@ typedef struct
 
 static const char * const setting_keys[] = {
   "providers", "ollama-offered", "budget-daily-usd", "budget-monthly-usd", "budget-over-cap",
+  "health-check-interval-ms", "breaker-cooldown-ms",
 };
 
 /* Helpers {{{1 */
@@ -891,6 +892,60 @@ test_budget (Fixture       *f,
   g_assert_cmpint (helix_budget_get_over_policy (f->budget), ==, HELIX_BUDGET_OVER_REFUSE);
 }
 
+/* The health checks done of the router's provider @id. */
+static guint
+n_checks (HelixRouter *router,
+          const char  *id)
+{
+  g_autoptr(GPtrArray) status = helix_router_get_status (router);
+
+  for (guint i = 0; i < status->len; i++)
+    {
+      HelixRouterProviderStatus *s = g_ptr_array_index (status, i);
+
+      if (g_str_equal (s->name, id))
+        return s->n_checks;
+    }
+
+  g_assert_not_reached ();
+}
+
+/* The router's health checks and the breakers' cooldown follow the settings. */
+static void
+test_health_settings (Fixture       *f,
+                      gconstpointer  data)
+{
+  static const char * const served[] = { "llama3.2", NULL };
+  g_autoptr(HelixProviderConfig) config = new_config ("Local", fake_provider_get_base_url (f->fake),
+                                                      TRUE, "llama3.2", NULL);
+  g_autoptr(HelixProviderConfig) saved = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *id;
+
+  f->providers = new_providers (f);
+  g_assert_cmpuint (helix_router_get_health_interval (f->router), ==,
+                    HELIX_ROUTER_DEFAULT_HEALTH_INTERVAL_MS);
+  g_assert_cmpuint (helix_router_get_cooldown (f->router), ==, HELIX_ROUTER_DEFAULT_COOLDOWN_MS);
+
+  g_settings_set_uint (f->settings, "breaker-cooldown-ms", 5000);
+  g_assert_cmpuint (helix_router_get_cooldown (f->router), ==, 5000);
+
+  fake_provider_set_models (f->fake, served);
+  saved = save (f, config, NULL, &error);
+  g_assert_no_error (error);
+  id = helix_provider_config_get_id (saved);
+  g_assert_true (router_has (f->router, id));
+
+  /* A short interval: the provider is asked for its models, again and again. */
+  g_settings_set_uint (f->settings, "health-check-interval-ms", 20);
+  g_assert_cmpuint (helix_router_get_health_interval (f->router), ==, 20);
+  helix_test_wait_for (n_checks (f->router, id) >= 2, WAIT_S, "two health checks");
+  g_assert_cmpstr (fake_provider_get_last_path (f->fake), ==, "/v1/models");
+
+  g_settings_set_uint (f->settings, "health-check-interval-ms", 0);
+  g_assert_cmpuint (helix_router_get_health_interval (f->router), ==, 0);
+}
+
 /* The page {{{1 */
 
 static guint
@@ -1529,6 +1584,7 @@ main (int   argc,
   ADD ("ollama", test_ollama);
   ADD ("ollama-absent", test_ollama_absent);
   ADD ("budget", test_budget);
+  ADD ("health-settings", test_health_settings);
   ADD ("page", test_page);
   ADD ("preferences-window", test_preferences_window);
   ADD ("application", test_application);

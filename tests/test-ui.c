@@ -706,6 +706,23 @@ test_preferences_account (void)
   gtk_widget_activate_action (GTK_WIDGET (window), "preferences.sign-in", NULL);
   g_assert_false (helix_account_get_busy (account));
 
+  /* Whether chats go through the gateway: a switch for the setting, on by
+   * default, both ways. */
+  {
+    GtkSwitch *through_gateway =
+      GTK_SWITCH (gtk_widget_get_template_child (GTK_WIDGET (window),
+                                                 HELIX_TYPE_PREFERENCES_WINDOW,
+                                                 "through_gateway_switch"));
+
+    g_assert_true (GTK_IS_SWITCH (through_gateway));
+    g_assert_true (g_settings_get_boolean (settings, "chat-through-gateway"));
+    g_assert_true (gtk_switch_get_active (through_gateway));
+    gtk_switch_set_active (through_gateway, FALSE);
+    g_assert_false (g_settings_get_boolean (settings, "chat-through-gateway"));
+    g_settings_set_boolean (settings, "chat-through-gateway", TRUE);
+    g_assert_true (gtk_switch_get_active (through_gateway));
+  }
+
   gtk_window_destroy (GTK_WINDOW (window));
   deadline = g_get_monotonic_time () + WAIT_TIMEOUT_SECONDS * G_USEC_PER_SEC;
   while (weak != NULL && g_get_monotonic_time () < deadline)
@@ -714,6 +731,7 @@ test_preferences_account (void)
 
   g_settings_reset (settings, "gateway-url");
   g_settings_reset (settings, "username");
+  g_settings_reset (settings, "chat-through-gateway");
 }
 
 int

@@ -1,11 +1,13 @@
 /* helix-price-table.c: what each model costs and can do
  *
  * A price table maps a provider and a model to its price (USD per million
- * input and output tokens), quality tier, context length and whether it
- * streams. Helix ships one (`data/prices.json`, compiled in as a resource);
- * a second text loaded over it replaces the entries it names and adds new
- * ones. Texts are checked strictly: size and depth first, then every member
- * of every entry; a text with any bad entry changes nothing.
+ * input and output tokens), quality tier, context length, whether it
+ * streams, and what it can do (its capabilities: "chat", the default, or
+ * "transcription" for a speech model). Helix ships one (`data/prices.json`,
+ * compiled in as a resource); a second text loaded over it replaces the
+ * entries it names and adds new ones. Texts are checked strictly: size and
+ * depth first, then every member of every entry; a text with any bad entry
+ * changes nothing.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -72,6 +74,7 @@ put_price (HelixPriceTable *self,
   old->tier = price->tier;
   old->context = price->context;
   old->streaming = price->streaming;
+  old->capabilities = price->capabilities;
   g_free (key);
   model_price_free (price);
 }
@@ -194,13 +197,92 @@ get_string (JsonObject *object,
   return json_node_get_string (node);
 }
 
+static const struct
+{
+  const char           *name;
+  HelixModelCapability  flag;
+} capability_names[] = {
+  { "chat", HELIX_MODEL_CAPABILITY_CHAT },
+  { "transcription", HELIX_MODEL_CAPABILITY_TRANSCRIPTION },
+};
+
+/**
+ * helix_model_capability_to_string:
+ * @capability: one capability
+ *
+ * Returns: its name in a price table ("chat", "transcription")
+ */
+const char *
+helix_model_capability_to_string (HelixModelCapability capability)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (capability_names); i++)
+    if (capability_names[i].flag == capability)
+      return capability_names[i].name;
+
+  g_return_val_if_reached ("unknown");
+}
+
+/* "capabilities": a non-empty array of known names, each once; absent: chat. */
+static gboolean
+parse_capabilities (JsonObject  *object,
+                    guint       *capabilities,
+                    const char  *provider,
+                    const char  *model,
+                    guint        index,
+                    GError     **error)
+{
+  JsonNode *member = json_object_get_member (object, "capabilities");
+  JsonArray *array;
+  guint n;
+
+  *capabilities = 0;
+  if (member == NULL)
+    {
+      *capabilities = HELIX_MODEL_CAPABILITY_DEFAULT;
+      return TRUE;
+    }
+
+  if (!JSON_NODE_HOLDS_ARRAY (member) ||
+      (n = json_array_get_length (array = json_node_get_array (member))) == 0 ||
+      n > HELIX_PRICE_TABLE_MAX_CAPABILITIES)
+    return entry_error (error, index,
+                        _("%s/%s: “capabilities” must be a list of 1 to %u of “chat” and “transcription”"),
+                        provider, model, HELIX_PRICE_TABLE_MAX_CAPABILITIES);
+
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      const char *name = NULL;
+      guint flag = 0;
+
+      if (JSON_NODE_HOLDS_VALUE (element) &&
+          json_node_get_value_type (element) == G_TYPE_STRING)
+        name = json_node_get_string (element);
+
+      for (guint j = 0; name != NULL && j < G_N_ELEMENTS (capability_names); j++)
+        if (g_str_equal (name, capability_names[j].name))
+          flag = capability_names[j].flag;
+
+      if (flag == 0)
+        return entry_error (error, index,
+                            _("%s/%s: unknown capability “%.32s”; the capabilities are “chat” and “transcription”"),
+                            provider, model, name != NULL ? name : "(not a string)");
+      if (*capabilities & flag)
+        return entry_error (error, index, _("%s/%s: the capability “%s” is listed twice"),
+                            provider, model, name);
+      *capabilities |= flag;
+    }
+
+  return TRUE;
+}
+
 static HelixModelPrice *
 parse_entry (JsonNode  *node,
              guint      index,
              GError   **error)
 {
   static const char * const members[] = {
-    "provider", "model", "input", "output", "tier", "context", "streaming",
+    "provider", "model", "input", "output", "tier", "context", "streaming", "capabilities",
   };
   g_autoptr(GList) names = NULL;
   HelixModelPrice price = { 0 };
@@ -259,6 +341,9 @@ parse_entry (JsonNode  *node,
                         provider, model), NULL;
   price.streaming = json_node_get_boolean (member);
 
+  if (!parse_capabilities (object, &price.capabilities, provider, model, index, error))
+    return NULL;
+
   price.provider = g_strdup (provider);
   price.model = g_strdup (model);
 
@@ -269,7 +354,9 @@ parse_entry (JsonNode  *node,
  * helix_price_table_load:
  * @self: a price table
  * @text: a price table as JSON: `{"version": 1, "models": [{"provider", "model",
- *   "input", "output", "tier", "context", "streaming"}, …]}`
+ *   "input", "output", "tier", "context", "streaming", "capabilities"}, …]}`;
+ *   "capabilities" is optional (`["chat"]` when absent), a list of "chat" and
+ *   "transcription"
  * @len: the length of @text, or -1 if it is nul-terminated
  * @error: return location for a #GError
  *
@@ -411,7 +498,8 @@ helix_price_table_lookup (HelixPriceTable *self,
  * helix_price_table_set:
  * @self: a price table
  * @price: the entry to add or replace; "*" as its model stands for every
- *   model of the provider that has no entry of its own
+ *   model of the provider that has no entry of its own; capabilities 0 stand
+ *   for %HELIX_MODEL_CAPABILITY_DEFAULT
  *
  * For prices that do not come from a text: models a user adds by hand.
  */
@@ -428,6 +516,8 @@ helix_price_table_set (HelixPriceTable       *self,
   copy = g_memdup2 (price, sizeof *price);
   copy->provider = g_strdup (price->provider);
   copy->model = g_strdup (price->model);
+  if (copy->capabilities == 0)
+    copy->capabilities = HELIX_MODEL_CAPABILITY_DEFAULT;
   put_price (self, make_key (price->provider, price->model), copy);
 }
 

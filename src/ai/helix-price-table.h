@@ -25,6 +25,23 @@ typedef enum
 #define HELIX_PRICE_TABLE_MAX_SIZE   (256 * 1024)
 #define HELIX_PRICE_TABLE_MAX_DEPTH  8
 #define HELIX_PRICE_TABLE_MAX_TIER   3
+#define HELIX_PRICE_TABLE_MAX_CAPABILITIES 8
+
+/**
+ * HelixModelCapability:
+ * @HELIX_MODEL_CAPABILITY_CHAT: answers chat messages with text ("chat")
+ * @HELIX_MODEL_CAPABILITY_TRANSCRIPTION: turns speech into text ("transcription")
+ *
+ * What a model can do, as flags. An entry of a price table without
+ * "capabilities" can chat.
+ */
+typedef enum
+{
+  HELIX_MODEL_CAPABILITY_CHAT          = 1 << 0,
+  HELIX_MODEL_CAPABILITY_TRANSCRIPTION = 1 << 1,
+} HelixModelCapability;
+
+#define HELIX_MODEL_CAPABILITY_DEFAULT HELIX_MODEL_CAPABILITY_CHAT
 
 /**
  * HelixModelPrice:
@@ -35,6 +52,7 @@ typedef enum
  * @tier: quality tier, 1 (basic) to 3 (best)
  * @context: context length in tokens
  * @streaming: whether the model streams its answers
+ * @capabilities: what the model can do, #HelixModelCapability flags
  */
 typedef struct
 {
@@ -45,6 +63,7 @@ typedef struct
   guint     tier;
   gint64    context;
   gboolean  streaming;
+  guint     capabilities;
 } HelixModelPrice;
 
 typedef struct _HelixPriceTable HelixPriceTable;
@@ -72,6 +91,7 @@ gboolean               helix_price_table_remove      (HelixPriceTable  *self,
                                                       const char       *model);
 void                   helix_price_table_set         (HelixPriceTable  *self,
                                                       const HelixModelPrice *price);
+const char            *helix_model_capability_to_string (HelixModelCapability capability);
 double                 helix_price_table_cost        (const HelixModelPrice *price,
                                                       gint64            input_tokens,
                                                       gint64            output_tokens);

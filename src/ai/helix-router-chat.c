@@ -134,7 +134,8 @@ list_downgrades (ChatData *chat,
           Candidate c = { entry, entry->models[j], NULL, 0 };
 
           c.price = helix_price_table_lookup (self->prices, entry->name, c.model);
-          if (c.price == NULL || (chat->op->streaming && !c.price->streaming) ||
+          if (c.price == NULL || (c.price->capabilities & chat->op->capability) == 0 ||
+              (chat->op->streaming && !c.price->streaming) ||
               estimate_cost (chat->request, &c) > headroom)
             continue;
           c.cost = c.price->input_per_m + c.price->output_per_m;

@@ -15,6 +15,7 @@ typedef struct
   guint       min_tier;
   gint64      min_context;
   gboolean    streaming;
+  guint       capability;  /* the HelixModelCapability a model needs */
 } Operation;
 
 /* A provider and its breaker. */

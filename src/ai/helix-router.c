@@ -1,8 +1,10 @@
 /* helix-router.c: picks a provider and model for each AI operation
  *
- * Each operation (chat, title, …) needs a quality tier, a context length and
- * maybe streaming. The router knows the providers, the models each serves and
- * their prices (#HelixPriceTable), and picks the cheapest healthy model that
+ * Each operation (chat, title, …) needs a capability (chat or transcription,
+ * from the price table), a quality tier, a context length and maybe
+ * streaming: only models that can do an operation are its candidates. The
+ * router knows the providers, the models each serves and their prices
+ * (#HelixPriceTable), and picks the cheapest healthy model that
  * meets the needs, unless the user pinned one for the session or an override
  * (PROVIDER_OVERRIDE, read by the caller) forces one. Every choice carries a
  * short reason, for people.
@@ -28,11 +30,11 @@
 
 /* What each operation needs. */
 static const Operation operations[] = {
-  { "chat",          2, 16384, TRUE  },
-  { "title",         1,  4096, FALSE },
-  { "synthesis",     2, 32768, FALSE },
-  { "tool-planning", 3, 32768, FALSE },
-  { "transcription", 1,     0, FALSE },
+  { "chat",          2, 16384, TRUE,  HELIX_MODEL_CAPABILITY_CHAT },
+  { "title",         1,  4096, FALSE, HELIX_MODEL_CAPABILITY_CHAT },
+  { "synthesis",     2, 32768, FALSE, HELIX_MODEL_CAPABILITY_CHAT },
+  { "tool-planning", 3, 32768, FALSE, HELIX_MODEL_CAPABILITY_CHAT },
+  { "transcription", 1,     0, FALSE, HELIX_MODEL_CAPABILITY_TRANSCRIPTION },
 };
 
 G_DEFINE_FINAL_TYPE (HelixRouter, helix_router, G_TYPE_OBJECT)
@@ -237,6 +239,20 @@ helix_router_set_cooldown (HelixRouter *self,
   self->cooldown_ms = cooldown_ms;
 }
 
+/**
+ * helix_router_get_cooldown:
+ * @self: a router
+ *
+ * Returns: how long an open breaker stays open, in milliseconds
+ */
+guint
+helix_router_get_cooldown (HelixRouter *self)
+{
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), 0);
+
+  return self->cooldown_ms;
+}
+
 /* The retries of a candidate: base and cap of the backoff, and the calls per
  * candidate (at least 1). */
 void
@@ -352,6 +368,20 @@ helix_router_set_health_interval (HelixRouter *self,
       g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->health_source),
                                 "[helix-ai] health checks");
     }
+}
+
+/**
+ * helix_router_get_health_interval:
+ * @self: a router
+ *
+ * Returns: how often every provider is checked, in milliseconds; 0 for never
+ */
+guint
+helix_router_get_health_interval (HelixRouter *self)
+{
+  g_return_val_if_fail (HELIX_IS_ROUTER (self), 0);
+
+  return self->health_interval_ms;
 }
 
 void
@@ -724,12 +754,45 @@ _helix_router_find_operation (const char  *name,
   return NULL;
 }
 
+/* Whether a model can do @op at all. A model without a price can chat: the
+ * user pinned it by name. */
+static gboolean
+can_do (const Operation       *op,
+        const HelixModelPrice *price)
+{
+  guint capabilities = price != NULL ? price->capabilities : HELIX_MODEL_CAPABILITY_DEFAULT;
+
+  return (capabilities & op->capability) != 0;
+}
+
 static gboolean
 meets_needs (const Operation       *op,
              const HelixModelPrice *price)
 {
-  return price != NULL && price->tier >= op->min_tier && price->context >= op->min_context &&
-         (!op->streaming || price->streaming);
+  return price != NULL && can_do (op, price) && price->tier >= op->min_tier &&
+         price->context >= op->min_context && (!op->streaming || price->streaming);
+}
+
+/* Whether any model of any provider, healthy or not, can do @op. */
+static gboolean
+any_model_can_do (HelixRouter     *self,
+                  const Operation *op)
+{
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      for (guint j = 0; entry->models[j] != NULL; j++)
+        {
+          const HelixModelPrice *price = helix_price_table_lookup (self->prices, entry->name,
+                                                                   entry->models[j]);
+
+          if (price != NULL && can_do (op, price))
+            return TRUE;
+        }
+    }
+
+  return FALSE;
 }
 
 /* "model" or "provider/model" */
@@ -745,6 +808,31 @@ matches (Entry      *entry,
 
   return slash != NULL && strlen (entry->name) == (gsize) (slash - wanted) &&
          strncmp (entry->name, wanted, slash - wanted) == 0 && g_str_equal (model, slash + 1);
+}
+
+/* Whether @pinned names served models, none of which can do @op. */
+static gboolean
+pinned_cannot_do (HelixRouter     *self,
+                  const Operation *op,
+                  const char      *pinned)
+{
+  gboolean served = FALSE;
+
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      for (guint j = 0; entry->models[j] != NULL; j++)
+        {
+          if (!matches (entry, entry->models[j], pinned))
+            continue;
+          served = TRUE;
+          if (can_do (op, helix_price_table_lookup (self->prices, entry->name, entry->models[j])))
+            return FALSE;
+        }
+    }
+
+  return served;
 }
 
 int
@@ -811,8 +899,11 @@ _helix_router_list_candidates (HelixRouter      *self,
           if (wanted != NULL && !matches (entry, c.model, wanted))
             continue;
           /* An override is forced, whatever the needs and the health. A pinned
-           * model only needs to be healthy; the user chose it. */
+           * model only needs to be healthy and able to do the operation; the
+           * user chose it. */
           if (*choice == CHOICE_CHEAPEST && !meets_needs (op, c.price))
+            continue;
+          if (*choice == CHOICE_PINNED && !can_do (op, c.price))
             continue;
           if (*choice != CHOICE_OVERRIDE && !_helix_router_entry_available (self, entry))
             continue;
@@ -838,7 +929,7 @@ _helix_router_list_candidates (HelixRouter      *self,
               Candidate c = { entry, entry->models[j], NULL, 0 };
 
               c.price = helix_price_table_lookup (self->prices, entry->name, c.model);
-              if (c.price == NULL || (op->streaming && !c.price->streaming))
+              if (c.price == NULL || !can_do (op, c.price) || (op->streaming && !c.price->streaming))
                 continue;
               c.cost = c.price->input_per_m + c.price->output_per_m;
               entry_ref (entry);
@@ -856,10 +947,18 @@ _helix_router_list_candidates (HelixRouter      *self,
 
   if (candidates->len == 0)
     {
-      if (*choice == CHOICE_CHEAPEST)
+      if (*choice == CHOICE_CHEAPEST && !any_model_can_do (self, op))
+        g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
+                     _("No model can do %s: none of the providers’ models has the capability “%s” in the price table. Add a provider with such a model."),
+                     op->name, helix_model_capability_to_string (op->capability));
+      else if (*choice == CHOICE_CHEAPEST)
         g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
                      _("No working model can do “%s” now. Add a provider with a suitable model, or try again later."),
                      op->name);
+      else if (*choice == CHOICE_PINNED && pinned_cannot_do (self, op, pinned_model))
+        g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
+                     _("The model pinned for this session, %s, cannot do %s. Unpin it to let Helix choose one that can."),
+                     pinned_model, op->name);
       else if (*choice == CHOICE_PINNED)
         g_set_error (error, HELIX_ROUTER_ERROR, HELIX_ROUTER_ERROR_NO_CANDIDATE,
                      _("The model pinned for this session, %s, is not served by a working provider now. Unpin it or try again later."),
@@ -905,7 +1004,8 @@ _helix_router_describe (Choice           choice,
  * @self: a router
  * @operation: "chat", "title", "synthesis", "tool-planning" or "transcription"
  * @pinned_model: (nullable): the model the user pinned for the session, as
- *   "model" or "provider/model"; it is used if healthy, whatever the needs
+ *   "model" or "provider/model"; it is used if healthy and able to do
+ *   @operation, whatever its other needs
  * @override: (nullable): a model forced by PROVIDER_OVERRIDE, as "model" or
  *   "provider/model"; it is used whatever the needs and the health
  * @model: (out) (optional) (transfer full): the model chosen

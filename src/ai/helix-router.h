@@ -175,12 +175,14 @@ void               helix_router_set_clock        (HelixRouter           *self,
                                                   gpointer               user_data);
 void               helix_router_set_cooldown     (HelixRouter           *self,
                                                   guint                  cooldown_ms);
+guint              helix_router_get_cooldown     (HelixRouter           *self);
 void               helix_router_set_backoff      (HelixRouter           *self,
                                                   guint                  base_ms,
                                                   guint                  cap_ms,
                                                   guint                  max_attempts);
 void               helix_router_set_health_interval (HelixRouter        *self,
                                                      guint               interval_ms);
+guint              helix_router_get_health_interval (HelixRouter        *self);
 void               helix_router_check_health     (HelixRouter           *self);
 GPtrArray         *helix_router_get_status       (HelixRouter           *self);
 void               helix_router_set_budget       (HelixRouter           *self,

@@ -494,7 +494,8 @@ setup_providers (HelixApplication *self)
       helix_router_set_override (self->router, override);
     }
 
-  helix_router_set_health_interval (self->router, HELIX_ROUTER_DEFAULT_HEALTH_INTERVAL_MS);
+  /* The health checks and the breakers' cooldown follow the settings
+   * (health-check-interval-ms, breaker-cooldown-ms). */
   self->providers = helix_provider_settings_new (self->settings, self->router);
   helix_provider_settings_set_audit (self->providers, self->audit, self->audit_error);
 

@@ -52,6 +52,7 @@ struct _HelixChatController
   /* Answers written by the gateway: reply id → Relayed */
   HelixSyncClient *sync_client;
   GHashTable      *relayed;
+  gboolean         use_gateway;    /* when signed in: the setting chat-through-gateway */
 };
 
 /* An answer the gateway writes, streamed to this device. */
@@ -67,6 +68,7 @@ enum {
   PROP_0,
   PROP_STORE,
   PROP_ROUTER,
+  PROP_USE_GATEWAY,
   N_PROPS
 };
 
@@ -634,12 +636,13 @@ on_history_ready (GObject      *object,
 
 /* Through the gateway ---------------------------------------------------------------- */
 
-/* Signed in and connected (or connecting): the gateway answers, and the answer
- * streams to every device of the user at once. */
+/* Signed in and connected (or connecting), unless the user wants this
+ * desktop's own providers: the gateway answers, and the answer streams to
+ * every device of the user at once. */
 static gboolean
 use_gateway (HelixChatController *self)
 {
-  return self->sync_client != NULL &&
+  return self->use_gateway && self->sync_client != NULL &&
          helix_sync_client_get_state (self->sync_client) != HELIX_SYNC_STATE_OFFLINE;
 }
 
@@ -873,6 +876,10 @@ helix_chat_controller_get_property (GObject    *object,
       g_value_set_object (value, self->router);
       break;
 
+    case PROP_USE_GATEWAY:
+      g_value_set_boolean (value, self->use_gateway);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -894,6 +901,10 @@ helix_chat_controller_set_property (GObject      *object,
 
     case PROP_ROUTER:
       helix_chat_controller_set_router (self, g_value_get_object (value));
+      break;
+
+    case PROP_USE_GATEWAY:
+      helix_chat_controller_set_use_gateway (self, g_value_get_boolean (value));
       break;
 
     default:
@@ -931,6 +942,18 @@ helix_chat_controller_class_init (HelixChatControllerClass *klass)
                          HELIX_TYPE_ROUTER,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
+  /**
+   * HelixChatController:use-gateway:
+   *
+   * Whether the gateway answers when the device is signed in (the setting
+   * chat-through-gateway). When %FALSE, this desktop's own providers answer
+   * even when signed in; the chats still sync.
+   */
+  properties[PROP_USE_GATEWAY] =
+    g_param_spec_boolean ("use-gateway", NULL, NULL,
+                          TRUE,
+                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -955,6 +978,7 @@ helix_chat_controller_init (HelixChatController *self)
   self->calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->storing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->relayed = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, relayed_free);
+  self->use_gateway = TRUE;
 }
 
 /**
@@ -1015,6 +1039,42 @@ helix_chat_controller_get_router (HelixChatController *self)
   g_return_val_if_fail (HELIX_IS_CHAT_CONTROLLER (self), NULL);
 
   return self->router;
+}
+
+/**
+ * helix_chat_controller_set_use_gateway:
+ * @self: a #HelixChatController
+ * @use_gateway: whether the gateway answers when signed in
+ *
+ * With %FALSE, the next questions go to this desktop's own router even when
+ * signed in to a gateway. Calls under way are not moved.
+ */
+void
+helix_chat_controller_set_use_gateway (HelixChatController *self,
+                                       gboolean             use_gateway)
+{
+  g_return_if_fail (HELIX_IS_CHAT_CONTROLLER (self));
+
+  use_gateway = !!use_gateway;
+  if (self->use_gateway == use_gateway)
+    return;
+
+  self->use_gateway = use_gateway;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USE_GATEWAY]);
+}
+
+/**
+ * helix_chat_controller_get_use_gateway:
+ * @self: a #HelixChatController
+ *
+ * Returns: whether the gateway answers when signed in
+ */
+gboolean
+helix_chat_controller_get_use_gateway (HelixChatController *self)
+{
+  g_return_val_if_fail (HELIX_IS_CHAT_CONTROLLER (self), FALSE);
+
+  return self->use_gateway;
 }
 
 /**

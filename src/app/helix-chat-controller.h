@@ -27,6 +27,9 @@ HelixStore          *helix_chat_controller_get_store      (HelixChatController *
 void                 helix_chat_controller_set_router     (HelixChatController *self,
                                                            HelixRouter         *router);
 HelixRouter         *helix_chat_controller_get_router     (HelixChatController *self);
+void                 helix_chat_controller_set_use_gateway (HelixChatController *self,
+                                                            gboolean             use_gateway);
+gboolean             helix_chat_controller_get_use_gateway (HelixChatController *self);
 void                 helix_chat_controller_set_sync_client (HelixChatController *self,
                                                            HelixSyncClient     *client);
 gboolean             helix_chat_controller_has_providers  (HelixChatController *self);

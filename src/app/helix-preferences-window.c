@@ -42,6 +42,7 @@ struct _HelixPreferencesWindow
   GtkSpinner           *sign_in_spinner;
   GtkSpinner           *sign_out_spinner;
   AdwActionRow         *status_row;
+  GtkSwitch            *through_gateway_switch;
 };
 
 G_DEFINE_FINAL_TYPE (HelixPreferencesWindow, helix_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -262,6 +263,9 @@ helix_preferences_window_constructed (GObject *object)
   gtk_editable_set_text (GTK_EDITABLE (self->username_row),
                          username != NULL ? username : saved_username);
 
+  g_settings_bind (self->settings, "chat-through-gateway", self->through_gateway_switch,
+                   "active", G_SETTINGS_BIND_DEFAULT);
+
   g_signal_connect_object (self->account, "notify::signed-in", G_CALLBACK (on_account_notify),
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->account, "notify::busy", G_CALLBACK (on_account_notify),
@@ -392,6 +396,8 @@ helix_preferences_window_class_init (HelixPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, HelixPreferencesWindow, sign_in_spinner);
   gtk_widget_class_bind_template_child (widget_class, HelixPreferencesWindow, sign_out_spinner);
   gtk_widget_class_bind_template_child (widget_class, HelixPreferencesWindow, status_row);
+  gtk_widget_class_bind_template_child (widget_class, HelixPreferencesWindow,
+                                        through_gateway_switch);
   gtk_widget_class_bind_template_callback (widget_class, on_entry_activated);
   gtk_widget_class_bind_template_callback (widget_class, on_entry_changed);
 

@@ -17,7 +17,8 @@
  * for an automatic choice (a user can still pin them).
  *
  * The spending limits (keys budget-*) are applied to the router's HelixBudget
- * as they change.
+ * as they change, and so are its health checks (health-check-interval-ms) and
+ * the cooldown of its circuit breakers (breaker-cooldown-ms).
  *
  * This is a GListModel of HelixProviderConfig. No GTK here.
  *
@@ -381,6 +382,28 @@ on_budget_changed (HelixProviderSettings *self,
   apply_budget (self);
 }
 
+/* Health checks {{{1 */
+
+static void
+apply_health (HelixProviderSettings *self)
+{
+  guint interval_ms = g_settings_get_uint (self->settings, "health-check-interval-ms");
+
+  helix_router_set_cooldown (self->router,
+                             g_settings_get_uint (self->settings, "breaker-cooldown-ms"));
+  /* Setting it restarts the timer: only when it changed. */
+  if (interval_ms != helix_router_get_health_interval (self->router))
+    helix_router_set_health_interval (self->router, interval_ms);
+}
+
+static void
+on_health_changed (HelixProviderSettings *self,
+                   const char            *key,
+                   GSettings             *settings)
+{
+  apply_health (self);
+}
+
 /* Loading the keys {{{1 */
 
 /* Through helix_keyring_items_load_async(), shared with the webhook settings. */
@@ -475,6 +498,12 @@ helix_provider_settings_constructed (GObject *object)
   g_signal_connect_object (self->settings, "changed::budget-over-cap",
                            G_CALLBACK (on_budget_changed), self, G_CONNECT_SWAPPED);
   apply_budget (self);
+
+  g_signal_connect_object (self->settings, "changed::health-check-interval-ms",
+                           G_CALLBACK (on_health_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::breaker-cooldown-ms",
+                           G_CALLBACK (on_health_changed), self, G_CONNECT_SWAPPED);
+  apply_health (self);
 
   /* Local providers at once; the others when their keys are known. */
   load_keys (self);

@@ -314,6 +314,8 @@ helix_window_constructed (GObject *object)
 
   self->chat = helix_chat_controller_new (self->store);
   helix_chat_controller_set_router (self->chat, self->router);
+  g_settings_bind (self->settings, "chat-through-gateway", self->chat, "use-gateway",
+                   G_SETTINGS_BIND_GET);
   g_signal_connect_object (self->chat,
                            "changed",
                            G_CALLBACK (on_chat_changed),

@@ -41,6 +41,7 @@ struct _HelixGatewayConfig
   char          *router_prices;   /* (nullable): a JSON price table merged over the shipped one */
   gint           router_cooldown_ms;   /* -1: the router's default */
   gint           router_max_attempts;  /* -1: the router's default */
+  gint           router_health_interval_ms;  /* -1: the router's default; 0: no checks */
   HelixGatewayBudgetConfig budget;
 
   /* [flags]: one per helix_flags_get_names(), in that order. */

@@ -83,7 +83,7 @@ typedef struct
 
 /* The keys of the groups other than [gateway]. */
 static const char * const router_keys[] = {
-  "override", "prices", "cooldown-ms", "max-attempts", NULL
+  "override", "prices", "cooldown-ms", "max-attempts", "health-interval-ms", NULL
 };
 static const char * const budget_keys[] = {
   "global-daily-usd", "global-monthly-usd", "user-daily-usd", "user-monthly-usd", "over-cap",
@@ -157,6 +157,7 @@ helix_gateway_config_new (void)
   self->providers = g_ptr_array_new_with_free_func (provider_config_free);
   self->router_cooldown_ms = -1;
   self->router_max_attempts = -1;
+  self->router_health_interval_ms = -1;
   self->budget.alert_ratio = HELIX_GATEWAY_DEFAULT_BUDGET_ALERT_RATIO;
   self->flags = g_new0 (FlagConfig, _helix_gateway_config_n_flags ());
   self->audit_heartbeat_seconds = HELIX_AUDIT_HEARTBEAT_S;
@@ -202,6 +203,7 @@ helix_gateway_config_copy (const HelixGatewayConfig *self)
   copy->router_prices = g_strdup (self->router_prices);
   copy->router_cooldown_ms = self->router_cooldown_ms;
   copy->router_max_attempts = self->router_max_attempts;
+  copy->router_health_interval_ms = self->router_health_interval_ms;
   copy->budget = self->budget;
   copy->flags = g_memdup2 (self->flags, sizeof (FlagConfig) * _helix_gateway_config_n_flags ());
   copy->audit_key_file = g_strdup (self->audit_key_file);
@@ -1184,6 +1186,9 @@ set_router_key (HelixGatewayConfig  *self,
   if (g_str_equal (key, "max-attempts"))
     return _helix_gateway_config_parse_bounded_int (value, 1, 10, &self->router_max_attempts,
                                                     error);
+  if (g_str_equal (key, "health-interval-ms"))
+    return _helix_gateway_config_parse_bounded_int (value, 0, 24 * 3600 * 1000,
+                                                    &self->router_health_interval_ms, error);
 
   g_assert_not_reached ();
 }
@@ -1428,7 +1433,7 @@ check_providers (HelixGatewayConfig  *self,
  * (the keys `listen`, `state-dir`, `log-level`, `allowed-origins`,
  * `rate-limit-per-user`, `rate-limit-per-address`, `maintenance`,
  * `tls-certificate`, `tls-key`, `trusted-proxies`), `[router]` (`override`, `prices`,
- * `cooldown-ms`, `max-attempts`), `[budget]` (`global-daily-usd`,
+ * `cooldown-ms`, `max-attempts`, `health-interval-ms`), `[budget]` (`global-daily-usd`,
  * `global-monthly-usd`, `user-daily-usd`, `user-monthly-usd`, `over-cap`,
  * `alert-ratio`), `[flags]` (one key per feature flag, `on`, `off` or a
  * percentage, and one kill switch per flag, `disable-custom-tools`,
@@ -2413,6 +2418,22 @@ helix_gateway_config_get_router_max_attempts (const HelixGatewayConfig *self)
   g_return_val_if_fail (self != NULL, -1);
 
   return self->router_max_attempts;
+}
+
+/**
+ * helix_gateway_config_get_router_health_interval_ms:
+ * @self: a configuration
+ *
+ * Returns: how often the router checks every provider (`health-interval-ms`
+ *   in `[router]`, or `HELIX_ROUTER_HEALTH_INTERVAL_MS`), 0 for never, or -1
+ *   for the default (%HELIX_ROUTER_DEFAULT_HEALTH_INTERVAL_MS)
+ */
+gint
+helix_gateway_config_get_router_health_interval_ms (const HelixGatewayConfig *self)
+{
+  g_return_val_if_fail (self != NULL, -1);
+
+  return self->router_health_interval_ms;
 }
 
 /**

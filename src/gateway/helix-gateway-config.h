@@ -211,6 +211,7 @@ const char         *helix_gateway_config_get_router_override (const HelixGateway
 const char         *helix_gateway_config_get_router_prices (const HelixGatewayConfig *self);
 gint                helix_gateway_config_get_router_cooldown_ms (const HelixGatewayConfig *self);
 gint                helix_gateway_config_get_router_max_attempts (const HelixGatewayConfig *self);
+gint                helix_gateway_config_get_router_health_interval_ms (const HelixGatewayConfig *self);
 const HelixGatewayBudgetConfig *
                     helix_gateway_config_get_budget        (const HelixGatewayConfig *self);
 

@@ -464,6 +464,11 @@ _helix_gateway_ai_new (const HelixGatewayConfig  *config,
   if ((value = helix_gateway_config_get_router_max_attempts (config)) >= 1)
     helix_router_set_backoff (ai->router, HELIX_ROUTER_DEFAULT_BACKOFF_BASE_MS,
                               HELIX_ROUTER_DEFAULT_BACKOFF_CAP_MS, (guint) value);
+  /* Active health checks: a provider that stopped answering opens its breaker
+   * before a user's call finds out, and one that answers again closes it. */
+  value = helix_gateway_config_get_router_health_interval_ms (config);
+  helix_router_set_health_interval (ai->router, value >= 0 ? (guint) value
+                                                           : HELIX_ROUTER_DEFAULT_HEALTH_INTERVAL_MS);
 
   override = helix_gateway_config_get_router_override (config);
   if (override != NULL)
