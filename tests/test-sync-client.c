@@ -13,6 +13,7 @@
 #include "helix-store-sync.h"
 #include "helix-sync-private.h"
 #include "helix-test-gateway.h"
+#include "helix-test-server.h"
 #include "helix-test-sync.h"
 
 #define PASSWORD "correct horse battery staple"
@@ -601,9 +602,8 @@ websocket_refused_cb (GObject      *source,
 static void
 test_no_deflate (void)
 {
-  g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
+  HelixTestServer server = { 0 };
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSList) uris = NULL;
   g_autofree char *dir = g_dir_make_tmp ("helix-sync-client-XXXXXX", &error);
   g_autofree char *path = g_build_filename (dir, "helix.db", NULL);
   g_autofree char *base = NULL;
@@ -613,14 +613,8 @@ test_no_deflate (void)
   Upgrades upgrades = { 0 };
 
   g_assert_no_error (error);
-  soup_server_add_handler (server, "/api/v1/sync", upgrade_handler, &upgrades, NULL);
-  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (server);
-  base = g_uri_to_string (uris->data);
-  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
-  if (g_str_has_suffix (base, "/"))
-    base[strlen (base) - 1] = '\0';
+  helix_test_server_start (&server, upgrade_handler, &upgrades);
+  base = g_strdup_printf ("http://127.0.0.1:%u", server.port);
 
   /* What a libsoup session with the extension manager offers: the
    * stand-in sees it. */
@@ -650,6 +644,7 @@ test_no_deflate (void)
   helix_sync_client_disconnect (client);
   helix_test_assert_finalized (client);
   helix_store_close (store);
+  helix_test_server_clear (&server);
   g_free (upgrades.extensions);
   helix_test_rm_rf (dir);
 }
