@@ -17,6 +17,7 @@
 
 #include "fake-provider.h"
 #include "helix-gateway.h"
+#include "helix-gateway-db-private.h"
 #include "helix-gateway-sync.h"
 #include "helix-test-gateway.h"
 #include "helix-test-http.h"
@@ -346,6 +347,8 @@ test_found (Fixture       *f,
   const char *question;
   const char *reply;
   JsonObject *hit;
+  guint writer_before, other_before;
+  guint writer_after, other_after;
 
   ops = g_strdup_printf ("{\"op\":\"%s\",\"type\":\"session.put\",\"id\":\"%s\","
                          "\"hlc\":\"%" G_GINT64_FORMAT ":0:dev-a\",\"data\":{\"title\":\"Baking\"}},"
@@ -371,8 +374,13 @@ test_found (Fixture       *f,
   bob_session = store_session (f, f->bob, "Bob's bread");
   bob_message = store_message (f, f->bob, bob_session, "my sourdough never rises");
 
-  /* Pushed over sync: a word of it, in any case, with diacritics or without. */
+  /* Pushed over sync: a word of it, in any case, with diacritics or without.
+   * Indexing it is the writer thread's commit; the search only reads. */
+  _helix_gateway_db_get_commit_counts (&writer_before, &other_before);
   results = search_text (f, f->alice_token, "SOURDOUGH");
+  _helix_gateway_db_get_commit_counts (&writer_after, &other_after);
+  g_assert_cmpuint (other_after, ==, other_before);
+  g_assert_cmpuint (writer_after, >, writer_before);
   g_assert_cmpuint (json_array_get_length (results), ==, 1);
   hit = find_hit (results, synced_session, synced_message);
   g_assert_nonnull (hit);

@@ -20,11 +20,10 @@
  * scans of one user's rows, cheap enough to run there, and in WAL mode never
  * wait for the writer. Only the command line (--add-user, --disable-user),
  * which serves no clients, and opening (migrations, before serving) write
- * from the thread that calls them. Searches have a third connection, which
- * their threads take turns with (helix-gateway-search.c); it writes nothing
- * but the search index, data made from the op log and made again from it
- * if lost, so it commits without an fsync. Slow work, such as password
- * hashing, never happens here.
+ * from the thread that calls them. Searches read through a third
+ * connection, which their threads take turns with (helix-gateway-search.c);
+ * the writer brings the search index up to date first. Slow work, such as
+ * password hashing, never happens here.
  *
  * Every connection counts the transactions it commits, by whether the
  * committing thread is a writer thread (_helix_gateway_db_mark_writer_thread()):

@@ -17,9 +17,12 @@
  * live session of the same user: another user's rows, deleted sessions and
  * messages of sessions not (yet) there are never found.
  *
- * The first search after many pushes indexes them all: that, and the
- * search, run in a GTask thread on a connection of their own (a
- * #HelixGatewaySearcher), never on the main loop.
+ * Nothing of it runs on the main loop. The index is written by the
+ * gateway's one writer connection (helix-gateway-writer.c), a batch of at
+ * most INDEX_BATCH_OPS ops at a time, so pushes and REST writes queued
+ * meanwhile go between the batches of a long backlog; the search itself
+ * then reads in a GTask thread, on a read connection of its own (a
+ * #HelixGatewaySearcher).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -178,45 +181,66 @@ read_search_seqs (HelixGatewayDb  *self,
   return TRUE;
 }
 
-/* Indexes @user_id's ops after users.search_seq, in transactions of at most
- * INDEX_BATCH_OPS ops. A search that finds nothing new writes nothing. */
+/* Indexes the next INDEX_BATCH_OPS ops at most of @user_id's after
+ * users.search_seq, in one transaction; *@more says whether some are left.
+ * Nothing new: nothing is written. */
+static gboolean
+index_user_batch (HelixGatewayDb  *self,
+                  gint64           user_id,
+                  gboolean        *more,
+                  GError         **error)
+{
+  gint64 search_seq = 0;
+  gint64 head_seq = 0;
+  gint64 upto_seq;
+  gboolean ok;
+  sqlite3 *db;
+
+  *more = FALSE;
+
+  db = _helix_gateway_db_get_handle (self, error);
+  if (db == NULL || !read_search_seqs (self, db, user_id, &search_seq, &head_seq, error))
+    return FALSE;
+  if (search_seq >= head_seq)
+    return TRUE;
+
+  if (!_helix_gateway_db_begin (self, error))
+    return FALSE;
+
+  /* Again, now that no other connection writes: one may have indexed. */
+  ok = read_search_seqs (self, db, user_id, &search_seq, &head_seq, error);
+  upto_seq = MIN (head_seq, search_seq + INDEX_BATCH_OPS);
+  for (gsize i = 0; ok && search_seq < head_seq && i < G_N_ELEMENTS (index_statements); i++)
+    ok = run_index_statement (self, db, index_statements[i], user_id, search_seq, upto_seq,
+                              error);
+
+  if (!_helix_gateway_db_commit (self, ok, error))
+    return FALSE;
+
+  if (search_seq < head_seq)
+    g_debug ("search: user %lld: indexed seqs %lld to %lld", (long long) user_id,
+             (long long) search_seq + 1, (long long) upto_seq);
+  *more = upto_seq < head_seq;
+
+  return TRUE;
+}
+
+/* Indexes all of @user_id's ops after users.search_seq, a batch at a time. */
 static gboolean
 index_user (HelixGatewayDb  *self,
-            sqlite3         *db,
             gint64           user_id,
             GError         **error)
 {
-  for (;;)
-    {
-      gint64 search_seq = 0;
-      gint64 head_seq = 0;
-      gint64 upto_seq;
-      gboolean ok;
+  gboolean more = TRUE;
 
-      if (!read_search_seqs (self, db, user_id, &search_seq, &head_seq, error))
-        return FALSE;
-      if (search_seq >= head_seq)
-        return TRUE;
+  while (more)
+    if (!index_user_batch (self, user_id, &more, error))
+      return FALSE;
 
-      if (!_helix_gateway_db_begin (self, error))
-        return FALSE;
-
-      /* Again, now that no other connection writes: one may have indexed. */
-      ok = read_search_seqs (self, db, user_id, &search_seq, &head_seq, error);
-      upto_seq = MIN (head_seq, search_seq + INDEX_BATCH_OPS);
-      for (gsize i = 0; ok && search_seq < head_seq && i < G_N_ELEMENTS (index_statements); i++)
-        ok = run_index_statement (self, db, index_statements[i], user_id, search_seq, upto_seq,
-                                  error);
-
-      if (!_helix_gateway_db_commit (self, ok, error))
-        return FALSE;
-
-      if (search_seq < head_seq)
-        g_debug ("search: user %lld: indexed seqs %lld to %lld", (long long) user_id,
-                 (long long) search_seq + 1, (long long) upto_seq);
-    }
+  return TRUE;
 }
 
+/* Finds the hits in the index as it is (see helix_gateway_db_search()). */
 static GPtrArray *
 search (HelixGatewayDb  *self,
         gint64           user_id,
@@ -253,9 +277,6 @@ search (HelixGatewayDb  *self,
   fts_query = helix_db_fts_query (text, FALSE);
   if (fts_query == NULL)
     return g_steal_pointer (&hits);
-
-  if (!index_user (self, db, user_id, error))
-    return NULL;
 
   /* The FTS table drives the join in rowid order, which FTS5 gives
    * without sorting: the newest documents first, and the cursor is a
@@ -338,8 +359,13 @@ helix_gateway_db_search (HelixGatewayDb  *self,
                          GError         **error)
 {
   gint64 started_us = g_get_monotonic_time ();
-  GPtrArray *hits = search (self, user_id, text, after, limit, error);
+  GPtrArray *hits = NULL;
 
+  g_return_val_if_fail (HELIX_IS_GATEWAY_DB (self), NULL);
+
+  if (user_id >= 0 && user_id < DOC_MAX_USER && !index_user (self, user_id, error))
+    return NULL;
+  hits = search (self, user_id, text, after, limit, error);
   helix_gateway_metrics_observe_query ("search", g_get_monotonic_time () - started_us);
 
   return hits;
@@ -426,17 +452,20 @@ _helix_gateway_searcher_close (HelixGatewaySearcher *searcher)
 
 typedef struct
 {
+  HelixGateway         *gateway;
   HelixGatewaySearcher *searcher;
   SoupServerMessage    *msg;
   gint64                user_id;
   char                 *text;
   gint64                cursor;
   guint                 limit;
+  gboolean              more;     /* the writer's: ops left to index */
 } SearchJob;
 
 static void
 search_job_free (SearchJob *job)
 {
+  g_object_unref (job->gateway);
   _helix_gateway_searcher_unref (job->searcher);
   g_object_unref (job->msg);
   g_free (job->text);
@@ -460,21 +489,19 @@ search_thread (GTask        *task,
                          _("The database is closed"));
   else
     {
+      /* Not helix_gateway_db_open(): see _helix_gateway_db_open_again(). */
       if (searcher->db == NULL)
-        {
-          /* Not helix_gateway_db_open(): see _helix_gateway_db_open_again(). */
-          searcher->db = _helix_gateway_db_open_again (searcher->path, &error);
-          /* The index is made again from the op log if its last commits
-           * are lost (search_seq goes back with them): no fsync for each. */
-          if (searcher->db != NULL &&
-              !helix_db_exec (_helix_gateway_db_get_handle (searcher->db, NULL),
-                              "PRAGMA synchronous = NORMAL", NULL, NULL))
-            g_warning ("Could not lighten the commits of searches");
-        }
-      /* One more than asked for tells whether there is a next page. */
+        searcher->db = _helix_gateway_db_open_again (searcher->path, &error);
+      /* Read only: the writer brought the index up to date. One more than
+       * asked for tells whether there is a next page. */
       if (searcher->db != NULL)
-        hits = helix_gateway_db_search (searcher->db, job->user_id, job->text, job->cursor,
-                                        job->limit + 1, &error);
+        {
+          gint64 started_us = g_get_monotonic_time ();
+
+          hits = search (searcher->db, job->user_id, job->text, job->cursor, job->limit + 1,
+                         &error);
+          helix_gateway_metrics_observe_query ("search", g_get_monotonic_time () - started_us);
+        }
     }
   g_mutex_unlock (&searcher->lock);
 
@@ -505,13 +532,80 @@ search_done_cb (GObject      *source,
   soup_server_message_unpause (job->msg);
 }
 
+/* On the writer thread: the next batch of the user's ops into the index. */
+static gboolean
+index_batch_func (HelixGatewayDb  *db,
+                  gpointer         data,
+                  GError         **error)
+{
+  SearchJob *job = data;
+
+  /* An id search() refuses: it says so. */
+  if (job->user_id < 0 || job->user_id >= DOC_MAX_USER)
+    {
+      job->more = FALSE;
+      return TRUE;
+    }
+
+  return index_user_batch (db, job->user_id, &job->more, error);
+}
+
+static void index_next (SearchJob *job);
+
+static void
+indexed_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  SearchJob *job = user_data;
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!_helix_gateway_writer_run_finish (result, &error))
+    {
+      _helix_gateway_respond_internal_error (job->msg, error);
+      soup_server_message_unpause (job->msg);
+      search_job_free (job);
+      return;
+    }
+
+  /* Writes queued meanwhile go before the next batch. */
+  if (job->more)
+    {
+      index_next (job);
+      return;
+    }
+
+  task = g_task_new (NULL, NULL, search_done_cb, NULL);
+  g_task_set_source_tag (task, indexed_cb);
+  g_task_set_task_data (task, job, (GDestroyNotify) search_job_free);
+  g_task_run_in_thread (task, search_thread);
+}
+
+static void
+index_next (SearchJob *job)
+{
+  HelixGatewayHub *hub = _helix_gateway_get_hub (job->gateway);
+  HelixGatewayWriter *writer = _helix_gateway_hub_get_writer (hub);
+
+  if (writer == NULL)
+    {
+      _helix_gateway_respond_error (job->msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                                    _("The database is not open."));
+      soup_server_message_unpause (job->msg);
+      search_job_free (job);
+      return;
+    }
+
+  _helix_gateway_writer_run_async (writer, index_batch_func, job, indexed_cb, job);
+}
+
 static void
 search_messages (HelixGateway      *self,
                  SoupServerMessage *msg,
                  HelixGatewayAuth  *auth,
                  GHashTable        *query)
 {
-  g_autoptr(GTask) task = NULL;
   const char *text = NULL;
   gint64 cursor = 0;
   gint64 limit = SEARCH_LIMIT_DEFAULT;
@@ -565,6 +659,7 @@ search_messages (HelixGateway      *self,
     return;
 
   job = g_new0 (SearchJob, 1);
+  job->gateway = g_object_ref (self);
   job->searcher = _helix_gateway_searcher_ref (_helix_gateway_get_searcher (self));
   job->msg = g_object_ref (msg);
   job->user_id = auth->user_id;
@@ -572,11 +667,9 @@ search_messages (HelixGateway      *self,
   job->cursor = cursor;
   job->limit = (guint) limit;
 
-  task = g_task_new (NULL, NULL, search_done_cb, NULL);
-  g_task_set_source_tag (task, search_messages);
-  g_task_set_task_data (task, job, (GDestroyNotify) search_job_free);
+  /* First the index, on the writer; then the search, in a thread. */
   soup_server_message_pause (msg);
-  g_task_run_in_thread (task, search_thread);
+  index_next (job);
 }
 
 /* Answers @msg with the first @limit of @hits. */
