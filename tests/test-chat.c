@@ -739,6 +739,36 @@ test_stop (Fixture       *fixture,
 
 /* The provider cuts the connection off mid-answer: what arrived is kept,
  * marked partial, with the error shown and Retry; Retry answers. */
+/* The provider recovers: @retry asks the question again, and only it (not
+ * what failed: the request holds the system prompt and the question, which
+ * is @question unless %NULL), and the whole answer is stored. */
+static void
+retry_succeeds (Fixture     *fixture,
+                GtkWidget   *retry,
+                JsonParser  *parser,
+                const char  *question)
+{
+  g_autoptr(HelixMessage) answer = NULL;
+  JsonObject *body;
+  JsonArray *messages;
+
+  fixture->provider->chat = (Step) { 0, answer_chunks, FAKE_END_FINISH };
+  g_assert_true (gtk_widget_activate (retry));
+  wait_until (fixture, n_stored_is, GUINT_TO_POINTER (3), "the answer to be stored");
+  wait_until (fixture, chat_is_idle, NULL, "the calls to end");
+
+  answer = stored_message (fixture, 2);
+  g_assert_cmpint (helix_message_get_status (answer), ==, HELIX_MESSAGE_STATUS_DONE);
+  g_assert_cmpstr (helix_message_get_content (answer), ==, "Hello, world!");
+
+  body = parse_object (parser, fixture->provider->last_chat_body);
+  messages = json_object_get_array_member (body, "messages");
+  g_assert_cmpuint (json_array_get_length (messages), ==, 2);
+  if (question != NULL)
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (messages, 1),
+                                                    "content"), ==, question);
+}
+
 static void
 test_cut (Fixture       *fixture,
           gconstpointer  data)
@@ -783,25 +813,8 @@ test_cut (Fixture       *fixture,
   retry = _helix_message_row_get_button (row, "retry");
   g_assert_nonnull (retry);
 
-  /* The provider recovers: Retry asks the question again and the answer is stored. */
-  fixture->provider->chat = (Step) { 0, answer_chunks, FAKE_END_FINISH };
-  g_assert_true (gtk_widget_activate (retry));
-  wait_until (fixture, n_stored_is, GUINT_TO_POINTER (3), "the answer to be stored");
-  wait_until (fixture, chat_is_idle, NULL, "the calls to end");
-
-  answer = stored_message (fixture, 2);
-  g_assert_cmpint (helix_message_get_status (answer), ==, HELIX_MESSAGE_STATUS_DONE);
-  g_assert_cmpstr (helix_message_get_content (answer), ==, "Hello, world!");
-
-  /* Only the question was asked again, not the partial answer. */
-  {
-    JsonObject *body = parse_object (parser, fixture->provider->last_chat_body);
-    JsonArray *messages = json_object_get_array_member (body, "messages");
-
-    g_assert_cmpuint (json_array_get_length (messages), ==, 2);
-    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (messages, 1),
-                                                    "content"), ==, "Tell me a story");
-  }
+  /* The provider recovers: Retry asks the question again, not the partial answer. */
+  retry_succeeds (fixture, retry, parser, "Tell me a story");
 }
 
 /* A failed call shows why, under the question, with Retry; Retry answers. */
@@ -843,23 +856,8 @@ test_error_retry (Fixture       *fixture,
   g_assert_null (_helix_message_row_get_button (row, "regenerate"));
   g_assert_cmpuint (fixture->provider->n_title_calls, ==, 0);
 
-  /* The provider recovers. */
-  fixture->provider->chat = (Step) { 0, answer_chunks, FAKE_END_FINISH };
-  g_assert_true (gtk_widget_activate (retry));
-  wait_until (fixture, n_stored_is, GUINT_TO_POINTER (3), "the answer to be stored");
-  wait_until (fixture, chat_is_idle, NULL, "the calls to end");
-
-  answer = stored_message (fixture, 2);
-  g_assert_cmpint (helix_message_get_status (answer), ==, HELIX_MESSAGE_STATUS_DONE);
-  g_assert_cmpstr (helix_message_get_content (answer), ==, "Hello, world!");
-
-  /* Only the question was asked again, not the failure. */
-  {
-    JsonObject *body = parse_object (parser, fixture->provider->last_chat_body);
-    JsonArray *messages = json_object_get_array_member (body, "messages");
-
-    g_assert_cmpuint (json_array_get_length (messages), ==, 2);
-  }
+  /* The provider recovers: Retry asks the question again, not the failure. */
+  retry_succeeds (fixture, retry, parser, NULL);
 }
 
 static gboolean
