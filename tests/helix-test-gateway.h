@@ -4,6 +4,10 @@
  */
 #pragma once
 
+#include <string.h>
+
+#include <glib/gstdio.h>
+
 #include "helix-gateway.h"
 #include "helix-gateway-db.h"
 #include "helix-password.h"
@@ -121,6 +125,39 @@ helix_test_gateway_add_user (HelixGateway *gateway,
   g_assert_no_error (error);
 
   return user->id;
+}
+
+/* Adds to @config the one AI provider of the gateway tests that chat:
+ * "alpha", OpenAI's format, at @base_url, serving alpha-model ($1 and $2 per
+ * million tokens in and out), its key @key in a key file of mode 0600 and
+ * its price table, both written in @dir; the router tries each call once. */
+static inline void
+helix_test_gateway_config_add_alpha (HelixGatewayConfig *config,
+                                     const char         *dir,
+                                     const char         *base_url,
+                                     const char         *key)
+{
+  static const char prices_json[] =
+    "{\"version\":1,\"models\":["
+    "{\"provider\":\"alpha\",\"model\":\"alpha-model\",\"input\":1.0,\"output\":2.0,"
+    "\"tier\":2,\"context\":128000,\"streaming\":true}]}";
+  g_autofree char *keys = g_build_filename (dir, "alpha.keys", NULL);
+  g_autofree char *prices = g_build_filename (dir, "prices.json", NULL);
+  g_autofree char *key_line = g_strconcat (key, "\n", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents_full (keys, key_line, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (keys, 0600), ==, 0);
+  g_file_set_contents (prices, prices_json, -1, &error);
+  g_assert_no_error (error);
+
+  text = g_strdup_printf ("[router]\nprices=%s\nmax-attempts=1\n"
+                          "\n[provider alpha]\nkind=openai\nbase-url=%s\nmodels=alpha-model\n"
+                          "key-file=%s\n", prices, base_url, keys);
+  helix_gateway_config_load_data (config, text, strlen (text), "test.conf", &error);
+  g_assert_no_error (error);
 }
 
 G_END_DECLS

@@ -41,11 +41,6 @@ static const char * const desktop_chunks[] = {
   NULL
 };
 
-static const char prices_json[] =
-  "{\"version\":1,\"models\":["
-  "{\"provider\":\"alpha\",\"model\":\"alpha-model\",\"input\":1.0,\"output\":2.0,"
-  "\"tier\":2,\"context\":128000,\"streaming\":true}]}";
-
 typedef struct
 {
   HelixStore      *store;
@@ -135,45 +130,22 @@ device_clear (Device *device)
 }
 
 static void
-write_file (const char *path,
-            const char *text,
-            int         mode)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE, mode, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (path, mode), ==, 0);
-}
-
-static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
   g_autoptr(HelixGatewayConfig) config = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *keys = NULL;
-  g_autofree char *prices = NULL;
-  g_autofree char *text = NULL;
 
   f->dir = g_dir_make_tmp ("helix-gateway-chat-XXXXXX", &error);
   g_assert_no_error (error);
-  keys = g_build_filename (f->dir, "alpha.keys", NULL);
-  prices = g_build_filename (f->dir, "prices.json", NULL);
-  write_file (keys, CANARY "\n", 0600);
-  write_file (prices, prices_json, 0644);
 
   f->alpha = fake_provider_new (FAKE_FORMAT_OPENAI);
   fake_provider_respond_stream (f->alpha, answer_chunks, FAKE_END_FINISH);
 
   config = helix_test_gateway_config_new (f->dir);
   helix_test_gateway_config_apply (config, NULL);
-  text = g_strdup_printf ("[router]\nprices=%s\nmax-attempts=1\n"
-                          "\n[provider alpha]\nkind=openai\nbase-url=%s\nmodels=alpha-model\n"
-                          "key-file=%s\n",
-                          prices, fake_provider_get_base_url (f->alpha), keys);
-  helix_gateway_config_load_data (config, text, strlen (text), "test.conf", &error);
-  g_assert_no_error (error);
+  helix_test_gateway_config_add_alpha (config, f->dir, fake_provider_get_base_url (f->alpha),
+                                       CANARY);
 
   f->gateway = helix_test_gateway_start (config);
   f->uri = g_strdup (helix_gateway_get_uri (f->gateway));

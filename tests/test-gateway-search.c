@@ -35,11 +35,6 @@ static const char * const answer_chunks[] = {
   "data: [DONE]\n\n",
 };
 
-static const char prices_json[] =
-  "{\"version\":1,\"models\":["
-  "{\"provider\":\"alpha\",\"model\":\"alpha-model\",\"input\":1.0,\"output\":2.0,"
-  "\"tier\":2,\"context\":128000,\"streaming\":true}]}";
-
 typedef struct
 {
   char         *dir;
@@ -59,18 +54,7 @@ fixture_setup (Fixture       *f,
 {
   g_autoptr(HelixGatewayConfig) config = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *keys = NULL;
-  g_autofree char *prices = NULL;
-  g_autofree char *text = NULL;
-
   f->dir = g_dir_make_tmp ("helix-gateway-search-XXXXXX", &error);
-  g_assert_no_error (error);
-  keys = g_build_filename (f->dir, "alpha.keys", NULL);
-  prices = g_build_filename (f->dir, "prices.json", NULL);
-  g_file_set_contents_full (keys, "sk-helix-search-test-key\n", -1, G_FILE_SET_CONTENTS_NONE,
-                            0600, &error);
-  g_assert_no_error (error);
-  g_file_set_contents (prices, prices_json, -1, &error);
   g_assert_no_error (error);
 
   f->alpha = fake_provider_new (FAKE_FORMAT_OPENAI);
@@ -78,12 +62,8 @@ fixture_setup (Fixture       *f,
 
   config = helix_test_gateway_config_new (f->dir);
   helix_test_gateway_config_apply (config, NULL);
-  text = g_strdup_printf ("[router]\nprices=%s\nmax-attempts=1\n"
-                          "\n[provider alpha]\nkind=openai\nbase-url=%s\nmodels=alpha-model\n"
-                          "key-file=%s\n",
-                          prices, fake_provider_get_base_url (f->alpha), keys);
-  helix_gateway_config_load_data (config, text, strlen (text), "test.conf", &error);
-  g_assert_no_error (error);
+  helix_test_gateway_config_add_alpha (config, f->dir, fake_provider_get_base_url (f->alpha),
+                                       "sk-helix-search-test-key");
 
   f->gateway = helix_test_gateway_start (config);
   f->uri = g_strdup_printf ("http://127.0.0.1:%u", helix_test_gateway_get_port (f->gateway));
