@@ -635,17 +635,20 @@ test_desktop_setting (Fixture       *f,
   g_settings_set_boolean (settings, "chat-through-gateway", FALSE);
   g_assert_false (helix_chat_controller_get_use_gateway (chat));
   g_assert_true (helix_chat_controller_has_providers (chat));
-  g_assert_nonnull (f->b.streaming);
+  /* The other device saw the gateway's answer stream (its deltas may come
+   * after the answer is stored on this one). */
+  helix_test_wait_for (f->b.streaming != NULL, HELIX_TEST_WAIT_S,
+                       "the gateway's answer streaming to the other device");
   streamed_reply = g_strdup (f->b.streaming);
   on_desktop = ask_and_wait (f, chat, &second);
   g_assert_cmpstr (helix_chat_stream_get_text (_helix_chat_call_get_stream (on_desktop)), ==,
                    "From the desktop");
   g_assert_cmpuint (fake_provider_get_n_requests (desk), >=, 1);
   g_assert_nonnull (strstr (fake_provider_get_last_body (desk), "\"model\":\"deepseek-chat\""));
-  /* The gateway streamed nothing for it; the stored answer syncs. */
-  g_assert_cmpstr (f->b.streaming, ==, streamed_reply);
+  /* The stored answer syncs; the gateway streamed nothing for it. */
   helix_test_wait_for (helix_store_count_messages (f->b.store, second, NULL) == 2,
                        HELIX_TEST_WAIT_S, "the desktop's answer on the other device");
+  g_assert_cmpstr (f->b.streaming, ==, streamed_reply);
 
   /* On again: the gateway answers the next question. */
   g_settings_set_boolean (settings, "chat-through-gateway", TRUE);
